@@ -1,0 +1,72 @@
+/**
+ * The one declaration of Flywheel's stateful resources. The CDK stack (`infra/`) and the local
+ * runtime (`local/`) both build the table, the bucket layout and the queues from these values,
+ * so what runs on a laptop is keyed and wired exactly like what runs in AWS.
+ */
+
+export const TABLE = {
+  partitionKey: "pk",
+  sortKey: "sk",
+  /** Epoch seconds; DynamoDB deletes the item some time after it passes. */
+  ttlAttribute: "expires_at",
+  indexes: {
+    /** Candidates by status, oldest first; sharded so a big import never heats one partition. */
+    byStatus: { name: "gsi1", partitionKey: "gsi1pk", sortKey: "gsi1sk" },
+    /** Candidates by run, in line order. */
+    byRun: { name: "gsi2", partitionKey: "gsi2pk", sortKey: "gsi2sk" },
+  },
+} as const;
+
+export type IndexName = (typeof TABLE.indexes)[keyof typeof TABLE.indexes]["name"];
+
+/** Partition-key shards of the status index; a queue page merges one query per shard. */
+export const STATUS_INDEX_SHARDS = 4;
+/** Shards of the stats counters, so concurrent transitions rarely touch the same counter item. */
+export const COUNTER_SHARDS = 8;
+
+export const BUCKET_PREFIXES = {
+  runs: "runs/",
+  quarantine: "quarantine/",
+  exports: "exports/",
+  blobs: "blobs/",
+} as const;
+
+/** Uploads that start an import: `runs/<run_id>/sft_candidates.jsonl`. */
+export const RUN_UPLOAD = {
+  prefix: BUCKET_PREFIXES.runs,
+  suffix: "/sft_candidates.jsonl",
+  fileName: "sft_candidates.jsonl",
+} as const;
+
+/** Exported datasets are deleted by a lifecycle rule after this many days. */
+export const EXPORT_RETENTION_DAYS = 30;
+
+export interface QueueDeclaration {
+  /** Logical name; the deployed name gets a stack-specific prefix. */
+  readonly name: string;
+  /** Must be at least the consuming function's timeout (AWS recommends 6×). */
+  readonly visibilityTimeoutSeconds: number;
+  /** Receives before a message moves to the queue's dead-letter queue. */
+  readonly maxReceiveCount: number;
+  /** Messages per handler invocation. */
+  readonly batchSize: number;
+  /** The consuming function's timeout. */
+  readonly handlerTimeoutSeconds: number;
+}
+
+export const QUEUES = {
+  runUploads: {
+    name: "run-uploads",
+    handlerTimeoutSeconds: 900,
+    visibilityTimeoutSeconds: 960,
+    maxReceiveCount: 3,
+    batchSize: 1,
+  },
+} as const satisfies Record<string, QueueDeclaration>;
+
+export type QueueKey = keyof typeof QUEUES;
+
+export const dlqName = (queueName: string): string => `${queueName}-dlq`;
+
+/** DLQs keep messages for the maximum SQS retention, 14 days, so nothing expires unnoticed. */
+export const DLQ_RETENTION_SECONDS = 14 * 24 * 3600;
