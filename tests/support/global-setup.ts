@@ -1,5 +1,11 @@
+import "vitest";
 import type { TestProject } from "vitest/node";
-import { type RunningDynamoDb, type RunningFauxqs, startDynamoDbLocal, startS3SqsEmulator } from "../../local/emulators.ts";
+import {
+  type RunningDynamoDb,
+  type RunningFauxqs,
+  startDynamoDbLocal,
+  startS3SqsEmulator,
+} from "../../local/emulators.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {

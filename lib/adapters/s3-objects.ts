@@ -1,0 +1,98 @@
+import { createHash } from "node:crypto";
+import { PassThrough } from "node:stream";
+import { GetObjectCommand, NoSuchKey, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { Upload } from "@aws-sdk/lib-storage";
+import { BUCKET_PREFIXES } from "../resources.ts";
+import {
+  type QuarantineEntry,
+  type QuarantineSink,
+  type QuarantineWriter,
+  type RunObject,
+  RunObjectMissingError,
+  type RunObjectReader,
+} from "../usecases/import-run.ts";
+import type { BodyStore } from "./candidate-table.ts";
+
+/** Streams uploaded runs from S3; the body is never buffered whole. */
+export class S3RunObjects implements RunObjectReader {
+  constructor(private readonly s3: S3Client) {}
+
+  async open(bucket: string, key: string): Promise<RunObject> {
+    try {
+      const object = await this.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      if (!object.Body) throw new RunObjectMissingError(`s3://${bucket}/${key} has no body`);
+      return {
+        body: object.Body as AsyncIterable<Uint8Array>,
+        etag: (object.ETag ?? "").replaceAll('"', ""),
+        size: object.ContentLength ?? 0,
+      };
+    } catch (error) {
+      if (error instanceof NoSuchKey) throw new RunObjectMissingError(`s3://${bucket}/${key} does not exist`);
+      throw error;
+    }
+  }
+}
+
+/** Candidate bodies too big for an item, under `blobs/candidates/`. */
+export class S3Bodies implements BodyStore {
+  constructor(
+    private readonly s3: S3Client,
+    private readonly bucket: string,
+  ) {}
+
+  async putCandidateBody(id: string, body: string): Promise<string> {
+    const key = `${BUCKET_PREFIXES.blobs}candidates/${createHash("sha256").update(id).digest("hex")}.json`;
+    await this.s3.send(
+      new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: "application/json" }),
+    );
+    return key;
+  }
+}
+
+/**
+ * Quarantine entries of one import as JSON lines under `quarantine/runs/<run_id>/<import_id>.jsonl`,
+ * streamed through a multipart upload that starts with the first entry.
+ */
+export class S3Quarantine implements QuarantineSink {
+  constructor(
+    private readonly s3: S3Client,
+    private readonly bucket: string,
+  ) {}
+
+  open(runId: string, importId: string): QuarantineWriter {
+    const key = `${BUCKET_PREFIXES.quarantine}runs/${runId}/${importId}.jsonl`;
+    let stream: PassThrough | undefined;
+    let upload: Upload | undefined;
+    let done: Promise<unknown> | undefined;
+    const start = () => {
+      stream = new PassThrough();
+      upload = new Upload({
+        client: this.s3,
+        params: { Bucket: this.bucket, Key: key, Body: stream, ContentType: "application/x-ndjson" },
+      });
+      done = upload.done();
+      // Surface failures on close(); avoid an unhandled rejection before then.
+      done.catch(() => undefined);
+      return stream;
+    };
+    return {
+      write: async (entry: QuarantineEntry) => {
+        const target = stream ?? start();
+        if (!target.write(`${JSON.stringify(entry)}\n`)) {
+          await new Promise<void>((resolve) => target.once("drain", resolve));
+        }
+      },
+      close: async () => {
+        if (!stream) return null;
+        stream.end();
+        await done;
+        return key;
+      },
+      abort: async () => {
+        if (!upload) return;
+        stream?.destroy();
+        await upload.abort().catch(() => undefined);
+      },
+    };
+  }
+}

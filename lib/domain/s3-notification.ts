@@ -1,0 +1,53 @@
+import { z } from "zod";
+import { decodeS3EventKey } from "./run-upload.ts";
+
+const S3EventRecord = z.object({
+  eventSource: z.literal("aws:s3"),
+  eventName: z.string(),
+  eventTime: z.string().optional(),
+  s3: z.object({
+    bucket: z.object({ name: z.string().min(1) }),
+    object: z.object({
+      key: z.string().min(1),
+      size: z.number().optional(),
+      eTag: z.string().optional(),
+      sequencer: z.string().optional(),
+    }),
+  }),
+});
+
+const S3Notification = z.union([
+  z.object({ Records: z.array(S3EventRecord).min(1) }),
+  // Sent once when a notification is configured; carries no object.
+  z.object({ Event: z.literal("s3:TestEvent") }),
+]);
+
+export interface UploadedObject {
+  readonly bucket: string;
+  /** Decoded from the notification's URL encoding. */
+  readonly key: string;
+  readonly eTag?: string;
+  readonly sequencer?: string;
+}
+
+export class InvalidNotificationError extends Error {}
+
+/** The created objects an SQS message body announces (none for S3's test event). */
+export function uploadedObjectsIn(body: string): UploadedObject[] {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    throw new InvalidNotificationError("message body is not JSON");
+  }
+  const parsed = S3Notification.safeParse(json);
+  if (!parsed.success)
+    throw new InvalidNotificationError(`not an S3 event notification: ${parsed.error.message}`);
+  if (!("Records" in parsed.data)) return [];
+  return parsed.data.Records.filter((r) => r.eventName.startsWith("ObjectCreated:")).map((r) => ({
+    bucket: r.s3.bucket.name,
+    key: decodeS3EventKey(r.s3.object.key),
+    eTag: r.s3.object.eTag,
+    sequencer: r.s3.object.sequencer,
+  }));
+}
