@@ -20,7 +20,9 @@ export interface RunningDynamoDb {
  * 127.0.0.1. With `dbPath` the data persists across restarts; without it the table lives in
  * memory. The child exits when our end of its stdin closes, so it cannot outlive us.
  */
-export async function startDynamoDbLocal(options: { port?: number; dbPath?: string } = {}): Promise<RunningDynamoDb> {
+export async function startDynamoDbLocal(
+  options: { port?: number; dbPath?: string } = {},
+): Promise<RunningDynamoDb> {
   const args = [
     `-Djava.library.path=${join(dynamoHome, "DynamoDBLocal_lib")}`,
     "-cp",

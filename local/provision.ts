@@ -105,7 +105,10 @@ async function createQueueWithDlq(
       QueueName: name,
       Attributes: {
         VisibilityTimeout: String(declaration.visibilityTimeoutSeconds),
-        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: declaration.maxReceiveCount }),
+        RedrivePolicy: JSON.stringify({
+          deadLetterTargetArn: dlqArn,
+          maxReceiveCount: declaration.maxReceiveCount,
+        }),
       },
     }),
   );

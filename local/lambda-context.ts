@@ -1,0 +1,52 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import type { Context } from "aws-lambda";
+import { LOCAL_ACCOUNT_ID } from "./s3-events.ts";
+
+export interface LocalFunction {
+  readonly functionName: string;
+  readonly region: string;
+  readonly timeoutSeconds: number;
+  readonly memoryLimitMb?: number;
+}
+
+/** A Lambda `Context` for one invocation; the remaining time counts down from now. */
+export function createLambdaContext(fn: LocalFunction, now: () => number = Date.now): Context {
+  const deadline = now() + fn.timeoutSeconds * 1000;
+  const today = new Date(now()).toISOString().slice(0, 10).replace(/-/g, "/");
+  const unsupported = (name: string) => () => {
+    throw new Error(`context.${name}() is not supported; return a promise from the handler`);
+  };
+  return {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: fn.functionName,
+    functionVersion: "$LATEST",
+    invokedFunctionArn: `arn:aws:lambda:${fn.region}:${LOCAL_ACCOUNT_ID}:function:${fn.functionName}`,
+    memoryLimitInMB: String(fn.memoryLimitMb ?? 1024),
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${fn.functionName}`,
+    logStreamName: `${today}/[$LATEST]${randomBytes(16).toString("hex")}`,
+    getRemainingTimeInMillis: () => Math.max(0, deadline - now()),
+    done: unsupported("done"),
+    fail: unsupported("fail"),
+    succeed: unsupported("succeed"),
+  };
+}
+
+/** Runs `invoke`, rejecting with {@link InvocationTimeout} once the function's timeout passes. */
+export async function withTimeout<T>(timeoutSeconds: number, invoke: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new InvocationTimeout(timeoutSeconds)), timeoutSeconds * 1000);
+  });
+  try {
+    return await Promise.race([invoke(), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export class InvocationTimeout extends Error {
+  constructor(readonly timeoutSeconds: number) {
+    super(`Task timed out after ${timeoutSeconds.toFixed(2)} seconds`);
+  }
+}

@@ -1,0 +1,60 @@
+import { randomBytes } from "node:crypto";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
+import { z } from "zod";
+
+/** `<dataDir>/local.json`: where a running local stack can be reached, for the CLI, tests and UI. */
+export const LocalConfig = z.object({
+  apiUrl: z.url(),
+  s3Endpoint: z.url(),
+  sqsEndpoint: z.url(),
+  dynamodbEndpoint: z.url(),
+  region: z.string().min(1),
+  bucket: z.string().min(1),
+  tableName: z.string().min(1),
+  /** Queue name → URL, dead-letter queues included. */
+  queues: z.record(z.string(), z.string()),
+  reviewerToken: z.string().min(1),
+  /** Ingest source → bearer token. */
+  ingestTokens: z.record(z.string(), z.string()),
+});
+export type LocalConfig = z.infer<typeof LocalConfig>;
+
+export async function readLocalConfig(file: string): Promise<LocalConfig> {
+  return LocalConfig.parse(JSON.parse(await readFile(file, "utf8")));
+}
+
+/** Sources that may push candidates through the ingest API locally. */
+export const INGEST_SOURCES = ["kiwi", "peregrine"] as const;
+
+export const LocalTokens = z.object({
+  reviewerToken: z.string().min(1),
+  ingestTokens: z.record(z.string(), z.string().min(1)),
+});
+export type LocalTokens = z.infer<typeof LocalTokens>;
+
+const newToken = () => randomBytes(32).toString("base64url");
+
+/**
+ * Reads `<dataDir>/tokens.json`, creating random tokens on first start (and for any source
+ * added since), so bearer tokens stay valid across restarts.
+ */
+export async function loadOrCreateTokens(file: string): Promise<LocalTokens> {
+  let tokens: LocalTokens | undefined;
+  try {
+    tokens = LocalTokens.parse(JSON.parse(await readFile(file, "utf8")));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT")
+      throw new Error(`${file} is not valid: ${String(error)}`);
+  }
+  const next: LocalTokens = {
+    reviewerToken: tokens?.reviewerToken ?? newToken(),
+    ingestTokens: { ...tokens?.ingestTokens },
+  };
+  for (const source of INGEST_SOURCES) next.ingestTokens[source] ??= newToken();
+  if (JSON.stringify(next) !== JSON.stringify(tokens)) {
+    await mkdir(dirname(file), { recursive: true });
+    await writeFile(file, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600 });
+  }
+  return next;
+}
