@@ -62,6 +62,14 @@ export const QUEUES = {
     maxReceiveCount: 3,
     batchSize: 1,
   },
+  /** Corrections that products publish; one message is one record, so a batch is cheap. */
+  corrections: {
+    name: "corrections",
+    handlerTimeoutSeconds: 30,
+    visibilityTimeoutSeconds: 180,
+    maxReceiveCount: 5,
+    batchSize: 10,
+  },
 } as const satisfies Record<string, QueueDeclaration>;
 
 export type QueueKey = keyof typeof QUEUES;
@@ -70,3 +78,6 @@ export const dlqName = (queueName: string): string => `${queueName}-dlq`;
 
 /** DLQs keep messages for the maximum SQS retention, 14 days, so nothing expires unnoticed. */
 export const DLQ_RETENTION_SECONDS = 14 * 24 * 3600;
+
+/** Correction messages that can never be ingested: one object per message, by day. */
+export const INGEST_QUARANTINE_PREFIX = `${BUCKET_PREFIXES.quarantine}ingest/`;
