@@ -91,7 +91,7 @@ describe("CandidateTable.insertNew", () => {
     const item = mock.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems?.[0]?.Put?.Item;
     expect(item?.prompt_messages).toBeUndefined();
     expect(item?.body_ref).toEqual({ key: "blobs/candidates/huge.json", bytes: expect.any(Number) });
-    expect((item?.prompt_preview as string).length).toBeLessThan(2_100);
+    expect(String(item?.prompt_preview).length).toBeLessThan(2_100);
     expect(JSON.parse(bodies[0]?.body ?? "{}").prompt_messages[0].content).toHaveLength(500_000);
   });
 
