@@ -1,0 +1,167 @@
+import { Duration, RemovalPolicy } from "aws-cdk-lib";
+import type { ITable } from "aws-cdk-lib/aws-dynamodb";
+import { PolicyStatement } from "aws-cdk-lib/aws-iam";
+import { Architecture, Runtime, Tracing } from "aws-cdk-lib/aws-lambda";
+import { type BundlingOptions, NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
+import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
+import type { IBucket } from "aws-cdk-lib/aws-s3";
+import type { Construct } from "constructs";
+import { acknowledgeNag, wildcardResourceFinding } from "./nag.ts";
+
+export const SERVICE_NAME = "flywheel";
+
+export interface ProjectFunctionProps {
+  /** Absolute path of the handler file; it must export `handler`. */
+  readonly entry: string;
+  readonly description?: string;
+  /** @default 30 seconds */
+  readonly timeout?: Duration;
+  /** @default 512 MB */
+  readonly memorySize?: number;
+  readonly environment?: Record<string, string>;
+  /** Overrides of the bundling defaults, merged over them. */
+  readonly bundling?: BundlingOptions;
+}
+
+export type TableAccess = "read" | "readWrite";
+
+/**
+ * What the handlers do with the table. `Scan` and `DescribeTable` are left out on purpose:
+ * every read path goes through a key or an index, and IAM is where that is enforced.
+ * `TransactWriteItems` has no IAM action of its own; it is authorised by the item actions it
+ * carries plus `ConditionCheckItem`.
+ */
+const TABLE_ACTIONS: Record<TableAccess, readonly string[]> = {
+  read: ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"],
+  readWrite: [
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:ConditionCheckItem",
+  ],
+};
+
+export interface BucketAccess {
+  /** Key prefixes (such as `runs/`) whose objects the function may read. */
+  readonly read?: readonly string[];
+  /** Key prefixes whose objects the function may create, including by multipart upload. */
+  readonly write?: readonly string[];
+}
+
+/**
+ * The project's Lambda function: every default lives here, so a capability only says what is
+ * particular to it (entry, timeout, memory) and binds the resources it uses through the
+ * `bind…` helpers, which set the environment variable and grant the narrowest permission together.
+ */
+export class ProjectFunction extends NodejsFunction {
+  constructor(scope: Construct, id: string, props: ProjectFunctionProps) {
+    super(scope, id, {
+      entry: props.entry,
+      handler: "handler",
+      description: props.description,
+      runtime: Runtime.NODEJS_22_X,
+      architecture: Architecture.ARM_64,
+      timeout: props.timeout ?? Duration.seconds(30),
+      memorySize: props.memorySize ?? 512,
+      tracing: Tracing.ACTIVE,
+      logGroup: new LogGroup(scope, `${id}Logs`, {
+        retention: RetentionDays.ONE_MONTH,
+        removalPolicy: RemovalPolicy.DESTROY,
+      }),
+      environment: {
+        POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+        NODE_OPTIONS: "--enable-source-maps",
+        ...props.environment,
+      },
+      bundling: {
+        format: OutputFormat.ESM,
+        target: "node22",
+        minify: true,
+        sourceMap: true,
+        sourcesContent: false,
+        // Prefer the ESM builds of dependencies so they tree-shake.
+        mainFields: ["module", "main"],
+        // Bundle the AWS SDK at the versions the lock file pins instead of the runtime's copy.
+        externalModules: [],
+        // Some bundled CommonJS dependencies still call `require`, which ESM lacks.
+        banner:
+          "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+        ...props.bundling,
+      },
+    });
+
+    acknowledgeNag(
+      this,
+      "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+      "AWSLambdaBasicExecutionRole only lets the function create log streams and put log events.",
+    );
+    // This acknowledgement covers the whole role, so no bind helper may ever grant on `*`
+    // (tests/infra/stack.test.ts checks that only X-Ray actions do).
+    acknowledgeNag(
+      this,
+      "AwsSolutions-IAM5[Resource::*]",
+      "Active tracing needs xray:PutTraceSegments and xray:PutTelemetryRecords, which support no resource-level permissions.",
+    );
+    acknowledgeNag(
+      this,
+      "AwsSolutions-L1",
+      "The handlers are built and tested for Node.js 22; moving to a newer runtime is a deliberate upgrade, not a drift.",
+    );
+  }
+
+  /** Sets `TABLE_NAME` and grants the item actions of `access` on the table and its indexes. */
+  bindTable(table: ITable, access: TableAccess): this {
+    this.addEnvironment("TABLE_NAME", table.tableName);
+    table.grant(this, ...TABLE_ACTIONS[access]);
+    acknowledgeNag(
+      this,
+      wildcardResourceFinding(this, `${table.tableArn}/index/*`),
+      "Queries go through the table's global secondary indexes, all of which the function may read.",
+    );
+    return this;
+  }
+
+  /** Sets `BUCKET_NAME` and grants object access only under the given key prefixes. */
+  bindBucket(bucket: IBucket, access: BucketAccess): this {
+    this.addEnvironment("BUCKET_NAME", bucket.bucketName);
+    const read = access.read ?? [];
+    const write = access.write ?? [];
+    if (read.length > 0) {
+      this.addToRolePolicy(
+        new PolicyStatement({
+          actions: ["s3:GetObject"],
+          resources: read.map((prefix) => bucket.arnForObjects(`${prefix}*`)),
+        }),
+      );
+      // Without ListBucket a missing key reads as 403 rather than 404; the condition keeps
+      // listing to the same prefixes.
+      this.addToRolePolicy(
+        new PolicyStatement({
+          actions: ["s3:ListBucket"],
+          resources: [bucket.bucketArn],
+          conditions: { StringLike: { "s3:prefix": read.map((prefix) => `${prefix}*`) } },
+        }),
+      );
+    }
+    if (write.length > 0) {
+      this.addToRolePolicy(
+        new PolicyStatement({
+          actions: ["s3:PutObject", "s3:AbortMultipartUpload"],
+          resources: write.map((prefix) => bucket.arnForObjects(`${prefix}*`)),
+        }),
+      );
+    }
+    for (const prefix of new Set([...read, ...write])) {
+      acknowledgeNag(
+        this,
+        wildcardResourceFinding(this, bucket.arnForObjects(`${prefix}*`)),
+        `Object access is limited to the ${prefix} key prefix the function works on.`,
+      );
+    }
+    return this;
+  }
+}

@@ -1,0 +1,101 @@
+import { Duration, RemovalPolicy } from "aws-cdk-lib";
+import { AccessLogFormat } from "aws-cdk-lib/aws-apigateway";
+import {
+  HttpApi,
+  HttpMethod,
+  type HttpStage,
+  type IHttpRouteAuthorizer,
+  LogGroupLogDestination,
+} from "aws-cdk-lib/aws-apigatewayv2";
+import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations";
+import type { ITable } from "aws-cdk-lib/aws-dynamodb";
+import type { BundlingOptions } from "aws-cdk-lib/aws-lambda-nodejs";
+import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
+import type { IBucket } from "aws-cdk-lib/aws-s3";
+import { Construct } from "constructs";
+import { BUCKET_PREFIXES } from "../lib/resources.ts";
+import { acknowledgeNag } from "./constructs/nag.ts";
+import { ProjectFunction } from "./constructs/project-function.ts";
+
+export interface ReviewApiProps {
+  readonly table: ITable;
+  readonly bucket: IBucket;
+  /** The API handler, `functions/api.ts`. */
+  readonly apiEntry: string;
+  /**
+   * Guards every route when given (the review API's JWT authorizer). Until then the routes
+   * are open and the cdk-nag finding is acknowledged on them alone.
+   */
+  readonly authorizer?: IHttpRouteAuthorizer;
+  readonly bundling?: BundlingOptions;
+}
+
+/** The HTTP API behind the review UI, the CLI and the products: one function serves `/api/*`. */
+export class ReviewApi extends Construct {
+  readonly handler: ProjectFunction;
+  readonly httpApi: HttpApi;
+  readonly stage: HttpStage;
+
+  constructor(scope: Construct, id: string, props: ReviewApiProps) {
+    super(scope, id);
+
+    this.handler = new ProjectFunction(this, "Handler", {
+      entry: props.apiEntry,
+      description: "Serves the review HTTP API",
+      // API Gateway gives up on an integration after 30 seconds.
+      timeout: Duration.seconds(29),
+      bundling: props.bundling,
+    })
+      .bindTable(props.table, "readWrite")
+      .bindBucket(props.bucket, { read: [BUCKET_PREFIXES.runs] });
+
+    this.httpApi = new HttpApi(this, "HttpApi", {
+      description: "Flywheel review API",
+      // The stage is added below so that it can carry access logging.
+      createDefaultStage: false,
+    });
+
+    const accessLogs = new LogGroup(this, "AccessLogs", {
+      retention: RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.stage = this.httpApi.addStage("DefaultStage", {
+      stageName: "$default",
+      autoDeploy: true,
+      // Until the JWT authorizer lands the routes are open; cap what an anonymous caller can cost.
+      throttle: { rateLimit: 50, burstLimit: 100 },
+      accessLogSettings: {
+        destination: new LogGroupLogDestination(accessLogs),
+        format: AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: "$context.requestId",
+            ip: "$context.identity.sourceIp",
+            requestTime: "$context.requestTime",
+            routeKey: "$context.routeKey",
+            status: "$context.status",
+            protocol: "$context.protocol",
+            responseLength: "$context.responseLength",
+            latency: "$context.responseLatency",
+            integrationError: "$context.integrationErrorMessage",
+          }),
+        ),
+      },
+    });
+
+    const routes = this.httpApi.addRoutes({
+      path: "/api/{proxy+}",
+      methods: [HttpMethod.ANY],
+      integration: new HttpLambdaIntegration("ApiIntegration", this.handler),
+      authorizer: props.authorizer,
+    });
+    if (props.authorizer === undefined) {
+      for (const route of routes) {
+        acknowledgeNag(
+          route,
+          "AwsSolutions-APIG4",
+          "authorization is added with the review API's JWT authorizer",
+        );
+      }
+    }
+  }
+}

@@ -1,0 +1,51 @@
+import { fileURLToPath } from "node:url";
+import { CfnOutput, Stack, type StackProps } from "aws-cdk-lib";
+import type { BundlingOptions } from "aws-cdk-lib/aws-lambda-nodejs";
+import type { Construct } from "constructs";
+import { ReviewApi } from "./review-api.ts";
+import { Storage } from "./storage.ts";
+import { Uploads } from "./uploads.ts";
+
+const functionEntry = (file: string): string =>
+  fileURLToPath(new URL(`../functions/${file}`, import.meta.url));
+
+export interface FlywheelStackProps extends StackProps {
+  /** Overrides of the functions' bundling defaults (tests use it to skip work they do not assert). */
+  readonly bundling?: BundlingOptions;
+}
+
+/**
+ * Flywheel in one stack, one construct per capability: storage (stateful), uploads, review API.
+ * No `env`: the template is environment-agnostic and synthesises without AWS credentials.
+ */
+export class FlywheelStack extends Stack {
+  constructor(scope: Construct, id: string, props: FlywheelStackProps = {}) {
+    super(scope, id, props);
+    const { bundling } = props;
+
+    const storage = new Storage(this, "Storage");
+    const { table, bucket } = storage;
+
+    const uploads = new Uploads(this, "Uploads", {
+      table,
+      bucket,
+      importRunEntry: functionEntry("import-run.ts"),
+      bundling,
+    });
+
+    const reviewApi = new ReviewApi(this, "ReviewApi", {
+      table,
+      bucket,
+      apiEntry: functionEntry("api.ts"),
+      bundling,
+    });
+
+    new CfnOutput(this, "BucketName", { value: bucket.bucketName });
+    new CfnOutput(this, "TableName", { value: table.tableName });
+    new CfnOutput(this, "RunUploadsQueueUrl", { value: uploads.runUploads.queue.queueUrl });
+    new CfnOutput(this, "RunUploadsDeadLetterQueueUrl", {
+      value: uploads.runUploads.deadLetterQueue.queueUrl,
+    });
+    new CfnOutput(this, "ApiUrl", { value: reviewApi.stage.url });
+  }
+}

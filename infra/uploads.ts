@@ -1,0 +1,68 @@
+import { Duration, Stack } from "aws-cdk-lib";
+import type { ITable } from "aws-cdk-lib/aws-dynamodb";
+import type { BundlingOptions } from "aws-cdk-lib/aws-lambda-nodejs";
+import { EventType, type IBucket } from "aws-cdk-lib/aws-s3";
+import { SqsDestination } from "aws-cdk-lib/aws-s3-notifications";
+import { Construct } from "constructs";
+import { BUCKET_PREFIXES, QUEUES, RUN_UPLOAD } from "../lib/resources.ts";
+import { acknowledgeNag } from "./constructs/nag.ts";
+import { ProjectFunction } from "./constructs/project-function.ts";
+import { ResilientQueue } from "./constructs/resilient-queue.ts";
+
+export interface UploadsProps {
+  readonly table: ITable;
+  readonly bucket: IBucket;
+  /** The import handler, `functions/import-run.ts`. */
+  readonly importRunEntry: string;
+  readonly bundling?: BundlingOptions;
+}
+
+/**
+ * Run uploads: an object created under `runs/…/sft_candidates.jsonl` becomes a message on the
+ * run-uploads queue, which the import function consumes.
+ */
+export class Uploads extends Construct {
+  readonly runUploads: ResilientQueue;
+  readonly importRun: ProjectFunction;
+
+  constructor(scope: Construct, id: string, props: UploadsProps) {
+    super(scope, id);
+    const declaration = QUEUES.runUploads;
+
+    this.runUploads = new ResilientQueue(this, "RunUploads", { declaration });
+    props.bucket.addEventNotification(EventType.OBJECT_CREATED, new SqsDestination(this.runUploads.queue), {
+      prefix: RUN_UPLOAD.prefix,
+      suffix: RUN_UPLOAD.suffix,
+    });
+    acknowledgeNotificationsHandler(Stack.of(this));
+
+    this.importRun = new ProjectFunction(this, "ImportRun", {
+      entry: props.importRunEntry,
+      description: "Imports an uploaded run file into the table, quarantining bad lines",
+      timeout: Duration.seconds(declaration.handlerTimeoutSeconds),
+      memorySize: 1024,
+      bundling: props.bundling,
+    })
+      .bindTable(props.table, "readWrite")
+      .bindBucket(props.bucket, {
+        read: [BUCKET_PREFIXES.runs],
+        write: [BUCKET_PREFIXES.quarantine, BUCKET_PREFIXES.blobs],
+      });
+    this.runUploads.addConsumer(this.importRun);
+  }
+}
+
+/**
+ * `addEventNotification` deploys a stack-wide handler owned by CDK (a singleton whose id starts
+ * with `BucketNotificationsHandler`) that configures the bucket's notifications at deploy time.
+ */
+function acknowledgeNotificationsHandler(stack: Stack): void {
+  for (const child of stack.node.children) {
+    if (!child.node.id.startsWith("BucketNotificationsHandler")) continue;
+    acknowledgeNag(
+      child,
+      "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+      "CDK's bucket-notifications handler only needs to write its own logs, which this managed policy allows.",
+    );
+  }
+}
