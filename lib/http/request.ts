@@ -1,0 +1,40 @@
+import type { z } from "zod";
+import { ValidationError, type ValidationIssue } from "../domain/errors.ts";
+
+type Location = "body" | "query" | "path";
+
+/** zod's issues as FastAPI reports validation errors (`loc`, `msg`, `type`), for Avocet's clients. */
+export function validationIssues(error: z.ZodError, location: Location): ValidationIssue[] {
+  return error.issues.map((issue) => ({
+    loc: [location, ...issue.path.map((part) => (typeof part === "symbol" ? String(part) : part))],
+    msg: issue.message,
+    type: issue.code === "invalid_type" && /received undefined/.test(issue.message) ? "missing" : issue.code,
+  }));
+}
+
+export function parseWith<S extends z.ZodType>(schema: S, input: unknown, location: Location): z.output<S> {
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) throw new ValidationError(validationIssues(parsed.error, location));
+  return parsed.data;
+}
+
+/** The JSON body of `req`, checked against `schema`; a 422 for anything else. */
+export async function parseJsonBody<S extends z.ZodType>(req: Request, schema: S): Promise<z.output<S>> {
+  const text = await req.text();
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new ValidationError([
+      { loc: ["body"], msg: "the body must be a JSON object", type: "json_invalid" },
+    ]);
+  }
+  return parseWith(schema, body, "body");
+}
+
+/** The query string of `req` (first value of each name), checked against `schema`. */
+export function parseQuery<S extends z.ZodType>(req: Request, schema: S): z.output<S> {
+  const query: Record<string, string> = {};
+  for (const [name, value] of new URL(req.url).searchParams) query[name] ??= value;
+  return parseWith(schema, query, "query");
+}
