@@ -12,6 +12,7 @@ import {
   type RunObjectReader,
 } from "../usecases/import-run.ts";
 import type { BodyStore } from "./candidate-table.ts";
+import type { CandidateBody } from "./candidate-view.ts";
 
 /** Streams uploaded runs from S3; the body is never buffered whole. */
 export class S3RunObjects implements RunObjectReader {
@@ -46,6 +47,13 @@ export class S3Bodies implements BodyStore {
       new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: "application/json" }),
     );
     return key;
+  }
+
+  /** The prompt and answer `putCandidateBody` moved out of the item. */
+  async getCandidateBody(key: string): Promise<CandidateBody> {
+    const object = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+    const body = JSON.parse((await object.Body?.transformToString("utf8")) ?? "{}") as Partial<CandidateBody>;
+    return { prompt_messages: body.prompt_messages ?? null, model_response: body.model_response ?? null };
   }
 }
 

@@ -11,6 +11,8 @@ export const keys = {
   }),
   run: (runId: string) => ({ [TABLE.partitionKey]: `RUN#${runId}`, [TABLE.sortKey]: "RUN" }),
   counterShard: (shard: number) => ({ [TABLE.partitionKey]: "STATS", [TABLE.sortKey]: `SHARD#${shard}` }),
+  /** Settings changed at run time, one item per area (`review`: the runs prefix). */
+  settings: (area: string) => ({ [TABLE.partitionKey]: "SETTINGS", [TABLE.sortKey]: area }),
 } as const;
 
 export function shardOf(id: string, shards: number): number {

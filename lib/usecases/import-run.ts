@@ -11,6 +11,8 @@ export interface RunUpload {
   /** Distinguishes two uploads of the same bytes; a redelivered notification repeats it. */
   readonly sequencer?: string;
   readonly eTag?: string;
+  /** The folder holding run folders when not `runs/` (a manual import from a configured prefix). */
+  readonly runsPrefix?: string;
 }
 
 export interface RunObject {
@@ -163,7 +165,7 @@ export function importIdOf(upload: RunUpload, etag: string): string {
 export async function importRun(deps: ImportRunDeps, upload: RunUpload): Promise<ImportOutcome> {
   const limits = { ...DEFAULT_IMPORT_LIMITS, ...deps.limits };
   const now = deps.now ?? (() => new Date());
-  const runId = runIdFromKey(upload.key);
+  const runId = runIdFromKey(upload.key, upload.runsPrefix);
   const object = await deps.objects.open(upload.bucket, upload.key);
   const importId = importIdOf(upload, object.etag);
   const startedAt = now();

@@ -1,0 +1,74 @@
+import { ListObjectsV2Command, type ListObjectsV2CommandOutput, type S3Client } from "@aws-sdk/client-s3";
+import { BatchGetCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import type { RunImportState } from "../domain/run-folders.ts";
+import { isRunId } from "../domain/run-upload.ts";
+import type { RunFolderLister, RunRecordReader } from "../usecases/run-folders.ts";
+import { backoff, MAX_ATTEMPTS } from "./retry.ts";
+import { keys } from "./table-keys.ts";
+
+/** Run folders are the "directories" right under the runs prefix: one delimiter listing. */
+export class S3RunFolders implements RunFolderLister {
+  constructor(
+    private readonly s3: S3Client,
+    private readonly bucket: string,
+  ) {}
+
+  async listRunFolders(prefix: string): Promise<string[]> {
+    const runIds: string[] = [];
+    let token: string | undefined;
+    do {
+      const page: ListObjectsV2CommandOutput = await this.s3.send(
+        new ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: prefix,
+          Delimiter: "/",
+          ContinuationToken: token,
+        }),
+      );
+      for (const common of page.CommonPrefixes ?? []) {
+        const runId = (common.Prefix ?? "").slice(prefix.length).replace(/\/$/, "");
+        if (isRunId(runId)) runIds.push(runId);
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return runIds;
+  }
+}
+
+/** Run records of many runs at once, 100 keys per BatchGetItem. */
+export class RunRecords implements RunRecordReader {
+  constructor(
+    private readonly dynamodb: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async readRunRecords(runIds: readonly string[]): Promise<Map<string, RunImportState>> {
+    const records = new Map<string, RunImportState>();
+    for (let offset = 0; offset < runIds.length; offset += 100) {
+      let requestKeys: Record<string, unknown>[] = runIds
+        .slice(offset, offset + 100)
+        .map((id) => keys.run(id));
+      for (let attempt = 0; requestKeys.length > 0; attempt++) {
+        if (attempt >= MAX_ATTEMPTS) throw new Error("BatchGetItem kept returning unprocessed keys");
+        if (attempt > 0) await backoff(attempt);
+        const result = await this.dynamodb.send(
+          new BatchGetCommand({
+            RequestItems: {
+              [this.tableName]: {
+                Keys: requestKeys,
+                ProjectionExpression: "run_id, #state, #counts, created_at, finished_at",
+                ExpressionAttributeNames: { "#state": "state", "#counts": "counts" },
+              },
+            },
+          }),
+        );
+        for (const item of result.Responses?.[this.tableName] ?? []) {
+          records.set(item.run_id as string, item as RunImportState);
+        }
+        requestKeys =
+          (result.UnprocessedKeys?.[this.tableName]?.Keys as Record<string, unknown>[] | undefined) ?? [];
+      }
+    }
+    return records;
+  }
+}
