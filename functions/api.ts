@@ -1,8 +1,31 @@
 import { Router } from "@aws-lambda-powertools/event-handler/http";
 import type { APIGatewayProxyEventV2, Context } from "aws-lambda";
+import { createAwsClients } from "../lib/adapters/aws-clients.ts";
+import { reviewApiDeps } from "../lib/adapters/review-api-deps.ts";
+import { loadConfig, ReviewApiConfig } from "../lib/config.ts";
+import { reviewerAuthenticator } from "../lib/http/auth.ts";
+import { registerErrorResponses } from "../lib/http/errors.ts";
+import { registerReviewRoutes } from "../lib/http/review-routes.ts";
+import { logger } from "../lib/observability/logger.ts";
 
-const app = new Router();
+const config = loadConfig(ReviewApiConfig);
+const clients = createAwsClients(config);
+const app = new Router({ logger });
+registerErrorResponses(app, logger);
 
 app.get("/api/health", async () => ({ ok: true }));
+registerReviewRoutes(
+  app,
+  reviewApiDeps(clients, {
+    tableName: config.TABLE_NAME,
+    bucket: config.BUCKET_NAME,
+    runsPrefix: config.RUNS_PREFIX,
+  }),
+  reviewerAuthenticator(config),
+);
 
-export const handler = (event: APIGatewayProxyEventV2, context: Context) => app.resolve(event, context);
+/** HTTP API (payload 2.0) → the route's use case; errors become `{"detail": ...}` in one place. */
+export const handler = (event: APIGatewayProxyEventV2, context: Context) => {
+  logger.addContext(context);
+  return app.resolve(event, context);
+};

@@ -28,3 +28,21 @@ export function loadConfig<S extends z.ZodType>(
   }
   return parsed.data;
 }
+
+/** The review API (`functions/api.ts`). */
+export const ReviewApiConfig = BaseConfig.extend({
+  /** Where run folders are uploaded; the API may read nothing else of the bucket's runs. */
+  RUNS_PREFIX: z
+    .string()
+    .regex(/^([A-Za-z0-9][A-Za-z0-9._-]*\/)+$/, "a folder path ending in '/'")
+    .default("runs/"),
+  /**
+   * Set by the local runtime only: reviewers then authenticate with this bearer token. In AWS it
+   * is absent and the HTTP API's JWT authorizer has checked the token before the function runs.
+   */
+  REVIEWER_TOKEN: z
+    .string()
+    .optional()
+    .transform((token) => (token ? token : undefined)),
+});
+export type ReviewApiConfig = z.infer<typeof ReviewApiConfig>;
