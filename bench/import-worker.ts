@@ -1,0 +1,26 @@
+/**
+ * One import, in a process of its own so its peak memory is the import's alone: invokes the real
+ * run-uploads handler on an S3 notification and prints a JSON line with what it measured.
+ * Configuration comes from the environment (TABLE_NAME, BUCKET_NAME, endpoints), like a Lambda.
+ */
+import { performance } from "node:perf_hooks";
+import { lambdaContext, s3NotificationBody, sqsEvent, sqsRecord } from "../tests/support/events.ts";
+
+const [bucket, key, eTag] = process.argv.slice(2) as [string, string, string];
+const { handler } = await import("../functions/import-run.ts");
+let heapPeak = 0;
+const sampler = setInterval(() => {
+  heapPeak = Math.max(heapPeak, process.memoryUsage().heapUsed);
+}, 50);
+const started = performance.now();
+const result = await handler(sqsEvent(sqsRecord(s3NotificationBody(bucket, key, { eTag }))), lambdaContext("bench"));
+const durationMs = performance.now() - started;
+clearInterval(sampler);
+process.stdout.write(
+  `${JSON.stringify({
+    durationMs,
+    failures: result.batchItemFailures.length,
+    maxRssMb: process.resourceUsage().maxRSS / 1024,
+    heapPeakMb: heapPeak / 1024 / 1024,
+  })}\n`,
+);

@@ -1,0 +1,114 @@
+import { execFileSync, spawn } from "node:child_process";
+import { createReadStream, mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { GetCommand } from "@aws-sdk/lib-dynamodb";
+import { Upload } from "@aws-sdk/lib-storage";
+import { keys } from "../lib/adapters/table-keys.ts";
+import type { BenchEnvironment } from "./environment.ts";
+
+export interface ImportResult {
+  readonly lines: number;
+  readonly imported: number;
+  readonly quarantined: number;
+  readonly fileMb: number;
+  readonly seconds: number;
+  readonly candidatesPerSecond: number;
+  readonly peakRssMb: number;
+  readonly peakHeapMb: number;
+  readonly writeUnitsPerCandidate: number;
+  readonly readUnitsPerCandidate: number;
+  readonly itemKb: number;
+  readonly floorWriteUnitsPerCandidate: number;
+}
+
+/**
+ * Generates a run of `count` lines with the shared fixture generator, uploads it, and imports it
+ * with the real handler in a child process (its peak RSS is the import's own).
+ */
+export async function benchImport(env: BenchEnvironment, count: number, fixturesDir: string): Promise<ImportResult> {
+  const dir = mkdtempSync(join(tmpdir(), "flywheel-bench-"));
+  const runId = `bench-${count}-${Date.now()}`;
+  const file = join(dir, "sft_candidates.jsonl");
+  try {
+    execFileSync(process.execPath, [
+      join(fixturesDir, "generate-run.mjs"),
+      "--count",
+      String(count),
+      "--run-id",
+      runId,
+      "--broken",
+      "0.01",
+      "--out",
+      file,
+    ]);
+    const key = `runs/${runId}/sft_candidates.jsonl`;
+    const upload = await new Upload({
+      client: env.clients.s3,
+      params: { Bucket: env.bucket, Key: key, Body: createReadStream(file) },
+    }).done();
+    const measured = await runWorker(env, key, (upload.ETag ?? "").replaceAll('"', ""));
+    const run = (
+      await env.clients.dynamodb.send(new GetCommand({ TableName: env.tableName, Key: keys.run(runId) }))
+    ).Item as {
+      counts: { lines: number; imported: number; quarantined: number };
+      capacity: { write_units: number; read_units: number };
+    };
+    const itemKb = await averageItemKb(env, runId, run.counts.lines);
+    // One write per KB for the item, and again for each of the two indexes that project it.
+    const floor = Math.ceil(itemKb) * 3;
+    return {
+      lines: run.counts.lines,
+      imported: run.counts.imported,
+      quarantined: run.counts.quarantined,
+      fileMb: statSync(file).size / 1024 / 1024,
+      seconds: measured.durationMs / 1000,
+      candidatesPerSecond: run.counts.imported / (measured.durationMs / 1000),
+      peakRssMb: measured.maxRssMb,
+      peakHeapMb: measured.heapPeakMb,
+      writeUnitsPerCandidate: run.capacity.write_units / Math.max(1, run.counts.imported),
+      readUnitsPerCandidate: run.capacity.read_units / Math.max(1, run.counts.imported),
+      itemKb,
+      floorWriteUnitsPerCandidate: floor,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function averageItemKb(env: BenchEnvironment, runId: string, lines: number): Promise<number> {
+  const sizes: number[] = [];
+  for (let i = 0; i < lines && sizes.length < 50; i += Math.max(1, Math.floor(lines / 60))) {
+    const id = `${runId}-${String(i).padStart(7, "0")}`;
+    const item = (await env.clients.dynamodb.send(new GetCommand({ TableName: env.tableName, Key: keys.candidate(id) })))
+      .Item;
+    if (item) sizes.push(Buffer.byteLength(JSON.stringify(item)) / 1024);
+  }
+  return sizes.reduce((a, b) => a + b, 0) / Math.max(1, sizes.length);
+}
+
+function runWorker(
+  env: BenchEnvironment,
+  key: string,
+  eTag: string,
+): Promise<{ durationMs: number; maxRssMb: number; heapPeakMb: number; failures: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", join(import.meta.dirname, "import-worker.ts"), env.bucket, key, eTag],
+      { env: { ...process.env, ...env.handlerEnv, POWERTOOLS_LOG_LEVEL: "WARN" }, stdio: ["ignore", "pipe", "inherit"] },
+    );
+    let output = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.on("error", reject);
+    child.on("exit", (code) => {
+      const last = output.trim().split("\n").at(-1) ?? "";
+      if (code !== 0) return reject(new Error(`import worker exited with ${code}: ${output}`));
+      const result = JSON.parse(last);
+      if (result.failures > 0) return reject(new Error("the import reported a failed message"));
+      resolve(result);
+    });
+  });
+}

@@ -1,0 +1,38 @@
+import type { ImportResult } from "./import.ts";
+
+const fixed = (value: number, digits = 0) => value.toFixed(digits);
+
+/** Renders the measured results as the page an engineer reads before trusting Flywheel. */
+export function renderReport(results: Record<string, unknown>): string {
+  const machine = results.machine as { cpus: number; cpuModel?: string; memoryGb: number; node: string } | undefined;
+  const out: string[] = ["# Flywheel — measured results", ""];
+  if (machine) {
+    out.push(
+      `Machine: ${machine.cpus} cores (${machine.cpuModel ?? "unknown CPU"}), ${fixed(machine.memoryGb)} GiB, Node ${machine.node}.`,
+      "Emulators: DynamoDB Local 3.3 (in memory) and fauxqs on loopback. Absolute speeds are the emulators';",
+      "the shape (flat memory, flat cost per item) is what carries over to AWS.",
+      "",
+    );
+  }
+  const imports = results.import as { measuredAt: string; command: string; rows: ImportResult[] } | undefined;
+  if (imports) {
+    out.push(
+      "## Import",
+      "",
+      `\`${imports.command}\` — ${imports.measuredAt}. Generated runs (\`generate-run.mjs --broken 0.01\`), uploaded to S3,`,
+      "imported by the real handler in a child process (peak memory = that process's max RSS).",
+      "Write units come from `ReturnConsumedCapacity` on the import's own writes; the floor is one write per KB",
+      "of item for the table and each of its two indexes. Candidates are written in transactions (2× the",
+      "table write) so the stats counters move atomically with them, which is the gap between the two.",
+      "",
+      "| lines | imported | quarantined | file MB | seconds | candidates/s | peak RSS MB | peak heap MB | item KB | WCU/candidate | floor WCU | RCU/candidate |",
+      "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+      ...imports.rows.map(
+        (r) =>
+          `| ${r.lines} | ${r.imported} | ${r.quarantined} | ${fixed(r.fileMb, 1)} | ${fixed(r.seconds, 1)} | ${fixed(r.candidatesPerSecond)} | ${fixed(r.peakRssMb)} | ${fixed(r.peakHeapMb)} | ${fixed(r.itemKb, 2)} | ${fixed(r.writeUnitsPerCandidate, 2)} | ${r.floorWriteUnitsPerCandidate} | ${fixed(r.readUnitsPerCandidate, 2)} |`,
+      ),
+      "",
+    );
+  }
+  return `${out.join("\n")}\n`;
+}

@@ -1,0 +1,50 @@
+/**
+ * `npm run bench [-- --only import] [-- --import-sizes 10000,100000]`: measures Flywheel on the
+ * local emulators and writes bench/results.json and bench/RESULTS.md. Sections not run this time
+ * keep their previous results.
+ */
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { startBenchEnvironment } from "./environment.ts";
+import { benchImport, type ImportResult } from "./import.ts";
+import { renderReport } from "./report.ts";
+
+const { values } = parseArgs({
+  options: {
+    only: { type: "string" },
+    "import-sizes": { type: "string", default: "10000,100000" },
+  },
+});
+const root = resolve(import.meta.dirname, "..");
+const fixturesDir = resolve(root, "../shared/fixtures");
+const resultsFile = join(root, "bench/results.json");
+const previous = existsSync(resultsFile) ? JSON.parse(readFileSync(resultsFile, "utf8")) : {};
+const wanted = (section: string) => !values.only || values.only.split(",").includes(section);
+
+const env = await startBenchEnvironment();
+const results: Record<string, unknown> = { ...previous };
+try {
+  if (wanted("import")) {
+    const sizes = (values["import-sizes"] ?? "").split(",").map(Number).filter(Boolean);
+    const rows: ImportResult[] = [];
+    for (const size of sizes) {
+      console.log(`import: ${size} lines…`);
+      const row = await benchImport(env, size, fixturesDir);
+      console.log(`  ${row.candidatesPerSecond.toFixed(0)} candidates/s, peak RSS ${row.peakRssMb.toFixed(0)} MB`);
+      rows.push(row);
+    }
+    results.import = { measuredAt: new Date().toISOString(), command: commandLine(), rows };
+  }
+} finally {
+  await env.stop();
+}
+results.machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGb: totalmem() / 2 ** 30, node: process.version };
+writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
+writeFileSync(join(root, "bench/RESULTS.md"), renderReport(results));
+console.log("wrote bench/results.json and bench/RESULTS.md");
+
+function commandLine(): string {
+  return `npm run bench -- ${process.argv.slice(2).join(" ")}`.trim();
+}
