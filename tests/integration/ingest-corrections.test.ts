@@ -103,9 +103,11 @@ describe("ingest-corrections handler against the emulators", () => {
 
   it("quarantines a poison message alone and ingests its neighbours", async () => {
     const before = await counters();
-    const good = [sqsRecord(uniqueMessage()), sqsRecord(uniqueMessage({ source: "kiwi" }))];
+    const before1 = sqsRecord(uniqueMessage());
+    const after1 = sqsRecord(uniqueMessage({ source: "kiwi" }));
+    const good = [before1, after1];
     const poison = sqsRecord("not json {");
-    const result = await handler(sqsEvent(good[0], poison, good[1]), lambdaContext());
+    const result = await handler(sqsEvent(before1, poison, after1), lambdaContext());
 
     expect(result.batchItemFailures).toEqual([]);
     for (const record of good)
