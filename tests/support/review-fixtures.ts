@@ -1,0 +1,84 @@
+import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { readCounters } from "../../lib/adapters/counters.ts";
+import { statusPartition } from "../../lib/adapters/table-keys.ts";
+import { CANDIDATE_STATUSES } from "../../lib/domain/candidate.ts";
+import { type CounterDelta, mergeDeltas, reviewStateCounters } from "../../lib/domain/stats.ts";
+import { STATUS_INDEX_SHARDS, TABLE } from "../../lib/resources.ts";
+import type { TestAws } from "./aws.ts";
+
+export const MODELS = ["Qwen2.5-3B", "Llama-3.2-1B", "Phi-3-mini"] as const;
+export const TASK_TYPES = ["math", "code", "summarise"] as const;
+
+/** `count` candidate lines of run `runId`, one second apart from `start`, models and task types in turn. */
+export function candidateLines(runId: string, count: number, start = Date.UTC(2026, 0, 1)): string {
+  return Array.from({ length: count }, (_, i) =>
+    JSON.stringify({
+      id: `${runId}-${String(i).padStart(5, "0")}`,
+      source: "cf-orch-benchmark",
+      benchmark_run_id: runId,
+      timestamp: new Date(start + i * 1000).toISOString(),
+      status: "needs_review",
+      prompt_messages: [{ role: "user", content: `question ${i}` }],
+      model_response: `wrong answer ${i}`,
+      corrected_response: null,
+      quality_score: 0.25,
+      failure_reason: "numeric_match: off",
+      task_type: TASK_TYPES[i % TASK_TYPES.length],
+      model_name: MODELS[i % MODELS.length],
+    }),
+  ).join("\n");
+}
+
+export async function uploadRun(aws: TestAws, runId: string, body: string | Buffer, prefix = "runs/") {
+  await aws.clients.s3.send(
+    new PutObjectCommand({
+      Bucket: aws.resources.bucket,
+      Key: `${prefix}${runId}/sft_candidates.jsonl`,
+      Body: body,
+    }),
+  );
+}
+
+/**
+ * Counts every candidate by walking every partition of the status index, and derives from them
+ * the review-state counters the stats keep: the truth the counters must equal.
+ */
+export async function recount(aws: TestAws): Promise<CounterDelta> {
+  const deltas: CounterDelta[] = [];
+  for (const status of CANDIDATE_STATUSES) {
+    for (let shard = 0; shard < STATUS_INDEX_SHARDS; shard++) {
+      let start: Record<string, unknown> | undefined;
+      do {
+        const page = await aws.clients.dynamodb.send(
+          new QueryCommand({
+            TableName: aws.resources.tableName,
+            IndexName: TABLE.indexes.byStatus.name,
+            KeyConditionExpression: "#pk = :pk",
+            ExpressionAttributeNames: { "#pk": TABLE.indexes.byStatus.partitionKey },
+            ExpressionAttributeValues: { ":pk": statusPartition(status, shard) },
+            ExclusiveStartKey: start,
+          }),
+        );
+        for (const item of page.Items ?? []) {
+          if (item.status !== status) throw new Error(`${item.id} is ${item.status} in the ${status} index`);
+          deltas.push(reviewStateCounters(item as Parameters<typeof reviewStateCounters>[0]));
+        }
+        start = page.LastEvaluatedKey;
+      } while (start);
+    }
+  }
+  return mergeDeltas(deltas);
+}
+
+/** The stored counters that depend on review state (the ones `recount` derives), zeros left out. */
+export async function reviewStateCountersStored(aws: TestAws): Promise<CounterDelta> {
+  const counters = await readCounters(aws.clients.dynamodb, aws.resources.tableName);
+  return Object.fromEntries(
+    Object.entries(counters).filter(
+      ([name, value]) =>
+        value !== 0 &&
+        (name.startsWith("status#") || name.startsWith("needs_review#") || name === "export_ready"),
+    ),
+  );
+}
