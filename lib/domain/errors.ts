@@ -56,3 +56,18 @@ export class ValidationError extends DomainError {
 export class UnauthorizedError extends DomainError {
   readonly status = 401;
 }
+
+/** Credentials that check out but do not allow this request (a product token used for another source). */
+export class ForbiddenError extends DomainError {
+  readonly status = 403;
+}
+
+/** The request body is larger than the endpoint accepts. */
+export class PayloadTooLargeError extends DomainError {
+  readonly status = 413;
+}
+
+/** The capability is not configured on this deployment (no ingest token at all). */
+export class NotConfiguredError extends DomainError {
+  readonly status = 503;
+}
