@@ -7,15 +7,17 @@ import { type CounterDelta, mergeDeltas, reviewStateCounters } from "../../lib/d
 import { STATUS_INDEX_SHARDS, TABLE } from "../../lib/resources.ts";
 import type { TestAws } from "./aws.ts";
 
-export const MODELS = ["Qwen2.5-3B", "Llama-3.2-1B", "Phi-3-mini"] as const;
-export const TASK_TYPES = ["math", "code", "summarise"] as const;
+/** Names the shared fixtures do not use, so counts over synthetic runs are easy to predict. */
+export const MODELS = ["model-a", "model-b", "model-c"] as const;
+export const TASK_TYPES = ["arithmetic", "coding", "summary"] as const;
+export const SOURCE = "synthetic-rig";
 
 /** `count` candidate lines of run `runId`, one second apart from `start`, models and task types in turn. */
 export function candidateLines(runId: string, count: number, start = Date.UTC(2026, 0, 1)): string {
   return Array.from({ length: count }, (_, i) =>
     JSON.stringify({
       id: `${runId}-${String(i).padStart(5, "0")}`,
-      source: "cf-orch-benchmark",
+      source: SOURCE,
       benchmark_run_id: runId,
       timestamp: new Date(start + i * 1000).toISOString(),
       status: "needs_review",
