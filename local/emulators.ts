@@ -1,8 +1,11 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { rename, rm } from "node:fs/promises";
 import net from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { type FauxqsServer, startFauxqs } from "fauxqs";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -23,11 +26,13 @@ export interface RunningDynamoDb {
 export async function startDynamoDbLocal(
   options: { port?: number; dbPath?: string } = {},
 ): Promise<RunningDynamoDb> {
+  const classpath = `${join(dynamoHome, "DynamoDBLocal.jar")}:${join(dynamoHome, "DynamoDBLocal_lib", "*")}`;
+  const compiled = await compiledLauncher(classpath);
   const args = [
     `-Djava.library.path=${join(dynamoHome, "DynamoDBLocal_lib")}`,
     "-cp",
-    `${join(dynamoHome, "DynamoDBLocal.jar")}:${join(dynamoHome, "DynamoDBLocal_lib", "*")}`,
-    join(here, "DynamoDbLocalLauncher.java"),
+    compiled ? `${compiled}:${classpath}` : classpath,
+    compiled ? "DynamoDbLocalLauncher" : launcherSource,
     "-port",
     String(options.port ?? 0),
     "-sharedDb",
@@ -49,6 +54,31 @@ export async function startDynamoDbLocal(
     port,
     stop: () => stopChild(child),
   };
+}
+
+const launcherSource = join(here, "DynamoDbLocalLauncher.java");
+
+/**
+ * The launcher compiled once per source version into `node_modules/.cache`, which saves every
+ * start the in-memory compile of Java's source-file mode (seconds on a busy machine). Returns
+ * undefined, and the source file is run instead, when there is no `javac`.
+ */
+async function compiledLauncher(classpath: string): Promise<string | undefined> {
+  const source = readFileSync(launcherSource);
+  const version = createHash("sha256").update(source).update(dynamoHome).digest("hex").slice(0, 16);
+  const dir = join(projectRoot, "node_modules/.cache/flywheel/dynamodb-launcher", version);
+  if (existsSync(join(dir, "DynamoDbLocalLauncher.class"))) return dir;
+  const staging = `${dir}.${process.pid}.${Date.now()}`;
+  try {
+    await promisify(execFile)("javac", ["-nowarn", "-cp", classpath, "-d", staging, launcherSource]);
+    // Concurrent starts may race to publish; whichever rename wins, the class is the same.
+    await rename(staging, dir).catch(() => {});
+    return existsSync(join(dir, "DynamoDbLocalLauncher.class")) ? dir : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
 }
 
 function waitForReady(child: ChildProcess): Promise<number> {

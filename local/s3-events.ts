@@ -25,11 +25,6 @@ export function encodeS3EventKey(key: string): string {
   return encoded;
 }
 
-/** Inverse of {@link encodeS3EventKey}; what a consumer of the notification has to do. */
-export function decodeS3EventKey(encoded: string): string {
-  return decodeURIComponent(encoded.replace(/\+/g, " "));
-}
-
 /**
  * S3 sequencers are hex strings that only grow for a given key. Time-based, so they keep growing
  * across restarts of the local runtime too.

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { createWriteStream } from "node:fs";
+import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, readdir, readFile, rename, rm, rmdir, writeFile } from "node:fs/promises";
 import { dirname, join, relative, sep } from "node:path";
 import type { Readable } from "node:stream";
@@ -10,14 +10,16 @@ import {
   type GetObjectCommandOutput,
   HeadBucketCommand,
   NoSuchKey,
-  PutObjectCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
+import { Upload } from "@aws-sdk/lib-storage";
 import { z } from "zod";
 
 /** Bucket names cannot start with a dot, so these never collide with a mirrored bucket. */
 const META_DIR = ".meta";
 const TMP_DIR = ".tmp";
+/** fauxqs refuses request bodies over 11 MiB, so big objects go back in parts below that. */
+const RESTORE_PART_BYTES = 8 * 1024 * 1024;
 
 const ObjectMeta = z.object({
   contentType: z.string().optional(),
@@ -112,15 +114,17 @@ export function createS3Mirror(options: {
         for (const file of await listFiles(bucketRoot)) {
           const key = relative(bucketRoot, file).split(sep).join("/");
           const meta = await readMeta(`${objectPath(join(root, META_DIR), bucket, key)}.json`);
-          await s3.send(
-            new PutObjectCommand({
+          await new Upload({
+            client: s3,
+            params: {
               Bucket: bucket,
               Key: key,
-              Body: await readFile(file),
+              Body: createReadStream(file),
               ContentType: meta.contentType,
               Metadata: meta.metadata,
-            }),
-          );
+            },
+            partSize: RESTORE_PART_BYTES,
+          }).done();
           restored++;
         }
       }

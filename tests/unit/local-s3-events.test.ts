@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { decodeS3EventKey } from "../../lib/domain/run-upload.ts";
 import {
   buildObjectCreatedEvent,
   createSequencer,
-  decodeS3EventKey,
   encodeS3EventKey,
   isRunUploadKey,
 } from "../../local/s3-events.ts";
@@ -21,7 +21,7 @@ describe("encodeS3EventKey", () => {
   });
 
   it.each(["runs/a b+c/sft_candidates.jsonl", "ünïcödé/日本語 file.txt", "100%/50% off"])(
-    "round-trips %s through the decoding a consumer does",
+    "round-trips %s through the decoding the import does",
     (key) => {
       expect(decodeS3EventKey(encodeS3EventKey(key))).toBe(key);
     },

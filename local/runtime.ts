@@ -1,0 +1,261 @@
+import { existsSync } from "node:fs";
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createAwsClients } from "../lib/adapters/aws-clients.ts";
+import { QUEUES, type QueueKey } from "../lib/resources.ts";
+import {
+  type RunningDynamoDb,
+  type RunningFauxqs,
+  startDynamoDbLocal,
+  startS3SqsEmulator,
+} from "./emulators.ts";
+import { loadApiHandler, QUEUE_CONSUMERS } from "./handlers.ts";
+import { startHttpApi } from "./http-api.ts";
+import { type LocalConfig, loadOrCreateTokens } from "./local-config.ts";
+import { type Poller, startPoller } from "./poller.ts";
+import { provision } from "./provision.ts";
+import { createS3Mirror } from "./s3-mirror.ts";
+import { onS3SpyEvent } from "./spy-hook.ts";
+import { createUploadBridge } from "./upload-bridge.ts";
+
+export type { LocalConfig } from "./local-config.ts";
+
+const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+
+export const LOCAL_REGION = "us-east-1";
+export const LOCAL_NAMES = {
+  tableName: "flywheel",
+  bucket: "flywheel-local",
+  queuePrefix: "flywheel-",
+} as const;
+
+export interface LocalRuntimeOptions {
+  /** Holds DynamoDB's files, the S3 mirror, tokens.json and local.json. */
+  readonly dataDir: string;
+  /** Default: env `FLYWHEEL_API_PORT`, else any free port. */
+  readonly apiPort?: number;
+  /** Default: env `FLYWHEEL_DYNAMODB_PORT`, else any free port. */
+  readonly dynamoPort?: number;
+  /** S3 + SQS. Default: env `FLYWHEEL_AWS_PORT`, else any free port. */
+  readonly awsPort?: number;
+  /** Default: env `FLYWHEEL_LOCAL_VISIBILITY_TIMEOUT`, else each queue's own (as deployed). */
+  readonly visibilityTimeoutSeconds?: number;
+  readonly log?: (line: string) => void;
+}
+
+export interface LocalRuntime {
+  readonly config: LocalConfig;
+  stop(): Promise<void>;
+}
+
+/**
+ * The environment the handler modules were first imported with. They read it at module load,
+ * so a later runtime in the same process must reuse the same endpoints (it defaults to them).
+ */
+let handlerEnvironment: { env: Record<string, string>; dynamoPort: number; awsPort: number } | undefined;
+
+/**
+ * Runs Flywheel on this machine, everything on 127.0.0.1: DynamoDB Local (persistent under
+ * `<dataDir>/dynamodb`), fauxqs for S3 and SQS (objects mirrored to `<dataDir>/s3`), the
+ * resources of `lib/resources.ts`, the S3 → SQS notification the stack configures, one poller
+ * per consumed queue, and the HTTP API in front of `functions/api.ts`.
+ */
+export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
+  const started = Date.now();
+  const phases: string[] = [];
+  let phaseStart = started;
+  const phase = (name: string) => {
+    phases.push(`${name} ${Date.now() - phaseStart} ms`);
+    phaseStart = Date.now();
+  };
+  const log = options.log ?? ((line: string) => console.log(line));
+  const dataDir = resolve(options.dataDir);
+  const dynamoPort =
+    options.dynamoPort ?? envPort("FLYWHEEL_DYNAMODB_PORT") ?? handlerEnvironment?.dynamoPort ?? 0;
+  const awsPort = options.awsPort ?? envPort("FLYWHEEL_AWS_PORT") ?? handlerEnvironment?.awsPort ?? 0;
+  const apiPort = options.apiPort ?? envPort("FLYWHEEL_API_PORT") ?? 0;
+  const visibilityTimeoutSeconds =
+    options.visibilityTimeoutSeconds ?? envInteger("FLYWHEEL_LOCAL_VISIBILITY_TIMEOUT", 0, 43_200);
+
+  const cleanup: Array<() => Promise<void>> = [];
+  const stopAll = async () => {
+    for (const step of cleanup.splice(0).reverse()) {
+      await step().catch((error: unknown) => log(`stop: ${String(error)}`));
+    }
+  };
+
+  try {
+    await mkdir(dataDir, { recursive: true });
+    const tokens = await loadOrCreateTokens(join(dataDir, "tokens.json"));
+
+    const [dynamo, fauxqs] = await startEmulators(dynamoPort, awsPort, join(dataDir, "dynamodb"), cleanup);
+    phase("emulators");
+
+    const env: Record<string, string> = {
+      AWS_REGION: LOCAL_REGION,
+      TABLE_NAME: LOCAL_NAMES.tableName,
+      BUCKET_NAME: LOCAL_NAMES.bucket,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      AWS_ENDPOINT_URL_S3: fauxqs.endpoint,
+      AWS_ENDPOINT_URL_SQS: fauxqs.endpoint,
+      REVIEWER_TOKEN: tokens.reviewerToken,
+      INGEST_TOKENS: JSON.stringify(tokens.ingestTokens),
+    };
+    if (handlerEnvironment && JSON.stringify(handlerEnvironment.env) !== JSON.stringify(env)) {
+      throw new Error(
+        "the handler modules are already loaded in this process with other endpoints or tokens; " +
+          "start the runtime again on the same ports and data directory, or in a new process",
+      );
+    }
+    process.env.AWS_ACCESS_KEY_ID ??= "local";
+    process.env.AWS_SECRET_ACCESS_KEY ??= "local";
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
+    Object.assign(process.env, env);
+
+    const clients = createAwsClients({
+      AWS_REGION: LOCAL_REGION,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      AWS_ENDPOINT_URL_S3: fauxqs.endpoint,
+      AWS_ENDPOINT_URL_SQS: fauxqs.endpoint,
+    });
+    const provisioned = await provision(clients, LOCAL_NAMES);
+    phase("provisioning");
+
+    // Restore before the hook exists: putting mirrored objects back must not start imports.
+    const mirror = createS3Mirror({ s3: clients.s3, root: join(dataDir, "s3"), log });
+    const restored = await mirror.restore();
+    phase("restoring objects");
+    const runUploads = provisioned.queues.runUploads;
+    const bridge = createUploadBridge({
+      s3: clients.s3,
+      sqs: clients.sqs,
+      bucket: provisioned.bucket,
+      queueUrl: runUploads.url,
+      region: LOCAL_REGION,
+      configurationId: `${runUploads.name}-notification`,
+      log,
+    });
+    const unhook = onS3SpyEvent(fauxqs.server, (event) => {
+      if (event.status === "uploaded" || event.status === "copied") {
+        mirror.objectWritten(event.bucket, event.key);
+        bridge.objectCreated(event.bucket, event.key);
+      } else if (event.status === "deleted") {
+        mirror.objectDeleted(event.bucket, event.key);
+      }
+    });
+    cleanup.push(async () => {
+      await Promise.all([bridge.drain(), mirror.drain()]);
+      unhook();
+    });
+
+    handlerEnvironment = { env, dynamoPort: dynamo.port, awsPort: fauxqs.port };
+    const pollers: Poller[] = [];
+    cleanup.push(async () => {
+      await Promise.all(pollers.splice(0).map((poller) => poller.stop()));
+    });
+    for (const key of Object.keys(QUEUE_CONSUMERS) as QueueKey[]) {
+      const consumer = QUEUE_CONSUMERS[key];
+      if (!consumer) continue;
+      const handler = await consumer.load();
+      const queue = provisioned.queues[key];
+      pollers.push(
+        startPoller({
+          sqs: clients.sqs,
+          queueUrl: queue.url,
+          queueArn: queue.arn,
+          region: LOCAL_REGION,
+          handler,
+          functionName: consumer.functionName,
+          timeoutSeconds: QUEUES[key].handlerTimeoutSeconds,
+          batchSize: QUEUES[key].batchSize,
+          visibilityTimeoutSeconds,
+          log,
+        }),
+      );
+    }
+
+    phase("loading handlers");
+    const staticDir = join(projectRoot, "web", "dist");
+    const api = await startHttpApi({
+      port: apiPort,
+      handler: await loadApiHandler(),
+      region: LOCAL_REGION,
+      staticDir,
+      log,
+    });
+    cleanup.push(() => api.stop());
+
+    const queues: Record<string, string> = {};
+    for (const queue of Object.values(provisioned.queues)) {
+      queues[queue.name] = queue.url;
+      queues[`${queue.name}-dlq`] = queue.dlqUrl;
+    }
+    const config: LocalConfig = {
+      apiUrl: api.url,
+      s3Endpoint: fauxqs.endpoint,
+      sqsEndpoint: fauxqs.endpoint,
+      dynamodbEndpoint: dynamo.endpoint,
+      region: LOCAL_REGION,
+      bucket: provisioned.bucket,
+      tableName: provisioned.tableName,
+      queues,
+      reviewerToken: tokens.reviewerToken,
+      ingestTokens: tokens.ingestTokens,
+    };
+    const configFile = join(dataDir, "local.json");
+    await writeFile(configFile, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
+    // Present only while the runtime runs, so the CLI never targets a stopped stack.
+    cleanup.push(() => rm(configFile, { force: true }));
+
+    const staticNote = existsSync(staticDir) ? `, web UI from ${staticDir}` : "";
+    phase("api");
+    log(
+      `local runtime ready in ${Date.now() - started} ms (${phases.join(", ")}): api ${api.url}${staticNote}; ` +
+        `${restored} stored object(s) restored; ${pollers.length} queue consumer(s)`,
+    );
+
+    let stopping: Promise<void> | undefined;
+    return {
+      config,
+      stop: () => {
+        stopping ??= stopAll();
+        return stopping;
+      },
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+async function startEmulators(
+  dynamoPort: number,
+  awsPort: number,
+  dbPath: string,
+  cleanup: Array<() => Promise<void>>,
+): Promise<[RunningDynamoDb, RunningFauxqs]> {
+  const [dynamo, fauxqs] = await Promise.allSettled([
+    startDynamoDbLocal({ port: dynamoPort, dbPath }),
+    startS3SqsEmulator({ port: awsPort }),
+  ]);
+  if (dynamo.status === "fulfilled") cleanup.push(() => dynamo.value.stop());
+  if (fauxqs.status === "fulfilled") cleanup.push(() => fauxqs.value.stop());
+  if (dynamo.status === "rejected") throw dynamo.reason;
+  if (fauxqs.status === "rejected") throw fauxqs.reason;
+  return [dynamo.value, fauxqs.value];
+}
+
+function envPort(name: string): number | undefined {
+  return envInteger(name, 0, 65_535);
+}
+
+function envInteger(name: string, min: number, max: number): number | undefined {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+  }
+  return value;
+}
