@@ -46,3 +46,36 @@ export const ReviewApiConfig = BaseConfig.extend({
     .transform((token) => (token ? token : undefined)),
 });
 export type ReviewApiConfig = z.infer<typeof ReviewApiConfig>;
+
+/**
+ * Product ingest tokens, source → bearer token: each token may ingest for its own source only.
+ * Tokens shorter than 16 characters are refused so a guessable one never goes live.
+ */
+export const IngestTokens = z.record(z.string().trim().min(1), z.string().min(16));
+export type IngestTokens = z.infer<typeof IngestTokens>;
+
+/** The ingest endpoint (`POST /api/sft/ingest`, served by `functions/api.ts`). */
+export const IngestApiConfig = BaseConfig.extend({
+  /** Locally: the tokens as JSON (the local runtime sets it from `.flywheel/`). */
+  INGEST_TOKENS: z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (!text) return undefined;
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: "custom", message: "must be a JSON object of source → token" });
+        return z.NEVER;
+      }
+    })
+    .pipe(IngestTokens.optional()),
+  /** In AWS: the Secrets Manager secret holding the same JSON; read again after the cache expires. */
+  INGEST_TOKENS_SECRET_ARN: z
+    .string()
+    .optional()
+    .transform((arn) => (arn ? arn : undefined)),
+  /** How long a read of the secret is reused, so a rotated token is honoured within this time. */
+  INGEST_TOKENS_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
+});
+export type IngestApiConfig = z.infer<typeof IngestApiConfig>;

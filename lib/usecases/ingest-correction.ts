@@ -6,6 +6,7 @@ import {
   candidateFromCorrection,
   classifyCorrection,
 } from "../domain/correction.ts";
+import { PayloadTooLargeError } from "../domain/errors.ts";
 import { excerpt } from "../domain/run-line.ts";
 
 export interface CorrectionStore {
@@ -47,7 +48,7 @@ export const MAX_CORRECTION_BYTES = 1024 * 1024;
 export const QUARANTINE_RAW_CHARS = 8_000;
 
 /** The record would not fit in the table even with its prompt and answer moved to the body store. */
-export class CorrectionTooLargeError extends Error {}
+export class CorrectionTooLargeError extends PayloadTooLargeError {}
 
 export type IngestOutcome = {
   readonly status: "ingested" | "already_ingested";
