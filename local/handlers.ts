@@ -17,6 +17,10 @@ export const QUEUE_CONSUMERS: { readonly [K in QueueKey]?: QueueConsumer } = {
     functionName: "import-run",
     load: async () => (await import("../functions/import-run.ts")).handler,
   },
+  corrections: {
+    functionName: "ingest-corrections",
+    load: async () => (await import("../functions/ingest-corrections.ts")).handler,
+  },
 };
 
 export const loadApiHandler = async (): Promise<HttpApiHandler> =>

@@ -1,20 +1,28 @@
+import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { publishCorrection } from "../../lib/client/publish-correction.ts";
 import { QUEUES } from "../../lib/resources.ts";
 import { type LocalRuntime, startLocalRuntime } from "../../local/runtime.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
+const repoRoot = resolve(here, "../..");
 const runId = "2026-04-07-143022";
-const fixture = resolve(here, "../../../shared/fixtures/runs", runId, "sft_candidates.jsonl");
+const fixtures = resolve(here, "../../../shared/fixtures");
+const fixture = join(fixtures, "runs", runId, "sft_candidates.jsonl");
 const runKey = `runs/${runId}/sft_candidates.jsonl`;
 
+/** The runtime's data lives in `<workDir>/.flywheel`, where the CLI run from `workDir` finds it. */
+let workDir: string;
 let dataDir: string;
 let runtime: LocalRuntime | undefined;
 const logs: string[] = [];
@@ -38,10 +46,10 @@ async function getItem(rt: LocalRuntime, key: { pk: string; sk: string }) {
   return Item;
 }
 
-async function waitForCompletedRun(rt: LocalRuntime, timeoutMs = 45_000) {
+async function waitForCompletedRun(rt: LocalRuntime, id = runId, timeoutMs = 45_000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const run = await getItem(rt, { pk: `RUN#${runId}`, sk: "RUN" });
+    const run = await getItem(rt, { pk: `RUN#${id}`, sk: "RUN" });
     if (run?.state === "completed") return run;
     if (run?.state === "failed") throw new Error(`import failed: ${JSON.stringify(run)}`);
     if (Date.now() > deadline)
@@ -51,12 +59,13 @@ async function waitForCompletedRun(rt: LocalRuntime, timeoutMs = 45_000) {
 }
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), "flywheel-e2e-"));
+  workDir = await mkdtemp(join(tmpdir(), "flywheel-e2e-"));
+  dataDir = join(workDir, ".flywheel");
 });
 
 afterAll(async () => {
   await runtime?.stop();
-  await rm(dataDir, { recursive: true, force: true });
+  await rm(workDir, { recursive: true, force: true });
 });
 
 describe("local runtime", () => {
@@ -105,6 +114,42 @@ describe("local runtime", () => {
     expect(
       logs.filter((line) => line.includes(`queued import of s3://flywheel-local/${runKey}`)),
     ).toHaveLength(1);
+  });
+
+  it("imports a run uploaded with the flywheel CLI", async () => {
+    const rt = runtime as LocalRuntime;
+    const cli = (...args: string[]) =>
+      promisify(execFile)(process.execPath, [join(repoRoot, "bin/flywheel.mjs"), ...args], { cwd: workDir });
+
+    const upload = await cli("runs", "upload", join(fixtures, "runs", runId), "--run-id", "cli-run");
+    expect(upload.stdout).toContain("s3://flywheel-local/runs/cli-run/sft_candidates.jsonl");
+    const run = await waitForCompletedRun(rt, "cli-run");
+    expect(run.counts.imported + run.counts.skipped).toBe(30);
+
+    const list = await cli("runs", "list");
+    expect(list.stdout).toMatch(/^cli-run {2}1 file\(s\)/m);
+  });
+
+  it("consumes the other queues with their own handlers", async () => {
+    const rt = runtime as LocalRuntime;
+    const [line] = (await readFile(join(fixtures, "corrections", "valid.jsonl"), "utf8")).split("\n");
+    const message = { ...JSON.parse(line as string), idempotency_key: `e2e-${Date.now()}` };
+    const sqs = new SQSClient({
+      region: rt.config.region,
+      endpoint: rt.config.sqsEndpoint,
+      useQueueUrlAsEndpoint: false,
+    });
+    const [report] = await publishCorrection(sqs, rt.config.queues["flywheel-corrections"] as string, [
+      message,
+    ]);
+    expect(report?.ok).toBe(true);
+    const recordId = (report as { recordId: string }).recordId;
+
+    const deadline = Date.now() + 20_000;
+    while (!(await getItem(rt, { pk: `CAND#${recordId}`, sk: "CAND" }))) {
+      if (Date.now() > deadline) throw new Error(`correction not ingested:\n${logs.join("\n")}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
   });
 
   it("keeps runs, objects and tokens across a restart", async () => {
