@@ -14,6 +14,13 @@ export const TABLE = {
     byStatus: { name: "gsi1", partitionKey: "gsi1pk", sortKey: "gsi1sk" },
     /** Candidates by run, in line order. */
     byRun: { name: "gsi2", partitionKey: "gsi2pk", sortKey: "gsi2sk" },
+    /**
+     * Eval sessions partitioned by the judge and rubric versions of their latest evaluation
+     * (`pending` before any), pinned first then most recently active; also judge runs by creation.
+     */
+    evalSessions: { name: "gsi3", partitionKey: "gsi3pk", sortKey: "gsi3sk" },
+    /** The same eval session partitions, per profile. */
+    evalSessionsByProfile: { name: "gsi4", partitionKey: "gsi4pk", sortKey: "gsi4sk" },
   },
 } as const;
 
@@ -69,6 +76,14 @@ export const QUEUES = {
     visibilityTimeoutSeconds: 180,
     maxReceiveCount: 5,
     batchSize: 10,
+  },
+  /** One message per session of a judge run; a session calls the judge model a few times. */
+  judge: {
+    name: "judge",
+    handlerTimeoutSeconds: 300,
+    visibilityTimeoutSeconds: 1800,
+    maxReceiveCount: 3,
+    batchSize: 5,
   },
 } as const satisfies Record<string, QueueDeclaration>;
 

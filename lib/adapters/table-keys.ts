@@ -13,7 +13,94 @@ export const keys = {
   counterShard: (shard: number) => ({ [TABLE.partitionKey]: "STATS", [TABLE.sortKey]: `SHARD#${shard}` }),
   /** Settings changed at run time, one item per area (`review`: the runs prefix). */
   settings: (area: string) => ({ [TABLE.partitionKey]: "SETTINGS", [TABLE.sortKey]: area }),
+  /** An eval session's summary: the fields the overview lists, feedback counts, latest evaluation. */
+  evalSession: (id: string) => ({ [TABLE.partitionKey]: `EVALSESSION#${id}`, [TABLE.sortKey]: "SESSION" }),
+  /** Its messages (or the pointer to them in S3), apart so the overview never reads them. */
+  evalSessionMessages: (id: string) => ({
+    [TABLE.partitionKey]: `EVALSESSION#${id}`,
+    [TABLE.sortKey]: "MESSAGES",
+  }),
+  /** One rating per message and rater. */
+  evalFeedback: (sessionId: string, messageIndex: number, rater: string) => ({
+    [TABLE.partitionKey]: `EVALSESSION#${sessionId}`,
+    [TABLE.sortKey]: `${EVAL_SORT_PREFIXES.feedback}${String(messageIndex).padStart(6, "0")}#${rater}`,
+  }),
+  /** Every evaluation of a session, in time order. */
+  evalEvaluation: (sessionId: string, evaluatedAt: string, runId: string) => ({
+    [TABLE.partitionKey]: `EVALSESSION#${sessionId}`,
+    [TABLE.sortKey]: `${EVAL_SORT_PREFIXES.evaluation}${evaluatedAt}#${runId}`,
+  }),
+  /** The judge/rubric version pairs any evaluation was made with: the overview's partitions. */
+  evalVersions: () => ({ [TABLE.partitionKey]: "EVAL", [TABLE.sortKey]: "VERSIONS" }),
+  judgeRun: (runId: string) => ({ [TABLE.partitionKey]: `JUDGERUN#${runId}`, [TABLE.sortKey]: "RUN" }),
+  /** A session's progress within a judge run. */
+  judgeRunSession: (runId: string, sessionId: string) => ({
+    [TABLE.partitionKey]: `JUDGERUN#${runId}`,
+    [TABLE.sortKey]: `${EVAL_SORT_PREFIXES.runSession}${sessionId}`,
+  }),
 } as const;
+
+export const EVAL_SORT_PREFIXES = {
+  feedback: "FEEDBACK#",
+  evaluation: "EVALUATION#",
+  runSession: "SESSION#",
+} as const;
+
+/** The eval-session partition of sessions never evaluated. */
+export const EVAL_PENDING_KEY = "pending";
+
+/** Which eval-session partition a session is in: `pending`, or the versions of its latest evaluation. */
+export function evalVersionsKey(
+  latest: { readonly judge_version: string; readonly rubric_version: string } | null | undefined,
+): string {
+  return latest
+    ? `judge=${encodeURIComponent(latest.judge_version)}&rubric=${encodeURIComponent(latest.rubric_version)}`
+    : EVAL_PENDING_KEY;
+}
+
+/** The partition of the eval-session index (or, given a profile, of the per-profile index). */
+export function evalSessionPartition(versionsKey: string, profileId?: string): string {
+  return profileId === undefined
+    ? `EVALSESSIONS#${versionsKey}`
+    : `EVALSESSIONS#${encodeURIComponent(profileId)}#${versionsKey}`;
+}
+
+/**
+ * Sorted descending: pinned (`1`) before unpinned (`0`), then the most recent activity, then
+ * the id for a total order. A time range is a key condition on `<flag>#<time>`.
+ */
+export function evalSessionSortKey(session: {
+  readonly pinned: boolean;
+  readonly last_active: string;
+  readonly id: string;
+}): string {
+  return `${session.pinned ? "1" : "0"}#${session.last_active}#${session.id}`;
+}
+
+export function evalSessionIndexKeys(
+  session: { readonly id: string; readonly profile_id: string; readonly pinned: boolean; readonly last_active: string },
+  versionsKey: string,
+): Record<string, string> {
+  const { evalSessions, evalSessionsByProfile } = TABLE.indexes;
+  const sortKey = evalSessionSortKey(session);
+  return {
+    [evalSessions.partitionKey]: evalSessionPartition(versionsKey),
+    [evalSessions.sortKey]: sortKey,
+    [evalSessionsByProfile.partitionKey]: evalSessionPartition(versionsKey, session.profile_id),
+    [evalSessionsByProfile.sortKey]: sortKey,
+  };
+}
+
+/** Judge runs share the eval-session index in a partition of their own, newest first. */
+export const JUDGE_RUNS_PARTITION = "JUDGERUNS";
+
+export function judgeRunIndexKeys(run: { readonly id: string; readonly created_at: string }) {
+  const { evalSessions } = TABLE.indexes;
+  return {
+    [evalSessions.partitionKey]: JUDGE_RUNS_PARTITION,
+    [evalSessions.sortKey]: `${run.created_at}#${run.id}`,
+  };
+}
 
 export function shardOf(id: string, shards: number): number {
   return createHash("md5").update(id).digest().readUInt32BE(0) % shards;

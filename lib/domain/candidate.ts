@@ -69,6 +69,9 @@ export interface Provenance {
   readonly etag?: string;
   readonly line?: number;
   readonly import_id?: string;
+  /** Candidates made from an eval session: the session and the index of the answer. */
+  readonly source_session_id?: string;
+  readonly message_index?: number;
 }
 
 /** A candidate as the store holds it. */
