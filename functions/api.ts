@@ -1,11 +1,13 @@
 import { Router } from "@aws-lambda-powertools/event-handler/http";
 import type { APIGatewayProxyEventV2, Context } from "aws-lambda";
 import { createAwsClients } from "../lib/adapters/aws-clients.ts";
+import { evalApiDeps } from "../lib/adapters/eval-deps.ts";
 import { ingestApiDeps } from "../lib/adapters/ingest-api-deps.ts";
 import { reviewApiDeps } from "../lib/adapters/review-api-deps.ts";
-import { IngestApiConfig, loadConfig, ReviewApiConfig } from "../lib/config.ts";
+import { EvalApiConfig, IngestApiConfig, loadConfig, ReviewApiConfig } from "../lib/config.ts";
 import { reviewerAuthenticator } from "../lib/http/auth.ts";
 import { registerErrorResponses } from "../lib/http/errors.ts";
+import { registerEvalRoutes } from "../lib/http/eval-routes.ts";
 import { registerIngestRoutes } from "../lib/http/ingest-routes.ts";
 import { registerReviewRoutes } from "../lib/http/review-routes.ts";
 import { logger } from "../lib/observability/logger.ts";
@@ -26,6 +28,7 @@ registerReviewRoutes(
   reviewerAuthenticator(config),
 );
 registerIngestRoutes(app, ingestApiDeps(clients, loadConfig(IngestApiConfig)));
+registerEvalRoutes(app, evalApiDeps(clients, loadConfig(EvalApiConfig)), reviewerAuthenticator(config));
 
 /** HTTP API (payload 2.0) → the route's use case; errors become `{"detail": ...}` in one place. */
 export const handler = (event: APIGatewayProxyEventV2, context: Context) => {

@@ -79,3 +79,30 @@ export const IngestApiConfig = BaseConfig.extend({
   INGEST_TOKENS_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
 });
 export type IngestApiConfig = z.infer<typeof IngestApiConfig>;
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((value) => (value ? value : undefined));
+
+/** The eval routes of `functions/api.ts`: judge runs are put on this queue. */
+export const EvalApiConfig = BaseConfig.extend({
+  /** Absent on a deployment without the eval capability: starting a run then answers 503. */
+  JUDGE_QUEUE_URL: optionalText.pipe(z.url().optional()),
+});
+export type EvalApiConfig = z.infer<typeof EvalApiConfig>;
+
+/** The judge (`functions/judge.ts`) and its model backends. */
+export const JudgeConfig = BaseConfig.extend({
+  /** The OpenAI-compatible API root, e.g. `https://api.openai.com/v1`; without it that backend is off. */
+  JUDGE_OPENAI_BASE_URL: optionalText.pipe(z.url().optional()),
+  /** The endpoint's key, given directly (locally) … */
+  JUDGE_OPENAI_API_KEY: optionalText,
+  /** … or as a Secrets Manager secret (in AWS): the key itself, or JSON with an `api_key` field. */
+  JUDGE_OPENAI_API_KEY_SECRET_ARN: optionalText,
+  /** How long one call to the judge model may take, body included. */
+  JUDGE_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(60_000),
+  /** Where Bedrock is called; the function's region by default. */
+  JUDGE_BEDROCK_REGION: optionalText,
+});
+export type JudgeConfig = z.infer<typeof JudgeConfig>;

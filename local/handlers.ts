@@ -21,6 +21,7 @@ export const QUEUE_CONSUMERS: { readonly [K in QueueKey]?: QueueConsumer } = {
     functionName: "ingest-corrections",
     load: async () => (await import("../functions/ingest-corrections.ts")).handler,
   },
+  judge: { functionName: "judge", load: async () => (await import("../functions/judge.ts")).handler },
 };
 
 export const loadApiHandler = async (): Promise<HttpApiHandler> =>

@@ -78,7 +78,12 @@ export function evalSessionSortKey(session: {
 }
 
 export function evalSessionIndexKeys(
-  session: { readonly id: string; readonly profile_id: string; readonly pinned: boolean; readonly last_active: string },
+  session: {
+    readonly id: string;
+    readonly profile_id: string;
+    readonly pinned: boolean;
+    readonly last_active: string;
+  },
   versionsKey: string,
 ): Record<string, string> {
   const { evalSessions, evalSessionsByProfile } = TABLE.indexes;
