@@ -23,10 +23,10 @@ export interface ReviewApiProps {
   /** The API handler, `functions/api.ts`. */
   readonly apiEntry: string;
   /**
-   * Guards every route when given (the review API's JWT authorizer). Until then the routes
-   * are open and the cdk-nag finding is acknowledged on them alone.
+   * The reviewers' JWT authorizer: it guards every route but the health check and ingest
+   * (which checks each product's own bearer token in the function).
    */
-  readonly authorizer?: IHttpRouteAuthorizer;
+  readonly authorizer: IHttpRouteAuthorizer;
   readonly bundling?: BundlingOptions;
 }
 
@@ -46,8 +46,15 @@ export class ReviewApi extends Construct {
       timeout: Duration.seconds(29),
       bundling: props.bundling,
     })
-      .bindTable(props.table, "readWrite")
-      .bindBucket(props.bucket, { read: [BUCKET_PREFIXES.runs] });
+      .bindTable(props.table, "readUpdate")
+      // Reviews read run folders and big bodies; `POST /api/sft/import` runs an import, which
+      // writes bodies and quarantine files. Listing is limited to the run folders.
+      .bindBucket(props.bucket, {
+        read: [BUCKET_PREFIXES.runs, BUCKET_PREFIXES.blobs],
+        list: [BUCKET_PREFIXES.runs],
+        write: [BUCKET_PREFIXES.quarantine, BUCKET_PREFIXES.blobs],
+      });
+    this.handler.addEnvironment("RUNS_PREFIX", BUCKET_PREFIXES.runs);
 
     this.httpApi = new HttpApi(this, "HttpApi", {
       description: "Flywheel review API",
@@ -62,7 +69,7 @@ export class ReviewApi extends Construct {
     this.stage = this.httpApi.addStage("DefaultStage", {
       stageName: "$default",
       autoDeploy: true,
-      // Until the JWT authorizer lands the routes are open; cap what an anonymous caller can cost.
+      // The open routes (health, ingest) can be called by anyone; cap what that can cost.
       throttle: { rateLimit: 50, burstLimit: 100 },
       accessLogSettings: {
         destination: new LogGroupLogDestination(accessLogs),
@@ -82,19 +89,25 @@ export class ReviewApi extends Construct {
       },
     });
 
-    const routes = this.httpApi.addRoutes({
+    const integration = new HttpLambdaIntegration("ApiIntegration", this.handler);
+    this.httpApi.addRoutes({
       path: "/api/{proxy+}",
       methods: [HttpMethod.ANY],
-      integration: new HttpLambdaIntegration("ApiIntegration", this.handler),
+      integration,
       authorizer: props.authorizer,
     });
-    if (props.authorizer === undefined) {
-      for (const route of routes) {
-        acknowledgeNag(
-          route,
-          "AwsSolutions-APIG4",
-          "authorization is added with the review API's JWT authorizer",
-        );
+    // The more specific routes win over the proxy: these two are the only ones without the JWT.
+    const openRoutes: [string, HttpMethod, string][] = [
+      ["/api/health", HttpMethod.GET, "The health check answers { ok: true } and reads nothing."],
+      [
+        "/api/sft/ingest",
+        HttpMethod.POST,
+        "Products ingest with their own per-source bearer tokens, which the function checks; they have no reviewer account.",
+      ],
+    ];
+    for (const [path, method, reason] of openRoutes) {
+      for (const route of this.httpApi.addRoutes({ path, methods: [method], integration })) {
+        acknowledgeNag(route, "AwsSolutions-APIG4", reason);
       }
     }
   }

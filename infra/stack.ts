@@ -3,6 +3,7 @@ import { CfnOutput, Stack, type StackProps } from "aws-cdk-lib";
 import type { BundlingOptions } from "aws-cdk-lib/aws-lambda-nodejs";
 import type { Construct } from "constructs";
 import { ReviewApi } from "./review-api.ts";
+import { Reviewers } from "./reviewers.ts";
 import { Storage } from "./storage.ts";
 import { Uploads } from "./uploads.ts";
 
@@ -33,10 +34,12 @@ export class FlywheelStack extends Stack {
       bundling,
     });
 
+    const reviewers = new Reviewers(this, "Reviewers");
     const reviewApi = new ReviewApi(this, "ReviewApi", {
       table,
       bucket,
       apiEntry: functionEntry("api.ts"),
+      authorizer: reviewers.authorizer,
       bundling,
     });
 
@@ -47,5 +50,7 @@ export class FlywheelStack extends Stack {
       value: uploads.runUploads.deadLetterQueue.queueUrl,
     });
     new CfnOutput(this, "ApiUrl", { value: reviewApi.stage.url });
+    new CfnOutput(this, "ReviewerUserPoolId", { value: reviewers.userPool.userPoolId });
+    new CfnOutput(this, "ReviewerClientId", { value: reviewers.client.userPoolClientId });
   }
 }

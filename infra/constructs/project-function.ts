@@ -23,7 +23,7 @@ export interface ProjectFunctionProps {
   readonly bundling?: BundlingOptions;
 }
 
-export type TableAccess = "read" | "readWrite";
+export type TableAccess = "read" | "readUpdate" | "readWrite";
 
 /**
  * What the handlers do with the table. `Scan` and `DescribeTable` are left out on purpose:
@@ -33,6 +33,15 @@ export type TableAccess = "read" | "readWrite";
  */
 const TABLE_ACTIONS: Record<TableAccess, readonly string[]> = {
   read: ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"],
+  /** Reads, creates and changes items, never deletes them. */
+  readUpdate: [
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:ConditionCheckItem",
+  ],
   readWrite: [
     "dynamodb:GetItem",
     "dynamodb:BatchGetItem",
@@ -48,6 +57,8 @@ const TABLE_ACTIONS: Record<TableAccess, readonly string[]> = {
 export interface BucketAccess {
   /** Key prefixes (such as `runs/`) whose objects the function may read. */
   readonly read?: readonly string[];
+  /** Key prefixes the function may list. @default the `read` prefixes */
+  readonly list?: readonly string[];
   /** Key prefixes whose objects the function may create, including by multipart upload. */
   readonly write?: readonly string[];
 }
@@ -129,6 +140,7 @@ export class ProjectFunction extends NodejsFunction {
   bindBucket(bucket: IBucket, access: BucketAccess): this {
     this.addEnvironment("BUCKET_NAME", bucket.bucketName);
     const read = access.read ?? [];
+    const list = access.list ?? read;
     const write = access.write ?? [];
     if (read.length > 0) {
       this.addToRolePolicy(
@@ -137,13 +149,15 @@ export class ProjectFunction extends NodejsFunction {
           resources: read.map((prefix) => bucket.arnForObjects(`${prefix}*`)),
         }),
       );
+    }
+    if (list.length > 0) {
       // Without ListBucket a missing key reads as 403 rather than 404; the condition keeps
-      // listing to the same prefixes.
+      // listing to the given prefixes.
       this.addToRolePolicy(
         new PolicyStatement({
           actions: ["s3:ListBucket"],
           resources: [bucket.bucketArn],
-          conditions: { StringLike: { "s3:prefix": read.map((prefix) => `${prefix}*`) } },
+          conditions: { StringLike: { "s3:prefix": list.map((prefix) => `${prefix}*`) } },
         }),
       );
     }

@@ -390,15 +390,6 @@ describe("review API", () => {
       },
     });
   });
-
-  it("lets the API function read runs/ objects and write none", () => {
-    const statements = statementsOfRole(apiRoute()[1].Properties.Role);
-    const s3Actions = statements.flatMap((s) => asArray(s.Action)).filter((a) => a.startsWith("s3:"));
-    expect(s3Actions.sort()).toEqual(["s3:GetObject", "s3:ListBucket"]);
-    expect(statements.flatMap((s) => objectPatterns(s, dataBucketId()))).toEqual([
-      `${BUCKET_PREFIXES.runs}*`,
-    ]);
-  });
 });
 
 describe("outputs", () => {
