@@ -307,13 +307,14 @@ export class JudgeRunTable implements JudgeRunStore {
           TableName: this.tableName,
           Key: keys.judgeRun(runId),
           UpdateExpression: "SET #status = :completed, #completedAt = :at",
-          ConditionExpression: "attribute_exists(#pk) AND attribute_not_exists(#completedAt)",
+          ConditionExpression:
+            "attribute_exists(#pk) AND (attribute_not_exists(#completedAt) OR #completedAt = :null)",
           ExpressionAttributeNames: {
             "#status": "status",
             "#completedAt": "completed_at",
             "#pk": TABLE.partitionKey,
           },
-          ExpressionAttributeValues: { ":completed": "completed", ":at": at },
+          ExpressionAttributeValues: { ":completed": "completed", ":at": at, ":null": null },
         }),
       );
     } catch (error) {
