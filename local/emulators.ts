@@ -47,6 +47,9 @@ export async function startDynamoDbLocal(
   const child = spawn("java", args, {
     stdio: ["pipe", "pipe", "pipe"],
     env: { ...process.env, DDB_LOCAL_TELEMETRY: "0" },
+    // Its own process group: a Ctrl-C meant for us must not kill the database while handlers
+    // still finish their work; it stops when we close its stdin (or when we die).
+    detached: true,
   });
   const port = await waitForReady(child);
   return {
