@@ -121,6 +121,76 @@ describe("CorrectionTable", () => {
   });
 });
 
+describe("CorrectionTable: the records of one batch share a transaction", () => {
+  const table = new CorrectionTable(dynamodb, "tbl", { putCandidateBody: async (id) => `blobs/${id}` });
+  const putIds = (call: number) =>
+    (dynamoMock.commandCalls(TransactWriteCommand)[call]?.args[0].input.TransactItems ?? [])
+      .filter((item) => item.Put)
+      .map((item) => item.Put?.Item?.id);
+
+  it("writes records handed in together in one transaction with one counter update", async () => {
+    dynamoMock.on(TransactWriteCommand).resolves({});
+    const records = [1, 2, 3].map((n) => correction({ idempotency_key: `fb-${n}` }));
+
+    const results = await Promise.all(records.map((record) => table.insertIfAbsent(record)));
+
+    expect(results).toEqual(["inserted", "inserted", "inserted"]);
+    expect(dynamoMock).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
+    const items = dynamoMock.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems ?? [];
+    expect(items).toHaveLength(4);
+    expect(items[3]?.Update?.ExpressionAttributeValues).toMatchObject({ ":c0": 3 });
+  });
+
+  it("writes a repeated id once and answers the repeat as already stored", async () => {
+    dynamoMock.on(TransactWriteCommand).resolves({});
+    const record = correction();
+
+    const results = await Promise.all([table.insertIfAbsent(record), table.insertIfAbsent(record)]);
+
+    expect(results).toEqual(["inserted", "already_stored"]);
+    expect(putIds(0)).toEqual([record.id]);
+  });
+
+  it("tells apart the stored and the new in a shared transaction", async () => {
+    const stored = correction({ idempotency_key: "old" });
+    const fresh = correction({ idempotency_key: "new" });
+    dynamoMock
+      .on(TransactWriteCommand)
+      .rejectsOnce(cancelled(["ConditionalCheckFailed", "None", "None"]))
+      .resolves({});
+
+    expect(await Promise.all([table.insertIfAbsent(stored), table.insertIfAbsent(fresh)])).toEqual([
+      "already_stored",
+      "inserted",
+    ]);
+    expect(putIds(1)).toEqual([fresh.id]);
+  });
+
+  it("writes each record alone when a shared transaction fails, so only the culprit fails", async () => {
+    const good = correction({ idempotency_key: "good" });
+    const bad = correction({ idempotency_key: "bad" });
+    dynamoMock
+      .on(TransactWriteCommand)
+      .callsFake((input: { TransactItems: { Put?: { Item: { id: string } } }[] }) => {
+        if (input.TransactItems.some((item) => item.Put?.Item.id === bad.id)) {
+          throw Object.assign(new Error("Item size has exceeded the maximum allowed size"), {
+            name: "ValidationException",
+          });
+        }
+        return {};
+      });
+
+    const [goodResult, badResult] = await Promise.allSettled([
+      table.insertIfAbsent(good),
+      table.insertIfAbsent(bad),
+    ]);
+
+    expect(goodResult).toEqual({ status: "fulfilled", value: "inserted" });
+    expect(badResult).toMatchObject({ status: "rejected", reason: { name: "ValidationException" } });
+    expect(dynamoMock).toHaveReceivedCommandTimes(TransactWriteCommand, 3);
+  });
+});
+
 describe("S3IngestQuarantine", () => {
   it("writes one JSON object per message under quarantine/ingest/<day>/<message id>.json", async () => {
     s3Mock.on(PutObjectCommand).resolves({});
