@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { INGEST_USAGE, ingestCommand } from "./ingest.ts";
 import { formatBytes, listRuns, uploadRun } from "./runs.ts";
 import { findLocalConfig, resolveTarget, UsageError } from "./target.ts";
 
@@ -8,11 +9,13 @@ const USAGE = `Usage:
       which starts the import. The run id defaults to the folder name.
   flywheel runs list [--local | --bucket NAME]
       Lists the run folders in the bucket.
+${INGEST_USAGE}
 
 Target: the local runtime when .flywheel/local.json exists (npm start) or with --local;
 otherwise AWS (standard credentials and region) and the bucket from --bucket or FLYWHEEL_BUCKET.`;
 
 async function main(argv: string[], print: (line: string) => void = console.log): Promise<number> {
+  if (argv[0] === "ingest") return ingestCommand(argv.slice(1), print);
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

@@ -1,0 +1,145 @@
+import { createReadStream } from "node:fs";
+import { stat } from "node:fs/promises";
+import { createInterface } from "node:readline";
+import { parseArgs } from "node:util";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { type PublishReport, publishCorrection } from "../lib/client/publish-correction.ts";
+import { QUEUES } from "../lib/resources.ts";
+import { readLocalConfig } from "../local/local-config.ts";
+import { findLocalConfig, UsageError } from "./target.ts";
+
+export const INGEST_USAGE = `  flywheel ingest <file.jsonl> [--local | --queue-url URL]
+      Publishes each line of <file.jsonl> as a correction on the corrections queue, checked
+      against the message contract first; refused lines are reported with their line number.
+      In AWS the queue is --queue-url or FLYWHEEL_CORRECTIONS_QUEUE_URL.`;
+
+/** Where corrections are published: the local runtime's queue or a deployed stack's. */
+export interface QueueTarget {
+  readonly sqs: SQSClient;
+  readonly queueUrl: string;
+  readonly description: string;
+}
+
+/** Lines published per call, so a file of any size is read with flat memory. */
+const CHUNK_LINES = 500;
+
+export interface IngestFileSummary {
+  readonly lines: number;
+  readonly published: number;
+  readonly refused: number;
+}
+
+/** `flywheel ingest <file.jsonl>`; returns the exit code (1 when any line was not published). */
+export async function ingestCommand(
+  argv: string[],
+  print: (line: string) => void,
+  env: Record<string, string | undefined> = process.env,
+): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      "queue-url": { type: "string" },
+      local: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    print(`Usage:\n${INGEST_USAGE}`);
+    return 0;
+  }
+  const [file, ...extra] = positionals;
+  if (!file || extra.length > 0) throw new UsageError("ingest takes exactly one .jsonl file");
+  if (values.local && values["queue-url"]) throw new UsageError("--local and --queue-url cannot be combined");
+  if (!(await stat(file).catch(() => undefined))?.isFile()) throw new UsageError(`${file} is not a file`);
+  const target = await resolveQueueTarget({ local: values.local, queueUrl: values["queue-url"] }, env);
+  const summary = await ingestFile(target, file, print);
+  return summary.refused === 0 ? 0 : 1;
+}
+
+/** Publishes every non-blank line of `file`, printing each refusal and a summary. */
+export async function ingestFile(
+  target: QueueTarget,
+  file: string,
+  print: (line: string) => void,
+): Promise<IngestFileSummary> {
+  print(`publishing corrections from ${file} to ${target.description}`);
+  let lines = 0;
+  let published = 0;
+  let refused = 0;
+  let chunk: { line: number; value: unknown }[] = [];
+
+  const flush = async () => {
+    const reports = await publishCorrection(
+      target.sqs,
+      target.queueUrl,
+      chunk.map((entry) => entry.value),
+    );
+    reports.forEach((report: PublishReport, i) => {
+      if (report.ok) published += 1;
+      else {
+        refused += 1;
+        print(`  line ${chunk[i]?.line}: ${report.code}: ${report.detail}`);
+      }
+    });
+    chunk = [];
+  };
+
+  const input = createInterface({ input: createReadStream(file), crlfDelay: Number.POSITIVE_INFINITY });
+  let number = 0;
+  for await (const text of input) {
+    number += 1;
+    if (text.trim() === "") continue;
+    lines += 1;
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (error) {
+      refused += 1;
+      print(`  line ${number}: invalid: invalid_json: ${(error as Error).message}`);
+      continue;
+    }
+    chunk.push({ line: number, value });
+    if (chunk.length >= CHUNK_LINES) await flush();
+  }
+  if (chunk.length > 0) await flush();
+  print(`published ${published} of ${lines} correction(s); ${refused} refused`);
+  return { lines, published, refused };
+}
+
+async function resolveQueueTarget(
+  flags: { local?: boolean; queueUrl?: string },
+  env: Record<string, string | undefined>,
+): Promise<QueueTarget> {
+  const localConfig = findLocalConfig();
+  if (flags.local || (localConfig && !flags.queueUrl)) {
+    if (!localConfig) {
+      throw new UsageError(
+        "no local runtime is running (.flywheel/local.json not found); start it with `npm start`",
+      );
+    }
+    const config = await readLocalConfig(localConfig);
+    const name = QUEUES.corrections.name;
+    const queueUrl = Object.entries(config.queues).find(
+      ([key]) => key === name || key.endsWith(`-${name}`),
+    )?.[1];
+    if (!queueUrl) throw new UsageError(`the local runtime has no ${name} queue`);
+    return {
+      sqs: new SQSClient({
+        region: config.region,
+        endpoint: config.sqsEndpoint,
+        useQueueUrlAsEndpoint: false,
+        credentials: { accessKeyId: "local", secretAccessKey: "local" },
+      }),
+      queueUrl,
+      description: `local runtime (${queueUrl})`,
+    };
+  }
+  const queueUrl = flags.queueUrl ?? env.FLYWHEEL_CORRECTIONS_QUEUE_URL;
+  if (!queueUrl) {
+    throw new UsageError(
+      "no target: start the local runtime (`npm start`), or name the queue with --queue-url or FLYWHEEL_CORRECTIONS_QUEUE_URL",
+    );
+  }
+  return { sqs: new SQSClient({}), queueUrl, description: queueUrl };
+}
