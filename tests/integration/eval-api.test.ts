@@ -7,8 +7,12 @@ import { beforeAll, describe, expect, it, vi } from "vitest";
 import { EvalSessionIndex } from "../../lib/adapters/eval-session-index.ts";
 import { JudgeRunTable } from "../../lib/adapters/judge-run-table.ts";
 import { keys } from "../../lib/adapters/table-keys.ts";
-import type { AxisScores } from "../../lib/domain/rubric.ts";
-import { CURRENT_VERSIONS, type JudgeVersions } from "../../lib/domain/rubric.ts";
+import {
+  type AxisScores,
+  CURRENT_VERSIONS,
+  type JudgeScores,
+  type JudgeVersions,
+} from "../../lib/domain/rubric.ts";
 import { provisionTestAws, type TestAws } from "../support/aws.ts";
 import { lambdaContext } from "../support/events.ts";
 import { callApi, type HttpRequest } from "../support/http-events.ts";
@@ -88,7 +92,7 @@ async function evaluate(
       model: "m",
       backend: "openai",
       scores: axisScores,
-      experts: [{ expert: "task_analyst", scores: axisScores, comment: "ok" }],
+      experts: [{ expert: "task_analyst", scores: axisScores as JudgeScores, comment: "ok" }],
     },
     { candidatesCreated: null },
   );

@@ -183,7 +183,13 @@ function fakes(options: { status?: RunSessionProgress["status"]; feedback?: Feed
     messages: vi.fn(async () => messages),
     feedback: vi.fn(async () => options.feedback ?? []),
   };
-  const candidates = { insertNew: vi.fn(async () => ({ inserted: ["c"], alreadyStored: [], tooLarge: [] })) };
+  const candidates = {
+    insertNew: vi.fn(async (_candidates: readonly unknown[]) => ({
+      inserted: ["c"],
+      alreadyStored: [],
+      tooLarge: [],
+    })),
+  };
   return {
     runs,
     sessions,
