@@ -7,7 +7,7 @@ import { describe, expect, it, vi } from "vitest";
 import { z } from "zod";
 import type { ReviewApiDeps } from "../../lib/adapters/review-api-deps.ts";
 import { ConflictError, NotFoundError, UnauthorizedError, ValidationError } from "../../lib/domain/errors.ts";
-import { decodeCursor, encodeCursor, QueueQuery } from "../../lib/domain/queue.ts";
+import { decodeCursor, encodeCursor, type QueuePosition, QueueQuery } from "../../lib/domain/queue.ts";
 import {
   bearerToken,
   jwtClaimsAuthenticator,
@@ -163,12 +163,12 @@ describe("QueueQuery", () => {
 
 describe("cursors", () => {
   it("round-trip per-shard positions and refuse anything else", () => {
-    const position = [
+    const position: QueuePosition = [
       ["2026-01-01T00:00:00.000Z#a", "a"],
       null,
       ["2026-01-02T00:00:00.000Z#b#c", "b#c"],
       null,
-    ] as const;
+    ];
     const cursor = encodeCursor(position);
 
     expect(cursor).toMatch(/^[A-Za-z0-9_-]+$/);
