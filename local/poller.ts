@@ -53,7 +53,8 @@ export function startPoller(options: PollerOptions): Poller {
         const received = await options.sqs.send(
           new ReceiveMessageCommand({
             QueueUrl: options.queueUrl,
-            MaxNumberOfMessages: options.batchSize,
+            // SQS hands out at most 10 per receive; Lambda gathers bigger batches over a window.
+            MaxNumberOfMessages: Math.min(options.batchSize, 10),
             WaitTimeSeconds: options.waitTimeSeconds ?? 20,
             VisibilityTimeout: options.visibilityTimeoutSeconds,
             AttributeNames: ["All"],

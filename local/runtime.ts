@@ -3,7 +3,7 @@ import { mkdir, rm, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createAwsClients } from "../lib/adapters/aws-clients.ts";
-import { QUEUES, type QueueKey } from "../lib/resources.ts";
+import { dlqName, QUEUES, type QueueKey } from "../lib/resources.ts";
 import {
   type RunningDynamoDb,
   type RunningFauxqs,
@@ -189,7 +189,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     const queues: Record<string, string> = {};
     for (const queue of Object.values(provisioned.queues)) {
       queues[queue.name] = queue.url;
-      queues[`${queue.name}-dlq`] = queue.dlqUrl;
+      queues[dlqName(queue.name)] = queue.dlqUrl;
     }
     const config: LocalConfig = {
       apiUrl: api.url,
