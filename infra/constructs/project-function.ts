@@ -5,6 +5,7 @@ import { Architecture, Runtime, Tracing } from "aws-cdk-lib/aws-lambda";
 import { type BundlingOptions, NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { IBucket } from "aws-cdk-lib/aws-s3";
+import type { ISecret } from "aws-cdk-lib/aws-secretsmanager";
 import type { Construct } from "constructs";
 import { acknowledgeNag, wildcardResourceFinding } from "./nag.ts";
 
@@ -23,7 +24,7 @@ export interface ProjectFunctionProps {
   readonly bundling?: BundlingOptions;
 }
 
-export type TableAccess = "read" | "readUpdate" | "readWrite";
+export type TableAccess = "insert" | "read" | "readUpdate" | "readWrite";
 
 /**
  * What the handlers do with the table. `Scan` and `DescribeTable` are left out on purpose:
@@ -32,6 +33,8 @@ export type TableAccess = "read" | "readUpdate" | "readWrite";
  * carries plus `ConditionCheckItem`.
  */
 const TABLE_ACTIONS: Record<TableAccess, readonly string[]> = {
+  /** Creates items and moves counters (a conditional Put and an Update in one transaction); reads nothing. */
+  insert: ["dynamodb:PutItem", "dynamodb:UpdateItem"],
   read: ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"],
   /** Reads, creates and changes items, never deletes them. */
   readUpdate: [
@@ -127,12 +130,26 @@ export class ProjectFunction extends NodejsFunction {
   /** Sets `TABLE_NAME` and grants the item actions of `access` on the table and its indexes. */
   bindTable(table: ITable, access: TableAccess): this {
     this.addEnvironment("TABLE_NAME", table.tableName);
+    if (access === "insert") {
+      // Writes go to the table itself; indexes are only ever read, so they are left out.
+      this.addToRolePolicy(
+        new PolicyStatement({ actions: [...TABLE_ACTIONS.insert], resources: [table.tableArn] }),
+      );
+      return this;
+    }
     table.grant(this, ...TABLE_ACTIONS[access]);
     acknowledgeNag(
       this,
       wildcardResourceFinding(this, `${table.tableArn}/index/*`),
       "Queries go through the table's global secondary indexes, all of which the function may read.",
     );
+    return this;
+  }
+
+  /** Sets `envName` to the secret's ARN and lets the function read that secret, and no other. */
+  bindSecret(envName: string, secret: ISecret): this {
+    this.addEnvironment(envName, secret.secretArn);
+    secret.grantRead(this);
     return this;
   }
 
