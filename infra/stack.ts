@@ -2,6 +2,7 @@ import { fileURLToPath } from "node:url";
 import { CfnOutput, Stack, type StackProps } from "aws-cdk-lib";
 import type { BundlingOptions } from "aws-cdk-lib/aws-lambda-nodejs";
 import type { Construct } from "constructs";
+import { Eval } from "./eval.ts";
 import { ReviewApi } from "./review-api.ts";
 import { Reviewers } from "./reviewers.ts";
 import { Storage } from "./storage.ts";
@@ -43,6 +44,14 @@ export class FlywheelStack extends Stack {
       bundling,
     });
 
+    const evaluation = new Eval(this, "Eval", {
+      table,
+      bucket,
+      judgeEntry: functionEntry("judge.ts"),
+      api: reviewApi.handler,
+      bundling,
+    });
+
     new CfnOutput(this, "BucketName", { value: bucket.bucketName });
     new CfnOutput(this, "TableName", { value: table.tableName });
     new CfnOutput(this, "RunUploadsQueueUrl", { value: uploads.runUploads.queue.queueUrl });
@@ -50,6 +59,8 @@ export class FlywheelStack extends Stack {
       value: uploads.runUploads.deadLetterQueue.queueUrl,
     });
     new CfnOutput(this, "ApiUrl", { value: reviewApi.stage.url });
+    new CfnOutput(this, "JudgeQueueUrl", { value: evaluation.judgeQueue.queue.queueUrl });
+    new CfnOutput(this, "JudgeDeadLetterQueueUrl", { value: evaluation.judgeQueue.deadLetterQueue.queueUrl });
     new CfnOutput(this, "ReviewerUserPoolId", { value: reviewers.userPool.userPoolId });
     new CfnOutput(this, "ReviewerClientId", { value: reviewers.client.userPoolClientId });
   }

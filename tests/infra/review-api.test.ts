@@ -199,6 +199,8 @@ describe("the API function", () => {
     expect([...new Set(actions.map((action) => action.split(":")[0]))].sort()).toEqual([
       "dynamodb",
       "s3",
+      // Starting a judge run sends to the judge queue (asserted in eval.test.ts).
+      "sqs",
       "xray",
     ]);
     const onEverything = statements.filter((s) => asArray(s.Resource).includes("*"));

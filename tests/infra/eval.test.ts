@@ -1,0 +1,236 @@
+import { App, Stack } from "aws-cdk-lib";
+import { Match, Template } from "aws-cdk-lib/assertions";
+import { AttributeType, Table } from "aws-cdk-lib/aws-dynamodb";
+import { Bucket } from "aws-cdk-lib/aws-s3";
+import { beforeAll, describe, expect, it } from "vitest";
+import { ProjectFunction } from "../../infra/constructs/project-function.ts";
+import { EVAL_CONTEXT, Eval } from "../../infra/eval.ts";
+import { FlywheelStack } from "../../infra/stack.ts";
+import { BUCKET_PREFIXES, DLQ_RETENTION_SECONDS, dlqName, QUEUES, TABLE } from "../../lib/resources.ts";
+
+type Resource = { Type: string; Properties: Record<string, unknown> };
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
+
+const asArray = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
+const getAtt = (logicalId: string, attribute = "Arn") => ({ "Fn::GetAtt": [logicalId, attribute] });
+
+function only(template: Template, type: string, props: Record<string, unknown> = {}): [string, Resource] {
+  const found = Object.entries(
+    template.findResources(type, { Properties: props }) as Record<string, Resource>,
+  );
+  expect(found, `exactly one ${type} matching ${JSON.stringify(props)}`).toHaveLength(1);
+  return found[0] as [string, Resource];
+}
+
+function statementsOf(template: Template, fn: Resource): Statement[] {
+  const roleId = (fn.Properties.Role as { "Fn::GetAtt": [string, string] })["Fn::GetAtt"][0];
+  return Object.values(template.findResources("AWS::IAM::Policy") as Record<string, Resource>)
+    .filter((policy) =>
+      (policy.Properties.Roles as unknown[]).some(
+        (r) => JSON.stringify(r) === JSON.stringify({ Ref: roleId }),
+      ),
+    )
+    .flatMap((policy) => (policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement);
+}
+
+describe("eval in the Flywheel stack", () => {
+  let template: Template;
+  const queueId = (name: string) =>
+    only(template, "AWS::SQS::Queue", { QueueName: Match.stringLikeRegexp(`-${name}$`) })[0];
+  /** The function consuming the judge queue, found through its event source mapping. */
+  const judgeFunction = (): Resource => {
+    const [, mapping] = only(template, "AWS::Lambda::EventSourceMapping", {
+      EventSourceArn: getAtt(queueId(QUEUES.judge.name)),
+    });
+    const id = (mapping.Properties.FunctionName as { Ref: string }).Ref;
+    return template.findResources("AWS::Lambda::Function")[id] as Resource;
+  };
+  const apiFunction = (): Resource => {
+    const [, integration] = only(template, "AWS::ApiGatewayV2::Integration");
+    const id = (integration.Properties.IntegrationUri as { "Fn::GetAtt": [string, string] })["Fn::GetAtt"][0];
+    return template.findResources("AWS::Lambda::Function")[id] as Resource;
+  };
+  const dataBucketId = () =>
+    only(template, "AWS::S3::Bucket", {
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([Match.objectLike({ Prefix: BUCKET_PREFIXES.exports })]),
+      },
+    })[0];
+
+  beforeAll(() => {
+    const app = new App({ builtinCloudFormationValidation: false });
+    template = Template.fromStack(new FlywheelStack(app, "Flywheel"));
+  });
+
+  it("declares the eval-session indexes on the table from lib/resources", () => {
+    const { evalSessions, evalSessionsByProfile } = TABLE.indexes;
+    template.hasResourceProperties("AWS::DynamoDB::Table", {
+      GlobalSecondaryIndexes: Match.arrayWith(
+        [evalSessions, evalSessionsByProfile].map((index) => ({
+          IndexName: index.name,
+          KeySchema: [
+            { AttributeName: index.partitionKey, KeyType: "HASH" },
+            { AttributeName: index.sortKey, KeyType: "RANGE" },
+          ],
+          Projection: { ProjectionType: "ALL" },
+        })),
+      ),
+    });
+  });
+
+  it("builds the judge queue with its dead-letter queue from the declaration", () => {
+    const declaration = QUEUES.judge;
+    template.hasResourceProperties("AWS::SQS::Queue", {
+      QueueName: Match.stringLikeRegexp(`-${declaration.name}$`),
+      VisibilityTimeout: declaration.visibilityTimeoutSeconds,
+      SqsManagedSseEnabled: true,
+      RedrivePolicy: {
+        deadLetterTargetArn: getAtt(queueId(dlqName(declaration.name))),
+        maxReceiveCount: declaration.maxReceiveCount,
+      },
+    });
+    template.hasResourceProperties("AWS::SQS::Queue", {
+      QueueName: Match.stringLikeRegexp(`-${dlqName(declaration.name)}$`),
+      MessageRetentionPeriod: DLQ_RETENTION_SECONDS,
+    });
+  });
+
+  it("feeds the judge function in declared batches that report partial failures", () => {
+    template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      EventSourceArn: getAtt(queueId(QUEUES.judge.name)),
+      BatchSize: QUEUES.judge.batchSize,
+      FunctionResponseTypes: ["ReportBatchItemFailures"],
+    });
+    expect(judgeFunction().Properties).toMatchObject({
+      Runtime: "nodejs22.x",
+      Timeout: QUEUES.judge.handlerTimeoutSeconds,
+      Environment: {
+        Variables: { TABLE_NAME: { Ref: expect.any(String) }, BUCKET_NAME: { Ref: dataBucketId() } },
+      },
+    });
+  });
+
+  it("leaves the OpenAI-compatible backend off without its context", () => {
+    const variables = (judgeFunction().Properties.Environment as { Variables: Record<string, unknown> })
+      .Variables;
+    expect(variables.JUDGE_OPENAI_BASE_URL).toBeUndefined();
+    expect(variables.JUDGE_OPENAI_API_KEY).toBeUndefined();
+  });
+
+  describe("the judge function's grants", () => {
+    let statements: Statement[];
+    const actions = () => statements.flatMap((s) => asArray(s.Action));
+
+    beforeAll(() => {
+      statements = statementsOf(template, judgeFunction());
+    });
+
+    it("read and update the table through keys and indexes, and never scan or delete", () => {
+      const table = actions().filter((a) => a.startsWith("dynamodb:"));
+      expect(table).toEqual(
+        expect.arrayContaining([
+          "dynamodb:GetItem",
+          "dynamodb:Query",
+          "dynamodb:PutItem",
+          "dynamodb:UpdateItem",
+        ]),
+      );
+      expect(table).not.toContain("dynamodb:Scan");
+      expect(table).not.toContain("dynamodb:DeleteItem");
+    });
+
+    it("touch blobs/ only in the bucket", () => {
+      const bucketId = dataBucketId();
+      const patterns = statements
+        .filter((s) => asArray(s.Action).some((a) => a === "s3:GetObject" || a === "s3:PutObject"))
+        .flatMap((s) => asArray(s.Resource))
+        .map((resource) => {
+          const join = (resource as { "Fn::Join"?: [string, unknown[]] })["Fn::Join"];
+          expect(JSON.stringify(join?.[1][0])).toBe(JSON.stringify(getAtt(bucketId)));
+          return String(join?.[1][1]).replace(/^\//, "");
+        });
+      expect([...new Set(patterns)]).toEqual([`${BUCKET_PREFIXES.blobs}*`]);
+    });
+
+    it("invoke Bedrock models and inference profiles, and nothing else of Bedrock", () => {
+      const bedrock = statements.filter((s) => asArray(s.Action).some((a) => a.startsWith("bedrock:")));
+      expect(bedrock.flatMap((s) => asArray(s.Action))).toEqual(["bedrock:InvokeModel"]);
+      const resources = JSON.stringify(bedrock.flatMap((s) => asArray(s.Resource)));
+      expect(resources).toContain(":bedrock:*::foundation-model/*");
+      expect(resources).toContain(":inference-profile/*");
+    });
+
+    it("grant nothing on every resource but X-Ray, and no wildcard action", () => {
+      expect(actions().filter((a) => a.includes("*"))).toEqual([]);
+      const onEverything = statements.filter((s) => asArray(s.Resource).includes("*"));
+      expect(onEverything.flatMap((s) => asArray(s.Action)).every((a) => a.startsWith("xray:"))).toBe(true);
+    });
+  });
+
+  it("lets the API function send to the judge queue, and gives it the queue's URL", () => {
+    const fn = apiFunction();
+    expect(
+      (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables.JUDGE_QUEUE_URL,
+    ).toEqual({
+      Ref: queueId(QUEUES.judge.name),
+    });
+    const sqs = statementsOf(template, fn).filter((s) => asArray(s.Action).some((a) => a.startsWith("sqs:")));
+    expect(sqs).toEqual([
+      expect.objectContaining({
+        Effect: "Allow",
+        Action: expect.arrayContaining(["sqs:SendMessage"]),
+        Resource: getAtt(queueId(QUEUES.judge.name)),
+      }),
+    ]);
+    expect(sqs.flatMap((s) => asArray(s.Action))).not.toContain("sqs:ReceiveMessage");
+  });
+
+  it("publishes the judge queue and its dead-letter queue", () => {
+    expect(Object.keys(template.toJSON().Outputs ?? {})).toEqual(
+      expect.arrayContaining(["JudgeQueueUrl", "JudgeDeadLetterQueueUrl"]),
+    );
+  });
+});
+
+describe("the OpenAI-compatible backend", () => {
+  const secretArn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:judge-key-AbCdEf";
+
+  function evalStack(configure: (app: App) => void) {
+    const app = new App({ builtinCloudFormationValidation: false });
+    configure(app);
+    const stack = new Stack(app, "EvalOnly");
+    const table = new Table(stack, "Table", {
+      partitionKey: { name: TABLE.partitionKey, type: AttributeType.STRING },
+      sortKey: { name: TABLE.sortKey, type: AttributeType.STRING },
+    });
+    const bucket = new Bucket(stack, "Bucket");
+    const api = new ProjectFunction(stack, "Api", {
+      entry: new URL("../../functions/api.ts", import.meta.url).pathname,
+      bundling: { forceDockerBundling: false },
+    });
+    const evaluation = new Eval(stack, "Eval", {
+      table,
+      bucket,
+      api,
+      judgeEntry: new URL("../../functions/judge.ts", import.meta.url).pathname,
+    });
+    return { template: Template.fromStack(stack), stack, evaluation };
+  }
+
+  it("is configured from the context: base URL, and the key's secret, readable by the judge alone", () => {
+    const { template, stack, evaluation } = evalStack((app) => {
+      app.node.setContext(EVAL_CONTEXT.openAiBaseUrl, "https://api.openai.com/v1");
+      app.node.setContext(EVAL_CONTEXT.openAiApiKeySecretArn, secretArn);
+    });
+    const judgeId = stack.getLogicalId(evaluation.judge.node.defaultChild as never);
+    const judge = template.findResources("AWS::Lambda::Function")[judgeId] as Resource;
+    expect((judge.Properties.Environment as { Variables: Record<string, unknown> }).Variables).toMatchObject({
+      JUDGE_OPENAI_BASE_URL: "https://api.openai.com/v1",
+      JUDGE_OPENAI_API_KEY_SECRET_ARN: secretArn,
+    });
+    const secretReads = statementsOf(template, judge).filter((s) =>
+      asArray(s.Action).includes("secretsmanager:GetSecretValue"),
+    );
+    expect(secretReads.map((s) => s.Resource)).toEqual([secretArn]);
+  });
+});
