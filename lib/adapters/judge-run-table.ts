@@ -1,6 +1,5 @@
 import { ConditionalCheckFailedException, TransactionCanceledException } from "@aws-sdk/client-dynamodb";
 import {
-  BatchWriteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -27,6 +26,9 @@ import {
 } from "./table-keys.ts";
 
 type Item = Record<string, unknown>;
+
+/** TransactWriteItems takes at most 100 items. */
+const MAX_TRANSACTION_ITEMS = 100;
 
 /** Errors kept on a session or run entry are cut to this many characters. */
 const MAX_ERROR_CHARS = 1_000;
@@ -105,16 +107,22 @@ export class JudgeRunTable implements JudgeRunStore {
       status: "pending",
     }));
     // Entries first: a message is only sent after the run exists, and a run is only visible
-    // once every entry its count promises is there.
-    for (let offset = 0; offset < entries.length; offset += 25) {
-      let requests: Item[] = entries.slice(offset, offset + 25).map((Item) => ({ PutRequest: { Item } }));
-      for (let attempt = 0; requests.length > 0; attempt++) {
-        if (attempt >= MAX_ATTEMPTS) throw new Error("BatchWriteItem kept returning unprocessed items");
-        if (attempt > 0) await backoff(attempt);
-        const result = await this.dynamodb.send(
-          new BatchWriteCommand({ RequestItems: { [this.tableName]: requests as never } }),
-        );
-        requests = (result.UnprocessedItems?.[this.tableName] as Item[] | undefined) ?? [];
+    // once every entry its count promises is there. Transactions of plain puts rather than
+    // BatchWriteItem, so the API function needs no batch-write (or delete) permission.
+    for (let offset = 0; offset < entries.length; offset += MAX_TRANSACTION_ITEMS) {
+      const chunk = entries.slice(offset, offset + MAX_TRANSACTION_ITEMS);
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await this.dynamodb.send(
+            new TransactWriteCommand({
+              TransactItems: chunk.map((Item) => ({ Put: { TableName: this.tableName, Item } })),
+            }),
+          );
+          break;
+        } catch (error) {
+          if (!(error instanceof TransactionCanceledException) || attempt + 1 >= MAX_ATTEMPTS) throw error;
+          await backoff(attempt);
+        }
       }
     }
     await this.dynamodb.send(
