@@ -1,4 +1,4 @@
-import { GetCommand } from "@aws-sdk/lib-dynamodb";
+import { BatchGetCommand, GetCommand } from "@aws-sdk/lib-dynamodb";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { keys } from "../../lib/adapters/table-keys.ts";
@@ -30,6 +30,27 @@ const stored = async (id: string) =>
       new GetCommand({ TableName: aws.resources.tableName, Key: keys.candidate(id), ConsistentRead: true }),
     )
   ).Item;
+
+/** The stored candidates of `ids`, 100 per BatchGetItem, by id. */
+async function storedMany(ids: readonly string[]) {
+  const found = new Map<string, Record<string, unknown>>();
+  for (let offset = 0; offset < ids.length; offset += 100) {
+    let requestKeys: Record<string, unknown>[] = ids
+      .slice(offset, offset + 100)
+      .map((id) => keys.candidate(id));
+    while (requestKeys.length > 0) {
+      const result = await aws.clients.dynamodb.send(
+        new BatchGetCommand({
+          RequestItems: { [aws.resources.tableName]: { Keys: requestKeys, ConsistentRead: true } },
+        }),
+      );
+      for (const item of result.Responses?.[aws.resources.tableName] ?? []) found.set(item.id, item);
+      requestKeys =
+        (result.UnprocessedKeys?.[aws.resources.tableName]?.Keys as Record<string, unknown>[]) ?? [];
+    }
+  }
+  return found;
+}
 
 const DECISIONS = [
   { action: "correct", corrected_response: "a better answer", failure_category: "wrong_answer" },
@@ -88,8 +109,9 @@ describe("concurrent reviewers", () => {
     const statuses = (await Promise.all(clients)).flat();
 
     expect(statuses).toEqual(Array(400).fill(200));
-    const items = await Promise.all(ids.map((id) => stored(id)));
-    items.forEach((item, i) => {
+    const items = await storedMany(ids);
+    ids.forEach((id, i) => {
+      const item = items.get(id);
       const decision = DECISIONS[i % DECISIONS.length] as (typeof DECISIONS)[number];
       expect(item).toMatchObject({
         status: TARGET[decision.action],
