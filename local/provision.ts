@@ -1,7 +1,9 @@
 import {
   CreateTableCommand,
+  DescribeTableCommand,
   DescribeTimeToLiveCommand,
   ResourceInUseException,
+  UpdateTableCommand,
   UpdateTimeToLiveCommand,
 } from "@aws-sdk/client-dynamodb";
 import { CreateBucketCommand, HeadBucketCommand } from "@aws-sdk/client-s3";
@@ -68,6 +70,7 @@ async function createTable({ dynamodb }: AwsClients, tableName: string): Promise
     );
   } catch (error) {
     if (!(error instanceof ResourceInUseException)) throw error;
+    await addMissingIndexes(dynamodb, tableName);
   }
   const ttl = await dynamodb.send(new DescribeTimeToLiveCommand({ TableName: tableName }));
   if (ttl.TimeToLiveDescription?.TimeToLiveStatus !== "ENABLED") {
@@ -77,6 +80,46 @@ async function createTable({ dynamodb }: AwsClients, tableName: string): Promise
         TimeToLiveSpecification: { AttributeName: TABLE.ttlAttribute, Enabled: true },
       }),
     );
+  }
+}
+
+/**
+ * A table kept from an earlier start (local data survives restarts) gets the indexes declared
+ * since it was created, one at a time as DynamoDB requires.
+ */
+async function addMissingIndexes(dynamodb: AwsClients["dynamodb"], tableName: string): Promise<void> {
+  const describe = () => dynamodb.send(new DescribeTableCommand({ TableName: tableName }));
+  const existing = new Set(((await describe()).Table?.GlobalSecondaryIndexes ?? []).map((i) => i.IndexName));
+  for (const index of Object.values(TABLE.indexes)) {
+    if (existing.has(index.name)) continue;
+    await dynamodb.send(
+      new UpdateTableCommand({
+        TableName: tableName,
+        AttributeDefinitions: [index.partitionKey, index.sortKey].map((name) => ({
+          AttributeName: name,
+          AttributeType: "S",
+        })),
+        GlobalSecondaryIndexUpdates: [
+          {
+            Create: {
+              IndexName: index.name,
+              KeySchema: [
+                { AttributeName: index.partitionKey, KeyType: "HASH" },
+                { AttributeName: index.sortKey, KeyType: "RANGE" },
+              ],
+              Projection: { ProjectionType: "ALL" },
+            },
+          },
+        ],
+      }),
+    );
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const created = (await describe()).Table?.GlobalSecondaryIndexes?.find(
+        (i) => i.IndexName === index.name,
+      );
+      if (created?.IndexStatus === "ACTIVE") break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   }
 }
 

@@ -120,6 +120,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       AWS_ENDPOINT_URL_SQS: fauxqs.endpoint,
     });
     const provisioned = await provision(clients, LOCAL_NAMES);
+    // Starting a judge run sends to the judge queue, whose URL the stack gives the API function.
+    process.env.JUDGE_QUEUE_URL = provisioned.queues.judge.url;
     phase("provisioning");
 
     // Restore before the hook exists: putting mirrored objects back must not start imports.

@@ -1,0 +1,53 @@
+import { randomUUID } from "node:crypto";
+import { CreateTableCommand, DescribeTableCommand } from "@aws-sdk/client-dynamodb";
+import { describe, expect, inject, it } from "vitest";
+import { createAwsClients } from "../../lib/adapters/aws-clients.ts";
+import { TABLE } from "../../lib/resources.ts";
+import { provision } from "../../local/provision.ts";
+
+describe("local provisioning over a table kept from an earlier start", () => {
+  it("adds the indexes declared since the table was created", async () => {
+    const clients = createAwsClients({
+      AWS_REGION: "us-east-1",
+      AWS_ENDPOINT_URL_DYNAMODB: inject("dynamodbEndpoint"),
+      AWS_ENDPOINT_URL_S3: inject("awsEndpoint"),
+      AWS_ENDPOINT_URL_SQS: inject("awsEndpoint"),
+    });
+    const suffix = randomUUID().slice(0, 8);
+    const tableName = `flywheel-old-${suffix}`;
+    const first = TABLE.indexes.byStatus;
+    // The table as an older declaration created it: one index only.
+    await clients.dynamodb.send(
+      new CreateTableCommand({
+        TableName: tableName,
+        BillingMode: "PAY_PER_REQUEST",
+        AttributeDefinitions: [TABLE.partitionKey, TABLE.sortKey, first.partitionKey, first.sortKey].map(
+          (name) => ({ AttributeName: name, AttributeType: "S" }),
+        ),
+        KeySchema: [
+          { AttributeName: TABLE.partitionKey, KeyType: "HASH" },
+          { AttributeName: TABLE.sortKey, KeyType: "RANGE" },
+        ],
+        GlobalSecondaryIndexes: [
+          {
+            IndexName: first.name,
+            KeySchema: [
+              { AttributeName: first.partitionKey, KeyType: "HASH" },
+              { AttributeName: first.sortKey, KeyType: "RANGE" },
+            ],
+            Projection: { ProjectionType: "ALL" },
+          },
+        ],
+      }),
+    );
+
+    await provision(clients, { tableName, bucket: `flywheel-old-${suffix}`, queuePrefix: `old-${suffix}-` });
+
+    const { Table } = await clients.dynamodb.send(new DescribeTableCommand({ TableName: tableName }));
+    expect((Table?.GlobalSecondaryIndexes ?? []).map((i) => i.IndexName).sort()).toEqual(
+      Object.values(TABLE.indexes)
+        .map((index) => index.name)
+        .sort(),
+    );
+  });
+});
