@@ -238,7 +238,7 @@ async function startEmulators(
   cleanup: Array<() => Promise<void>>,
 ): Promise<[RunningDynamoDb, RunningFauxqs]> {
   const [dynamo, fauxqs] = await Promise.allSettled([
-    startDynamoDbLocal({ port: dynamoPort, dbPath }),
+    startDynamoDbLocal({ port: dynamoPort, dbPath, quickStart: true }),
     startS3SqsEmulator({ port: awsPort }),
   ]);
   if (dynamo.status === "fulfilled") cleanup.push(() => dynamo.value.stop());
