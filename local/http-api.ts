@@ -32,6 +32,11 @@ export interface HttpApiOptions {
   readonly functionName?: string;
   /** Static files served for paths outside `/api`, when the folder exists. */
   readonly staticDir?: string;
+  /**
+   * Settings for the web UI on this machine (the dev reviewer token), served as
+   * `GET /local-config.json` to loopback clients that name a loopback host only.
+   */
+  readonly browserConfig?: Readonly<Record<string, unknown>>;
   readonly log?: (line: string) => void;
 }
 
@@ -52,6 +57,9 @@ export async function startHttpApi(options: HttpApiOptions): Promise<HttpApiServ
 
   const handle = async (request: IncomingMessage, response: ServerResponse) => {
     const path = new URL(request.url ?? "/", "http://localhost").pathname;
+    if (path === LOCAL_CONFIG_PATH && options.browserConfig) {
+      return serveBrowserConfig(options.browserConfig, request, response);
+    }
     if (
       options.staticDir &&
       !isApiPath(path) &&
@@ -99,6 +107,43 @@ export async function startHttpApi(options: HttpApiOptions): Promise<HttpApiServ
 }
 
 const isApiPath = (path: string) => path === "/api" || path.startsWith("/api/");
+
+export const LOCAL_CONFIG_PATH = "/local-config.json";
+
+const isLoopbackAddress = (address: string | undefined) =>
+  address !== undefined && (/^(::ffff:)?127\./.test(address) || address === "::1");
+
+/** `127.0.0.1:8787`, `localhost`, `[::1]:8787`: a page that reached us under another name is refused. */
+export function isLoopbackHost(host: string | undefined): boolean {
+  if (!host) return false;
+  const name = host.startsWith("[") ? host.slice(0, host.indexOf("]") + 1) : host.replace(/:\d+$/, "");
+  return name === "localhost" || name === "[::1]" || /^127(\.\d{1,3}){3}$/.test(name);
+}
+
+/**
+ * The web UI's local settings. The server listens on 127.0.0.1 only; the Host check also keeps a
+ * page from another site that rebinds its name to 127.0.0.1 from reading the token.
+ */
+function serveBrowserConfig(
+  config: Readonly<Record<string, unknown>>,
+  request: IncomingMessage,
+  response: ServerResponse,
+) {
+  if (request.method !== "GET" && request.method !== "HEAD") {
+    return sendMessage(response, 405, "Method Not Allowed");
+  }
+  if (!isLoopbackAddress(request.socket.remoteAddress) || !isLoopbackHost(request.headers.host)) {
+    return sendMessage(response, 403, "Forbidden");
+  }
+  const body = JSON.stringify(config);
+  response.writeHead(200, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(body),
+    "cache-control": "no-store",
+    "x-content-type-options": "nosniff",
+  });
+  response.end(request.method === "HEAD" ? undefined : body);
+}
 
 /** Reads the body, or returns undefined once it exceeds {@link MAX_REQUEST_BYTES}. */
 async function readBody(request: IncomingMessage): Promise<Buffer | undefined> {

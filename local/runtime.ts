@@ -184,6 +184,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       handler: await loadApiHandler(),
       region: LOCAL_REGION,
       staticDir,
+      browserConfig: { reviewerToken: tokens.reviewerToken },
       log,
     });
     cleanup.push(() => api.stop());
