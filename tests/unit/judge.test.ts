@@ -1,4 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
+import { keyFromSecret } from "../../lib/adapters/judge-api-key.ts";
 import type { Evaluation, Feedback, SessionMessage, SessionSummary } from "../../lib/domain/eval-session.ts";
 import type { JudgeRun, RunSessionProgress } from "../../lib/domain/judge-run.ts";
 import {
@@ -314,5 +315,14 @@ describe("judge queue records", () => {
   it("refuses a body that is not a judge message", async () => {
     const handle = createJudgeRecordHandler(fakes().deps(scripted(good)), { maxReceiveCount: 3 });
     await expect(handle(sqsRecord('{"run_id": 1}'))).rejects.toThrow();
+  });
+});
+
+describe("the judge API key secret", () => {
+  it("is the key itself, or JSON with an api_key field", () => {
+    expect(keyFromSecret("sk-abc\n")).toBe("sk-abc");
+    expect(keyFromSecret('{"api_key": "sk-json"}')).toBe("sk-json");
+    expect(keyFromSecret("{not json")).toBe("{not json");
+    expect(() => keyFromSecret('{"key": "sk"}')).toThrow("api_key");
   });
 });
