@@ -25,7 +25,11 @@ export async function startBenchEnvironment(): Promise<BenchEnvironment> {
     AWS_ENDPOINT_URL_SQS: aws.endpoint,
   };
   const clients = createAwsClients(endpoints);
-  const resources = await provision(clients, { tableName: "flywheel-bench", bucket: "flywheel-bench", queuePrefix: "bench-" });
+  const resources = await provision(clients, {
+    tableName: "flywheel-bench",
+    bucket: "flywheel-bench",
+    queuePrefix: "bench-",
+  });
   return {
     clients,
     tableName: resources.tableName,

@@ -13,7 +13,10 @@ const sampler = setInterval(() => {
   heapPeak = Math.max(heapPeak, process.memoryUsage().heapUsed);
 }, 50);
 const started = performance.now();
-const result = await handler(sqsEvent(sqsRecord(s3NotificationBody(bucket, key, { eTag }))), lambdaContext("bench"));
+const result = await handler(
+  sqsEvent(sqsRecord(s3NotificationBody(bucket, key, { eTag }))),
+  lambdaContext("bench"),
+);
 const durationMs = performance.now() - started;
 clearInterval(sampler);
 process.stdout.write(

@@ -26,7 +26,11 @@ export interface ImportResult {
  * Generates a run of `count` lines with the shared fixture generator, uploads it, and imports it
  * with the real handler in a child process (its peak RSS is the import's own).
  */
-export async function benchImport(env: BenchEnvironment, count: number, fixturesDir: string): Promise<ImportResult> {
+export async function benchImport(
+  env: BenchEnvironment,
+  count: number,
+  fixturesDir: string,
+): Promise<ImportResult> {
   const dir = mkdtempSync(join(tmpdir(), "flywheel-bench-"));
   const runId = `bench-${count}-${Date.now()}`;
   const file = join(dir, "sft_candidates.jsonl");
@@ -80,8 +84,9 @@ async function averageItemKb(env: BenchEnvironment, runId: string, lines: number
   const sizes: number[] = [];
   for (let i = 0; i < lines && sizes.length < 50; i += Math.max(1, Math.floor(lines / 60))) {
     const id = `${runId}-${String(i).padStart(7, "0")}`;
-    const item = (await env.clients.dynamodb.send(new GetCommand({ TableName: env.tableName, Key: keys.candidate(id) })))
-      .Item;
+    const item = (
+      await env.clients.dynamodb.send(new GetCommand({ TableName: env.tableName, Key: keys.candidate(id) }))
+    ).Item;
     if (item) sizes.push(Buffer.byteLength(JSON.stringify(item)) / 1024);
   }
   return sizes.reduce((a, b) => a + b, 0) / Math.max(1, sizes.length);
@@ -96,7 +101,10 @@ function runWorker(
     const child = spawn(
       process.execPath,
       ["--import", "tsx", join(import.meta.dirname, "import-worker.ts"), env.bucket, key, eTag],
-      { env: { ...process.env, ...env.handlerEnv, POWERTOOLS_LOG_LEVEL: "WARN" }, stdio: ["ignore", "pipe", "inherit"] },
+      {
+        env: { ...process.env, ...env.handlerEnv, POWERTOOLS_LOG_LEVEL: "WARN" },
+        stdio: ["ignore", "pipe", "inherit"],
+      },
     );
     let output = "";
     child.stdout.on("data", (chunk: Buffer) => {

@@ -1,10 +1,13 @@
 import type { ImportResult } from "./import.ts";
+import type { IngestResult } from "./ingest.ts";
 
 const fixed = (value: number, digits = 0) => value.toFixed(digits);
 
 /** Renders the measured results as the page an engineer reads before trusting Flywheel. */
 export function renderReport(results: Record<string, unknown>): string {
-  const machine = results.machine as { cpus: number; cpuModel?: string; memoryGb: number; node: string } | undefined;
+  const machine = results.machine as
+    | { cpus: number; cpuModel?: string; memoryGb: number; node: string }
+    | undefined;
   const out: string[] = ["# Flywheel — measured results", ""];
   if (machine) {
     out.push(
@@ -30,6 +33,24 @@ export function renderReport(results: Record<string, unknown>): string {
       ...imports.rows.map(
         (r) =>
           `| ${r.lines} | ${r.imported} | ${r.quarantined} | ${fixed(r.fileMb, 1)} | ${fixed(r.seconds, 1)} | ${fixed(r.candidatesPerSecond)} | ${fixed(r.peakRssMb)} | ${fixed(r.peakHeapMb)} | ${fixed(r.itemKb, 2)} | ${fixed(r.writeUnitsPerCandidate, 2)} | ${r.floorWriteUnitsPerCandidate} | ${fixed(r.readUnitsPerCandidate, 2)} |`,
+      ),
+      "",
+    );
+  }
+  const ingest = results.ingest as { measuredAt: string; command: string; rows: IngestResult[] } | undefined;
+  if (ingest) {
+    out.push(
+      "## Ingest",
+      "",
+      `\`${ingest.command}\` — ${ingest.measuredAt}. Corrections published to the corrections queue with`,
+      "`publishCorrection` (1% repeating an earlier idempotency key, 1% malformed, sent raw), then drained by",
+      "local pollers feeding the real ingest handler (`npm start` runs one; Lambda scales out like several).",
+      "",
+      "| messages | distinct | duplicates | malformed | pollers | stored | DLQ | publish s | published/s | drain s | ingested/s |",
+      "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+      ...ingest.rows.map(
+        (r) =>
+          `| ${r.messages} | ${r.distinct} | ${r.duplicates} | ${r.malformed} | ${r.pollers} | ${r.stored} | ${r.dlq} | ${fixed(r.publishSeconds, 1)} | ${fixed(r.publishedPerSecond)} | ${fixed(r.drainSeconds, 1)} | ${fixed(r.ingestedPerSecond)} |`,
       ),
       "",
     );

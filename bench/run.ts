@@ -9,12 +9,14 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { startBenchEnvironment } from "./environment.ts";
 import { benchImport, type ImportResult } from "./import.ts";
+import { benchIngest, type IngestResult } from "./ingest.ts";
 import { renderReport } from "./report.ts";
 
 const { values } = parseArgs({
   options: {
     only: { type: "string" },
     "import-sizes": { type: "string", default: "10000,100000" },
+    "ingest-pollers": { type: "string", default: "1,4" },
   },
 });
 const root = resolve(import.meta.dirname, "..");
@@ -32,15 +34,34 @@ try {
     for (const size of sizes) {
       console.log(`import: ${size} lines…`);
       const row = await benchImport(env, size, fixturesDir);
-      console.log(`  ${row.candidatesPerSecond.toFixed(0)} candidates/s, peak RSS ${row.peakRssMb.toFixed(0)} MB`);
+      console.log(
+        `  ${row.candidatesPerSecond.toFixed(0)} candidates/s, peak RSS ${row.peakRssMb.toFixed(0)} MB`,
+      );
       rows.push(row);
     }
     results.import = { measuredAt: new Date().toISOString(), command: commandLine(), rows };
   }
+  if (wanted("ingest")) {
+    const rows: IngestResult[] = [];
+    for (const pollers of (values["ingest-pollers"] ?? "").split(",").map(Number).filter(Boolean)) {
+      console.log(`ingest: 2000 corrections, ${pollers} poller(s)…`);
+      const row = await benchIngest(env, 2_000, pollers);
+      console.log(
+        `  ${row.ingestedPerSecond.toFixed(0)} messages/s ingested, ${row.stored} stored, DLQ ${row.dlq}`,
+      );
+      rows.push(row);
+    }
+    results.ingest = { measuredAt: new Date().toISOString(), command: commandLine(), rows };
+  }
 } finally {
   await env.stop();
 }
-results.machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGb: totalmem() / 2 ** 30, node: process.version };
+results.machine = {
+  cpus: cpus().length,
+  cpuModel: cpus()[0]?.model,
+  memoryGb: totalmem() / 2 ** 30,
+  node: process.version,
+};
 writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
 writeFileSync(join(root, "bench/RESULTS.md"), renderReport(results));
 console.log("wrote bench/results.json and bench/RESULTS.md");

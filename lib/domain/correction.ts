@@ -29,12 +29,10 @@ export const CorrectionMessage = z
       .nullish(),
     prompt_messages: z.array(PromptMessage).min(1).nullish(),
     response: z.string(),
-    correction: z
-      .string()
-      .refine((text) => !blank(text), {
-        message: "must not be blank",
-        params: { reason: "blank_correction" },
-      }),
+    correction: z.string().refine((text) => !blank(text), {
+      message: "must not be blank",
+      params: { reason: "blank_correction" },
+    }),
     label: z.string().nullish(),
     failure_category: FailureCategory.nullish(),
     model: z.string().max(256).nullish(),
