@@ -1,6 +1,9 @@
+import vue from "@vitejs/plugin-vue";
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
+  // The web UI's component tests (tests/web) import its single-file components.
+  plugins: [vue()],
   test: {
     include: ["tests/**/*.test.ts"],
     globalSetup: ["tests/support/global-setup.ts"],

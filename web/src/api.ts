@@ -1,0 +1,170 @@
+import type {
+  Candidate,
+  CandidateDetail,
+  FailureCategory,
+  QueuePage,
+  ReviewAction,
+  ReviewStats,
+  RunListing,
+} from "./types.ts";
+
+/** A reply other than 2xx, with the API's `{"detail": …}` turned into one readable sentence. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
+/** The request never got an answer (offline, DNS, CORS, aborted). */
+export class NetworkError extends Error {
+  constructor(cause: unknown) {
+    super(`The server could not be reached (${cause instanceof Error ? cause.message : String(cause)})`);
+    this.name = "NetworkError";
+  }
+}
+
+export function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** `{"detail": "…"}`, `{"detail": [{loc, msg}]}` (422) or API Gateway's `{"message": "…"}`. */
+export function detailMessage(body: unknown, status: number): string {
+  const detail = (body as { detail?: unknown } | null)?.detail;
+  if (typeof detail === "string" && detail) return detail;
+  if (Array.isArray(detail)) {
+    const parts = detail.map((issue: { loc?: unknown; msg?: unknown }) => {
+      const loc = Array.isArray(issue?.loc) ? issue.loc.filter((part) => part !== "body").join(".") : "";
+      return loc ? `${loc}: ${String(issue?.msg ?? "invalid")}` : String(issue?.msg ?? "invalid");
+    });
+    if (parts.length) return parts.join("; ");
+  }
+  const message = (body as { message?: unknown } | null)?.message;
+  if (typeof message === "string" && message) return message;
+  return `HTTP ${status}`;
+}
+
+export interface ApiOptions {
+  /** Where `/api` lives; empty for the same origin. */
+  readonly baseUrl: string;
+  /** The bearer token for the next request, or `null` when signed out. */
+  readonly token: () => Promise<string | null>;
+  /** Called on a 401, after which the request fails with the `ApiError`. */
+  readonly onUnauthorized?: () => void;
+  readonly fetch?: typeof fetch;
+}
+
+export interface SubmitInput {
+  readonly id: string;
+  readonly action: ReviewAction;
+  readonly corrected_response?: string;
+  readonly failure_category: FailureCategory | null;
+}
+
+/** A created export job and what its status reads; field names as the exports API sends them. */
+export interface ExportJob {
+  readonly id: string;
+  readonly status?: string;
+  readonly error?: string;
+  readonly reason?: string;
+  readonly [field: string]: unknown;
+}
+
+export type ReviewApi = ReturnType<typeof createApi>;
+
+export function createApi(options: ApiOptions) {
+  const doFetch = options.fetch ?? ((input, init) => fetch(input, init));
+
+  async function request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+    const headers: Record<string, string> = { accept: "application/json" };
+    const token = await options.token();
+    if (token) headers.authorization = `Bearer ${token}`;
+    if (body !== undefined) headers["content-type"] = "application/json";
+    let response: Response;
+    try {
+      response = await doFetch(`${options.baseUrl}${path}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal,
+      });
+    } catch (error) {
+      throw new NetworkError(error);
+    }
+    const text = await response.text().catch(() => "");
+    let parsed: unknown = null;
+    if (text) {
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = { detail: text.slice(0, 200) };
+      }
+    }
+    if (!response.ok) {
+      if (response.status === 401) options.onUnauthorized?.();
+      throw new ApiError(response.status, detailMessage(parsed, response.status));
+    }
+    return parsed as T;
+  }
+
+  return {
+    queue(query: { cursor?: string | null; perPage?: number }, signal?: AbortSignal) {
+      const params = new URLSearchParams({ per_page: String(query.perPage ?? 20) });
+      if (query.cursor) params.set("cursor", query.cursor);
+      return request<QueuePage>("GET", `/api/sft/queue?${params}`, undefined, signal);
+    },
+    submit(input: SubmitInput) {
+      return request<{ ok: true }>("POST", "/api/sft/submit", input);
+    },
+    undo(id: string) {
+      return request<{ ok: true }>("POST", "/api/sft/undo", { id });
+    },
+    stats() {
+      return request<ReviewStats>("GET", "/api/sft/stats");
+    },
+    runs() {
+      return request<RunListing[]>("GET", "/api/sft/runs");
+    },
+    importRun(runId: string) {
+      return request<{ imported: number; skipped: number }>("POST", "/api/sft/import", { run_id: runId });
+    },
+    candidate(id: string) {
+      return request<CandidateDetail>("GET", `/api/sft/candidates/${encodeURIComponent(id)}`);
+    },
+    createExport(format: string) {
+      return request<ExportJob>("POST", "/api/exports", { format });
+    },
+    exportJob(id: string) {
+      return request<ExportJob>("GET", `/api/exports/${encodeURIComponent(id)}`);
+    },
+    /**
+     * Avocet's `GET /api/sft/export`: a 303 to a signed URL, followed by the browser. The bytes
+     * come back here, so the caller saves them itself.
+     */
+    async legacyExport(): Promise<Blob> {
+      const token = await options.token();
+      let response: Response;
+      try {
+        response = await doFetch(`${options.baseUrl}/api/sft/export`, {
+          headers: token ? { authorization: `Bearer ${token}` } : {},
+        });
+      } catch (error) {
+        throw new NetworkError(error);
+      }
+      if (!response.ok) {
+        const text = await response.text().catch(() => "");
+        let parsed: unknown = null;
+        try {
+          parsed = JSON.parse(text);
+        } catch {}
+        throw new ApiError(response.status, detailMessage(parsed, response.status));
+      }
+      return response.blob();
+    },
+  };
+}
+
+export type { Candidate };

@@ -1,0 +1,78 @@
+/** What the review API sends, as far as the UI reads it. Every field but `id` may be missing. */
+
+export const FAILURE_CATEGORIES = [
+  "scoring_artifact",
+  "style_violation",
+  "partial_answer",
+  "wrong_answer",
+  "format_error",
+  "hallucination",
+] as const;
+export type FailureCategory = (typeof FAILURE_CATEGORIES)[number];
+
+export type ReviewAction = "correct" | "discard" | "flag";
+
+export interface PromptMessage {
+  readonly role?: unknown;
+  readonly content?: unknown;
+}
+
+export interface Candidate {
+  readonly id: string;
+  readonly status?: string;
+  readonly prompt_messages?: readonly PromptMessage[] | null;
+  readonly model_response?: string | null;
+  readonly quality_score?: number | null;
+  readonly failure_reason?: string | null;
+  readonly failure_category?: string | null;
+  readonly task_type?: string | null;
+  readonly task_name?: string | null;
+  readonly model_name?: string | null;
+  readonly model_id?: string | null;
+  readonly node_id?: string | null;
+  readonly gpu_id?: number | string | null;
+  readonly tokens_per_sec?: number | null;
+  readonly benchmark_run_id?: string | null;
+  readonly timestamp?: string | null;
+  readonly [field: string]: unknown;
+}
+
+export interface QueuePage {
+  readonly items: readonly Candidate[];
+  readonly total: number | null;
+  readonly page: number;
+  readonly per_page: number;
+  readonly next_cursor: string | null;
+}
+
+export interface ReviewStats {
+  readonly total: number;
+  readonly by_status: Readonly<Record<string, number>>;
+  readonly export_ready: number;
+}
+
+export interface RunListing {
+  readonly run_id: string;
+  readonly timestamp: string | null;
+  readonly candidate_count: number | null;
+  readonly already_imported: boolean;
+  readonly import_state: string | null;
+  readonly imported: number | null;
+  readonly skipped: number | null;
+  readonly quarantined: number | null;
+}
+
+export interface HistoryEvent {
+  readonly action: string;
+  readonly from: string;
+  readonly to: string;
+  readonly failure_category: string | null;
+  readonly reviewer: string;
+  readonly at: string;
+  readonly version: number;
+}
+
+export interface CandidateDetail {
+  readonly candidate: Candidate;
+  readonly history: readonly HistoryEvent[];
+}
