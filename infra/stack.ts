@@ -3,6 +3,7 @@ import { CfnOutput, Stack, type StackProps } from "aws-cdk-lib";
 import type { BundlingOptions } from "aws-cdk-lib/aws-lambda-nodejs";
 import type { Construct } from "constructs";
 import { Eval } from "./eval.ts";
+import { Ingest } from "./ingest.ts";
 import { ReviewApi } from "./review-api.ts";
 import { Reviewers } from "./reviewers.ts";
 import { Storage } from "./storage.ts";
@@ -17,7 +18,8 @@ export interface FlywheelStackProps extends StackProps {
 }
 
 /**
- * Flywheel in one stack, one construct per capability: storage (stateful), uploads, review API.
+ * Flywheel in one stack, one construct per capability: storage (stateful), uploads, review API,
+ * ingest.
  * No `env`: the template is environment-agnostic and synthesises without AWS credentials.
  */
 export class FlywheelStack extends Stack {
@@ -44,6 +46,14 @@ export class FlywheelStack extends Stack {
       bundling,
     });
 
+    const ingest = new Ingest(this, "Ingest", {
+      table,
+      bucket,
+      ingestEntry: functionEntry("ingest-corrections.ts"),
+      apiFunction: reviewApi.handler,
+      bundling,
+    });
+
     const evaluation = new Eval(this, "Eval", {
       table,
       bucket,
@@ -61,6 +71,11 @@ export class FlywheelStack extends Stack {
     new CfnOutput(this, "ApiUrl", { value: reviewApi.stage.url });
     new CfnOutput(this, "JudgeQueueUrl", { value: evaluation.judgeQueue.queue.queueUrl });
     new CfnOutput(this, "JudgeDeadLetterQueueUrl", { value: evaluation.judgeQueue.deadLetterQueue.queueUrl });
+    new CfnOutput(this, "CorrectionsQueueUrl", { value: ingest.corrections.queue.queueUrl });
+    new CfnOutput(this, "CorrectionsDeadLetterQueueUrl", {
+      value: ingest.corrections.deadLetterQueue.queueUrl,
+    });
+    new CfnOutput(this, "IngestTokensSecretArn", { value: ingest.tokens.secretArn });
     new CfnOutput(this, "ReviewerUserPoolId", { value: reviewers.userPool.userPoolId });
     new CfnOutput(this, "ReviewerClientId", { value: reviewers.client.userPoolClientId });
   }

@@ -199,6 +199,8 @@ describe("the API function", () => {
     expect([...new Set(actions.map((action) => action.split(":")[0]))].sort()).toEqual([
       "dynamodb",
       "s3",
+      // It reads the product ingest tokens' secret (asserted in ingest.test.ts).
+      "secretsmanager",
       // Starting a judge run sends to the judge queue (asserted in eval.test.ts).
       "sqs",
       "xray",

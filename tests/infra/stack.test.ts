@@ -226,8 +226,7 @@ describe("uploads", () => {
 
 describe("queues", () => {
   // The queues of the capabilities the stack builds so far.
-  const builtQueues = { runUploads: QUEUES.runUploads };
-  it.todo("corrections: queue, dead-letter queue and consumer, with the ingest capability");
+  const builtQueues = { runUploads: QUEUES.runUploads, corrections: QUEUES.corrections };
 
   for (const [key, declaration] of Object.entries(builtQueues)) {
     describe(key, () => {
@@ -277,7 +276,7 @@ describe("functions", () => {
     );
 
   it("run on nodejs22.x and arm64 with tracing, source maps and their own log group", () => {
-    expect(projectFunctions()).toHaveLength(3);
+    expect(projectFunctions()).toHaveLength(4);
     for (const fn of projectFunctions()) {
       expect(fn.Properties).toMatchObject({
         Runtime: "nodejs22.x",
