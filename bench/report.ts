@@ -1,5 +1,6 @@
 import type { ImportResult } from "./import.ts";
 import type { IngestResult } from "./ingest.ts";
+import type { LatencyRow } from "./review.ts";
 
 const fixed = (value: number, digits = 0) => value.toFixed(digits);
 
@@ -54,6 +55,38 @@ export function renderReport(results: Record<string, unknown>): string {
       ),
       "",
     );
+  }
+  const review = results.review as { measuredAt: string; command: string; rows: LatencyRow[] } | undefined;
+  if (review) {
+    const sizes = [...new Set(review.rows.map((r) => r.stored))].sort((a, b) => a - b);
+    const smallest = sizes[0];
+    const largest = sizes.at(-1);
+    out.push(
+      "## Review API latency",
+      "",
+      `\`${review.command}\` — ${review.measuredAt}. The real api handler called in-process with API Gateway v2`,
+      "events (handler + DynamoDB Local, no HTTP), sequentially; decided ids are spread over the whole table.",
+      "Candidates are seeded in the import's item shape before each size is measured.",
+      "",
+      "| stored candidates | operation | samples | p50 ms | p95 ms | p99 ms |",
+      "|---:|---|---:|---:|---:|---:|",
+      ...review.rows.map(
+        (r) =>
+          `| ${r.stored} | ${r.operation} | ${r.samples} | ${fixed(r.p50, 1)} | ${fixed(r.p95, 1)} | ${fixed(r.p99, 1)} |`,
+      ),
+      "",
+    );
+    if (smallest !== undefined && largest !== undefined && smallest !== largest) {
+      out.push(`Growth: p99 at ${largest} ÷ p99 at ${smallest} stored candidates (target ≤ 1.5).`, "");
+      out.push("| operation | ratio |", "|---|---:|");
+      for (const operation of new Set(review.rows.map((r) => r.operation))) {
+        const at = (stored: number) =>
+          review.rows.find((r) => r.operation === operation && r.stored === stored);
+        const ratio = (at(largest)?.p99 ?? Number.NaN) / (at(smallest)?.p99 ?? Number.NaN);
+        out.push(`| ${operation} | ${fixed(ratio, 2)} |`);
+      }
+      out.push("");
+    }
   }
   return `${out.join("\n")}\n`;
 }

@@ -11,12 +11,15 @@ import { startBenchEnvironment } from "./environment.ts";
 import { benchImport, type ImportResult } from "./import.ts";
 import { benchIngest, type IngestResult } from "./ingest.ts";
 import { renderReport } from "./report.ts";
+import { benchReviewLatency, type LatencyRow, seedCandidates } from "./review.ts";
 
 const { values } = parseArgs({
   options: {
     only: { type: "string" },
     "import-sizes": { type: "string", default: "10000,100000" },
     "ingest-pollers": { type: "string", default: "1,4" },
+    "review-sizes": { type: "string", default: "1000,100000" },
+    "review-samples": { type: "string", default: "200" },
   },
 });
 const root = resolve(import.meta.dirname, "..");
@@ -52,6 +55,18 @@ try {
       rows.push(row);
     }
     results.ingest = { measuredAt: new Date().toISOString(), command: commandLine(), rows };
+  }
+  if (wanted("review")) {
+    const rows: LatencyRow[] = [];
+    let stored = 0;
+    for (const size of (values["review-sizes"] ?? "").split(",").map(Number).filter(Boolean)) {
+      console.log(`review: seeding to ${size} candidates…`);
+      await seedCandidates(env, stored, size, "bench-review");
+      stored = size;
+      console.log(`review: measuring at ${size}…`);
+      rows.push(...(await benchReviewLatency(env, size, "bench-review", Number(values["review-samples"]))));
+    }
+    results.review = { measuredAt: new Date().toISOString(), command: commandLine(), rows };
   }
 } finally {
   await env.stop();

@@ -115,12 +115,7 @@ export class CandidateTable implements CandidateImportStore {
 
   /** The item to store, with its body moved out when too big; `null` when even that does not fit. */
   private async toItem(candidate: Candidate): Promise<Record<string, unknown> | null> {
-    const item: Record<string, unknown> = {
-      ...candidate,
-      ...keys.candidate(candidate.id),
-      ...candidateIndexKeys(candidate, candidate.status),
-      type: "candidate",
-    };
+    const item = candidateItem(candidate);
     const size = Buffer.byteLength(JSON.stringify(item));
     if (size <= MAX_INLINE_ITEM_BYTES) return item;
     const body = JSON.stringify({
@@ -137,6 +132,16 @@ export class CandidateTable implements CandidateImportStore {
     };
     return Buffer.byteLength(JSON.stringify(slim)) <= MAX_INLINE_ITEM_BYTES ? slim : null;
   }
+}
+
+/** A candidate as a table item: its keys, its index keys for its status, and its fields. */
+export function candidateItem(candidate: Candidate): Record<string, unknown> {
+  return {
+    ...candidate,
+    ...keys.candidate(candidate.id),
+    ...candidateIndexKeys(candidate, candidate.status),
+    type: "candidate",
+  };
 }
 
 function previewOf(candidate: Candidate): string {
