@@ -155,16 +155,25 @@ export class ReviewTable implements ReviewStore {
       "#gpk = :gpk",
       "#gsk = :gsk",
     ];
-    // Review facts go into provenance field by field, so whatever it already holds stays.
-    Object.entries(transition.provenance.set).forEach(([name, value], i) => {
-      names[`#ps${i}`] = name;
-      values[`:ps${i}`] = value;
-      sets.push(`#prov.#ps${i} = :ps${i}`);
-    });
-    const removes = transition.provenance.remove.map((name, i) => {
-      names[`#pr${i}`] = name;
-      return `#prov.#pr${i}`;
-    });
+    // Review facts go into provenance field by field, so whatever it already holds stays. A
+    // record stored without provenance gets a block holding the facts alone (backfill can then
+    // fill in its origin); the condition makes sure no block appeared in the meantime.
+    const hasProvenance = subject.provenance !== null && typeof subject.provenance === "object";
+    let removes: string[] = [];
+    if (hasProvenance) {
+      Object.entries(transition.provenance.set).forEach(([name, value], i) => {
+        names[`#ps${i}`] = name;
+        values[`:ps${i}`] = value;
+        sets.push(`#prov.#ps${i} = :ps${i}`);
+      });
+      removes = transition.provenance.remove.map((name, i) => {
+        names[`#pr${i}`] = name;
+        return `#prov.#pr${i}`;
+      });
+    } else {
+      values[":prov"] = transition.provenance.set;
+      sets.push("#prov = :prov");
+    }
     const shard = randomCounterShard();
     const counterEntries = Object.values(transition.counterDelta).some((value) => value !== 0);
     return [
@@ -173,7 +182,9 @@ export class ReviewTable implements ReviewStore {
           TableName: this.tableName,
           Key: keys.candidate(subject.id),
           UpdateExpression: `SET ${sets.join(", ")}${removes.length > 0 ? ` REMOVE ${removes.join(", ")}` : ""}`,
-          ConditionExpression: "attribute_exists(#pk) AND #status = :from AND #version = :expected",
+          ConditionExpression: `attribute_exists(#pk) AND #status = :from AND #version = :expected AND ${
+            hasProvenance ? "attribute_exists(#prov)" : "attribute_not_exists(#prov)"
+          }`,
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
         },

@@ -117,10 +117,10 @@ export function statusPartition(status: CandidateStatus, shard: number): string 
 
 /** Queue order: the time the answer was produced (or captured), then the id for a total order. */
 export function queueSortKey(candidate: Pick<Candidate, "id" | "timestamp" | "provenance">): string {
-  const when = candidate.timestamp
-    ? new Date(candidate.timestamp)
-    : new Date(candidate.provenance.captured_at);
-  const iso = Number.isNaN(when.getTime()) ? candidate.provenance.captured_at : when.toISOString();
+  // A record stored without provenance (or stripped of it) still has a place in the index.
+  const capturedAt = candidate.provenance?.captured_at ?? "";
+  const when = candidate.timestamp ? new Date(candidate.timestamp) : new Date(capturedAt);
+  const iso = Number.isNaN(when.getTime()) ? capturedAt : when.toISOString();
   return `${iso}#${candidate.id}`;
 }
 
@@ -134,7 +134,7 @@ export function candidateIndexKeys(
     [byStatus.partitionKey]: statusPartition(status, shardOf(candidate.id, STATUS_INDEX_SHARDS)),
     [byStatus.sortKey]: queueSortKey(candidate),
   };
-  const { source_run_id: runId, line } = candidate.provenance;
+  const { source_run_id: runId, line } = candidate.provenance ?? {};
   if (runId) {
     indexKeys[byRun.partitionKey] = `RUN#${runId}`;
     indexKeys[byRun.sortKey] = `${String(line ?? 0).padStart(10, "0")}#${candidate.id}`;

@@ -160,6 +160,10 @@ export interface CorrectionProvenance extends Provenance {
   readonly received_at: string;
   readonly idempotency_key: string | null;
   readonly schema_version: number;
+  /** The product's own users approved the correction; the sender vouches for it as it arrives. */
+  readonly approved: true;
+  readonly approved_by: string;
+  readonly approved_at: string;
 }
 
 /**
@@ -208,6 +212,9 @@ export function candidateFromCorrection(
     received_at: origin.receivedAt,
     idempotency_key: idempotency_key ?? null,
     schema_version,
+    approved: true,
+    approved_by: origin.principal,
+    approved_at: capturedAt,
   };
   return {
     id: correctionRecordId(source, idempotency_key, origin.deliveryId),

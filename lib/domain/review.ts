@@ -122,6 +122,19 @@ const REVIEW_FACTS = [
   "excluded_at",
 ] as const;
 
+/** The provenance block once `facts` are applied: only the review facts change, the origin stays. */
+export function withReviewFacts(provenance: unknown, facts: ProvenanceReviewFacts): Record<string, unknown> {
+  const base = provenance !== null && typeof provenance === "object" ? provenance : {};
+  const next: Record<string, unknown> = { ...base, ...facts.set };
+  for (const name of facts.remove) delete next[name];
+  return next;
+}
+
+/** Why a record is kept out of training sets: the decision, and the failure category when given. */
+export function exclusionReason(status: CandidateStatus, category: FailureCategory | null): string {
+  return category ? `${status}:${category}` : status;
+}
+
 /** One change of a candidate's review state, written atomically with its event and counters. */
 export interface Transition {
   readonly subject: ReviewSubject;
@@ -160,7 +173,12 @@ function transition(
 ): Transition {
   const time = at.toISOString();
   const version = subject.version + 1;
-  const after = { ...subject, status: change.to, corrected_response: change.corrected_response };
+  const after = {
+    ...subject,
+    status: change.to,
+    corrected_response: change.corrected_response,
+    provenance: withReviewFacts(subject.provenance, change.provenance),
+  };
   return {
     subject,
     from: subject.status,
@@ -208,7 +226,7 @@ export function planDecision(
           set: {
             approved: false,
             excluded: true,
-            exclusion_reason: to,
+            exclusion_reason: exclusionReason(to, decision.failure_category),
             excluded_by: reviewer,
             excluded_at: time,
           },

@@ -1,4 +1,5 @@
-import type { Candidate, CandidateStatus } from "./candidate.ts";
+import type { CandidateStatus } from "./candidate.ts";
+import { validateProvenance } from "./provenance.ts";
 
 /**
  * Stats are kept as counters named `<dimension>#<value>` that move in the same write as the
@@ -19,48 +20,119 @@ export const counterName = {
     taskType: (taskType: string) => `needs_review#task_type#${taskType}`,
     source: (source: string) => `needs_review#source#${source}`,
   },
+  /**
+   * Traceability: every record counts once as valid (by the source and model its provenance
+   * names) or missing, and once more if its provenance says it was approved or excluded.
+   */
+  provenance: {
+    valid: {
+      source: (source: string) => `prov_valid#source#${source}`,
+      model: (model: string) => `prov_valid#model#${model}`,
+    },
+    missing: "prov_missing",
+    missingBy: {
+      source: (source: string) => `prov_missing#source#${source}`,
+      model: (model: string) => `prov_missing#model#${model}`,
+    },
+    approved: "prov_approved",
+    excluded: "prov_excluded",
+  },
 } as const;
 
 export const UNKNOWN = "unknown";
 
 /** True when the candidate can go into an SFT export: approved with a non-blank correction. */
-export function isExportReady(candidate: Pick<Candidate, "status" | "corrected_response">): boolean {
+export function isExportReady(candidate: {
+  readonly status: string;
+  readonly corrected_response?: string | null;
+}): boolean {
   return candidate.status === "approved" && (candidate.corrected_response ?? "").trim() !== "";
 }
 
-/** The fields of a candidate that its counters depend on. */
-export type CountedCandidate = Pick<Candidate, "status" | "corrected_response" | "task_type" | "provenance">;
+/**
+ * The fields of a candidate that its counters depend on. Provenance is read as stored: a record
+ * that arrived without it (or lost it) still counts, under `unknown` and as missing provenance.
+ */
+export interface CountedCandidate {
+  readonly status: CandidateStatus;
+  readonly corrected_response?: string | null;
+  readonly task_type?: string | null;
+  readonly provenance?: unknown;
+}
+
+/** A text field of the stored provenance block, `null` when absent, blank or not text. */
+export function provenanceText(
+  candidate: Pick<CountedCandidate, "provenance">,
+  field: string,
+): string | null {
+  const { provenance } = candidate;
+  if (provenance === null || typeof provenance !== "object") return null;
+  const value = (provenance as Record<string, unknown>)[field];
+  return typeof value === "string" && value.trim() !== "" ? value : null;
+}
+
+/** The source and model a candidate counts under. */
+export function countedDimensions(candidate: Pick<CountedCandidate, "provenance">) {
+  return {
+    source: provenanceText(candidate, "source") ?? UNKNOWN,
+    model: provenanceText(candidate, "model") ?? UNKNOWN,
+  };
+}
 
 /** The counters that depend on the candidate's review state: they move on every transition. */
 export function reviewStateCounters(candidate: CountedCandidate): CounterDelta {
   const delta: CounterDelta = { [counterName.status(candidate.status)]: 1 };
   if (isExportReady(candidate)) delta[counterName.exportReady] = 1;
   if (candidate.status === "needs_review") {
-    delta[counterName.queued.model(candidate.provenance.model ?? UNKNOWN)] = 1;
+    const { source, model } = countedDimensions(candidate);
+    delta[counterName.queued.model(model)] = 1;
     delta[counterName.queued.taskType(candidate.task_type ?? UNKNOWN)] = 1;
-    delta[counterName.queued.source(candidate.provenance.source)] = 1;
+    delta[counterName.queued.source(source)] = 1;
   }
   return delta;
 }
 
-/** What storing `candidate` as a new record adds to the counters. */
-export function deltaForNew(candidate: Candidate): CounterDelta {
-  const delta: CounterDelta = {};
-  const add = (name: string) => {
-    delta[name] = (delta[name] ?? 0) + 1;
-  };
-  add(counterName.total);
-  add(counterName.model(candidate.provenance.model ?? UNKNOWN));
-  add(counterName.taskType(candidate.task_type ?? UNKNOWN));
-  add(counterName.source(candidate.provenance.source));
-  return mergeDeltas([delta, reviewStateCounters(candidate)]);
+/** The traceability counters of a candidate: valid or missing provenance, approved, excluded. */
+export function provenanceCounters(candidate: CountedCandidate): CounterDelta {
+  const { source, model } = countedDimensions(candidate);
+  const names = counterName.provenance;
+  const delta: CounterDelta = validateProvenance(candidate).valid
+    ? { [names.valid.source(source)]: 1, [names.valid.model(model)]: 1 }
+    : { [names.missing]: 1, [names.missingBy.source(source)]: 1, [names.missingBy.model(model)]: 1 };
+  const block = (candidate.provenance ?? {}) as Record<string, unknown>;
+  if (block.approved === true) delta[names.approved] = 1;
+  if (block.excluded === true) delta[names.excluded] = 1;
+  return delta;
 }
 
-/** What changing a candidate from `before` to `after` does to the counters (zero entries left out). */
+/** Everything one stored candidate adds to the counters. */
+export function countersOf(candidate: CountedCandidate): CounterDelta {
+  const { source, model } = countedDimensions(candidate);
+  return mergeDeltas([
+    {
+      [counterName.total]: 1,
+      [counterName.model(model)]: 1,
+      [counterName.taskType(candidate.task_type ?? UNKNOWN)]: 1,
+      [counterName.source(source)]: 1,
+    },
+    reviewStateCounters(candidate),
+    provenanceCounters(candidate),
+  ]);
+}
+
+/** What storing `candidate` as a new record adds to the counters. */
+export function deltaForNew(candidate: CountedCandidate): CounterDelta {
+  return countersOf(candidate);
+}
+
+/**
+ * What changing a candidate from `before` to `after` does to the counters (zero entries left
+ * out): a review transition, or provenance filled in by a backfill.
+ */
 export function deltaForChange(before: CountedCandidate, after: CountedCandidate): CounterDelta {
-  const removed = Object.fromEntries(Object.entries(reviewStateCounters(before)).map(([n, v]) => [n, -v]));
+  const removed = Object.fromEntries(Object.entries(countersOf(before)).map(([n, v]) => [n, -v]));
   return Object.fromEntries(
-    Object.entries(mergeDeltas([removed, reviewStateCounters(after)])).filter(([, value]) => value !== 0),
+    Object.entries(mergeDeltas([removed, countersOf(after)])).filter(([, value]) => value !== 0),
   );
 }
 
@@ -99,5 +171,68 @@ export function reviewStats(counters: CounterDelta, statuses: readonly Candidate
     by_task_type: dimension(counterName.taskType("")),
     by_source: dimension(counterName.source("")),
     export_ready: counters[counterName.exportReady] ?? 0,
+  };
+}
+
+/** Records of one source or model: how many, how many traceable, and the share in percent. */
+export interface ProvenanceCoverage {
+  readonly total: number;
+  readonly valid: number;
+  readonly missing: number;
+  readonly coverage: number;
+}
+
+/** `GET /api/provenance/report`, read from the counters alone. */
+export interface ProvenanceReport {
+  readonly total: number;
+  readonly valid: number;
+  readonly approved: number;
+  readonly excluded: number;
+  readonly missing_provenance: number;
+  /** Percent of all records whose provenance is valid, two decimals; 100 for an empty store. */
+  readonly coverage: number;
+  readonly by_source: Record<string, ProvenanceCoverage>;
+  readonly by_model: Record<string, ProvenanceCoverage>;
+}
+
+const percent = (part: number, whole: number) =>
+  whole === 0 ? 100 : Math.round((part / whole) * 10_000) / 100;
+
+export function provenanceReport(counters: CounterDelta): ProvenanceReport {
+  const names = counterName.provenance;
+  const byDimension = (validPrefix: string, missingPrefix: string) => {
+    const rows = new Map<string, { valid: number; missing: number }>();
+    const add = (prefix: string, kind: "valid" | "missing") => {
+      for (const [name, value] of Object.entries(counters)) {
+        if (!name.startsWith(prefix) || value === 0) continue;
+        const key = name.slice(prefix.length);
+        const row = rows.get(key) ?? { valid: 0, missing: 0 };
+        row[kind] += value;
+        rows.set(key, row);
+      }
+    };
+    add(validPrefix, "valid");
+    add(missingPrefix, "missing");
+    return Object.fromEntries(
+      [...rows.entries()]
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([key, { valid, missing }]): [string, ProvenanceCoverage] => [
+          key,
+          { total: valid + missing, valid, missing, coverage: percent(valid, valid + missing) },
+        ]),
+    );
+  };
+  const by_source = byDimension(names.valid.source(""), names.missingBy.source(""));
+  const total = counters[counterName.total] ?? 0;
+  const valid = Object.values(by_source).reduce((sum, row) => sum + row.valid, 0);
+  return {
+    total,
+    valid,
+    approved: counters[names.approved] ?? 0,
+    excluded: counters[names.excluded] ?? 0,
+    missing_provenance: counters[names.missing] ?? 0,
+    coverage: percent(valid, total),
+    by_source,
+    by_model: byDimension(names.valid.model(""), names.missingBy.model("")),
   };
 }

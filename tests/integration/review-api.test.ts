@@ -133,7 +133,7 @@ describe("POST /api/sft/submit", () => {
       provenance: {
         approved: false,
         excluded: true,
-        exclusion_reason: "discarded",
+        exclusion_reason: "discarded:hallucination",
         excluded_by: "local-reviewer",
       },
     });

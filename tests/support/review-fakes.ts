@@ -22,6 +22,7 @@ export function storedCandidate(id: string, overrides: Partial<Candidate> = {}):
         model: "m1",
         captured_at: "2026-04-07T15:00:00.000Z",
         source_run_id: "run-1",
+        key: "runs/run-1/sft_candidates.jsonl",
         line: 1,
       },
     ),

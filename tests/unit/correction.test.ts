@@ -8,6 +8,7 @@ import {
   classifyCorrection,
   correctionRecordId,
 } from "../../lib/domain/correction.ts";
+import { validateProvenance } from "../../lib/domain/provenance.ts";
 import { deltaForNew } from "../../lib/domain/stats.ts";
 import { fixturesDir } from "../support/aws.ts";
 
@@ -150,12 +151,18 @@ describe("candidateFromCorrection", () => {
         received_at: origin.receivedAt,
         idempotency_key: "fb-77120",
         schema_version: 1,
+        approved: true,
+        approved_by: "sqs:AIDAEXAMPLE",
+        approved_at: "2026-05-01T10:00:05.000Z",
       },
     });
+    expect(validateProvenance(candidate)).toEqual({ valid: true });
     expect(deltaForNew(candidate)).toMatchObject({
       "status#approved": 1,
       export_ready: 1,
       "model#Llama-3.2-3B": 1,
+      "prov_valid#source#kiwi": 1,
+      prov_approved: 1,
     });
   });
 

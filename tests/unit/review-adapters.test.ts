@@ -73,7 +73,8 @@ describe("ReviewTable.apply", () => {
     expect(update?.Update).toMatchObject({
       TableName: "tbl",
       Key: { pk: "CAND#c1", sk: "CAND" },
-      ConditionExpression: "attribute_exists(#pk) AND #status = :from AND #version = :expected",
+      ConditionExpression:
+        "attribute_exists(#pk) AND #status = :from AND #version = :expected AND attribute_exists(#prov)",
       ExpressionAttributeValues: {
         ":from": "needs_review",
         ":expected": 1,

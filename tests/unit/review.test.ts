@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import type { Candidate } from "../../lib/domain/candidate.ts";
 import { ConflictError } from "../../lib/domain/errors.ts";
 import {
   MAX_CORRECTION_BYTES,
@@ -119,6 +120,16 @@ describe("planDecision", () => {
     });
   });
 
+  it("names the decision and the failure category as the exclusion reason", () => {
+    const transition = planDecision(
+      candidate,
+      decision({ action: "discard", failure_category: "hallucination" }),
+      "ana",
+      AT,
+    );
+    expect(transition.provenance.set.exclusion_reason).toBe("discarded:hallucination");
+  });
+
   it("records approval in provenance and clears any earlier exclusion", () => {
     const transition = planDecision(
       candidate,
@@ -148,8 +159,13 @@ describe("planDecision", () => {
       "needs_review#source#benchmark": -1,
       "status#approved": 1,
       export_ready: 1,
+      prov_approved: 1,
     });
-    expect(flag.counterDelta).toMatchObject({ "status#needs_review": -1, "status#model_rejected": 1 });
+    expect(flag.counterDelta).toMatchObject({
+      "status#needs_review": -1,
+      "status#model_rejected": 1,
+      prov_excluded: 1,
+    });
     expect(flag.counterDelta.export_ready).toBeUndefined();
   });
 
@@ -172,12 +188,14 @@ describe("planDecision", () => {
 
 describe("planUndo", () => {
   it("brings a decision back to needs_review without correction, category or review facts", () => {
+    const origin = storedCandidate("c1").provenance;
     const approved = storedCandidate("c1", {
       status: "approved",
       version: 2,
       corrected_response: "4",
       failure_category: "wrong_answer",
-    });
+      provenance: { ...origin, approved: true, approved_by: "ana", approved_at: AT.toISOString() },
+    } as Partial<Candidate>);
 
     const transition = planUndo(approved, "bo", AT);
 
@@ -204,6 +222,7 @@ describe("planUndo", () => {
       "needs_review#model#m1": 1,
       "needs_review#task_type#math": 1,
       "needs_review#source#benchmark": 1,
+      prov_approved: -1,
     });
   });
 
@@ -223,6 +242,8 @@ describe("counters", () => {
       "needs_review#model#m1": 1,
       "needs_review#task_type#math": 1,
       "needs_review#source#benchmark": 1,
+      "prov_valid#source#benchmark": 1,
+      "prov_valid#model#m1": 1,
     });
   });
 
