@@ -5,7 +5,7 @@ import { deltaForNew, mergeDeltas } from "../domain/stats.ts";
 import { TABLE } from "../resources.ts";
 import type { CandidateImportStore, StoredCandidateOrigin } from "../usecases/import-run.ts";
 import { counterUpdate } from "./counters.ts";
-import { backoff, MAX_ATTEMPTS } from "./retry.ts";
+import { backoff, MAX_ATTEMPTS, retryThrottled } from "./retry.ts";
 import { candidateIndexKeys, keys, randomCounterShard } from "./table-keys.ts";
 
 /** Keeps bodies that do not fit in an item. */
@@ -38,18 +38,20 @@ export class CandidateTable implements CandidateImportStore {
       for (let attempt = 0; requestKeys.length > 0; attempt++) {
         if (attempt >= MAX_ATTEMPTS) throw new Error("BatchGetItem kept returning unprocessed keys");
         if (attempt > 0) await backoff(attempt);
-        const result = await this.dynamodb.send(
-          new BatchGetCommand({
-            RequestItems: {
-              [this.tableName]: {
-                Keys: requestKeys,
-                ConsistentRead: true,
-                ProjectionExpression: "id, provenance.import_id, provenance.#line",
-                ExpressionAttributeNames: { "#line": "line" },
+        const result = await retryThrottled(() =>
+          this.dynamodb.send(
+            new BatchGetCommand({
+              RequestItems: {
+                [this.tableName]: {
+                  Keys: requestKeys,
+                  ConsistentRead: true,
+                  ProjectionExpression: "id, provenance.import_id, provenance.#line",
+                  ExpressionAttributeNames: { "#line": "line" },
+                },
               },
-            },
-            ReturnConsumedCapacity: "TOTAL",
-          }),
+              ReturnConsumedCapacity: "TOTAL",
+            }),
+          ),
         );
         readUnits += sumCapacity(result.ConsumedCapacity);
         for (const item of result.Responses?.[this.tableName] ?? []) {
@@ -80,21 +82,23 @@ export class CandidateTable implements CandidateImportStore {
       const batch = [...pending.values()];
       const delta = mergeDeltas(batch.map(({ candidate }) => deltaForNew(candidate)));
       try {
-        const result = await this.dynamodb.send(
-          new TransactWriteCommand({
-            TransactItems: [
-              ...batch.map(({ item }) => ({
-                Put: {
-                  TableName: this.tableName,
-                  Item: item,
-                  ConditionExpression: "attribute_not_exists(#pk)",
-                  ExpressionAttributeNames: { "#pk": TABLE.partitionKey },
-                },
-              })),
-              { Update: counterUpdate(this.tableName, delta, randomCounterShard()) },
-            ],
-            ReturnConsumedCapacity: "TOTAL",
-          }),
+        const result = await retryThrottled(() =>
+          this.dynamodb.send(
+            new TransactWriteCommand({
+              TransactItems: [
+                ...batch.map(({ item }) => ({
+                  Put: {
+                    TableName: this.tableName,
+                    Item: item,
+                    ConditionExpression: "attribute_not_exists(#pk)",
+                    ExpressionAttributeNames: { "#pk": TABLE.partitionKey },
+                  },
+                })),
+                { Update: counterUpdate(this.tableName, delta, randomCounterShard()) },
+              ],
+              ReturnConsumedCapacity: "TOTAL",
+            }),
+          ),
         );
         writeUnits += sumCapacity(result.ConsumedCapacity);
         return { inserted: batch.map(({ candidate }) => candidate.id), alreadyStored, tooLarge, writeUnits };

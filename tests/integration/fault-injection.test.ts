@@ -1,0 +1,113 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { GetCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createAwsClients } from "../../lib/adapters/aws-clients.ts";
+import { readCounters } from "../../lib/adapters/counters.ts";
+import { importRunDeps } from "../../lib/adapters/import-run-deps.ts";
+import { keys } from "../../lib/adapters/table-keys.ts";
+import { TABLE } from "../../lib/resources.ts";
+import { importRun } from "../../lib/usecases/import-run.ts";
+import { fixturesDir, provisionTestAws, type TestAws } from "../support/aws.ts";
+import { injectDynamoFaults } from "../support/faults.ts";
+
+const RUN_ID = "faulty-run";
+const LINES = 200;
+let aws: TestAws;
+let dir: string;
+
+beforeAll(async () => {
+  aws = await provisionTestAws("faults");
+  dir = mkdtempSync(join(tmpdir(), "flywheel-faults-"));
+  const file = join(dir, "sft_candidates.jsonl");
+  execFileSync(process.execPath, [
+    join(fixturesDir, "generate-run.mjs"),
+    "--count",
+    String(LINES),
+    "--run-id",
+    RUN_ID,
+    "--broken",
+    "0.02",
+    "--seed",
+    "11",
+    "--out",
+    file,
+  ]);
+  await aws.clients.s3.send(
+    new PutObjectCommand({
+      Bucket: aws.resources.bucket,
+      Key: `runs/${RUN_ID}/sft_candidates.jsonl`,
+      Body: readFileSync(file),
+    }),
+  );
+});
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function storedIdsOfRun(runId: string): Promise<string[]> {
+  const ids: string[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await aws.clients.dynamodb.send(
+      new QueryCommand({
+        TableName: aws.resources.tableName,
+        IndexName: TABLE.indexes.byRun.name,
+        KeyConditionExpression: "#pk = :pk",
+        ExpressionAttributeNames: { "#pk": TABLE.indexes.byRun.partitionKey },
+        ExpressionAttributeValues: { ":pk": `RUN#${runId}` },
+        ExclusiveStartKey: start,
+      }),
+    );
+    ids.push(...(page.Items ?? []).map((item) => item.id as string));
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return ids;
+}
+
+describe("import under injected DynamoDB faults", () => {
+  it("retries throttled writes and unprocessed batch reads, losing and duplicating nothing", async () => {
+    // A client of its own, so the faults touch only this import.
+    const clients = createAwsClients({ AWS_REGION: "us-east-1", ...aws.env });
+    const faults = injectDynamoFaults(clients.dynamodb, {
+      throttleEvery: { operations: ["TransactWriteItems", "BatchGetItem"], n: 3 },
+      unprocessedEvery: 2,
+    });
+    const deps = importRunDeps(clients, { tableName: aws.resources.tableName, bucket: aws.resources.bucket });
+    const upload = {
+      bucket: aws.resources.bucket,
+      key: `runs/${RUN_ID}/sft_candidates.jsonl`,
+      sequencer: "01",
+    };
+
+    const first = await importRun({ ...deps, limits: { chunkSize: 20 } }, upload);
+
+    expect(faults.throttled).toBeGreaterThan(0);
+    expect(faults.unprocessedKeys).toBeGreaterThan(0);
+    if (first.status !== "imported") throw new Error("expected an import");
+    const { counts } = first.summary;
+    expect(counts.lines).toBe(LINES);
+    expect(counts.imported + counts.skipped + counts.quarantined).toBe(LINES);
+    expect(counts.skipped).toBe(0);
+    const ids = await storedIdsOfRun(RUN_ID);
+    expect(ids).toHaveLength(counts.imported);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect((await readCounters(aws.clients.dynamodb, aws.resources.tableName)).total).toBe(counts.imported);
+
+    // Again under the same faults (a re-upload): unprocessed reads must not look like absent ids.
+    const second = await importRun({ ...deps, limits: { chunkSize: 20 } }, { ...upload, sequencer: "02" });
+
+    expect(second.status === "imported" && second.summary.counts).toMatchObject({
+      imported: 0,
+      skipped: counts.imported,
+      quarantined: counts.quarantined,
+    });
+    expect((await readCounters(aws.clients.dynamodb, aws.resources.tableName)).total).toBe(counts.imported);
+    const run = await aws.clients.dynamodb.send(
+      new GetCommand({ TableName: aws.resources.tableName, Key: keys.run(RUN_ID) }),
+    );
+    expect(run.Item?.state).toBe("completed");
+  });
+});
