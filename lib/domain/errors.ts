@@ -71,3 +71,8 @@ export class PayloadTooLargeError extends DomainError {
 export class NotConfiguredError extends DomainError {
   readonly status = 503;
 }
+
+/** More than this endpoint builds within one request; an asynchronous job has no such limit. */
+export class TooLargeForRequestError extends DomainError {
+  readonly status = 413;
+}

@@ -1,0 +1,377 @@
+import { createHash } from "node:crypto";
+import { z } from "zod";
+import type { ExportFormat, ExportOptions } from "./export-request.ts";
+
+/**
+ * The dataset formats. Each turns one reviewed candidate — prompt P, the model's answer B, the
+ * reviewer's correction C — into the line(s) its trainer reads, and has a zod schema that every
+ * line written is checked against. Formats whose trainers refuse unknown keys (OpenAI, Bedrock)
+ * carry exactly their trainer's fields; the others also carry the record id.
+ */
+
+export interface ChatTurn {
+  readonly role: string;
+  readonly content: string;
+}
+
+/** Where an example came from, for RAG metadata. */
+export interface ExampleContext {
+  readonly source: string | null;
+  readonly task_type: string | null;
+  readonly model: string | null;
+  readonly failure_category: string | null;
+  readonly captured_at: string | null;
+  readonly run_id: string | null;
+}
+
+/** One reviewed candidate, as every format is built from it. */
+export interface TrainingExample {
+  readonly candidateId: string;
+  /** P: the conversation up to the answer. */
+  readonly prompt: readonly ChatTurn[];
+  /** C: the correction. */
+  readonly chosen: string;
+  /** B: the model's original answer ("" when there is none). */
+  readonly rejected: string;
+  readonly context: ExampleContext;
+}
+
+/** Rules a trainer enforces beyond the shape of a line. */
+export const TRAINER_RULES = [
+  "bedrock_reserved_string",
+  "first_turn_not_user",
+  "last_turn_not_assistant",
+  "turns_not_alternating",
+  "system_not_leading",
+  "unsupported_role",
+] as const;
+export type TrainerRule = (typeof TRAINER_RULES)[number];
+
+export interface RuleViolation {
+  readonly rule: TrainerRule;
+  readonly detail: string;
+}
+
+export interface ExportLine {
+  readonly recordId: string;
+  readonly line: Record<string, unknown>;
+}
+
+export interface FormatSpec {
+  readonly format: ExportFormat;
+  /** Every line written must pass it. */
+  readonly schema: z.ZodType;
+  /** Uses B as the rejected or undesirable side: B must be non-blank and differ from C. */
+  readonly pairs: boolean;
+  /** Needs a prompt (RAG documents are the correction alone). */
+  readonly needsPrompt: boolean;
+  /** The first trainer rule the example breaks, or `null`. */
+  check(example: TrainingExample): RuleViolation | null;
+  build(example: TrainingExample, options: ExportOptions): ExportLine[];
+}
+
+/** Deterministic: the same candidate in the same format always gets the same id. */
+export function recordId(candidateId: string, format: ExportFormat, variant = ""): string {
+  return createHash("sha256").update(`${format}\n${candidateId}\n${variant}`).digest("hex").slice(0, 32);
+}
+
+/** Strings Amazon Bedrock reserves in fine-tuning conversations. */
+export const BEDROCK_RESERVED_STRINGS = ["User:", "Bot:", "Assistant:", "System:", "[EOS]"] as const;
+
+const nonBlank = z.string().refine((text) => text.trim() !== "", "must not be blank");
+const recordIdField = z.string().regex(/^[0-9a-f]{32}$/);
+
+const chatMessage = (roles: readonly [string, ...string[]]) =>
+  z.strictObject({ role: z.enum(roles), content: nonBlank });
+const AssistantReply = z.tuple([z.strictObject({ role: z.literal("assistant"), content: nonBlank })]);
+
+const OPENAI_ROLES = ["system", "user", "assistant"] as const;
+const TRL_ROLES = ["system", "user", "assistant"] as const;
+const OpenAiMessage = chatMessage(OPENAI_ROLES);
+const TrlMessage = chatMessage(TRL_ROLES);
+
+export const OpenAiSftLine = z.strictObject({ messages: z.array(OpenAiMessage).min(2) });
+export type OpenAiSftLine = z.infer<typeof OpenAiSftLine>;
+
+export const OpenAiPreferenceLine = z.strictObject({
+  input: z.strictObject({ messages: z.array(OpenAiMessage).min(1) }),
+  preferred_output: AssistantReply,
+  non_preferred_output: AssistantReply,
+});
+export type OpenAiPreferenceLine = z.infer<typeof OpenAiPreferenceLine>;
+
+export const TrlSftLine = z.union([
+  z.strictObject({ id: recordIdField, messages: z.array(TrlMessage).min(2) }),
+  z.strictObject({ id: recordIdField, prompt: z.array(TrlMessage).min(1), completion: AssistantReply }),
+]);
+export type TrlSftLine = z.infer<typeof TrlSftLine>;
+
+export const TrlDpoLine = z.strictObject({
+  id: recordIdField,
+  prompt: z.array(TrlMessage).min(1),
+  chosen: AssistantReply,
+  rejected: AssistantReply,
+});
+export type TrlDpoLine = z.infer<typeof TrlDpoLine>;
+
+export const TrlKtoLine = z.strictObject({
+  id: recordIdField,
+  prompt: z.array(TrlMessage).min(1),
+  completion: AssistantReply,
+  label: z.boolean(),
+});
+export type TrlKtoLine = z.infer<typeof TrlKtoLine>;
+
+const TextBlocks = z.array(z.strictObject({ text: nonBlank })).min(1);
+export const BedrockConversationLine = z.strictObject({
+  schemaVersion: z.literal("bedrock-conversation-2024"),
+  system: TextBlocks.optional(),
+  messages: z.array(z.strictObject({ role: z.enum(["user", "assistant"]), content: TextBlocks })).min(2),
+});
+export type BedrockConversationLine = z.infer<typeof BedrockConversationLine>;
+
+const nullableText = z.string().nullable();
+export const RagLine = z.strictObject({
+  id: recordIdField,
+  text: nonBlank,
+  metadata: z.strictObject({
+    candidate_id: z.string().min(1),
+    question: nullableText,
+    source: nullableText,
+    task_type: nullableText,
+    model: nullableText,
+    failure_category: nullableText,
+    captured_at: nullableText,
+    run_id: nullableText,
+  }),
+});
+export type RagLine = z.infer<typeof RagLine>;
+
+/** Bedrock Knowledge Bases reads at most 10 KB of metadata per document. */
+export const MAX_KB_METADATA_BYTES = 10 * 1024;
+
+export const BedrockKbMetadata = z
+  .strictObject({
+    metadataAttributes: z.record(z.string().min(1), z.union([z.string(), z.number(), z.boolean()])),
+  })
+  .refine((metadata) => Buffer.byteLength(JSON.stringify(metadata)) <= MAX_KB_METADATA_BYTES, {
+    message: `metadata must be at most ${MAX_KB_METADATA_BYTES} bytes`,
+  });
+export type BedrockKbMetadata = z.infer<typeof BedrockKbMetadata>;
+
+/** One RAG document and its Bedrock Knowledge Bases sidecar (`<name>.metadata.json`). */
+export interface KbDocument {
+  readonly name: string;
+  readonly text: string;
+  readonly metadata: BedrockKbMetadata;
+}
+
+const turn = (role: string, content: string) => ({ role, content });
+const turns = (prompt: readonly ChatTurn[]) => prompt.map(({ role, content }) => turn(role, content));
+const reply = (content: string) => [turn("assistant", content)];
+
+/** Roles outside `roles`, the opening turn and the closing turn, over the whole conversation. */
+function chatRules(conversation: readonly ChatTurn[], roles: ReadonlySet<string>): RuleViolation | null {
+  const unsupported = conversation.findIndex((t) => !roles.has(t.role));
+  if (unsupported >= 0) {
+    const role = conversation[unsupported]?.role;
+    return {
+      rule: "unsupported_role",
+      detail: `turn ${unsupported + 1} has role "${role}"; the trainer takes ${[...roles].join(", ")}`,
+    };
+  }
+  const first = conversation.find((t) => t.role !== "system");
+  if (first?.role !== "user") {
+    return {
+      rule: "first_turn_not_user",
+      detail: `the first turn after the system prompt is ${first ? `from "${first.role}"` : "missing"}, not from the user`,
+    };
+  }
+  const last = conversation.at(-1);
+  if (last?.role !== "assistant") {
+    return {
+      rule: "last_turn_not_assistant",
+      detail: `the last turn is from "${last?.role}", not the assistant`,
+    };
+  }
+  return null;
+}
+
+const conversationOf = (example: TrainingExample) => [...example.prompt, turn("assistant", example.chosen)];
+
+/** Bedrock: system turns only first, then user and assistant in turn, and no reserved strings anywhere. */
+function bedrockRules(example: TrainingExample): RuleViolation | null {
+  const conversation = conversationOf(example);
+  const general = chatRules(conversation, new Set(["system", "user", "assistant"]));
+  if (general) return general;
+  const firstOther = conversation.findIndex((t) => t.role !== "system");
+  const lateSystem = conversation.findIndex((t, i) => i > firstOther && t.role === "system");
+  if (lateSystem >= 0) {
+    return {
+      rule: "system_not_leading",
+      detail: `turn ${lateSystem + 1} is a system turn after the conversation began`,
+    };
+  }
+  const dialogue = conversation.slice(firstOther);
+  const repeat = dialogue.findIndex((t, i) => i > 0 && dialogue[i - 1]?.role === t.role);
+  if (repeat >= 0) {
+    return {
+      rule: "turns_not_alternating",
+      detail: `turns ${firstOther + repeat} and ${firstOther + repeat + 1} are both from "${dialogue[repeat]?.role}"`,
+    };
+  }
+  for (const [i, t] of conversation.entries()) {
+    const reserved = BEDROCK_RESERVED_STRINGS.find((text) => t.content.includes(text));
+    if (reserved) {
+      return {
+        rule: "bedrock_reserved_string",
+        detail: `turn ${i + 1} (${t.role}) contains "${reserved}", which Bedrock reserves`,
+      };
+    }
+  }
+  return null;
+}
+
+const openAiRoles = new Set<string>(OPENAI_ROLES);
+const trlRoles = new Set<string>(TRL_ROLES);
+
+function spec(definition: Omit<FormatSpec, "needsPrompt"> & { needsPrompt?: boolean }): FormatSpec {
+  return { needsPrompt: true, ...definition };
+}
+
+export const FORMATS: Record<ExportFormat, FormatSpec> = {
+  "openai-sft": spec({
+    format: "openai-sft",
+    schema: OpenAiSftLine,
+    pairs: false,
+    check: (example) => chatRules(conversationOf(example), openAiRoles),
+    build: (example) => [
+      {
+        recordId: recordId(example.candidateId, "openai-sft"),
+        line: { messages: [...turns(example.prompt), turn("assistant", example.chosen)] },
+      },
+    ],
+  }),
+  "openai-preference": spec({
+    format: "openai-preference",
+    schema: OpenAiPreferenceLine,
+    pairs: true,
+    check: (example) => chatRules(conversationOf(example), openAiRoles),
+    build: (example) => [
+      {
+        recordId: recordId(example.candidateId, "openai-preference"),
+        line: {
+          input: { messages: turns(example.prompt) },
+          preferred_output: reply(example.chosen),
+          non_preferred_output: reply(example.rejected),
+        },
+      },
+    ],
+  }),
+  "trl-sft": spec({
+    format: "trl-sft",
+    schema: TrlSftLine,
+    pairs: false,
+    check: (example) => chatRules(conversationOf(example), trlRoles),
+    build: (example, options) => {
+      const id = recordId(example.candidateId, "trl-sft");
+      const line =
+        options.trl_sft_style === "prompt_completion"
+          ? { id, prompt: turns(example.prompt), completion: reply(example.chosen) }
+          : { id, messages: [...turns(example.prompt), turn("assistant", example.chosen)] };
+      return [{ recordId: id, line }];
+    },
+  }),
+  "trl-dpo": spec({
+    format: "trl-dpo",
+    schema: TrlDpoLine,
+    pairs: true,
+    check: (example) => chatRules(conversationOf(example), trlRoles),
+    build: (example) => {
+      const id = recordId(example.candidateId, "trl-dpo");
+      return [
+        {
+          recordId: id,
+          line: {
+            id,
+            prompt: turns(example.prompt),
+            chosen: reply(example.chosen),
+            rejected: reply(example.rejected),
+          },
+        },
+      ];
+    },
+  }),
+  "trl-kto": spec({
+    format: "trl-kto",
+    schema: TrlKtoLine,
+    pairs: true,
+    check: (example) => chatRules(conversationOf(example), trlRoles),
+    // The model's answer labelled undesirable, then the correction labelled desirable.
+    build: (example) =>
+      (
+        [
+          ["undesirable", example.rejected, false],
+          ["desirable", example.chosen, true],
+        ] as const
+      ).map(([variant, completion, label]) => {
+        const id = recordId(example.candidateId, "trl-kto", variant);
+        return {
+          recordId: id,
+          line: { id, prompt: turns(example.prompt), completion: reply(completion), label },
+        };
+      }),
+  }),
+  "bedrock-conversation": spec({
+    format: "bedrock-conversation",
+    schema: BedrockConversationLine,
+    pairs: false,
+    check: bedrockRules,
+    build: (example) => {
+      const system = example.prompt.filter((t) => t.role === "system").map((t) => ({ text: t.content }));
+      const messages = conversationOf(example)
+        .filter((t) => t.role !== "system")
+        .map((t) => ({ role: t.role, content: [{ text: t.content }] }));
+      return [
+        {
+          recordId: recordId(example.candidateId, "bedrock-conversation"),
+          line: {
+            schemaVersion: "bedrock-conversation-2024",
+            ...(system.length > 0 ? { system } : {}),
+            messages,
+          },
+        },
+      ];
+    },
+  }),
+  rag: spec({
+    format: "rag",
+    schema: RagLine,
+    pairs: false,
+    needsPrompt: false,
+    check: () => null,
+    build: (example) => {
+      const id = recordId(example.candidateId, "rag");
+      const question = example.prompt.filter((t) => t.role === "user").at(-1)?.content ?? null;
+      return [
+        {
+          recordId: id,
+          line: {
+            id,
+            text: example.chosen,
+            metadata: { candidate_id: example.candidateId, question, ...example.context },
+          },
+        },
+      ];
+    },
+  }),
+};
+
+/** A RAG record as a Knowledge Bases document: the text, and its metadata without empty values. */
+export function kbDocument(example: TrainingExample, id: string): KbDocument {
+  const attributes: Record<string, string> = { record_id: id, candidate_id: example.candidateId };
+  for (const [name, value] of Object.entries(example.context)) {
+    if (typeof value === "string" && value !== "") attributes[name] = value;
+  }
+  return { name: `${id}.txt`, text: example.chosen, metadata: { metadataAttributes: attributes } };
+}
