@@ -25,7 +25,7 @@ let page: Page;
 const logs: string[] = [];
 const blocked: string[] = [];
 
-const api = async (path: string, init: RequestInit = {}) => {
+const api = async <Body = Record<string, unknown>>(path: string, init: RequestInit = {}) => {
   const response = await fetch(`${runtime.config.apiUrl}${path}`, {
     ...init,
     headers: {
@@ -34,7 +34,7 @@ const api = async (path: string, init: RequestInit = {}) => {
       ...init.headers,
     },
   });
-  return { status: response.status, body: await response.json().catch(() => null) };
+  return { status: response.status, body: (await response.json().catch(() => null)) as Body };
 };
 
 async function waitFor<T>(what: string, check: () => Promise<T | undefined>): Promise<T> {
@@ -88,7 +88,7 @@ beforeAll(async () => {
     }),
   );
   await waitFor("the import of the fixture run", async () => {
-    const stats = await api("/api/sft/stats");
+    const stats = await api<{ by_status?: Record<string, number> } | null>("/api/sft/stats");
     return stats.body?.by_status?.needs_review === 30 ? true : undefined;
   });
 
@@ -154,7 +154,7 @@ describe("the reviewer web UI in Chromium", () => {
     corrected = await cardId();
     await page.keyboard.press("c");
     const editor = page.getByTestId("correction");
-    await expect.poll(() => editor.evaluate((el) => el === document.activeElement)).toBe(true);
+    await expect.poll(() => editor.evaluate((el) => el.matches(":focus"))).toBe(true);
     expect(await page.getByTestId("submit-correction").isDisabled()).toBe(true);
 
     await page.keyboard.type("  Answer: 27.5 km/h\n");
@@ -200,14 +200,14 @@ describe("the reviewer web UI in Chromium", () => {
     expect(await seen(stat("discarded"))).toBe("1");
     expect(await seen(stat("export-ready"))).toBe("1");
 
-    const stats = await api("/api/sft/stats");
+    const stats = await api<{ by_status: Record<string, number> }>("/api/sft/stats");
     expect(stats.body.by_status).toEqual({ needs_review: 28, approved: 1, discarded: 1, model_rejected: 0 });
-    const approved = await api(`/api/sft/candidates/${corrected}`);
+    const approved = await api<{ candidate: unknown }>(`/api/sft/candidates/${corrected}`);
     expect(approved.body.candidate).toMatchObject({
       status: "approved",
       corrected_response: "Answer: 27.5 km/h",
     });
-    const thrownOut = await api(`/api/sft/candidates/${discarded}`);
+    const thrownOut = await api<{ candidate: unknown }>(`/api/sft/candidates/${discarded}`);
     expect(thrownOut.body.candidate).toMatchObject({ status: "discarded", failure_category: "wrong_answer" });
   });
 
@@ -264,7 +264,7 @@ describe("the reviewer web UI in Chromium", () => {
   it("fits a narrow window (200% zoom of a 1280 px screen) without sideways scrolling", async () => {
     await page.setViewportSize({ width: 640, height: 430 });
     await page.getByTestId("queue-card").waitFor();
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    const overflow = await page.locator("html").evaluate((html) => html.scrollWidth - html.clientWidth);
     expect(overflow).toBeLessThanOrEqual(0);
     await page.getByRole("button", { name: "Correct" }).scrollIntoViewIfNeeded();
     expect(await page.getByRole("button", { name: "Correct" }).isVisible()).toBe(true);

@@ -1,5 +1,5 @@
 import { vi } from "vitest";
-import { ApiError, type ReviewApi } from "../../web/src/api.ts";
+import { ApiError, type ExportJob, type ReviewApi } from "../../web/src/api.ts";
 import type { Candidate, QueuePage, ReviewStats } from "../../web/src/types.ts";
 
 /** A candidate as a benchmark run has it, every field present. */
@@ -62,8 +62,8 @@ export function fakeApi(items: Candidate[], options: { staleQueue?: boolean } = 
     runs: vi.fn(async () => []),
     importRun: vi.fn(async () => ({ imported: 0, skipped: 0 })),
     candidate: vi.fn(async (id: string) => ({ candidate: { id }, history: [] })),
-    createExport: vi.fn(async () => ({ id: "export-1" })),
-    exportJob: vi.fn(async () => ({ id: "export-1" })),
+    createExport: vi.fn(async (_format: string): Promise<ExportJob> => ({ id: "export-1" })),
+    exportJob: vi.fn(async (_id: string): Promise<ExportJob> => ({ id: "export-1" })),
     legacyExport: vi.fn(async () => new Blob([])),
   };
   return { api: api as typeof api & ReviewApi, queue, decided };
