@@ -6,7 +6,7 @@ export default defineConfig({
   plugins: [vue()],
   test: {
     include: ["tests/**/*.test.ts"],
-    globalSetup: ["tests/support/global-setup.ts"],
+    globalSetup: ["tests/support/global-setup.ts", "tests/support/web-build-setup.ts"],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: "forks",

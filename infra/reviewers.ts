@@ -1,7 +1,14 @@
 import { Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
 import type { IHttpRouteAuthorizer } from "aws-cdk-lib/aws-apigatewayv2";
 import { HttpJwtAuthorizer } from "aws-cdk-lib/aws-apigatewayv2-authorizers";
-import { AccountRecovery, Mfa, UserPool, type UserPoolClient } from "aws-cdk-lib/aws-cognito";
+import {
+  AccountRecovery,
+  type CfnUserPoolClient,
+  Mfa,
+  UserPool,
+  type UserPoolClient,
+  type UserPoolDomain,
+} from "aws-cdk-lib/aws-cognito";
 import { Construct } from "constructs";
 import { acknowledgeNag } from "./constructs/nag.ts";
 
@@ -58,5 +65,24 @@ export class Reviewers extends Construct {
       `https://cognito-idp.${region}.amazonaws.com/${this.userPool.userPoolId}`,
       { jwtAudience: [this.client.userPoolClientId], identitySource: ["$request.header.Authorization"] },
     );
+  }
+
+  /**
+   * Lets the web UI at `appUrl` sign reviewers in through the pool's hosted UI: a Cognito domain,
+   * and on the client only the authorization-code flow (the page adds PKCE; the implicit flow and
+   * the callback placeholder CDK defaults to are dropped), returning to `appUrl` only.
+   */
+  enableHostedUi(options: { readonly domainPrefix: string; readonly appUrl: string }): UserPoolDomain {
+    const domain = this.userPool.addDomain("HostedUi", {
+      cognitoDomain: { domainPrefix: options.domainPrefix },
+    });
+    const client = this.client.node.defaultChild as CfnUserPoolClient;
+    client.allowedOAuthFlowsUserPoolClient = true;
+    client.allowedOAuthFlows = ["code"];
+    client.allowedOAuthScopes = ["openid", "email"];
+    client.callbackUrLs = [options.appUrl];
+    client.logoutUrLs = [options.appUrl];
+    client.supportedIdentityProviders = ["COGNITO"];
+    return domain;
   }
 }

@@ -1,6 +1,7 @@
 import { fileURLToPath } from "node:url";
 import { CfnOutput, Stack, type StackProps } from "aws-cdk-lib";
 import type { BundlingOptions } from "aws-cdk-lib/aws-lambda-nodejs";
+import type { ISource } from "aws-cdk-lib/aws-s3-deployment";
 import type { Construct } from "constructs";
 import { Eval } from "./eval.ts";
 import { Ingest } from "./ingest.ts";
@@ -8,6 +9,7 @@ import { ReviewApi } from "./review-api.ts";
 import { Reviewers } from "./reviewers.ts";
 import { Storage } from "./storage.ts";
 import { Uploads } from "./uploads.ts";
+import { Web } from "./web.ts";
 
 const functionEntry = (file: string): string =>
   fileURLToPath(new URL(`../functions/${file}`, import.meta.url));
@@ -15,11 +17,16 @@ const functionEntry = (file: string): string =>
 export interface FlywheelStackProps extends StackProps {
   /** Overrides of the functions' bundling defaults (tests use it to skip work they do not assert). */
   readonly bundling?: BundlingOptions;
+  /** The web UI's files. Default: `web/` built with Vite at synth time (tests may pass a stand-in). */
+  readonly webSite?: ISource;
 }
+
+/** `cdk deploy -c signInDomainPrefix=<prefix>`: the hosted UI's domain prefix, when the default is taken. */
+export const SIGN_IN_DOMAIN_PREFIX_CONTEXT = "signInDomainPrefix";
 
 /**
  * Flywheel in one stack, one construct per capability: storage (stateful), uploads, review API,
- * ingest.
+ * ingest, eval, web UI.
  * No `env`: the template is environment-agnostic and synthesises without AWS credentials.
  */
 export class FlywheelStack extends Stack {
@@ -62,6 +69,14 @@ export class FlywheelStack extends Stack {
       bundling,
     });
 
+    const web = new Web(this, "Web", {
+      api: reviewApi.httpApi,
+      reviewers,
+      accessLogsBucket: storage.accessLogsBucket,
+      signInDomainPrefix: this.node.tryGetContext(SIGN_IN_DOMAIN_PREFIX_CONTEXT) as string | undefined,
+      site: props.webSite,
+    });
+
     new CfnOutput(this, "BucketName", { value: bucket.bucketName });
     new CfnOutput(this, "TableName", { value: table.tableName });
     new CfnOutput(this, "RunUploadsQueueUrl", { value: uploads.runUploads.queue.queueUrl });
@@ -78,5 +93,7 @@ export class FlywheelStack extends Stack {
     new CfnOutput(this, "IngestTokensSecretArn", { value: ingest.tokens.secretArn });
     new CfnOutput(this, "ReviewerUserPoolId", { value: reviewers.userPool.userPoolId });
     new CfnOutput(this, "ReviewerClientId", { value: reviewers.client.userPoolClientId });
+    new CfnOutput(this, "WebUrl", { value: web.url });
+    new CfnOutput(this, "SignInUrl", { value: web.signInUrl });
   }
 }

@@ -1,7 +1,7 @@
-import { execFile } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync } from "node:fs";
-import { readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { cpSync, existsSync, readdirSync, readFileSync } from "node:fs";
+import { readFile, rename, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -14,39 +14,57 @@ export const WEB_DIST = join(WEB_ROOT, "dist");
 const HASH_FILE = ".source-hash";
 const SOURCES = ["index.html", "vite.config.ts", "src"];
 
-async function filesUnder(path: string): Promise<string[]> {
-  const entries = await readdir(path, { withFileTypes: true }).catch(() => null);
-  if (!entries) return existsSync(path) ? [path] : [];
-  const nested = await Promise.all(
-    entries.map((entry) =>
+function filesUnder(path: string): string[] {
+  if (!existsSync(path)) return [];
+  try {
+    return readdirSync(path, { withFileTypes: true }).flatMap((entry) =>
       entry.isDirectory() ? filesUnder(join(path, entry.name)) : [join(path, entry.name)],
-    ),
-  );
-  return nested.flat();
+    );
+  } catch {
+    return [path];
+  }
 }
 
-/** A hash of everything the build reads: the sources, and the versions of the packages that build them. */
-export async function webSourceHash(): Promise<string> {
+/**
+ * A hash of everything the build reads: the sources, and the versions of the packages that build
+ * them. Synchronous, for CDK's local bundling; the sources are a few hundred kilobytes.
+ */
+export function webSourceHash(): string {
   const hash = createHash("sha256");
   const require = createRequire(import.meta.url);
   for (const name of ["vite", "vue", "@vitejs/plugin-vue"]) {
-    const manifest = JSON.parse(await readFile(require.resolve(`${name}/package.json`), "utf8"));
+    const manifest = JSON.parse(readFileSync(require.resolve(`${name}/package.json`), "utf8"));
     hash.update(`${name}@${manifest.version}\n`);
   }
-  const files = (await Promise.all(SOURCES.map((source) => filesUnder(join(WEB_ROOT, source)))))
-    .flat()
-    .sort();
+  const files = SOURCES.flatMap((source) => filesUnder(join(WEB_ROOT, source))).sort();
   for (const file of files) {
     hash.update(`${relative(WEB_ROOT, file)}\n`);
-    hash.update(await readFile(file));
+    hash.update(readFileSync(file));
   }
   return hash.digest("hex");
 }
 
-export async function isWebBuildFresh(outDir = WEB_DIST): Promise<boolean> {
-  const built = await readFile(join(outDir, HASH_FILE), "utf8").catch(() => null);
-  return built !== null && existsSync(join(outDir, "index.html")) && built === (await webSourceHash());
+function isFresh(outDir: string, built: string | null): boolean {
+  return built !== null && existsSync(join(outDir, "index.html")) && built === webSourceHash();
 }
+
+export async function isWebBuildFresh(outDir = WEB_DIST): Promise<boolean> {
+  return isFresh(outDir, await readFile(join(outDir, HASH_FILE), "utf8").catch(() => null));
+}
+
+const viteBin = () =>
+  join(dirname(createRequire(import.meta.url).resolve("vite/package.json")), "bin", "vite.js");
+const viteArgs = (outDir: string) => [
+  viteBin(),
+  "build",
+  WEB_ROOT,
+  "--outDir",
+  outDir,
+  "--emptyOutDir",
+  "--logLevel",
+  "warn",
+];
+const viteEnv = () => ({ ...process.env, NODE_ENV: "production" });
 
 /**
  * Builds the web app with Vite into `outDir` (in a sibling folder first, then moved in place, so a
@@ -55,14 +73,13 @@ export async function isWebBuildFresh(outDir = WEB_DIST): Promise<boolean> {
 export async function buildWeb(outDir = WEB_DIST): Promise<void> {
   const target = resolve(outDir);
   const staging = `${target}.tmp-${process.pid}-${Date.now()}`;
-  const vite = join(dirname(createRequire(import.meta.url).resolve("vite/package.json")), "bin", "vite.js");
   try {
-    await promisify(execFile)(
-      process.execPath,
-      [vite, "build", WEB_ROOT, "--outDir", staging, "--emptyOutDir", "--logLevel", "warn"],
-      { env: { ...process.env, NODE_ENV: "production" }, timeout: 180_000, maxBuffer: 16 * 1024 * 1024 },
-    );
-    await writeFile(join(staging, HASH_FILE), await webSourceHash());
+    await promisify(execFile)(process.execPath, viteArgs(staging), {
+      env: viteEnv(),
+      timeout: 180_000,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    await writeFile(join(staging, HASH_FILE), webSourceHash());
     await rm(target, { recursive: true, force: true });
     await rename(staging, target);
   } finally {
@@ -75,6 +92,19 @@ export async function ensureWebBuild(outDir = WEB_DIST): Promise<"fresh" | "buil
   if (await isWebBuildFresh(outDir)) return "fresh";
   await buildWeb(outDir);
   return "built";
+}
+
+/**
+ * Puts a build of the current sources into `outDir` (an empty folder), synchronously, as CDK's
+ * local bundling needs: a copy of `web/dist` when it is up to date, else a fresh Vite build.
+ */
+export function bundleWebInto(outDir: string): void {
+  const hashFile = join(WEB_DIST, HASH_FILE);
+  if (isFresh(WEB_DIST, existsSync(hashFile) ? readFileSync(hashFile, "utf8") : null)) {
+    cpSync(WEB_DIST, outDir, { recursive: true, filter: (source) => !source.endsWith(HASH_FILE) });
+    return;
+  }
+  execFileSync(process.execPath, viteArgs(outDir), { env: viteEnv(), timeout: 180_000, stdio: "pipe" });
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -115,7 +115,8 @@ describe("storage", () => {
 
   it("encrypts every bucket, blocks public access and refuses plain HTTP", () => {
     const buckets = resourcesOfType("AWS::S3::Bucket");
-    expect(Object.keys(buckets)).toHaveLength(2);
+    // Data, access logs and the web UI's site.
+    expect(Object.keys(buckets)).toHaveLength(3);
     for (const [bucketId, bucket] of Object.entries(buckets)) {
       expect(bucket.Properties).toMatchObject({
         BucketEncryption: {
