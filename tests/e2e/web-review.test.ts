@@ -226,13 +226,10 @@ describe("the reviewer web UI in Chromium", () => {
     expect(flagged).toBe(`${runId}-0000002`);
   });
 
-  it("downloads the SFT export through its signed URL", async () => {
+  it("downloads the SFT export through its signed URL", async (ctx) => {
     const exportsApi = await api("/api/exports");
-    // The exports API comes with the exports capability; until it is deployed there is nothing to download.
-    if (exportsApi.status === 404) {
-      expect(await page.getByTestId("export").isVisible()).toBe(true);
-      return;
-    }
+    // Reported as skipped, not passed, where the API has no export jobs to create.
+    if (exportsApi.status === 404) ctx.skip("the API has no export jobs (GET /api/exports is a 404)");
     const [download] = await Promise.all([
       page.waitForEvent("download", { timeout: 60_000 }),
       page.getByTestId("export").click(),

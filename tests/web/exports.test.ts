@@ -9,13 +9,11 @@ describe("exportDataset", () => {
   it("creates an openai-sft export and polls the job until it has a signed URL", async () => {
     const { api } = fakeApi([]);
     api.createExport.mockResolvedValueOnce({ id: "e1", status: "queued" });
-    api.exportJob
-      .mockResolvedValueOnce({ id: "e1", status: "running" })
-      .mockResolvedValueOnce({
-        id: "e1",
-        status: "completed",
-        download_url: "http://127.0.0.1:9/e1.jsonl?X-Amz-Expires=900",
-      });
+    api.exportJob.mockResolvedValueOnce({ id: "e1", status: "running" }).mockResolvedValueOnce({
+      id: "e1",
+      status: "completed",
+      download_url: "http://127.0.0.1:9/e1.jsonl?X-Amz-Expires=900",
+    });
     const progress = vi.fn();
 
     const result = await exportDataset(api, { ...noWait, onProgress: progress });
