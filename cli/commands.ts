@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { INGEST_USAGE, ingestCommand } from "./ingest.ts";
+import { PROVENANCE_USAGE, provenanceCommand } from "./provenance.ts";
 import { formatBytes, listRuns, uploadRun } from "./runs.ts";
 import { findLocalConfig, resolveTarget, UsageError } from "./target.ts";
 
@@ -10,12 +11,14 @@ const USAGE = `Usage:
   flywheel runs list [--local | --bucket NAME]
       Lists the run folders in the bucket.
 ${INGEST_USAGE}
+${PROVENANCE_USAGE}
 
 Target: the local runtime when .flywheel/local.json exists (npm start) or with --local;
 otherwise AWS (standard credentials and region) and the bucket from --bucket or FLYWHEEL_BUCKET.`;
 
 async function main(argv: string[], print: (line: string) => void = console.log): Promise<number> {
   if (argv[0] === "ingest") return ingestCommand(argv.slice(1), print);
+  if (argv[0] === "provenance") return provenanceCommand(argv.slice(1), print);
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

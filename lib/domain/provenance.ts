@@ -49,6 +49,7 @@ const optionalFields = {
   // backfill marks
   backfilled: z.boolean().nullish(),
   backfilled_at: time.nullish(),
+  backfilled_by: text.nullish(),
   backfilled_fields: z.array(z.string()).nullish(),
 };
 
@@ -174,3 +175,73 @@ function requiredError(field: string): string {
 function isRecord(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === "object" && !Array.isArray(value);
 }
+
+/** What a backfill may fill in: given by whoever vouches for the records' origin. */
+export interface BackfillDefaults {
+  readonly source: string;
+  readonly model: string;
+}
+
+/** A record as backfill sees it: its block, status, and who decided it (when someone did). */
+export interface BackfillSubject extends ProvenanceSubject {
+  readonly reviewer?: unknown;
+  readonly decided_at?: unknown;
+}
+
+/** The fields a backfill adds to one record's provenance; never one the record already has. */
+export interface ProvenanceFill {
+  /** Field → value, each to be written only where the block lacks it (absent, `null` or blank). */
+  readonly fields: Readonly<Record<string, unknown>>;
+  /** The names of the filled fields, apart from the backfill marks, appended to `backfilled_fields`. */
+  readonly filled: readonly string[];
+  /** The record has no block at all: the fill creates it. */
+  readonly createsBlock: boolean;
+  /** The block as it will be after the fill. */
+  readonly provenance: Record<string, unknown>;
+}
+
+/**
+ * Plans the backfill of one record: every missing field backfill can know is filled, existing
+ * values are kept as they are. The channel becomes `backfill` only when the record has none; an
+ * approved record without its approver gets the reviewer recorded on it (or, for an ingested
+ * record, its sender; else whoever runs the backfill). Returns `null` when nothing is missing
+ * that backfill could fill, so running it again changes nothing.
+ */
+export function planProvenanceFill(
+  subject: BackfillSubject,
+  defaults: BackfillDefaults,
+  context: { readonly at: Date; readonly by: string },
+): ProvenanceFill | null {
+  const block = isRecord(subject.provenance) ? subject.provenance : null;
+  const current = block ?? {};
+  const at = context.at.toISOString();
+  const fields: Record<string, unknown> = {};
+  const offer = (field: string, value: unknown) => {
+    if (isAbsent(current[field]) && !isAbsent(value)) fields[field] = value;
+  };
+  offer("source", defaults.source);
+  offer("channel", "backfill");
+  offer("model", defaults.model);
+  offer("captured_at", at);
+  if (subject.status === "approved") {
+    if (current.approved === undefined || current.approved === null) offer("approved", true);
+    offer("approved_by", textOf(subject.reviewer) ?? textOf(current.principal) ?? context.by);
+    offer("approved_at", timeOf(subject.decided_at) ?? timeOf(current.captured_at) ?? at);
+  }
+  if ((current.channel ?? fields.channel) === "backfill") offer("backfilled_at", at);
+  const filled = Object.keys(fields);
+  if (filled.length === 0) return null;
+  offer("backfilled", true);
+  offer("backfilled_at", at);
+  offer("backfilled_by", context.by);
+  const earlier = Array.isArray(current.backfilled_fields) ? current.backfilled_fields : [];
+  return {
+    fields,
+    filled,
+    createsBlock: block === null,
+    provenance: { ...current, ...fields, backfilled_fields: [...earlier, ...filled] },
+  };
+}
+
+const textOf = (value: unknown) => (typeof value === "string" && value.trim() !== "" ? value : null);
+const timeOf = (value: unknown) => (time.safeParse(value).success ? (value as string) : null);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ProvenanceRecord, validateProvenance } from "../../lib/domain/provenance.ts";
+import { ProvenanceRecord, planProvenanceFill, validateProvenance } from "../../lib/domain/provenance.ts";
+import { deltaForChange, provenanceCounters, provenanceReport } from "../../lib/domain/stats.ts";
 
 const CAPTURED = "2026-05-01T10:00:00.000Z";
 
@@ -151,5 +152,156 @@ describe("validateProvenance", () => {
   it("keeps fields it does not know", () => {
     const parsed = ProvenanceRecord.parse({ ...blocks.sqs, extra: { a: 1 } });
     expect(parsed).toMatchObject({ extra: { a: 1 }, idempotency_key: null });
+  });
+});
+
+describe("planProvenanceFill", () => {
+  const AT = new Date("2026-06-01T12:00:00.000Z");
+  const context = { at: AT, by: "ana" };
+  const defaults = { source: "legacy-rig", model: "Qwen2.5-3B" };
+
+  it("gives a record without provenance a whole backfill block", () => {
+    const plan = planProvenanceFill({ status: "needs_review" }, defaults, context);
+    expect(plan).toEqual({
+      fields: {
+        source: "legacy-rig",
+        channel: "backfill",
+        model: "Qwen2.5-3B",
+        captured_at: AT.toISOString(),
+        backfilled_at: AT.toISOString(),
+        backfilled: true,
+        backfilled_by: "ana",
+      },
+      filled: ["source", "channel", "model", "captured_at", "backfilled_at"],
+      createsBlock: true,
+      provenance: expect.objectContaining({ channel: "backfill", backfilled: true }),
+    });
+    expect(validateProvenance({ provenance: plan?.provenance, status: "needs_review" })).toEqual({
+      valid: true,
+    });
+  });
+
+  it("never overwrites a field the record has, and keeps its channel", () => {
+    const block = { ...blocks["s3-upload"], model: null, source: "  " };
+    const plan = planProvenanceFill({ provenance: block, status: "needs_review" }, defaults, context);
+    expect(plan?.fields).toEqual({
+      source: "legacy-rig",
+      model: "Qwen2.5-3B",
+      backfilled: true,
+      backfilled_at: AT.toISOString(),
+      backfilled_by: "ana",
+    });
+    expect(plan?.createsBlock).toBe(false);
+    expect(plan?.provenance).toMatchObject({
+      channel: "s3-upload",
+      captured_at: CAPTURED,
+      key: blocks["s3-upload"].key,
+      line: 3,
+      backfilled_fields: ["source", "model"],
+    });
+    for (const [field, value] of Object.entries(block)) {
+      if (value !== null && value !== "  ") expect(plan?.provenance[field]).toEqual(value);
+    }
+  });
+
+  it("changes nothing on a complete record, and nothing the second time", () => {
+    expect(planProvenanceFill({ provenance: blocks.http }, defaults, context)).toBeNull();
+    const first = planProvenanceFill({ provenance: { channel: "eval" } }, defaults, context);
+    expect(first).not.toBeNull();
+    const later = { at: new Date("2027-01-01T00:00:00Z"), by: "bo" };
+    expect(planProvenanceFill({ provenance: first?.provenance }, defaults, later)).toBeNull();
+  });
+
+  it("names who approved an approved record: its reviewer, else its sender, else the caller", () => {
+    const reviewed = planProvenanceFill(
+      { provenance: blocks.eval, status: "approved", reviewer: "cy", decided_at: "2026-05-02T08:00:00Z" },
+      defaults,
+      context,
+    );
+    expect(reviewed?.fields).toMatchObject({
+      approved: true,
+      approved_by: "cy",
+      approved_at: "2026-05-02T08:00:00Z",
+    });
+    const ingested = planProvenanceFill({ provenance: blocks.http, status: "approved" }, defaults, context);
+    expect(ingested?.fields).toMatchObject({ approved_by: "ingest-token:kiwi", approved_at: CAPTURED });
+    const unknown = planProvenanceFill({ status: "approved" }, defaults, context);
+    expect(unknown?.fields).toMatchObject({ approved_by: "ana", approved_at: AT.toISOString() });
+    expect(validateProvenance({ provenance: unknown?.provenance, status: "approved" }).valid).toBe(true);
+  });
+
+  it("leaves an origin it cannot know missing", () => {
+    const plan = planProvenanceFill({ provenance: without(blocks.sqs, "message_id") }, defaults, context);
+    expect(plan).toBeNull();
+  });
+});
+
+describe("provenance counters", () => {
+  const valid = { status: "needs_review" as const, task_type: "t", provenance: blocks.eval };
+
+  it("count a record as valid by source and model, or as missing", () => {
+    expect(provenanceCounters(valid)).toEqual({ "prov_valid#source#eval": 1, "prov_valid#model#gpt-x": 1 });
+    expect(provenanceCounters({ status: "needs_review" })).toEqual({
+      prov_missing: 1,
+      "prov_missing#source#unknown": 1,
+      "prov_missing#model#unknown": 1,
+    });
+    const approved = { ...blocks.eval, approved: true, approved_by: "ana", approved_at: CAPTURED };
+    expect(provenanceCounters({ status: "approved", provenance: approved })).toEqual({
+      "prov_valid#source#eval": 1,
+      "prov_valid#model#gpt-x": 1,
+      prov_approved: 1,
+    });
+    expect(
+      provenanceCounters({ status: "discarded", provenance: { ...blocks.eval, excluded: true } }),
+    ).toMatchObject({ prov_excluded: 1 });
+  });
+
+  it("move from missing to valid when a backfill completes a record", () => {
+    const before = { status: "needs_review" as const, task_type: "t", provenance: { model: null } };
+    const plan = planProvenanceFill(before, { source: "s", model: "m" }, { at: new Date(), by: "ana" });
+    expect(deltaForChange(before, { ...before, provenance: plan?.provenance })).toEqual({
+      prov_missing: -1,
+      "prov_missing#source#unknown": -1,
+      "prov_missing#model#unknown": -1,
+      "prov_valid#source#s": 1,
+      "prov_valid#model#m": 1,
+      "model#unknown": -1,
+      "model#m": 1,
+      "source#unknown": -1,
+      "source#s": 1,
+      "needs_review#model#unknown": -1,
+      "needs_review#model#m": 1,
+      "needs_review#source#unknown": -1,
+      "needs_review#source#s": 1,
+    });
+  });
+
+  it("make the report: totals, coverage, and rows by source and model", () => {
+    const report = provenanceReport({
+      total: 4,
+      "prov_valid#source#kiwi": 3,
+      "prov_valid#model#m1": 3,
+      prov_missing: 1,
+      "prov_missing#source#unknown": 1,
+      "prov_missing#model#m1": 1,
+      prov_approved: 2,
+      prov_excluded: 1,
+      "source#kiwi": 3,
+    });
+    expect(report).toEqual({
+      total: 4,
+      valid: 3,
+      approved: 2,
+      excluded: 1,
+      missing_provenance: 1,
+      coverage: 75,
+      by_source: {
+        kiwi: { total: 3, valid: 3, missing: 0, coverage: 100 },
+        unknown: { total: 1, valid: 0, missing: 1, coverage: 0 },
+      },
+      by_model: { m1: { total: 4, valid: 3, missing: 1, coverage: 75 } },
+    });
+    expect(provenanceReport({}).coverage).toBe(100);
   });
 });

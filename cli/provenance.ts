@@ -1,0 +1,169 @@
+import { once } from "node:events";
+import { createReadStream, createWriteStream } from "node:fs";
+import { stat } from "node:fs/promises";
+import { userInfo } from "node:os";
+import { resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { parseArgs } from "node:util";
+import type { ProvenanceCoverage, ProvenanceReport } from "../lib/domain/stats.ts";
+import { backfillProvenanceLines, validateProvenanceLines } from "../lib/usecases/provenance-files.ts";
+import { readLocalConfig } from "../local/local-config.ts";
+import { findLocalConfig, UsageError } from "./target.ts";
+
+export const PROVENANCE_USAGE = `  flywheel provenance report [--local | --api-url URL]
+      Prints how much of the store is traceable, by source and by model. In AWS the API is
+      --api-url or FLYWHEEL_API_URL, with a reviewer's token in FLYWHEEL_TOKEN.
+  flywheel provenance backfill-file <in.jsonl> --source S --model M -o <out.jsonl>
+      Copies a JSONL file of training pairs, adding the provenance each line is missing
+      (never changing a field a line has); prints {lines, changed, unchanged, skipped}.
+  flywheel provenance validate-file <file.jsonl>
+      Prints {valid, invalid, errors: [{line, errors}]}; exits 1 when a line is invalid.`;
+
+/** `flywheel provenance …`; returns the exit code. */
+export async function provenanceCommand(
+  argv: string[],
+  print: (line: string) => void,
+  env: Record<string, string | undefined> = process.env,
+): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      source: { type: "string" },
+      model: { type: "string" },
+      output: { type: "string", short: "o" },
+      "api-url": { type: "string" },
+      local: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  const [command, ...rest] = positionals;
+  if (values.help || !command) {
+    print(`Usage:\n${PROVENANCE_USAGE}`);
+    return values.help ? 0 : 2;
+  }
+
+  if (command === "report") {
+    if (rest.length > 0) throw new UsageError("provenance report takes no arguments");
+    if (values.local && values["api-url"]) throw new UsageError("--local and --api-url cannot be combined");
+    const api = await resolveApiTarget({ local: values.local, apiUrl: values["api-url"] }, env);
+    const report = await getJson<ProvenanceReport>(api, "/api/provenance/report");
+    for (const line of formatProvenanceReport(report)) print(line);
+    return 0;
+  }
+
+  if (command === "backfill-file") {
+    const [input, ...extra] = rest;
+    if (!input || extra.length > 0) throw new UsageError("provenance backfill-file takes exactly one file");
+    const { source, model, output } = values;
+    if (!source?.trim() || !model?.trim() || !output) {
+      throw new UsageError("provenance backfill-file needs --source, --model and -o <out.jsonl>");
+    }
+    await requireFile(input);
+    if (resolve(input) === resolve(output)) throw new UsageError("-o must name another file than the input");
+    const out = createWriteStream(output, { flags: "wx" });
+    await once(out, "open").catch((error: NodeJS.ErrnoException) => {
+      throw error.code === "EEXIST" ? new UsageError(`${output} exists already; name a new file`) : error;
+    });
+    const write = async (line: string) => {
+      if (!out.write(`${line}\n`)) await once(out, "drain");
+    };
+    try {
+      const summary = await backfillProvenanceLines(
+        readLines(input),
+        write,
+        { source, model },
+        {
+          at: new Date(),
+          by: `cli:${userInfo().username}`,
+        },
+      );
+      print(JSON.stringify(summary));
+      return summary.skipped.length === 0 ? 0 : 1;
+    } finally {
+      out.end();
+      await once(out, "close");
+    }
+  }
+
+  if (command === "validate-file") {
+    const [file, ...extra] = rest;
+    if (!file || extra.length > 0) throw new UsageError("provenance validate-file takes exactly one file");
+    await requireFile(file);
+    const result = await validateProvenanceLines(readLines(file));
+    print(JSON.stringify(result));
+    return result.invalid === 0 ? 0 : 1;
+  }
+
+  throw new UsageError(`unknown command: provenance ${positionals.join(" ")}`);
+}
+
+/** The report as a table: the totals, then one row per source and per model. */
+export function formatProvenanceReport(report: ProvenanceReport): string[] {
+  const lines = [
+    `records ${report.total}  valid ${report.valid}  missing provenance ${report.missing_provenance}  ` +
+      `coverage ${report.coverage.toFixed(2)}%  approved ${report.approved}  excluded ${report.excluded}`,
+  ];
+  const table = (title: string, rows: Record<string, ProvenanceCoverage>) => {
+    const entries = Object.entries(rows);
+    const width = Math.max(title.length, ...entries.map(([name]) => name.length));
+    lines.push(
+      "",
+      `${title.padEnd(width)}  ${["records", "valid", "missing", "coverage"].map(cell).join("  ")}`,
+    );
+    for (const [name, row] of entries) {
+      const cells = [row.total, row.valid, row.missing].map((n) => cell(String(n)));
+      lines.push(`${name.padEnd(width)}  ${cells.join("  ")}  ${cell(`${row.coverage.toFixed(2)}%`)}`);
+    }
+    if (entries.length === 0) lines.push("(none)");
+  };
+  table("source", report.by_source);
+  table("model", report.by_model);
+  return lines;
+}
+
+const cell = (text: string) => text.padStart(8);
+
+function readLines(file: string): AsyncIterable<string> {
+  return createInterface({ input: createReadStream(file), crlfDelay: Number.POSITIVE_INFINITY });
+}
+
+async function requireFile(file: string) {
+  if (!(await stat(file).catch(() => undefined))?.isFile()) throw new UsageError(`${file} is not a file`);
+}
+
+interface ApiTarget {
+  readonly url: string;
+  readonly token: string;
+}
+
+async function resolveApiTarget(
+  flags: { local?: boolean; apiUrl?: string },
+  env: Record<string, string | undefined>,
+): Promise<ApiTarget> {
+  const localConfig = findLocalConfig();
+  if (flags.local || (localConfig && !flags.apiUrl)) {
+    if (!localConfig) {
+      throw new UsageError(
+        "no local runtime is running (.flywheel/local.json not found); start it with `npm start`",
+      );
+    }
+    const config = await readLocalConfig(localConfig);
+    return { url: config.apiUrl, token: config.reviewerToken };
+  }
+  const url = flags.apiUrl ?? env.FLYWHEEL_API_URL;
+  const token = env.FLYWHEEL_TOKEN;
+  if (!url || !token) {
+    throw new UsageError(
+      "no target: start the local runtime (`npm start`), or set --api-url (or FLYWHEEL_API_URL) and FLYWHEEL_TOKEN",
+    );
+  }
+  return { url, token };
+}
+
+async function getJson<T>(api: ApiTarget, path: string): Promise<T> {
+  const response = await fetch(new URL(path, api.url), { headers: { authorization: `Bearer ${api.token}` } });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`GET ${path} answered ${response.status}: ${text}`);
+  return JSON.parse(text) as T;
+}
