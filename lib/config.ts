@@ -106,3 +106,23 @@ export const JudgeConfig = BaseConfig.extend({
   JUDGE_BEDROCK_REGION: optionalText,
 });
 export type JudgeConfig = z.infer<typeof JudgeConfig>;
+
+/** The export handler (`functions/export.ts`). */
+export const ExportConfig = BaseConfig.extend({
+  /** The code version manifests record, stamped at build (`<package version>+<git sha>`). */
+  CODE_VERSION: optionalText,
+});
+export type ExportConfig = z.infer<typeof ExportConfig>;
+
+/** The export routes of `functions/api.ts`. */
+export const ExportApiConfig = ExportConfig.extend({
+  /** Absent on a deployment without the exports capability: creating a job then answers 503. */
+  EXPORTS_QUEUE_URL: optionalText.pipe(z.url().optional()),
+  /** How long a download link lasts unless the request asks for less or more. */
+  EXPORT_URL_EXPIRY_SECONDS: z.coerce.number().int().min(1).max(43_200).default(900),
+  /** The longest a request may ask a download link to last (`?expires_in=`). */
+  EXPORT_URL_MAX_EXPIRY_SECONDS: z.coerce.number().int().min(1).max(43_200).default(3_600),
+  /** `GET /api/sft/export` builds within the request up to this many approved candidates. */
+  SFT_EXPORT_SYNC_MAX_RECORDS: z.coerce.number().int().min(0).max(1_000_000).default(20_000),
+});
+export type ExportApiConfig = z.infer<typeof ExportApiConfig>;

@@ -48,6 +48,19 @@ export const RUN_UPLOAD = {
 /** Exported datasets are deleted by a lifecycle rule after this many days. */
 export const EXPORT_RETENTION_DAYS = 30;
 
+/** What an export writes under `exports/<export id>/`. */
+export const EXPORT_FILES = {
+  dataset: "dataset.jsonl",
+  quarantine: "quarantine.jsonl",
+  /** Dataset line → record id → candidate, for every format (some trainers refuse extra keys). */
+  records: "records.jsonl",
+  manifest: "manifest.json",
+  /** RAG only: one text file and one Bedrock Knowledge Bases `.metadata.json` sidecar per document. */
+  documents: "documents/",
+} as const;
+
+export const exportPrefix = (exportId: string): string => `${BUCKET_PREFIXES.exports}${exportId}/`;
+
 export interface QueueDeclaration {
   /** Logical name; the deployed name gets a stack-specific prefix. */
   readonly name: string;
@@ -84,6 +97,18 @@ export const QUEUES = {
     visibilityTimeoutSeconds: 1800,
     maxReceiveCount: 3,
     batchSize: 5,
+  },
+  /**
+   * One message per export job. A job streams its whole dataset, so it gets Lambda's longest
+   * timeout and is handled alone; a failed attempt is retried once the message is visible again
+   * (a minute after the longest run), and a redelivery rebuilds the same bytes.
+   */
+  exports: {
+    name: "exports",
+    handlerTimeoutSeconds: 900,
+    visibilityTimeoutSeconds: 960,
+    maxReceiveCount: 3,
+    batchSize: 1,
   },
 } as const satisfies Record<string, QueueDeclaration>;
 

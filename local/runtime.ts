@@ -3,6 +3,7 @@ import { mkdir, rm, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createAwsClients } from "../lib/adapters/aws-clients.ts";
+import { buildCodeVersion } from "../lib/code-version.ts";
 import { dlqName, QUEUES, type QueueKey } from "../lib/resources.ts";
 import {
   type RunningDynamoDb,
@@ -122,6 +123,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     const provisioned = await provision(clients, LOCAL_NAMES);
     // Starting a judge run sends to the judge queue, whose URL the stack gives the API function.
     process.env.JUDGE_QUEUE_URL = provisioned.queues.judge.url;
+    process.env.EXPORTS_QUEUE_URL = provisioned.queues.exports.url;
+    // Export manifests record the code version; a deployment stamps it at build, locally it is now.
+    process.env.CODE_VERSION ??= buildCodeVersion(projectRoot);
     phase("provisioning");
 
     // Restore before the hook exists: putting mirrored objects back must not start imports.

@@ -2,6 +2,8 @@ import { type DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb
 import type { CandidateStatus } from "../domain/candidate.ts";
 import type { QueueFilters, QueuePosition } from "../domain/queue.ts";
 import { STATUS_INDEX_SHARDS, TABLE } from "../resources.ts";
+import type { CandidateSelection, ExportCandidateSource } from "../usecases/exports.ts";
+import type { CandidateView } from "../usecases/review.ts";
 import type { QueueReader, QueueWalk } from "../usecases/review-queue.ts";
 import type { CandidateViews } from "./candidate-view.ts";
 import { keys, statusPartition } from "./table-keys.ts";
@@ -20,6 +22,8 @@ interface ShardCursor {
   lastTaken: Position | null;
   /** Everything up to here was read (taken or filtered out); `null` when unknown. */
   lastRead: Position | null;
+  /** `stream` only: the read of this shard's next page, started before its buffer runs dry. */
+  reading?: Promise<void> | undefined;
 }
 
 const { byStatus } = TABLE.indexes;
@@ -38,7 +42,7 @@ const FILTER_PATHS: Record<keyof QueueFilters, string[]> = {
  * reads about its share of the page; what a read costs depends on the page size, not on how many
  * candidates the table holds.
  */
-export class QueueTable implements QueueReader {
+export class QueueTable implements QueueReader, ExportCandidateSource {
   readonly shards = STATUS_INDEX_SHARDS;
 
   constructor(
@@ -102,18 +106,72 @@ export class QueueTable implements QueueReader {
     return { items: await this.views.toViews(page), position, more: lookahead !== undefined };
   }
 
-  private async read(shard: ShardCursor, limit: number, filter: Filter | null) {
+  /**
+   * Every candidate of the selection's statuses, merged over all their partitions (statuses ×
+   * shards) by sort key like `walk`, but read once from start to end: each partition's next page
+   * is fetched while the current one is being consumed, and nothing is read twice. Exports read
+   * through it; memory holds about two pages per partition whatever the size of the selection.
+   */
+  async *stream(selection: CandidateSelection, batchSize = 100): AsyncGenerator<CandidateView[]> {
+    const filter = filterExpression(selection.filters);
+    const range = rangeCondition(selection.range);
+    // With a filter, a page of `Limit` evaluated items returns fewer: read more of them at once.
+    const pageSize = filter ? 1_000 : 250;
+    const shards: ShardCursor[] = selection.statuses.flatMap((status) =>
+      Array.from({ length: this.shards }, (_, shard) => ({
+        partition: statusPartition(status, shard),
+        buffer: [],
+        startKey: undefined,
+        exhausted: false,
+        lastTaken: null,
+        lastRead: null,
+      })),
+    );
+    const refill = (shard: ShardCursor) => {
+      shard.reading ??= this.read(shard, pageSize, filter, range).finally(() => {
+        shard.reading = undefined;
+      });
+      return shard.reading;
+    };
+    let batch: Item[] = [];
+    for (;;) {
+      for (const shard of shards) {
+        if (!shard.exhausted && shard.buffer.length < pageSize / 2) void refill(shard).catch(() => undefined);
+      }
+      const dry = shards.filter((shard) => shard.buffer.length === 0 && !shard.exhausted);
+      if (dry.length > 0) {
+        await Promise.all(dry.map(refill));
+        continue;
+      }
+      let oldest = -1;
+      shards.forEach((shard, i) => {
+        const head = shard.buffer[0];
+        const best = shards[oldest]?.buffer[0];
+        if (head && (!best || sortKeyOf(head) < sortKeyOf(best))) oldest = i;
+      });
+      const item = shards[oldest]?.buffer.shift();
+      if (!item) break;
+      batch.push(item);
+      if (batch.length >= batchSize) {
+        yield await this.views.toViews(batch);
+        batch = [];
+      }
+    }
+    if (batch.length > 0) yield await this.views.toViews(batch);
+  }
+
+  private async read(shard: ShardCursor, limit: number, filter: Filter | null, range: Filter | null = null) {
     const result = await this.dynamodb.send(
       new QueryCommand({
         TableName: this.tableName,
         IndexName: byStatus.name,
-        KeyConditionExpression: "#gpk = :gpk",
+        KeyConditionExpression: `#gpk = :gpk${range ? ` AND ${range.expression}` : ""}`,
         ScanIndexForward: true,
         Limit: limit,
         ExclusiveStartKey: shard.startKey,
         ...(filter ? { FilterExpression: filter.expression } : {}),
-        ExpressionAttributeNames: { "#gpk": byStatus.partitionKey, ...filter?.names },
-        ExpressionAttributeValues: { ":gpk": shard.partition, ...filter?.values },
+        ExpressionAttributeNames: { "#gpk": byStatus.partitionKey, ...filter?.names, ...range?.names },
+        ExpressionAttributeValues: { ":gpk": shard.partition, ...filter?.values, ...range?.values },
       }),
     );
     shard.buffer.push(...(result.Items ?? []));
@@ -144,6 +202,24 @@ function filterExpression(filters: QueueFilters): Filter | null {
     clauses.push(`${path.join(".")} = :f_${name}`);
   }
   return clauses.length > 0 ? { expression: clauses.join(" AND "), names, values } : null;
+}
+
+/**
+ * The sort-key condition of a time range: sort keys are `<ISO time>#<id>`, so every key at the
+ * instant `from` sorts after `from` itself (inclusive) and every key at `to` after `to` (exclusive).
+ */
+function rangeCondition(range: CandidateSelection["range"]): Filter | null {
+  const names = { "#gsk": byStatus.sortKey };
+  if (range.from && range.to) {
+    return {
+      expression: "#gsk BETWEEN :from AND :to",
+      names,
+      values: { ":from": range.from, ":to": range.to },
+    };
+  }
+  if (range.from) return { expression: "#gsk >= :from", names, values: { ":from": range.from } };
+  if (range.to) return { expression: "#gsk < :to", names, values: { ":to": range.to } };
+  return null;
 }
 
 const sortKeyOf = (item: Item) => String(item[byStatus.sortKey]);

@@ -33,6 +33,10 @@ export const keys = {
   /** The judge/rubric version pairs any evaluation was made with: the overview's partitions. */
   evalVersions: () => ({ [TABLE.partitionKey]: "EVAL", [TABLE.sortKey]: "VERSIONS" }),
   judgeRun: (runId: string) => ({ [TABLE.partitionKey]: `JUDGERUN#${runId}`, [TABLE.sortKey]: "RUN" }),
+  exportJob: (exportId: string) => ({
+    [TABLE.partitionKey]: `EXPORT#${exportId}`,
+    [TABLE.sortKey]: "EXPORT",
+  }),
   /** A session's progress within a judge run. */
   judgeRunSession: (runId: string, sessionId: string) => ({
     [TABLE.partitionKey]: `JUDGERUN#${runId}`,
@@ -104,6 +108,17 @@ export function judgeRunIndexKeys(run: { readonly id: string; readonly created_a
   return {
     [evalSessions.partitionKey]: JUDGE_RUNS_PARTITION,
     [evalSessions.sortKey]: `${run.created_at}#${run.id}`,
+  };
+}
+
+/** Export jobs also live in a partition of their own of the eval-session index, newest first. */
+export const EXPORT_JOBS_PARTITION = "EXPORTS";
+
+export function exportJobIndexKeys(job: { readonly id: string; readonly created_at: string }) {
+  const { evalSessions } = TABLE.indexes;
+  return {
+    [evalSessions.partitionKey]: EXPORT_JOBS_PARTITION,
+    [evalSessions.sortKey]: `${job.created_at}#${job.id}`,
   };
 }
 

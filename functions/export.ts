@@ -1,0 +1,19 @@
+import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
+import type { Context, SQSEvent } from "aws-lambda";
+import { createAwsClients } from "../lib/adapters/aws-clients.ts";
+import { exportBuildDeps } from "../lib/adapters/export-deps.ts";
+import { ExportConfig, loadConfig } from "../lib/config.ts";
+import { logger } from "../lib/observability/logger.ts";
+import { QUEUES } from "../lib/resources.ts";
+import { createExportRecordHandler } from "../lib/usecases/export-records.ts";
+
+const config = loadConfig(ExportConfig);
+const deps = exportBuildDeps(createAwsClients(config), config);
+const processor = new BatchProcessor(EventType.SQS);
+const recordHandler = createExportRecordHandler(deps, { maxReceiveCount: QUEUES.exports.maxReceiveCount });
+
+/** exports queue → one export job streamed to S3 per message; a failed job is reported alone. */
+export const handler = async (event: SQSEvent, context: Context) => {
+  logger.addContext(context);
+  return processPartialResponse(event, recordHandler, processor, { context });
+};
