@@ -4,6 +4,7 @@ import type { BundlingOptions } from "aws-cdk-lib/aws-lambda-nodejs";
 import type { ISource } from "aws-cdk-lib/aws-s3-deployment";
 import type { Construct } from "constructs";
 import { Eval } from "./eval.ts";
+import { Exports } from "./exports.ts";
 import { Ingest } from "./ingest.ts";
 import { ReviewApi } from "./review-api.ts";
 import { Reviewers } from "./reviewers.ts";
@@ -77,6 +78,14 @@ export class FlywheelStack extends Stack {
       site: props.webSite,
     });
 
+    const exportsCapability = new Exports(this, "Exports", {
+      table,
+      bucket,
+      exportEntry: functionEntry("export.ts"),
+      api: reviewApi.handler,
+      bundling,
+    });
+
     new CfnOutput(this, "BucketName", { value: bucket.bucketName });
     new CfnOutput(this, "TableName", { value: table.tableName });
     new CfnOutput(this, "RunUploadsQueueUrl", { value: uploads.runUploads.queue.queueUrl });
@@ -91,6 +100,10 @@ export class FlywheelStack extends Stack {
       value: ingest.corrections.deadLetterQueue.queueUrl,
     });
     new CfnOutput(this, "IngestTokensSecretArn", { value: ingest.tokens.secretArn });
+    new CfnOutput(this, "ExportsQueueUrl", { value: exportsCapability.exportsQueue.queue.queueUrl });
+    new CfnOutput(this, "ExportsDeadLetterQueueUrl", {
+      value: exportsCapability.exportsQueue.deadLetterQueue.queueUrl,
+    });
     new CfnOutput(this, "ReviewerUserPoolId", { value: reviewers.userPool.userPoolId });
     new CfnOutput(this, "ReviewerClientId", { value: reviewers.client.userPoolClientId });
     new CfnOutput(this, "WebUrl", { value: web.url });

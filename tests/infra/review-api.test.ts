@@ -169,10 +169,16 @@ describe("the API function", () => {
     expect(targets).toContain("/index/*");
   });
 
-  it("reads runs/ and blobs/, writes quarantine/ and blobs/, and lists only runs/", () => {
-    expect(patternsFor("s3:GetObject")).toEqual([`${BUCKET_PREFIXES.blobs}*`, `${BUCKET_PREFIXES.runs}*`]);
+  // exports/: it signs export download links and builds Avocet's SFT export (tests/infra/exports.test.ts).
+  it("reads runs/, blobs/ and exports/, writes quarantine/, blobs/ and exports/, and lists only runs/", () => {
+    expect(patternsFor("s3:GetObject")).toEqual([
+      `${BUCKET_PREFIXES.blobs}*`,
+      `${BUCKET_PREFIXES.exports}*`,
+      `${BUCKET_PREFIXES.runs}*`,
+    ]);
     expect(patternsFor("s3:PutObject")).toEqual([
       `${BUCKET_PREFIXES.blobs}*`,
+      `${BUCKET_PREFIXES.exports}*`,
       `${BUCKET_PREFIXES.quarantine}*`,
     ]);
     expect(patternsFor("s3:AbortMultipartUpload")).toEqual(patternsFor("s3:PutObject"));

@@ -277,7 +277,7 @@ describe("functions", () => {
     );
 
   it("run on nodejs22.x and arm64 with tracing, source maps and their own log group", () => {
-    expect(projectFunctions()).toHaveLength(4);
+    expect(projectFunctions()).toHaveLength(5);
     for (const fn of projectFunctions()) {
       expect(fn.Properties).toMatchObject({
         Runtime: "nodejs22.x",

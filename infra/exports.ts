@@ -1,0 +1,69 @@
+import { Duration } from "aws-cdk-lib";
+import type { ITable } from "aws-cdk-lib/aws-dynamodb";
+import type { BundlingOptions } from "aws-cdk-lib/aws-lambda-nodejs";
+import type { IBucket } from "aws-cdk-lib/aws-s3";
+import { Construct } from "constructs";
+import { buildCodeVersion } from "../lib/code-version.ts";
+import { BUCKET_PREFIXES, QUEUES } from "../lib/resources.ts";
+import { ProjectFunction } from "./constructs/project-function.ts";
+import { ResilientQueue } from "./constructs/resilient-queue.ts";
+
+export interface ExportsProps {
+  readonly table: ITable;
+  readonly bucket: IBucket;
+  /** The export handler, `functions/export.ts`. */
+  readonly exportEntry: string;
+  /** The API function: it starts jobs, signs download links and builds Avocet's SFT export. */
+  readonly api: ProjectFunction;
+  /** Recorded in every manifest. @default the package version and the git commit at synth */
+  readonly codeVersion?: string;
+  readonly bundling?: BundlingOptions;
+}
+
+/**
+ * Training-data exports: the exports queue (with its DLQ) that `POST /api/exports` puts one
+ * message per job on, and the export function that reads candidates through the status index
+ * and streams the dataset, its quarantine and its manifest under `exports/` — the only prefix it
+ * may write.
+ */
+export class Exports extends Construct {
+  readonly exportsQueue: ResilientQueue;
+  readonly exporter: ProjectFunction;
+
+  constructor(scope: Construct, id: string, props: ExportsProps) {
+    super(scope, id);
+    const declaration = QUEUES.exports;
+    const codeVersion = props.codeVersion ?? buildCodeVersion();
+
+    this.exportsQueue = new ResilientQueue(this, "ExportsQueue", { declaration });
+    this.exporter = new ProjectFunction(this, "Export", {
+      entry: props.exportEntry,
+      description: "Streams training datasets to S3 through the contamination firewall",
+      timeout: Duration.seconds(declaration.handlerTimeoutSeconds),
+      // Lambda's CPU grows with memory; the export's own memory stays flat well below this.
+      memorySize: 1024,
+      environment: { CODE_VERSION: codeVersion },
+      bundling: props.bundling,
+    })
+      // Queries the status index and moves its job's state; never scans, never deletes.
+      .bindTable(props.table, "readUpdate")
+      // Reads the bodies too big for an item; writes nothing but exports.
+      .bindBucket(props.bucket, {
+        read: [BUCKET_PREFIXES.blobs],
+        list: [],
+        write: [BUCKET_PREFIXES.exports],
+      });
+    this.exportsQueue.addConsumer(this.exporter);
+
+    props.api.addEnvironment("EXPORTS_QUEUE_URL", this.exportsQueue.queue.queueUrl);
+    props.api.addEnvironment("CODE_VERSION", codeVersion);
+    this.exportsQueue.queue.grantSendMessages(props.api);
+    // A presigned GET works only if its signer may read the object. `GET /api/sft/export` builds
+    // a bounded SFT export within the request, so the API also writes under exports/.
+    props.api.bindBucket(props.bucket, {
+      read: [BUCKET_PREFIXES.exports],
+      list: [],
+      write: [BUCKET_PREFIXES.exports],
+    });
+  }
+}

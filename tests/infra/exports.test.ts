@@ -1,0 +1,182 @@
+import { App } from "aws-cdk-lib";
+import { Match, Template } from "aws-cdk-lib/assertions";
+import { beforeAll, describe, expect, it } from "vitest";
+import { FlywheelStack } from "../../infra/stack.ts";
+import { BUCKET_PREFIXES, DLQ_RETENTION_SECONDS, dlqName, QUEUES } from "../../lib/resources.ts";
+
+type Resource = { Type: string; Properties: Record<string, unknown> };
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
+
+const asArray = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
+const getAtt = (logicalId: string, attribute = "Arn") => ({ "Fn::GetAtt": [logicalId, attribute] });
+
+let template: Template;
+
+function only(type: string, props: Record<string, unknown> = {}): [string, Resource] {
+  const found = Object.entries(
+    template.findResources(type, { Properties: props }) as Record<string, Resource>,
+  );
+  expect(found, `exactly one ${type} matching ${JSON.stringify(props)}`).toHaveLength(1);
+  return found[0] as [string, Resource];
+}
+
+function statementsOf(fn: Resource): Statement[] {
+  const roleId = (fn.Properties.Role as { "Fn::GetAtt": [string, string] })["Fn::GetAtt"][0];
+  return Object.values(template.findResources("AWS::IAM::Policy") as Record<string, Resource>)
+    .filter((policy) =>
+      (policy.Properties.Roles as unknown[]).some(
+        (r) => JSON.stringify(r) === JSON.stringify({ Ref: roleId }),
+      ),
+    )
+    .flatMap((policy) => (policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement);
+}
+
+const queueId = (name: string) =>
+  only("AWS::SQS::Queue", { QueueName: Match.stringLikeRegexp(`-${name}$`) })[0];
+const dataBucketId = () =>
+  only("AWS::S3::Bucket", {
+    LifecycleConfiguration: {
+      Rules: Match.arrayWith([Match.objectLike({ Prefix: BUCKET_PREFIXES.exports })]),
+    },
+  })[0];
+
+/** The function consuming the exports queue, found through its event source mapping. */
+function exportFunction(): Resource {
+  const [, mapping] = only("AWS::Lambda::EventSourceMapping", {
+    EventSourceArn: getAtt(queueId(QUEUES.exports.name)),
+  });
+  const id = (mapping.Properties.FunctionName as { Ref: string }).Ref;
+  return template.findResources("AWS::Lambda::Function")[id] as Resource;
+}
+
+function apiFunction(): Resource {
+  const [, integration] = only("AWS::ApiGatewayV2::Integration");
+  const id = (integration.Properties.IntegrationUri as { "Fn::GetAtt": [string, string] })["Fn::GetAtt"][0];
+  return template.findResources("AWS::Lambda::Function")[id] as Resource;
+}
+
+/** Object-level S3 actions → the key patterns (`exports/*`) of the data bucket they are granted on. */
+function objectGrants(statements: Statement[]): Record<string, string[]> {
+  const bucketId = dataBucketId();
+  const grants: Record<string, Set<string>> = {};
+  for (const statement of statements) {
+    for (const action of asArray(statement.Action).filter(
+      (a) => a.startsWith("s3:") && a !== "s3:ListBucket",
+    )) {
+      for (const resource of asArray(statement.Resource)) {
+        const join = (resource as { "Fn::Join"?: [string, unknown[]] })["Fn::Join"];
+        expect(JSON.stringify(join?.[1][0]), `${action} on the data bucket only`).toBe(
+          JSON.stringify(getAtt(bucketId)),
+        );
+        grants[action] ??= new Set();
+        grants[action].add(String(join?.[1][1]).replace(/^\//, ""));
+      }
+    }
+  }
+  return Object.fromEntries(Object.entries(grants).map(([action, keys]) => [action, [...keys].sort()]));
+}
+
+beforeAll(() => {
+  const app = new App({ builtinCloudFormationValidation: false });
+  template = Template.fromStack(new FlywheelStack(app, "Flywheel"));
+});
+
+describe("exports in the Flywheel stack", () => {
+  it("builds the exports queue with its dead-letter queue from the declaration", () => {
+    const declaration = QUEUES.exports;
+    template.hasResourceProperties("AWS::SQS::Queue", {
+      QueueName: Match.stringLikeRegexp(`-${declaration.name}$`),
+      VisibilityTimeout: declaration.visibilityTimeoutSeconds,
+      SqsManagedSseEnabled: true,
+      RedrivePolicy: {
+        deadLetterTargetArn: getAtt(queueId(dlqName(declaration.name))),
+        maxReceiveCount: declaration.maxReceiveCount,
+      },
+    });
+    template.hasResourceProperties("AWS::SQS::Queue", {
+      QueueName: Match.stringLikeRegexp(`-${dlqName(declaration.name)}$`),
+      MessageRetentionPeriod: DLQ_RETENTION_SECONDS,
+    });
+  });
+
+  it("feeds the export function one job at a time, reporting failures per message", () => {
+    template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      EventSourceArn: getAtt(queueId(QUEUES.exports.name)),
+      BatchSize: 1,
+      FunctionResponseTypes: ["ReportBatchItemFailures"],
+    });
+    expect(exportFunction().Properties).toMatchObject({
+      Runtime: "nodejs22.x",
+      Timeout: QUEUES.exports.handlerTimeoutSeconds,
+      Environment: {
+        Variables: {
+          TABLE_NAME: { Ref: expect.any(String) },
+          BUCKET_NAME: { Ref: dataBucketId() },
+          CODE_VERSION: expect.stringMatching(/^\d+\.\d+\.\d+(\+[0-9a-f]{7,40})?$/),
+        },
+      },
+    });
+  });
+
+  describe("the export function's grants", () => {
+    let statements: Statement[];
+    const actions = () => statements.flatMap((s) => asArray(s.Action));
+
+    beforeAll(() => {
+      statements = statementsOf(exportFunction());
+    });
+
+    it("read the table through keys and the indexes and update its job, never scan or delete", () => {
+      const table = actions().filter((a) => a.startsWith("dynamodb:"));
+      expect(table).toEqual(
+        expect.arrayContaining(["dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem"]),
+      );
+      expect(table).not.toContain("dynamodb:Scan");
+      expect(table).not.toContain("dynamodb:DeleteItem");
+      expect(table).not.toContain("dynamodb:BatchWriteItem");
+      const indexGrant = statements.find((s) => JSON.stringify(s.Resource).includes("/index/*"));
+      expect(asArray(indexGrant?.Action ?? [])).toContain("dynamodb:Query");
+    });
+
+    it("write objects only under exports/, and read only the bodies under blobs/", () => {
+      expect(objectGrants(statements)).toEqual({
+        "s3:PutObject": [`${BUCKET_PREFIXES.exports}*`],
+        "s3:AbortMultipartUpload": [`${BUCKET_PREFIXES.exports}*`],
+        "s3:GetObject": [`${BUCKET_PREFIXES.blobs}*`],
+      });
+      expect(actions().filter((a) => a.startsWith("s3:") && a.includes("Delete"))).toEqual([]);
+    });
+
+    it("touch no queue but consume their own, and grant nothing on every resource but X-Ray", () => {
+      const sqs = statements.filter((s) => asArray(s.Action).some((a) => a.startsWith("sqs:")));
+      expect(sqs.map((s) => s.Resource)).toEqual([getAtt(queueId(QUEUES.exports.name))]);
+      expect(sqs.flatMap((s) => asArray(s.Action))).not.toContain("sqs:SendMessage");
+      expect(actions().filter((a) => a.includes("*"))).toEqual([]);
+      const onEverything = statements.filter((s) => asArray(s.Resource).includes("*"));
+      expect(onEverything.flatMap((s) => asArray(s.Action)).every((a) => a.startsWith("xray:"))).toBe(true);
+    });
+  });
+
+  it("lets the API function send to the exports queue, and sign (read) and build exports", () => {
+    const fn = apiFunction();
+    expect((fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables).toMatchObject({
+      EXPORTS_QUEUE_URL: { Ref: queueId(QUEUES.exports.name) },
+      CODE_VERSION: expect.any(String),
+    });
+    const statements = statementsOf(fn);
+    const sends = statements.filter(
+      (s) => JSON.stringify(s.Resource) === JSON.stringify(getAtt(queueId(QUEUES.exports.name))),
+    );
+    expect(sends.flatMap((s) => asArray(s.Action))).toEqual(expect.arrayContaining(["sqs:SendMessage"]));
+    expect(sends.flatMap((s) => asArray(s.Action))).not.toContain("sqs:ReceiveMessage");
+    const grants = objectGrants(statements);
+    expect(grants["s3:GetObject"]).toContain(`${BUCKET_PREFIXES.exports}*`);
+    expect(grants["s3:PutObject"]).toContain(`${BUCKET_PREFIXES.exports}*`);
+  });
+
+  it("publishes the exports queue and its dead-letter queue", () => {
+    expect(Object.keys(template.toJSON().Outputs ?? {})).toEqual(
+      expect.arrayContaining(["ExportsQueueUrl", "ExportsDeadLetterQueueUrl"]),
+    );
+  });
+});
