@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { EXPORT_USAGE, exportCommand, terminalProgress } from "./export.ts";
 import { INGEST_USAGE, ingestCommand } from "./ingest.ts";
 import { PROVENANCE_USAGE, provenanceCommand } from "./provenance.ts";
 import { formatBytes, listRuns, uploadRun } from "./runs.ts";
@@ -11,6 +12,7 @@ const USAGE = `Usage:
   flywheel runs list [--local | --bucket NAME]
       Lists the run folders in the bucket.
 ${INGEST_USAGE}
+${EXPORT_USAGE}
 ${PROVENANCE_USAGE}
 
 Target: the local runtime when .flywheel/local.json exists (npm start) or with --local;
@@ -18,6 +20,7 @@ otherwise AWS (standard credentials and region) and the bucket from --bucket or 
 
 async function main(argv: string[], print: (line: string) => void = console.log): Promise<number> {
   if (argv[0] === "ingest") return ingestCommand(argv.slice(1), print);
+  if (argv[0] === "export") return exportCommand(argv.slice(1), { print, progress: terminalProgress() });
   if (argv[0] === "provenance") return provenanceCommand(argv.slice(1), print);
   const { values, positionals } = parseArgs({
     args: argv,

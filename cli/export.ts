@@ -1,0 +1,286 @@
+import { createHash } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import { mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
+import { Readable, Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { setTimeout as sleep } from "node:timers/promises";
+import { parseArgs } from "node:util";
+import { readLocalConfig } from "../local/local-config.ts";
+import { findLocalConfig, UsageError } from "./target.ts";
+
+export const EXPORT_USAGE = `  flywheel export --format FORMAT -o OUT.jsonl [filters] [--local | --api-url URL --token TOKEN]
+      Creates an export job, waits for it with a progress line, downloads the dataset through its
+      signed URL and checks its sha256 against the manifest (written beside it, OUT.manifest.json).
+      Formats: openai-sft, openai-preference, trl-sft, trl-dpo, trl-kto, bedrock-conversation, rag.
+      Filters: --include-category C, --exclude-category C (repeatable), --model M, --task-type T,
+      --source S, --run-id R, --from ISO-TIME, --to ISO-TIME, --status S (repeatable; all four by
+      default), --limit N. Options: --trl-style messages|prompt_completion, --no-kb-sidecars,
+      --file-name NAME, --timeout SECONDS (default 1800).
+      In AWS the API is --api-url or FLYWHEEL_API_URL, the bearer token --token or FLYWHEEL_TOKEN.`;
+
+/** Where export jobs are created: the local runtime's API or a deployed one, with a reviewer token. */
+export interface ApiTarget {
+  readonly apiUrl: string;
+  readonly token: string;
+  readonly description: string;
+}
+
+export interface ExportCommandIo {
+  readonly print: (line: string) => void;
+  /** Shows the progress line; on a terminal it is rewritten in place. */
+  readonly progress?: (line: string) => void;
+  readonly fetch?: typeof fetch;
+  readonly pollIntervalMs?: number;
+}
+
+interface JobReply {
+  readonly id: string;
+  readonly status: string;
+  readonly error?: string | null;
+  readonly progress?: { considered: number; exported: number; quarantined: number };
+  readonly download?: { url: string; file_name: string } | null;
+  readonly manifest?: {
+    counts: { exported: number; lines: number; quarantined: number; by_reason: Record<string, number> };
+    warnings: { message: string }[];
+    files: { dataset: { sha256: string; bytes: number; lines: number } };
+  } | null;
+}
+
+export class ExportFailedError extends Error {}
+
+/** `flywheel export …`; returns the exit code. */
+export async function exportCommand(
+  argv: string[],
+  io: ExportCommandIo,
+  env: Record<string, string | undefined> = process.env,
+): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      format: { type: "string" },
+      output: { type: "string", short: "o" },
+      manifest: { type: "string" },
+      "include-category": { type: "string", multiple: true },
+      "exclude-category": { type: "string", multiple: true },
+      model: { type: "string" },
+      "task-type": { type: "string" },
+      source: { type: "string" },
+      "run-id": { type: "string" },
+      from: { type: "string" },
+      to: { type: "string" },
+      status: { type: "string", multiple: true },
+      limit: { type: "string" },
+      "trl-style": { type: "string" },
+      "no-kb-sidecars": { type: "boolean" },
+      "file-name": { type: "string" },
+      timeout: { type: "string" },
+      "api-url": { type: "string" },
+      token: { type: "string" },
+      local: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    io.print(`Usage:\n${EXPORT_USAGE}`);
+    return 0;
+  }
+  if (positionals.length > 0)
+    throw new UsageError(`export takes no positional arguments: ${positionals.join(" ")}`);
+  if (!values.format) throw new UsageError("export needs --format");
+  if (!values.output) throw new UsageError("export needs -o OUT.jsonl");
+  if (values.local && values["api-url"]) throw new UsageError("--local and --api-url cannot be combined");
+  const limit = values.limit === undefined ? undefined : Number(values.limit);
+  if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) {
+    throw new UsageError("--limit must be a positive integer");
+  }
+  const timeoutSeconds = Number(values.timeout ?? 1800);
+  if (!(timeoutSeconds > 0)) throw new UsageError("--timeout must be a positive number of seconds");
+
+  const request = {
+    format: values.format,
+    filters: compact({
+      include_categories: values["include-category"],
+      exclude_categories: values["exclude-category"],
+      model: values.model,
+      task_type: values["task-type"],
+      source: values.source,
+      run_id: values["run-id"],
+      from: values.from,
+      to: values.to,
+      statuses: values.status,
+      limit,
+    }),
+    options: compact({
+      trl_sft_style: values["trl-style"],
+      bedrock_kb_sidecars: values["no-kb-sidecars"] ? false : undefined,
+      file_name: values["file-name"],
+    }),
+  };
+  const target = await resolveApiTarget(
+    { local: values.local, apiUrl: values["api-url"], token: values.token },
+    env,
+  );
+  const output = resolve(values.output);
+  const manifestFile = resolve(values.manifest ?? output.replace(/(\.jsonl)?$/, ".manifest.json"));
+  await runExport(target, request, { output, manifestFile, timeoutMs: timeoutSeconds * 1000 }, io);
+  return 0;
+}
+
+/** Creates the job, waits for it, downloads and verifies the dataset. Throws on any failure. */
+export async function runExport(
+  target: ApiTarget,
+  request: unknown,
+  files: { output: string; manifestFile: string; timeoutMs: number },
+  io: ExportCommandIo,
+): Promise<JobReply> {
+  const call = apiCaller(target, io.fetch ?? fetch);
+  const progress = io.progress ?? io.print;
+  const created = await call<JobReply>("POST", "/api/exports", request);
+  io.print(`export ${created.id} created on ${target.description}`);
+
+  const deadline = Date.now() + files.timeoutMs;
+  let job = created;
+  let shown = "";
+  let delay = io.pollIntervalMs ?? 500;
+  while (job.status !== "succeeded") {
+    if (job.status === "failed") {
+      progress(progressLine(job));
+      throw new ExportFailedError(`export ${job.id} failed: ${job.error ?? "no reason given"}`);
+    }
+    if (Date.now() > deadline)
+      throw new ExportFailedError(`export ${job.id} is still ${job.status}; gave up waiting`);
+    const line = progressLine(job);
+    if (line !== shown) progress(line);
+    shown = line;
+    await sleep(delay);
+    delay = Math.min(delay * 1.5, 5_000);
+    job = await call<JobReply>("GET", `/api/exports/${encodeURIComponent(job.id)}`);
+  }
+  progress(progressLine(job));
+  const { manifest, download } = job;
+  if (!manifest || !download)
+    throw new ExportFailedError(`export ${job.id} succeeded without a download link`);
+
+  const received = await downloadTo(download.url, files.output, io.fetch ?? fetch);
+  const expected = manifest.files.dataset;
+  if (received.sha256 !== expected.sha256 || received.bytes !== expected.bytes) {
+    await rm(files.output, { force: true });
+    throw new ExportFailedError(
+      `the download of export ${job.id} does not match its manifest: sha256 ${received.sha256} (${received.bytes} bytes), expected ${expected.sha256} (${expected.bytes} bytes)`,
+    );
+  }
+  await writeFile(files.manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);
+
+  const { counts } = manifest;
+  io.print(
+    `wrote ${files.output}: ${counts.lines} line(s) from ${counts.exported} candidate(s), sha256 ${received.sha256} verified`,
+  );
+  const reasons = Object.entries(counts.by_reason)
+    .filter(([, n]) => n > 0)
+    .map(([reason, n]) => `${reason} ${n}`);
+  io.print(`${counts.quarantined} quarantined${reasons.length > 0 ? `: ${reasons.join(", ")}` : ""}`);
+  for (const warning of manifest.warnings) io.print(`warning: ${warning.message}`);
+  io.print(`manifest: ${files.manifestFile}`);
+  return job;
+}
+
+function progressLine(job: JobReply): string {
+  const p = job.progress ?? { considered: 0, exported: 0, quarantined: 0 };
+  const n = (value: number) => value.toLocaleString("en-US");
+  return `export ${job.id}: ${job.status}, ${n(p.considered)} considered, ${n(p.exported)} exported, ${n(p.quarantined)} quarantined`;
+}
+
+/** Streams the signed URL to `file` (through `<file>.part`), hashing the bytes as they arrive. */
+async function downloadTo(url: string, file: string, doFetch: typeof fetch) {
+  const response = await doFetch(url);
+  if (!response.ok || !response.body) throw new ExportFailedError(`download failed: HTTP ${response.status}`);
+  const hash = createHash("sha256");
+  let bytes = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      done(null, chunk);
+    },
+  });
+  await mkdir(dirname(file), { recursive: true });
+  const partial = `${file}.part`;
+  try {
+    await pipeline(Readable.fromWeb(response.body as never), counter, createWriteStream(partial));
+    await rename(partial, file);
+  } catch (error) {
+    await rm(partial, { force: true });
+    throw error;
+  }
+  return { sha256: hash.digest("hex"), bytes };
+}
+
+function apiCaller(target: ApiTarget, doFetch: typeof fetch) {
+  return async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+    const response = await doFetch(`${target.apiUrl.replace(/\/$/, "")}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${target.token}`,
+        accept: "application/json",
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    const parsed = text ? (JSON.parse(text) as unknown) : null;
+    if (!response.ok) {
+      const detail = (parsed as { detail?: unknown } | null)?.detail;
+      throw new ExportFailedError(
+        `${method} ${path}: HTTP ${response.status}: ${typeof detail === "string" ? detail : JSON.stringify(detail ?? parsed)}`,
+      );
+    }
+    return parsed as T;
+  };
+}
+
+/**
+ * `--local`, or a running local runtime when no API is named, targets the runtime's API with its
+ * dev reviewer token; otherwise `--api-url`/`FLYWHEEL_API_URL` with `--token`/`FLYWHEEL_TOKEN`.
+ */
+export async function resolveApiTarget(
+  flags: { local?: boolean | undefined; apiUrl?: string | undefined; token?: string | undefined },
+  env: Record<string, string | undefined> = process.env,
+): Promise<ApiTarget> {
+  const apiUrl = flags.apiUrl ?? env.FLYWHEEL_API_URL;
+  const localConfig = findLocalConfig();
+  if (flags.local || (localConfig && !apiUrl)) {
+    if (!localConfig) {
+      throw new UsageError(
+        "no local runtime is running (.flywheel/local.json not found); start it with `npm start`",
+      );
+    }
+    const config = await readLocalConfig(localConfig);
+    return {
+      apiUrl: config.apiUrl,
+      token: config.reviewerToken,
+      description: `local runtime (${config.apiUrl})`,
+    };
+  }
+  if (!apiUrl) {
+    throw new UsageError(
+      "no target: start the local runtime (`npm start`), or name the API with --api-url or FLYWHEEL_API_URL",
+    );
+  }
+  const token = flags.token ?? env.FLYWHEEL_TOKEN;
+  if (!token) throw new UsageError("a reviewer token is needed: --token or FLYWHEEL_TOKEN");
+  return { apiUrl, token, description: apiUrl };
+}
+
+function compact(record: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(record).filter(([, value]) => value !== undefined));
+}
+
+/** A progress line rewritten in place on a terminal, printed line by line elsewhere. */
+export function terminalProgress(
+  stream: NodeJS.WriteStream = process.stdout,
+): ((line: string) => void) | undefined {
+  if (!stream.isTTY) return undefined;
+  return (line) => stream.write(`\r${line}\x1b[K${/\b(succeeded|failed)\b/.test(line) ? "\n" : ""}`);
+}
