@@ -1,3 +1,4 @@
+import { renderCostSection } from "./cost.ts";
 import type { ImportResult } from "./import.ts";
 import type { IngestResult } from "./ingest.ts";
 import type { LatencyRow } from "./review.ts";
@@ -88,5 +89,6 @@ export function renderReport(results: Record<string, unknown>): string {
       out.push("");
     }
   }
+  out.push(...renderCostSection(results.cost));
   return `${out.join("\n")}\n`;
 }

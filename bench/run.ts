@@ -7,7 +7,8 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { startBenchEnvironment } from "./environment.ts";
+import { modelCost } from "./cost.ts";
+import { type BenchEnvironment, startBenchEnvironment } from "./environment.ts";
 import { benchImport, type ImportResult } from "./import.ts";
 import { benchIngest, type IngestResult } from "./ingest.ts";
 import { renderReport } from "./report.ts";
@@ -28,7 +29,12 @@ const resultsFile = join(root, "bench/results.json");
 const previous = existsSync(resultsFile) ? JSON.parse(readFileSync(resultsFile, "utf8")) : {};
 const wanted = (section: string) => !values.only || values.only.split(",").includes(section);
 
-const env = await startBenchEnvironment();
+// Sections that only read what the others measured; the emulators start only for the rest.
+const OFFLINE_SECTIONS = ["cost"];
+const needsEmulators =
+  !values.only || values.only.split(",").some((name) => !OFFLINE_SECTIONS.includes(name));
+let env!: BenchEnvironment;
+if (needsEmulators) env = await startBenchEnvironment();
 const results: Record<string, unknown> = { ...previous };
 try {
   if (wanted("import")) {
@@ -68,8 +74,16 @@ try {
     }
     results.review = { measuredAt: new Date().toISOString(), command: commandLine(), rows };
   }
+  if (wanted("cost")) {
+    console.log("cost: the monthly AWS bill of the stated workload, from the results above…");
+    const cost = modelCost(results, fixturesDir);
+    results.cost = { measuredAt: new Date().toISOString(), command: commandLine(), ...cost };
+    console.log(
+      `  serverless $${cost.serverlessUsd.toFixed(2)}/month, always-on container $${cost.containerUsd.toFixed(2)}/month`,
+    );
+  }
 } finally {
-  await env.stop();
+  await env?.stop();
 }
 results.machine = {
   cpus: cpus().length,
