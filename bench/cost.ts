@@ -549,17 +549,20 @@ function exportThroughput(candidates: readonly Candidate[], itemKb: number): Exp
 const QUERY_PAGE_MS = 30;
 
 function exportRate(results: Record<string, unknown>, sample: ExportSample): Figure {
-  const rows = rowsOf<Record<string, unknown>>(results.export);
-  const measured = rows
-    .filter((row) => typeof row.recordsPerSecond === "number")
-    .sort((a, b) => Number(b.records ?? 0) - Number(a.records ?? 0))[0];
+  // The export benchmark's rows: the largest openai-sft export (the workload's format), else the largest.
+  const rows = rowsOf<Record<string, unknown>>(results.export).filter(
+    (row) => typeof row.recordsPerSecond === "number" && (row.recordsPerSecond as number) > 0,
+  );
+  const size = (row: Record<string, unknown>) => Number(row.exported ?? row.approved ?? row.records ?? 0);
+  const bySize = [...rows].sort((a, b) => size(b) - size(a));
+  const measured = bySize.find((row) => row.format === "openai-sft") ?? bySize[0];
   if (measured) {
     return {
       name: "export records per second",
       value: measured.recordsPerSecond as number,
       unit: "records/s",
       basis: "measured",
-      how: `the export benchmark's largest row${measured.records ? ` (${measured.records} records)` : ""}`,
+      how: `the export benchmark's largest ${String(measured.format ?? "")} row (${size(measured)} records, handler + emulators)`,
     };
   }
   const msPerRecord = sample.cpuMsPerRecord + QUERY_PAGE_MS / sample.recordsPerPage;
