@@ -1,4 +1,5 @@
 import { renderCostSection } from "./cost.ts";
+import { renderExportSection } from "./export.ts";
 import type { ImportResult } from "./import.ts";
 import type { IngestResult } from "./ingest.ts";
 import type { LatencyRow } from "./review.ts";
@@ -89,6 +90,7 @@ export function renderReport(results: Record<string, unknown>): string {
       out.push("");
     }
   }
+  out.push(...renderExportSection(results.export));
   out.push(...renderCostSection(results.cost));
   return `${out.join("\n")}\n`;
 }

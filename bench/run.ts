@@ -9,6 +9,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { modelCost } from "./cost.ts";
 import { type BenchEnvironment, startBenchEnvironment } from "./environment.ts";
+import { benchExport, type ExportResult, seedApproved } from "./export.ts";
 import { benchImport, type ImportResult } from "./import.ts";
 import { benchIngest, type IngestResult } from "./ingest.ts";
 import { renderReport } from "./report.ts";
@@ -21,6 +22,7 @@ const { values } = parseArgs({
     "ingest-pollers": { type: "string", default: "1,4" },
     "review-sizes": { type: "string", default: "1000,100000" },
     "review-samples": { type: "string", default: "200" },
+    "export-sizes": { type: "string", default: "100000,1000000" },
   },
 });
 const root = resolve(import.meta.dirname, "..");
@@ -73,6 +75,27 @@ try {
       rows.push(...(await benchReviewLatency(env, size, "bench-review", Number(values["review-samples"]))));
     }
     results.review = { measuredAt: new Date().toISOString(), command: commandLine(), rows };
+  }
+  if (wanted("export")) {
+    const sizes = (values["export-sizes"] ?? "")
+      .split(",")
+      .map(Number)
+      .filter(Boolean)
+      .sort((a, b) => a - b);
+    const rows: ExportResult[] = [];
+    let seeded = 0;
+    for (const size of sizes) {
+      console.log(`export: seeding ${size - seeded} more approved candidates…`);
+      await seedApproved(env, seeded, size);
+      seeded = size;
+      console.log(`export: ${size} approved candidates, openai-sft…`);
+      const row = await benchExport(env, size);
+      console.log(
+        `  ${row.recordsPerSecond.toFixed(0)} records/s, peak RSS ${row.peakRssMb.toFixed(0)} MB, sha256 ${row.sha256Verified ? "matches" : "MISMATCH"}`,
+      );
+      rows.push(row);
+    }
+    results.export = { measuredAt: new Date().toISOString(), command: commandLine(), rows };
   }
   if (wanted("cost")) {
     console.log("cost: the monthly AWS bill of the stated workload, from the results above…");
