@@ -112,11 +112,13 @@ export class QueueTable implements QueueReader, ExportCandidateSource {
    * is fetched while the current one is being consumed, and nothing is read twice. Exports read
    * through it; memory holds about two pages per partition whatever the size of the selection.
    */
-  async *stream(selection: CandidateSelection, batchSize = 100): AsyncGenerator<CandidateView[]> {
+  async *stream(
+    selection: CandidateSelection,
+    // Pages as large as a query returns (1 MB); each query costs a round trip whatever its size.
+    { batchSize = 100, pageSize = 1_000 }: { batchSize?: number; pageSize?: number } = {},
+  ): AsyncGenerator<CandidateView[]> {
     const filter = filterExpression(selection.filters);
     const range = rangeCondition(selection.range);
-    // With a filter, a page of `Limit` evaluated items returns fewer: read more of them at once.
-    const pageSize = filter ? 1_000 : 250;
     const shards: ShardCursor[] = selection.statuses.flatMap((status) =>
       Array.from({ length: this.shards }, (_, shard) => ({
         partition: statusPartition(status, shard),

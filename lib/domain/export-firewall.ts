@@ -194,8 +194,12 @@ export class ExportFirewall {
 
 /** Case, Unicode compatibility forms and runs of whitespace do not make content different. */
 export function normalise(value: string): string {
-  return value.normalize("NFKC").toLowerCase().replace(/\s+/gu, " ").trim();
+  // NFKC is the costly step and changes nothing in plain ASCII, which most content is.
+  const text = NON_ASCII.test(value) ? value.normalize("NFKC") : value;
+  return text.toLowerCase().replace(/\s+/g, " ").trim();
 }
+
+const NON_ASCII = /[^\u0000-\u007f]/;
 
 /** The duplicate key: a hash of the normalised prompt (roles included) and the normalised answer. */
 export function contentFingerprint(prompt: readonly ChatTurn[], answer: string): Uint8Array {

@@ -164,7 +164,7 @@ describe("QueueTable.stream", () => {
     const table = new QueueTable(dynamodb, "tbl", views);
 
     const batches = await collect(
-      table.stream({ statuses: ["approved", "discarded"], filters: {}, range: {} }, 100),
+      table.stream({ statuses: ["approved", "discarded"], filters: {}, range: {} }, { pageSize: 20 }),
     );
     expect(batches.map((batch) => batch.length)).toEqual([100, 100, 100, 100, 100, 100, 100]);
     expect(batches.flat().map((c) => c.id)).toEqual(entries.map((e) => e.id));
@@ -174,6 +174,9 @@ describe("QueueTable.stream", () => {
     );
     expect(new Set(starts).size).toBe(starts.length);
     expect(new Set(queries.map((q) => q.ExpressionAttributeValues?.[":gpk"])).size).toBe(8);
+    // 20 to a page: each partition's pages once, in turn.
+    const pages = Object.values(partitions).reduce((sum, items) => sum + Math.ceil(items.length / 20), 0);
+    expect(queries).toHaveLength(pages);
   });
 
   it("narrows by the time range in the key condition and by attributes in a filter, and loads moved bodies", async () => {
