@@ -76,3 +76,8 @@ export class NotConfiguredError extends DomainError {
 export class TooLargeForRequestError extends DomainError {
   readonly status = 413;
 }
+
+/** The work would outlast the time this request or function may run; it was stopped cleanly. */
+export class TimeLimitError extends DomainError {
+  readonly status = 503;
+}

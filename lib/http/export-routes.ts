@@ -43,7 +43,9 @@ export function registerExportRoutes(
   );
 
   app.get("/api/sft/export", reviewer, async (reqCtx) => {
-    const url = await avocetSftExport(deps, reviewerOf(reqCtx));
+    // Stop while there is still time to answer (API Gateway gives up after 30 s).
+    const deadline = Date.now() + reqCtx.context.getRemainingTimeInMillis() - 3_000;
+    const url = await avocetSftExport(deps, reviewerOf(reqCtx), { deadline });
     return new Response(null, { status: 303, headers: { location: url, "cache-control": "no-store" } });
   });
 }

@@ -1,8 +1,11 @@
-import type { SQSRecord } from "aws-lambda";
+import type { Context, SQSRecord } from "aws-lambda";
 import { NotFoundError } from "../domain/errors.ts";
 import { ExportMessage } from "../domain/export-request.ts";
 import { logger } from "../observability/logger.ts";
 import { type ExportBuildDeps, runExportJob } from "./exports.ts";
+
+/** Time kept back before the function's timeout to abort an unfinished export and record it. */
+const STOP_MARGIN_MS = 30_000;
 
 /**
  * Handles one message of the exports queue: runs the job it names. A failed attempt is written
@@ -11,10 +14,12 @@ import { type ExportBuildDeps, runExportJob } from "./exports.ts";
  * message naming no job can never succeed and is dropped with a warning.
  */
 export function createExportRecordHandler(deps: ExportBuildDeps, options: { maxReceiveCount: number }) {
-  return async (record: SQSRecord): Promise<void> => {
+  return async (record: SQSRecord, context?: Context): Promise<void> => {
     const { export_id: exportId } = ExportMessage.parse(JSON.parse(record.body));
+    // Stop in time to abort the uploads and record why, instead of being cut off mid-write.
+    const deadline = context ? Date.now() + context.getRemainingTimeInMillis() - STOP_MARGIN_MS : undefined;
     try {
-      const manifest = await runExportJob(deps, exportId);
+      const manifest = await runExportJob(deps, exportId, { deadline });
       if (manifest) logger.info("export written", { exportId, counts: manifest.counts });
       else logger.info("export already finished", { exportId, messageId: record.messageId });
     } catch (error) {

@@ -3,6 +3,7 @@ import type { CandidateStatus } from "../domain/candidate.ts";
 import {
   NotConfiguredError,
   NotFoundError,
+  TimeLimitError,
   TooLargeForRequestError,
   ValidationError,
 } from "../domain/errors.ts";
@@ -167,7 +168,11 @@ export async function listExports(deps: Pick<ExportApiDeps, "jobs">, limit: numb
  * counters before anything is read, so the build stays within the API's time limit; beyond
  * that the answer is 413 and an export job (`POST /api/exports`) is the way.
  */
-export async function avocetSftExport(deps: ExportApiDeps, requester: string): Promise<string> {
+export async function avocetSftExport(
+  deps: ExportApiDeps,
+  requester: string,
+  limits: RunLimits = {},
+): Promise<string> {
   const approved = await deps.approvedCount();
   if (approved > deps.syncMaxRecords) {
     throw new TooLargeForRequestError(
@@ -191,7 +196,7 @@ export async function avocetSftExport(deps: ExportApiDeps, requester: string): P
   });
   await deps.jobs.create(job);
   try {
-    await runExportJob(deps, job.id);
+    await runExportJob(deps, job.id, limits);
   } catch (error) {
     await deps.jobs.fail(job.id, messageOf(error), now().toISOString(), true).catch(() => undefined);
     throw error;
@@ -205,15 +210,27 @@ export async function avocetSftExport(deps: ExportApiDeps, requester: string): P
   return url;
 }
 
+export interface RunLimits {
+  /**
+   * Epoch milliseconds by which the run must have stopped: past it, the export aborts its
+   * uploads and fails with `TimeLimitError`, rather than being cut off with its job left running.
+   */
+  readonly deadline?: number | undefined;
+}
+
 /**
  * Runs one export job to the end: `null` when it had already finished. Any failure is thrown
  * for the caller to record (and, from the queue, to retry).
  */
-export async function runExportJob(deps: ExportBuildDeps, exportId: string): Promise<ExportManifest | null> {
+export async function runExportJob(
+  deps: ExportBuildDeps,
+  exportId: string,
+  limits: RunLimits = {},
+): Promise<ExportManifest | null> {
   const startedAt = clockOf(deps)().toISOString();
   const job = await deps.jobs.start(exportId, startedAt);
   if (!job) return null;
-  const manifest = await buildExport(deps, job, startedAt);
+  const manifest = await buildExport(deps, job, startedAt, limits);
   await deps.jobs.succeed(job.id, manifest);
   return manifest;
 }
@@ -228,6 +245,7 @@ export async function buildExport(
   deps: ExportBuildDeps,
   job: ExportJob,
   startedAt: string,
+  limits: RunLimits = {},
 ): Promise<ExportManifest> {
   const { request } = job;
   const { filters } = request;
@@ -273,6 +291,11 @@ export async function buildExport(
         if (documents && first) await documents.add(kbDocument(verdict.example, first.recordId));
       }
       await Promise.all(writers.map((writer) => writer.flush()));
+      if (limits.deadline !== undefined && Date.now() >= limits.deadline) {
+        throw new TimeLimitError(
+          `the export stopped after ${tally.snapshot().considered} candidates: the time this run may take is nearly up`,
+        );
+      }
       if (now().getTime() - lastProgress >= interval) {
         lastProgress = now().getTime();
         const { considered, exported, quarantined } = tally.snapshot();

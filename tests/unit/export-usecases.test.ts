@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import {
   NotConfiguredError,
   NotFoundError,
+  TimeLimitError,
   TooLargeForRequestError,
   ValidationError,
 } from "../../lib/domain/errors.ts";
@@ -221,6 +222,16 @@ describe("an export job", () => {
     const failed = await exportStatus(setup.deps, job.id);
     expect(failed).toMatchObject({ status: "failed", attempts: 2, download: null });
     expect(failed.error).toMatch(/^gave up after 3 attempts: S3 refused/);
+  });
+
+  it("stops cleanly when its time is nearly up: uploads aborted, no manifest, the reason thrown", async () => {
+    const setup = memoryExportDeps(Array.from({ length: 5 }, (_, i) => reviewed(`late-${i}`)));
+    const job = await createExport(setup.deps, ExportRequest.parse({ format: "openai-sft" }), "ana");
+    await expect(runExportJob(setup.deps, job.id, { deadline: Date.now() - 1 })).rejects.toThrow(
+      TimeLimitError,
+    );
+    expect(setup.objects.aborted).toContain(`exports/${job.id}/dataset.jsonl`);
+    expect(setup.objects.objects.has(`exports/${job.id}/manifest.json`)).toBe(false);
   });
 
   it("drops a message whose job does not exist", async () => {
