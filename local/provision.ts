@@ -2,6 +2,7 @@ import {
   CreateTableCommand,
   DescribeTableCommand,
   DescribeTimeToLiveCommand,
+  LimitExceededException,
   ResourceInUseException,
   UpdateTableCommand,
   UpdateTimeToLiveCommand,
@@ -92,32 +93,42 @@ async function addMissingIndexes(dynamodb: AwsClients["dynamodb"], tableName: st
   const existing = new Set(((await describe()).Table?.GlobalSecondaryIndexes ?? []).map((i) => i.IndexName));
   for (const index of Object.values(TABLE.indexes)) {
     if (existing.has(index.name)) continue;
-    await dynamodb.send(
-      new UpdateTableCommand({
-        TableName: tableName,
-        AttributeDefinitions: [index.partitionKey, index.sortKey].map((name) => ({
-          AttributeName: name,
-          AttributeType: "S",
-        })),
-        GlobalSecondaryIndexUpdates: [
-          {
-            Create: {
-              IndexName: index.name,
-              KeySchema: [
-                { AttributeName: index.partitionKey, KeyType: "HASH" },
-                { AttributeName: index.sortKey, KeyType: "RANGE" },
-              ],
-              Projection: { ProjectionType: "ALL" },
-            },
+    const update = new UpdateTableCommand({
+      TableName: tableName,
+      AttributeDefinitions: [index.partitionKey, index.sortKey].map((name) => ({
+        AttributeName: name,
+        AttributeType: "S",
+      })),
+      GlobalSecondaryIndexUpdates: [
+        {
+          Create: {
+            IndexName: index.name,
+            KeySchema: [
+              { AttributeName: index.partitionKey, KeyType: "HASH" },
+              { AttributeName: index.sortKey, KeyType: "RANGE" },
+            ],
+            Projection: { ProjectionType: "ALL" },
           },
-        ],
-      }),
-    );
-    for (let attempt = 0; attempt < 100; attempt++) {
+        },
+      ],
+    });
+    const deadline = Date.now() + 120_000;
+    // DynamoDB builds one new index at a time: wait out one still being built, then our own.
+    for (;;) {
+      try {
+        await dynamodb.send(update);
+        break;
+      } catch (error) {
+        if (!(error instanceof LimitExceededException) || Date.now() > deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    }
+    for (;;) {
       const created = (await describe()).Table?.GlobalSecondaryIndexes?.find(
         (i) => i.IndexName === index.name,
       );
       if (created?.IndexStatus === "ACTIVE") break;
+      if (Date.now() > deadline) throw new Error(`index ${index.name} of ${tableName} did not become active`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
