@@ -22,6 +22,8 @@ export const PromptMessage = z.looseObject({
 export type PromptMessage = z.infer<typeof PromptMessage>;
 
 const optionalText = z.string().nullish();
+/** Values that name a stats counter (source, model, task type) stay short: counter names are attribute names. */
+const optionalLabel = z.string().max(256).nullish();
 
 /**
  * One line of a benchmark run's `sft_candidates.jsonl`. Only `id` is guaranteed; the known
@@ -34,7 +36,7 @@ const candidateFields = {
     .min(1)
     .max(512)
     .refine((id) => !/\p{Cc}/u.test(id), "must not contain control characters"),
-  source: optionalText,
+  source: optionalLabel,
   benchmark_run_id: optionalText,
   timestamp: z.iso.datetime({ offset: true }).nullish(),
   status: z.string().nullish(),
@@ -45,10 +47,10 @@ const candidateFields = {
   failure_reason: optionalText,
   failure_category: FailureCategory.nullish(),
   task_id: optionalText,
-  task_type: optionalText,
+  task_type: optionalLabel,
   task_name: optionalText,
-  model_id: optionalText,
-  model_name: optionalText,
+  model_id: optionalLabel,
+  model_name: optionalLabel,
   node_id: optionalText,
   gpu_id: z.union([z.number().int(), z.string()]).nullish(),
   tokens_per_sec: z.number().nonnegative().nullish(),

@@ -73,3 +73,11 @@ describe("uploadedObjectsIn", () => {
     expect(() => uploadedObjectsIn(JSON.stringify({ Records: [] }))).toThrow(InvalidNotificationError);
   });
 });
+
+describe("labels that name counters", () => {
+  it.each(["source", "task_type", "model_name", "model_id"])("refuses a %s longer than 256 characters", (field) => {
+    const verdict = classifyRunLine(JSON.stringify({ id: "a", [field]: "x".repeat(70_000) }));
+    expect(!verdict.ok && verdict.reason).toBe("invalid_field");
+    expect(!verdict.ok && verdict.detail).toContain(field);
+  });
+});
