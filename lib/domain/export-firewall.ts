@@ -199,7 +199,8 @@ export function normalise(value: string): string {
   return text.toLowerCase().replace(/\s+/g, " ").trim();
 }
 
-const NON_ASCII = /[^\u0000-\u007f]/;
+/** Any UTF-16 code unit outside ASCII (surrogate halves included). */
+const NON_ASCII = /[\u0080-\uffff]/;
 
 /** The duplicate key: a hash of the normalised prompt (roles included) and the normalised answer. */
 export function contentFingerprint(prompt: readonly ChatTurn[], answer: string): Uint8Array {

@@ -75,9 +75,12 @@ describe("uploadedObjectsIn", () => {
 });
 
 describe("labels that name counters", () => {
-  it.each(["source", "task_type", "model_name", "model_id"])("refuses a %s longer than 256 characters", (field) => {
-    const verdict = classifyRunLine(JSON.stringify({ id: "a", [field]: "x".repeat(70_000) }));
-    expect(!verdict.ok && verdict.reason).toBe("invalid_field");
-    expect(!verdict.ok && verdict.detail).toContain(field);
-  });
+  it.each(["source", "task_type", "model_name", "model_id"])(
+    "refuses a %s longer than 256 characters",
+    (field) => {
+      const verdict = classifyRunLine(JSON.stringify({ id: "a", [field]: "x".repeat(70_000) }));
+      expect(!verdict.ok && verdict.reason).toBe("invalid_field");
+      expect(!verdict.ok && verdict.detail).toContain(field);
+    },
+  );
 });
