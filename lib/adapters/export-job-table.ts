@@ -32,9 +32,27 @@ const JOB_FIELDS = [
   "manifest",
 ] as const satisfies readonly (keyof ExportJob)[];
 
+/**
+ * The request and the manifest are stored as JSON text: a DynamoDB map keeps no key order, and a
+ * manifest is read (and its counts listed) in the order it was written.
+ */
+const asJson = (value: unknown) => (value === null || value === undefined ? null : JSON.stringify(value));
+const fromJson = (value: unknown) => (typeof value === "string" ? JSON.parse(value) : (value ?? null));
+
 function jobFromItem(item: Item): ExportJob {
   const job = Object.fromEntries(JOB_FIELDS.map((field) => [field, item[field] ?? null]));
-  return { ...job, attempts: Number(item.attempts ?? 0) } as unknown as ExportJob;
+  const progress = (item.progress ?? {}) as Partial<ExportProgress>;
+  return {
+    ...job,
+    request: fromJson(item.request),
+    manifest: fromJson(item.manifest),
+    attempts: Number(item.attempts ?? 0),
+    progress: {
+      considered: Number(progress.considered ?? 0),
+      exported: Number(progress.exported ?? 0),
+      quarantined: Number(progress.quarantined ?? 0),
+    },
+  } as unknown as ExportJob;
 }
 
 const UNFINISHED = "#status IN (:queued, :running)";
@@ -56,7 +74,14 @@ export class ExportJobTable implements ExportJobStore {
     await this.dynamodb.send(
       new PutCommand({
         TableName: this.tableName,
-        Item: { ...job, ...keys.exportJob(job.id), ...exportJobIndexKeys(job), type: "export_job" },
+        Item: {
+          ...job,
+          request: asJson(job.request),
+          manifest: asJson(job.manifest),
+          ...keys.exportJob(job.id),
+          ...exportJobIndexKeys(job),
+          type: "export_job",
+        },
         ConditionExpression: "attribute_not_exists(#pk)",
         ExpressionAttributeNames: { "#pk": TABLE.partitionKey },
       }),
@@ -132,7 +157,7 @@ export class ExportJobTable implements ExportJobStore {
       {
         ":succeeded": "succeeded",
         ":at": manifest.finished_at,
-        ":manifest": manifest,
+        ":manifest": asJson(manifest),
         ":progress": { considered, exported, quarantined },
         ":none": null,
       },

@@ -4,6 +4,7 @@ import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import {
   DynamoDBDocumentClient,
   GetCommand,
+  PutCommand,
   QueryCommand,
   type QueryCommandInput,
   UpdateCommand,
@@ -247,6 +248,19 @@ describe("ExportJobTable", () => {
       "SET #error = :error",
       "SET #status = :failed, #finished = :at, #error = :error",
     ]);
+  });
+
+  it("stores the request and the manifest as JSON text, so their keys keep their order", async () => {
+    dynamoMock.on(PutCommand).resolves({});
+    await table.create(job);
+    const stored = dynamoMock.commandCalls(PutCommand)[0]?.args[0].input.Item as Record<string, unknown>;
+    expect(stored.request).toBe(JSON.stringify(job.request));
+    dynamoMock
+      .on(GetCommand)
+      .resolves({ Item: { ...stored, progress: { quarantined: 1, considered: 3, exported: 2 } } });
+    const read = await table.get("e-1");
+    expect(JSON.stringify(read?.request)).toBe(JSON.stringify(job.request));
+    expect(Object.keys(read?.progress ?? {})).toEqual(["considered", "exported", "quarantined"]);
   });
 
   it("lists from the exports partition of the index, newest first", async () => {
