@@ -49,5 +49,5 @@ describe("local provisioning over a table kept from an earlier start", () => {
         .map((index) => index.name)
         .sort(),
     );
-  });
+  }, 180_000); // DynamoDB Local builds one index at a time, slowly on a busy machine
 });
