@@ -1,16 +1,11 @@
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
-import {
-  type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  UpdateCommand,
-} from "@aws-sdk/lib-dynamodb";
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { ConflictError, NotFoundError } from "../domain/errors.ts";
 import type { ExportJob, ExportProgress } from "../domain/export-job.ts";
 import type { ExportManifest } from "../domain/export-manifest.ts";
 import { TABLE } from "../resources.ts";
 import type { ExportJobStore } from "../usecases/exports.ts";
+import { newestOfListing } from "./partition-reads.ts";
 import { EXPORT_JOBS_PARTITION, exportJobIndexKeys, keys } from "./table-keys.ts";
 
 type Item = Record<string, unknown>;
@@ -96,19 +91,9 @@ export class ExportJobTable implements ExportJobStore {
   }
 
   async list(limit: number): Promise<ExportJob[]> {
-    const { evalSessions } = TABLE.indexes;
-    const page = await this.dynamodb.send(
-      new QueryCommand({
-        TableName: this.tableName,
-        IndexName: evalSessions.name,
-        KeyConditionExpression: "#pk = :pk",
-        ExpressionAttributeNames: { "#pk": evalSessions.partitionKey },
-        ExpressionAttributeValues: { ":pk": EXPORT_JOBS_PARTITION },
-        ScanIndexForward: false,
-        Limit: limit,
-      }),
+    return (await newestOfListing(this.dynamodb, this.tableName, EXPORT_JOBS_PARTITION, limit)).map(
+      jobFromItem,
     );
-    return (page.Items ?? []).map(jobFromItem);
   }
 
   async start(id: string, at: string): Promise<ExportJob | null> {

@@ -3,8 +3,6 @@ import {
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
-  QueryCommand,
-  type QueryCommandOutput,
   TransactWriteCommand,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
@@ -15,6 +13,7 @@ import { TABLE } from "../resources.ts";
 import type { JudgeRunStore, SessionSelection } from "../usecases/judge-runs.ts";
 import type { EvalSessionIndex } from "./eval-session-index.ts";
 import { setClauses, summaryFromItem } from "./eval-session-table.ts";
+import { newestOfListing, readPartition } from "./partition-reads.ts";
 import { backoff, MAX_ATTEMPTS } from "./retry.ts";
 import {
   EVAL_SORT_PREFIXES,
@@ -142,22 +141,11 @@ export class JudgeRunTable implements JudgeRunStore {
   }
 
   async get(runId: string): Promise<{ run: JudgeRun; sessions: RunSessionProgress[] } | null> {
-    const items: Item[] = [];
-    let start: Item | undefined;
-    do {
-      const page: QueryCommandOutput = await this.dynamodb.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: "#pk = :pk",
-          ExpressionAttributeNames: { "#pk": TABLE.partitionKey },
-          ExpressionAttributeValues: { ":pk": keys.judgeRun(runId)[TABLE.partitionKey] },
-          ConsistentRead: true,
-          ExclusiveStartKey: start,
-        }),
-      );
-      items.push(...(page.Items ?? []));
-      start = page.LastEvaluatedKey;
-    } while (start);
+    const items = await readPartition(
+      this.dynamodb,
+      this.tableName,
+      keys.judgeRun(runId)[TABLE.partitionKey] as string,
+    );
     const runItem = items.find((item) => item[TABLE.sortKey] === keys.judgeRun(runId)[TABLE.sortKey]);
     if (!runItem) return null;
     const sessions = items
@@ -167,19 +155,9 @@ export class JudgeRunTable implements JudgeRunStore {
   }
 
   async list(limit: number): Promise<JudgeRun[]> {
-    const { evalSessions } = TABLE.indexes;
-    const page = await this.dynamodb.send(
-      new QueryCommand({
-        TableName: this.tableName,
-        IndexName: evalSessions.name,
-        KeyConditionExpression: "#pk = :pk",
-        ExpressionAttributeNames: { "#pk": evalSessions.partitionKey },
-        ExpressionAttributeValues: { ":pk": JUDGE_RUNS_PARTITION },
-        ScanIndexForward: false,
-        Limit: limit,
-      }),
+    return (await newestOfListing(this.dynamodb, this.tableName, JUDGE_RUNS_PARTITION, limit)).map(
+      runFromItem,
     );
-    return (page.Items ?? []).map(runFromItem);
   }
 
   async progress(runId: string, sessionId: string) {

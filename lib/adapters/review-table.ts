@@ -1,18 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
-import {
-  type DynamoDBDocumentClient,
-  GetCommand,
-  QueryCommand,
-  type QueryCommandOutput,
-  TransactWriteCommand,
-} from "@aws-sdk/lib-dynamodb";
+import { type DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
 import { NotFoundError } from "../domain/errors.ts";
 import { type ReviewEvent, type ReviewSubject, staleConflict, type Transition } from "../domain/review.ts";
 import { TABLE } from "../resources.ts";
 import type { CandidateView, ReviewStore } from "../usecases/review.ts";
 import type { CandidateViews } from "./candidate-view.ts";
 import { counterUpdate } from "./counters.ts";
+import { readPartition } from "./partition-reads.ts";
 import { backoff, MAX_ATTEMPTS } from "./retry.ts";
 import { candidateIndexKeys, keys, randomCounterShard } from "./table-keys.ts";
 
@@ -75,22 +70,11 @@ export class ReviewTable implements ReviewStore {
   }
 
   async detail(id: string): Promise<{ candidate: CandidateView; history: ReviewEvent[] } | null> {
-    const items: Record<string, unknown>[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page: QueryCommandOutput = await this.dynamodb.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: "#pk = :pk",
-          ExpressionAttributeNames: { "#pk": TABLE.partitionKey },
-          ExpressionAttributeValues: { ":pk": keys.candidate(id)[TABLE.partitionKey] },
-          ConsistentRead: true,
-          ExclusiveStartKey: start,
-        }),
-      );
-      items.push(...(page.Items ?? []));
-      start = page.LastEvaluatedKey;
-    } while (start);
+    const items = await readPartition(
+      this.dynamodb,
+      this.tableName,
+      keys.candidate(id)[TABLE.partitionKey] as string,
+    );
     const sortKey = (item: Record<string, unknown>) => String(item[TABLE.sortKey]);
     const candidate = items.find((item) => sortKey(item) === keys.candidate(id)[TABLE.sortKey]);
     if (!candidate) return null;

@@ -1,0 +1,51 @@
+import { type DynamoDBDocumentClient, QueryCommand, type QueryCommandOutput } from "@aws-sdk/lib-dynamodb";
+import { TABLE } from "../resources.ts";
+
+type Item = Record<string, unknown>;
+
+/** Every item of one partition of the table, strongly consistent, across pages. */
+export async function readPartition(
+  dynamodb: DynamoDBDocumentClient,
+  tableName: string,
+  partitionKey: string,
+): Promise<Item[]> {
+  const items: Item[] = [];
+  let start: Item | undefined;
+  do {
+    const page: QueryCommandOutput = await dynamodb.send(
+      new QueryCommand({
+        TableName: tableName,
+        KeyConditionExpression: "#pk = :pk",
+        ExpressionAttributeNames: { "#pk": TABLE.partitionKey },
+        ExpressionAttributeValues: { ":pk": partitionKey },
+        ConsistentRead: true,
+        ExclusiveStartKey: start,
+      }),
+    );
+    items.push(...(page.Items ?? []));
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return items;
+}
+
+/** The newest `limit` entries of a listing partition of the eval-sessions index (jobs, runs). */
+export async function newestOfListing(
+  dynamodb: DynamoDBDocumentClient,
+  tableName: string,
+  listing: string,
+  limit: number,
+): Promise<Item[]> {
+  const { evalSessions } = TABLE.indexes;
+  const page = await dynamodb.send(
+    new QueryCommand({
+      TableName: tableName,
+      IndexName: evalSessions.name,
+      KeyConditionExpression: "#pk = :pk",
+      ExpressionAttributeNames: { "#pk": evalSessions.partitionKey },
+      ExpressionAttributeValues: { ":pk": listing },
+      ScanIndexForward: false,
+      Limit: limit,
+    }),
+  );
+  return page.Items ?? [];
+}
