@@ -54,7 +54,6 @@ const isLoopback = (url: string) => {
 };
 
 /** What a reader sees: Playwright's innerText, which honours CSS. */
-// biome-ignore lint/performance/useDomNodeTextContent: a Playwright locator method, not the DOM property
 const seen = (locator: Locator) => locator.innerText();
 const cardId = () => seen(page.locator('[data-testid="queue-card"] .mono'));
 const remaining = () => page.getByTestId("remaining");
