@@ -1,6 +1,14 @@
 import { createHash } from "node:crypto";
 import { PassThrough } from "node:stream";
-import { GetObjectCommand, NoSuchKey, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  type HeadObjectCommandOutput,
+  NoSuchKey,
+  NotFound,
+  PutObjectCommand,
+  type S3Client,
+} from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { BUCKET_PREFIXES } from "../resources.ts";
 import {
@@ -14,23 +22,44 @@ import {
 import type { BodyStore } from "./candidate-table.ts";
 import type { CandidateBody } from "./candidate-view.ts";
 
-/** Streams uploaded runs from S3; the body is never buffered whole. */
+/** Bytes fetched per ranged GET: the most of a run held in memory at once, however big the run. */
+export const RUN_RANGE_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Reads uploaded runs from S3 as a sequence of ranged GETs pinned to the object's ETag, so memory
+ * stays bounded by one range even where a single long response would be read ahead and buffered,
+ * and a replaced object fails the import instead of mixing two uploads.
+ */
 export class S3RunObjects implements RunObjectReader {
-  constructor(private readonly s3: S3Client) {}
+  constructor(
+    private readonly s3: S3Client,
+    private readonly rangeBytes = RUN_RANGE_BYTES,
+  ) {}
 
   async open(bucket: string, key: string): Promise<RunObject> {
+    let head: HeadObjectCommandOutput;
     try {
-      const object = await this.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-      if (!object.Body) throw new RunObjectMissingError(`s3://${bucket}/${key} has no body`);
-      return {
-        body: object.Body as AsyncIterable<Uint8Array>,
-        etag: (object.ETag ?? "").replaceAll('"', ""),
-        size: object.ContentLength ?? 0,
-      };
+      head = await this.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
     } catch (error) {
-      if (error instanceof NoSuchKey) throw new RunObjectMissingError(`s3://${bucket}/${key} does not exist`);
+      if (error instanceof NotFound || error instanceof NoSuchKey) {
+        throw new RunObjectMissingError(`s3://${bucket}/${key} does not exist`);
+      }
       throw error;
     }
+    const size = head.ContentLength ?? 0;
+    const etag = head.ETag ?? "";
+    const { s3, rangeBytes } = this;
+    async function* ranges(): AsyncGenerator<Uint8Array> {
+      for (let start = 0; start < size; start += rangeBytes) {
+        const end = Math.min(size, start + rangeBytes) - 1;
+        const part = await s3.send(
+          new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${start}-${end}`, IfMatch: etag }),
+        );
+        if (!part.Body) throw new RunObjectMissingError(`s3://${bucket}/${key} has no body`);
+        yield* part.Body as AsyncIterable<Uint8Array>;
+      }
+    }
+    return { body: ranges(), etag: etag.replaceAll('"', ""), size };
   }
 }
 

@@ -6,9 +6,15 @@ import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { readCounters } from "../../lib/adapters/counters.ts";
 import { importRunDeps } from "../../lib/adapters/import-run-deps.ts";
+import { S3RunObjects } from "../../lib/adapters/s3-objects.ts";
 import { keys } from "../../lib/adapters/table-keys.ts";
 import { TABLE } from "../../lib/resources.ts";
-import { type CandidateImportStore, importRun, type RunCounts } from "../../lib/usecases/import-run.ts";
+import {
+  type CandidateImportStore,
+  importRun,
+  type RunCounts,
+  RunObjectMissingError,
+} from "../../lib/usecases/import-run.ts";
 import { fixturesDir, provisionTestAws, type TestAws } from "../support/aws.ts";
 import { lambdaContext, s3NotificationBody, sqsEvent, sqsRecord } from "../support/events.ts";
 
@@ -251,5 +257,26 @@ describe("import-run handler against the emulators", () => {
     const result = await handler(sqsEvent(poison, good), lambdaContext());
 
     expect(result.batchItemFailures).toEqual([{ itemIdentifier: poison.messageId }]);
+  });
+});
+
+describe("S3RunObjects", () => {
+  it("reads a run as ranged GETs whose bytes add up to the object", async () => {
+    const bytes = runFile(DAMAGED_RUN);
+    await aws.clients.s3.send(
+      new PutObjectCommand({ Bucket: aws.resources.bucket, Key: runKey("ranged"), Body: bytes }),
+    );
+    const object = await new S3RunObjects(aws.clients.s3, 4_096).open(aws.resources.bucket, runKey("ranged"));
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of object.body) chunks.push(chunk);
+
+    expect(Buffer.concat(chunks).equals(bytes)).toBe(true);
+    expect(object.size).toBe(bytes.length);
+  });
+
+  it("says when the run object is missing", async () => {
+    await expect(
+      new S3RunObjects(aws.clients.s3).open(aws.resources.bucket, runKey("absent")),
+    ).rejects.toThrow(RunObjectMissingError);
   });
 });
