@@ -9,8 +9,16 @@ import { lambdaContext, s3NotificationBody, sqsEvent, sqsRecord } from "../tests
 const [bucket, key, eTag] = process.argv.slice(2) as [string, string, string];
 const { handler } = await import("../functions/import-run.ts");
 let heapPeak = 0;
+let ticks = 0;
 const sampler = setInterval(() => {
-  heapPeak = Math.max(heapPeak, process.memoryUsage().heapUsed);
+  const usage = process.memoryUsage();
+  heapPeak = Math.max(heapPeak, usage.heapUsed);
+  if (process.env.FLYWHEEL_BENCH_MEMORY_TRACE && ++ticks % 40 === 0) {
+    const mb = (n: number) => Math.round(n / 2 ** 20);
+    process.stderr.write(
+      `rss ${mb(usage.rss)} heap ${mb(usage.heapUsed)} external ${mb(usage.external)} buffers ${mb(usage.arrayBuffers)}\n`,
+    );
+  }
 }, 50);
 const started = performance.now();
 const result = await handler(
