@@ -112,7 +112,8 @@ async function addMissingIndexes(dynamodb: AwsClients["dynamodb"], tableName: st
         },
       ],
     });
-    const deadline = Date.now() + 120_000;
+    // Building an index on DynamoDB Local can take minutes on a busy machine.
+    const deadline = Date.now() + 600_000;
     // DynamoDB builds one new index at a time: wait out one still being built, then our own.
     for (;;) {
       try {

@@ -15,29 +15,27 @@ describe("local provisioning over a table kept from an earlier start", () => {
     });
     const suffix = randomUUID().slice(0, 8);
     const tableName = `flywheel-old-${suffix}`;
-    const first = TABLE.indexes.byStatus;
-    // The table as an older declaration created it: one index only.
+    // The table as an older declaration created it: every index but the newest one.
+    const kept = Object.values(TABLE.indexes).slice(0, -1);
+    const attributes = new Set<string>([TABLE.partitionKey, TABLE.sortKey]);
+    for (const index of kept) attributes.add(index.partitionKey).add(index.sortKey);
     await clients.dynamodb.send(
       new CreateTableCommand({
         TableName: tableName,
         BillingMode: "PAY_PER_REQUEST",
-        AttributeDefinitions: [TABLE.partitionKey, TABLE.sortKey, first.partitionKey, first.sortKey].map(
-          (name) => ({ AttributeName: name, AttributeType: "S" }),
-        ),
+        AttributeDefinitions: [...attributes].map((name) => ({ AttributeName: name, AttributeType: "S" })),
         KeySchema: [
           { AttributeName: TABLE.partitionKey, KeyType: "HASH" },
           { AttributeName: TABLE.sortKey, KeyType: "RANGE" },
         ],
-        GlobalSecondaryIndexes: [
-          {
-            IndexName: first.name,
-            KeySchema: [
-              { AttributeName: first.partitionKey, KeyType: "HASH" },
-              { AttributeName: first.sortKey, KeyType: "RANGE" },
-            ],
-            Projection: { ProjectionType: "ALL" },
-          },
-        ],
+        GlobalSecondaryIndexes: kept.map((index) => ({
+          IndexName: index.name,
+          KeySchema: [
+            { AttributeName: index.partitionKey, KeyType: "HASH" as const },
+            { AttributeName: index.sortKey, KeyType: "RANGE" as const },
+          ],
+          Projection: { ProjectionType: "ALL" as const },
+        })),
       }),
     );
 
