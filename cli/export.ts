@@ -6,8 +6,7 @@ import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
-import { readLocalConfig } from "../local/local-config.ts";
-import { findLocalConfig, UsageError } from "./target.ts";
+import { type ApiTarget, resolveApiTarget, UsageError } from "./target.ts";
 
 export const EXPORT_USAGE = `  flywheel export --format FORMAT -o OUT.jsonl [filters] [--local | --api-url URL --token TOKEN]
       Creates an export job, waits for it with a progress line, downloads the dataset through its
@@ -20,11 +19,6 @@ export const EXPORT_USAGE = `  flywheel export --format FORMAT -o OUT.jsonl [fil
       In AWS the API is --api-url or FLYWHEEL_API_URL, the bearer token --token or FLYWHEEL_TOKEN.`;
 
 /** Where export jobs are created: the local runtime's API or a deployed one, with a reviewer token. */
-export interface ApiTarget {
-  readonly apiUrl: string;
-  readonly token: string;
-  readonly description: string;
-}
 
 export interface ExportCommandIo {
   readonly print: (line: string) => void;
@@ -238,39 +232,6 @@ function apiCaller(target: ApiTarget, doFetch: typeof fetch) {
     }
     return parsed as T;
   };
-}
-
-/**
- * `--local`, or a running local runtime when no API is named, targets the runtime's API with its
- * dev reviewer token; otherwise `--api-url`/`FLYWHEEL_API_URL` with `--token`/`FLYWHEEL_TOKEN`.
- */
-export async function resolveApiTarget(
-  flags: { local?: boolean | undefined; apiUrl?: string | undefined; token?: string | undefined },
-  env: Record<string, string | undefined> = process.env,
-): Promise<ApiTarget> {
-  const apiUrl = flags.apiUrl ?? env.FLYWHEEL_API_URL;
-  const localConfig = findLocalConfig();
-  if (flags.local || (localConfig && !apiUrl)) {
-    if (!localConfig) {
-      throw new UsageError(
-        "no local runtime is running (.flywheel/local.json not found); start it with `npm start`",
-      );
-    }
-    const config = await readLocalConfig(localConfig);
-    return {
-      apiUrl: config.apiUrl,
-      token: config.reviewerToken,
-      description: `local runtime (${config.apiUrl})`,
-    };
-  }
-  if (!apiUrl) {
-    throw new UsageError(
-      "no target: start the local runtime (`npm start`), or name the API with --api-url or FLYWHEEL_API_URL",
-    );
-  }
-  const token = flags.token ?? env.FLYWHEEL_TOKEN;
-  if (!token) throw new UsageError("a reviewer token is needed: --token or FLYWHEEL_TOKEN");
-  return { apiUrl, token, description: apiUrl };
 }
 
 function compact(record: Record<string, unknown>): Record<string, unknown> {

@@ -5,8 +5,7 @@ import { parseArgs } from "node:util";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { type PublishReport, publishCorrection } from "../lib/client/publish-correction.ts";
 import { QUEUES } from "../lib/resources.ts";
-import { readLocalConfig } from "../local/local-config.ts";
-import { findLocalConfig, UsageError } from "./target.ts";
+import { localRuntimeTarget, UsageError } from "./target.ts";
 
 export const INGEST_USAGE = `  flywheel ingest <file.jsonl> [--local | --queue-url URL]
       Publishes each line of <file.jsonl> as a correction on the corrections queue, checked
@@ -111,14 +110,8 @@ async function resolveQueueTarget(
   flags: { local?: boolean; queueUrl?: string },
   env: Record<string, string | undefined>,
 ): Promise<QueueTarget> {
-  const localConfig = findLocalConfig();
-  if (flags.local || (localConfig && !flags.queueUrl)) {
-    if (!localConfig) {
-      throw new UsageError(
-        "no local runtime is running (.flywheel/local.json not found); start it with `npm start`",
-      );
-    }
-    const config = await readLocalConfig(localConfig);
+  const config = await localRuntimeTarget(flags.local, flags.queueUrl);
+  if (config) {
     const name = QUEUES.corrections.name;
     const queueUrl = Object.entries(config.queues).find(
       ([key]) => key === name || key.endsWith(`-${name}`),

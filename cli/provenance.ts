@@ -7,8 +7,7 @@ import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import type { ProvenanceCoverage, ProvenanceReport } from "../lib/domain/stats.ts";
 import { backfillProvenanceLines, validateProvenanceLines } from "../lib/usecases/provenance-files.ts";
-import { readLocalConfig } from "../local/local-config.ts";
-import { findLocalConfig, UsageError } from "./target.ts";
+import { type ApiTarget, resolveApiTarget, UsageError } from "./target.ts";
 
 export const PROVENANCE_USAGE = `  flywheel provenance report [--local | --api-url URL]
       Prints how much of the store is traceable, by source and by model. In AWS the API is
@@ -132,37 +131,10 @@ async function requireFile(file: string) {
   if (!(await stat(file).catch(() => undefined))?.isFile()) throw new UsageError(`${file} is not a file`);
 }
 
-interface ApiTarget {
-  readonly url: string;
-  readonly token: string;
-}
-
-async function resolveApiTarget(
-  flags: { local?: boolean; apiUrl?: string },
-  env: Record<string, string | undefined>,
-): Promise<ApiTarget> {
-  const localConfig = findLocalConfig();
-  if (flags.local || (localConfig && !flags.apiUrl)) {
-    if (!localConfig) {
-      throw new UsageError(
-        "no local runtime is running (.flywheel/local.json not found); start it with `npm start`",
-      );
-    }
-    const config = await readLocalConfig(localConfig);
-    return { url: config.apiUrl, token: config.reviewerToken };
-  }
-  const url = flags.apiUrl ?? env.FLYWHEEL_API_URL;
-  const token = env.FLYWHEEL_TOKEN;
-  if (!url || !token) {
-    throw new UsageError(
-      "no target: start the local runtime (`npm start`), or set --api-url (or FLYWHEEL_API_URL) and FLYWHEEL_TOKEN",
-    );
-  }
-  return { url, token };
-}
-
 async function getJson<T>(api: ApiTarget, path: string): Promise<T> {
-  const response = await fetch(new URL(path, api.url), { headers: { authorization: `Bearer ${api.token}` } });
+  const response = await fetch(new URL(path, api.apiUrl), {
+    headers: { authorization: `Bearer ${api.token}` },
+  });
   const text = await response.text();
   if (!response.ok) throw new Error(`GET ${path} answered ${response.status}: ${text}`);
   return JSON.parse(text) as T;

@@ -3,15 +3,14 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
-import { GetCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAwsClients } from "../../lib/adapters/aws-clients.ts";
 import { readCounters } from "../../lib/adapters/counters.ts";
 import { importRunDeps } from "../../lib/adapters/import-run-deps.ts";
 import { keys } from "../../lib/adapters/table-keys.ts";
-import { TABLE } from "../../lib/resources.ts";
 import { importRun } from "../../lib/usecases/import-run.ts";
-import { fixturesDir, provisionTestAws, type TestAws } from "../support/aws.ts";
+import { candidatesOfRun, fixturesDir, provisionTestAws, type TestAws } from "../support/aws.ts";
 import { injectDynamoFaults } from "../support/faults.ts";
 
 const RUN_ID = "faulty-run";
@@ -48,23 +47,7 @@ beforeAll(async () => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function storedIdsOfRun(runId: string): Promise<string[]> {
-  const ids: string[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await aws.clients.dynamodb.send(
-      new QueryCommand({
-        TableName: aws.resources.tableName,
-        IndexName: TABLE.indexes.byRun.name,
-        KeyConditionExpression: "#pk = :pk",
-        ExpressionAttributeNames: { "#pk": TABLE.indexes.byRun.partitionKey },
-        ExpressionAttributeValues: { ":pk": `RUN#${runId}` },
-        ExclusiveStartKey: start,
-      }),
-    );
-    ids.push(...(page.Items ?? []).map((item) => item.id as string));
-    start = page.LastEvaluatedKey;
-  } while (start);
-  return ids;
+  return (await candidatesOfRun(aws, runId)).map((item) => item.id as string);
 }
 
 describe("import under injected DynamoDB faults", () => {

@@ -1,21 +1,25 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
-import { GetCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { readCounters } from "../../lib/adapters/counters.ts";
 import { importRunDeps } from "../../lib/adapters/import-run-deps.ts";
 import { S3RunObjects } from "../../lib/adapters/s3-objects.ts";
 import { keys } from "../../lib/adapters/table-keys.ts";
-import { TABLE } from "../../lib/resources.ts";
 import {
   type CandidateImportStore,
   importRun,
   type RunCounts,
   RunObjectMissingError,
 } from "../../lib/usecases/import-run.ts";
-import { fixturesDir, provisionTestAws, type TestAws } from "../support/aws.ts";
+import {
+  candidatesOfRun as candidatesOfRunIn,
+  fixturesDir,
+  provisionTestAws,
+  type TestAws,
+} from "../support/aws.ts";
 import { lambdaContext, s3NotificationBody, sqsEvent, sqsRecord } from "../support/events.ts";
 
 const CLEAN_RUN = "2026-04-07-143022";
@@ -45,25 +49,7 @@ const getRun = (runId: string) => getItem(keys.run(runId));
 const getCandidate = (id: string) => getItem(keys.candidate(id));
 const counters = () => readCounters(aws.clients.dynamodb, aws.resources.tableName);
 
-async function candidatesOfRun(runId: string) {
-  const items: Record<string, unknown>[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await aws.clients.dynamodb.send(
-      new QueryCommand({
-        TableName: aws.resources.tableName,
-        IndexName: TABLE.indexes.byRun.name,
-        KeyConditionExpression: "#pk = :pk",
-        ExpressionAttributeNames: { "#pk": TABLE.indexes.byRun.partitionKey },
-        ExpressionAttributeValues: { ":pk": `RUN#${runId}` },
-        ExclusiveStartKey: start,
-      }),
-    );
-    items.push(...(page.Items ?? []));
-    start = page.LastEvaluatedKey;
-  } while (start);
-  return items;
-}
+const candidatesOfRun = (runId: string) => candidatesOfRunIn(aws, runId);
 
 async function quarantineEntries(key: string) {
   const object = await aws.clients.s3.send(new GetObjectCommand({ Bucket: aws.resources.bucket, Key: key }));

@@ -1,8 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { inject } from "vitest";
 import { type AwsClients, createAwsClients } from "../../lib/adapters/aws-clients.ts";
+import { TABLE } from "../../lib/resources.ts";
 import { type Provisioned, provision } from "../../local/provision.ts";
 
 export const fixturesDir = resolve(dirname(fileURLToPath(import.meta.url)), "../../../shared/fixtures");
@@ -36,4 +38,25 @@ export async function provisionTestAws(label: string): Promise<TestAws> {
     resources,
     env: { ...endpoints, TABLE_NAME: resources.tableName, BUCKET_NAME: resources.bucket },
   };
+}
+
+/** Every stored candidate of a run, read through the by-run index in line order. */
+export async function candidatesOfRun(aws: TestAws, runId: string): Promise<Record<string, unknown>[]> {
+  const items: Record<string, unknown>[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await aws.clients.dynamodb.send(
+      new QueryCommand({
+        TableName: aws.resources.tableName,
+        IndexName: TABLE.indexes.byRun.name,
+        KeyConditionExpression: "#pk = :pk",
+        ExpressionAttributeNames: { "#pk": TABLE.indexes.byRun.partitionKey },
+        ExpressionAttributeValues: { ":pk": `RUN#${runId}` },
+        ExclusiveStartKey: start,
+      }),
+    );
+    items.push(...(page.Items ?? []));
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return items;
 }
