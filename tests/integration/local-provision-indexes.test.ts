@@ -1,15 +1,24 @@
 import { randomUUID } from "node:crypto";
 import { CreateTableCommand, DescribeTableCommand } from "@aws-sdk/client-dynamodb";
-import { describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createAwsClients } from "../../lib/adapters/aws-clients.ts";
 import { TABLE } from "../../lib/resources.ts";
+import { type RunningDynamoDb, startDynamoDbLocal } from "../../local/emulators.ts";
 import { provision } from "../../local/provision.ts";
+
+// A database of its own: DynamoDB Local builds a new index by reading its whole shared store,
+// which the rest of the suite keeps filling, so on the shared instance this takes minutes.
+let dynamo: RunningDynamoDb;
+beforeAll(async () => {
+  dynamo = await startDynamoDbLocal();
+});
+afterAll(() => dynamo?.stop());
 
 describe("local provisioning over a table kept from an earlier start", () => {
   it("adds the indexes declared since the table was created", async () => {
     const clients = createAwsClients({
       AWS_REGION: "us-east-1",
-      AWS_ENDPOINT_URL_DYNAMODB: inject("dynamodbEndpoint"),
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
       AWS_ENDPOINT_URL_S3: inject("awsEndpoint"),
       AWS_ENDPOINT_URL_SQS: inject("awsEndpoint"),
     });
