@@ -130,7 +130,7 @@ export const DEFAULT_IMPORT_LIMITS: ImportLimits = {
   maxLineBytes: 8 * 1024 * 1024,
   chunkSize: 99,
   chunkBytes: 3 * 1024 * 1024,
-  parallelChunks: 4,
+  parallelChunks: 8,
 };
 
 export type ImportOutcome =
@@ -201,14 +201,25 @@ export async function importRun(deps: ImportRunDeps, upload: RunUpload): Promise
     });
   };
 
+  /**
+   * A fresh run is inserted optimistically: the conditional insert itself reports the ids already
+   * stored, so a new candidate costs one write and no read. Once a chunk meets stored ids (a
+   * re-upload, a resumed crash) chunks are looked up first, which spares the failed insert, until a
+   * looked-up chunk finds none again.
+   */
+  let lookUpFirst = false;
   const flush = async (chunk: Pending[]) => {
-    const existing = await deps.candidates.findExisting(chunk.map((p) => p.candidate.id));
-    capacity.readUnits += existing.readUnits;
-    const fresh: Pending[] = [];
-    for (const pending of chunk) {
-      const origin = existing.found.get(pending.candidate.id);
-      if (origin) await settleExisting(pending, origin);
-      else fresh.push(pending);
+    let fresh = chunk;
+    if (lookUpFirst) {
+      const existing = await deps.candidates.findExisting(chunk.map((p) => p.candidate.id));
+      capacity.readUnits += existing.readUnits;
+      lookUpFirst = existing.found.size > 0;
+      fresh = [];
+      for (const pending of chunk) {
+        const origin = existing.found.get(pending.candidate.id);
+        if (origin) await settleExisting(pending, origin);
+        else fresh.push(pending);
+      }
     }
     if (fresh.length === 0) return;
     const result = await deps.candidates.insertNew(fresh.map((p) => p.candidate));
@@ -228,13 +239,14 @@ export async function importRun(deps: ImportRunDeps, upload: RunUpload): Promise
       }
     }
     if (result.alreadyStored.length > 0) {
-      // Lost a race with another writer between the lookup and the insert: classify again.
-      const raced = new Set(result.alreadyStored);
-      const again = await deps.candidates.findExisting([...raced]);
-      capacity.readUnits += again.readUnits;
+      // Stored already (or by another writer since the lookup): find out whose they are.
+      lookUpFirst = true;
+      const stored = new Set(result.alreadyStored);
+      const origins = await deps.candidates.findExisting([...stored]);
+      capacity.readUnits += origins.readUnits;
       for (const pending of fresh) {
-        if (raced.has(pending.candidate.id)) {
-          await settleExisting(pending, again.found.get(pending.candidate.id) ?? {});
+        if (stored.has(pending.candidate.id)) {
+          await settleExisting(pending, origins.found.get(pending.candidate.id) ?? {});
         }
       }
     }

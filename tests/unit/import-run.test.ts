@@ -33,6 +33,22 @@ beforeEach(() => {
   };
 });
 
+/** The store, recording each call and its batch size. */
+function countingStore(store: MemoryCandidates) {
+  const calls: string[] = [];
+  const counting = {
+    findExisting: (batch: readonly string[]) => {
+      calls.push(`find ${batch.length}`);
+      return store.findExisting(batch);
+    },
+    insertNew: (batch: Parameters<MemoryCandidates["insertNew"]>[0]) => {
+      calls.push(`insert ${batch.length}`);
+      return store.insertNew(batch);
+    },
+  };
+  return { calls, counting };
+}
+
 describe("importRun", () => {
   it("stores valid lines as needs_review and quarantines the rest with line numbers", async () => {
     objects.put(
@@ -121,6 +137,49 @@ describe("importRun", () => {
 
     expect(again.status).toBe("already_imported");
     expect(candidates.counters.total).toBe(1);
+  });
+
+  it("inserts a fresh run without lookups and looks up first once a re-upload meets stored ids", async () => {
+    const ids = Array.from({ length: 12 }, (_, i) => `id-${i}`);
+    objects.put(BUCKET, KEY, ids.map((id) => line(id)).join("\n"));
+    const { calls, counting } = countingStore(candidates);
+    const serial = { ...deps, candidates: counting, limits: { chunkSize: 3, parallelChunks: 1 } };
+
+    await importRun(serial, { bucket: BUCKET, key: KEY, sequencer: "01" });
+    expect(calls).toEqual(["insert 3", "insert 3", "insert 3", "insert 3"]);
+
+    calls.length = 0;
+    const again = await importRun(serial, { bucket: BUCKET, key: KEY, sequencer: "02" });
+
+    // One refused insert tells the import it is a re-upload; from then on it looks up first.
+    expect(calls).toEqual(["insert 3", "find 3", "find 3", "find 3", "find 3"]);
+    expect(again.status === "imported" && again.summary.counts).toMatchObject({ imported: 0, skipped: 12 });
+  });
+
+  it("goes back to inserting directly when a looked-up chunk holds no stored id", async () => {
+    const ids = Array.from({ length: 9 }, (_, i) => `id-${i}`);
+    objects.put(
+      BUCKET,
+      "runs/r0/sft_candidates.jsonl",
+      ids
+        .slice(0, 3)
+        .map((id) => line(id))
+        .join("\n"),
+    );
+    await importRun(deps, { bucket: BUCKET, key: "runs/r0/sft_candidates.jsonl", sequencer: "01" });
+    objects.put(BUCKET, KEY, ids.map((id) => line(id)).join("\n"));
+    const { calls, counting } = countingStore(candidates);
+
+    const outcome = await importRun(
+      { ...deps, candidates: counting, limits: { chunkSize: 3, parallelChunks: 1 } },
+      { bucket: BUCKET, key: KEY, sequencer: "01" },
+    );
+
+    expect(calls).toEqual(["insert 3", "find 3", "find 3", "insert 3", "insert 3"]);
+    expect(outcome.status === "imported" && outcome.summary.counts).toMatchObject({
+      imported: 6,
+      skipped: 3,
+    });
   });
 
   it("counts its own earlier writes as imported when resuming after a crash", async () => {
