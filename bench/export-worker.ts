@@ -6,6 +6,7 @@
 import { performance } from "node:perf_hooks";
 import { QUEUES } from "../lib/resources.ts";
 import { lambdaContext, sqsEvent, sqsRecord } from "../tests/support/events.ts";
+import { peakRssMb } from "./peak-rss.ts";
 
 const [exportId] = process.argv.slice(2) as [string];
 const { handler } = await import("../functions/export.ts");
@@ -26,7 +27,7 @@ process.stdout.write(
   `${JSON.stringify({
     durationMs,
     failures: result.batchItemFailures.length,
-    maxRssMb: process.resourceUsage().maxRSS / 1024,
+    maxRssMb: peakRssMb(),
     heapPeakMb: heapPeak / 1024 / 1024,
   })}\n`,
 );

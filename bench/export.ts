@@ -169,7 +169,7 @@ export function renderExportSection(section: unknown): string[] {
     "import's item shape, then exported by the real export handler in a child process from one SQS message:",
     "read through the status index's approved partitions (4 shards merged in order), screened by the",
     "firewall, every line validated, streamed to S3 as multipart uploads. Records/s counts candidates",
-    "considered; peak memory is the export process's max RSS; the dataset's sha256 is checked against",
+    "considered; peak memory is the export process's own RSS high-water mark (`VmHWM`); the dataset's sha256 is checked against",
     "the manifest after the run. Pages, batches and upload parts are bounded; what grows with the count",
     "is the table of duplicate fingerprints (12 bytes a slot, at most half full: 24 MB at a million).",
     "",
