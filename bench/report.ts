@@ -26,7 +26,7 @@ export function renderReport(results: Record<string, unknown>): string {
       "## Import",
       "",
       `\`${imports.command}\` — ${imports.measuredAt}. Generated runs (\`generate-run.mjs --broken 0.01\`), uploaded to S3,`,
-      "imported by the real handler in a child process (peak memory = that process's max RSS), run with",
+      "imported by the real handler in a child process (peak memory = that process's own RSS high-water mark, `VmHWM`), run with",
       "`--max-old-space-size=256` like a Lambda function's bounded heap: an import that held the run in",
       "memory could not finish under it.",
       "Write units are what `ReturnConsumedCapacity` reports for the import's own writes; the floor is one",
