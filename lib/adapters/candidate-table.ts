@@ -1,9 +1,10 @@
 import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
-import { BatchGetCommand, type DynamoDBDocumentClient, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
+import { type DynamoDBDocumentClient, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
 import type { Candidate } from "../domain/candidate.ts";
 import { deltaForNew, mergeDeltas } from "../domain/stats.ts";
 import { TABLE } from "../resources.ts";
 import type { CandidateImportStore, StoredCandidateOrigin } from "../usecases/import-run.ts";
+import { batchGetAll } from "./batch-get.ts";
 import { counterUpdate } from "./counters.ts";
 import { backoff, MAX_ATTEMPTS, retryThrottled } from "./retry.ts";
 import { candidateIndexKeys, keys, randomCounterShard } from "./table-keys.ts";
@@ -29,38 +30,20 @@ export class CandidateTable implements CandidateImportStore {
   ) {}
 
   async findExisting(ids: readonly string[]) {
+    const { items, readUnits } = await batchGetAll(
+      this.dynamodb,
+      this.tableName,
+      ids.map((id) => keys.candidate(id)),
+      {
+        consistent: true,
+        projection: "id, provenance.import_id, provenance.#line",
+        names: { "#line": "line" },
+      },
+    );
     const found = new Map<string, StoredCandidateOrigin>();
-    let readUnits = 0;
-    for (let offset = 0; offset < ids.length; offset += 100) {
-      let requestKeys: Record<string, unknown>[] = ids
-        .slice(offset, offset + 100)
-        .map((id) => keys.candidate(id));
-      for (let attempt = 0; requestKeys.length > 0; attempt++) {
-        if (attempt >= MAX_ATTEMPTS) throw new Error("BatchGetItem kept returning unprocessed keys");
-        if (attempt > 0) await backoff(attempt);
-        const result = await retryThrottled(() =>
-          this.dynamodb.send(
-            new BatchGetCommand({
-              RequestItems: {
-                [this.tableName]: {
-                  Keys: requestKeys,
-                  ConsistentRead: true,
-                  ProjectionExpression: "id, provenance.import_id, provenance.#line",
-                  ExpressionAttributeNames: { "#line": "line" },
-                },
-              },
-              ReturnConsumedCapacity: "TOTAL",
-            }),
-          ),
-        );
-        readUnits += sumCapacity(result.ConsumedCapacity);
-        for (const item of result.Responses?.[this.tableName] ?? []) {
-          const provenance = item.provenance as { import_id?: string; line?: number } | undefined;
-          found.set(item.id as string, { importId: provenance?.import_id, line: provenance?.line });
-        }
-        requestKeys =
-          (result.UnprocessedKeys?.[this.tableName]?.Keys as Record<string, unknown>[] | undefined) ?? [];
-      }
+    for (const item of items) {
+      const provenance = item.provenance as { import_id?: string; line?: number } | undefined;
+      found.set(item.id as string, { importId: provenance?.import_id, line: provenance?.line });
     }
     return { found, readUnits };
   }

@@ -1,9 +1,9 @@
 import { ListObjectsV2Command, type ListObjectsV2CommandOutput, type S3Client } from "@aws-sdk/client-s3";
-import { BatchGetCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { RunImportState } from "../domain/run-folders.ts";
 import { isRunId } from "../domain/run-upload.ts";
 import type { RunFolderLister, RunRecordReader } from "../usecases/run-folders.ts";
-import { backoff, MAX_ATTEMPTS } from "./retry.ts";
+import { batchGetAll } from "./batch-get.ts";
 import { keys } from "./table-keys.ts";
 
 /** Run folders are the "directories" right under the runs prefix: one delimiter listing. */
@@ -43,32 +43,17 @@ export class RunRecords implements RunRecordReader {
   ) {}
 
   async readRunRecords(runIds: readonly string[]): Promise<Map<string, RunImportState>> {
+    const { items } = await batchGetAll(
+      this.dynamodb,
+      this.tableName,
+      runIds.map((id) => keys.run(id)),
+      {
+        projection: "run_id, #state, #counts, created_at, finished_at",
+        names: { "#state": "state", "#counts": "counts" },
+      },
+    );
     const records = new Map<string, RunImportState>();
-    for (let offset = 0; offset < runIds.length; offset += 100) {
-      let requestKeys: Record<string, unknown>[] = runIds
-        .slice(offset, offset + 100)
-        .map((id) => keys.run(id));
-      for (let attempt = 0; requestKeys.length > 0; attempt++) {
-        if (attempt >= MAX_ATTEMPTS) throw new Error("BatchGetItem kept returning unprocessed keys");
-        if (attempt > 0) await backoff(attempt);
-        const result = await this.dynamodb.send(
-          new BatchGetCommand({
-            RequestItems: {
-              [this.tableName]: {
-                Keys: requestKeys,
-                ProjectionExpression: "run_id, #state, #counts, created_at, finished_at",
-                ExpressionAttributeNames: { "#state": "state", "#counts": "counts" },
-              },
-            },
-          }),
-        );
-        for (const item of result.Responses?.[this.tableName] ?? []) {
-          records.set(item.run_id as string, item as RunImportState);
-        }
-        requestKeys =
-          (result.UnprocessedKeys?.[this.tableName]?.Keys as Record<string, unknown>[] | undefined) ?? [];
-      }
-    }
+    for (const item of items) records.set(item.run_id as string, item as unknown as RunImportState);
     return records;
   }
 }
