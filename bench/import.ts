@@ -6,6 +6,14 @@ import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import { Upload } from "@aws-sdk/lib-storage";
 import { keys } from "../lib/adapters/table-keys.ts";
 import type { BenchEnvironment } from "./environment.ts";
+import type { Metric } from "./sections.ts";
+
+/** Cost per candidate as the run grows (the target is a ratio near 1). */
+export const IMPORT_GROWTH: Metric<ImportResult>[] = [
+  { name: "seconds per 1,000 candidates", value: (r) => (r.seconds * 1000) / Math.max(1, r.imported) },
+  { name: "peak RSS", value: (r) => r.peakRssMb },
+  { name: "write units per candidate", value: (r) => r.writeUnitsPerCandidate },
+];
 
 /** The old-space limit of the import process, about what a 1 GB Lambda function gets. */
 export const IMPORT_HEAP_LIMIT_MB = 256;

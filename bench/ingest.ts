@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { GetQueueAttributesCommand, SendMessageBatchCommand } from "@aws-sdk/client-sqs";
+import { batchGetAll } from "../lib/adapters/batch-get.ts";
 import { readCounters } from "../lib/adapters/counters.ts";
+import { keys } from "../lib/adapters/table-keys.ts";
 import { publishCorrection } from "../lib/client/publish-correction.ts";
 import { QUEUES } from "../lib/resources.ts";
 import { type SqsHandler, startPoller } from "../local/poller.ts";
@@ -19,6 +21,14 @@ export interface IngestResult {
   readonly drainSeconds: number;
   readonly publishedPerSecond: number;
   readonly ingestedPerSecond: number;
+  /**
+   * Per stored record, from the SQS SentTimestamp of the message that stored it (kept on the record
+   * as `provenance.received_at`) until the handler invocation that wrote it returned (its write
+   * acknowledged by DynamoDB): nearest-rank percentiles over every distinct record read back.
+   */
+  readonly delayP50Ms: number;
+  readonly delayP95Ms: number;
+  readonly delayP99Ms: number;
 }
 
 const MALFORMED_BODIES = [
@@ -34,6 +44,12 @@ let handler: SqsHandler | undefined;
  * Publishes `total` corrections (1% repeating an earlier idempotency key, 1% malformed) to the
  * corrections queue with `publishCorrection`, then drains it with `pollers` local pollers feeding
  * the real ingest handler in this process, as Lambda scales an SQS event source out.
+ *
+ * The delay of a record runs from its message's SentTimestamp (fauxqs runs in this process, on
+ * the same clock) to the moment the invocation that wrote it returned successfully; the records
+ * are read back by key afterwards, and their `provenance.message_id` names that invocation. The
+ * record's own `captured_at` is stamped before its write is sent, so it only serves as a check.
+ * The pollers start once the whole burst is queued, so the delay includes that wait.
  */
 export async function benchIngest(
   env: BenchEnvironment,
@@ -85,13 +101,25 @@ export async function benchIngest(
   if (failed > 0) throw new Error(`${failed} corrections were not published`);
   const published = performance.now();
 
+  // When each message's invocation returned without naming it a failure: its record is written.
+  const settledAt = new Map<string, number>();
+  const ingest = handler as SqsHandler;
+  const timed: SqsHandler = async (event, context) => {
+    const response = await ingest(event, context);
+    const at = Date.now();
+    const failures = new Set(response?.batchItemFailures?.map((failure) => failure.itemIdentifier));
+    for (const { messageId } of event.Records) {
+      if (!failures.has(messageId) && !settledAt.has(messageId)) settledAt.set(messageId, at);
+    }
+    return response;
+  };
   const consumers = Array.from({ length: pollers }, () =>
     startPoller({
       sqs: env.clients.sqs,
       queueUrl: queue.url,
       queueArn: queue.arn,
       region: "us-east-1",
-      handler: handler as SqsHandler,
+      handler: timed,
       functionName: "ingest-corrections",
       timeoutSeconds: QUEUES.corrections.handlerTimeoutSeconds,
       batchSize: QUEUES.corrections.batchSize,
@@ -106,6 +134,35 @@ export async function benchIngest(
   }
   const drained = performance.now();
   const stored = ((await readCounters(env.clients.dynamodb, env.tableName)).total ?? 0) - before;
+
+  const recordIds = [
+    ...new Set(reports.slice(0, distinct).flatMap((report) => (report.ok ? [report.recordId] : []))),
+  ];
+  const records = await readProvenance(env, recordIds);
+  const delays: number[] = [];
+  const writeShares: number[] = [];
+  let unmatched = 0;
+  for (const { message_id: messageId, received_at: receivedAt, captured_at: capturedAt } of records) {
+    const sent = Date.parse(receivedAt ?? "");
+    const settled = settledAt.get(messageId ?? "");
+    const captured = Date.parse(capturedAt ?? "");
+    if (!Number.isFinite(sent) || settled === undefined || !(sent <= captured && captured <= settled)) {
+      unmatched++;
+      continue;
+    }
+    delays.push(settled - sent);
+    writeShares.push(settled - captured);
+  }
+  delays.sort((a, b) => a - b);
+  writeShares.sort((a, b) => a - b);
+  if (records.length < recordIds.length || unmatched > 0) {
+    console.log(
+      `  delay: ${recordIds.length - records.length} of ${recordIds.length} records not found, ${unmatched} without a consistent publish/write time; left out`,
+    );
+  }
+  console.log(
+    `  delay over ${delays.length} records: p50 ${percentile(delays, 50)} ms, p95 ${percentile(delays, 95)} ms, p99 ${percentile(delays, 99)} ms (of which captured_at → write returned: p50 ${percentile(writeShares, 50)} ms, p99 ${percentile(writeShares, 99)} ms)`,
+  );
   return {
     messages: total,
     distinct,
@@ -118,7 +175,35 @@ export async function benchIngest(
     drainSeconds: (drained - published) / 1000,
     publishedPerSecond: total / ((published - started) / 1000),
     ingestedPerSecond: total / ((drained - published) / 1000),
+    delayP50Ms: percentile(delays, 50),
+    delayP95Ms: percentile(delays, 95),
+    delayP99Ms: percentile(delays, 99),
   };
+}
+
+interface StoredProvenance {
+  readonly message_id?: string;
+  readonly received_at?: string;
+  readonly captured_at?: string;
+}
+
+/** The provenance times of the given records, by key (no scan). */
+async function readProvenance(env: BenchEnvironment, ids: readonly string[]): Promise<StoredProvenance[]> {
+  const { items } = await batchGetAll(
+    env.clients.dynamodb,
+    env.tableName,
+    ids.map((id) => keys.candidate(id)),
+    {
+      consistent: true,
+      projection: "provenance.message_id, provenance.received_at, provenance.captured_at",
+    },
+  );
+  return items.map((item) => (item.provenance ?? {}) as StoredProvenance);
+}
+
+/** Nearest rank over sorted samples; NaN for none. */
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
 
 async function depth(env: BenchEnvironment, queueUrl: string): Promise<number> {

@@ -8,6 +8,7 @@ import { type CounterDelta, deltaForNew, mergeDeltas } from "../lib/domain/stats
 import { lambdaContext } from "../tests/support/events.ts";
 import { callApi } from "../tests/support/http-events.ts";
 import type { BenchEnvironment } from "./environment.ts";
+import { type Growth, growth } from "./sections.ts";
 
 export interface LatencyRow {
   readonly stored: number;
@@ -91,10 +92,12 @@ async function time(samples: number, operation: (i: number) => Promise<void>): P
 
 /**
  * Latency of the review API's hot paths through the real api handler (in-process, so it is the
- * handler and the store, not HTTP), with `stored` candidates in the table.
+ * handler and the store, not HTTP), with `stored` candidates in the table, `seeded` of them by
+ * `seedCandidates` under `runId` (the ids decided and undone).
  */
 export async function benchReviewLatency(
   env: BenchEnvironment,
+  seeded: number,
   stored: number,
   runId: string,
   samples: number,
@@ -112,7 +115,7 @@ export async function benchReviewLatency(
   };
   // Spread the decided ids over the whole range, away from ids an earlier round decided.
   const idAt = (i: number) => {
-    const index = Math.floor(((i + 0.5) / samples) * stored);
+    const index = Math.floor(((i + 0.5) / samples) * seeded);
     return syntheticCandidate(index, runId).id;
   };
   for (let i = 0; i < 20; i++) await call("GET", "/api/sft/queue", { query: { per_page: "20" } });
@@ -154,4 +157,18 @@ export async function benchReviewLatency(
     }),
   );
   return rows;
+}
+
+/** Each operation's p99 at the largest number of stored candidates ÷ at the smallest. */
+export function reviewGrowth(rows: readonly LatencyRow[]): Growth | undefined {
+  const tables = [...new Set(rows.map((r) => r.operation))].map((operation) =>
+    growth(
+      rows.filter((r) => r.operation === operation),
+      (r) => r.stored,
+      [{ name: `${operation} p99`, value: (r) => r.p99 }],
+    ),
+  );
+  const first = tables[0];
+  if (!first) return undefined;
+  return { ...first, ratios: tables.flatMap((table) => table?.ratios ?? []) };
 }

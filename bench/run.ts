@@ -1,19 +1,23 @@
 /**
  * `npm run bench [-- --only import] [-- --import-sizes 10000,100000]`: measures Flywheel on the
  * local emulators and writes bench/results.json and bench/RESULTS.md. Sections not run this time
- * keep their previous results.
+ * keep their previous results, and so do the sizes of a section not measured again: `npm run
+ * bench:scale` adds the million-candidate rows to those of the default sizes. Review runs first, on
+ * an empty table, so its sizes are the table's.
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { readCounters } from "../lib/adapters/counters.ts";
 import { modelCost } from "./cost.ts";
 import { type BenchEnvironment, startBenchEnvironment } from "./environment.ts";
-import { benchExport, type ExportResult, seedApproved } from "./export.ts";
-import { benchImport, type ImportResult } from "./import.ts";
+import { benchExport, EXPORT_GROWTH, type ExportResult, seedApproved } from "./export.ts";
+import { benchImport, IMPORT_GROWTH, type ImportResult } from "./import.ts";
 import { benchIngest, type IngestResult } from "./ingest.ts";
 import { renderReport } from "./report.ts";
-import { benchReviewLatency, type LatencyRow, seedCandidates } from "./review.ts";
+import { benchReviewLatency, type LatencyRow, reviewGrowth, seedCandidates } from "./review.ts";
+import { growth, mergeRows, printGrowth, type Section } from "./sections.ts";
 
 const { values } = parseArgs({
   options: {
@@ -25,6 +29,8 @@ const { values } = parseArgs({
     "export-sizes": { type: "string", default: "100000,1000000" },
   },
 });
+/** Corrections published at once for the ingest section. */
+const INGEST_BURST = 10_000;
 const root = resolve(import.meta.dirname, "..");
 const fixturesDir = resolve(root, "../shared/fixtures");
 const resultsFile = join(root, "bench/results.json");
@@ -39,6 +45,23 @@ let env!: BenchEnvironment;
 if (needsEmulators) env = await startBenchEnvironment();
 const results: Record<string, unknown> = { ...previous };
 try {
+  if (wanted("review")) {
+    // First, on an empty table: each size is then the number of candidates stored, nothing else.
+    const rows: LatencyRow[] = [];
+    let seeded = 0;
+    for (const size of (values["review-sizes"] ?? "").split(",").map(Number).filter(Boolean)) {
+      console.log(`review: seeding to ${size} candidates…`);
+      await seedCandidates(env, seeded, size, "bench-review");
+      seeded = size;
+      const stored = (await readCounters(env.clients.dynamodb, env.tableName)).total ?? 0;
+      console.log(`review: measuring at ${stored} stored…`);
+      rows.push(
+        ...(await benchReviewLatency(env, size, stored, "bench-review", Number(values["review-samples"]))),
+      );
+    }
+    results.review = section(results.review, rows, (row) => row.stored);
+    printGrowth("review p99", reviewGrowth((results.review as Section<LatencyRow>).rows));
+  }
   if (wanted("import")) {
     const sizes = (values["import-sizes"] ?? "").split(",").map(Number).filter(Boolean);
     const rows: ImportResult[] = [];
@@ -50,31 +73,23 @@ try {
       );
       rows.push(row);
     }
-    results.import = { measuredAt: new Date().toISOString(), command: commandLine(), rows };
+    results.import = section(results.import, rows, (row) => row.lines);
+    printGrowth(
+      "import",
+      growth((results.import as Section<ImportResult>).rows, (r) => r.lines, IMPORT_GROWTH),
+    );
   }
   if (wanted("ingest")) {
     const rows: IngestResult[] = [];
     for (const pollers of (values["ingest-pollers"] ?? "").split(",").map(Number).filter(Boolean)) {
-      console.log(`ingest: 2000 corrections, ${pollers} poller(s)…`);
-      const row = await benchIngest(env, 2_000, pollers);
+      console.log(`ingest: a burst of ${INGEST_BURST} corrections, ${pollers} poller(s)…`);
+      const row = await benchIngest(env, INGEST_BURST, pollers);
       console.log(
         `  ${row.ingestedPerSecond.toFixed(0)} messages/s ingested, ${row.stored} stored, DLQ ${row.dlq}`,
       );
       rows.push(row);
     }
-    results.ingest = { measuredAt: new Date().toISOString(), command: commandLine(), rows };
-  }
-  if (wanted("review")) {
-    const rows: LatencyRow[] = [];
-    let stored = 0;
-    for (const size of (values["review-sizes"] ?? "").split(",").map(Number).filter(Boolean)) {
-      console.log(`review: seeding to ${size} candidates…`);
-      await seedCandidates(env, stored, size, "bench-review");
-      stored = size;
-      console.log(`review: measuring at ${size}…`);
-      rows.push(...(await benchReviewLatency(env, size, "bench-review", Number(values["review-samples"]))));
-    }
-    results.review = { measuredAt: new Date().toISOString(), command: commandLine(), rows };
+    results.ingest = section(results.ingest, rows, (row) => row.pollers);
   }
   if (wanted("export")) {
     const sizes = (values["export-sizes"] ?? "")
@@ -95,7 +110,11 @@ try {
       );
       rows.push(row);
     }
-    results.export = { measuredAt: new Date().toISOString(), command: commandLine(), rows };
+    results.export = section(results.export, rows, (row) => row.approved);
+    printGrowth(
+      "export",
+      growth((results.export as Section<ExportResult>).rows, (r) => r.approved, EXPORT_GROWTH),
+    );
   }
   if (wanted("cost")) {
     console.log("cost: the monthly AWS bill of the stated workload, from the results above…");
@@ -117,6 +136,14 @@ results.machine = {
 writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
 writeFileSync(join(root, "bench/RESULTS.md"), renderReport(results));
 console.log("wrote bench/results.json and bench/RESULTS.md");
+
+/** The section's rows merged with those of sizes not measured this time. */
+function section<Row>(previous: unknown, rows: Row[], sizeOf: (row: Row) => number) {
+  return mergeRows(previous as Section<Row> | undefined, rows, sizeOf, {
+    measuredAt: new Date().toISOString(),
+    command: commandLine(),
+  });
+}
 
 function commandLine(): string {
   return `npm run bench -- ${process.argv.slice(2).join(" ")}`.trim();
