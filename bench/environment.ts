@@ -17,6 +17,8 @@ export async function startBenchEnvironment(): Promise<BenchEnvironment> {
   process.env.AWS_ACCESS_KEY_ID ??= "local";
   process.env.AWS_SECRET_ACCESS_KEY ??= "local";
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
+  // Handlers run in this process share one logger, made when the first of them is imported.
+  process.env.POWERTOOLS_LOG_LEVEL = "SILENT";
   const [dynamo, aws] = await Promise.all([startDynamoDbLocal(), startS3SqsEmulator()]);
   const endpoints = {
     AWS_REGION: "us-east-1",

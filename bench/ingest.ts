@@ -57,7 +57,7 @@ export async function benchIngest(
   pollers: number,
 ): Promise<IngestResult> {
   if (!handler) {
-    Object.assign(process.env, env.handlerEnv, { POWERTOOLS_LOG_LEVEL: "SILENT" });
+    Object.assign(process.env, env.handlerEnv);
     ({ handler } = await import("../functions/ingest-corrections.ts"));
   }
   // A queue of its own per row: a stopped poller's long poll can still be answered by fauxqs, which

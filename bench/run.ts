@@ -25,7 +25,7 @@ const { values } = parseArgs({
     "import-sizes": { type: "string", default: "10000,100000" },
     "ingest-pollers": { type: "string", default: "1,4" },
     "review-sizes": { type: "string", default: "1000,100000" },
-    "review-samples": { type: "string", default: "200" },
+    "review-samples": { type: "string", default: "500" },
     "export-sizes": { type: "string", default: "100000,1000000" },
   },
 });
@@ -60,7 +60,7 @@ try {
       );
     }
     results.review = section(results.review, rows, (row) => row.stored);
-    printGrowth("review p99", reviewGrowth((results.review as Section<LatencyRow>).rows));
+    printGrowth("review", reviewGrowth((results.review as Section<LatencyRow>).rows));
   }
   if (wanted("import")) {
     const sizes = (values["import-sizes"] ?? "").split(",").map(Number).filter(Boolean);
