@@ -8,6 +8,7 @@ import { QUEUES } from "../lib/resources.ts";
 import { type SqsHandler, startPoller } from "../local/poller.ts";
 import { provision } from "../local/provision.ts";
 import type { BenchEnvironment } from "./environment.ts";
+import { type Growth, growth } from "./sections.ts";
 
 export interface IngestResult {
   readonly messages: number;
@@ -217,4 +218,32 @@ async function depth(env: BenchEnvironment, queueUrl: string): Promise<number> {
     Number(Attributes?.ApproximateNumberOfMessages ?? 0) +
     Number(Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0)
   );
+}
+
+/** One row per burst size and poller count. */
+export function ingestRowKey(row: IngestResult): number {
+  return row.messages * 1_000 + row.pollers;
+}
+
+/**
+ * Drain time per 1,000 messages at the largest burst ÷ at the smallest, for each poller count. The
+ * delay is left out: a message of a bigger burst waits behind more messages, by design.
+ */
+export function ingestGrowth(rows: readonly IngestResult[]): Growth | undefined {
+  const tables = [...new Set(rows.map((r) => r.pollers))].flatMap((pollers) => {
+    const table = growth(
+      rows.filter((r) => r.pollers === pollers),
+      (r) => r.messages,
+      [
+        {
+          name: `drain seconds per 1,000 messages, ${pollers} poller(s)`,
+          value: (r) => (r.drainSeconds * 1000) / r.messages,
+        },
+      ],
+    );
+    return table ? [table] : [];
+  });
+  const first = tables[0];
+  if (!first) return undefined;
+  return { ...first, ratios: tables.flatMap((table) => table.ratios) };
 }

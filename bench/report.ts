@@ -1,7 +1,7 @@
 import { renderCostSection } from "./cost.ts";
 import { renderExportSection } from "./export.ts";
 import { IMPORT_GROWTH, type ImportResult } from "./import.ts";
-import type { IngestResult } from "./ingest.ts";
+import { type IngestResult, ingestGrowth } from "./ingest.ts";
 import { type LatencyRow, reviewGrowth } from "./review.ts";
 import { growth, measuredBy, renderGrowth, type Section } from "./sections.ts";
 
@@ -80,6 +80,7 @@ export function renderReport(results: Record<string, unknown>): string {
           `| ${r.messages} | ${r.distinct} | ${r.duplicates} | ${r.malformed} | ${r.pollers} | ${r.stored} | ${r.dlq} | ${fixed(r.publishSeconds, 1)} | ${fixed(r.publishedPerSecond)} | ${fixed(r.drainSeconds, 1)} | ${fixed(r.ingestedPerSecond)} | ${delay(r.delayP50Ms)} | ${delay(r.delayP95Ms)} | ${delay(r.delayP99Ms)} |`,
       ),
       "",
+      ...renderGrowth(ingestGrowth(ingest.rows), "messages in the burst", "flat is 1.00"),
     );
   }
   const review = results.review as Section<LatencyRow> | undefined;

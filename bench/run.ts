@@ -14,7 +14,7 @@ import { modelCost } from "./cost.ts";
 import { type BenchEnvironment, startBenchEnvironment } from "./environment.ts";
 import { benchExport, EXPORT_GROWTH, type ExportResult, seedApproved } from "./export.ts";
 import { benchImport, IMPORT_GROWTH, type ImportResult } from "./import.ts";
-import { benchIngest, type IngestResult } from "./ingest.ts";
+import { benchIngest, type IngestResult, ingestGrowth, ingestRowKey } from "./ingest.ts";
 import { renderReport } from "./report.ts";
 import { benchReviewLatency, type LatencyRow, reviewGrowth, seedCandidates } from "./review.ts";
 import { growth, mergeRows, printGrowth, type Section } from "./sections.ts";
@@ -24,13 +24,12 @@ const { values } = parseArgs({
     only: { type: "string" },
     "import-sizes": { type: "string", default: "10000,100000" },
     "ingest-pollers": { type: "string", default: "1,4" },
+    "ingest-bursts": { type: "string", default: "1000,10000" },
     "review-sizes": { type: "string", default: "1000,100000" },
     "review-samples": { type: "string", default: "500" },
     "export-sizes": { type: "string", default: "100000,1000000" },
   },
 });
-/** Corrections published at once for the ingest section. */
-const INGEST_BURST = 10_000;
 const root = resolve(import.meta.dirname, "..");
 const fixturesDir = resolve(root, "../shared/fixtures");
 const resultsFile = join(root, "bench/results.json");
@@ -81,15 +80,19 @@ try {
   }
   if (wanted("ingest")) {
     const rows: IngestResult[] = [];
-    for (const pollers of (values["ingest-pollers"] ?? "").split(",").map(Number).filter(Boolean)) {
-      console.log(`ingest: a burst of ${INGEST_BURST} corrections, ${pollers} poller(s)…`);
-      const row = await benchIngest(env, INGEST_BURST, pollers);
-      console.log(
-        `  ${row.ingestedPerSecond.toFixed(0)} messages/s ingested, ${row.stored} stored, DLQ ${row.dlq}`,
-      );
-      rows.push(row);
+    const pollerCounts = (values["ingest-pollers"] ?? "").split(",").map(Number).filter(Boolean);
+    for (const burst of (values["ingest-bursts"] ?? "").split(",").map(Number).filter(Boolean)) {
+      for (const pollers of pollerCounts) {
+        console.log(`ingest: a burst of ${burst} corrections, ${pollers} poller(s)…`);
+        const row = await benchIngest(env, burst, pollers);
+        console.log(
+          `  ${row.ingestedPerSecond.toFixed(0)} messages/s ingested, ${row.stored} stored, DLQ ${row.dlq}`,
+        );
+        rows.push(row);
+      }
     }
-    results.ingest = section(results.ingest, rows, (row) => row.pollers);
+    results.ingest = section(results.ingest, rows, ingestRowKey);
+    printGrowth("ingest", ingestGrowth((results.ingest as Section<IngestResult>).rows));
   }
   if (wanted("export")) {
     const sizes = (values["export-sizes"] ?? "")

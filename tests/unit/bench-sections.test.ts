@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { type IngestResult, ingestGrowth, ingestRowKey } from "../../bench/ingest.ts";
 import { reviewGrowth } from "../../bench/review.ts";
 import { growth, measuredBy, mergeRows } from "../../bench/sections.ts";
 
@@ -70,5 +71,17 @@ describe("benchmark sections", () => {
       { metric: "undo p50", ratio: 3 },
       { metric: "undo p99", ratio: 3 },
     ]);
+  });
+
+  it("compares ingest drain time per message across burst sizes, one poller count at a time", () => {
+    const row = (messages: number, pollers: number, drainSeconds: number) =>
+      ({ messages, pollers, drainSeconds }) as IngestResult;
+    const rows = [row(1_000, 1, 4), row(1_000, 4, 2), row(10_000, 1, 48), row(10_000, 4, 20)];
+
+    expect(ingestGrowth(rows)?.ratios).toEqual([
+      { metric: "drain seconds per 1,000 messages, 1 poller(s)", ratio: 1.2 },
+      { metric: "drain seconds per 1,000 messages, 4 poller(s)", ratio: 1 },
+    ]);
+    expect(new Set(rows.map(ingestRowKey)).size).toBe(4);
   });
 });
