@@ -339,7 +339,7 @@ const jsonKb = (value: unknown) => Buffer.byteLength(JSON.stringify(value)) / KB
 /** The per-operation figures: measured where results.json has them, derived from the code otherwise. */
 export function buildProfile(results: Record<string, unknown>, fixturesDir: string): Profile {
   const sample = samples(fixturesDir);
-  const importRow = rowsOf<ImportRow>(results.import).sort((a, b) => b.lines - a.lines)[0];
+  const importRow = [...rowsOf<ImportRow>(results.import)].sort((a, b) => b.lines - a.lines)[0];
   const ingestRow = rowsOf<IngestRow>(results.ingest)
     .filter((row) => row.pollers === 1)
     .sort((a, b) => b.messages - a.messages)[0];
