@@ -172,7 +172,7 @@ export function renderExportSection(section: unknown): string[] {
   return [
     "## Export",
     "",
-    ...measuredBy(exports),
+    ...measuredBy(exports, (r) => r.approved),
     "Approved candidates (about 1 KB each) seeded in the",
     "import's item shape, then exported by the real export handler in a child process from one SQS message:",
     "read through the status index's approved partitions (4 shards merged in order), screened by the",

@@ -26,7 +26,7 @@ export function renderReport(results: Record<string, unknown>): string {
     out.push(
       "## Import",
       "",
-      ...measuredBy(imports),
+      ...measuredBy(imports, (r) => r.lines),
       "Generated runs (`generate-run.mjs --broken 0.01`), uploaded to S3,",
       "imported by the real handler in a child process (peak memory = that process's own RSS high-water mark, `VmHWM`), run with",
       "`--max-old-space-size=256` like a Lambda function's bounded heap: an import that held the run in",
@@ -59,7 +59,7 @@ export function renderReport(results: Record<string, unknown>): string {
     out.push(
       "## Ingest",
       "",
-      ...measuredBy(ingest),
+      ...measuredBy(ingest, (r) => r.messages),
       "Corrections published to the corrections queue with",
       "`publishCorrection` (1% repeating an earlier idempotency key, 1% malformed, sent raw), then drained by",
       "local pollers feeding the real ingest handler (`npm start` runs one; Lambda scales out like several).",
@@ -88,7 +88,7 @@ export function renderReport(results: Record<string, unknown>): string {
     out.push(
       "## Review API latency",
       "",
-      ...measuredBy(review),
+      ...measuredBy(review, (r) => r.stored),
       "The real api handler called in-process with API Gateway v2",
       "events (handler + DynamoDB Local, no HTTP), sequentially; decided ids are spread over the whole table.",
       "Candidates are seeded in the import's item shape into an empty table before each size is measured;",

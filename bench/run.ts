@@ -149,5 +149,6 @@ function section<Row>(previous: unknown, rows: Row[], sizeOf: (row: Row) => numb
 }
 
 function commandLine(): string {
-  return `npm run bench -- ${process.argv.slice(2).join(" ")}`.trim();
+  const args = process.argv.slice(2).join(" ");
+  return args ? `npm run bench -- ${args}` : "npm run bench";
 }

@@ -30,14 +30,23 @@ export function mergeRows<Row>(
   return { ...provenance, rows };
 }
 
-/** The commands that measured a section's rows, each with when, as the report's first lines. */
-export function measuredBy<Row>(section: Section<Row>): string[] {
-  const seen = new Map<string, string>();
+/**
+ * The commands that measured a section's rows, each with when and, given `sizeOf`, the sizes it
+ * measured, as the report's first lines.
+ */
+export function measuredBy<Row>(section: Section<Row>, sizeOf?: (row: Row) => number): string[] {
+  const seen = new Map<string, { at: string; sizes: Set<number> }>();
   for (const row of section.rows as (Row & Provenance)[]) {
     const command = row.command ?? section.command;
-    if (command && !seen.has(command)) seen.set(command, row.measuredAt ?? section.measuredAt ?? "");
+    if (!command) continue;
+    const entry = seen.get(command) ?? { at: row.measuredAt ?? section.measuredAt ?? "", sizes: new Set() };
+    if (sizeOf) entry.sizes.add(sizeOf(row));
+    seen.set(command, entry);
   }
-  return [...seen].map(([command, at]) => `\`${command}\` — ${at}.`);
+  return [...seen].map(([command, { at, sizes }]) => {
+    const rows = sizes.size > 0 ? ` (${[...sizes].join(", ")})` : "";
+    return `\`${command}\`${rows} — ${at}.`;
+  });
 }
 
 export interface Metric<Row> {

@@ -20,6 +20,10 @@ describe("benchmark sections", () => {
       `\`${scale.command}\` — ${scale.measuredAt}.`,
       `\`${defaults.command}\` — ${defaults.measuredAt}.`,
     ]);
+    expect(measuredBy(second, (r) => r.lines)).toEqual([
+      `\`${scale.command}\` (10, 1000) — ${scale.measuredAt}.`,
+      `\`${defaults.command}\` (100) — ${defaults.measuredAt}.`,
+    ]);
   });
 
   it("credits rows stored before rows carried their command to the section's command", () => {
