@@ -1,6 +1,4 @@
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { join } from "node:path";
 import { GetObjectCommand } from "@aws-sdk/client-s3";
 import { BatchWriteCommand } from "@aws-sdk/lib-dynamodb";
 import { candidateItem } from "../lib/adapters/candidate-table.ts";
@@ -11,6 +9,7 @@ import { newExportJob } from "../lib/domain/export-job.ts";
 import { type ExportFormat, ExportRequest } from "../lib/domain/export-request.ts";
 import type { BenchEnvironment } from "./environment.ts";
 import { growth, type Metric, measuredBy, renderGrowth, type Section } from "./sections.ts";
+import { runWorker } from "./worker.ts";
 
 export interface ExportResult {
   readonly approved: number;
@@ -109,7 +108,7 @@ export async function benchExport(
     at: new Date(),
   });
   await jobs.create(job);
-  const measured = await runWorker(env, job.id);
+  const measured = await runWorker("export-worker.ts", [job.id], env.handlerEnv);
   const done = await jobs.get(job.id);
   const manifest = done?.manifest;
   if (!manifest) throw new Error(`export ${job.id} ended ${done?.status}: ${done?.error}`);
@@ -133,34 +132,6 @@ export async function benchExport(
     peakHeapMb: measured.heapPeakMb,
     sha256Verified: hash.digest("hex") === manifest.files.dataset.sha256,
   };
-}
-
-function runWorker(
-  env: BenchEnvironment,
-  exportId: string,
-): Promise<{ durationMs: number; maxRssMb: number; heapPeakMb: number }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ["--import", "tsx", join(import.meta.dirname, "export-worker.ts"), exportId],
-      {
-        env: { ...process.env, ...env.handlerEnv, POWERTOOLS_LOG_LEVEL: "WARN" },
-        stdio: ["ignore", "pipe", "inherit"],
-      },
-    );
-    let output = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.on("error", reject);
-    child.on("exit", (code) => {
-      const last = output.trim().split("\n").at(-1) ?? "";
-      if (code !== 0) return reject(new Error(`export worker exited with ${code}: ${output}`));
-      const result = JSON.parse(last);
-      if (result.failures > 0) return reject(new Error("the export handler reported a failed message"));
-      resolve(result);
-    });
-  });
 }
 
 const fixed = (value: number, digits = 0) => value.toFixed(digits);

@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { createReadStream, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,6 +7,7 @@ import { Upload } from "@aws-sdk/lib-storage";
 import { keys } from "../lib/adapters/table-keys.ts";
 import type { BenchEnvironment } from "./environment.ts";
 import type { Metric } from "./sections.ts";
+import { runWorker } from "./worker.ts";
 
 /** Cost per candidate as the run grows (the target is a ratio near 1). */
 export const IMPORT_GROWTH: Metric<ImportResult>[] = [
@@ -62,7 +63,14 @@ export async function benchImport(
       client: env.clients.s3,
       params: { Bucket: env.bucket, Key: key, Body: createReadStream(file) },
     }).done();
-    const measured = await runWorker(env, key, (upload.ETag ?? "").replaceAll('"', ""));
+    const measured = await runWorker(
+      "import-worker.ts",
+      [env.bucket, key, (upload.ETag ?? "").replaceAll('"', "")],
+      env.handlerEnv,
+      // V8 sizes its heap from the machine (24 GB here) and postpones collection accordingly; a
+      // Lambda function's heap is bounded by its memory setting, so the import runs under such a cap.
+      [`--max-old-space-size=${IMPORT_HEAP_LIMIT_MB}`],
+    );
     const run = (
       await env.clients.dynamodb.send(new GetCommand({ TableName: env.tableName, Key: keys.run(runId) }))
     ).Item as {
@@ -101,43 +109,4 @@ async function averageItemKb(env: BenchEnvironment, runId: string, lines: number
     if (item) sizes.push(Buffer.byteLength(JSON.stringify(item)) / 1024);
   }
   return sizes.reduce((a, b) => a + b, 0) / Math.max(1, sizes.length);
-}
-
-function runWorker(
-  env: BenchEnvironment,
-  key: string,
-  eTag: string,
-): Promise<{ durationMs: number; maxRssMb: number; heapPeakMb: number; failures: number }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [
-        // V8 sizes its heap from the machine (24 GB here) and postpones collection accordingly; a
-        // Lambda function's heap is bounded by its memory setting, so the import runs under such a cap.
-        `--max-old-space-size=${IMPORT_HEAP_LIMIT_MB}`,
-        "--import",
-        "tsx",
-        join(import.meta.dirname, "import-worker.ts"),
-        env.bucket,
-        key,
-        eTag,
-      ],
-      {
-        env: { ...process.env, ...env.handlerEnv, POWERTOOLS_LOG_LEVEL: "WARN" },
-        stdio: ["ignore", "pipe", "inherit"],
-      },
-    );
-    let output = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.on("error", reject);
-    child.on("exit", (code) => {
-      const last = output.trim().split("\n").at(-1) ?? "";
-      if (code !== 0) return reject(new Error(`import worker exited with ${code}: ${output}`));
-      const result = JSON.parse(last);
-      if (result.failures > 0) return reject(new Error("the import reported a failed message"));
-      resolve(result);
-    });
-  });
 }
