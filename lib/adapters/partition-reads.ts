@@ -3,11 +3,15 @@ import { TABLE } from "../resources.ts";
 
 type Item = Record<string, unknown>;
 
-/** Every item of one partition of the table, strongly consistent, across pages. */
+/**
+ * Every item of one partition, across pages: of the table, strongly consistent, or of `index`
+ * (which can only be read eventually consistent).
+ */
 export async function readPartition(
   dynamodb: DynamoDBDocumentClient,
   tableName: string,
   partitionKey: string,
+  index?: { readonly name: string; readonly partitionKey: string },
 ): Promise<Item[]> {
   const items: Item[] = [];
   let start: Item | undefined;
@@ -15,10 +19,11 @@ export async function readPartition(
     const page: QueryCommandOutput = await dynamodb.send(
       new QueryCommand({
         TableName: tableName,
+        IndexName: index?.name,
         KeyConditionExpression: "#pk = :pk",
-        ExpressionAttributeNames: { "#pk": TABLE.partitionKey },
+        ExpressionAttributeNames: { "#pk": index?.partitionKey ?? TABLE.partitionKey },
         ExpressionAttributeValues: { ":pk": partitionKey },
-        ConsistentRead: true,
+        ConsistentRead: index ? undefined : true,
         ExclusiveStartKey: start,
       }),
     );

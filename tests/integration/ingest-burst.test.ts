@@ -1,14 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { GetQueueAttributesCommand, SendMessageBatchCommand } from "@aws-sdk/client-sqs";
-import { QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { readCounters } from "../../lib/adapters/counters.ts";
-import { statusPartition } from "../../lib/adapters/table-keys.ts";
 import { publishCorrection } from "../../lib/client/publish-correction.ts";
-import { INGEST_QUARANTINE_PREFIX, QUEUES, STATUS_INDEX_SHARDS, TABLE } from "../../lib/resources.ts";
+import { INGEST_QUARANTINE_PREFIX, QUEUES } from "../../lib/resources.ts";
 import { type Poller, type SqsHandler, startPoller } from "../../local/poller.ts";
-import { provisionTestAws, type TestAws } from "../support/aws.ts";
+import { candidatesWithStatus, provisionTestAws, type TestAws } from "../support/aws.ts";
 
 const TOTAL = 2_000;
 const DUPLICATES = TOTAL / 100;
@@ -49,26 +47,7 @@ async function queueDepth(queueUrl: string): Promise<number> {
 
 /** Approved records actually in the table, counted on the status index (not from the counters). */
 async function approvedRecords(): Promise<number> {
-  let count = 0;
-  for (let shard = 0; shard < STATUS_INDEX_SHARDS; shard++) {
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await aws.clients.dynamodb.send(
-        new QueryCommand({
-          TableName: aws.resources.tableName,
-          IndexName: TABLE.indexes.byStatus.name,
-          KeyConditionExpression: "#pk = :pk",
-          ExpressionAttributeNames: { "#pk": TABLE.indexes.byStatus.partitionKey },
-          ExpressionAttributeValues: { ":pk": statusPartition("approved", shard) },
-          Select: "COUNT",
-          ExclusiveStartKey: start,
-        }),
-      );
-      count += page.Count ?? 0;
-      start = page.LastEvaluatedKey;
-    } while (start);
-  }
-  return count;
+  return (await candidatesWithStatus(aws, "approved")).length;
 }
 
 async function quarantinedObjects(): Promise<number> {

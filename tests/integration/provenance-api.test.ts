@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { GetCommand, QueryCommand, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
+import { GetCommand, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
 import type {
   APIGatewayProxyEventV2,
   APIGatewayProxyStructuredResultV2,
@@ -11,7 +11,7 @@ import type {
 } from "aws-lambda";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { counterUpdate, readCounters } from "../../lib/adapters/counters.ts";
-import { keys, statusPartition } from "../../lib/adapters/table-keys.ts";
+import { keys } from "../../lib/adapters/table-keys.ts";
 import { CANDIDATE_STATUSES } from "../../lib/domain/candidate.ts";
 import { correctionRecordId } from "../../lib/domain/correction.ts";
 import { validateProvenance } from "../../lib/domain/provenance.ts";
@@ -23,8 +23,7 @@ import {
   mergeDeltas,
   provenanceReport,
 } from "../../lib/domain/stats.ts";
-import { STATUS_INDEX_SHARDS, TABLE } from "../../lib/resources.ts";
-import { fixturesDir, provisionTestAws, type TestAws } from "../support/aws.ts";
+import { candidatesWithStatus, fixturesDir, provisionTestAws, type TestAws } from "../support/aws.ts";
 import { lambdaContext, sqsEvent, sqsRecord } from "../support/events.ts";
 import { callApi, type HttpRequest } from "../support/http-events.ts";
 import { uploadRun } from "../support/review-fixtures.ts";
@@ -60,27 +59,8 @@ const stored = async (id: string) =>
 
 /** Every candidate, read partition by partition from the status index (what a recount must read). */
 async function allCandidates(): Promise<Item[]> {
-  const items: Item[] = [];
-  for (const status of CANDIDATE_STATUSES) {
-    for (let shard = 0; shard < STATUS_INDEX_SHARDS; shard++) {
-      let start: Record<string, unknown> | undefined;
-      do {
-        const page = await aws.clients.dynamodb.send(
-          new QueryCommand({
-            TableName: aws.resources.tableName,
-            IndexName: TABLE.indexes.byStatus.name,
-            KeyConditionExpression: "#pk = :pk",
-            ExpressionAttributeNames: { "#pk": TABLE.indexes.byStatus.partitionKey },
-            ExpressionAttributeValues: { ":pk": statusPartition(status, shard) },
-            ExclusiveStartKey: start,
-          }),
-        );
-        items.push(...((page.Items ?? []) as Item[]));
-        start = page.LastEvaluatedKey;
-      } while (start);
-    }
-  }
-  return items;
+  const byStatus = await Promise.all(CANDIDATE_STATUSES.map((status) => candidatesWithStatus(aws, status)));
+  return byStatus.flat() as Item[];
 }
 
 const nonZero = (delta: CounterDelta) => Object.fromEntries(Object.entries(delta).filter(([, v]) => v !== 0));

@@ -1,10 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { inject } from "vitest";
 import { type AwsClients, createAwsClients } from "../../lib/adapters/aws-clients.ts";
-import { TABLE } from "../../lib/resources.ts";
+import { readPartition } from "../../lib/adapters/partition-reads.ts";
+import { statusPartition } from "../../lib/adapters/table-keys.ts";
+import type { CandidateStatus } from "../../lib/domain/candidate.ts";
+import { STATUS_INDEX_SHARDS, TABLE } from "../../lib/resources.ts";
 import { type Provisioned, provision } from "../../local/provision.ts";
 
 export const fixturesDir = resolve(dirname(fileURLToPath(import.meta.url)), "../../../shared/fixtures");
@@ -41,22 +43,24 @@ export async function provisionTestAws(label: string): Promise<TestAws> {
 }
 
 /** Every stored candidate of a run, read through the by-run index in line order. */
-export async function candidatesOfRun(aws: TestAws, runId: string): Promise<Record<string, unknown>[]> {
-  const items: Record<string, unknown>[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await aws.clients.dynamodb.send(
-      new QueryCommand({
-        TableName: aws.resources.tableName,
-        IndexName: TABLE.indexes.byRun.name,
-        KeyConditionExpression: "#pk = :pk",
-        ExpressionAttributeNames: { "#pk": TABLE.indexes.byRun.partitionKey },
-        ExpressionAttributeValues: { ":pk": `RUN#${runId}` },
-        ExclusiveStartKey: start,
-      }),
-    );
-    items.push(...(page.Items ?? []));
-    start = page.LastEvaluatedKey;
-  } while (start);
-  return items;
+export function candidatesOfRun(aws: TestAws, runId: string): Promise<Record<string, unknown>[]> {
+  return readPartition(aws.clients.dynamodb, aws.resources.tableName, `RUN#${runId}`, TABLE.indexes.byRun);
+}
+
+/** Every stored candidate with `status`, read through all shards of the status index. */
+export async function candidatesWithStatus(
+  aws: TestAws,
+  status: CandidateStatus,
+): Promise<Record<string, unknown>[]> {
+  const shards = await Promise.all(
+    Array.from({ length: STATUS_INDEX_SHARDS }, (_, shard) =>
+      readPartition(
+        aws.clients.dynamodb,
+        aws.resources.tableName,
+        statusPartition(status, shard),
+        TABLE.indexes.byStatus,
+      ),
+    ),
+  );
+  return shards.flat();
 }

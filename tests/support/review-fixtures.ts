@@ -1,11 +1,8 @@
 import { PutObjectCommand } from "@aws-sdk/client-s3";
-import { QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { readCounters } from "../../lib/adapters/counters.ts";
-import { statusPartition } from "../../lib/adapters/table-keys.ts";
 import { CANDIDATE_STATUSES } from "../../lib/domain/candidate.ts";
 import { type CounterDelta, mergeDeltas, reviewStateCounters } from "../../lib/domain/stats.ts";
-import { STATUS_INDEX_SHARDS, TABLE } from "../../lib/resources.ts";
-import type { TestAws } from "./aws.ts";
+import { candidatesWithStatus, type TestAws } from "./aws.ts";
 
 /** Names the shared fixtures do not use, so counts over synthetic runs are easy to predict. */
 export const MODELS = ["model-a", "model-b", "model-c"] as const;
@@ -49,25 +46,9 @@ export async function uploadRun(aws: TestAws, runId: string, body: string | Buff
 export async function recount(aws: TestAws): Promise<CounterDelta> {
   const deltas: CounterDelta[] = [];
   for (const status of CANDIDATE_STATUSES) {
-    for (let shard = 0; shard < STATUS_INDEX_SHARDS; shard++) {
-      let start: Record<string, unknown> | undefined;
-      do {
-        const page = await aws.clients.dynamodb.send(
-          new QueryCommand({
-            TableName: aws.resources.tableName,
-            IndexName: TABLE.indexes.byStatus.name,
-            KeyConditionExpression: "#pk = :pk",
-            ExpressionAttributeNames: { "#pk": TABLE.indexes.byStatus.partitionKey },
-            ExpressionAttributeValues: { ":pk": statusPartition(status, shard) },
-            ExclusiveStartKey: start,
-          }),
-        );
-        for (const item of page.Items ?? []) {
-          if (item.status !== status) throw new Error(`${item.id} is ${item.status} in the ${status} index`);
-          deltas.push(reviewStateCounters(item as Parameters<typeof reviewStateCounters>[0]));
-        }
-        start = page.LastEvaluatedKey;
-      } while (start);
+    for (const item of await candidatesWithStatus(aws, status)) {
+      if (item.status !== status) throw new Error(`${item.id} is ${item.status} in the ${status} index`);
+      deltas.push(reviewStateCounters(item as unknown as Parameters<typeof reviewStateCounters>[0]));
     }
   }
   return mergeDeltas(deltas);
