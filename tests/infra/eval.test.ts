@@ -6,13 +6,13 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { ProjectFunction } from "../../infra/constructs/project-function.ts";
 import { EVAL_CONTEXT, Eval } from "../../infra/eval.ts";
 import { FlywheelStack } from "../../infra/stack.ts";
-import { BUCKET_PREFIXES, DLQ_RETENTION_SECONDS, dlqName, QUEUES, TABLE } from "../../lib/resources.ts";
+import { BUCKET_PREFIXES, QUEUES, TABLE } from "../../lib/resources.ts";
+import { expectQueueWithDeadLetters, getAtt } from "../support/template.ts";
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
 
 const asArray = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
-const getAtt = (logicalId: string, attribute = "Arn") => ({ "Fn::GetAtt": [logicalId, attribute] });
 
 function only(template: Template, type: string, props: Record<string, unknown> = {}): [string, Resource] {
   const found = Object.entries(
@@ -80,19 +80,7 @@ describe("eval in the Flywheel stack", () => {
 
   it("builds the judge queue with its dead-letter queue from the declaration", () => {
     const declaration = QUEUES.judge;
-    template.hasResourceProperties("AWS::SQS::Queue", {
-      QueueName: Match.stringLikeRegexp(`-${declaration.name}$`),
-      VisibilityTimeout: declaration.visibilityTimeoutSeconds,
-      SqsManagedSseEnabled: true,
-      RedrivePolicy: {
-        deadLetterTargetArn: getAtt(queueId(dlqName(declaration.name))),
-        maxReceiveCount: declaration.maxReceiveCount,
-      },
-    });
-    template.hasResourceProperties("AWS::SQS::Queue", {
-      QueueName: Match.stringLikeRegexp(`-${dlqName(declaration.name)}$`),
-      MessageRetentionPeriod: DLQ_RETENTION_SECONDS,
-    });
+    expectQueueWithDeadLetters(template, declaration);
   });
 
   it("feeds the judge function in declared batches that report partial failures", () => {

@@ -2,13 +2,13 @@ import { App } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
 import { FlywheelStack } from "../../infra/stack.ts";
-import { BUCKET_PREFIXES, DLQ_RETENTION_SECONDS, dlqName, QUEUES } from "../../lib/resources.ts";
+import { BUCKET_PREFIXES, QUEUES } from "../../lib/resources.ts";
+import { expectQueueWithDeadLetters, getAtt } from "../support/template.ts";
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
 
 const asArray = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
-const getAtt = (logicalId: string, attribute = "Arn") => ({ "Fn::GetAtt": [logicalId, attribute] });
 
 let template: Template;
 
@@ -84,19 +84,7 @@ beforeAll(() => {
 describe("exports in the Flywheel stack", () => {
   it("builds the exports queue with its dead-letter queue from the declaration", () => {
     const declaration = QUEUES.exports;
-    template.hasResourceProperties("AWS::SQS::Queue", {
-      QueueName: Match.stringLikeRegexp(`-${declaration.name}$`),
-      VisibilityTimeout: declaration.visibilityTimeoutSeconds,
-      SqsManagedSseEnabled: true,
-      RedrivePolicy: {
-        deadLetterTargetArn: getAtt(queueId(dlqName(declaration.name))),
-        maxReceiveCount: declaration.maxReceiveCount,
-      },
-    });
-    template.hasResourceProperties("AWS::SQS::Queue", {
-      QueueName: Match.stringLikeRegexp(`-${dlqName(declaration.name)}$`),
-      MessageRetentionPeriod: DLQ_RETENTION_SECONDS,
-    });
+    expectQueueWithDeadLetters(template, declaration);
   });
 
   it("feeds the export function one job at a time, reporting failures per message", () => {

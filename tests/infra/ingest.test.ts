@@ -2,13 +2,8 @@ import { App } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
 import { FlywheelStack } from "../../infra/stack.ts";
-import {
-  BUCKET_PREFIXES,
-  DLQ_RETENTION_SECONDS,
-  dlqName,
-  INGEST_QUARANTINE_PREFIX,
-  QUEUES,
-} from "../../lib/resources.ts";
+import { BUCKET_PREFIXES, dlqName, INGEST_QUARANTINE_PREFIX, QUEUES } from "../../lib/resources.ts";
+import { expectQueueWithDeadLetters, getAtt } from "../support/template.ts";
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
@@ -36,7 +31,6 @@ function only(type: string, props: Record<string, unknown>): [string, Resource] 
   expect(found, `exactly one ${type} matching ${JSON.stringify(props)}`).toHaveLength(1);
   return found[0] as [string, Resource];
 }
-const getAtt = (id: string, attribute = "Arn") => ({ "Fn::GetAtt": [id, attribute] });
 const getAttId = (value: unknown) => (value as { "Fn::GetAtt": [string, string] })["Fn::GetAtt"][0];
 const queueId = (name: string) =>
   only("AWS::SQS::Queue", { QueueName: Match.stringLikeRegexp(`-${name}$`) })[0];
@@ -92,20 +86,7 @@ describe("the corrections queue", () => {
       6 * declaration.handlerTimeoutSeconds,
     );
     expect(declaration).toMatchObject({ maxReceiveCount: 5, batchSize: 10 });
-    template.hasResourceProperties("AWS::SQS::Queue", {
-      QueueName: Match.stringLikeRegexp(`-${declaration.name}$`),
-      VisibilityTimeout: declaration.visibilityTimeoutSeconds,
-      SqsManagedSseEnabled: true,
-      RedrivePolicy: {
-        deadLetterTargetArn: getAtt(queueId(dlqName(declaration.name))),
-        maxReceiveCount: declaration.maxReceiveCount,
-      },
-    });
-    template.hasResourceProperties("AWS::SQS::Queue", {
-      QueueName: Match.stringLikeRegexp(`-${dlqName(declaration.name)}$`),
-      MessageRetentionPeriod: DLQ_RETENTION_SECONDS,
-      SqsManagedSseEnabled: true,
-    });
+    expectQueueWithDeadLetters(template, declaration);
   });
 
   it("feeds the ingest function in batches of ten that report partial failures", () => {

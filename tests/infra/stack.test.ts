@@ -11,6 +11,7 @@ import {
   RUN_UPLOAD,
   TABLE,
 } from "../../lib/resources.ts";
+import { getAtt } from "../support/template.ts";
 
 type Resource = { Type: string; Properties: Record<string, unknown>; DeletionPolicy?: string };
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
@@ -35,7 +36,6 @@ function onlyResource(type: string, props: Record<string, unknown>): [string, Re
   return found[0] as [string, Resource];
 }
 
-const getAtt = (logicalId: string, attribute = "Arn") => ({ "Fn::GetAtt": [logicalId, attribute] });
 const asArray = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
 
 const queueId = (name: string) =>
