@@ -4,10 +4,6 @@
  * way, from the code path: item sizes come from the builders the handlers use, request counts
  * from the adapters' calls. Needs no emulator, so `npm run bench -- --only cost` takes seconds.
  */
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { candidateItem } from "../lib/adapters/candidate-table.ts";
 import { keys } from "../lib/adapters/table-keys.ts";
@@ -19,6 +15,7 @@ import { classifyRunLine } from "../lib/domain/run-line.ts";
 import { deltaForNew, mergeDeltas } from "../lib/domain/stats.ts";
 import { COUNTER_SHARDS, QUEUES, STATUS_INDEX_SHARDS } from "../lib/resources.ts";
 import { DEFAULT_IMPORT_LIMITS } from "../lib/usecases/import-run.ts";
+import { generateRunLines } from "../samples/generate-run.ts";
 
 // ─── Prices ──────────────────────────────────────────────────────────────────────────────────
 
@@ -269,76 +266,62 @@ interface Samples {
   readonly corrections: Candidate[];
 }
 
-function samples(fixturesDir: string): Samples {
-  const dir = mkdtempSync(join(tmpdir(), "flywheel-cost-"));
-  const file = join(dir, "sft_candidates.jsonl");
-  try {
-    execFileSync(process.execPath, [
-      join(fixturesDir, "generate-run.mjs"),
-      "--count",
-      "2000",
-      "--run-id",
-      "cost-sample",
-      "--out",
-      file,
-    ]);
-    const text = readFileSync(file, "utf8");
-    const candidates: Candidate[] = [];
-    text.split("\n").forEach((raw, i) => {
-      const verdict = classifyRunLine(raw);
-      if (!verdict.ok) return;
-      candidates.push(
-        newCandidateFromLine(verdict.line, {
-          source: verdict.line.source ?? "benchmark",
-          channel: "s3-upload",
-          model: modelOf(verdict.line),
-          captured_at: new Date().toISOString(),
-          source_run_id: "cost-sample",
-          bucket: "flywheel-data-123456789012",
-          key: "runs/cost-sample/sft_candidates.jsonl",
-          etag: "0123456789abcdef0123456789abcdef-12",
-          line: i + 1,
-          import_id: "0123456789abcdef01234567",
-        }),
-      );
-    });
-    const corrections = Array.from({ length: 200 }, (_, i) => {
-      // The message the ingest benchmark publishes.
-      const verdict = classifyCorrection(
-        JSON.stringify({
-          source: i % 2 === 0 ? "kiwi" : "peregrine",
-          task_type: "email_classification",
-          prompt: `bench message ${i}: ${"lorem ipsum ".repeat(40)}`,
-          response: "skip",
-          correction: `action_required ${i}`,
-          model: "Qwen2.5-3B",
-          idempotency_key: `bench-${i}`,
-        }),
-      );
-      if (!verdict.ok) throw new Error(verdict.detail);
-      return candidateFromCorrection(
-        verdict.message,
-        {
-          channel: "sqs",
-          deliveryId: "8f1e0c9a-0000-4000-8000-000000000001",
-          principal: "sqs:AROAEXAMPLE:ingest",
-          receivedAt: new Date().toISOString(),
-        },
-        new Date().toISOString(),
-      );
-    });
-    return { candidates, lineBytes: Buffer.byteLength(text) / text.split("\n").length, corrections };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+function samples(): Samples {
+  const lines = [...generateRunLines({ count: 2000, runId: "cost-sample" })];
+  const text = `${lines.join("\n")}\n`;
+  const candidates: Candidate[] = [];
+  text.split("\n").forEach((raw, i) => {
+    const verdict = classifyRunLine(raw);
+    if (!verdict.ok) return;
+    candidates.push(
+      newCandidateFromLine(verdict.line, {
+        source: verdict.line.source ?? "benchmark",
+        channel: "s3-upload",
+        model: modelOf(verdict.line),
+        captured_at: new Date().toISOString(),
+        source_run_id: "cost-sample",
+        bucket: "flywheel-data-123456789012",
+        key: "runs/cost-sample/sft_candidates.jsonl",
+        etag: "0123456789abcdef0123456789abcdef-12",
+        line: i + 1,
+        import_id: "0123456789abcdef01234567",
+      }),
+    );
+  });
+  const corrections = Array.from({ length: 200 }, (_, i) => {
+    // The message the ingest benchmark publishes.
+    const verdict = classifyCorrection(
+      JSON.stringify({
+        source: i % 2 === 0 ? "kiwi" : "peregrine",
+        task_type: "email_classification",
+        prompt: `bench message ${i}: ${"lorem ipsum ".repeat(40)}`,
+        response: "skip",
+        correction: `action_required ${i}`,
+        model: "Qwen2.5-3B",
+        idempotency_key: `bench-${i}`,
+      }),
+    );
+    if (!verdict.ok) throw new Error(verdict.detail);
+    return candidateFromCorrection(
+      verdict.message,
+      {
+        channel: "sqs",
+        deliveryId: "8f1e0c9a-0000-4000-8000-000000000001",
+        principal: "sqs:AROAEXAMPLE:ingest",
+        receivedAt: new Date().toISOString(),
+      },
+      new Date().toISOString(),
+    );
+  });
+  return { candidates, lineBytes: Buffer.byteLength(text) / text.split("\n").length, corrections };
 }
 
 const average = (values: number[]) => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
 const jsonKb = (value: unknown) => Buffer.byteLength(JSON.stringify(value)) / KB;
 
 /** The per-operation figures: measured where results.json has them, derived from the code otherwise. */
-export function buildProfile(results: Record<string, unknown>, fixturesDir: string): Profile {
-  const sample = samples(fixturesDir);
+export function buildProfile(results: Record<string, unknown>): Profile {
+  const sample = samples();
   const importRow = [...rowsOf<ImportRow>(results.import)].sort((a, b) => b.lines - a.lines)[0];
   const ingestRow = rowsOf<IngestRow>(results.ingest)
     .filter((row) => row.pollers === 1)
@@ -375,7 +358,7 @@ export function buildProfile(results: Record<string, unknown>, fixturesDir: stri
         value: sample.lineBytes,
         unit: "bytes",
         basis: "derived",
-        how: "generate-run.mjs at its default body size",
+        how: "samples/generate-run.ts at its default body size",
       };
   const importMsPerCandidate: Figure = importRow
     ? {
@@ -886,8 +869,8 @@ export interface CostResult {
 }
 
 /** The whole model: `results` are the benchmark results measured so far. */
-export function modelCost(results: Record<string, unknown>, fixturesDir: string): CostResult {
-  const profile = buildProfile(results, fixturesDir);
+export function modelCost(results: Record<string, unknown>): CostResult {
+  const profile = buildProfile(results);
   const bill = (workload: Workload) => {
     const serverless = serverlessBill(profile, workload);
     return { serverless, container: containerBill(workload, serverless) };

@@ -1,10 +1,10 @@
-import { execFileSync } from "node:child_process";
 import { createReadStream, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import { Upload } from "@aws-sdk/lib-storage";
 import { keys } from "../lib/adapters/table-keys.ts";
+import { writeRun } from "../samples/generate-run.ts";
 import type { BenchEnvironment } from "./environment.ts";
 import type { Metric } from "./sections.ts";
 import { runWorker } from "./worker.ts";
@@ -35,29 +35,15 @@ export interface ImportResult {
 }
 
 /**
- * Generates a run of `count` lines with the shared fixture generator, uploads it, and imports it
+ * Generates a run of `count` lines with the sample run generator, uploads it, and imports it
  * with the real handler in a child process (its peak RSS is the import's own).
  */
-export async function benchImport(
-  env: BenchEnvironment,
-  count: number,
-  fixturesDir: string,
-): Promise<ImportResult> {
+export async function benchImport(env: BenchEnvironment, count: number): Promise<ImportResult> {
   const dir = mkdtempSync(join(tmpdir(), "flywheel-bench-"));
   const runId = `bench-${count}-${Date.now()}`;
   const file = join(dir, "sft_candidates.jsonl");
   try {
-    execFileSync(process.execPath, [
-      join(fixturesDir, "generate-run.mjs"),
-      "--count",
-      String(count),
-      "--run-id",
-      runId,
-      "--broken",
-      "0.01",
-      "--out",
-      file,
-    ]);
+    await writeRun(file, { count, runId, broken: 0.01 });
     const key = `runs/${runId}/sft_candidates.jsonl`;
     const upload = await new Upload({
       client: env.clients.s3,

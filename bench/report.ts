@@ -27,7 +27,7 @@ export function renderReport(results: Record<string, unknown>): string {
       "## Import",
       "",
       ...measuredBy(imports, (r) => r.lines),
-      "Generated runs (`generate-run.mjs --broken 0.01`), uploaded to S3,",
+      "Generated runs (`samples/generate-run.ts --broken 0.01`), uploaded to S3,",
       "imported by the real handler in a child process (peak memory = that process's own RSS high-water mark, `VmHWM`), run with",
       "`--max-old-space-size=256` like a Lambda function's bounded heap: an import that held the run in",
       "memory could not finish under it.",

@@ -31,7 +31,6 @@ const { values } = parseArgs({
   },
 });
 const root = resolve(import.meta.dirname, "..");
-const fixturesDir = resolve(root, "../shared/fixtures");
 const resultsFile = join(root, "bench/results.json");
 const previous = existsSync(resultsFile) ? JSON.parse(readFileSync(resultsFile, "utf8")) : {};
 const wanted = (section: string) => !values.only || values.only.split(",").includes(section);
@@ -66,7 +65,7 @@ try {
     const rows: ImportResult[] = [];
     for (const size of sizes) {
       console.log(`import: ${size} lines…`);
-      const row = await benchImport(env, size, fixturesDir);
+      const row = await benchImport(env, size);
       console.log(
         `  ${row.candidatesPerSecond.toFixed(0)} candidates/s, peak RSS ${row.peakRssMb.toFixed(0)} MB`,
       );
@@ -121,7 +120,7 @@ try {
   }
   if (wanted("cost")) {
     console.log("cost: the monthly AWS bill of the stated workload, from the results above…");
-    const cost = modelCost(results, fixturesDir);
+    const cost = modelCost(results);
     results.cost = { measuredAt: new Date().toISOString(), command: commandLine(), ...cost };
     console.log(
       `  serverless $${cost.serverlessUsd.toFixed(2)}/month, always-on container $${cost.containerUsd.toFixed(2)}/month`,

@@ -13,11 +13,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { publishCorrection } from "../../lib/client/publish-correction.ts";
 import { QUEUES } from "../../lib/resources.ts";
 import { type LocalRuntime, startLocalRuntime } from "../../local/runtime.ts";
+import { SAMPLES_DIR } from "../../samples/index.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, "../..");
 const runId = "2026-04-07-143022";
-const fixtures = resolve(here, "../../../shared/fixtures");
+const fixtures = SAMPLES_DIR;
 const fixture = join(fixtures, "runs", runId, "sft_candidates.jsonl");
 const runKey = `runs/${runId}/sft_candidates.jsonl`;
 

@@ -7,12 +7,13 @@ import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { type BrowserContext, chromium, type Locator, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalRuntime, startLocalRuntime } from "../../local/runtime.ts";
+import { sampleRunFile } from "../../samples/index.ts";
 import { ensureWebBuild } from "../../web/build.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, "../..");
 const runId = "2026-04-07-143022";
-const fixture = resolve(repoRoot, "../shared/fixtures/runs", runId, "sft_candidates.jsonl");
+const fixture = sampleRunFile(runId);
 const screenshot = join(repoRoot, "docs", "queue.png");
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 /** Every wait in this file ends by itself. */

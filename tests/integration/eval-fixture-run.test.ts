@@ -9,7 +9,8 @@ import { CURRENT_VERSIONS, type JudgeScores } from "../../lib/domain/rubric.ts";
 import { QUEUES } from "../../lib/resources.ts";
 import { sessionsOverview } from "../../lib/usecases/eval-sessions.ts";
 import { type Poller, startPoller } from "../../local/poller.ts";
-import { fixturesDir, provisionTestAws, type TestAws } from "../support/aws.ts";
+import { samplePath } from "../../samples/index.ts";
+import { provisionTestAws, type TestAws } from "../support/aws.ts";
 import { lambdaContext } from "../support/events.ts";
 import {
   type ChatRequest,
@@ -26,7 +27,7 @@ interface FixtureSession {
   [field: string]: unknown;
 }
 const fixtures = JSON.parse(
-  readFileSync(join(fixturesDir, "sessions", "sessions.json"), "utf8"),
+  readFileSync(samplePath("sessions", "sessions.json"), "utf8"),
 ) as FixtureSession[];
 
 const TOKEN = "fixture-run-token";

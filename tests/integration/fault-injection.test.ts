@@ -1,4 +1,3 @@
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,7 +9,8 @@ import { readCounters } from "../../lib/adapters/counters.ts";
 import { importRunDeps } from "../../lib/adapters/import-run-deps.ts";
 import { keys } from "../../lib/adapters/table-keys.ts";
 import { importRun } from "../../lib/usecases/import-run.ts";
-import { candidatesOfRun, fixturesDir, provisionTestAws, type TestAws } from "../support/aws.ts";
+import { writeRun } from "../../samples/generate-run.ts";
+import { candidatesOfRun, provisionTestAws, type TestAws } from "../support/aws.ts";
 import { injectDynamoFaults } from "../support/faults.ts";
 
 const RUN_ID = "faulty-run";
@@ -22,19 +22,7 @@ beforeAll(async () => {
   aws = await provisionTestAws("faults");
   dir = mkdtempSync(join(tmpdir(), "flywheel-faults-"));
   const file = join(dir, "sft_candidates.jsonl");
-  execFileSync(process.execPath, [
-    join(fixturesDir, "generate-run.mjs"),
-    "--count",
-    String(LINES),
-    "--run-id",
-    RUN_ID,
-    "--broken",
-    "0.02",
-    "--seed",
-    "11",
-    "--out",
-    file,
-  ]);
+  await writeRun(file, { count: LINES, runId: RUN_ID, broken: 0.02, seed: 11 });
   await aws.clients.s3.send(
     new PutObjectCommand({
       Bucket: aws.resources.bucket,

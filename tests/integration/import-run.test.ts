@@ -14,17 +14,13 @@ import {
   type RunCounts,
   RunObjectMissingError,
 } from "../../lib/usecases/import-run.ts";
-import {
-  candidatesOfRun as candidatesOfRunIn,
-  fixturesDir,
-  provisionTestAws,
-  type TestAws,
-} from "../support/aws.ts";
+import { samplePath } from "../../samples/index.ts";
+import { candidatesOfRun as candidatesOfRunIn, provisionTestAws, type TestAws } from "../support/aws.ts";
 import { lambdaContext, s3NotificationBody, sqsEvent, sqsRecord } from "../support/events.ts";
 
 const CLEAN_RUN = "2026-04-07-143022";
 const DAMAGED_RUN = "2026-04-09-080000-damaged";
-const runFile = (runId: string) => readFileSync(join(fixturesDir, "runs", runId, "sft_candidates.jsonl"));
+const runFile = (runId: string) => readFileSync(samplePath("runs", runId, "sft_candidates.jsonl"));
 const runKey = (runId: string) => `runs/${runId}/sft_candidates.jsonl`;
 
 let aws: TestAws;

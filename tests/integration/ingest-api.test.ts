@@ -7,7 +7,8 @@ import { beforeAll, describe, expect, it, vi } from "vitest";
 import { readCounters } from "../../lib/adapters/counters.ts";
 import { keys } from "../../lib/adapters/table-keys.ts";
 import { MAX_INGEST_BODY_BYTES } from "../../lib/http/ingest-routes.ts";
-import { fixturesDir, provisionTestAws, type TestAws } from "../support/aws.ts";
+import { samplePath } from "../../samples/index.ts";
+import { provisionTestAws, type TestAws } from "../support/aws.ts";
 import { lambdaContext } from "../support/events.ts";
 import { callApi, type HttpRequest } from "../support/http-events.ts";
 
@@ -19,9 +20,7 @@ type ApiHandler = (
 const TOKENS = { kiwi: `kiwi-${randomUUID()}`, peregrine: `peregrine-${randomUUID()}` };
 const PATH = "/api/sft/ingest";
 const fixtureLines = (name: string) =>
-  readFileSync(join(fixturesDir, "corrections", name), "utf8")
-    .split("\n")
-    .filter(Boolean);
+  readFileSync(samplePath("corrections", name), "utf8").split("\n").filter(Boolean);
 const INVALID = fixtureLines("invalid.jsonl");
 
 let aws: TestAws;

@@ -3,7 +3,8 @@ import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ingestCommand, ingestFile, type QueueTarget } from "../../cli/ingest.ts";
 import { UsageError } from "../../cli/target.ts";
-import { fixturesDir, provisionTestAws, type TestAws } from "../support/aws.ts";
+import { samplePath } from "../../samples/index.ts";
+import { provisionTestAws, type TestAws } from "../support/aws.ts";
 
 let aws: TestAws;
 let target: QueueTarget;
@@ -14,7 +15,7 @@ beforeAll(async () => {
   target = { sqs: aws.clients.sqs, queueUrl, description: queueUrl };
 });
 
-const fixture = (name: string) => join(fixturesDir, "corrections", name);
+const fixture = (name: string) => samplePath("corrections", name);
 
 async function queued(): Promise<number> {
   const { Attributes } = await aws.clients.sqs.send(

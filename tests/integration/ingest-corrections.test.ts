@@ -9,13 +9,12 @@ import { readCounters } from "../../lib/adapters/counters.ts";
 import { keys } from "../../lib/adapters/table-keys.ts";
 import { correctionRecordId } from "../../lib/domain/correction.ts";
 import { INGEST_QUARANTINE_PREFIX } from "../../lib/resources.ts";
-import { fixturesDir, provisionTestAws, type TestAws } from "../support/aws.ts";
+import { samplePath } from "../../samples/index.ts";
+import { provisionTestAws, type TestAws } from "../support/aws.ts";
 import { lambdaContext, sqsEvent, sqsRecord } from "../support/events.ts";
 
 const fixtureLines = (name: string) =>
-  readFileSync(join(fixturesDir, "corrections", name), "utf8")
-    .split("\n")
-    .filter(Boolean);
+  readFileSync(samplePath("corrections", name), "utf8").split("\n").filter(Boolean);
 const VALID = fixtureLines("valid.jsonl");
 const INVALID = fixtureLines("invalid.jsonl");
 

@@ -23,7 +23,8 @@ import {
   mergeDeltas,
   provenanceReport,
 } from "../../lib/domain/stats.ts";
-import { candidatesWithStatus, fixturesDir, provisionTestAws, type TestAws } from "../support/aws.ts";
+import { samplePath } from "../../samples/index.ts";
+import { candidatesWithStatus, provisionTestAws, type TestAws } from "../support/aws.ts";
 import { lambdaContext, sqsEvent, sqsRecord } from "../support/events.ts";
 import { callApi, type HttpRequest } from "../support/http-events.ts";
 import { uploadRun } from "../support/review-fixtures.ts";
@@ -37,7 +38,7 @@ const TOKEN = "reviewer-token-for-provenance-tests";
 const INGEST_TOKENS = { kiwi: `kiwi-${randomUUID()}`, peregrine: `peregrine-${randomUUID()}` };
 const CLEAN_RUN = "2026-04-07-143022";
 const DAMAGED_RUN = "2026-04-09-080000-damaged";
-const CORRECTIONS = readFileSync(join(fixturesDir, "corrections", "valid.jsonl"), "utf8")
+const CORRECTIONS = readFileSync(samplePath("corrections", "valid.jsonl"), "utf8")
   .split("\n")
   .filter(Boolean);
 
@@ -124,7 +125,7 @@ beforeAll(async () => {
   ({ handler: ingestQueue } = await import("../../functions/ingest-corrections.ts"));
 
   for (const run of [CLEAN_RUN, DAMAGED_RUN]) {
-    await uploadRun(aws, run, readFileSync(join(fixturesDir, "runs", run, "sft_candidates.jsonl")));
+    await uploadRun(aws, run, readFileSync(samplePath("runs", run, "sft_candidates.jsonl")));
     const imported = await call("POST", "/api/sft/import", { body: { run_id: run } });
     expect(imported.status).toBe(200);
   }

@@ -2,7 +2,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { beforeAll, describe, expect, it, vi } from "vitest";
-import { fixturesDir, provisionTestAws, type TestAws } from "../support/aws.ts";
+import { samplePath } from "../../samples/index.ts";
+import { provisionTestAws, type TestAws } from "../support/aws.ts";
 import { lambdaContext } from "../support/events.ts";
 import { callApi, type HttpRequest } from "../support/http-events.ts";
 import { candidateLines, MODELS, SOURCE, uploadRun } from "../support/review-fixtures.ts";
@@ -47,7 +48,7 @@ beforeAll(async () => {
   ({ handler } = await import("../../functions/api.ts"));
   await uploadRun(aws, EARLY, candidateLines(EARLY, 30, START));
   await uploadRun(aws, LATE, candidateLines(LATE, 20, START + 500));
-  await uploadRun(aws, DAMAGED, readFileSync(join(fixturesDir, "runs", DAMAGED, "sft_candidates.jsonl")));
+  await uploadRun(aws, DAMAGED, readFileSync(samplePath("runs", DAMAGED, "sft_candidates.jsonl")));
   await uploadRun(aws, NOT_IMPORTED, candidateLines(NOT_IMPORTED, 3));
   for (const runId of [EARLY, LATE, DAMAGED]) expect((await importRun(runId)).status).toBe(200);
 });

@@ -1,6 +1,4 @@
 import { randomUUID } from "node:crypto";
-import { dirname, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { inject } from "vitest";
 import { type AwsClients, createAwsClients } from "../../lib/adapters/aws-clients.ts";
 import { readPartition } from "../../lib/adapters/partition-reads.ts";
@@ -8,8 +6,6 @@ import { statusPartition } from "../../lib/adapters/table-keys.ts";
 import type { CandidateStatus } from "../../lib/domain/candidate.ts";
 import { STATUS_INDEX_SHARDS, TABLE } from "../../lib/resources.ts";
 import { type Provisioned, provision } from "../../local/provision.ts";
-
-export const fixturesDir = resolve(dirname(fileURLToPath(import.meta.url)), "../../../shared/fixtures");
 
 export interface TestAws {
   readonly clients: AwsClients;

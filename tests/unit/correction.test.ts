@@ -10,12 +10,10 @@ import {
 } from "../../lib/domain/correction.ts";
 import { validateProvenance } from "../../lib/domain/provenance.ts";
 import { deltaForNew } from "../../lib/domain/stats.ts";
-import { fixturesDir } from "../support/aws.ts";
+import { samplePath } from "../../samples/index.ts";
 
 const fixtureLines = (name: string) =>
-  readFileSync(join(fixturesDir, "corrections", name), "utf8")
-    .split("\n")
-    .filter(Boolean);
+  readFileSync(samplePath("corrections", name), "utf8").split("\n").filter(Boolean);
 
 const base = {
   source: "kiwi",

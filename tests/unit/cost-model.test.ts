@@ -10,7 +10,6 @@ import {
   serverlessBill,
   WORKLOAD,
 } from "../../bench/cost.ts";
-import { fixturesDir } from "../support/aws.ts";
 
 const figure = (value: number) => ({ name: "x", value, unit: "", basis: "derived" as const, how: "" });
 
@@ -64,7 +63,7 @@ describe("the cost model", () => {
   });
 
   it("runs without any benchmark result, saying which figures were not measured", () => {
-    const cost = modelCost({}, fixturesDir);
+    const cost = modelCost({});
     const figures = [
       cost.profile.candidateItemKb,
       cost.profile.importMsPerCandidate,

@@ -20,7 +20,7 @@ import {
   MAX_CORRECTION_BYTES,
   QUARANTINE_RAW_CHARS,
 } from "../../lib/usecases/ingest-correction.ts";
-import { fixturesDir } from "../support/aws.ts";
+import { samplePath } from "../../samples/index.ts";
 
 /**
  * Property-based tests of everything that reads untrusted input: the run-file line splitter and
@@ -32,7 +32,7 @@ import { fixturesDir } from "../support/aws.ts";
 const RUNS = { numRuns: 200 };
 
 const fixtureLines = (...path: string[]) =>
-  readFileSync(join(fixturesDir, ...path), "utf8")
+  readFileSync(samplePath(...path), "utf8")
     .split("\n")
     .map((line) => line.replace(/\r$/, ""))
     .filter((line) => line.trim() !== "" && line.length < 50_000);
