@@ -1,11 +1,11 @@
 import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
 import type { Context, SQSEvent } from "aws-lambda";
-import { createAwsClients } from "../lib/adapters/aws-clients.ts";
-import { exportBuildDeps } from "../lib/adapters/export-deps.ts";
-import { ExportConfig, loadConfig } from "../lib/config.ts";
-import { logger } from "../lib/observability/logger.ts";
-import { QUEUES } from "../lib/resources.ts";
-import { createExportRecordHandler } from "../lib/usecases/export-records.ts";
+import { createExportRecordHandler } from "../lib/exports/edge/export-records.ts";
+import { exportBuildDeps } from "../lib/exports/wiring.ts";
+import { createAwsClients } from "../lib/shared/adapters/aws-clients.ts";
+import { ExportConfig, loadConfig } from "../lib/shared/config.ts";
+import { logger } from "../lib/shared/logger.ts";
+import { QUEUES } from "../lib/shared/resources.ts";
 
 const config = loadConfig(ExportConfig);
 const deps = exportBuildDeps(createAwsClients(config), config);

@@ -1,10 +1,10 @@
 import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
 import type { Context, SQSEvent } from "aws-lambda";
-import { createAwsClients } from "../lib/adapters/aws-clients.ts";
-import { importRunDeps } from "../lib/adapters/import-run-deps.ts";
-import { BaseConfig, loadConfig } from "../lib/config.ts";
-import { logger } from "../lib/observability/logger.ts";
-import { createRunUploadRecordHandler } from "../lib/usecases/run-upload-records.ts";
+import { createRunUploadRecordHandler } from "../lib/import/edge/run-upload-records.ts";
+import { importRunDeps } from "../lib/import/wiring.ts";
+import { createAwsClients } from "../lib/shared/adapters/aws-clients.ts";
+import { BaseConfig, loadConfig } from "../lib/shared/config.ts";
+import { logger } from "../lib/shared/logger.ts";
 
 const config = loadConfig(BaseConfig);
 const deps = importRunDeps(createAwsClients(config), {

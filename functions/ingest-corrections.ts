@@ -1,10 +1,10 @@
 import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
 import type { Context, SQSEvent } from "aws-lambda";
-import { createAwsClients } from "../lib/adapters/aws-clients.ts";
-import { ingestCorrectionDeps } from "../lib/adapters/ingest-correction-deps.ts";
-import { BaseConfig, loadConfig } from "../lib/config.ts";
-import { logger } from "../lib/observability/logger.ts";
-import { createCorrectionRecordHandler } from "../lib/usecases/correction-records.ts";
+import { createCorrectionRecordHandler } from "../lib/ingest/edge/correction-records.ts";
+import { ingestCorrectionDeps } from "../lib/ingest/wiring.ts";
+import { createAwsClients } from "../lib/shared/adapters/aws-clients.ts";
+import { BaseConfig, loadConfig } from "../lib/shared/config.ts";
+import { logger } from "../lib/shared/logger.ts";
 
 const config = loadConfig(BaseConfig);
 const deps = ingestCorrectionDeps(createAwsClients(config), {

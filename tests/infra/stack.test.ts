@@ -10,7 +10,7 @@ import {
   QUEUES,
   RUN_UPLOAD,
   TABLE,
-} from "../../lib/resources.ts";
+} from "../../lib/shared/resources.ts";
 import { getAtt } from "../support/template.ts";
 
 type Resource = { Type: string; Properties: Record<string, unknown>; DeletionPolicy?: string };

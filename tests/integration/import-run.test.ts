@@ -4,16 +4,16 @@ import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { beforeAll, describe, expect, it, vi } from "vitest";
-import { readCounters } from "../../lib/adapters/counters.ts";
-import { importRunDeps } from "../../lib/adapters/import-run-deps.ts";
-import { S3RunObjects } from "../../lib/adapters/s3-objects.ts";
-import { keys } from "../../lib/adapters/table-keys.ts";
 import {
   type CandidateImportStore,
   importRun,
   type RunCounts,
   RunObjectMissingError,
-} from "../../lib/usecases/import-run.ts";
+} from "../../lib/import/usecases/import-run.ts";
+import { importRunDeps } from "../../lib/import/wiring.ts";
+import { readCounters } from "../../lib/shared/adapters/counters.ts";
+import { S3RunObjects } from "../../lib/shared/adapters/s3-objects.ts";
+import { keys } from "../../lib/shared/adapters/table-keys.ts";
 import { samplePath } from "../../samples/index.ts";
 import { candidatesOfRun as candidatesOfRunIn, provisionTestAws, type TestAws } from "../support/aws.ts";
 import { lambdaContext, s3NotificationBody, sqsEvent, sqsRecord } from "../support/events.ts";

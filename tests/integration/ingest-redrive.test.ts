@@ -8,10 +8,10 @@ import {
   SendMessageCommand,
 } from "@aws-sdk/client-sqs";
 import { beforeAll, describe, expect, it, vi } from "vitest";
-import { ingestCorrectionDeps } from "../../lib/adapters/ingest-correction-deps.ts";
-import { INGEST_QUARANTINE_PREFIX } from "../../lib/resources.ts";
-import { createCorrectionRecordHandler } from "../../lib/usecases/correction-records.ts";
-import type { CorrectionStore } from "../../lib/usecases/ingest-correction.ts";
+import { createCorrectionRecordHandler } from "../../lib/ingest/edge/correction-records.ts";
+import type { CorrectionStore } from "../../lib/ingest/usecases/ingest-correction.ts";
+import { ingestCorrectionDeps } from "../../lib/ingest/wiring.ts";
+import { INGEST_QUARANTINE_PREFIX } from "../../lib/shared/resources.ts";
 import { type SqsHandler, startPoller } from "../../local/poller.ts";
 import { provisionTestAws, type TestAws } from "../support/aws.ts";
 

@@ -8,7 +8,7 @@ import type {
   SQSEvent,
 } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { CURRENT_VERSIONS } from "../../lib/domain/rubric.ts";
+import { CURRENT_VERSIONS } from "../../lib/eval/domain/rubric.ts";
 import { provisionTestAws, type TestAws } from "../support/aws.ts";
 import { lambdaContext, sqsEvent, sqsRecord } from "../support/events.ts";
 import { EXPERT_SCORES, type FakeJudgeServer, startFakeJudgeServer } from "../support/fake-judge-server.ts";

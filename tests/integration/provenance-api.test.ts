@@ -10,11 +10,11 @@ import type {
   SQSEvent,
 } from "aws-lambda";
 import { beforeAll, describe, expect, it, vi } from "vitest";
-import { counterUpdate, readCounters } from "../../lib/adapters/counters.ts";
-import { keys } from "../../lib/adapters/table-keys.ts";
-import { CANDIDATE_STATUSES } from "../../lib/domain/candidate.ts";
-import { correctionRecordId } from "../../lib/domain/correction.ts";
-import { validateProvenance } from "../../lib/domain/provenance.ts";
+import { correctionRecordId } from "../../lib/ingest/domain/correction.ts";
+import { counterUpdate, readCounters } from "../../lib/shared/adapters/counters.ts";
+import { keys } from "../../lib/shared/adapters/table-keys.ts";
+import { CANDIDATE_STATUSES } from "../../lib/shared/domain/candidate.ts";
+import { validateProvenance } from "../../lib/shared/domain/provenance.ts";
 import {
   type CountedCandidate,
   type CounterDelta,
@@ -22,7 +22,7 @@ import {
   deltaForChange,
   mergeDeltas,
   provenanceReport,
-} from "../../lib/domain/stats.ts";
+} from "../../lib/shared/domain/stats.ts";
 import { samplePath } from "../../samples/index.ts";
 import { candidatesWithStatus, provisionTestAws, type TestAws } from "../support/aws.ts";
 import { lambdaContext, sqsEvent, sqsRecord } from "../support/events.ts";

@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { inject } from "vitest";
-import { type AwsClients, createAwsClients } from "../../lib/adapters/aws-clients.ts";
-import { readPartition } from "../../lib/adapters/partition-reads.ts";
-import { statusPartition } from "../../lib/adapters/table-keys.ts";
-import type { CandidateStatus } from "../../lib/domain/candidate.ts";
-import { STATUS_INDEX_SHARDS, TABLE } from "../../lib/resources.ts";
+import { type AwsClients, createAwsClients } from "../../lib/shared/adapters/aws-clients.ts";
+import { readPartition } from "../../lib/shared/adapters/partition-reads.ts";
+import { statusPartition } from "../../lib/shared/adapters/table-keys.ts";
+import type { CandidateStatus } from "../../lib/shared/domain/candidate.ts";
+import { STATUS_INDEX_SHARDS, TABLE } from "../../lib/shared/resources.ts";
 import { type Provisioned, provision } from "../../local/provision.ts";
 
 export interface TestAws {

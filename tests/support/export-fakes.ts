@@ -1,7 +1,6 @@
-import { ConflictError, NotFoundError } from "../../lib/domain/errors.ts";
-import type { ExportJob, ExportProgress } from "../../lib/domain/export-job.ts";
-import type { ExportManifest } from "../../lib/domain/export-manifest.ts";
-import type { ExportMessage } from "../../lib/domain/export-request.ts";
+import type { ExportJob, ExportProgress } from "../../lib/exports/domain/export-job.ts";
+import type { ExportManifest } from "../../lib/exports/domain/export-manifest.ts";
+import type { ExportMessage } from "../../lib/exports/domain/export-request.ts";
 import type {
   CandidateSelection,
   ExportApiDeps,
@@ -10,8 +9,9 @@ import type {
   ExportObjects,
   ExportQueue,
   ObjectWriter,
-} from "../../lib/usecases/exports.ts";
-import type { CandidateView } from "../../lib/usecases/review.ts";
+} from "../../lib/exports/usecases/exports.ts";
+import type { CandidateView } from "../../lib/review/usecases/review.ts";
+import { ConflictError, NotFoundError } from "../../lib/shared/domain/errors.ts";
 
 type Stored = Readonly<Record<string, unknown>> & { readonly id: string; readonly status: string };
 

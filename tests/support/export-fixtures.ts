@@ -1,6 +1,6 @@
-import type { ExclusionReason } from "../../lib/domain/export-firewall.ts";
-import type { TrainerRule } from "../../lib/domain/export-formats.ts";
-import type { ExportFormat } from "../../lib/domain/export-request.ts";
+import type { ExclusionReason } from "../../lib/exports/domain/export-firewall.ts";
+import type { TrainerRule } from "../../lib/exports/domain/export-formats.ts";
+import type { ExportFormat } from "../../lib/exports/domain/export-request.ts";
 
 type Stored = Record<string, unknown> & { id: string; status: string };
 

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { JudgeScores } from "../../lib/domain/rubric.ts";
+import type { JudgeScores } from "../../lib/eval/domain/rubric.ts";
 
 export interface ChatRequest {
   readonly model: string;

@@ -1,4 +1,3 @@
-import type { Candidate } from "../../lib/domain/candidate.ts";
 import {
   type CandidateImportStore,
   type QuarantineEntry,
@@ -9,7 +8,8 @@ import {
   type RunStart,
   type RunSummary,
   type StoredCandidateOrigin,
-} from "../../lib/usecases/import-run.ts";
+} from "../../lib/import/usecases/import-run.ts";
+import type { Candidate } from "../../lib/shared/domain/candidate.ts";
 
 /** In-memory stand-ins for the import's ports. */
 export class MemoryObjects implements RunObjectReader {

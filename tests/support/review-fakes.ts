@@ -1,8 +1,8 @@
-import { type Candidate, newCandidateFromLine } from "../../lib/domain/candidate.ts";
-import { ConflictError, NotFoundError } from "../../lib/domain/errors.ts";
-import type { ReviewEvent, ReviewSubject, Transition } from "../../lib/domain/review.ts";
-import { type CounterDelta, deltaForNew, mergeDeltas } from "../../lib/domain/stats.ts";
-import type { CandidateView, ReviewStore } from "../../lib/usecases/review.ts";
+import type { ReviewEvent, ReviewSubject, Transition } from "../../lib/review/domain/review.ts";
+import type { CandidateView, ReviewStore } from "../../lib/review/usecases/review.ts";
+import { type Candidate, newCandidateFromLine } from "../../lib/shared/domain/candidate.ts";
+import { ConflictError, NotFoundError } from "../../lib/shared/domain/errors.ts";
+import { type CounterDelta, deltaForNew, mergeDeltas } from "../../lib/shared/domain/stats.ts";
 
 /** A stored candidate for tests: `needs_review`, version 1, from run `run-1`. */
 export function storedCandidate(id: string, overrides: Partial<Candidate> = {}): Candidate {

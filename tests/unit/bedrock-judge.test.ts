@@ -2,8 +2,8 @@ import { BedrockRuntimeClient, ConverseCommand, ThrottlingException } from "@aws
 import { mockClient } from "aws-sdk-client-mock";
 import "aws-sdk-client-mock-vitest/extend";
 import { beforeEach, describe, expect, it } from "vitest";
-import { BedrockConverseJudge } from "../../lib/adapters/bedrock-judge.ts";
-import { JudgeBackendError } from "../../lib/usecases/judge-session.ts";
+import { BedrockConverseJudge } from "../../lib/eval/adapters/bedrock-judge.ts";
+import { JudgeBackendError } from "../../lib/eval/usecases/judge-session.ts";
 
 const client = new BedrockRuntimeClient({ region: "us-east-1" });
 const mock = mockClient(client);

@@ -3,8 +3,8 @@ import { BatchGetCommand, DynamoDBDocumentClient, TransactWriteCommand } from "@
 import { mockClient } from "aws-sdk-client-mock";
 import "aws-sdk-client-mock-vitest/extend";
 import { beforeEach, describe, expect, it } from "vitest";
-import { CandidateTable } from "../../lib/adapters/candidate-table.ts";
-import { type Candidate, newCandidateFromLine } from "../../lib/domain/candidate.ts";
+import { CandidateTable } from "../../lib/shared/adapters/candidate-table.ts";
+import { type Candidate, newCandidateFromLine } from "../../lib/shared/domain/candidate.ts";
 
 const dynamodb = DynamoDBDocumentClient.from(new DynamoDBClient({ region: "us-east-1" }));
 const mock = mockClient(dynamodb);

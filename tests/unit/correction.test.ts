@@ -7,9 +7,9 @@ import {
   candidateFromCorrection,
   classifyCorrection,
   correctionRecordId,
-} from "../../lib/domain/correction.ts";
-import { validateProvenance } from "../../lib/domain/provenance.ts";
-import { deltaForNew } from "../../lib/domain/stats.ts";
+} from "../../lib/ingest/domain/correction.ts";
+import { validateProvenance } from "../../lib/shared/domain/provenance.ts";
+import { deltaForNew } from "../../lib/shared/domain/stats.ts";
 import { samplePath } from "../../samples/index.ts";
 
 const fixtureLines = (name: string) =>

@@ -6,8 +6,8 @@ import {
   type StatsSample,
   weeklyStats,
   weekStart,
-} from "../../lib/domain/eval-stats.ts";
-import { AXES, type AxisScores, CURRENT_VERSIONS } from "../../lib/domain/rubric.ts";
+} from "../../lib/eval/domain/eval-stats.ts";
+import { AXES, type AxisScores, CURRENT_VERSIONS } from "../../lib/eval/domain/rubric.ts";
 
 const scores = (taskComplexity: number, goal: number, extra: Partial<AxisScores> = {}): AxisScores => ({
   task_complexity: taskComplexity,

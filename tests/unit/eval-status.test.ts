@@ -1,15 +1,15 @@
 import { describe, expect, it } from "vitest";
-import { mergeDescending } from "../../lib/adapters/eval-session-index.ts";
-import { evalSessionSortKey, evalVersionsKey } from "../../lib/adapters/table-keys.ts";
+import { mergeDescending } from "../../lib/eval/adapters/eval-session-index.ts";
 import {
   evaluationStatus,
   feedbackCountDelta,
   overviewRow,
   SessionInput,
   type SessionSummary,
-} from "../../lib/domain/eval-session.ts";
-import { JudgeRunRequest } from "../../lib/domain/judge-run.ts";
-import { CURRENT_VERSIONS, JUDGE_VERSION, RUBRIC_VERSION } from "../../lib/domain/rubric.ts";
+} from "../../lib/eval/domain/eval-session.ts";
+import { JudgeRunRequest } from "../../lib/eval/domain/judge-run.ts";
+import { CURRENT_VERSIONS, JUDGE_VERSION, RUBRIC_VERSION } from "../../lib/eval/domain/rubric.ts";
+import { evalSessionSortKey, evalVersionsKey } from "../../lib/shared/adapters/table-keys.ts";
 
 const scores = {
   task_complexity: 40,

@@ -12,16 +12,16 @@ import {
 import { mockClient } from "aws-sdk-client-mock";
 import "aws-sdk-client-mock-vitest/extend";
 import { beforeEach, describe, expect, it } from "vitest";
-import { CandidateViews } from "../../lib/adapters/candidate-view.ts";
-import { ExportJobTable } from "../../lib/adapters/export-job-table.ts";
-import { S3ExportObjects } from "../../lib/adapters/export-objects.ts";
-import { SqsExportQueue } from "../../lib/adapters/export-queue.ts";
-import { QueueTable } from "../../lib/adapters/queue-table.ts";
-import { keys, statusPartition } from "../../lib/adapters/table-keys.ts";
-import { NotFoundError } from "../../lib/domain/errors.ts";
-import { newExportJob } from "../../lib/domain/export-job.ts";
-import { ExportRequest } from "../../lib/domain/export-request.ts";
-import { TABLE } from "../../lib/resources.ts";
+import { ExportJobTable } from "../../lib/exports/adapters/export-job-table.ts";
+import { S3ExportObjects } from "../../lib/exports/adapters/export-objects.ts";
+import { SqsExportQueue } from "../../lib/exports/adapters/export-queue.ts";
+import { newExportJob } from "../../lib/exports/domain/export-job.ts";
+import { ExportRequest } from "../../lib/exports/domain/export-request.ts";
+import { QueueTable } from "../../lib/review/adapters/queue-table.ts";
+import { CandidateViews } from "../../lib/shared/adapters/candidate-view.ts";
+import { keys, statusPartition } from "../../lib/shared/adapters/table-keys.ts";
+import { NotFoundError } from "../../lib/shared/domain/errors.ts";
+import { TABLE } from "../../lib/shared/resources.ts";
 
 const dynamodb = DynamoDBDocumentClient.from(new DynamoDBClient({ region: "us-east-1" }));
 const dynamoMock = mockClient(dynamodb);

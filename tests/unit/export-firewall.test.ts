@@ -1,15 +1,15 @@
 import { describe, expect, it } from "vitest";
-import { CANDIDATE_STATUSES } from "../../lib/domain/candidate.ts";
 import {
   contentFingerprint,
   EXCLUSION_REASONS,
   ExportFirewall,
   normalise,
   type QuarantineEntry,
-} from "../../lib/domain/export-firewall.ts";
-import { EXPORT_FORMATS, type ExportFormat, ExportRequest } from "../../lib/domain/export-request.ts";
-import { FingerprintSet } from "../../lib/domain/fingerprint-set.ts";
-import { validateProvenance } from "../../lib/domain/provenance.ts";
+} from "../../lib/exports/domain/export-firewall.ts";
+import { EXPORT_FORMATS, type ExportFormat, ExportRequest } from "../../lib/exports/domain/export-request.ts";
+import { FingerprintSet } from "../../lib/exports/domain/fingerprint-set.ts";
+import { CANDIDATE_STATUSES } from "../../lib/shared/domain/candidate.ts";
+import { validateProvenance } from "../../lib/shared/domain/provenance.ts";
 import { expectationFor, reviewed, seededMix } from "../support/export-fixtures.ts";
 
 function firewallFor(format: ExportFormat, filters: Record<string, unknown> = {}) {

@@ -1,13 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { ExportFirewall } from "../../lib/domain/export-firewall.ts";
+import { ExportFirewall } from "../../lib/exports/domain/export-firewall.ts";
 import {
   BedrockKbMetadata,
   FORMATS,
   kbDocument,
   recordId,
   type TrainingExample,
-} from "../../lib/domain/export-formats.ts";
-import { EXPORT_FORMATS, type ExportFormat, ExportRequest } from "../../lib/domain/export-request.ts";
+} from "../../lib/exports/domain/export-formats.ts";
+import { EXPORT_FORMATS, type ExportFormat, ExportRequest } from "../../lib/exports/domain/export-request.ts";
 import { KNOWN_CANDIDATE } from "../support/export-fixtures.ts";
 
 /** The lines a format writes for the known candidate, as the dataset holds them. */

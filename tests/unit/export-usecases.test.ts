@@ -1,22 +1,22 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import {
-  NotConfiguredError,
-  NotFoundError,
-  TimeLimitError,
-  TooLargeForRequestError,
-  ValidationError,
-} from "../../lib/domain/errors.ts";
-import type { ExportManifest } from "../../lib/domain/export-manifest.ts";
-import { ExportRequest } from "../../lib/domain/export-request.ts";
-import { createExportRecordHandler } from "../../lib/usecases/export-records.ts";
+import type { ExportManifest } from "../../lib/exports/domain/export-manifest.ts";
+import { ExportRequest } from "../../lib/exports/domain/export-request.ts";
+import { createExportRecordHandler } from "../../lib/exports/edge/export-records.ts";
 import {
   avocetSftExport,
   createExport,
   exportStatus,
   listExports,
   runExportJob,
-} from "../../lib/usecases/exports.ts";
+} from "../../lib/exports/usecases/exports.ts";
+import {
+  NotConfiguredError,
+  NotFoundError,
+  TimeLimitError,
+  TooLargeForRequestError,
+  ValidationError,
+} from "../../lib/shared/domain/errors.ts";
 import { sqsRecord } from "../support/events.ts";
 import { memoryExportDeps } from "../support/export-fakes.ts";
 import { expectationFor, reviewed, seededMix } from "../support/export-fixtures.ts";

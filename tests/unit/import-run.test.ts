@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import { type ImportRunDeps, importIdOf, importRun } from "../../lib/usecases/import-run.ts";
+import { type ImportRunDeps, importIdOf, importRun } from "../../lib/import/usecases/import-run.ts";
 import { MemoryCandidates, MemoryObjects, MemoryQuarantine, MemoryRuns } from "../support/import-fakes.ts";
 
 const BUCKET = "bucket";

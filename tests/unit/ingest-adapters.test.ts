@@ -9,10 +9,10 @@ import { DynamoDBDocumentClient, TransactWriteCommand } from "@aws-sdk/lib-dynam
 import { mockClient } from "aws-sdk-client-mock";
 import "aws-sdk-client-mock-vitest/extend";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { CorrectionTable } from "../../lib/adapters/correction-table.ts";
-import { ingestQuarantineKey, S3IngestQuarantine } from "../../lib/adapters/ingest-quarantine.ts";
-import { SecretsManagerIngestTokens, staticIngestTokens } from "../../lib/adapters/ingest-tokens.ts";
-import { candidateFromCorrection, classifyCorrection } from "../../lib/domain/correction.ts";
+import { CorrectionTable } from "../../lib/ingest/adapters/correction-table.ts";
+import { ingestQuarantineKey, S3IngestQuarantine } from "../../lib/ingest/adapters/ingest-quarantine.ts";
+import { SecretsManagerIngestTokens, staticIngestTokens } from "../../lib/ingest/adapters/ingest-tokens.ts";
+import { candidateFromCorrection, classifyCorrection } from "../../lib/ingest/domain/correction.ts";
 
 const dynamodb = DynamoDBDocumentClient.from(new DynamoDBClient({ region: "us-east-1" }));
 const dynamoMock = mockClient(dynamodb);

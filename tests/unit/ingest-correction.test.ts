@@ -1,9 +1,7 @@
 import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
 import { beforeEach, describe, expect, it } from "vitest";
-import type { Candidate } from "../../lib/domain/candidate.ts";
-import type { CorrectionProvenance } from "../../lib/domain/correction.ts";
-import { PayloadTooLargeError } from "../../lib/domain/errors.ts";
-import { createCorrectionRecordHandler } from "../../lib/usecases/correction-records.ts";
+import type { CorrectionProvenance } from "../../lib/ingest/domain/correction.ts";
+import { createCorrectionRecordHandler } from "../../lib/ingest/edge/correction-records.ts";
 import {
   type CorrectionStore,
   CorrectionTooLargeError,
@@ -13,7 +11,9 @@ import {
   ingestCorrectionDelivery,
   MAX_CORRECTION_BYTES,
   QUARANTINE_RAW_CHARS,
-} from "../../lib/usecases/ingest-correction.ts";
+} from "../../lib/ingest/usecases/ingest-correction.ts";
+import type { Candidate } from "../../lib/shared/domain/candidate.ts";
+import { PayloadTooLargeError } from "../../lib/shared/domain/errors.ts";
 import { lambdaContext, sqsEvent, sqsRecord } from "../support/events.ts";
 
 class MemoryCorrections implements CorrectionStore {

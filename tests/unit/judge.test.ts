@@ -1,17 +1,22 @@
 import { describe, expect, it, vi } from "vitest";
-import { keyFromSecret } from "../../lib/adapters/judge-api-key.ts";
-import type { Evaluation, Feedback, SessionMessage, SessionSummary } from "../../lib/domain/eval-session.ts";
-import type { JudgeRun, RunSessionProgress } from "../../lib/domain/judge-run.ts";
+import { keyFromSecret } from "../../lib/eval/adapters/judge-api-key.ts";
+import type {
+  Evaluation,
+  Feedback,
+  SessionMessage,
+  SessionSummary,
+} from "../../lib/eval/domain/eval-session.ts";
+import type { JudgeRun, RunSessionProgress } from "../../lib/eval/domain/judge-run.ts";
 import {
   type ChatTurn,
   CURRENT_VERSIONS,
   EXPERTS,
   type JudgeScores,
   parseVerdict,
-} from "../../lib/domain/rubric.ts";
-import type { CandidateInserter, EvalSessionStore } from "../../lib/usecases/eval-sessions.ts";
-import { createJudgeRecordHandler } from "../../lib/usecases/judge-records.ts";
-import type { JudgeRunStore } from "../../lib/usecases/judge-runs.ts";
+} from "../../lib/eval/domain/rubric.ts";
+import { createJudgeRecordHandler } from "../../lib/eval/edge/judge-records.ts";
+import type { CandidateInserter, EvalSessionStore } from "../../lib/eval/usecases/eval-sessions.ts";
+import type { JudgeRunStore } from "../../lib/eval/usecases/judge-runs.ts";
 import {
   askExpert,
   JudgeBackendError,
@@ -19,7 +24,7 @@ import {
   JudgeOutputError,
   judgeConversation,
   judgeSession,
-} from "../../lib/usecases/judge-session.ts";
+} from "../../lib/eval/usecases/judge-session.ts";
 import { sqsRecord } from "../support/events.ts";
 
 const scores: JudgeScores = {

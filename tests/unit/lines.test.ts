@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { splitLines } from "../../lib/domain/lines.ts";
+import { splitLines } from "../../lib/import/domain/lines.ts";
 
 async function collect(chunks: string[], maxLineBytes = 1_000, keepBytes = 10) {
   async function* source() {

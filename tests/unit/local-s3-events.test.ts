@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decodeS3EventKey } from "../../lib/domain/run-upload.ts";
+import { decodeS3EventKey } from "../../lib/import/domain/run-upload.ts";
 import {
   buildObjectCreatedEvent,
   createSequencer,

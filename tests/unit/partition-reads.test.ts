@@ -3,8 +3,8 @@ import { DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
 import "aws-sdk-client-mock-vitest/extend";
 import { beforeEach, describe, expect, it } from "vitest";
-import { readPartition } from "../../lib/adapters/partition-reads.ts";
-import { TABLE } from "../../lib/resources.ts";
+import { readPartition } from "../../lib/shared/adapters/partition-reads.ts";
+import { TABLE } from "../../lib/shared/resources.ts";
 
 const dynamodb = DynamoDBDocumentClient.from(new DynamoDBClient({ region: "us-east-1" }));
 const dynamoMock = mockClient(dynamodb);

@@ -2,24 +2,28 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { FAILURE_CATEGORIES } from "../../lib/domain/candidate.ts";
+import {
+  EXCLUSION_REASONS,
+  ExportFirewall,
+  type FirewallVerdict,
+} from "../../lib/exports/domain/export-firewall.ts";
+import { FORMATS, TRAINER_RULES } from "../../lib/exports/domain/export-formats.ts";
+import { EXPORT_FORMATS, ExportRequest } from "../../lib/exports/domain/export-request.ts";
+import { splitLines } from "../../lib/import/domain/lines.ts";
+import { classifyRunLine, type LineVerdict, QUARANTINE_REASONS } from "../../lib/import/domain/run-line.ts";
 import {
   CORRECTION_FAULTS,
   type CorrectionVerdict,
   classifyCorrection,
-} from "../../lib/domain/correction.ts";
-import { EXCLUSION_REASONS, ExportFirewall, type FirewallVerdict } from "../../lib/domain/export-firewall.ts";
-import { FORMATS, TRAINER_RULES } from "../../lib/domain/export-formats.ts";
-import { EXPORT_FORMATS, ExportRequest } from "../../lib/domain/export-request.ts";
-import { splitLines } from "../../lib/domain/lines.ts";
-import { classifyRunLine, type LineVerdict, QUARANTINE_REASONS } from "../../lib/domain/run-line.ts";
+} from "../../lib/ingest/domain/correction.ts";
 import {
   type CorrectionStore,
   type IngestQuarantineEntry,
   ingestCorrectionDelivery,
   MAX_CORRECTION_BYTES,
   QUARANTINE_RAW_CHARS,
-} from "../../lib/usecases/ingest-correction.ts";
+} from "../../lib/ingest/usecases/ingest-correction.ts";
+import { FAILURE_CATEGORIES } from "../../lib/shared/domain/candidate.ts";
 import { samplePath } from "../../samples/index.ts";
 
 /**

@@ -1,16 +1,20 @@
 import { describe, expect, it } from "vitest";
-import { fillUpdate } from "../../lib/adapters/provenance-table.ts";
-import { CANDIDATE_STATUSES, type CandidateStatus } from "../../lib/domain/candidate.ts";
-import { ValidationError } from "../../lib/domain/errors.ts";
-import type { ProvenanceFill } from "../../lib/domain/provenance.ts";
-import { BackfillRequest, type IndexPosition, ValidateQuery } from "../../lib/domain/provenance-requests.ts";
-import { type CounterDelta, countersOf, mergeDeltas } from "../../lib/domain/stats.ts";
+import { fillUpdate } from "../../lib/provenance/adapters/provenance-table.ts";
+import {
+  BackfillRequest,
+  type IndexPosition,
+  ValidateQuery,
+} from "../../lib/provenance/domain/provenance-requests.ts";
 import {
   backfillProvenance,
   listInvalidProvenance,
   type ProvenanceRecord,
   type ProvenanceStore,
-} from "../../lib/usecases/provenance.ts";
+} from "../../lib/provenance/usecases/provenance.ts";
+import { CANDIDATE_STATUSES, type CandidateStatus } from "../../lib/shared/domain/candidate.ts";
+import { ValidationError } from "../../lib/shared/domain/errors.ts";
+import type { ProvenanceFill } from "../../lib/shared/domain/provenance.ts";
+import { type CounterDelta, countersOf, mergeDeltas } from "../../lib/shared/domain/stats.ts";
 
 const AT = new Date("2026-06-01T12:00:00.000Z");
 const SHARDS = 2;

@@ -1,6 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { ProvenanceRecord, planProvenanceFill, validateProvenance } from "../../lib/domain/provenance.ts";
-import { deltaForChange, provenanceCounters, provenanceReport } from "../../lib/domain/stats.ts";
+import {
+  ProvenanceRecord,
+  planProvenanceFill,
+  validateProvenance,
+} from "../../lib/shared/domain/provenance.ts";
+import { deltaForChange, provenanceCounters, provenanceReport } from "../../lib/shared/domain/stats.ts";
 
 const CAPTURED = "2026-05-01T10:00:00.000Z";
 

@@ -2,8 +2,8 @@ import { SendMessageBatchCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { mockClient } from "aws-sdk-client-mock";
 import "aws-sdk-client-mock-vitest/extend";
 import { beforeEach, describe, expect, it } from "vitest";
-import { publishCorrection } from "../../lib/client/publish-correction.ts";
-import { correctionRecordId } from "../../lib/domain/correction.ts";
+import { publishCorrection } from "../../lib/ingest/client/publish-correction.ts";
+import { correctionRecordId } from "../../lib/ingest/domain/correction.ts";
 
 const sqs = new SQSClient({ region: "us-east-1" });
 const sqsMock = mockClient(sqs);

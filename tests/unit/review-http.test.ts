@@ -5,9 +5,15 @@ import {
 } from "@aws-lambda-powertools/event-handler/http";
 import { describe, expect, it, vi } from "vitest";
 import { z } from "zod";
-import type { ReviewApiDeps } from "../../lib/adapters/review-api-deps.ts";
-import { ConflictError, NotFoundError, UnauthorizedError, ValidationError } from "../../lib/domain/errors.ts";
-import { decodeCursor, encodeCursor, type QueuePosition, QueueQuery } from "../../lib/domain/queue.ts";
+import { decodeCursor, encodeCursor, type QueuePosition, QueueQuery } from "../../lib/review/domain/queue.ts";
+import { registerReviewRoutes } from "../../lib/review/edge/review-routes.ts";
+import type { ReviewApiDeps } from "../../lib/review/wiring.ts";
+import {
+  ConflictError,
+  NotFoundError,
+  UnauthorizedError,
+  ValidationError,
+} from "../../lib/shared/domain/errors.ts";
 import {
   bearerToken,
   jwtClaimsAuthenticator,
@@ -15,10 +21,9 @@ import {
   localTokenAuthenticator,
   reviewerAuthenticator,
   sameSecret,
-} from "../../lib/http/auth.ts";
-import { errorResponse, registerErrorResponses } from "../../lib/http/errors.ts";
-import { parseJsonBody, parseQuery } from "../../lib/http/request.ts";
-import { registerReviewRoutes } from "../../lib/http/review-routes.ts";
+} from "../../lib/shared/http/auth.ts";
+import { errorResponse, registerErrorResponses } from "../../lib/shared/http/errors.ts";
+import { parseJsonBody, parseQuery } from "../../lib/shared/http/request.ts";
 import { lambdaContext } from "../support/events.ts";
 import { httpEvent } from "../support/http-events.ts";
 import { MemoryReviewStore, storedCandidate } from "../support/review-fakes.ts";

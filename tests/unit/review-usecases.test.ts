@@ -1,27 +1,27 @@
 import { describe, expect, it } from "vitest";
-import { ConflictError, NotFoundError, ValidationError } from "../../lib/domain/errors.ts";
-import { decodeCursor, encodeCursor, type QueuePosition, QueueQuery } from "../../lib/domain/queue.ts";
-import { SubmitRequest } from "../../lib/domain/review.ts";
 import {
   normalizeRunsPrefix,
   type RunImportState,
   runListing,
   timestampOfRunId,
-} from "../../lib/domain/run-folders.ts";
-import { candidateDetail, submitDecision, undoDecision } from "../../lib/usecases/review.ts";
-import {
-  type QueueReader,
-  type QueueWalk,
-  queueTotal,
-  reviewQueue,
-} from "../../lib/usecases/review-queue.ts";
+} from "../../lib/import/domain/run-folders.ts";
 import {
   importRunFolder,
   listRuns,
   type RunFolderDeps,
   readReviewConfig,
   writeReviewConfig,
-} from "../../lib/usecases/run-folders.ts";
+} from "../../lib/import/usecases/run-folders.ts";
+import { decodeCursor, encodeCursor, type QueuePosition, QueueQuery } from "../../lib/review/domain/queue.ts";
+import { SubmitRequest } from "../../lib/review/domain/review.ts";
+import { candidateDetail, submitDecision, undoDecision } from "../../lib/review/usecases/review.ts";
+import {
+  type QueueReader,
+  type QueueWalk,
+  queueTotal,
+  reviewQueue,
+} from "../../lib/review/usecases/review-queue.ts";
+import { ConflictError, NotFoundError, ValidationError } from "../../lib/shared/domain/errors.ts";
 import { MemoryCandidates, MemoryObjects, MemoryQuarantine, MemoryRuns } from "../support/import-fakes.ts";
 import { MemoryReviewStore, storedCandidate } from "../support/review-fakes.ts";
 

@@ -1,6 +1,4 @@
 import { describe, expect, it } from "vitest";
-import type { Candidate } from "../../lib/domain/candidate.ts";
-import { ConflictError } from "../../lib/domain/errors.ts";
 import {
   MAX_CORRECTION_BYTES,
   planDecision,
@@ -8,8 +6,10 @@ import {
   SubmitRequest,
   staleConflict,
   UndoRequest,
-} from "../../lib/domain/review.ts";
-import { deltaForChange, deltaForNew, reviewStats } from "../../lib/domain/stats.ts";
+} from "../../lib/review/domain/review.ts";
+import type { Candidate } from "../../lib/shared/domain/candidate.ts";
+import { ConflictError } from "../../lib/shared/domain/errors.ts";
+import { deltaForChange, deltaForNew, reviewStats } from "../../lib/shared/domain/stats.ts";
 import { storedCandidate } from "../support/review-fakes.ts";
 
 const AT = new Date("2026-05-01T10:00:00.000Z");

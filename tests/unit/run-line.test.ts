@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { classifyRunLine } from "../../lib/domain/run-line.ts";
-import { decodeS3EventKey, runIdFromKey } from "../../lib/domain/run-upload.ts";
-import { InvalidNotificationError, uploadedObjectsIn } from "../../lib/domain/s3-notification.ts";
+import { classifyRunLine } from "../../lib/import/domain/run-line.ts";
+import { decodeS3EventKey, runIdFromKey } from "../../lib/import/domain/run-upload.ts";
+import { InvalidNotificationError, uploadedObjectsIn } from "../../lib/import/domain/s3-notification.ts";
 import { s3NotificationBody } from "../support/events.ts";
 
 describe("classifyRunLine", () => {

@@ -1,0 +1,48 @@
+import { Router } from "@aws-lambda-powertools/event-handler/http";
+import { registerEvalRoutes } from "../eval/edge/eval-routes.ts";
+import { evalApiDeps } from "../eval/wiring.ts";
+import { registerExportRoutes } from "../exports/edge/export-routes.ts";
+import { exportApiDeps } from "../exports/wiring.ts";
+import { registerIngestRoutes } from "../ingest/edge/ingest-routes.ts";
+import { ingestApiDeps } from "../ingest/wiring.ts";
+import { registerProvenanceRoutes } from "../provenance/edge/provenance-routes.ts";
+import { provenanceApiDeps } from "../provenance/wiring.ts";
+import { registerReviewRoutes } from "../review/edge/review-routes.ts";
+import { reviewApiDeps } from "../review/wiring.ts";
+import type { AwsClients } from "../shared/adapters/aws-clients.ts";
+import {
+  EvalApiConfig,
+  ExportApiConfig,
+  IngestApiConfig,
+  loadConfig,
+  type ReviewApiConfig,
+} from "../shared/config.ts";
+import { reviewerAuthenticator } from "../shared/http/auth.ts";
+import { registerErrorResponses } from "../shared/http/errors.ts";
+import { logger } from "../shared/logger.ts";
+
+/**
+ * The one HTTP API: every capability's routes on one router, each wired to its adapters, with
+ * errors mapped to `{"detail": ...}` in one place. The API function is this router's handler.
+ */
+export function createApiRouter(clients: AwsClients, config: ReviewApiConfig): Router {
+  const app = new Router({ logger });
+  registerErrorResponses(app, logger);
+  const reviewer = reviewerAuthenticator(config);
+
+  app.get("/api/health", async () => ({ ok: true }));
+  registerReviewRoutes(
+    app,
+    reviewApiDeps(clients, {
+      tableName: config.TABLE_NAME,
+      bucket: config.BUCKET_NAME,
+      runsPrefix: config.RUNS_PREFIX,
+    }),
+    reviewer,
+  );
+  registerIngestRoutes(app, ingestApiDeps(clients, loadConfig(IngestApiConfig)));
+  registerEvalRoutes(app, evalApiDeps(clients, loadConfig(EvalApiConfig)), reviewer);
+  registerProvenanceRoutes(app, provenanceApiDeps(clients, config), reviewer);
+  registerExportRoutes(app, exportApiDeps(clients, loadConfig(ExportApiConfig)), reviewer);
+  return app;
+}

@@ -1,0 +1,209 @@
+import type { Candidate } from "../../shared/domain/candidate.ts";
+import { NotFoundError, ValidationError } from "../../shared/domain/errors.ts";
+import { candidateFromSessionMessage, checkMessageIndex } from "../domain/eval-candidate.ts";
+import {
+  type EvalStatus,
+  type Evaluation,
+  type Feedback,
+  type FeedbackInput,
+  type OverviewQuery,
+  overviewRow,
+  type SessionInput,
+  type SessionMessage,
+  type SessionSummary,
+} from "../domain/eval-session.ts";
+import { type StatsQuery, type StatsSample, weeklyStats } from "../domain/eval-stats.ts";
+import { CURRENT_VERSIONS, type JudgeVersions } from "../domain/rubric.ts";
+
+export interface SessionUpsert {
+  readonly created: boolean;
+  readonly message_count: number;
+  /** Where the messages went: into the table, or to the body store (too big for an item). */
+  readonly messages_stored: "table" | "s3";
+}
+
+export interface EvalSessionStore {
+  /**
+   * Creates the session or replaces its own fields and messages; feedback counts, evaluations
+   * and the latest evaluation stay. Concurrent writes are ordered by a conditional version.
+   */
+  upsert(session: SessionInput, now: string): Promise<SessionUpsert>;
+  /** The summary, read consistently; `null` for an unknown id. */
+  summary(id: string): Promise<SessionSummary | null>;
+  /** The messages, loaded back from the body store when they were moved there. */
+  messages(id: string): Promise<SessionMessage[] | null>;
+  /**
+   * Stores one rater's rating of one message, replacing their earlier one, and moves the
+   * session's like/dislike counts in the same write. Throws `NotFoundError` when the session is
+   * gone and `ValidationError` when it has no message at that index any more.
+   */
+  putFeedback(feedback: Feedback): Promise<{ created: boolean; feedback: Feedback }>;
+  /** Feedback of a session, by message index then rater. */
+  feedback(sessionId: string): Promise<Feedback[]>;
+  /** Every evaluation of a session, newest first. */
+  evaluations(sessionId: string): Promise<Evaluation[]>;
+  /**
+   * One page of summaries, pinned first then most recently active, read from indexes only.
+   * `status` is derived against `current`.
+   */
+  overview(
+    query: { limit: number; offset: number; profile?: string; status?: EvalStatus },
+    current: JudgeVersions,
+  ): Promise<{ sessions: SessionSummary[]; hasMore: boolean }>;
+  /** Latest scores of the sessions evaluated under `current`, active at or after `since`. */
+  statsSamples(since: string, current: JudgeVersions): Promise<StatsSample[]>;
+}
+
+/** Stores new candidates once each (the review queue's insert, with its counters). */
+export interface CandidateInserter {
+  insertNew(candidates: readonly Candidate[]): Promise<{
+    inserted: readonly string[];
+    alreadyStored: readonly string[];
+    tooLarge: readonly string[];
+  }>;
+}
+
+export interface EvalSessionDeps {
+  readonly sessions: EvalSessionStore;
+  readonly candidates: CandidateInserter;
+  /** The judge and rubric versions statuses are derived against; the rubric's constants by default. */
+  readonly versions?: JudgeVersions;
+  readonly now?: () => Date;
+}
+
+const nowOf = (deps: Pick<EvalSessionDeps, "now">) => (deps.now ?? (() => new Date()))().toISOString();
+const versionsOf = (deps: Pick<EvalSessionDeps, "versions">) => deps.versions ?? CURRENT_VERSIONS;
+
+async function summaryOf(deps: Pick<EvalSessionDeps, "sessions">, id: string): Promise<SessionSummary> {
+  const summary = await deps.sessions.summary(id);
+  if (!summary) throw new NotFoundError(`Session ${id} not found`);
+  return summary;
+}
+
+export function upsertSession(deps: EvalSessionDeps, session: SessionInput): Promise<SessionUpsert> {
+  return deps.sessions.upsert(session, nowOf(deps));
+}
+
+/** Records a like or dislike: 404 for an unknown session, 422 for an index past its last message. */
+export async function recordFeedback(deps: EvalSessionDeps, input: FeedbackInput, rater: string) {
+  const summary = await summaryOf(deps, input.session_id);
+  checkMessageIndex(input.message_index, summary.message_count);
+  const now = nowOf(deps);
+  return deps.sessions.putFeedback({
+    session_id: input.session_id,
+    message_index: input.message_index,
+    rating: input.rating,
+    comment: input.comment ?? null,
+    rater,
+    created_at: now,
+    updated_at: now,
+  });
+}
+
+export async function sessionFeedback(deps: EvalSessionDeps, sessionId: string) {
+  await summaryOf(deps, sessionId);
+  return { session_id: sessionId, feedback: await deps.sessions.feedback(sessionId) };
+}
+
+export async function sessionsOverview(deps: EvalSessionDeps, query: OverviewQuery) {
+  const current = versionsOf(deps);
+  const { sessions, hasMore } = await deps.sessions.overview(query, current);
+  return {
+    sessions: sessions.map((summary) => overviewRow(summary, current)),
+    limit: query.limit,
+    offset: query.offset,
+    has_more: hasMore,
+    ...current,
+  };
+}
+
+export async function sessionDetail(deps: EvalSessionDeps, id: string) {
+  const summary = await summaryOf(deps, id);
+  const [messages, feedback, evaluations] = await Promise.all([
+    deps.sessions.messages(id),
+    deps.sessions.feedback(id),
+    deps.sessions.evaluations(id),
+  ]);
+  return { ...overviewRow(summary, versionsOf(deps)), messages: messages ?? [], feedback, evaluations };
+}
+
+export async function evalStats(deps: EvalSessionDeps, query: StatsQuery) {
+  const current = versionsOf(deps);
+  const now = (deps.now ?? (() => new Date()))();
+  const since = new Date(now.getTime() - query.days * 86_400_000).toISOString();
+  const samples = await deps.sessions.statsSamples(since, current);
+  return weeklyStats(samples, {
+    days: query.days,
+    since,
+    byComplexityBucket: query.by_complexity_bucket,
+    versions: current,
+  });
+}
+
+export interface CandidatesMade {
+  readonly created: readonly string[];
+  readonly existing: readonly string[];
+  /** Too large for the table even with the conversation moved to the body store. */
+  readonly tooLarge: readonly string[];
+}
+
+async function insertCandidates(
+  deps: EvalSessionDeps,
+  candidates: readonly Candidate[],
+): Promise<CandidatesMade> {
+  if (candidates.length === 0) return { created: [], existing: [], tooLarge: [] };
+  const result = await deps.candidates.insertNew(candidates);
+  return { created: result.inserted, existing: result.alreadyStored, tooLarge: result.tooLarge };
+}
+
+/** The comment of the first dislike of a message, to tell the reviewer why it was disliked. */
+function dislikeComment(feedback: readonly Feedback[], messageIndex: number): string | null {
+  return (
+    feedback.find((f) => f.message_index === messageIndex && f.rating === -1 && f.comment)?.comment ?? null
+  );
+}
+
+/**
+ * Turns one assistant answer into a `needs_review` candidate; its id is derived from the session
+ * and index, so asking again returns the same candidate (`created: false`).
+ */
+export async function candidateFromMessage(deps: EvalSessionDeps, sessionId: string, messageIndex: number) {
+  const summary = await summaryOf(deps, sessionId);
+  checkMessageIndex(messageIndex, summary.message_count);
+  const [messages, feedback] = await Promise.all([
+    deps.sessions.messages(sessionId),
+    deps.sessions.feedback(sessionId),
+  ]);
+  const candidate = candidateFromSessionMessage(summary, messages ?? [], messageIndex, {
+    capturedAt: nowOf(deps),
+    feedbackComment: dislikeComment(feedback, messageIndex),
+  });
+  const made = await insertCandidates(deps, [candidate]);
+  if (made.tooLarge.length > 0) {
+    throw new ValidationError("The conversation up to this message is too large to become a candidate");
+  }
+  return { id: candidate.id, status: candidate.status, created: made.created.length === 1 };
+}
+
+/** A transaction holds at most 100 items; one is the counter shard. */
+const MAX_CANDIDATES_PER_SESSION = 99;
+
+/** Every disliked assistant answer of a session becomes a candidate (once). */
+export async function candidatesFromDislikes(
+  deps: EvalSessionDeps,
+  summary: SessionSummary,
+  messages: readonly SessionMessage[],
+): Promise<CandidatesMade> {
+  const feedback = await deps.sessions.feedback(summary.id);
+  const disliked = [...new Set(feedback.filter((f) => f.rating === -1).map((f) => f.message_index))].filter(
+    (index) => messages[index]?.role === "assistant",
+  );
+  const capturedAt = nowOf(deps);
+  const candidates = disliked.slice(0, MAX_CANDIDATES_PER_SESSION).map((index) =>
+    candidateFromSessionMessage(summary, messages, index, {
+      capturedAt,
+      feedbackComment: dislikeComment(feedback, index),
+    }),
+  );
+  return insertCandidates(deps, candidates);
+}

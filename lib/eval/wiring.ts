@@ -1,0 +1,74 @@
+import { BedrockRuntimeClient } from "@aws-sdk/client-bedrock-runtime";
+import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import type { AwsClients } from "../shared/adapters/aws-clients.ts";
+import { CandidateTable } from "../shared/adapters/candidate-table.ts";
+import { S3Bodies } from "../shared/adapters/s3-objects.ts";
+import type { EvalApiConfig, JudgeConfig } from "../shared/config.ts";
+import { BedrockConverseJudge } from "./adapters/bedrock-judge.ts";
+import { EvalSessionIndex } from "./adapters/eval-session-index.ts";
+import { EvalSessionTable } from "./adapters/eval-session-table.ts";
+import { secretApiKey, staticApiKey } from "./adapters/judge-api-key.ts";
+import { SqsJudgeQueue } from "./adapters/judge-queue.ts";
+import { JudgeRunTable } from "./adapters/judge-run-table.ts";
+import { OpenAiCompatibleJudge } from "./adapters/openai-judge.ts";
+import { S3SessionMessageBlobs } from "./adapters/session-blobs.ts";
+import type { EvalRouteDeps } from "./edge/eval-routes.ts";
+import type { JudgeSessionDeps } from "./usecases/judge-session.ts";
+
+/** Sessions, runs and the review-queue insert, wired to DynamoDB and S3. */
+function evalStores(clients: AwsClients, names: { tableName: string; bucket: string }) {
+  const index = new EvalSessionIndex(clients.dynamodb, names.tableName);
+  return {
+    sessions: new EvalSessionTable(
+      clients.dynamodb,
+      names.tableName,
+      new S3SessionMessageBlobs(clients.s3, names.bucket),
+      index,
+    ),
+    runs: new JudgeRunTable(clients.dynamodb, names.tableName, index),
+    candidates: new CandidateTable(clients.dynamodb, names.tableName, new S3Bodies(clients.s3, names.bucket)),
+  };
+}
+
+/** What the eval routes call. */
+export function evalApiDeps(clients: AwsClients, config: EvalApiConfig): EvalRouteDeps {
+  const { sessions, runs, candidates } = evalStores(clients, {
+    tableName: config.TABLE_NAME,
+    bucket: config.BUCKET_NAME,
+  });
+  return {
+    sessions: { sessions, candidates },
+    runs: {
+      runs,
+      sessions,
+      queue: config.JUDGE_QUEUE_URL ? new SqsJudgeQueue(clients.sqs, config.JUDGE_QUEUE_URL) : undefined,
+    },
+  };
+}
+
+/** The judge with every backend this deployment configures. */
+export function judgeDeps(clients: AwsClients, config: JudgeConfig): JudgeSessionDeps {
+  const stores = evalStores(clients, { tableName: config.TABLE_NAME, bucket: config.BUCKET_NAME });
+  const apiKey = config.JUDGE_OPENAI_API_KEY_SECRET_ARN
+    ? secretApiKey(
+        new SecretsManagerClient({ region: config.AWS_REGION }),
+        config.JUDGE_OPENAI_API_KEY_SECRET_ARN,
+      )
+    : staticApiKey(config.JUDGE_OPENAI_API_KEY);
+  return {
+    ...stores,
+    judges: {
+      openai: config.JUDGE_OPENAI_BASE_URL
+        ? new OpenAiCompatibleJudge({
+            baseUrl: config.JUDGE_OPENAI_BASE_URL,
+            apiKey,
+            timeoutMs: config.JUDGE_TIMEOUT_MS,
+          })
+        : undefined,
+      bedrock: new BedrockConverseJudge(
+        new BedrockRuntimeClient({ region: config.JUDGE_BEDROCK_REGION ?? config.AWS_REGION }),
+        { timeoutMs: config.JUDGE_TIMEOUT_MS },
+      ),
+    },
+  };
+}

@@ -1,0 +1,253 @@
+import { createHash } from "node:crypto";
+import { PromptMessage } from "../../shared/domain/candidate.ts";
+import {
+  type ProvenanceSubject,
+  type ProvenanceVerdict,
+  validateProvenance,
+} from "../../shared/domain/provenance.ts";
+import {
+  type ChatTurn,
+  type ExampleContext,
+  type ExportLine,
+  FORMATS,
+  type FormatSpec,
+  type TrainerRule,
+  type TrainingExample,
+} from "./export-formats.ts";
+import type { ExportFilters, ExportFormat, ExportOptions } from "./export-request.ts";
+import { FingerprintSet } from "./fingerprint-set.ts";
+
+/** Why a considered candidate was kept out of a dataset: exactly one per quarantined record. */
+export const EXCLUSION_REASONS = [
+  "status_disallowed",
+  "category_disallowed",
+  "missing_provenance",
+  "schema_violation",
+  "empty_content",
+  "self_pairing",
+  "trainer_rule",
+  "duplicate_content",
+] as const;
+export type ExclusionReason = (typeof EXCLUSION_REASONS)[number];
+
+/** One line of an export's `quarantine.jsonl`. */
+export interface QuarantineEntry {
+  readonly candidate_id: string;
+  readonly reason: ExclusionReason;
+  /** `trainer_rule` only: which rule. */
+  readonly rule?: TrainerRule;
+  readonly detail: string;
+  readonly status: string | null;
+  readonly failure_category: string | null;
+  readonly source: string | null;
+  readonly run_id: string | null;
+  /** `missing_provenance` only: the fields the provenance validator found missing. */
+  readonly missing?: readonly string[];
+  /** `duplicate_content` only: the dataset line of the first record with the same content. */
+  readonly duplicate_of_line?: number;
+}
+
+export type FirewallVerdict =
+  | {
+      readonly passed: true;
+      readonly example: TrainingExample;
+      readonly lines: readonly ExportLine[];
+      /** The dataset line number of the first of `lines`. */
+      readonly firstLine: number;
+    }
+  | { readonly passed: false; readonly entry: QuarantineEntry };
+
+export type ProvenanceCheck = (subject: ProvenanceSubject) => ProvenanceVerdict;
+
+export interface FirewallPolicy {
+  readonly format: ExportFormat;
+  readonly options: ExportOptions;
+  readonly filters: Pick<ExportFilters, "include_categories" | "exclude_categories">;
+}
+
+type CandidateRecord = Readonly<Record<string, unknown>>;
+
+const text = (value: unknown): string | null => (typeof value === "string" ? value : null);
+const isBlank = (value: string | null) => value === null || value.trim() === "";
+
+/**
+ * The contamination firewall: decides for each candidate an export considers whether it goes
+ * into the dataset or into the quarantine, and why. Checks run in a fixed order and the first
+ * one that fails names the reason:
+ *
+ *   1. status_disallowed    — anything but `approved` (discarded, flagged, unreviewed)
+ *   2. category_disallowed  — the failure category is excluded, or not among those included
+ *   3. missing_provenance   — `validateProvenance` finds the record untraceable
+ *   4. schema_violation     — the stored prompt is not a list of {role, content}
+ *   5. empty_content        — blank correction, prompt, or (for pairs) model answer
+ *   6. self_pairing         — a preference pair whose two answers are the same
+ *   7. trainer_rule         — a rule of the format's trainer (the rule is named)
+ *   8. schema_violation     — the line built does not match the format's schema
+ *   9. duplicate_content    — same normalised prompt and correction as a record already exported
+ *
+ * Duplicates are decided last, so only records that would otherwise be exported count, and the
+ * first of them in the export's (stable) order is the one kept.
+ */
+export class ExportFirewall {
+  private readonly spec: FormatSpec;
+  private readonly exported = new FingerprintSet();
+  private nextLine = 1;
+
+  constructor(
+    private readonly policy: FirewallPolicy,
+    private readonly checkProvenance: ProvenanceCheck = validateProvenance,
+  ) {
+    this.spec = FORMATS[policy.format];
+  }
+
+  screen(candidate: CandidateRecord): FirewallVerdict {
+    const provenance = isRecord(candidate.provenance) ? candidate.provenance : {};
+    const status = text(candidate.status);
+    const category = text(candidate.failure_category);
+    const exclude = (reason: ExclusionReason, detail: string, extra: Partial<QuarantineEntry> = {}) => ({
+      passed: false as const,
+      entry: {
+        candidate_id: String(candidate.id),
+        reason,
+        ...(extra.rule ? { rule: extra.rule } : {}),
+        detail,
+        status,
+        failure_category: category,
+        source: text(provenance.source) ?? text(candidate.source),
+        run_id: text(provenance.source_run_id) ?? text(candidate.benchmark_run_id),
+        ...(extra.missing ? { missing: extra.missing } : {}),
+        ...(extra.duplicate_of_line ? { duplicate_of_line: extra.duplicate_of_line } : {}),
+      },
+    });
+
+    if (status !== "approved") {
+      return exclude("status_disallowed", `the candidate is ${status ?? "without a status"}, not approved`);
+    }
+    const categoryProblem = this.categoryProblem(category);
+    if (categoryProblem) return exclude("category_disallowed", categoryProblem);
+
+    const verdict = this.checkProvenance({ provenance: candidate.provenance, status });
+    if (!verdict.valid) {
+      return exclude("missing_provenance", verdict.errors.join("; "), { missing: verdict.missing });
+    }
+
+    const prompt = promptOf(candidate.prompt_messages);
+    if (!prompt.ok && this.spec.needsPrompt) return exclude("schema_violation", prompt.problem);
+    const turns = prompt.ok ? prompt.turns : [];
+    const chosen = text(candidate.corrected_response);
+    const rejected = text(candidate.model_response);
+    if (isBlank(chosen)) return exclude("empty_content", "the correction is blank");
+    if (this.spec.needsPrompt) {
+      if (turns.length === 0) return exclude("empty_content", "the prompt has no messages");
+      const blank = turns.findIndex((t) => t.content.trim() === "");
+      if (blank >= 0) {
+        return exclude("empty_content", `prompt message ${blank + 1} (${turns[blank]?.role}) is blank`);
+      }
+    }
+    if (this.spec.pairs) {
+      if (isBlank(rejected)) return exclude("empty_content", "the model's answer is blank");
+      if (normalise(rejected as string) === normalise(chosen as string)) {
+        return exclude("self_pairing", "the correction is the model's answer: chosen equals rejected");
+      }
+    }
+
+    const example: TrainingExample = {
+      candidateId: String(candidate.id),
+      prompt: turns,
+      chosen: chosen as string,
+      rejected: rejected ?? "",
+      context: contextOf(candidate, provenance, category),
+    };
+    const violation = this.spec.check(example);
+    if (violation) return exclude("trainer_rule", violation.detail, { rule: violation.rule });
+
+    const lines = this.spec.build(example, this.policy.options);
+    for (const { line } of lines) {
+      const parsed = this.spec.schema.safeParse(line);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        const where = issue?.path.map(String).join(".") || "(line)";
+        return exclude("schema_violation", `${this.policy.format} line: ${where}: ${issue?.message}`);
+      }
+    }
+
+    const fingerprint = contentFingerprint(turns, example.chosen);
+    const first = this.exported.get(fingerprint);
+    if (first !== undefined) {
+      return exclude("duplicate_content", `same prompt and correction as dataset line ${first}`, {
+        duplicate_of_line: first,
+      });
+    }
+    const firstLine = this.nextLine;
+    this.exported.add(fingerprint, firstLine);
+    this.nextLine += lines.length;
+    return { passed: true, example, lines, firstLine };
+  }
+
+  private categoryProblem(category: string | null): string | null {
+    const { include_categories: include, exclude_categories: excluded } = this.policy.filters;
+    if (include && !(category !== null && include.includes(category as never))) {
+      return `failure category ${category ?? "(none)"} is not among those included (${include.join(", ")})`;
+    }
+    if (excluded && category !== null && excluded.includes(category as never)) {
+      return `failure category ${category} is excluded`;
+    }
+    return null;
+  }
+}
+
+/** Case, Unicode compatibility forms and runs of whitespace do not make content different. */
+export function normalise(value: string): string {
+  // NFKC is the costly step and changes nothing in plain ASCII, which most content is.
+  const text = NON_ASCII.test(value) ? value.normalize("NFKC") : value;
+  return text.toLowerCase().replace(/\s+/g, " ").trim();
+}
+
+/** Any UTF-16 code unit outside ASCII (surrogate halves included). */
+const NON_ASCII = /[\u0080-\uffff]/;
+
+/** The duplicate key: a hash of the normalised prompt (roles included) and the normalised answer. */
+export function contentFingerprint(prompt: readonly ChatTurn[], answer: string): Uint8Array {
+  const hash = createHash("sha256");
+  for (const t of prompt) hash.update(`${normalise(t.role)}\u0000${normalise(t.content)}\u0001`);
+  return hash.update(`\u0002${normalise(answer)}`).digest();
+}
+
+type PromptResult = { ok: true; turns: ChatTurn[] } | { ok: false; problem: string };
+
+function promptOf(value: unknown): PromptResult {
+  if (value === null || value === undefined) return { ok: true, turns: [] };
+  if (!Array.isArray(value)) return { ok: false, problem: "prompt_messages is not a list" };
+  const turns: ChatTurn[] = [];
+  for (const [i, message] of value.entries()) {
+    const parsed = PromptMessage.safeParse(message);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      return {
+        ok: false,
+        problem: `prompt_messages[${i}]${issue?.path.length ? `.${issue.path.map(String).join(".")}` : ""}: ${issue?.message}`,
+      };
+    }
+    turns.push({ role: parsed.data.role, content: parsed.data.content });
+  }
+  return { ok: true, turns };
+}
+
+function contextOf(
+  candidate: CandidateRecord,
+  provenance: Record<string, unknown>,
+  category: string | null,
+): ExampleContext {
+  return {
+    source: text(provenance.source) ?? text(candidate.source),
+    task_type: text(candidate.task_type),
+    model: text(provenance.model) ?? text(candidate.model_name) ?? text(candidate.model_id),
+    failure_category: category,
+    captured_at: text(provenance.captured_at),
+    run_id: text(provenance.source_run_id) ?? text(candidate.benchmark_run_id),
+  };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}

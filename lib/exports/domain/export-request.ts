@@ -1,0 +1,132 @@
+import { z } from "zod";
+import {
+  CANDIDATE_STATUSES,
+  CandidateStatus,
+  FAILURE_CATEGORIES,
+  FailureCategory,
+} from "../../shared/domain/candidate.ts";
+
+/** The dataset shapes an export writes, one per trainer family. */
+export const EXPORT_FORMATS = [
+  "openai-sft",
+  "openai-preference",
+  "trl-sft",
+  "trl-dpo",
+  "trl-kto",
+  "bedrock-conversation",
+  "rag",
+] as const;
+export const ExportFormat = z.enum(EXPORT_FORMATS);
+export type ExportFormat = z.infer<typeof ExportFormat>;
+
+/** An export never holds more candidates than this, whatever `limit` says. */
+export const MAX_EXPORT_LIMIT = 10_000_000;
+
+const filterText = z.string().trim().min(1).max(512);
+
+/** Sorted and without repeats, so two requests that mean the same thing read the same. */
+const setOf = <T extends string>(values: readonly T[], order: readonly T[]) =>
+  order.filter((value) => values.includes(value));
+
+/**
+ * Which candidates an export considers. `statuses` are the partitions of the status index it
+ * reads (all four by default): every candidate read is either in the dataset or in the
+ * quarantine with its reason, so the default makes the quarantine account for the whole
+ * selection. Model, task type, source, run and the time range narrow what is read; the
+ * categories decide at the firewall (`category_disallowed`). The range is on the time the
+ * answer was produced (or captured), `from` inclusive and `to` exclusive.
+ */
+export const ExportFilters = z
+  .strictObject({
+    include_categories: z
+      .array(FailureCategory)
+      .min(1)
+      .transform((values) => setOf(values, FAILURE_CATEGORIES))
+      .optional(),
+    exclude_categories: z
+      .array(FailureCategory)
+      .transform((values) => setOf(values, FAILURE_CATEGORIES))
+      .optional(),
+    model: filterText.optional(),
+    task_type: filterText.optional(),
+    source: filterText.optional(),
+    run_id: filterText.optional(),
+    from: z.iso
+      .datetime({ offset: true })
+      .transform((at) => new Date(at).toISOString())
+      .optional(),
+    to: z.iso
+      .datetime({ offset: true })
+      .transform((at) => new Date(at).toISOString())
+      .optional(),
+    statuses: z
+      .array(CandidateStatus)
+      .min(1)
+      .transform((values) => setOf(values, CANDIDATE_STATUSES))
+      .default([...CANDIDATE_STATUSES]),
+    /** At most this many candidates in the dataset; reading stops once they are written. */
+    limit: z.number().int().min(1).max(MAX_EXPORT_LIMIT).optional(),
+  })
+  .refine((filters) => !filters.from || !filters.to || filters.from < filters.to, {
+    message: "from must be earlier than to",
+    path: ["to"],
+  });
+export type ExportFilters = z.output<typeof ExportFilters>;
+
+/** A name for the downloaded file: no path, no quotes, nothing a header could be split on. */
+export const DownloadFileName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,126}$/, "letters, digits, '.', '_' and '-' only, at most 127");
+
+export const ExportOptions = z.strictObject({
+  /** `trl-sft`: one `messages` list, or TRL's conversational `prompt`/`completion`. */
+  trl_sft_style: z.enum(["messages", "prompt_completion"]).default("messages"),
+  /** `rag`: also write each document with a Bedrock Knowledge Bases `.metadata.json` sidecar. */
+  bedrock_kb_sidecars: z.boolean().default(true),
+  /** The file name the download carries; by default `<format>_export_<UTC time>.jsonl`. */
+  file_name: DownloadFileName.optional(),
+});
+export type ExportOptions = z.output<typeof ExportOptions>;
+
+/** `POST /api/exports`. */
+export const ExportRequest = z.strictObject({
+  format: ExportFormat,
+  filters: ExportFilters.prefault({}),
+  options: ExportOptions.prefault({}),
+});
+export type ExportRequest = z.output<typeof ExportRequest>;
+
+/** The queue message that starts (or, redelivered, restarts) an export job. */
+export const ExportMessage = z.strictObject({ export_id: z.string().min(1).max(64) });
+export type ExportMessage = z.infer<typeof ExportMessage>;
+
+/** `GET /api/exports`. */
+export const ExportListQuery = z.object({
+  limit: z
+    .string()
+    .regex(/^\d+$/, "limit must be an integer")
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(100))
+    .default(20),
+});
+
+/** `GET /api/exports/{id}`: how long the download URL stays valid, within the deployment's maximum. */
+export const ExportStatusQuery = z.object({
+  expires_in: z
+    .string()
+    .regex(/^\d+$/, "expires_in must be a number of seconds")
+    .transform(Number)
+    .pipe(z.number().int().min(1))
+    .optional(),
+});
+
+/** The download's file name when the request names none: `sft_export_20260122-093000.jsonl`. */
+export function defaultFileName(format: ExportFormat, at: Date): string {
+  const prefix = format === "openai-sft" ? "sft" : format;
+  return `${prefix}_export_${utcStamp(at)}.jsonl`;
+}
+
+/** `YYYYMMDD-HHMMSS` in UTC. */
+export function utcStamp(at: Date): string {
+  return at.toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
+}

@@ -1,0 +1,42 @@
+import type { Context, SQSRecord } from "aws-lambda";
+import { NotFoundError } from "../../shared/domain/errors.ts";
+import { logger } from "../../shared/logger.ts";
+import { ExportMessage } from "../domain/export-request.ts";
+import { type ExportBuildDeps, runExportJob } from "../usecases/exports.ts";
+
+/** Time kept back before the function's timeout to abort an unfinished export and record it. */
+const STOP_MARGIN_MS = 30_000;
+
+/**
+ * Handles one message of the exports queue: runs the job it names. A failed attempt is written
+ * on the job (so its status says why) and thrown, so this message alone is retried; on its last
+ * delivery the job is marked failed before the message goes on to the dead-letter queue. A
+ * message naming no job can never succeed and is dropped with a warning.
+ */
+export function createExportRecordHandler(deps: ExportBuildDeps, options: { maxReceiveCount: number }) {
+  return async (record: SQSRecord, context?: Context): Promise<void> => {
+    const { export_id: exportId } = ExportMessage.parse(JSON.parse(record.body));
+    // Stop in time to abort the uploads and record why, instead of being cut off mid-write.
+    const deadline = context ? Date.now() + context.getRemainingTimeInMillis() - STOP_MARGIN_MS : undefined;
+    try {
+      const manifest = await runExportJob(deps, exportId, { deadline });
+      if (manifest) logger.info("export written", { exportId, counts: manifest.counts });
+      else logger.info("export already finished", { exportId, messageId: record.messageId });
+    } catch (error) {
+      if (error instanceof NotFoundError) {
+        logger.warn("export job not found; message dropped", { exportId, messageId: record.messageId });
+        return;
+      }
+      const deliveries = Number(record.attributes.ApproximateReceiveCount);
+      const final = deliveries >= options.maxReceiveCount;
+      const reason = `${final ? `gave up after ${deliveries} attempts: ` : `attempt ${deliveries} failed: `}${
+        error instanceof Error ? error.message : String(error)
+      }`.slice(0, 1_000);
+      const at = (deps.now ?? (() => new Date()))().toISOString();
+      await deps.jobs
+        .fail(exportId, reason, at, final)
+        .catch((recordError: unknown) => logger.error("could not record the failure", recordError as Error));
+      throw error;
+    }
+  };
+}

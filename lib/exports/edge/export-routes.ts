@@ -1,0 +1,51 @@
+import type { Router } from "@aws-lambda-powertools/event-handler/http";
+import type { HandlerResponse } from "@aws-lambda-powertools/event-handler/types";
+import { type ReviewerAuthenticator, requireReviewer, reviewerOf } from "../../shared/http/auth.ts";
+import { parseJsonBody, parseQuery } from "../../shared/http/request.ts";
+import { ExportListQuery, ExportRequest, ExportStatusQuery } from "../domain/export-request.ts";
+import {
+  avocetSftExport,
+  createExport,
+  type ExportApiDeps,
+  exportStatus,
+  listExports,
+} from "../usecases/exports.ts";
+
+const json = (value: unknown) => value as HandlerResponse;
+
+/**
+ * Exports: jobs that write a dataset to S3 through the contamination firewall (`/api/exports`),
+ * and Avocet's `GET /api/sft/export`, a 303 to a signed URL of an SFT export built on the spot.
+ * Reviewer authentication as the review API; the reviewer is the export's requester.
+ */
+export function registerExportRoutes(
+  app: Router,
+  deps: ExportApiDeps,
+  authenticate: ReviewerAuthenticator,
+): void {
+  const reviewer = [requireReviewer(authenticate)];
+
+  app.post("/api/exports", reviewer, async (reqCtx) => {
+    const request = await parseJsonBody(reqCtx.req, ExportRequest);
+    const job = await createExport(deps, request, reviewerOf(reqCtx));
+    return new Response(JSON.stringify(job), {
+      status: 202,
+      headers: { "content-type": "application/json", location: `/api/exports/${job.id}` },
+    });
+  });
+
+  app.get("/api/exports", reviewer, async ({ req }) =>
+    json(await listExports(deps, parseQuery(req, ExportListQuery).limit)),
+  );
+
+  app.get("/api/exports/:id", reviewer, async ({ req, params }) =>
+    json(await exportStatus(deps, params.id ?? "", parseQuery(req, ExportStatusQuery).expires_in)),
+  );
+
+  app.get("/api/sft/export", reviewer, async (reqCtx) => {
+    // Stop while there is still time to answer (API Gateway gives up after 30 s).
+    const deadline = Date.now() + reqCtx.context.getRemainingTimeInMillis() - 3_000;
+    const url = await avocetSftExport(deps, reviewerOf(reqCtx), { deadline });
+    return new Response(null, { status: 303, headers: { location: url, "cache-control": "no-store" } });
+  });
+}

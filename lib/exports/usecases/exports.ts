@@ -1,0 +1,449 @@
+import { createHash, randomUUID } from "node:crypto";
+import type { QueueFilters } from "../../review/domain/queue.ts";
+import type { CandidateView } from "../../review/usecases/review.ts";
+import type { CandidateStatus } from "../../shared/domain/candidate.ts";
+import {
+  NotConfiguredError,
+  NotFoundError,
+  TimeLimitError,
+  TooLargeForRequestError,
+  ValidationError,
+} from "../../shared/domain/errors.ts";
+import { EXPORT_FILES, exportPrefix } from "../../shared/resources.ts";
+import { ExportFirewall, type ProvenanceCheck } from "../domain/export-firewall.ts";
+import { type KbDocument, kbDocument } from "../domain/export-formats.ts";
+import {
+  type ExportJob,
+  type ExportProgress,
+  exportJobSummary,
+  exportJobView,
+  newExportJob,
+  type SignedDownload,
+} from "../domain/export-job.ts";
+import {
+  buildManifest,
+  type ExportManifest,
+  ExportTally,
+  type FileReceipt,
+} from "../domain/export-manifest.ts";
+import { type ExportFilters, type ExportMessage, ExportRequest, utcStamp } from "../domain/export-request.ts";
+
+export const NDJSON = "application/x-ndjson";
+
+/** What an export reads: partitions of the status index, narrowed by attribute filters and a time range. */
+export interface CandidateSelection {
+  readonly statuses: readonly CandidateStatus[];
+  readonly filters: QueueFilters;
+  /** Bounds on the index's sort key (`<ISO time>#<id>`): `from` inclusive, `to` exclusive. */
+  readonly range: { readonly from?: string | undefined; readonly to?: string | undefined };
+}
+
+export interface ExportCandidateSource {
+  /**
+   * Every candidate of the selection, full bodies loaded, in index order (time, then id) merged
+   * over the partitions, in batches; never the whole selection in memory.
+   */
+  stream(selection: CandidateSelection): AsyncIterable<readonly CandidateView[]>;
+}
+
+export interface ObjectWriter {
+  /** Resolves once the chunk is taken; waits while the upload is behind (backpressure). */
+  write(chunk: string): Promise<void>;
+  /** Completes the object (an empty one when nothing was written). */
+  close(): Promise<void>;
+  abort(): Promise<void>;
+}
+
+export interface ExportObjects {
+  /** A streamed upload to `key`, multipart once it grows. */
+  openWriter(key: string, contentType: string): ObjectWriter;
+  put(key: string, body: string, contentType: string): Promise<void>;
+  /** A presigned GET of `key` whose response carries `contentType` and names the file `fileName`. */
+  signedDownload(
+    key: string,
+    download: { fileName: string; contentType: string; expiresInSeconds: number },
+  ): Promise<string>;
+}
+
+export interface ExportJobStore {
+  create(job: ExportJob): Promise<void>;
+  get(id: string): Promise<ExportJob | null>;
+  /** The newest jobs first. */
+  list(limit: number): Promise<ExportJob[]>;
+  /**
+   * Marks the job `running` and counts the attempt; `null` when it already finished (a
+   * redelivered message then changes nothing). Throws `NotFoundError` for an unknown id.
+   */
+  start(id: string, at: string): Promise<ExportJob | null>;
+  progress(id: string, progress: ExportProgress): Promise<void>;
+  succeed(id: string, manifest: ExportManifest): Promise<void>;
+  /** Records why an attempt failed; `final` also ends the job as `failed`. */
+  fail(id: string, error: string, at: string, final: boolean): Promise<void>;
+}
+
+export interface ExportQueue {
+  send(message: ExportMessage): Promise<void>;
+}
+
+export interface ExportBuildDeps {
+  readonly jobs: ExportJobStore;
+  readonly candidates: ExportCandidateSource;
+  readonly objects: ExportObjects;
+  /** Stamped into every manifest. */
+  readonly codeVersion: string;
+  /** The provenance validator (`validateProvenance` unless a test swaps it). */
+  readonly checkProvenance?: ProvenanceCheck;
+  readonly now?: () => Date;
+  /** How often a running job's progress is written. */
+  readonly progressIntervalMs?: number;
+}
+
+export interface ExportApiDeps extends ExportBuildDeps {
+  /** Absent on a deployment without the exports queue: creating a job then answers 503. */
+  readonly queue?: ExportQueue | undefined;
+  /** How many candidates are `approved`, from the stats counters. */
+  readonly approvedCount: () => Promise<number>;
+  /** Signed URLs last this long unless the request asks otherwise (15 minutes by default). */
+  readonly urlExpirySeconds: number;
+  readonly maxUrlExpirySeconds: number;
+  /** `GET /api/sft/export` builds in the request only up to this many approved candidates. */
+  readonly syncMaxRecords: number;
+  readonly newId?: () => string;
+}
+
+const clockOf = (deps: { now?: () => Date }) => deps.now ?? (() => new Date());
+
+/** Starts an export job: stores it `queued` and puts it on the exports queue. */
+export async function createExport(deps: ExportApiDeps, request: ExportRequest, requester: string) {
+  if (!deps.queue) throw new NotConfiguredError("Exports are not configured on this deployment");
+  const now = clockOf(deps);
+  const job = newExportJob({
+    id: (deps.newId ?? randomUUID)(),
+    request,
+    origin: "api",
+    requestedBy: requester,
+    at: now(),
+  });
+  await deps.jobs.create(job);
+  try {
+    await deps.queue.send({ export_id: job.id });
+  } catch (error) {
+    await deps.jobs.fail(job.id, `could not be queued: ${messageOf(error)}`, now().toISOString(), true);
+    throw error;
+  }
+  return exportJobSummary(job);
+}
+
+/** A job's status, counts and manifest, and once it succeeded, signed links to its files. */
+export async function exportStatus(deps: ExportApiDeps, id: string, expiresIn?: number) {
+  const job = await deps.jobs.get(id);
+  if (!job) throw new NotFoundError(`Export ${id} not found`);
+  const seconds = expiresIn ?? deps.urlExpirySeconds;
+  if (seconds > deps.maxUrlExpirySeconds) {
+    throw new ValidationError([
+      {
+        loc: ["query", "expires_in"],
+        msg: `expires_in must be at most ${deps.maxUrlExpirySeconds} seconds`,
+        type: "less_than_equal",
+      },
+    ]);
+  }
+  if (job.status !== "succeeded") return exportJobView(job, null);
+  const quarantineName = job.file_name.replace(/\.jsonl$/, "").concat(".quarantine.jsonl");
+  const [dataset, quarantine] = await Promise.all([
+    signed(deps, `${exportPrefix(job.id)}${EXPORT_FILES.dataset}`, job.file_name, seconds),
+    signed(deps, `${exportPrefix(job.id)}${EXPORT_FILES.quarantine}`, quarantineName, seconds),
+  ]);
+  return exportJobView(job, { dataset, quarantine });
+}
+
+export async function listExports(deps: Pick<ExportApiDeps, "jobs">, limit: number) {
+  return { exports: (await deps.jobs.list(limit)).map(exportJobSummary) };
+}
+
+/**
+ * Avocet's `GET /api/sft/export`: builds an SFT export of the approved candidates now, in this
+ * request, through the same firewall and files as a job (and recorded as one), and returns a
+ * signed URL of it. Only up to `syncMaxRecords` approved candidates, counted from the stats
+ * counters before anything is read, so the build stays within the API's time limit; beyond
+ * that the answer is 413 and an export job (`POST /api/exports`) is the way.
+ */
+export async function avocetSftExport(
+  deps: ExportApiDeps,
+  requester: string,
+  limits: RunLimits = {},
+): Promise<string> {
+  const approved = await deps.approvedCount();
+  if (approved > deps.syncMaxRecords) {
+    throw new TooLargeForRequestError(
+      `${approved} approved candidates are more than GET /api/sft/export builds within a request ` +
+        `(${deps.syncMaxRecords}); create an export job instead: POST /api/exports {"format": "openai-sft"}`,
+    );
+  }
+  const now = clockOf(deps);
+  const at = now();
+  const request = ExportRequest.parse({
+    format: "openai-sft",
+    filters: { statuses: ["approved"] },
+    options: { file_name: `sft_export_${utcStamp(at)}.jsonl` },
+  });
+  const job = newExportJob({
+    id: (deps.newId ?? randomUUID)(),
+    request,
+    origin: "avocet",
+    requestedBy: requester,
+    at,
+  });
+  await deps.jobs.create(job);
+  try {
+    await runExportJob(deps, job.id, limits);
+  } catch (error) {
+    await deps.jobs.fail(job.id, messageOf(error), now().toISOString(), true).catch(() => undefined);
+    throw error;
+  }
+  const { url } = await signed(
+    deps,
+    `${exportPrefix(job.id)}${EXPORT_FILES.dataset}`,
+    job.file_name,
+    deps.urlExpirySeconds,
+  );
+  return url;
+}
+
+export interface RunLimits {
+  /**
+   * Epoch milliseconds by which the run must have stopped: past it, the export aborts its
+   * uploads and fails with `TimeLimitError`, rather than being cut off with its job left running.
+   */
+  readonly deadline?: number | undefined;
+}
+
+/**
+ * Runs one export job to the end: `null` when it had already finished. Any failure is thrown
+ * for the caller to record (and, from the queue, to retry).
+ */
+export async function runExportJob(
+  deps: ExportBuildDeps,
+  exportId: string,
+  limits: RunLimits = {},
+): Promise<ExportManifest | null> {
+  const startedAt = clockOf(deps)().toISOString();
+  const job = await deps.jobs.start(exportId, startedAt);
+  if (!job) return null;
+  const manifest = await buildExport(deps, job, startedAt, limits);
+  await deps.jobs.succeed(job.id, manifest);
+  return manifest;
+}
+
+/**
+ * Streams one export: reads the selection in index order, screens every candidate through the
+ * firewall, and writes the dataset, the quarantine and the record index as multipart uploads
+ * while it reads (RAG documents and their sidecars as separate objects), then the manifest with
+ * the sha256 of each file. Memory holds one batch and the duplicate fingerprints, not the dataset.
+ */
+export async function buildExport(
+  deps: ExportBuildDeps,
+  job: ExportJob,
+  startedAt: string,
+  limits: RunLimits = {},
+): Promise<ExportManifest> {
+  const { request } = job;
+  const { filters } = request;
+  const now = clockOf(deps);
+  const prefix = exportPrefix(job.id);
+  const firewall = new ExportFirewall(
+    { format: request.format, options: request.options, filters },
+    deps.checkProvenance,
+  );
+  const tally = new ExportTally();
+  const dataset = new ReceiptWriter(deps.objects, `${prefix}${EXPORT_FILES.dataset}`, NDJSON);
+  const quarantine = new ReceiptWriter(deps.objects, `${prefix}${EXPORT_FILES.quarantine}`, NDJSON);
+  const records = new ReceiptWriter(deps.objects, `${prefix}${EXPORT_FILES.records}`, NDJSON);
+  const writers = [dataset, quarantine, records];
+  const documents =
+    request.format === "rag" && request.options.bedrock_kb_sidecars
+      ? new DocumentWriter(deps.objects, `${prefix}${EXPORT_FILES.documents}`)
+      : null;
+  const interval = deps.progressIntervalMs ?? 2_000;
+  let lastProgress = now().getTime();
+
+  try {
+    read: for await (const batch of deps.candidates.stream(selectionOf(filters))) {
+      for (const candidate of batch) {
+        if (filters.limit !== undefined && tally.exported >= filters.limit) break read;
+        const verdict = firewall.screen(candidate);
+        tally.count(candidate.status, verdict);
+        if (!verdict.passed) {
+          quarantine.add(JSON.stringify(verdict.entry));
+          continue;
+        }
+        verdict.lines.forEach(({ recordId, line }, i) => {
+          dataset.add(JSON.stringify(line));
+          records.add(
+            JSON.stringify({
+              line: verdict.firstLine + i,
+              record_id: recordId,
+              candidate_id: verdict.example.candidateId,
+            }),
+          );
+        });
+        const first = verdict.lines[0];
+        if (documents && first) await documents.add(kbDocument(verdict.example, first.recordId));
+      }
+      await Promise.all(writers.map((writer) => writer.flush()));
+      if (limits.deadline !== undefined && Date.now() >= limits.deadline) {
+        throw new TimeLimitError(
+          `the export stopped after ${tally.snapshot().considered} candidates: the time this run may take is nearly up`,
+        );
+      }
+      if (now().getTime() - lastProgress >= interval) {
+        lastProgress = now().getTime();
+        const { considered, exported, quarantined } = tally.snapshot();
+        await deps.jobs.progress(job.id, { considered, exported, quarantined });
+      }
+    }
+    const [datasetFile, quarantineFile, recordsFile] = (await Promise.all(
+      writers.map((writer) => writer.close()),
+    )) as [FileReceipt, FileReceipt, FileReceipt];
+    const documentCount = documents ? await documents.close() : 0;
+
+    const manifest = buildManifest({
+      export_id: job.id,
+      format: request.format,
+      request,
+      filters,
+      code_version: deps.codeVersion,
+      requested_by: job.requested_by,
+      requested_at: job.created_at,
+      started_at: startedAt,
+      finished_at: now().toISOString(),
+      counts: tally.snapshot(),
+      files: {
+        dataset: datasetFile,
+        quarantine: quarantineFile,
+        records: recordsFile,
+        documents: documents ? { prefix: `${prefix}${EXPORT_FILES.documents}`, count: documentCount } : null,
+      },
+    });
+    await deps.objects.put(
+      `${prefix}${EXPORT_FILES.manifest}`,
+      `${JSON.stringify(manifest, null, 2)}\n`,
+      "application/json",
+    );
+    return manifest;
+  } catch (error) {
+    await Promise.all(writers.map((writer) => writer.abort()));
+    await documents?.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+function selectionOf(filters: ExportFilters): CandidateSelection {
+  const attributes: Record<string, string> = {};
+  for (const name of ["model", "task_type", "run_id", "source"] as const) {
+    const value = filters[name];
+    if (value !== undefined) attributes[name] = value;
+  }
+  return { statuses: filters.statuses, filters: attributes, range: { from: filters.from, to: filters.to } };
+}
+
+async function signed(
+  deps: Pick<ExportApiDeps, "objects" | "now">,
+  key: string,
+  fileName: string,
+  expiresInSeconds: number,
+): Promise<SignedDownload> {
+  const url = await deps.objects.signedDownload(key, { fileName, contentType: NDJSON, expiresInSeconds });
+  const expiresAt = new Date(clockOf(deps)().getTime() + expiresInSeconds * 1000).toISOString();
+  return { url, file_name: fileName, expires_in: expiresInSeconds, expires_at: expiresAt };
+}
+
+function messageOf(error: unknown): string {
+  return (error instanceof Error ? `${error.name}: ${error.message}` : String(error)).slice(0, 1_000);
+}
+
+/** Lines gathered per batch and written as one chunk, hashed and counted as they go. */
+class ReceiptWriter {
+  private readonly hash = createHash("sha256");
+  private readonly writer: ObjectWriter;
+  private pending: string[] = [];
+  private bytes = 0;
+  private lines = 0;
+
+  constructor(
+    objects: ExportObjects,
+    private readonly key: string,
+    private readonly contentType: string,
+  ) {
+    this.writer = objects.openWriter(key, contentType);
+  }
+
+  add(line: string): void {
+    this.pending.push(line);
+    this.lines += 1;
+  }
+
+  async flush(): Promise<void> {
+    if (this.pending.length === 0) return;
+    const chunk = `${this.pending.join("\n")}\n`;
+    this.pending = [];
+    this.hash.update(chunk);
+    this.bytes += Buffer.byteLength(chunk);
+    await this.writer.write(chunk);
+  }
+
+  async close(): Promise<FileReceipt> {
+    await this.flush();
+    await this.writer.close();
+    return {
+      key: this.key,
+      content_type: this.contentType,
+      bytes: this.bytes,
+      lines: this.lines,
+      sha256: this.hash.digest("hex"),
+    };
+  }
+
+  abort(): Promise<void> {
+    return this.writer.abort().catch(() => undefined);
+  }
+}
+
+/** RAG documents and their sidecars, a bounded number of puts in flight. */
+class DocumentWriter {
+  private readonly inFlight = new Set<Promise<void>>();
+  private failure: { error: unknown } | null = null;
+  private count = 0;
+
+  constructor(
+    private readonly objects: ExportObjects,
+    private readonly prefix: string,
+    private readonly concurrency = 16,
+  ) {}
+
+  async add(document: KbDocument): Promise<void> {
+    if (this.failure) throw this.failure.error;
+    while (this.inFlight.size >= this.concurrency) await Promise.race(this.inFlight);
+    const key = `${this.prefix}${document.name}`;
+    const task: Promise<void> = Promise.all([
+      this.objects.put(key, document.text, "text/plain; charset=utf-8"),
+      this.objects.put(`${key}.metadata.json`, JSON.stringify(document.metadata), "application/json"),
+    ]).then(
+      () => {
+        this.count += 1;
+      },
+      (error: unknown) => {
+        this.failure ??= { error };
+      },
+    );
+    const tracked = task.finally(() => this.inFlight.delete(tracked));
+    this.inFlight.add(tracked);
+  }
+
+  /** Waits for every put; the number of documents written. */
+  async close(): Promise<number> {
+    await Promise.all(this.inFlight);
+    if (this.failure) throw this.failure.error;
+    return this.count;
+  }
+}

@@ -1,0 +1,91 @@
+import { NotFoundError } from "../../shared/domain/errors.ts";
+import {
+  normalizeRunsPrefix,
+  type RunImportState,
+  type RunListing,
+  runListing,
+} from "../domain/run-folders.ts";
+import { runObjectKey } from "../domain/run-upload.ts";
+import { type ImportRunDeps, importRun, RunObjectMissingError } from "./import-run.ts";
+
+export interface RunFolderLister {
+  /** The run ids: the names of the folders directly under `prefix`. */
+  listRunFolders(prefix: string): Promise<string[]>;
+}
+
+export interface RunRecordReader {
+  /** The run records of those ids that have one. */
+  readRunRecords(runIds: readonly string[]): Promise<Map<string, RunImportState>>;
+}
+
+/** Avocet's `bench_results_dir`, kept in the table so every function instance sees the same. */
+export interface ReviewSettingsStore {
+  readRunsPrefix(): Promise<string | null>;
+  writeRunsPrefix(prefix: string, changedBy: string, at: string): Promise<void>;
+}
+
+export interface RunFolderDeps {
+  readonly bucket: string;
+  /** The runs area: the default runs prefix, and the one a configured prefix must stay inside. */
+  readonly runsArea: string;
+  readonly folders: RunFolderLister;
+  readonly records: RunRecordReader;
+  readonly settings: ReviewSettingsStore;
+  readonly importer: ImportRunDeps;
+  readonly now?: () => Date;
+}
+
+export async function currentRunsPrefix(deps: Pick<RunFolderDeps, "settings" | "runsArea">): Promise<string> {
+  return (await deps.settings.readRunsPrefix()) ?? deps.runsArea;
+}
+
+export async function readReviewConfig(deps: Pick<RunFolderDeps, "settings" | "runsArea">) {
+  return { bench_results_dir: await currentRunsPrefix(deps) };
+}
+
+/** Stores a new runs prefix after checking it is a folder inside the project's runs area. */
+export async function writeReviewConfig(
+  deps: Pick<RunFolderDeps, "settings" | "runsArea" | "bucket" | "now">,
+  benchResultsDir: string,
+  changedBy: string,
+) {
+  const prefix = normalizeRunsPrefix(benchResultsDir, { bucket: deps.bucket, runsArea: deps.runsArea });
+  await deps.settings.writeRunsPrefix(prefix, changedBy, (deps.now ?? (() => new Date()))().toISOString());
+  return { bench_results_dir: prefix };
+}
+
+/** Every run folder under the runs prefix with its import state, newest first. */
+export async function listRuns(deps: RunFolderDeps): Promise<RunListing[]> {
+  const runIds = await deps.folders.listRunFolders(await currentRunsPrefix(deps));
+  return runListing(runIds, await deps.records.readRunRecords(runIds));
+}
+
+/**
+ * Imports `<runs prefix><run_id>/sft_candidates.jsonl` again, on demand. The import is keyed by
+ * bucket, key, ETag and the sequencer `manual`: repeating a manual import of the same bytes is
+ * recognised as done and changes nothing, while new bytes (a new ETag) are a new import. Ids
+ * already stored are skipped, never overwritten, so reviewers' decisions survive.
+ */
+export async function importRunFolder(
+  deps: RunFolderDeps,
+  runId: string,
+): Promise<{ imported: number; skipped: number }> {
+  const runsPrefix = await currentRunsPrefix(deps);
+  const key = runObjectKey(runId, runsPrefix);
+  try {
+    const outcome = await importRun(deps.importer, {
+      bucket: deps.bucket,
+      key,
+      sequencer: "manual",
+      runsPrefix,
+    });
+    if (outcome.status === "imported") {
+      return { imported: outcome.summary.counts.imported, skipped: outcome.summary.counts.skipped };
+    }
+    const counts = (await deps.records.readRunRecords([runId])).get(runId)?.counts;
+    return { imported: 0, skipped: (counts?.imported ?? 0) + (counts?.skipped ?? 0) };
+  } catch (error) {
+    if (error instanceof RunObjectMissingError) throw new NotFoundError(`Run ${runId} not found`);
+    throw error;
+  }
+}

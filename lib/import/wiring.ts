@@ -1,0 +1,18 @@
+import type { AwsClients } from "../shared/adapters/aws-clients.ts";
+import { CandidateTable } from "../shared/adapters/candidate-table.ts";
+import { S3Bodies, S3Quarantine, S3RunObjects } from "../shared/adapters/s3-objects.ts";
+import { RunTable } from "./adapters/run-table.ts";
+import type { ImportRunDeps } from "./usecases/import-run.ts";
+
+/** The import use case wired to DynamoDB and S3. */
+export function importRunDeps(
+  clients: AwsClients,
+  names: { tableName: string; bucket: string },
+): ImportRunDeps {
+  return {
+    objects: new S3RunObjects(clients.s3),
+    candidates: new CandidateTable(clients.dynamodb, names.tableName, new S3Bodies(clients.s3, names.bucket)),
+    runs: new RunTable(clients.dynamodb, names.tableName),
+    quarantine: new S3Quarantine(clients.s3, names.bucket),
+  };
+}

@@ -1,0 +1,67 @@
+import { randomUUID } from "node:crypto";
+import type { Router } from "@aws-lambda-powertools/event-handler/http";
+import { ForbiddenError, PayloadTooLargeError, ValidationError } from "../../shared/domain/errors.ts";
+import { type CorrectionMessage, classifyCorrection } from "../domain/correction.ts";
+import { type IngestCorrectionDeps, ingestCorrection } from "../usecases/ingest-correction.ts";
+import { authenticateIngest, type IngestTokenSource } from "./ingest-auth.ts";
+
+/** Largest ingest body accepted, in bytes (413 above); a correction is text, not a document. */
+export const MAX_INGEST_BODY_BYTES = 256 * 1024;
+
+export interface IngestRouteDeps {
+  readonly tokens: IngestTokenSource;
+  readonly ingest: IngestCorrectionDeps;
+}
+
+/**
+ * `POST /api/sft/ingest`: a product pushes one correction with its bearer token. Authentication
+ * comes before the body is read; the body is Avocet's ingest body or the full correction
+ * contract; an `Idempotency-Key` header (or the field) makes a retry return the first id.
+ */
+export function registerIngestRoutes(app: Router, deps: IngestRouteDeps): void {
+  app.post("/api/sft/ingest", async ({ req, event }) => {
+    const caller = authenticateIngest(req.headers.get("authorization"), await deps.tokens.tokens());
+    const body = await readBody(req, MAX_INGEST_BODY_BYTES);
+    const message = withIdempotencyKey(parseCorrection(body), req.headers.get("idempotency-key"));
+    if (message.source !== caller.source) {
+      throw new ForbiddenError("This token may only ingest corrections for its own source");
+    }
+    const { id } = await ingestCorrection(deps.ingest, message, {
+      channel: "http",
+      deliveryId:
+        (event as { requestContext?: { requestId?: string } }).requestContext?.requestId ?? randomUUID(),
+      principal: caller.principal,
+      receivedAt: new Date().toISOString(),
+    });
+    return { ok: true, id };
+  });
+}
+
+async function readBody(req: Request, limit: number): Promise<string> {
+  const declared = Number(req.headers.get("content-length") ?? Number.NaN);
+  const tooLarge = () => new PayloadTooLargeError(`The body may be at most ${limit} bytes`);
+  if (declared > limit) throw tooLarge();
+  const text = await req.text();
+  if (Buffer.byteLength(text) > limit) throw tooLarge();
+  return text;
+}
+
+function parseCorrection(body: string): CorrectionMessage {
+  const verdict = classifyCorrection(body);
+  if (verdict.ok) return verdict.message;
+  throw new ValidationError(
+    verdict.issues.map((issue) => ({ loc: ["body", ...issue.path], msg: issue.message, type: issue.reason })),
+  );
+}
+
+function withIdempotencyKey(message: CorrectionMessage, header: string | null): CorrectionMessage {
+  const key = header?.trim();
+  if (!key) return message;
+  const fail = (msg: string) =>
+    new ValidationError([{ loc: ["header", "Idempotency-Key"], msg, type: "invalid_field" }]);
+  if (key.length > 256) throw fail("must be at most 256 characters");
+  if (message.idempotency_key && message.idempotency_key !== key) {
+    throw fail("differs from the body's idempotency_key");
+  }
+  return { ...message, idempotency_key: key };
+}

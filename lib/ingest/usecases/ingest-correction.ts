@@ -1,0 +1,129 @@
+import { excerpt } from "../../import/domain/run-line.ts";
+import type { Candidate } from "../../shared/domain/candidate.ts";
+import { PayloadTooLargeError } from "../../shared/domain/errors.ts";
+import {
+  type CorrectionFault,
+  type CorrectionMessage,
+  type CorrectionOrigin,
+  candidateFromCorrection,
+  classifyCorrection,
+} from "../domain/correction.ts";
+
+export interface CorrectionStore {
+  /**
+   * Stores `candidate` unless a record with its id exists, moving the stats counters in the same
+   * write. `already_stored` leaves the stored record and the counters as they were; `too_large`
+   * means the record cannot be stored at all. Passing failures (throttling, network) throw.
+   */
+  insertIfAbsent(candidate: Candidate): Promise<"inserted" | "already_stored" | "too_large">;
+}
+
+/** A message that can never be ingested, kept with why and where it came from. */
+export interface IngestQuarantineEntry {
+  readonly message_id: string;
+  readonly channel: "sqs";
+  readonly reason: CorrectionFault;
+  readonly detail: string;
+  readonly received_at: string;
+  readonly quarantined_at: string;
+  /** The body as it arrived, cut to a size that identifies it. */
+  readonly raw: string;
+  readonly raw_bytes: number;
+}
+
+export interface IngestQuarantine {
+  /** Stores the entry (again, for a redelivery) and returns where it is. */
+  put(entry: IngestQuarantineEntry): Promise<string>;
+}
+
+export interface IngestCorrectionDeps {
+  readonly corrections: CorrectionStore;
+  readonly quarantine: IngestQuarantine;
+  readonly now?: () => Date;
+}
+
+/** Bodies above this are refused unread: SQS itself carries at most 1 MiB. */
+export const MAX_CORRECTION_BYTES = 1024 * 1024;
+/** Characters of a refused body kept in its quarantine entry. */
+export const QUARANTINE_RAW_CHARS = 8_000;
+
+/** The record would not fit in the table even with its prompt and answer moved to the body store. */
+export class CorrectionTooLargeError extends PayloadTooLargeError {}
+
+export type IngestOutcome = {
+  readonly status: "ingested" | "already_ingested";
+  readonly id: string;
+};
+
+/**
+ * Stores a validated correction as an approved record, once: a redelivery, or another message
+ * with the same source and idempotency key, returns the id of the record already stored.
+ */
+export async function ingestCorrection(
+  deps: IngestCorrectionDeps,
+  message: CorrectionMessage,
+  origin: CorrectionOrigin,
+): Promise<IngestOutcome> {
+  const now = deps.now ?? (() => new Date());
+  const candidate = candidateFromCorrection(message, origin, now().toISOString());
+  const stored = await deps.corrections.insertIfAbsent(candidate);
+  if (stored === "too_large") {
+    throw new CorrectionTooLargeError(`record ${candidate.id} does not fit in an item`);
+  }
+  return { status: stored === "inserted" ? "ingested" : "already_ingested", id: candidate.id };
+}
+
+/** One message of the corrections queue. */
+export interface CorrectionDelivery {
+  readonly messageId: string;
+  readonly body: string;
+  readonly principal: string;
+  readonly receivedAt: string;
+}
+
+export type DeliveryOutcome =
+  | IngestOutcome
+  | { readonly status: "quarantined"; readonly reason: CorrectionFault; readonly key: string };
+
+/**
+ * Ingests one queued message. A message that can never succeed (too big, not JSON, refused by the
+ * schema, a record too large to store) is quarantined and reported as settled, so it is
+ * acknowledged; any other failure throws, so the message is retried.
+ */
+export async function ingestCorrectionDelivery(
+  deps: IngestCorrectionDeps,
+  delivery: CorrectionDelivery,
+): Promise<DeliveryOutcome> {
+  const now = deps.now ?? (() => new Date());
+  const quarantine = async (reason: CorrectionFault, detail: string): Promise<DeliveryOutcome> => {
+    const key = await deps.quarantine.put({
+      message_id: delivery.messageId,
+      channel: "sqs",
+      reason,
+      detail,
+      received_at: delivery.receivedAt,
+      quarantined_at: now().toISOString(),
+      raw: excerpt(delivery.body, QUARANTINE_RAW_CHARS),
+      raw_bytes: Buffer.byteLength(delivery.body),
+    });
+    return { status: "quarantined", reason, key };
+  };
+
+  const bytes = Buffer.byteLength(delivery.body);
+  if (bytes > MAX_CORRECTION_BYTES) {
+    return quarantine("too_large", `${bytes} bytes, above the limit of ${MAX_CORRECTION_BYTES}`);
+  }
+  const verdict = classifyCorrection(delivery.body);
+  if (!verdict.ok) return quarantine(verdict.reason, verdict.detail);
+  try {
+    return await ingestCorrection(deps, verdict.message, {
+      channel: "sqs",
+      deliveryId: delivery.messageId,
+      principal: delivery.principal,
+      receivedAt: delivery.receivedAt,
+    });
+  } catch (error) {
+    if (error instanceof CorrectionTooLargeError) return quarantine("item_too_large", error.message);
+    throw error;
+  }
+}

@@ -1,0 +1,39 @@
+import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import type { AwsClients } from "../shared/adapters/aws-clients.ts";
+import { S3Bodies } from "../shared/adapters/s3-objects.ts";
+import type { IngestApiConfig } from "../shared/config.ts";
+import { CorrectionTable } from "./adapters/correction-table.ts";
+import { S3IngestQuarantine } from "./adapters/ingest-quarantine.ts";
+import { SecretsManagerIngestTokens, staticIngestTokens } from "./adapters/ingest-tokens.ts";
+import type { IngestRouteDeps } from "./edge/ingest-routes.ts";
+import type { IngestCorrectionDeps } from "./usecases/ingest-correction.ts";
+
+/** The ingest use case wired to DynamoDB and S3. */
+export function ingestCorrectionDeps(
+  clients: AwsClients,
+  names: { tableName: string; bucket: string },
+): IngestCorrectionDeps {
+  return {
+    corrections: new CorrectionTable(
+      clients.dynamodb,
+      names.tableName,
+      new S3Bodies(clients.s3, names.bucket),
+    ),
+    quarantine: new S3IngestQuarantine(clients.s3, names.bucket),
+  };
+}
+
+/** The ingest endpoint wired to its token source, DynamoDB and S3. */
+export function ingestApiDeps(clients: AwsClients, config: IngestApiConfig): IngestRouteDeps {
+  const tokens = config.INGEST_TOKENS_SECRET_ARN
+    ? new SecretsManagerIngestTokens(
+        new SecretsManagerClient({ region: config.AWS_REGION }),
+        config.INGEST_TOKENS_SECRET_ARN,
+        config.INGEST_TOKENS_CACHE_SECONDS,
+      )
+    : staticIngestTokens(config.INGEST_TOKENS);
+  return {
+    tokens,
+    ingest: ingestCorrectionDeps(clients, { tableName: config.TABLE_NAME, bucket: config.BUCKET_NAME }),
+  };
+}

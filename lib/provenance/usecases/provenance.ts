@@ -1,0 +1,276 @@
+import type { CounterReader } from "../../review/usecases/review-queue.ts";
+import type { CandidateStatus } from "../../shared/domain/candidate.ts";
+import {
+  type BackfillSubject,
+  type ProvenanceFill,
+  planProvenanceFill,
+  validateProvenance,
+} from "../../shared/domain/provenance.ts";
+import {
+  type CountedCandidate,
+  type CounterDelta,
+  deltaForChange,
+  type ProvenanceReport,
+  provenanceReport,
+} from "../../shared/domain/stats.ts";
+import {
+  type BackfillFilter,
+  type BackfillRequest,
+  decodeWalkCursor,
+  encodeWalkCursor,
+  type IndexPosition,
+  statusesOf,
+  type ValidateQuery,
+  type WalkCursor,
+} from "../domain/provenance-requests.ts";
+
+/** A candidate as provenance work reads it from the store. */
+export interface ProvenanceRecord extends CountedCandidate, BackfillSubject {
+  readonly id: string;
+  readonly status: CandidateStatus;
+  readonly version?: number;
+  readonly source?: string | null;
+  readonly benchmark_run_id?: string | null;
+  readonly model_name?: string | null;
+}
+
+export interface ProvenancePage {
+  readonly records: readonly { readonly record: ProvenanceRecord; readonly position: IndexPosition }[];
+  /** Where the next read of this partition starts; `null` when the partition is read to its end. */
+  readonly next: IndexPosition | null;
+}
+
+export interface ProvenanceStore {
+  /** Partitions of the status index per status. */
+  readonly shards: number;
+  /** Up to `limit` records of one partition of the status index, in index order, after `after`. */
+  readPartition(
+    status: CandidateStatus,
+    shard: number,
+    after: IndexPosition | null,
+    limit: number,
+  ): Promise<ProvenancePage>;
+  /** The record as stored now (a consistent read); `null` when there is no such id. */
+  find(id: string): Promise<ProvenanceRecord | null>;
+  /**
+   * Writes `fill` into the record's provenance with the counter `delta`, in one transaction that
+   * applies only while the record is at the version it was read at and still lacks every field
+   * the fill sets. `stale` when it was not (nothing was written).
+   */
+  fill(record: ProvenanceRecord, fill: ProvenanceFill, delta: CounterDelta): Promise<"filled" | "stale">;
+}
+
+export interface ProvenanceLimits {
+  /** Records read from the index per query. */
+  readonly pageSize: number;
+  /** Records one validate request looks at before it answers with a cursor. */
+  readonly validateBudget: number;
+  /** Records one backfill request looks at before it answers with a cursor. */
+  readonly backfillBudget: number;
+  /** Records filled at once. */
+  readonly parallelFills: number;
+  /** Reads and tries again this many times when a record changes under a fill. */
+  readonly fillAttempts: number;
+}
+
+export const DEFAULT_PROVENANCE_LIMITS: ProvenanceLimits = {
+  pageSize: 250,
+  validateBudget: 2_000,
+  backfillBudget: 2_000,
+  parallelFills: 8,
+  fillAttempts: 3,
+};
+
+export interface ProvenanceDeps {
+  readonly store: ProvenanceStore;
+  readonly counters: CounterReader;
+  readonly now?: () => Date;
+  readonly limits?: Partial<ProvenanceLimits>;
+}
+
+/** The report, from the counters alone: a fixed number of reads whatever the size of the store. */
+export async function readProvenanceReport(
+  deps: Pick<ProvenanceDeps, "counters">,
+): Promise<ProvenanceReport> {
+  return provenanceReport(await deps.counters.read());
+}
+
+/** One record whose provenance fails validation, with what it misses. */
+export interface InvalidProvenance {
+  readonly id: string;
+  readonly status: CandidateStatus;
+  readonly source: string | null;
+  readonly model: string | null;
+  readonly run_id: string | null;
+  readonly missing: readonly string[];
+  readonly errors: readonly string[];
+}
+
+export interface InvalidProvenancePage {
+  readonly items: readonly InvalidProvenance[];
+  /** Records looked at for this page. */
+  readonly examined: number;
+  /** `null` once every partition was read. */
+  readonly next_cursor: string | null;
+}
+
+/**
+ * Lists the records whose provenance fails validation, walking the status index (one status, or
+ * each in turn). A page ends at `limit` invalid records or at the read budget, whichever comes
+ * first, so a page can hold fewer than `limit` and still have a cursor.
+ */
+export async function listInvalidProvenance(
+  deps: ProvenanceDeps,
+  query: ValidateQuery,
+): Promise<InvalidProvenancePage> {
+  const limits = { ...DEFAULT_PROVENANCE_LIMITS, ...deps.limits };
+  const status = query.status ?? null;
+  const start = query.cursor
+    ? decodeWalkCursor(query.cursor, status, ["query", "cursor"])
+    : { status, partition: 0, after: null };
+  const items: InvalidProvenance[] = [];
+  let examined = 0;
+  const walk = walkRecords(deps.store, start, Math.min(limits.pageSize, limits.validateBudget));
+  for await (const { record } of walk) {
+    examined += 1;
+    if (!matches(record, { source: query.source })) continue;
+    const verdict = validateProvenance(record);
+    if (!verdict.valid) {
+      items.push({
+        id: record.id,
+        status: record.status,
+        source: sourceOf(record),
+        model: textField(record.provenance, "model") ?? record.model_name ?? null,
+        run_id: runIdOf(record),
+        missing: verdict.missing,
+        errors: verdict.errors,
+      });
+    }
+    if (items.length >= query.limit || examined >= limits.validateBudget) break;
+  }
+  return { items, examined, next_cursor: walk.cursor() };
+}
+
+export interface BackfillOutcome {
+  /** Records the filter matched (in this request, when it stopped with a cursor). */
+  readonly matched: number;
+  /** Records whose provenance was filled in. */
+  readonly changed: number;
+  /** Matched records still invalid after the fill: they miss an origin backfill cannot know. */
+  readonly still_invalid: number;
+  /** Records that kept changing under the fill; running the backfill again picks them up. */
+  readonly conflicts: number;
+  readonly next_cursor: string | null;
+}
+
+/**
+ * Fills in the provenance that records are missing, never a field they have: each fill is one
+ * conditional write with its counter delta, so a record changed meanwhile is read again and
+ * planned again. Idempotent: a second run over the same records changes nothing.
+ */
+export async function backfillProvenance(
+  deps: ProvenanceDeps,
+  request: BackfillRequest,
+  principal: string,
+): Promise<BackfillOutcome> {
+  const limits = { ...DEFAULT_PROVENANCE_LIMITS, ...deps.limits };
+  const now = deps.now ?? (() => new Date());
+  const status = request.filter.status ?? null;
+  const start = request.cursor
+    ? decodeWalkCursor(request.cursor, status, ["body", "cursor"])
+    : { status, partition: 0, after: null };
+  const defaults = { source: request.source, model: request.model };
+  let examined = 0;
+  let matched = 0;
+  let changed = 0;
+  let stillInvalid = 0;
+  let conflicts = 0;
+
+  const fillOne = async (found: ProvenanceRecord) => {
+    let record: ProvenanceRecord | null = found;
+    for (let attempt = 0; record && attempt < limits.fillAttempts; attempt++) {
+      const plan = planProvenanceFill(record, defaults, { at: now(), by: principal });
+      if (!plan) break;
+      const after = { ...record, provenance: plan.provenance };
+      if ((await deps.store.fill(record, plan, deltaForChange(record, after))) === "filled") {
+        changed += 1;
+        if (!validateProvenance(after).valid) stillInvalid += 1;
+        return;
+      }
+      record = await deps.store.find(record.id);
+      if (record && !matches(record, request.filter)) return;
+    }
+    if (record && planProvenanceFill(record, defaults, { at: now(), by: principal })) conflicts += 1;
+    else if (record && !validateProvenance(record).valid) stillInvalid += 1;
+  };
+
+  const walk = walkRecords(deps.store, start, Math.min(limits.pageSize, limits.backfillBudget));
+  let batch: Promise<void>[] = [];
+  for await (const { record } of walk) {
+    examined += 1;
+    if (matches(record, request.filter)) {
+      matched += 1;
+      batch.push(fillOne(record));
+      if (batch.length >= limits.parallelFills) {
+        await Promise.all(batch);
+        batch = [];
+      }
+    }
+    if (examined >= limits.backfillBudget) break;
+  }
+  await Promise.all(batch);
+  return { matched, changed, still_invalid: stillInvalid, conflicts, next_cursor: walk.cursor() };
+}
+
+/**
+ * Reads the status index partition by partition from `start`. `cursor()` says where a later walk
+ * continues after the last record handed out (`null` once every partition was read).
+ */
+function walkRecords(store: ProvenanceStore, start: WalkCursor, pageSize: number) {
+  const statuses = statusesOf(start.status ?? undefined);
+  const partitions = statuses.length * store.shards;
+  let position: WalkCursor | null = start.partition < partitions ? start : null;
+
+  async function* records() {
+    for (let partition = start.partition; partition < partitions; partition++) {
+      const status = statuses[Math.floor(partition / store.shards)] as CandidateStatus;
+      let after = partition === start.partition ? start.after : null;
+      do {
+        const page = await store.readPartition(status, partition % store.shards, after, pageSize);
+        for (const { record, position: at } of page.records) {
+          position = { status: start.status, partition, after: at };
+          yield { record };
+        }
+        after = page.next;
+      } while (after);
+      position =
+        partition + 1 < partitions ? { status: start.status, partition: partition + 1, after: null } : null;
+    }
+  }
+
+  const iterator = records();
+  return Object.assign(iterator, {
+    cursor: () => (position ? encodeWalkCursor(position) : null),
+  });
+}
+
+function matches(record: ProvenanceRecord, filter: Partial<BackfillFilter>): boolean {
+  if (filter.status && record.status !== filter.status) return false;
+  if (filter.source && sourceOf(record) !== filter.source) return false;
+  if (filter.run_id && runIdOf(record) !== filter.run_id) return false;
+  return true;
+}
+
+function sourceOf(record: ProvenanceRecord): string | null {
+  return textField(record.provenance, "source") ?? record.source ?? null;
+}
+
+function runIdOf(record: ProvenanceRecord): string | null {
+  return textField(record.provenance, "source_run_id") ?? record.benchmark_run_id ?? null;
+}
+
+function textField(block: unknown, field: string): string | null {
+  if (block === null || typeof block !== "object") return null;
+  const value = (block as Record<string, unknown>)[field];
+  return typeof value === "string" && value.trim() !== "" ? value : null;
+}

@@ -1,0 +1,237 @@
+import { type DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import type { CandidateSelection, ExportCandidateSource } from "../../exports/usecases/exports.ts";
+import type { CandidateViews } from "../../shared/adapters/candidate-view.ts";
+import { keys, statusPartition } from "../../shared/adapters/table-keys.ts";
+import type { CandidateStatus } from "../../shared/domain/candidate.ts";
+import { STATUS_INDEX_SHARDS, TABLE } from "../../shared/resources.ts";
+import type { QueueFilters, QueuePosition } from "../domain/queue.ts";
+import type { CandidateView } from "../usecases/review.ts";
+import type { QueueReader, QueueWalk } from "../usecases/review-queue.ts";
+
+type Item = Record<string, unknown>;
+type Position = [sortKey: string, id: string];
+
+interface ShardCursor {
+  readonly partition: string;
+  /** Items read and not yet merged, in index order. */
+  buffer: Item[];
+  /** Where the next query of this shard starts; `undefined` with `exhausted` at its end. */
+  startKey: Item | undefined;
+  exhausted: boolean;
+  /** The last item merged from this shard (or where the walk started). */
+  lastTaken: Position | null;
+  /** Everything up to here was read (taken or filtered out); `null` when unknown. */
+  lastRead: Position | null;
+  /** `stream` only: the read of this shard's next page, started before its buffer runs dry. */
+  reading?: Promise<void> | undefined;
+}
+
+const { byStatus } = TABLE.indexes;
+
+/** How the API's queue filters map onto candidate attributes. */
+const FILTER_PATHS: Record<keyof QueueFilters, string[]> = {
+  model: ["provenance", "model"],
+  task_type: ["task_type"],
+  run_id: ["provenance", "source_run_id"],
+  source: ["provenance", "source"],
+};
+
+/**
+ * Reads the queue of one status from the sharded status index: one query per shard, merged by
+ * sort key (the answer's time, then the id), so the result is one list oldest first. Each query
+ * reads about its share of the page; what a read costs depends on the page size, not on how many
+ * candidates the table holds.
+ */
+export class QueueTable implements QueueReader, ExportCandidateSource {
+  readonly shards = STATUS_INDEX_SHARDS;
+
+  constructor(
+    private readonly dynamodb: DynamoDBDocumentClient,
+    private readonly tableName: string,
+    private readonly views: CandidateViews,
+    private readonly status: CandidateStatus = "needs_review",
+  ) {}
+
+  async walk({ filters, after, skip, limit }: QueueWalk) {
+    const filter = filterExpression(filters);
+    const shards: ShardCursor[] = Array.from({ length: this.shards }, (_, shard) => {
+      const position = after?.[shard] ?? null;
+      const partition = statusPartition(this.status, shard);
+      return {
+        partition,
+        buffer: [],
+        startKey: position ? startKey(partition, position) : undefined,
+        exhausted: false,
+        lastTaken: position ? [...position] : null,
+        lastRead: position ? [...position] : null,
+      };
+    });
+
+    // One item past the page tells whether another page follows.
+    const wanted = skip + limit + 1;
+    const taken: { item: Item; shard: number }[] = [];
+    while (taken.length < wanted) {
+      const empty = shards.filter((shard) => shard.buffer.length === 0 && !shard.exhausted);
+      if (empty.length > 0) {
+        // Until every shard shows its next item, the oldest one is not known.
+        const remaining = wanted - taken.length;
+        // Shards rarely split a page evenly: reading half again as much saves most second rounds.
+        // A filter drops an unknown share of what is read, so read more per round.
+        const share = filter
+          ? Math.min(Math.max(remaining * 2, 100), 1_000)
+          : Math.min(remaining, Math.ceil((remaining * 1.5) / this.shards) + 2);
+        await Promise.all(empty.map((shard) => this.read(shard, share, filter)));
+        continue;
+      }
+      let oldest = -1;
+      shards.forEach((shard, i) => {
+        const head = shard.buffer[0];
+        const best = shards[oldest]?.buffer[0];
+        if (head && (!best || sortKeyOf(head) < sortKeyOf(best))) oldest = i;
+      });
+      const from = shards[oldest];
+      const item = from?.buffer.shift();
+      if (!from || !item) break;
+      taken.push({ item, shard: oldest });
+      if (taken.length <= skip + limit) from.lastTaken = positionOf(item);
+    }
+
+    const page = taken.slice(skip, skip + limit).map(({ item }) => item);
+    const lookahead = taken[skip + limit];
+    const position: QueuePosition = shards.map((shard, i) => {
+      const unmerged = shard.buffer.length > 0 || lookahead?.shard === i;
+      // With nothing left over, the next walk may start after what was read and filtered out.
+      return !unmerged && shard.lastRead ? shard.lastRead : shard.lastTaken;
+    });
+    return { items: await this.views.toViews(page), position, more: lookahead !== undefined };
+  }
+
+  /**
+   * Every candidate of the selection's statuses, merged over all their partitions (statuses ×
+   * shards) by sort key like `walk`, but read once from start to end: each partition's next page
+   * is fetched while the current one is being consumed, and nothing is read twice. Exports read
+   * through it; memory holds about two pages per partition whatever the size of the selection.
+   */
+  async *stream(
+    selection: CandidateSelection,
+    // Pages as large as a query returns (1 MB); each query costs a round trip whatever its size.
+    { batchSize = 100, pageSize = 1_000 }: { batchSize?: number; pageSize?: number } = {},
+  ): AsyncGenerator<CandidateView[]> {
+    const filter = filterExpression(selection.filters);
+    const range = rangeCondition(selection.range);
+    const shards: ShardCursor[] = selection.statuses.flatMap((status) =>
+      Array.from({ length: this.shards }, (_, shard) => ({
+        partition: statusPartition(status, shard),
+        buffer: [],
+        startKey: undefined,
+        exhausted: false,
+        lastTaken: null,
+        lastRead: null,
+      })),
+    );
+    const refill = (shard: ShardCursor) => {
+      shard.reading ??= this.read(shard, pageSize, filter, range).finally(() => {
+        shard.reading = undefined;
+      });
+      return shard.reading;
+    };
+    let batch: Item[] = [];
+    for (;;) {
+      for (const shard of shards) {
+        if (!shard.exhausted && shard.buffer.length < pageSize / 2) void refill(shard).catch(() => undefined);
+      }
+      const dry = shards.filter((shard) => shard.buffer.length === 0 && !shard.exhausted);
+      if (dry.length > 0) {
+        await Promise.all(dry.map(refill));
+        continue;
+      }
+      let oldest = -1;
+      shards.forEach((shard, i) => {
+        const head = shard.buffer[0];
+        const best = shards[oldest]?.buffer[0];
+        if (head && (!best || sortKeyOf(head) < sortKeyOf(best))) oldest = i;
+      });
+      const item = shards[oldest]?.buffer.shift();
+      if (!item) break;
+      batch.push(item);
+      if (batch.length >= batchSize) {
+        yield await this.views.toViews(batch);
+        batch = [];
+      }
+    }
+    if (batch.length > 0) yield await this.views.toViews(batch);
+  }
+
+  private async read(shard: ShardCursor, limit: number, filter: Filter | null, range: Filter | null = null) {
+    const result = await this.dynamodb.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: byStatus.name,
+        KeyConditionExpression: `#gpk = :gpk${range ? ` AND ${range.expression}` : ""}`,
+        ScanIndexForward: true,
+        Limit: limit,
+        ExclusiveStartKey: shard.startKey,
+        ...(filter ? { FilterExpression: filter.expression } : {}),
+        ExpressionAttributeNames: { "#gpk": byStatus.partitionKey, ...filter?.names, ...range?.names },
+        ExpressionAttributeValues: { ":gpk": shard.partition, ...filter?.values, ...range?.values },
+      }),
+    );
+    shard.buffer.push(...(result.Items ?? []));
+    shard.startKey = result.LastEvaluatedKey;
+    shard.exhausted = result.LastEvaluatedKey === undefined;
+    if (result.LastEvaluatedKey) shard.lastRead = positionOf(result.LastEvaluatedKey);
+    else shard.lastRead = shard.buffer.length > 0 ? null : shard.lastTaken;
+  }
+}
+
+interface Filter {
+  readonly expression: string;
+  readonly names: Record<string, string>;
+  readonly values: Record<string, string>;
+}
+
+function filterExpression(filters: QueueFilters): Filter | null {
+  const names: Record<string, string> = {};
+  const values: Record<string, string> = {};
+  const clauses: string[] = [];
+  for (const [name, value] of Object.entries(filters) as [keyof QueueFilters, string | undefined][]) {
+    if (value === undefined) continue;
+    const path = FILTER_PATHS[name].map((part) => {
+      names[`#f_${part}`] = part;
+      return `#f_${part}`;
+    });
+    values[`:f_${name}`] = value;
+    clauses.push(`${path.join(".")} = :f_${name}`);
+  }
+  return clauses.length > 0 ? { expression: clauses.join(" AND "), names, values } : null;
+}
+
+/**
+ * The sort-key condition of a time range: sort keys are `<ISO time>#<id>`, so every key at the
+ * instant `from` sorts after `from` itself (inclusive) and every key at `to` after `to` (exclusive).
+ */
+function rangeCondition(range: CandidateSelection["range"]): Filter | null {
+  const names = { "#gsk": byStatus.sortKey };
+  if (range.from && range.to) {
+    return {
+      expression: "#gsk BETWEEN :from AND :to",
+      names,
+      values: { ":from": range.from, ":to": range.to },
+    };
+  }
+  if (range.from) return { expression: "#gsk >= :from", names, values: { ":from": range.from } };
+  if (range.to) return { expression: "#gsk < :to", names, values: { ":to": range.to } };
+  return null;
+}
+
+const sortKeyOf = (item: Item) => String(item[byStatus.sortKey]);
+
+function positionOf(item: Item): Position {
+  const id = String(item[TABLE.partitionKey]).slice("CAND#".length);
+  return [sortKeyOf(item), id];
+}
+
+/** The index key and table key of the item at `position`: where a query continues after it. */
+function startKey(partition: string, [sortKey, id]: readonly [string, string]): Item {
+  return { ...keys.candidate(id), [byStatus.partitionKey]: partition, [byStatus.sortKey]: sortKey };
+}

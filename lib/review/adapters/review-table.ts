@@ -1,0 +1,191 @@
+import { randomUUID } from "node:crypto";
+import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
+import { type DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
+import type { CandidateViews } from "../../shared/adapters/candidate-view.ts";
+import { counterUpdate } from "../../shared/adapters/counters.ts";
+import { readPartition } from "../../shared/adapters/partition-reads.ts";
+import { backoff, MAX_ATTEMPTS } from "../../shared/adapters/retry.ts";
+import { candidateIndexKeys, keys, randomCounterShard } from "../../shared/adapters/table-keys.ts";
+import { NotFoundError } from "../../shared/domain/errors.ts";
+import { TABLE } from "../../shared/resources.ts";
+import { type ReviewEvent, type ReviewSubject, staleConflict, type Transition } from "../domain/review.ts";
+import type { CandidateView, ReviewStore } from "../usecases/review.ts";
+
+const EVENT_PREFIX = "EVENT#";
+
+/** The sort key suffix of an event: the candidate's version after it, so two events never share a key. */
+const eventSequence = (version: number) => String(version).padStart(10, "0");
+
+/**
+ * Review decisions in the single table. A transition is one TransactWriteItems: the conditional
+ * update of the candidate (expected status and version), the put of its history event and the
+ * update of one counter shard, so the three never disagree.
+ */
+export class ReviewTable implements ReviewStore {
+  constructor(
+    private readonly dynamodb: DynamoDBDocumentClient,
+    private readonly tableName: string,
+    private readonly views: CandidateViews,
+  ) {}
+
+  async findSubject(id: string): Promise<ReviewSubject | null> {
+    const { Item } = await this.dynamodb.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: keys.candidate(id),
+        ConsistentRead: true,
+        ProjectionExpression:
+          "id, #status, #version, corrected_response, failure_category, #timestamp, task_type, provenance",
+        ExpressionAttributeNames: { "#status": "status", "#version": "version", "#timestamp": "timestamp" },
+      }),
+    );
+    return Item ? (Item as ReviewSubject) : null;
+  }
+
+  async apply(transition: Transition): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.dynamodb.send(
+          new TransactWriteCommand({
+            TransactItems: this.transactItems(transition),
+            // Makes the SDK's own retries of a request that did succeed return success, not a conflict.
+            ClientRequestToken: randomUUID(),
+          }),
+        );
+        return;
+      } catch (error) {
+        if (!(error instanceof TransactionCanceledException)) throw error;
+        const reasons = error.CancellationReasons ?? [];
+        if (reasons.some((reason) => reason.Code === "ConditionalCheckFailed")) {
+          const current = await this.findSubject(transition.subject.id);
+          if (!current) throw new NotFoundError(`Candidate ${transition.subject.id} not found`);
+          throw staleConflict(current);
+        }
+        // Another transaction held one of the items (often a counter shard), or throttling:
+        // the condition still decides, so trying again is safe.
+        if (attempt + 1 >= MAX_ATTEMPTS) throw error;
+        await backoff(attempt);
+      }
+    }
+  }
+
+  async detail(id: string): Promise<{ candidate: CandidateView; history: ReviewEvent[] } | null> {
+    const items = await readPartition(
+      this.dynamodb,
+      this.tableName,
+      keys.candidate(id)[TABLE.partitionKey] as string,
+    );
+    const sortKey = (item: Record<string, unknown>) => String(item[TABLE.sortKey]);
+    const candidate = items.find((item) => sortKey(item) === keys.candidate(id)[TABLE.sortKey]);
+    if (!candidate) return null;
+    const history = items
+      .filter((item) => sortKey(item).startsWith(EVENT_PREFIX))
+      .map(
+        (item): ReviewEvent => ({
+          candidate_id: item.candidate_id as string,
+          action: item.action as ReviewEvent["action"],
+          from: item.from as ReviewEvent["from"],
+          to: item.to as ReviewEvent["to"],
+          failure_category: (item.failure_category ?? null) as ReviewEvent["failure_category"],
+          reviewer: item.reviewer as string,
+          at: item.at as string,
+          version: item.version as number,
+        }),
+      );
+    return { candidate: await this.views.toView(candidate), history };
+  }
+
+  private transactItems(transition: Transition) {
+    const { subject, event } = transition;
+    const { byStatus } = TABLE.indexes;
+    const indexKeys = candidateIndexKeys(subject, transition.to);
+    const names: Record<string, string> = {
+      "#pk": TABLE.partitionKey,
+      "#status": "status",
+      "#version": "version",
+      "#corrected": "corrected_response",
+      "#category": "failure_category",
+      "#reviewer": "reviewer",
+      "#decidedAt": "decided_at",
+      "#updatedBy": "updated_by",
+      "#updatedAt": "updated_at",
+      "#gpk": byStatus.partitionKey,
+      "#gsk": byStatus.sortKey,
+      "#prov": "provenance",
+    };
+    const values: Record<string, unknown> = {
+      ":from": transition.from,
+      ":expected": transition.expectedVersion,
+      ":to": transition.to,
+      ":version": transition.version,
+      ":corrected": transition.corrected_response,
+      ":category": transition.failure_category,
+      ":reviewer": transition.reviewer,
+      ":decidedAt": transition.decided_at,
+      ":updatedBy": transition.updated_by,
+      ":updatedAt": transition.updated_at,
+      ":gpk": indexKeys[byStatus.partitionKey],
+      ":gsk": indexKeys[byStatus.sortKey],
+    };
+    const sets = [
+      "#status = :to",
+      "#version = :version",
+      "#corrected = :corrected",
+      "#category = :category",
+      "#reviewer = :reviewer",
+      "#decidedAt = :decidedAt",
+      "#updatedBy = :updatedBy",
+      "#updatedAt = :updatedAt",
+      "#gpk = :gpk",
+      "#gsk = :gsk",
+    ];
+    // Review facts go into provenance field by field, so whatever it already holds stays. A
+    // record stored without provenance gets a block holding the facts alone (backfill can then
+    // fill in its origin); the condition makes sure no block appeared in the meantime.
+    const hasProvenance = subject.provenance !== null && typeof subject.provenance === "object";
+    let removes: string[] = [];
+    if (hasProvenance) {
+      Object.entries(transition.provenance.set).forEach(([name, value], i) => {
+        names[`#ps${i}`] = name;
+        values[`:ps${i}`] = value;
+        sets.push(`#prov.#ps${i} = :ps${i}`);
+      });
+      removes = transition.provenance.remove.map((name, i) => {
+        names[`#pr${i}`] = name;
+        return `#prov.#pr${i}`;
+      });
+    } else {
+      values[":prov"] = transition.provenance.set;
+      sets.push("#prov = :prov");
+    }
+    const shard = randomCounterShard();
+    const counterEntries = Object.values(transition.counterDelta).some((value) => value !== 0);
+    return [
+      {
+        Update: {
+          TableName: this.tableName,
+          Key: keys.candidate(subject.id),
+          UpdateExpression: `SET ${sets.join(", ")}${removes.length > 0 ? ` REMOVE ${removes.join(", ")}` : ""}`,
+          ConditionExpression: `attribute_exists(#pk) AND #status = :from AND #version = :expected AND ${
+            hasProvenance ? "attribute_exists(#prov)" : "attribute_not_exists(#prov)"
+          }`,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        },
+      },
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: {
+            ...keys.candidateEvent(subject.id, event.at, eventSequence(event.version)),
+            type: "candidate_event",
+            ...event,
+          },
+          ConditionExpression: "attribute_not_exists(#pk)",
+          ExpressionAttributeNames: { "#pk": TABLE.partitionKey },
+        },
+      },
+      ...(counterEntries ? [{ Update: counterUpdate(this.tableName, transition.counterDelta, shard) }] : []),
+    ];
+  }
+}

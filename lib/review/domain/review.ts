@@ -1,0 +1,279 @@
+import { z } from "zod";
+import { type Candidate, type CandidateStatus, FailureCategory } from "../../shared/domain/candidate.ts";
+import { ConflictError } from "../../shared/domain/errors.ts";
+import { type CounterDelta, deltaForChange } from "../../shared/domain/stats.ts";
+
+/**
+ * The review state machine. A candidate waits in `needs_review`; a reviewer's decision moves it
+ * to `approved` (with a correction), `discarded` or `model_rejected`; undo brings it back.
+ *
+ *   needs_review ──correct──▶ approved
+ *   needs_review ──discard──▶ discarded
+ *   needs_review ──flag─────▶ model_rejected
+ *   approved | discarded | model_rejected ──undo──▶ needs_review
+ */
+export const REVIEW_ACTIONS = ["correct", "discard", "flag"] as const;
+export const ReviewAction = z.enum(REVIEW_ACTIONS);
+export type ReviewAction = z.infer<typeof ReviewAction>;
+
+export const DECISION_TARGET = {
+  correct: "approved",
+  discard: "discarded",
+  flag: "model_rejected",
+} as const satisfies Record<ReviewAction, CandidateStatus>;
+
+/**
+ * The candidate item already holds up to ~300 KB inline and must stay under DynamoDB's 400 KB
+ * item limit once the correction is added; a correction is an answer, not a document.
+ */
+export const MAX_CORRECTION_BYTES = 64 * 1024;
+
+export const CandidateId = z
+  .string()
+  .min(1)
+  .max(512)
+  .refine((id) => id.trim() !== "", "must not be blank");
+
+/** `POST /api/sft/submit`. A correction is kept only for `correct`; the category for every action. */
+export const SubmitRequest = z
+  .object({
+    id: CandidateId,
+    action: ReviewAction,
+    corrected_response: z.string().nullish(),
+    failure_category: FailureCategory.nullish(),
+  })
+  .superRefine((request, ctx) => {
+    const correction = request.corrected_response ?? "";
+    if (request.action === "correct" && correction.trim() === "") {
+      ctx.addIssue({
+        code: "custom",
+        path: ["corrected_response"],
+        message: "corrected_response must be a non-blank string when action is 'correct'",
+      });
+    }
+    if (Buffer.byteLength(correction) > MAX_CORRECTION_BYTES) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["corrected_response"],
+        message: `corrected_response must be at most ${MAX_CORRECTION_BYTES} bytes`,
+      });
+    }
+  })
+  .transform(
+    (request): Decision => ({
+      id: request.id,
+      action: request.action,
+      corrected_response: request.action === "correct" ? (request.corrected_response ?? null) : null,
+      failure_category: request.failure_category ?? null,
+    }),
+  );
+export type SubmitRequest = z.input<typeof SubmitRequest>;
+
+export interface Decision {
+  readonly id: string;
+  readonly action: ReviewAction;
+  readonly corrected_response: string | null;
+  readonly failure_category: FailureCategory | null;
+}
+
+/** `POST /api/sft/undo`. */
+export const UndoRequest = z.object({ id: CandidateId });
+export type UndoRequest = z.infer<typeof UndoRequest>;
+
+/** What a transition needs to know about the candidate it changes. */
+export type ReviewSubject = Pick<
+  Candidate,
+  | "id"
+  | "status"
+  | "version"
+  | "corrected_response"
+  | "failure_category"
+  | "timestamp"
+  | "task_type"
+  | "provenance"
+>;
+
+/** One entry of a candidate's history: every decision and every undo. */
+export interface ReviewEvent {
+  readonly candidate_id: string;
+  readonly action: ReviewAction | "undo";
+  readonly from: CandidateStatus;
+  readonly to: CandidateStatus;
+  readonly failure_category: FailureCategory | null;
+  readonly reviewer: string;
+  readonly at: string;
+  /** The candidate's version after the change. */
+  readonly version: number;
+}
+
+/** Review facts kept in the candidate's provenance, next to (never instead of) where it came from. */
+export interface ProvenanceReviewFacts {
+  readonly set: Readonly<Record<string, string | boolean>>;
+  readonly remove: readonly string[];
+}
+
+const REVIEW_FACTS = [
+  "approved",
+  "approved_by",
+  "approved_at",
+  "excluded",
+  "exclusion_reason",
+  "excluded_by",
+  "excluded_at",
+] as const;
+
+/** The provenance block once `facts` are applied: only the review facts change, the origin stays. */
+export function withReviewFacts(provenance: unknown, facts: ProvenanceReviewFacts): Record<string, unknown> {
+  const base = provenance !== null && typeof provenance === "object" ? provenance : {};
+  const next: Record<string, unknown> = { ...base, ...facts.set };
+  for (const name of facts.remove) delete next[name];
+  return next;
+}
+
+/** Why a record is kept out of training sets: the decision, and the failure category when given. */
+export function exclusionReason(status: CandidateStatus, category: FailureCategory | null): string {
+  return category ? `${status}:${category}` : status;
+}
+
+/** One change of a candidate's review state, written atomically with its event and counters. */
+export interface Transition {
+  readonly subject: ReviewSubject;
+  readonly from: CandidateStatus;
+  readonly to: CandidateStatus;
+  /** The write applies only if the stored candidate is still at this version (and `from`). */
+  readonly expectedVersion: number;
+  readonly version: number;
+  readonly corrected_response: string | null;
+  readonly failure_category: FailureCategory | null;
+  /** Who decided and when; both `null` once a decision is undone. */
+  readonly reviewer: string | null;
+  readonly decided_at: string | null;
+  readonly updated_by: string;
+  readonly updated_at: string;
+  readonly provenance: ProvenanceReviewFacts;
+  readonly counterDelta: CounterDelta;
+  readonly event: ReviewEvent;
+}
+
+function conflict(subject: Pick<ReviewSubject, "id" | "status">, expected: string): ConflictError {
+  return new ConflictError(
+    `Candidate ${subject.id} is ${subject.status}, not ${expected} (current status: ${subject.status})`,
+    subject.status,
+  );
+}
+
+function transition(
+  subject: ReviewSubject,
+  change: Pick<Transition, "to" | "corrected_response" | "failure_category" | "provenance"> & {
+    readonly action: ReviewEvent["action"];
+    readonly decided: boolean;
+  },
+  reviewer: string,
+  at: Date,
+): Transition {
+  const time = at.toISOString();
+  const version = subject.version + 1;
+  const after = {
+    ...subject,
+    status: change.to,
+    corrected_response: change.corrected_response,
+    provenance: withReviewFacts(subject.provenance, change.provenance),
+  };
+  return {
+    subject,
+    from: subject.status,
+    to: change.to,
+    expectedVersion: subject.version,
+    version,
+    corrected_response: change.corrected_response,
+    failure_category: change.failure_category,
+    reviewer: change.decided ? reviewer : null,
+    decided_at: change.decided ? time : null,
+    updated_by: reviewer,
+    updated_at: time,
+    provenance: change.provenance,
+    counterDelta: deltaForChange(subject, after),
+    event: {
+      candidate_id: subject.id,
+      action: change.action,
+      from: subject.status,
+      to: change.to,
+      failure_category: change.failure_category,
+      reviewer,
+      at: time,
+      version,
+    },
+  };
+}
+
+/** A reviewer's decision on a candidate waiting for review; a `ConflictError` for any other state. */
+export function planDecision(
+  subject: ReviewSubject,
+  decision: Decision,
+  reviewer: string,
+  at: Date,
+): Transition {
+  if (subject.status !== "needs_review") throw conflict(subject, "needs_review");
+  const to = DECISION_TARGET[decision.action];
+  const time = at.toISOString();
+  const facts: ProvenanceReviewFacts =
+    to === "approved"
+      ? {
+          set: { approved: true, approved_by: reviewer, approved_at: time },
+          remove: REVIEW_FACTS.filter((f) => !f.startsWith("approved")),
+        }
+      : {
+          set: {
+            approved: false,
+            excluded: true,
+            exclusion_reason: exclusionReason(to, decision.failure_category),
+            excluded_by: reviewer,
+            excluded_at: time,
+          },
+          remove: ["approved_by", "approved_at"],
+        };
+  return transition(
+    subject,
+    {
+      action: decision.action,
+      to,
+      corrected_response: to === "approved" ? decision.corrected_response : null,
+      failure_category: decision.failure_category,
+      provenance: facts,
+      decided: true,
+    },
+    reviewer,
+    at,
+  );
+}
+
+/** Takes a decision back: the candidate waits for review again, without correction or category. */
+export function planUndo(subject: ReviewSubject, reviewer: string, at: Date): Transition {
+  if (subject.status === "needs_review") {
+    throw new ConflictError(
+      `Candidate ${subject.id} is already needs_review (current status: needs_review)`,
+      subject.status,
+    );
+  }
+  return transition(
+    subject,
+    {
+      action: "undo",
+      to: "needs_review",
+      corrected_response: null,
+      failure_category: null,
+      provenance: { set: {}, remove: REVIEW_FACTS },
+      decided: false,
+    },
+    reviewer,
+    at,
+  );
+}
+
+/** The conflict to report when a conditional write found the candidate changed since it was read. */
+export function staleConflict(current: Pick<ReviewSubject, "id" | "status">): ConflictError {
+  return new ConflictError(
+    `Candidate ${current.id} was changed by another reviewer (current status: ${current.status})`,
+    current.status,
+  );
+}

@@ -1,0 +1,71 @@
+import type { Router } from "@aws-lambda-powertools/event-handler/http";
+import type { HandlerResponse } from "@aws-lambda-powertools/event-handler/types";
+import { ImportRunRequest, ReviewConfigRequest } from "../../import/domain/run-folders.ts";
+import {
+  importRunFolder,
+  listRuns,
+  readReviewConfig,
+  writeReviewConfig,
+} from "../../import/usecases/run-folders.ts";
+import { CANDIDATE_STATUSES } from "../../shared/domain/candidate.ts";
+import { reviewStats } from "../../shared/domain/stats.ts";
+import { type ReviewerAuthenticator, requireReviewer, reviewerOf } from "../../shared/http/auth.ts";
+import { parseJsonBody, parseQuery } from "../../shared/http/request.ts";
+import { QueueQuery } from "../domain/queue.ts";
+import { SubmitRequest, UndoRequest } from "../domain/review.ts";
+import { candidateDetail, submitDecision, undoDecision } from "../usecases/review.ts";
+import { reviewQueue } from "../usecases/review-queue.ts";
+import type { ReviewApiDeps } from "../wiring.ts";
+
+/** Replies are plain data; the router serialises them as JSON. */
+const json = (value: unknown) => value as HandlerResponse;
+
+/**
+ * The Avocet-compatible review API (`/api/sft/*`) and candidate detail. Every route here needs
+ * an authenticated reviewer; each parses its input at the edge and calls one use case.
+ */
+export function registerReviewRoutes(
+  app: Router,
+  deps: ReviewApiDeps,
+  authenticate: ReviewerAuthenticator,
+): void {
+  const reviewer = [requireReviewer(authenticate)];
+
+  app.get("/api/sft/runs", reviewer, async () => json(await listRuns(deps.runs)));
+
+  app.post("/api/sft/import", reviewer, async ({ req }) => {
+    const { run_id } = await parseJsonBody(req, ImportRunRequest);
+    return json(await importRunFolder(deps.runs, run_id));
+  });
+
+  app.get("/api/sft/queue", reviewer, async ({ req }) =>
+    json(await reviewQueue(deps.queue, parseQuery(req, QueueQuery))),
+  );
+
+  app.post("/api/sft/submit", reviewer, async (reqCtx) => {
+    const decision = await parseJsonBody(reqCtx.req, SubmitRequest);
+    await submitDecision(deps.review, decision, reviewerOf(reqCtx));
+    return { ok: true };
+  });
+
+  app.post("/api/sft/undo", reviewer, async (reqCtx) => {
+    const { id } = await parseJsonBody(reqCtx.req, UndoRequest);
+    await undoDecision(deps.review, id, reviewerOf(reqCtx));
+    return { ok: true };
+  });
+
+  app.get("/api/sft/stats", reviewer, async () =>
+    json(reviewStats(await deps.counters.read(), CANDIDATE_STATUSES)),
+  );
+
+  app.get("/api/sft/config", reviewer, async () => json(await readReviewConfig(deps.runs)));
+
+  app.post("/api/sft/config", reviewer, async (reqCtx) => {
+    const { bench_results_dir } = await parseJsonBody(reqCtx.req, ReviewConfigRequest);
+    return json(await writeReviewConfig(deps.runs, bench_results_dir, reviewerOf(reqCtx)));
+  });
+
+  app.get("/api/sft/candidates/:id", reviewer, async ({ params }) =>
+    json(await candidateDetail(deps.review, params.id ?? "")),
+  );
+}

@@ -1,0 +1,42 @@
+import { ReviewSettingsTable } from "../import/adapters/review-settings-table.ts";
+import { RunRecords, S3RunFolders } from "../import/adapters/run-catalog.ts";
+import type { RunFolderDeps } from "../import/usecases/run-folders.ts";
+import { importRunDeps } from "../import/wiring.ts";
+import type { AwsClients } from "../shared/adapters/aws-clients.ts";
+import { CandidateViews } from "../shared/adapters/candidate-view.ts";
+import { readCounters } from "../shared/adapters/counters.ts";
+import { S3Bodies } from "../shared/adapters/s3-objects.ts";
+import { QueueTable } from "./adapters/queue-table.ts";
+import { ReviewTable } from "./adapters/review-table.ts";
+import type { ReviewDeps } from "./usecases/review.ts";
+import type { CounterReader, ReviewQueueDeps } from "./usecases/review-queue.ts";
+
+/** Everything the review routes call, wired to DynamoDB and S3. */
+export interface ReviewApiDeps {
+  readonly review: ReviewDeps;
+  readonly queue: ReviewQueueDeps;
+  readonly counters: CounterReader;
+  readonly runs: RunFolderDeps;
+}
+
+export function reviewApiDeps(
+  clients: AwsClients,
+  names: { tableName: string; bucket: string; runsPrefix: string },
+): ReviewApiDeps {
+  const { dynamodb, s3 } = clients;
+  const views = new CandidateViews(new S3Bodies(s3, names.bucket));
+  const counters: CounterReader = { read: () => readCounters(dynamodb, names.tableName) };
+  return {
+    review: { store: new ReviewTable(dynamodb, names.tableName, views) },
+    queue: { queue: new QueueTable(dynamodb, names.tableName, views), counters },
+    counters,
+    runs: {
+      bucket: names.bucket,
+      runsArea: names.runsPrefix,
+      folders: new S3RunFolders(s3, names.bucket),
+      records: new RunRecords(dynamodb, names.tableName),
+      settings: new ReviewSettingsTable(dynamodb, names.tableName),
+      importer: importRunDeps(clients, { tableName: names.tableName, bucket: names.bucket }),
+    },
+  };
+}

@@ -1,0 +1,135 @@
+import { createHash } from "node:crypto";
+import { PassThrough } from "node:stream";
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  type HeadObjectCommandOutput,
+  NoSuchKey,
+  NotFound,
+  PutObjectCommand,
+  type S3Client,
+} from "@aws-sdk/client-s3";
+import { Upload } from "@aws-sdk/lib-storage";
+import {
+  type QuarantineEntry,
+  type QuarantineSink,
+  type QuarantineWriter,
+  type RunObject,
+  RunObjectMissingError,
+  type RunObjectReader,
+} from "../../import/usecases/import-run.ts";
+import { BUCKET_PREFIXES } from "../resources.ts";
+import type { BodyStore } from "./candidate-table.ts";
+import type { CandidateBody } from "./candidate-view.ts";
+
+/** Bytes fetched per ranged GET: the most of a run held in memory at once, however big the run. */
+export const RUN_RANGE_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Reads uploaded runs from S3 as a sequence of ranged GETs pinned to the object's ETag, so memory
+ * stays bounded by one range even where a single long response would be read ahead and buffered,
+ * and a replaced object fails the import instead of mixing two uploads.
+ */
+export class S3RunObjects implements RunObjectReader {
+  constructor(
+    private readonly s3: S3Client,
+    private readonly rangeBytes = RUN_RANGE_BYTES,
+  ) {}
+
+  async open(bucket: string, key: string): Promise<RunObject> {
+    let head: HeadObjectCommandOutput;
+    try {
+      head = await this.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    } catch (error) {
+      if (error instanceof NotFound || error instanceof NoSuchKey) {
+        throw new RunObjectMissingError(`s3://${bucket}/${key} does not exist`);
+      }
+      throw error;
+    }
+    const size = head.ContentLength ?? 0;
+    const etag = head.ETag ?? "";
+    const { s3, rangeBytes } = this;
+    async function* ranges(): AsyncGenerator<Uint8Array> {
+      for (let start = 0; start < size; start += rangeBytes) {
+        const end = Math.min(size, start + rangeBytes) - 1;
+        const part = await s3.send(
+          new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${start}-${end}`, IfMatch: etag }),
+        );
+        if (!part.Body) throw new RunObjectMissingError(`s3://${bucket}/${key} has no body`);
+        yield* part.Body as AsyncIterable<Uint8Array>;
+      }
+    }
+    return { body: ranges(), etag: etag.replaceAll('"', ""), size };
+  }
+}
+
+/** Candidate bodies too big for an item, under `blobs/candidates/`. */
+export class S3Bodies implements BodyStore {
+  constructor(
+    private readonly s3: S3Client,
+    private readonly bucket: string,
+  ) {}
+
+  async putCandidateBody(id: string, body: string): Promise<string> {
+    const key = `${BUCKET_PREFIXES.blobs}candidates/${createHash("sha256").update(id).digest("hex")}.json`;
+    await this.s3.send(
+      new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: "application/json" }),
+    );
+    return key;
+  }
+
+  /** The prompt and answer `putCandidateBody` moved out of the item. */
+  async getCandidateBody(key: string): Promise<CandidateBody> {
+    const object = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+    const body = JSON.parse((await object.Body?.transformToString("utf8")) ?? "{}") as Partial<CandidateBody>;
+    return { prompt_messages: body.prompt_messages ?? null, model_response: body.model_response ?? null };
+  }
+}
+
+/**
+ * Quarantine entries of one import as JSON lines under `quarantine/runs/<run_id>/<import_id>.jsonl`,
+ * streamed through a multipart upload that starts with the first entry.
+ */
+export class S3Quarantine implements QuarantineSink {
+  constructor(
+    private readonly s3: S3Client,
+    private readonly bucket: string,
+  ) {}
+
+  open(runId: string, importId: string): QuarantineWriter {
+    const key = `${BUCKET_PREFIXES.quarantine}runs/${runId}/${importId}.jsonl`;
+    let stream: PassThrough | undefined;
+    let upload: Upload | undefined;
+    let done: Promise<unknown> | undefined;
+    const start = () => {
+      stream = new PassThrough();
+      upload = new Upload({
+        client: this.s3,
+        params: { Bucket: this.bucket, Key: key, Body: stream, ContentType: "application/x-ndjson" },
+      });
+      done = upload.done();
+      // Surface failures on close(); avoid an unhandled rejection before then.
+      done.catch(() => undefined);
+      return stream;
+    };
+    return {
+      write: async (entry: QuarantineEntry) => {
+        const target = stream ?? start();
+        if (!target.write(`${JSON.stringify(entry)}\n`)) {
+          await new Promise<void>((resolve) => target.once("drain", resolve));
+        }
+      },
+      close: async () => {
+        if (!stream) return null;
+        stream.end();
+        await done;
+        return key;
+      },
+      abort: async () => {
+        if (!upload) return;
+        stream?.destroy();
+        await upload.abort().catch(() => undefined);
+      },
+    };
+  }
+}
