@@ -10,7 +10,12 @@ import { registerReviewRoutes } from "../../lib/review/edge/review-routes.ts";
 import type { ReviewApiDeps } from "../../lib/review/wiring.ts";
 import {
   ConflictError,
+  ForbiddenError,
+  NotConfiguredError,
   NotFoundError,
+  PayloadTooLargeError,
+  TimeLimitError,
+  TooLargeForRequestError,
   UnauthorizedError,
   ValidationError,
 } from "../../lib/shared/domain/errors.ts";
@@ -43,10 +48,20 @@ describe("errorResponse", () => {
       [{ loc: ["body", "id"], msg: "required", type: "missing" }],
     ],
     [new UnauthorizedError("no token"), 401, "no token"],
+    [new ForbiddenError("another source"), 403, "another source"],
+    [new PayloadTooLargeError("too big"), 413, "too big"],
+    [new TooLargeForRequestError("use a job"), 413, "use a job"],
+    [new NotConfiguredError("no token configured"), 503, "no token configured"],
+    [new TimeLimitError("out of time"), 503, "out of time"],
     [new RouteNotFoundError("Route /x for method GET not found"), 404, "Route /x for method GET not found"],
     [new MethodNotAllowedError("nope"), 405, "nope"],
   ])("maps %o by its class", (error, status, detail) => {
     expect(errorResponse(error)).toEqual({ status, body: { detail } });
+  });
+
+  it("keeps status codes at the edge: a domain error carries none", () => {
+    expect(Object.keys(new ConflictError("stale", "approved"))).not.toContain("status");
+    expect("status" in new NotFoundError("gone")).toBe(false);
   });
 
   it("turns anything else into a logged 500 that says nothing about the cause", () => {
@@ -130,9 +145,10 @@ describe("request parsing", () => {
 
   it("reports schema failures as FastAPI-style issues under body or query", async () => {
     const request = new Request("https://x/api?page=0", { method: "POST", body: JSON.stringify({}) });
-    await expect(parseJsonBody(request, Body)).rejects.toMatchObject({
+    const refused = await parseJsonBody(request, Body).catch((error: unknown) => error);
+    expect(errorResponse(refused)).toMatchObject({
       status: 422,
-      detail: [{ loc: ["body", "id"], type: "missing", msg: expect.any(String) }],
+      body: { detail: [{ loc: ["body", "id"], type: "missing", msg: expect.any(String) }] },
     });
     expect(() => parseQuery(request, QueueQuery)).toThrow(ValidationError);
   });

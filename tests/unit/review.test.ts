@@ -10,6 +10,7 @@ import {
 import type { Candidate } from "../../lib/shared/domain/candidate.ts";
 import { ConflictError } from "../../lib/shared/domain/errors.ts";
 import { deltaForChange, deltaForNew, reviewStats } from "../../lib/shared/domain/stats.ts";
+import { statusOf } from "../../lib/shared/http/errors.ts";
 import { storedCandidate } from "../support/review-fakes.ts";
 
 const AT = new Date("2026-05-01T10:00:00.000Z");
@@ -179,7 +180,7 @@ describe("planDecision", () => {
       try {
         attempt();
       } catch (error) {
-        expect((error as ConflictError).status).toBe(409);
+        expect(statusOf(error as ConflictError)).toBe(409);
         expect((error as ConflictError).currentStatus).toBe(status);
       }
     },
