@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { classifyRunLine } from "../../lib/import/domain/run-line.ts";
 import { decodeS3EventKey, runIdFromKey } from "../../lib/import/domain/run-upload.ts";
-import { InvalidNotificationError, uploadedObjectsIn } from "../../lib/import/domain/s3-notification.ts";
+import { InvalidNotificationError, uploadedObjectsIn } from "../../lib/import/edge/s3-notification.ts";
 import { s3NotificationBody } from "../support/events.ts";
 
 describe("classifyRunLine", () => {
@@ -71,6 +71,12 @@ describe("uploadedObjectsIn", () => {
     expect(uploadedObjectsIn(JSON.stringify({ Service: "Amazon S3", Event: "s3:TestEvent" }))).toEqual([]);
     expect(() => uploadedObjectsIn("nope")).toThrow(InvalidNotificationError);
     expect(() => uploadedObjectsIn(JSON.stringify({ Records: [] }))).toThrow(InvalidNotificationError);
+  });
+
+  it("holds a record to the whole S3 event shape, as Powertools' schema of it does", () => {
+    const notification = JSON.parse(s3NotificationBody("b", "runs/r/sft_candidates.jsonl"));
+    delete notification.Records[0].awsRegion;
+    expect(() => uploadedObjectsIn(JSON.stringify(notification))).toThrow(/awsRegion/);
   });
 });
 

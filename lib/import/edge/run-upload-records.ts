@@ -1,8 +1,8 @@
 import type { SQSRecord } from "aws-lambda";
 import { logger } from "../../shared/logger.ts";
 import { InvalidRunKeyError } from "../domain/run-upload.ts";
-import { uploadedObjectsIn } from "../domain/s3-notification.ts";
 import { type ImportRunDeps, importRun, RunObjectMissingError } from "../usecases/import-run.ts";
+import { uploadedObjectsIn } from "./s3-notification.ts";
 
 /**
  * Handles one message of the run-uploads queue. Uploads that can never be imported (a key

@@ -1,26 +1,12 @@
+import { S3Schema } from "@aws-lambda-powertools/parser/schemas";
 import { z } from "zod";
-import { decodeS3EventKey } from "./run-upload.ts";
+import { decodeS3EventKey } from "../domain/run-upload.ts";
 
-const S3EventRecord = z.object({
-  eventSource: z.literal("aws:s3"),
-  eventName: z.string(),
-  eventTime: z.string().optional(),
-  s3: z.object({
-    bucket: z.object({ name: z.string().min(1) }),
-    object: z.object({
-      key: z.string().min(1),
-      size: z.number().optional(),
-      eTag: z.string().optional(),
-      sequencer: z.string().optional(),
-    }),
-  }),
-});
-
-const S3Notification = z.union([
-  z.object({ Records: z.array(S3EventRecord).min(1) }),
-  // Sent once when a notification is configured; carries no object.
-  z.object({ Event: z.literal("s3:TestEvent") }),
-]);
+/**
+ * The body of a run-uploads message: an S3 event notification, validated with Powertools' own
+ * schema of it, or the test event S3 sends once when a notification is configured.
+ */
+const S3Notification = z.union([S3Schema, z.object({ Event: z.literal("s3:TestEvent") })]);
 
 export interface UploadedObject {
   readonly bucket: string;
