@@ -1,19 +1,17 @@
-import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
 import {
   type DynamoDBDocumentClient,
   GetCommand,
   QueryCommand,
   type QueryCommandOutput,
-  TransactWriteCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { MAX_INLINE_ITEM_BYTES } from "../../shared/adapters/candidate-table.ts";
-import { backoff, MAX_ATTEMPTS } from "../../shared/adapters/retry.ts";
 import {
   EVAL_SORT_PREFIXES,
   evalSessionIndexKeys,
   evalVersionsKey,
   keys,
 } from "../../shared/adapters/table-keys.ts";
+import { RETRY, transactConditionally } from "../../shared/adapters/transactions.ts";
 import { NotFoundError } from "../../shared/domain/errors.ts";
 import { TABLE } from "../../shared/resources.ts";
 import { checkMessageIndex } from "../domain/eval-candidate.ts";
@@ -90,9 +88,6 @@ export function evaluationFromItem(item: Item): Evaluation {
   };
 }
 
-const isConditionFailure = (error: TransactionCanceledException, index: number) =>
-  error.CancellationReasons?.[index]?.Code === "ConditionalCheckFailed";
-
 /**
  * Eval sessions in the single table. Under `EVALSESSION#<id>`: the summary (`SESSION`, the only
  * item in the eval-session indexes), the messages (`MESSAGES`, or a pointer to S3 when too big),
@@ -123,60 +118,56 @@ export class EvalSessionTable implements EvalSessionStore {
             },
           }),
     };
-    for (let attempt = 0; ; attempt++) {
-      const current = await this.summary(session.id);
-      const { names, values, sets } = setClauses({
-        type: "eval_session",
-        id: session.id,
-        profile_id: session.profile_id,
-        name: session.name,
-        created_at: session.created_at,
-        last_active: session.last_active,
-        pinned: session.pinned,
-        message_count: session.messages.length,
-        updated_at: now,
-        version: (current?.version ?? 0) + 1,
-        ...evalSessionIndexKeys(session, evalVersionsKey(current?.latest_evaluation)),
-      });
-      try {
-        await this.dynamodb.send(
-          new TransactWriteCommand({
-            TransactItems: [
-              {
-                Update: {
-                  TableName: this.tableName,
-                  Key: keys.evalSession(session.id),
-                  UpdateExpression: `SET ${sets.join(", ")}, #likes = if_not_exists(#likes, :zero), #dislikes = if_not_exists(#dislikes, :zero)`,
-                  ConditionExpression: current ? "#version = :expected" : "attribute_not_exists(#pk)",
-                  ExpressionAttributeNames: {
-                    ...names,
-                    "#likes": "likes",
-                    "#dislikes": "dislikes",
-                    ...(current ? { "#version": "version" } : { "#pk": TABLE.partitionKey }),
-                  },
-                  ExpressionAttributeValues: {
-                    ...values,
-                    ":zero": 0,
-                    ...(current ? { ":expected": current.version } : {}),
-                  },
+    let current: SessionSummary | null = null;
+    await transactConditionally(this.dynamodb, this.tableName, {
+      build: async () => {
+        current = await this.summary(session.id);
+        const { names, values, sets } = setClauses({
+          type: "eval_session",
+          id: session.id,
+          profile_id: session.profile_id,
+          name: session.name,
+          created_at: session.created_at,
+          last_active: session.last_active,
+          pinned: session.pinned,
+          message_count: session.messages.length,
+          updated_at: now,
+          version: (current?.version ?? 0) + 1,
+          ...evalSessionIndexKeys(session, evalVersionsKey(current?.latest_evaluation)),
+        });
+        return {
+          items: [
+            {
+              Update: {
+                TableName: this.tableName,
+                Key: keys.evalSession(session.id),
+                UpdateExpression: `SET ${sets.join(", ")}, #likes = if_not_exists(#likes, :zero), #dislikes = if_not_exists(#dislikes, :zero)`,
+                ConditionExpression: current ? "#version = :expected" : "attribute_not_exists(#pk)",
+                ExpressionAttributeNames: {
+                  ...names,
+                  "#likes": "likes",
+                  "#dislikes": "dislikes",
+                  ...(current ? { "#version": "version" } : { "#pk": TABLE.partitionKey }),
+                },
+                ExpressionAttributeValues: {
+                  ...values,
+                  ":zero": 0,
+                  ...(current ? { ":expected": current.version } : {}),
                 },
               },
-              { Put: { TableName: this.tableName, Item: messagesItem } },
-            ],
-          }),
-        );
-        return {
-          created: current === null,
-          message_count: session.messages.length,
-          messages_stored: inline ? "table" : "s3",
+            },
+            { Put: { TableName: this.tableName, Item: messagesItem } },
+          ],
         };
-      } catch (error) {
-        // A concurrent write of the same session moved its version, or a transaction conflict:
-        // read again and retry.
-        if (!(error instanceof TransactionCanceledException) || attempt + 1 >= MAX_ATTEMPTS) throw error;
-        await backoff(attempt);
-      }
-    }
+      },
+      // A concurrent write of the same session moved its version: read again and retry.
+      onConditionFailed: () => RETRY,
+    });
+    return {
+      created: current === null,
+      message_count: session.messages.length,
+      messages_stored: inline ? "table" : "s3",
+    };
   }
 
   async summary(id: string): Promise<SessionSummary | null> {
@@ -198,66 +189,65 @@ export class EvalSessionTable implements EvalSessionStore {
 
   async putFeedback(feedback: Feedback): Promise<{ created: boolean; feedback: Feedback }> {
     const key = keys.evalFeedback(feedback.session_id, feedback.message_index, feedback.rater);
-    for (let attempt = 0; ; attempt++) {
-      const { Item: existing } = await this.dynamodb.send(
-        new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }),
-      );
-      const previous = existing ? (Number(existing.rating) as Rating) : null;
-      const stored: Feedback = {
-        ...feedback,
-        created_at: (existing?.created_at as string | undefined) ?? feedback.created_at,
-      };
-      const delta = feedbackCountDelta(previous, feedback.rating);
-      try {
-        await this.dynamodb.send(
-          new TransactWriteCommand({
-            TransactItems: [
-              {
-                Put: {
-                  TableName: this.tableName,
-                  Item: { ...key, type: "eval_feedback", ...stored },
-                  ConditionExpression: existing ? "#rating = :previous" : "attribute_not_exists(#pk)",
-                  ExpressionAttributeNames: existing
-                    ? { "#rating": "rating" }
-                    : { "#pk": TABLE.partitionKey },
-                  ExpressionAttributeValues: existing ? { ":previous": previous } : undefined,
+    let existing: Record<string, unknown> | undefined;
+    let stored: Feedback = feedback;
+    await transactConditionally(this.dynamodb, this.tableName, {
+      build: async () => {
+        ({ Item: existing } = await this.dynamodb.send(
+          new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }),
+        ));
+        const previous = existing ? (Number(existing.rating) as Rating) : null;
+        stored = {
+          ...feedback,
+          created_at: (existing?.created_at as string | undefined) ?? feedback.created_at,
+        };
+        const delta = feedbackCountDelta(previous, feedback.rating);
+        return {
+          items: [
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: { ...key, type: "eval_feedback", ...stored },
+                ConditionExpression: existing ? "#rating = :previous" : "attribute_not_exists(#pk)",
+                ExpressionAttributeNames: (existing
+                  ? { "#rating": "rating" }
+                  : { "#pk": TABLE.partitionKey }) as Record<string, string>,
+                ExpressionAttributeValues: existing ? { ":previous": previous } : undefined,
+              },
+            },
+            {
+              Update: {
+                TableName: this.tableName,
+                Key: keys.evalSession(feedback.session_id),
+                UpdateExpression: "ADD #likes :likes, #dislikes :dislikes",
+                ConditionExpression: "attribute_exists(#pk) AND #count > :index",
+                ExpressionAttributeNames: {
+                  "#pk": TABLE.partitionKey,
+                  "#likes": "likes",
+                  "#dislikes": "dislikes",
+                  "#count": "message_count",
+                },
+                ExpressionAttributeValues: {
+                  ":likes": delta.likes,
+                  ":dislikes": delta.dislikes,
+                  ":index": feedback.message_index,
                 },
               },
-              {
-                Update: {
-                  TableName: this.tableName,
-                  Key: keys.evalSession(feedback.session_id),
-                  UpdateExpression: "ADD #likes :likes, #dislikes :dislikes",
-                  ConditionExpression: "attribute_exists(#pk) AND #count > :index",
-                  ExpressionAttributeNames: {
-                    "#pk": TABLE.partitionKey,
-                    "#likes": "likes",
-                    "#dislikes": "dislikes",
-                    "#count": "message_count",
-                  },
-                  ExpressionAttributeValues: {
-                    ":likes": delta.likes,
-                    ":dislikes": delta.dislikes,
-                    ":index": feedback.message_index,
-                  },
-                },
-              },
-            ],
-          }),
-        );
-        return { created: existing === undefined, feedback: stored };
-      } catch (error) {
-        if (!(error instanceof TransactionCanceledException)) throw error;
-        if (isConditionFailure(error, 1)) {
+            },
+          ],
+        };
+      },
+      onConditionFailed: async (failed) => {
+        if (failed.includes(1)) {
           const summary = await this.summary(feedback.session_id);
           if (!summary) throw new NotFoundError(`Session ${feedback.session_id} not found`);
           checkMessageIndex(feedback.message_index, summary.message_count);
         }
-        // The rating changed under us (same rater, two requests) or a transaction conflict.
-        if (attempt + 1 >= MAX_ATTEMPTS) throw error;
-        await backoff(attempt);
-      }
-    }
+        // The rating changed under us (same rater, two requests): read it again.
+        return RETRY;
+      },
+    });
+    return { created: existing === undefined, feedback: stored };
   }
 
   async feedback(sessionId: string): Promise<Feedback[]> {

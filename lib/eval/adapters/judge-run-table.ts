@@ -7,7 +7,6 @@ import {
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { newestOfListing, readPartition } from "../../shared/adapters/partition-reads.ts";
-import { backoff, MAX_ATTEMPTS } from "../../shared/adapters/retry.ts";
 import {
   EVAL_SORT_PREFIXES,
   evalSessionIndexKeys,
@@ -16,6 +15,7 @@ import {
   judgeRunIndexKeys,
   keys,
 } from "../../shared/adapters/table-keys.ts";
+import { RETRY, transactConditionally } from "../../shared/adapters/transactions.ts";
 import { TABLE } from "../../shared/resources.ts";
 import { type Evaluation, evaluationSummary } from "../domain/eval-session.ts";
 import type { JudgeRun, RunSessionProgress, RunSessionState } from "../domain/judge-run.ts";
@@ -110,19 +110,9 @@ export class JudgeRunTable implements JudgeRunStore {
     // BatchWriteItem, so the API function needs no batch-write (or delete) permission.
     for (let offset = 0; offset < entries.length; offset += MAX_TRANSACTION_ITEMS) {
       const chunk = entries.slice(offset, offset + MAX_TRANSACTION_ITEMS);
-      for (let attempt = 0; ; attempt++) {
-        try {
-          await this.dynamodb.send(
-            new TransactWriteCommand({
-              TransactItems: chunk.map((Item) => ({ Put: { TableName: this.tableName, Item } })),
-            }),
-          );
-          break;
-        } catch (error) {
-          if (!(error instanceof TransactionCanceledException) || attempt + 1 >= MAX_ATTEMPTS) throw error;
-          await backoff(attempt);
-        }
-      }
+      await transactConditionally(this.dynamodb, this.tableName, {
+        build: async () => ({ items: chunk.map((Item) => ({ Put: { TableName: this.tableName, Item } })) }),
+      });
     }
     await this.dynamodb.send(
       new PutCommand({
@@ -197,46 +187,41 @@ export class JudgeRunTable implements JudgeRunStore {
   ): Promise<"recorded" | "already_finished"> {
     await this.index.register(evaluation);
     const latest = evaluationSummary(evaluation);
-    for (let attempt = 0; ; attempt++) {
-      const sessionItem = await this.getItem(keys.evalSession(evaluation.session_id));
-      const summary = sessionItem ? summaryFromItem(sessionItem) : null;
-      const isNewest =
-        summary !== null &&
-        (summary.latest_evaluation === null ||
-          summary.latest_evaluation.evaluated_at <= evaluation.evaluated_at);
-      const sessionUpdate = summary && isNewest ? this.newestEvaluationUpdate(summary, latest) : [];
-      try {
-        await this.dynamodb.send(
-          new TransactWriteCommand({
-            TransactItems: [
-              this.finishEntry(evaluation.run_id, evaluation.session_id, "done", evaluation.evaluated_at, {
-                scores: evaluation.scores,
-                candidates_created: outcome.candidatesCreated,
-              }),
-              this.countOnRun(evaluation.run_id, "done"),
-              {
-                Put: {
-                  TableName: this.tableName,
-                  Item: {
-                    ...keys.evalEvaluation(evaluation.session_id, evaluation.evaluated_at, evaluation.run_id),
-                    type: "eval_evaluation",
-                    ...evaluation,
-                  },
+    const written = await transactConditionally<"already_finished">(this.dynamodb, this.tableName, {
+      build: async () => {
+        const sessionItem = await this.getItem(keys.evalSession(evaluation.session_id));
+        const summary = sessionItem ? summaryFromItem(sessionItem) : null;
+        const isNewest =
+          summary !== null &&
+          (summary.latest_evaluation === null ||
+            summary.latest_evaluation.evaluated_at <= evaluation.evaluated_at);
+        const sessionUpdate = summary && isNewest ? this.newestEvaluationUpdate(summary, latest) : [];
+        return {
+          items: [
+            this.finishEntry(evaluation.run_id, evaluation.session_id, "done", evaluation.evaluated_at, {
+              scores: evaluation.scores,
+              candidates_created: outcome.candidatesCreated,
+            }),
+            this.countOnRun(evaluation.run_id, "done"),
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: {
+                  ...keys.evalEvaluation(evaluation.session_id, evaluation.evaluated_at, evaluation.run_id),
+                  type: "eval_evaluation",
+                  ...evaluation,
                 },
               },
-              ...sessionUpdate,
-            ],
-          }),
-        );
-        return "recorded";
-      } catch (error) {
-        if (!(error instanceof TransactionCanceledException)) throw error;
-        if (error.CancellationReasons?.[0]?.Code === "ConditionalCheckFailed") return "already_finished";
-        // The session changed since it was read (an upsert, another evaluation), or a conflict.
-        if (attempt + 1 >= MAX_ATTEMPTS) throw error;
-        await backoff(attempt);
-      }
-    }
+            },
+            ...sessionUpdate,
+          ],
+        };
+      },
+      // Only the run entry's condition ends the call: it was finished before. A session changed
+      // since it was read (an upsert, another evaluation) is read again.
+      onConditionFailed: (failed: readonly number[]) => (failed.includes(0) ? "already_finished" : RETRY),
+    });
+    return written.committed ? "recorded" : written.value;
   }
 
   async recordFailure(

@@ -1,14 +1,6 @@
-import { randomUUID } from "node:crypto";
-import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
-import {
-  type DynamoDBDocumentClient,
-  GetCommand,
-  QueryCommand,
-  TransactWriteCommand,
-} from "@aws-sdk/lib-dynamodb";
-import { counterUpdate } from "../../shared/adapters/counters.ts";
-import { backoff, MAX_ATTEMPTS } from "../../shared/adapters/retry.ts";
-import { keys, randomCounterShard, statusPartition } from "../../shared/adapters/table-keys.ts";
+import { type DynamoDBDocumentClient, GetCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { keys, statusPartition } from "../../shared/adapters/table-keys.ts";
+import { transactConditionally } from "../../shared/adapters/transactions.ts";
 import type { CandidateStatus } from "../../shared/domain/candidate.ts";
 import type { ProvenanceFill } from "../../shared/domain/provenance.ts";
 import type { CounterDelta } from "../../shared/domain/stats.ts";
@@ -110,28 +102,15 @@ export class ProvenanceTable implements ProvenanceStore {
     delta: CounterDelta,
   ): Promise<"filled" | "stale"> {
     const update = fillUpdate(record, fill);
-    const counted = Object.values(delta).some((value) => value !== 0);
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.dynamodb.send(
-          new TransactWriteCommand({
-            TransactItems: [
-              { Update: { TableName: this.tableName, Key: keys.candidate(record.id), ...update } },
-              ...(counted ? [{ Update: counterUpdate(this.tableName, delta, randomCounterShard()) }] : []),
-            ],
-            ClientRequestToken: randomUUID(),
-          }),
-        );
-        return "filled";
-      } catch (error) {
-        if (!(error instanceof TransactionCanceledException)) throw error;
-        if (error.CancellationReasons?.[0]?.Code === "ConditionalCheckFailed") return "stale";
-        // A concurrent transaction on the same counter shard, or throttling: the condition still
-        // decides, so trying again is safe.
-        if (attempt + 1 >= MAX_ATTEMPTS) throw error;
-        await backoff(attempt);
-      }
-    }
+    const outcome = await transactConditionally<"stale">(this.dynamodb, this.tableName, {
+      build: async () => ({
+        items: [{ Update: { TableName: this.tableName, Key: keys.candidate(record.id), ...update } }],
+        counters: delta,
+      }),
+      onConditionFailed: () => "stale",
+      idempotent: true,
+    });
+    return outcome.committed ? "filled" : outcome.value;
   }
 }
 

@@ -1,11 +1,8 @@
-import { randomUUID } from "node:crypto";
-import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
-import { type DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
+import { type DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 import type { CandidateViews } from "../../shared/adapters/candidate-view.ts";
-import { counterUpdate } from "../../shared/adapters/counters.ts";
 import { readPartition } from "../../shared/adapters/partition-reads.ts";
-import { backoff, MAX_ATTEMPTS } from "../../shared/adapters/retry.ts";
-import { candidateIndexKeys, keys, randomCounterShard } from "../../shared/adapters/table-keys.ts";
+import { candidateIndexKeys, keys } from "../../shared/adapters/table-keys.ts";
+import { transactConditionally } from "../../shared/adapters/transactions.ts";
 import { NotFoundError } from "../../shared/domain/errors.ts";
 import { TABLE } from "../../shared/resources.ts";
 import { type ReviewEvent, type ReviewSubject, staleConflict, type Transition } from "../domain/review.ts";
@@ -43,30 +40,16 @@ export class ReviewTable implements ReviewStore {
   }
 
   async apply(transition: Transition): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.dynamodb.send(
-          new TransactWriteCommand({
-            TransactItems: this.transactItems(transition),
-            // Makes the SDK's own retries of a request that did succeed return success, not a conflict.
-            ClientRequestToken: randomUUID(),
-          }),
-        );
-        return;
-      } catch (error) {
-        if (!(error instanceof TransactionCanceledException)) throw error;
-        const reasons = error.CancellationReasons ?? [];
-        if (reasons.some((reason) => reason.Code === "ConditionalCheckFailed")) {
-          const current = await this.findSubject(transition.subject.id);
-          if (!current) throw new NotFoundError(`Candidate ${transition.subject.id} not found`);
-          throw staleConflict(current);
-        }
-        // Another transaction held one of the items (often a counter shard), or throttling:
-        // the condition still decides, so trying again is safe.
-        if (attempt + 1 >= MAX_ATTEMPTS) throw error;
-        await backoff(attempt);
-      }
-    }
+    await transactConditionally(this.dynamodb, this.tableName, {
+      build: async () => ({ items: this.transactItems(transition), counters: transition.counterDelta }),
+      // The candidate moved on (or its event exists): answer with the state it is in now.
+      onConditionFailed: async () => {
+        const current = await this.findSubject(transition.subject.id);
+        if (!current) throw new NotFoundError(`Candidate ${transition.subject.id} not found`);
+        throw staleConflict(current);
+      },
+      idempotent: true,
+    });
   }
 
   async detail(id: string): Promise<{ candidate: CandidateView; history: ReviewEvent[] } | null> {
@@ -158,8 +141,6 @@ export class ReviewTable implements ReviewStore {
       values[":prov"] = transition.provenance.set;
       sets.push("#prov = :prov");
     }
-    const shard = randomCounterShard();
-    const counterEntries = Object.values(transition.counterDelta).some((value) => value !== 0);
     return [
       {
         Update: {
@@ -185,7 +166,6 @@ export class ReviewTable implements ReviewStore {
           ExpressionAttributeNames: { "#pk": TABLE.partitionKey },
         },
       },
-      ...(counterEntries ? [{ Update: counterUpdate(this.tableName, transition.counterDelta, shard) }] : []),
     ];
   }
 }

@@ -1,13 +1,11 @@
-import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
-import { type DynamoDBDocumentClient, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { CandidateImportStore, StoredCandidateOrigin } from "../../import/usecases/import-run.ts";
 import type { Candidate } from "../domain/candidate.ts";
 import { deltaForNew, mergeDeltas } from "../domain/stats.ts";
 import { TABLE } from "../resources.ts";
 import { batchGetAll } from "./batch-get.ts";
-import { counterUpdate } from "./counters.ts";
-import { backoff, MAX_ATTEMPTS, retryThrottled } from "./retry.ts";
-import { candidateIndexKeys, keys, randomCounterShard } from "./table-keys.ts";
+import { candidateIndexKeys, keys } from "./table-keys.ts";
+import { RETRY, transactConditionally } from "./transactions.ts";
 
 /** Keeps bodies that do not fit in an item. */
 export interface BodyStore {
@@ -58,46 +56,42 @@ export class CandidateTable implements CandidateImportStore {
       }),
     );
     const alreadyStored: string[] = [];
-    let writeUnits = 0;
-    for (let attempt = 0; pending.size > 0; attempt++) {
-      if (attempt >= MAX_ATTEMPTS) throw new Error("candidate insert kept conflicting");
-      if (attempt > 0) await backoff(attempt);
-      const batch = [...pending.values()];
-      const delta = mergeDeltas(batch.map(({ candidate }) => deltaForNew(candidate)));
-      try {
-        const result = await retryThrottled(() =>
-          this.dynamodb.send(
-            new TransactWriteCommand({
-              TransactItems: [
-                ...batch.map(({ item }) => ({
-                  Put: {
-                    TableName: this.tableName,
-                    Item: item,
-                    ConditionExpression: "attribute_not_exists(#pk)",
-                    ExpressionAttributeNames: { "#pk": TABLE.partitionKey },
-                  },
-                })),
-                { Update: counterUpdate(this.tableName, delta, randomCounterShard()) },
-              ],
-              ReturnConsumedCapacity: "TOTAL",
-            }),
-          ),
-        );
-        writeUnits += sumCapacity(result.ConsumedCapacity);
-        return { inserted: batch.map(({ candidate }) => candidate.id), alreadyStored, tooLarge, writeUnits };
-      } catch (error) {
-        if (!(error instanceof TransactionCanceledException)) throw error;
-        const reasons = error.CancellationReasons ?? [];
-        batch.forEach(({ candidate }, i) => {
-          if (reasons[i]?.Code === "ConditionalCheckFailed") {
-            pending.delete(candidate.id);
-            alreadyStored.push(candidate.id);
-          }
-        });
-        // Other reasons (a conflicting transaction, throttling) retry the same batch after a pause.
-      }
-    }
-    return { inserted: [], alreadyStored, tooLarge, writeUnits };
+    if (pending.size === 0) return { inserted: [], alreadyStored, tooLarge, writeUnits: 0 };
+    let batch = [...pending.values()];
+    const outcome = await transactConditionally(this.dynamodb, this.tableName, {
+      build: async () => {
+        batch = [...pending.values()];
+        return {
+          items: batch.map(({ item }) => ({
+            Put: {
+              TableName: this.tableName,
+              Item: item,
+              ConditionExpression: "attribute_not_exists(#pk)",
+              ExpressionAttributeNames: { "#pk": TABLE.partitionKey },
+            },
+          })),
+          counters: mergeDeltas(batch.map(({ candidate }) => deltaForNew(candidate))),
+        };
+      },
+      // An id already stored leaves the batch; the rest is tried again, until none is left.
+      onConditionFailed: (failed) => {
+        for (const i of failed) {
+          const id = batch[i]?.candidate.id;
+          if (id === undefined) continue;
+          pending.delete(id);
+          alreadyStored.push(id);
+        }
+        return pending.size === 0 ? 0 : RETRY;
+      },
+    });
+    return outcome.committed
+      ? {
+          inserted: batch.map(({ candidate }) => candidate.id),
+          alreadyStored,
+          tooLarge,
+          writeUnits: outcome.writeUnits,
+        }
+      : { inserted: [], alreadyStored, tooLarge, writeUnits: 0 };
   }
 
   /** The item to store, with its body moved out when too big; `null` when even that does not fit. */
@@ -134,8 +128,4 @@ export function candidateItem(candidate: Candidate): Record<string, unknown> {
 function previewOf(candidate: Candidate): string {
   const last = candidate.prompt_messages?.at(-1);
   return last ? `${last.role}: ${last.content.slice(0, PREVIEW_CHARS)}` : "";
-}
-
-function sumCapacity(consumed: { CapacityUnits?: number }[] | undefined): number {
-  return (consumed ?? []).reduce((total, c) => total + (c.CapacityUnits ?? 0), 0);
 }

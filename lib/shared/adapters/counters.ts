@@ -1,7 +1,7 @@
-import { BatchGetCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { CounterDelta } from "../domain/stats.ts";
 import { COUNTER_SHARDS, TABLE } from "../resources.ts";
-import { backoff } from "./retry.ts";
+import { batchGetAll } from "./batch-get.ts";
 import { keys } from "./table-keys.ts";
 
 /** The Update of one counter shard that applies `delta`; part of a transaction with the change it counts. */
@@ -29,21 +29,13 @@ export async function readCounters(
   tableName: string,
 ): Promise<CounterDelta> {
   const totals: CounterDelta = {};
-  let requestKeys: Record<string, unknown>[] = Array.from({ length: COUNTER_SHARDS }, (_, shard) =>
-    keys.counterShard(shard),
-  );
-  for (let attempt = 0; requestKeys.length > 0; attempt++) {
-    const result = await dynamodb.send(
-      new BatchGetCommand({ RequestItems: { [tableName]: { Keys: requestKeys, ConsistentRead: true } } }),
-    );
-    for (const item of result.Responses?.[tableName] ?? []) {
-      for (const [name, value] of Object.entries(item)) {
-        if (typeof value === "number" && name !== TABLE.ttlAttribute)
-          totals[name] = (totals[name] ?? 0) + value;
-      }
+  const shards = Array.from({ length: COUNTER_SHARDS }, (_, shard) => keys.counterShard(shard));
+  const { items } = await batchGetAll(dynamodb, tableName, shards, { consistent: true });
+  for (const item of items) {
+    for (const [name, value] of Object.entries(item)) {
+      if (typeof value === "number" && name !== TABLE.ttlAttribute)
+        totals[name] = (totals[name] ?? 0) + value;
     }
-    requestKeys = (result.UnprocessedKeys?.[tableName]?.Keys as Record<string, unknown>[] | undefined) ?? [];
-    if (requestKeys.length > 0) await backoff(attempt);
   }
   return totals;
 }
