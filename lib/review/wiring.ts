@@ -8,8 +8,9 @@ import { readCounters } from "../shared/adapters/counters.ts";
 import { S3Bodies } from "../shared/adapters/s3-objects.ts";
 import { QueueTable } from "./adapters/queue-table.ts";
 import { ReviewTable } from "./adapters/review-table.ts";
+import type { CounterReader } from "./ports.ts";
 import type { ReviewDeps } from "./usecases/review.ts";
-import type { CounterReader, ReviewQueueDeps } from "./usecases/review-queue.ts";
+import type { ReviewQueueDeps } from "./usecases/review-queue.ts";
 
 /** Everything the review routes call, wired to DynamoDB and S3. */
 export interface ReviewApiDeps {

@@ -1,15 +1,10 @@
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { beforeAll, describe, expect, it, vi } from "vitest";
-import {
-  type CandidateImportStore,
-  importRun,
-  type RunCounts,
-  RunObjectMissingError,
-} from "../../lib/import/usecases/import-run.ts";
+import { type CandidateImportStore, type RunCounts, RunObjectMissingError } from "../../lib/import/ports.ts";
+import { importRun } from "../../lib/import/usecases/import-run.ts";
 import { importRunDeps } from "../../lib/import/wiring.ts";
 import { readCounters } from "../../lib/shared/adapters/counters.ts";
 import { S3RunObjects } from "../../lib/shared/adapters/s3-objects.ts";

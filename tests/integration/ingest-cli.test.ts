@@ -1,4 +1,3 @@
-import { join } from "node:path";
 import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ingestCommand, ingestFile, type QueueTarget } from "../../cli/ingest.ts";

@@ -9,7 +9,7 @@ import {
 } from "@aws-sdk/client-sqs";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { createCorrectionRecordHandler } from "../../lib/ingest/edge/correction-records.ts";
-import type { CorrectionStore } from "../../lib/ingest/usecases/ingest-correction.ts";
+import type { CorrectionStore } from "../../lib/ingest/ports.ts";
 import { ingestCorrectionDeps } from "../../lib/ingest/wiring.ts";
 import { INGEST_QUARANTINE_PREFIX } from "../../lib/shared/resources.ts";
 import { type SqsHandler, startPoller } from "../../local/poller.ts";

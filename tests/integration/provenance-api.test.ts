@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { GetCommand, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
 import type {
   APIGatewayProxyEventV2,

@@ -3,14 +3,14 @@ import type { ExportManifest } from "../../lib/exports/domain/export-manifest.ts
 import type { ExportMessage } from "../../lib/exports/domain/export-request.ts";
 import type {
   CandidateSelection,
-  ExportApiDeps,
   ExportCandidateSource,
   ExportJobStore,
   ExportObjects,
   ExportQueue,
   ObjectWriter,
-} from "../../lib/exports/usecases/exports.ts";
-import type { CandidateView } from "../../lib/review/usecases/review.ts";
+} from "../../lib/exports/ports.ts";
+import type { ExportApiDeps } from "../../lib/exports/usecases/exports.ts";
+import type { CandidateView } from "../../lib/review/ports.ts";
 import { ConflictError, NotFoundError } from "../../lib/shared/domain/errors.ts";
 
 type Stored = Readonly<Record<string, unknown>> & { readonly id: string; readonly status: string };

@@ -8,7 +8,7 @@ import {
   type RunStart,
   type RunSummary,
   type StoredCandidateOrigin,
-} from "../../lib/import/usecases/import-run.ts";
+} from "../../lib/import/ports.ts";
 import type { Candidate } from "../../lib/shared/domain/candidate.ts";
 
 /** In-memory stand-ins for the import's ports. */

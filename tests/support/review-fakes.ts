@@ -1,5 +1,5 @@
 import type { ReviewEvent, ReviewSubject, Transition } from "../../lib/review/domain/review.ts";
-import type { CandidateView, ReviewStore } from "../../lib/review/usecases/review.ts";
+import type { CandidateView, ReviewStore } from "../../lib/review/ports.ts";
 import { type Candidate, newCandidateFromLine } from "../../lib/shared/domain/candidate.ts";
 import { ConflictError, NotFoundError } from "../../lib/shared/domain/errors.ts";
 import { type CounterDelta, deltaForNew, mergeDeltas } from "../../lib/shared/domain/stats.ts";

@@ -3,7 +3,7 @@ import { mockClient } from "aws-sdk-client-mock";
 import "aws-sdk-client-mock-vitest/extend";
 import { beforeEach, describe, expect, it } from "vitest";
 import { BedrockConverseJudge } from "../../lib/eval/adapters/bedrock-judge.ts";
-import { JudgeBackendError } from "../../lib/eval/usecases/judge-session.ts";
+import { JudgeBackendError } from "../../lib/eval/ports.ts";
 
 const client = new BedrockRuntimeClient({ region: "us-east-1" });
 const mock = mockClient(client);

@@ -2,12 +2,10 @@ import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-p
 import { beforeEach, describe, expect, it } from "vitest";
 import type { CorrectionProvenance } from "../../lib/ingest/domain/correction.ts";
 import { createCorrectionRecordHandler } from "../../lib/ingest/edge/correction-records.ts";
+import type { CorrectionStore, IngestQuarantine, IngestQuarantineEntry } from "../../lib/ingest/ports.ts";
 import {
-  type CorrectionStore,
   CorrectionTooLargeError,
   type IngestCorrectionDeps,
-  type IngestQuarantine,
-  type IngestQuarantineEntry,
   ingestCorrectionDelivery,
   MAX_CORRECTION_BYTES,
   QUARANTINE_RAW_CHARS,

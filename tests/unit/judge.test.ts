@@ -15,16 +15,9 @@ import {
   parseVerdict,
 } from "../../lib/eval/domain/rubric.ts";
 import { createJudgeRecordHandler } from "../../lib/eval/edge/judge-records.ts";
-import type { CandidateInserter, EvalSessionStore } from "../../lib/eval/usecases/eval-sessions.ts";
-import type { JudgeRunStore } from "../../lib/eval/usecases/judge-runs.ts";
-import {
-  askExpert,
-  JudgeBackendError,
-  type JudgeModel,
-  JudgeOutputError,
-  judgeConversation,
-  judgeSession,
-} from "../../lib/eval/usecases/judge-session.ts";
+import type { CandidateInserter, EvalSessionStore, JudgeRunStore } from "../../lib/eval/ports.ts";
+import { JudgeBackendError, type JudgeModel, JudgeOutputError } from "../../lib/eval/ports.ts";
+import { askExpert, judgeConversation, judgeSession } from "../../lib/eval/usecases/judge-session.ts";
 import { sqsRecord } from "../support/events.ts";
 
 const scores: JudgeScores = {

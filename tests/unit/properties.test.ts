@@ -1,5 +1,4 @@
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
@@ -16,9 +15,8 @@ import {
   type CorrectionVerdict,
   classifyCorrection,
 } from "../../lib/ingest/domain/correction.ts";
+import type { CorrectionStore, IngestQuarantineEntry } from "../../lib/ingest/ports.ts";
 import {
-  type CorrectionStore,
-  type IngestQuarantineEntry,
   ingestCorrectionDelivery,
   MAX_CORRECTION_BYTES,
   QUARANTINE_RAW_CHARS,

@@ -5,12 +5,8 @@ import {
   type IndexPosition,
   ValidateQuery,
 } from "../../lib/provenance/domain/provenance-requests.ts";
-import {
-  backfillProvenance,
-  listInvalidProvenance,
-  type ProvenanceRecord,
-  type ProvenanceStore,
-} from "../../lib/provenance/usecases/provenance.ts";
+import type { ProvenanceRecord, ProvenanceStore } from "../../lib/provenance/ports.ts";
+import { backfillProvenance, listInvalidProvenance } from "../../lib/provenance/usecases/provenance.ts";
 import { CANDIDATE_STATUSES, type CandidateStatus } from "../../lib/shared/domain/candidate.ts";
 import { ValidationError } from "../../lib/shared/domain/errors.ts";
 import type { ProvenanceFill } from "../../lib/shared/domain/provenance.ts";

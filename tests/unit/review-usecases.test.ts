@@ -14,13 +14,9 @@ import {
 } from "../../lib/import/usecases/run-folders.ts";
 import { decodeCursor, encodeCursor, type QueuePosition, QueueQuery } from "../../lib/review/domain/queue.ts";
 import { SubmitRequest } from "../../lib/review/domain/review.ts";
+import type { QueueReader, QueueWalk } from "../../lib/review/ports.ts";
 import { candidateDetail, submitDecision, undoDecision } from "../../lib/review/usecases/review.ts";
-import {
-  type QueueReader,
-  type QueueWalk,
-  queueTotal,
-  reviewQueue,
-} from "../../lib/review/usecases/review-queue.ts";
+import { queueTotal, reviewQueue } from "../../lib/review/usecases/review-queue.ts";
 import { ConflictError, NotFoundError, ValidationError } from "../../lib/shared/domain/errors.ts";
 import { MemoryCandidates, MemoryObjects, MemoryQuarantine, MemoryRuns } from "../support/import-fakes.ts";
 import { MemoryReviewStore, storedCandidate } from "../support/review-fakes.ts";

@@ -6,7 +6,7 @@ import {
   type Message,
 } from "@aws-sdk/client-bedrock-runtime";
 import type { ChatTurn } from "../domain/rubric.ts";
-import { JudgeBackendError, type JudgeModel } from "../usecases/judge-session.ts";
+import { JudgeBackendError, type JudgeModel } from "../ports.ts";
 
 export interface BedrockJudgeOptions {
   readonly timeoutMs: number;

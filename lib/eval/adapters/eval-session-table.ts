@@ -27,7 +27,7 @@ import {
 } from "../domain/eval-session.ts";
 import type { StatsSample } from "../domain/eval-stats.ts";
 import type { AxisScores, JudgeVersions } from "../domain/rubric.ts";
-import type { EvalSessionStore, SessionUpsert } from "../usecases/eval-sessions.ts";
+import type { EvalSessionStore, SessionUpsert } from "../ports.ts";
 import type { EvalSessionIndex } from "./eval-session-index.ts";
 import type { SessionMessageBlobs } from "./session-blobs.ts";
 

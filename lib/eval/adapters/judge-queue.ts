@@ -1,7 +1,7 @@
 import { SendMessageBatchCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { backoff, MAX_ATTEMPTS } from "../../shared/adapters/retry.ts";
 import type { JudgeMessage } from "../domain/judge-run.ts";
-import type { JudgeQueue } from "../usecases/judge-runs.ts";
+import type { JudgeQueue } from "../ports.ts";
 
 /** SendMessageBatch takes at most ten entries. */
 const BATCH = 10;

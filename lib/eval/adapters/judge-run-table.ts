@@ -20,7 +20,7 @@ import { TABLE } from "../../shared/resources.ts";
 import { type Evaluation, evaluationSummary } from "../domain/eval-session.ts";
 import type { JudgeRun, RunSessionProgress, RunSessionState } from "../domain/judge-run.ts";
 import type { JudgeVersions } from "../domain/rubric.ts";
-import type { JudgeRunStore, SessionSelection } from "../usecases/judge-runs.ts";
+import type { JudgeRunStore, SessionSelection } from "../ports.ts";
 import type { EvalSessionIndex } from "./eval-session-index.ts";
 import { setClauses, summaryFromItem } from "./eval-session-table.ts";
 

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { ChatTurn } from "../domain/rubric.ts";
-import { JudgeBackendError, type JudgeModel } from "../usecases/judge-session.ts";
+import { JudgeBackendError, type JudgeModel } from "../ports.ts";
 
 /** Reads the API key when a request needs it (a fixed value, or a cached secret). */
 export type ApiKeySource = () => Promise<string | undefined>;

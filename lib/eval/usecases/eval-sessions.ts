@@ -2,8 +2,6 @@ import type { Candidate } from "../../shared/domain/candidate.ts";
 import { NotFoundError, ValidationError } from "../../shared/domain/errors.ts";
 import { candidateFromSessionMessage, checkMessageIndex } from "../domain/eval-candidate.ts";
 import {
-  type EvalStatus,
-  type Evaluation,
   type Feedback,
   type FeedbackInput,
   type OverviewQuery,
@@ -12,56 +10,9 @@ import {
   type SessionMessage,
   type SessionSummary,
 } from "../domain/eval-session.ts";
-import { type StatsQuery, type StatsSample, weeklyStats } from "../domain/eval-stats.ts";
+import { type StatsQuery, weeklyStats } from "../domain/eval-stats.ts";
 import { CURRENT_VERSIONS, type JudgeVersions } from "../domain/rubric.ts";
-
-export interface SessionUpsert {
-  readonly created: boolean;
-  readonly message_count: number;
-  /** Where the messages went: into the table, or to the body store (too big for an item). */
-  readonly messages_stored: "table" | "s3";
-}
-
-export interface EvalSessionStore {
-  /**
-   * Creates the session or replaces its own fields and messages; feedback counts, evaluations
-   * and the latest evaluation stay. Concurrent writes are ordered by a conditional version.
-   */
-  upsert(session: SessionInput, now: string): Promise<SessionUpsert>;
-  /** The summary, read consistently; `null` for an unknown id. */
-  summary(id: string): Promise<SessionSummary | null>;
-  /** The messages, loaded back from the body store when they were moved there. */
-  messages(id: string): Promise<SessionMessage[] | null>;
-  /**
-   * Stores one rater's rating of one message, replacing their earlier one, and moves the
-   * session's like/dislike counts in the same write. Throws `NotFoundError` when the session is
-   * gone and `ValidationError` when it has no message at that index any more.
-   */
-  putFeedback(feedback: Feedback): Promise<{ created: boolean; feedback: Feedback }>;
-  /** Feedback of a session, by message index then rater. */
-  feedback(sessionId: string): Promise<Feedback[]>;
-  /** Every evaluation of a session, newest first. */
-  evaluations(sessionId: string): Promise<Evaluation[]>;
-  /**
-   * One page of summaries, pinned first then most recently active, read from indexes only.
-   * `status` is derived against `current`.
-   */
-  overview(
-    query: { limit: number; offset: number; profile?: string; status?: EvalStatus },
-    current: JudgeVersions,
-  ): Promise<{ sessions: SessionSummary[]; hasMore: boolean }>;
-  /** Latest scores of the sessions evaluated under `current`, active at or after `since`. */
-  statsSamples(since: string, current: JudgeVersions): Promise<StatsSample[]>;
-}
-
-/** Stores new candidates once each (the review queue's insert, with its counters). */
-export interface CandidateInserter {
-  insertNew(candidates: readonly Candidate[]): Promise<{
-    inserted: readonly string[];
-    alreadyStored: readonly string[];
-    tooLarge: readonly string[];
-  }>;
-}
+import type { CandidateInserter, CandidatesMade, EvalSessionStore, SessionUpsert } from "../ports.ts";
 
 export interface EvalSessionDeps {
   readonly sessions: EvalSessionStore;
@@ -138,13 +89,6 @@ export async function evalStats(deps: EvalSessionDeps, query: StatsQuery) {
     byComplexityBucket: query.by_complexity_bucket,
     versions: current,
   });
-}
-
-export interface CandidatesMade {
-  readonly created: readonly string[];
-  readonly existing: readonly string[];
-  /** Too large for the table even with the conversation moved to the body store. */
-  readonly tooLarge: readonly string[];
 }
 
 async function insertCandidates(

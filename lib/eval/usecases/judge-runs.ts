@@ -1,58 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { NotConfiguredError, NotFoundError } from "../../shared/domain/errors.ts";
-import type { Evaluation } from "../domain/eval-session.ts";
-import {
-  type JudgeMessage,
-  type JudgeRun,
-  type JudgeRunRequest,
-  judgeRunView,
-  type RunSessionProgress,
-} from "../domain/judge-run.ts";
+import { type JudgeRun, type JudgeRunRequest, judgeRunView } from "../domain/judge-run.ts";
 import { CURRENT_VERSIONS, type JudgeVersions } from "../domain/rubric.ts";
-import type { EvalSessionStore } from "./eval-sessions.ts";
-
-export interface SessionSelection {
-  readonly scope: "unevaluated" | "all";
-  readonly since?: string | undefined;
-  readonly limit: number;
-}
-
-export interface JudgeRunStore {
-  /** Ids of the sessions a run takes, pinned then most recently active first, from indexes. */
-  selectSessions(selection: SessionSelection, current: JudgeVersions): Promise<string[]>;
-  /** Stores the run and a `pending` progress entry for each of its sessions. */
-  create(run: JudgeRun, sessionIds: readonly string[]): Promise<void>;
-  /** The run and its sessions' progress, read consistently; `null` for an unknown id. */
-  get(runId: string): Promise<{ run: JudgeRun; sessions: RunSessionProgress[] } | null>;
-  /** The newest runs first. */
-  list(limit: number): Promise<JudgeRun[]>;
-  /** A run and one session's progress in it; `null` when either is unknown. */
-  progress(runId: string, sessionId: string): Promise<{ run: JudgeRun; progress: RunSessionProgress } | null>;
-  /** Marks the session `running`; `false` when it already finished in this run. */
-  markRunning(runId: string, sessionId: string, at: string): Promise<boolean>;
-  /**
-   * In one write: stores the evaluation, makes it the session's latest when it is the newest,
-   * marks the session done in the run and counts it. `already_finished` (a redelivery) changes nothing.
-   */
-  recordEvaluation(
-    evaluation: Evaluation,
-    outcome: { candidatesCreated: number | null },
-  ): Promise<"recorded" | "already_finished">;
-  /** In one write: the failure on the session, its progress in the run, and the run's count. */
-  recordFailure(
-    runId: string,
-    sessionId: string,
-    error: string,
-    at: string,
-  ): Promise<"recorded" | "already_finished">;
-  /** Stamps the run completed once every session is done or failed. */
-  completeIfFinished(runId: string, at: string): Promise<void>;
-}
-
-export interface JudgeQueue {
-  /** Sends one message per session; returns those that could not be sent. */
-  send(messages: readonly JudgeMessage[]): Promise<{ failed: { message: JudgeMessage; error: string }[] }>;
-}
+import type { EvalSessionStore, JudgeQueue, JudgeRunStore } from "../ports.ts";
 
 export interface JudgeRunDeps {
   readonly runs: JudgeRunStore;

@@ -3,7 +3,6 @@ import type { JudgeBackend, JudgeMessage } from "../domain/judge-run.ts";
 import {
   type AxisScores,
   aggregateScores,
-  type ChatTurn,
   CURRENT_VERSIONS,
   correctionTurns,
   EXPERTS,
@@ -12,22 +11,9 @@ import {
   expertPrompt,
   parseVerdict,
 } from "../domain/rubric.ts";
+import type { JudgeRunStore } from "../ports.ts";
+import { JudgeBackendError, type JudgeModel, JudgeNotConfiguredError, JudgeOutputError } from "../ports.ts";
 import { candidatesFromDislikes, type EvalSessionDeps } from "./eval-sessions.ts";
-import type { JudgeRunStore } from "./judge-runs.ts";
-
-/** A chat model that answers a conversation with text. */
-export interface JudgeModel {
-  complete(model: string, turns: readonly ChatTurn[]): Promise<string>;
-}
-
-/** The model could not be asked: timeout, refused connection, HTTP error, unreadable envelope. */
-export class JudgeBackendError extends Error {}
-
-/** The model answered, twice, with something that is not a valid verdict. */
-export class JudgeOutputError extends Error {}
-
-/** This deployment has no judge for the run's backend. */
-export class JudgeNotConfiguredError extends Error {}
 
 /**
  * Asks one expert about one conversation. A reply that does not validate gets one retry, with

@@ -6,7 +6,7 @@ import { ConflictError, NotFoundError } from "../../shared/domain/errors.ts";
 import { TABLE } from "../../shared/resources.ts";
 import type { ExportJob, ExportProgress } from "../domain/export-job.ts";
 import type { ExportManifest } from "../domain/export-manifest.ts";
-import type { ExportJobStore } from "../usecases/exports.ts";
+import type { ExportJobStore } from "../ports.ts";
 
 type Item = Record<string, unknown>;
 

@@ -3,7 +3,7 @@ import { PassThrough } from "node:stream";
 import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
-import type { ExportObjects, ObjectWriter } from "../usecases/exports.ts";
+import type { ExportObjects, ObjectWriter } from "../ports.ts";
 
 /** Multipart parts of 8 MiB, two uploading at a time: about 24 MiB in flight per file at most. */
 const PART_BYTES = 8 * 1024 * 1024;

@@ -1,6 +1,6 @@
 import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { ExportMessage } from "../domain/export-request.ts";
-import type { ExportQueue } from "../usecases/exports.ts";
+import type { ExportQueue } from "../ports.ts";
 
 /** The exports queue: one message per job. */
 export class SqsExportQueue implements ExportQueue {

@@ -1,7 +1,4 @@
 import { createHash, randomUUID } from "node:crypto";
-import type { QueueFilters } from "../../review/domain/queue.ts";
-import type { CandidateView } from "../../review/usecases/review.ts";
-import type { CandidateStatus } from "../../shared/domain/candidate.ts";
 import {
   NotConfiguredError,
   NotFoundError,
@@ -14,7 +11,6 @@ import { ExportFirewall, type ProvenanceCheck } from "../domain/export-firewall.
 import { type KbDocument, kbDocument } from "../domain/export-formats.ts";
 import {
   type ExportJob,
-  type ExportProgress,
   exportJobSummary,
   exportJobView,
   newExportJob,
@@ -26,64 +22,17 @@ import {
   ExportTally,
   type FileReceipt,
 } from "../domain/export-manifest.ts";
-import { type ExportFilters, type ExportMessage, ExportRequest, utcStamp } from "../domain/export-request.ts";
+import { type ExportFilters, ExportRequest, utcStamp } from "../domain/export-request.ts";
+import type {
+  CandidateSelection,
+  ExportCandidateSource,
+  ExportJobStore,
+  ExportObjects,
+  ExportQueue,
+  ObjectWriter,
+} from "../ports.ts";
 
 export const NDJSON = "application/x-ndjson";
-
-/** What an export reads: partitions of the status index, narrowed by attribute filters and a time range. */
-export interface CandidateSelection {
-  readonly statuses: readonly CandidateStatus[];
-  readonly filters: QueueFilters;
-  /** Bounds on the index's sort key (`<ISO time>#<id>`): `from` inclusive, `to` exclusive. */
-  readonly range: { readonly from?: string | undefined; readonly to?: string | undefined };
-}
-
-export interface ExportCandidateSource {
-  /**
-   * Every candidate of the selection, full bodies loaded, in index order (time, then id) merged
-   * over the partitions, in batches; never the whole selection in memory.
-   */
-  stream(selection: CandidateSelection): AsyncIterable<readonly CandidateView[]>;
-}
-
-export interface ObjectWriter {
-  /** Resolves once the chunk is taken; waits while the upload is behind (backpressure). */
-  write(chunk: string): Promise<void>;
-  /** Completes the object (an empty one when nothing was written). */
-  close(): Promise<void>;
-  abort(): Promise<void>;
-}
-
-export interface ExportObjects {
-  /** A streamed upload to `key`, multipart once it grows. */
-  openWriter(key: string, contentType: string): ObjectWriter;
-  put(key: string, body: string, contentType: string): Promise<void>;
-  /** A presigned GET of `key` whose response carries `contentType` and names the file `fileName`. */
-  signedDownload(
-    key: string,
-    download: { fileName: string; contentType: string; expiresInSeconds: number },
-  ): Promise<string>;
-}
-
-export interface ExportJobStore {
-  create(job: ExportJob): Promise<void>;
-  get(id: string): Promise<ExportJob | null>;
-  /** The newest jobs first. */
-  list(limit: number): Promise<ExportJob[]>;
-  /**
-   * Marks the job `running` and counts the attempt; `null` when it already finished (a
-   * redelivered message then changes nothing). Throws `NotFoundError` for an unknown id.
-   */
-  start(id: string, at: string): Promise<ExportJob | null>;
-  progress(id: string, progress: ExportProgress): Promise<void>;
-  succeed(id: string, manifest: ExportManifest): Promise<void>;
-  /** Records why an attempt failed; `final` also ends the job as `failed`. */
-  fail(id: string, error: string, at: string, final: boolean): Promise<void>;
-}
-
-export interface ExportQueue {
-  send(message: ExportMessage): Promise<void>;
-}
 
 export interface ExportBuildDeps {
   readonly jobs: ExportJobStore;

@@ -1,6 +1,6 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { keys } from "../../shared/adapters/table-keys.ts";
-import type { ReviewSettingsStore } from "../usecases/run-folders.ts";
+import type { ReviewSettingsStore } from "../ports.ts";
 
 const REVIEW_SETTINGS = keys.settings("review");
 

@@ -4,7 +4,7 @@ import { batchGetAll } from "../../shared/adapters/batch-get.ts";
 import { keys } from "../../shared/adapters/table-keys.ts";
 import type { RunImportState } from "../domain/run-folders.ts";
 import { isRunId } from "../domain/run-upload.ts";
-import type { RunFolderLister, RunRecordReader } from "../usecases/run-folders.ts";
+import type { RunFolderLister, RunRecordReader } from "../ports.ts";
 
 /** Run folders are the "directories" right under the runs prefix: one delimiter listing. */
 export class S3RunFolders implements RunFolderLister {

@@ -1,7 +1,7 @@
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { type DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { keys } from "../../shared/adapters/table-keys.ts";
-import type { RunRecordStore, RunStart, RunSummary } from "../usecases/import-run.ts";
+import type { RunRecordStore, RunStart, RunSummary } from "../ports.ts";
 
 /** The run record: one item per run id, describing its latest import. */
 export class RunTable implements RunRecordStore {

@@ -1,7 +1,8 @@
 import type { SQSRecord } from "aws-lambda";
 import { logger } from "../../shared/logger.ts";
 import { InvalidRunKeyError } from "../domain/run-upload.ts";
-import { type ImportRunDeps, importRun, RunObjectMissingError } from "../usecases/import-run.ts";
+import { RunObjectMissingError } from "../ports.ts";
+import { type ImportRunDeps, importRun } from "../usecases/import-run.ts";
 import { uploadedObjectsIn } from "./s3-notification.ts";
 
 /**

@@ -3,6 +3,16 @@ import { type Candidate, modelOf, newCandidateFromLine } from "../../shared/doma
 import { splitLines } from "../domain/lines.ts";
 import { classifyRunLine, excerpt, type QuarantineReason } from "../domain/run-line.ts";
 import { runIdFromKey } from "../domain/run-upload.ts";
+import type {
+  CandidateImportStore,
+  QuarantineSink,
+  RunCounts,
+  RunObjectReader,
+  RunRecordStore,
+  RunStart,
+  RunSummary,
+  StoredCandidateOrigin,
+} from "../ports.ts";
 
 /** One uploaded run object, as an S3 event notification names it (key already decoded). */
 export interface RunUpload {
@@ -13,97 +23,6 @@ export interface RunUpload {
   readonly eTag?: string;
   /** The folder holding run folders when not `runs/` (a manual import from a configured prefix). */
   readonly runsPrefix?: string;
-}
-
-export interface RunObject {
-  readonly body: AsyncIterable<Uint8Array>;
-  readonly etag: string;
-  readonly size: number;
-}
-
-export interface RunObjectReader {
-  /** Throws `RunObjectMissingError` when the object is gone. */
-  open(bucket: string, key: string): Promise<RunObject>;
-}
-
-export class RunObjectMissingError extends Error {}
-
-export interface StoredCandidateOrigin {
-  readonly importId?: string;
-  readonly line?: number;
-}
-
-export interface CandidateImportStore {
-  /** Origin of those ids that are already stored. */
-  findExisting(
-    ids: readonly string[],
-  ): Promise<{ found: Map<string, StoredCandidateOrigin>; readUnits: number }>;
-  /**
-   * Inserts candidates that must not exist yet, with the stats counters, atomically per call.
-   * Ids that turned out to exist already are returned, not overwritten.
-   */
-  insertNew(candidates: readonly Candidate[]): Promise<{
-    inserted: readonly string[];
-    alreadyStored: readonly string[];
-    /** Ids whose fields other than the body are too big to store at all. */
-    tooLarge: readonly string[];
-    writeUnits: number;
-  }>;
-}
-
-export interface RunCounts {
-  lines: number;
-  imported: number;
-  skipped: number;
-  quarantined: number;
-  quarantined_by_reason: Partial<Record<QuarantineReason, number>>;
-}
-
-export interface RunStart {
-  readonly runId: string;
-  readonly importId: string;
-  readonly bucket: string;
-  readonly key: string;
-  readonly etag: string;
-  readonly size: number;
-  readonly startedAt: string;
-}
-
-export interface RunSummary {
-  readonly counts: RunCounts;
-  readonly sha256: string;
-  readonly quarantineKey: string | null;
-  readonly finishedAt: string;
-  readonly durationMs: number;
-  readonly capacity: { readonly writeUnits: number; readonly readUnits: number };
-}
-
-export interface RunRecordStore {
-  /** Marks the run as importing under `importId`, unless that very import already completed. */
-  begin(start: RunStart): Promise<"started" | "already_completed">;
-  complete(start: RunStart, summary: RunSummary): Promise<void>;
-  fail(start: RunStart, reason: string): Promise<void>;
-}
-
-export interface QuarantineEntry {
-  readonly run_id: string;
-  readonly import_id: string;
-  readonly source_key: string;
-  readonly line: number;
-  readonly reason: QuarantineReason;
-  readonly detail: string;
-  readonly raw: string;
-}
-
-export interface QuarantineWriter {
-  write(entry: QuarantineEntry): Promise<void>;
-  /** Finishes the object; `null` when nothing was written. */
-  close(): Promise<string | null>;
-  abort(): Promise<void>;
-}
-
-export interface QuarantineSink {
-  open(runId: string, importId: string): QuarantineWriter;
 }
 
 export interface ImportRunDeps {

@@ -1,28 +1,13 @@
 import { NotFoundError } from "../../shared/domain/errors.ts";
-import {
-  normalizeRunsPrefix,
-  type RunImportState,
-  type RunListing,
-  runListing,
-} from "../domain/run-folders.ts";
+import { normalizeRunsPrefix, type RunListing, runListing } from "../domain/run-folders.ts";
 import { runObjectKey } from "../domain/run-upload.ts";
-import { type ImportRunDeps, importRun, RunObjectMissingError } from "./import-run.ts";
-
-export interface RunFolderLister {
-  /** The run ids: the names of the folders directly under `prefix`. */
-  listRunFolders(prefix: string): Promise<string[]>;
-}
-
-export interface RunRecordReader {
-  /** The run records of those ids that have one. */
-  readRunRecords(runIds: readonly string[]): Promise<Map<string, RunImportState>>;
-}
-
-/** Avocet's `bench_results_dir`, kept in the table so every function instance sees the same. */
-export interface ReviewSettingsStore {
-  readRunsPrefix(): Promise<string | null>;
-  writeRunsPrefix(prefix: string, changedBy: string, at: string): Promise<void>;
-}
+import {
+  type ReviewSettingsStore,
+  type RunFolderLister,
+  RunObjectMissingError,
+  type RunRecordReader,
+} from "../ports.ts";
+import { type ImportRunDeps, importRun } from "./import-run.ts";
 
 export interface RunFolderDeps {
   readonly bucket: string;

@@ -1,7 +1,7 @@
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { type BodyStore, CandidateTable } from "../../shared/adapters/candidate-table.ts";
 import type { Candidate } from "../../shared/domain/candidate.ts";
-import type { CorrectionStore } from "../usecases/ingest-correction.ts";
+import type { CorrectionStore } from "../ports.ts";
 
 type Stored = Awaited<ReturnType<CorrectionStore["insertIfAbsent"]>>;
 

@@ -1,6 +1,6 @@
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { INGEST_QUARANTINE_PREFIX } from "../../shared/resources.ts";
-import type { IngestQuarantine, IngestQuarantineEntry } from "../usecases/ingest-correction.ts";
+import type { IngestQuarantine, IngestQuarantineEntry } from "../ports.ts";
 
 /**
  * Refused correction messages, one JSON object each under

@@ -1,5 +1,4 @@
 import { excerpt } from "../../import/domain/run-line.ts";
-import type { Candidate } from "../../shared/domain/candidate.ts";
 import { PayloadTooLargeError } from "../../shared/domain/errors.ts";
 import {
   type CorrectionFault,
@@ -8,33 +7,7 @@ import {
   candidateFromCorrection,
   classifyCorrection,
 } from "../domain/correction.ts";
-
-export interface CorrectionStore {
-  /**
-   * Stores `candidate` unless a record with its id exists, moving the stats counters in the same
-   * write. `already_stored` leaves the stored record and the counters as they were; `too_large`
-   * means the record cannot be stored at all. Passing failures (throttling, network) throw.
-   */
-  insertIfAbsent(candidate: Candidate): Promise<"inserted" | "already_stored" | "too_large">;
-}
-
-/** A message that can never be ingested, kept with why and where it came from. */
-export interface IngestQuarantineEntry {
-  readonly message_id: string;
-  readonly channel: "sqs";
-  readonly reason: CorrectionFault;
-  readonly detail: string;
-  readonly received_at: string;
-  readonly quarantined_at: string;
-  /** The body as it arrived, cut to a size that identifies it. */
-  readonly raw: string;
-  readonly raw_bytes: number;
-}
-
-export interface IngestQuarantine {
-  /** Stores the entry (again, for a redelivery) and returns where it is. */
-  put(entry: IngestQuarantineEntry): Promise<string>;
-}
+import type { CorrectionStore, IngestQuarantine } from "../ports.ts";
 
 export interface IngestCorrectionDeps {
   readonly corrections: CorrectionStore;

@@ -6,7 +6,7 @@ import type { ProvenanceFill } from "../../shared/domain/provenance.ts";
 import type { CounterDelta } from "../../shared/domain/stats.ts";
 import { STATUS_INDEX_SHARDS, TABLE } from "../../shared/resources.ts";
 import type { IndexPosition } from "../domain/provenance-requests.ts";
-import type { ProvenancePage, ProvenanceRecord, ProvenanceStore } from "../usecases/provenance.ts";
+import type { ProvenancePage, ProvenanceRecord, ProvenanceStore } from "../ports.ts";
 
 type Item = Record<string, unknown>;
 

@@ -1,64 +1,17 @@
-import type { CounterReader } from "../../review/usecases/review-queue.ts";
+import type { CounterReader } from "../../review/ports.ts";
 import type { CandidateStatus } from "../../shared/domain/candidate.ts";
-import {
-  type BackfillSubject,
-  type ProvenanceFill,
-  planProvenanceFill,
-  validateProvenance,
-} from "../../shared/domain/provenance.ts";
-import {
-  type CountedCandidate,
-  type CounterDelta,
-  deltaForChange,
-  type ProvenanceReport,
-  provenanceReport,
-} from "../../shared/domain/stats.ts";
+import { planProvenanceFill, validateProvenance } from "../../shared/domain/provenance.ts";
+import { deltaForChange, type ProvenanceReport, provenanceReport } from "../../shared/domain/stats.ts";
 import {
   type BackfillFilter,
   type BackfillRequest,
   decodeWalkCursor,
   encodeWalkCursor,
-  type IndexPosition,
   statusesOf,
   type ValidateQuery,
   type WalkCursor,
 } from "../domain/provenance-requests.ts";
-
-/** A candidate as provenance work reads it from the store. */
-export interface ProvenanceRecord extends CountedCandidate, BackfillSubject {
-  readonly id: string;
-  readonly status: CandidateStatus;
-  readonly version?: number;
-  readonly source?: string | null;
-  readonly benchmark_run_id?: string | null;
-  readonly model_name?: string | null;
-}
-
-export interface ProvenancePage {
-  readonly records: readonly { readonly record: ProvenanceRecord; readonly position: IndexPosition }[];
-  /** Where the next read of this partition starts; `null` when the partition is read to its end. */
-  readonly next: IndexPosition | null;
-}
-
-export interface ProvenanceStore {
-  /** Partitions of the status index per status. */
-  readonly shards: number;
-  /** Up to `limit` records of one partition of the status index, in index order, after `after`. */
-  readPartition(
-    status: CandidateStatus,
-    shard: number,
-    after: IndexPosition | null,
-    limit: number,
-  ): Promise<ProvenancePage>;
-  /** The record as stored now (a consistent read); `null` when there is no such id. */
-  find(id: string): Promise<ProvenanceRecord | null>;
-  /**
-   * Writes `fill` into the record's provenance with the counter `delta`, in one transaction that
-   * applies only while the record is at the version it was read at and still lacks every field
-   * the fill sets. `stale` when it was not (nothing was written).
-   */
-  fill(record: ProvenanceRecord, fill: ProvenanceFill, delta: CounterDelta): Promise<"filled" | "stale">;
-}
+import type { ProvenanceRecord, ProvenanceStore } from "../ports.ts";
 
 export interface ProvenanceLimits {
   /** Records read from the index per query. */

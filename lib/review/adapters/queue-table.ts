@@ -1,12 +1,11 @@
 import { type DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
-import type { CandidateSelection, ExportCandidateSource } from "../../exports/usecases/exports.ts";
+import type { CandidateSelection, ExportCandidateSource } from "../../exports/ports.ts";
 import type { CandidateViews } from "../../shared/adapters/candidate-view.ts";
 import { keys, statusPartition } from "../../shared/adapters/table-keys.ts";
 import type { CandidateStatus } from "../../shared/domain/candidate.ts";
 import { STATUS_INDEX_SHARDS, TABLE } from "../../shared/resources.ts";
 import type { QueueFilters, QueuePosition } from "../domain/queue.ts";
-import type { CandidateView } from "../usecases/review.ts";
-import type { QueueReader, QueueWalk } from "../usecases/review-queue.ts";
+import type { CandidateView, QueueReader, QueueWalk } from "../ports.ts";
 
 type Item = Record<string, unknown>;
 type Position = [sortKey: string, id: string];

@@ -6,7 +6,7 @@ import { transactConditionally } from "../../shared/adapters/transactions.ts";
 import { NotFoundError } from "../../shared/domain/errors.ts";
 import { TABLE } from "../../shared/resources.ts";
 import { type ReviewEvent, type ReviewSubject, staleConflict, type Transition } from "../domain/review.ts";
-import type { CandidateView, ReviewStore } from "../usecases/review.ts";
+import type { CandidateView, ReviewStore } from "../ports.ts";
 
 const EVENT_PREFIX = "EVENT#";
 

@@ -5,33 +5,9 @@ import {
   filtersOf,
   type QueueFilters,
   type QueuePage,
-  type QueuePosition,
   type QueueQuery,
 } from "../domain/queue.ts";
-import type { CandidateView } from "./review.ts";
-
-export interface QueueWalk {
-  readonly filters: QueueFilters;
-  /** Start after this position; from the oldest item when `null`. */
-  readonly after: QueuePosition | null;
-  /** Items to pass over before the page starts (Avocet's `page`). */
-  readonly skip: number;
-  readonly limit: number;
-}
-
-export interface QueueReader {
-  /** The number of shards a position has one entry for. */
-  readonly shards: number;
-  /**
-   * `needs_review` candidates oldest first, merged over the shards: the page, the position
-   * after its last item and whether any item follows.
-   */
-  walk(walk: QueueWalk): Promise<{ items: CandidateView[]; position: QueuePosition; more: boolean }>;
-}
-
-export interface CounterReader {
-  read(): Promise<CounterDelta>;
-}
+import type { CandidateView, CounterReader, QueueReader } from "../ports.ts";
 
 export interface ReviewQueueDeps {
   readonly queue: QueueReader;

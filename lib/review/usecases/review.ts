@@ -3,29 +3,10 @@ import {
   type Decision,
   planDecision,
   planUndo,
-  type ReviewEvent,
   type ReviewSubject,
   type Transition,
 } from "../domain/review.ts";
-
-/** A candidate as the API shows it: every stored field, the full prompt and answer, no storage keys. */
-export type CandidateView = Readonly<Record<string, unknown>> & {
-  readonly id: string;
-  readonly status: string;
-};
-
-export interface ReviewStore {
-  /** The candidate's current review state, read consistently; `null` when there is no such id. */
-  findSubject(id: string): Promise<ReviewSubject | null>;
-  /**
-   * Writes the transition, its history event and its counter delta in one transaction that
-   * applies only if the candidate is still at `from` and `expectedVersion`. Throws `NotFoundError`
-   * when the candidate is gone and `ConflictError` (naming the current status) when it moved.
-   */
-  apply(transition: Transition): Promise<void>;
-  /** The candidate and its history, oldest event first; `null` when there is no such id. */
-  detail(id: string): Promise<{ candidate: CandidateView; history: ReviewEvent[] } | null>;
-}
+import type { ReviewStore } from "../ports.ts";
 
 export interface ReviewDeps {
   readonly store: ReviewStore;

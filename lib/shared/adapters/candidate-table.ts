@@ -1,5 +1,5 @@
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import type { CandidateImportStore, StoredCandidateOrigin } from "../../import/usecases/import-run.ts";
+import type { CandidateImportStore, StoredCandidateOrigin } from "../../import/ports.ts";
 import type { Candidate } from "../domain/candidate.ts";
 import { deltaForNew, mergeDeltas } from "../domain/stats.ts";
 import { TABLE } from "../resources.ts";

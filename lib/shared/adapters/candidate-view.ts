@@ -1,4 +1,4 @@
-import type { CandidateView } from "../../review/usecases/review.ts";
+import type { CandidateView } from "../../review/ports.ts";
 
 /** The prompt and answer of a candidate whose item was too big to hold them. */
 export interface CandidateBody {

@@ -17,7 +17,7 @@ import {
   type RunObject,
   RunObjectMissingError,
   type RunObjectReader,
-} from "../../import/usecases/import-run.ts";
+} from "../../import/ports.ts";
 import { BUCKET_PREFIXES } from "../resources.ts";
 import type { BodyStore } from "./candidate-table.ts";
 import type { CandidateBody } from "./candidate-view.ts";

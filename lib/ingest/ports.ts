@@ -1,0 +1,33 @@
+import type { Candidate } from "../shared/domain/candidate.ts";
+import type { CorrectionFault } from "./domain/correction.ts";
+
+/**
+ * The ports of this capability: what its use cases need from the outside world, each implemented
+ * by an adapter (DynamoDB, S3, SQS, an LLM) and by an in-memory fake in the tests.
+ */
+export interface CorrectionStore {
+  /**
+   * Stores `candidate` unless a record with its id exists, moving the stats counters in the same
+   * write. `already_stored` leaves the stored record and the counters as they were; `too_large`
+   * means the record cannot be stored at all. Passing failures (throttling, network) throw.
+   */
+  insertIfAbsent(candidate: Candidate): Promise<"inserted" | "already_stored" | "too_large">;
+}
+
+/** A message that can never be ingested, kept with why and where it came from. */
+export interface IngestQuarantineEntry {
+  readonly message_id: string;
+  readonly channel: "sqs";
+  readonly reason: CorrectionFault;
+  readonly detail: string;
+  readonly received_at: string;
+  readonly quarantined_at: string;
+  /** The body as it arrived, cut to a size that identifies it. */
+  readonly raw: string;
+  readonly raw_bytes: number;
+}
+
+export interface IngestQuarantine {
+  /** Stores the entry (again, for a redelivery) and returns where it is. */
+  put(entry: IngestQuarantineEntry): Promise<string>;
+}

@@ -1,0 +1,49 @@
+import type { CounterDelta } from "../shared/domain/stats.ts";
+import type { QueueFilters, QueuePosition } from "./domain/queue.ts";
+import type { ReviewEvent, ReviewSubject, Transition } from "./domain/review.ts";
+
+/**
+ * The ports of this capability: what its use cases need from the outside world, each implemented
+ * by an adapter (DynamoDB, S3, SQS, an LLM) and by an in-memory fake in the tests.
+ */
+/** A candidate as the API shows it: every stored field, the full prompt and answer, no storage keys. */
+export type CandidateView = Readonly<Record<string, unknown>> & {
+  readonly id: string;
+  readonly status: string;
+};
+
+export interface ReviewStore {
+  /** The candidate's current review state, read consistently; `null` when there is no such id. */
+  findSubject(id: string): Promise<ReviewSubject | null>;
+  /**
+   * Writes the transition, its history event and its counter delta in one transaction that
+   * applies only if the candidate is still at `from` and `expectedVersion`. Throws `NotFoundError`
+   * when the candidate is gone and `ConflictError` (naming the current status) when it moved.
+   */
+  apply(transition: Transition): Promise<void>;
+  /** The candidate and its history, oldest event first; `null` when there is no such id. */
+  detail(id: string): Promise<{ candidate: CandidateView; history: ReviewEvent[] } | null>;
+}
+
+export interface QueueWalk {
+  readonly filters: QueueFilters;
+  /** Start after this position; from the oldest item when `null`. */
+  readonly after: QueuePosition | null;
+  /** Items to pass over before the page starts (Avocet's `page`). */
+  readonly skip: number;
+  readonly limit: number;
+}
+
+export interface QueueReader {
+  /** The number of shards a position has one entry for. */
+  readonly shards: number;
+  /**
+   * `needs_review` candidates oldest first, merged over the shards: the page, the position
+   * after its last item and whether any item follows.
+   */
+  walk(walk: QueueWalk): Promise<{ items: CandidateView[]; position: QueuePosition; more: boolean }>;
+}
+
+export interface CounterReader {
+  read(): Promise<CounterDelta>;
+}
