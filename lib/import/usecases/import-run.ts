@@ -1,11 +1,12 @@
 import { createHash } from "node:crypto";
 import { type Candidate, modelOf, newCandidateFromLine } from "../../shared/domain/candidate.ts";
-import { splitLines } from "../domain/lines.ts";
+import { type RawLine, splitLines } from "../domain/lines.ts";
 import { classifyRunLine, excerpt, type QuarantineReason } from "../domain/run-line.ts";
 import { runIdFromKey } from "../domain/run-upload.ts";
 import type {
   CandidateImportStore,
   QuarantineSink,
+  QuarantineWriter,
   RunCounts,
   RunObjectReader,
   RunRecordStore,
@@ -82,191 +83,271 @@ export function importIdOf(upload: RunUpload, etag: string): string {
  * nothing; a redelivery after a crash finishes with the counts of one clean run.
  */
 export async function importRun(deps: ImportRunDeps, upload: RunUpload): Promise<ImportOutcome> {
-  const limits = { ...DEFAULT_IMPORT_LIMITS, ...deps.limits };
   const now = deps.now ?? (() => new Date());
+  const { start, body } = await openRun(deps, upload, now());
+  const { runId, importId } = start;
+  if ((await deps.runs.begin(start)) === "already_completed") {
+    return { status: "already_imported", runId, importId };
+  }
+  const run = new RunImport(deps, upload, start, now);
+  try {
+    await run.readLines(body);
+    return { status: "imported", runId, importId, summary: await run.finish() };
+  } catch (error) {
+    await run.abandon(error);
+    throw error;
+  }
+}
+
+/** Opens the object and names the import: its run, its stable id and where it came from. */
+async function openRun(deps: ImportRunDeps, upload: RunUpload, startedAt: Date) {
   const runId = runIdFromKey(upload.key, upload.runsPrefix);
   const object = await deps.objects.open(upload.bucket, upload.key);
-  const importId = importIdOf(upload, object.etag);
-  const startedAt = now();
   const start: RunStart = {
     runId,
-    importId,
+    importId: importIdOf(upload, object.etag),
     bucket: upload.bucket,
     key: upload.key,
     etag: object.etag,
     size: object.size,
     startedAt: startedAt.toISOString(),
   };
-  if ((await deps.runs.begin(start)) === "already_completed") {
-    return { status: "already_imported", runId, importId };
-  }
+  return { start, body: object.body };
+}
 
-  const counts: RunCounts = { lines: 0, imported: 0, skipped: 0, quarantined: 0, quarantined_by_reason: {} };
-  const capacity = { writeUnits: 0, readUnits: 0 };
-  const quarantine = deps.quarantine.open(runId, importId);
-  const hash = createHash("sha256");
-
-  const quarantineLine = async (line: number, raw: string, reason: QuarantineReason, detail: string) => {
-    counts.quarantined += 1;
-    counts.quarantined_by_reason[reason] = (counts.quarantined_by_reason[reason] ?? 0) + 1;
-    await quarantine.write({
-      run_id: runId,
-      import_id: importId,
-      source_key: upload.key,
-      line,
-      reason,
-      detail,
-      raw: excerpt(raw),
-    });
+/** One import in progress: what it counted so far, its quarantine object and its chunk pipeline. */
+class RunImport {
+  private readonly limits: ImportLimits;
+  private readonly counts: RunCounts = {
+    lines: 0,
+    imported: 0,
+    skipped: 0,
+    quarantined: 0,
+    quarantined_by_reason: {},
   };
-
+  private readonly capacity = { writeUnits: 0, readUnits: 0 };
+  private readonly quarantine: QuarantineWriter;
+  private readonly hash = createHash("sha256");
+  private readonly chunks: ChunkPipeline;
   /**
    * A fresh run is inserted optimistically: the conditional insert itself reports the ids already
    * stored, so a new candidate costs one write and no read. Once a chunk meets stored ids (a
    * re-upload, a resumed crash) chunks are looked up first, which spares the failed insert, until a
    * looked-up chunk finds none again.
    */
-  let lookUpFirst = false;
-  const flush = async (chunk: Pending[]) => {
-    let fresh = chunk;
-    if (lookUpFirst) {
-      const existing = await deps.candidates.findExisting(chunk.map((p) => p.candidate.id));
-      capacity.readUnits += existing.readUnits;
-      lookUpFirst = existing.found.size > 0;
-      fresh = [];
-      for (const pending of chunk) {
-        const origin = existing.found.get(pending.candidate.id);
-        if (origin) await settleExisting(pending, origin);
-        else fresh.push(pending);
+  private lookUpFirst = false;
+
+  constructor(
+    private readonly deps: ImportRunDeps,
+    private readonly upload: RunUpload,
+    private readonly start: RunStart,
+    private readonly now: () => Date,
+  ) {
+    this.limits = { ...DEFAULT_IMPORT_LIMITS, ...deps.limits };
+    this.quarantine = deps.quarantine.open(start.runId, start.importId);
+    this.chunks = new ChunkPipeline(this.limits.parallelChunks, (chunk) => this.store(chunk));
+  }
+
+  /** Reads every line: a bad one is quarantined, a good one joins the chunk being filled. */
+  async readLines(body: AsyncIterable<Uint8Array>): Promise<void> {
+    let chunk = new Chunk();
+    for await (const raw of splitLines(body, {
+      maxLineBytes: this.limits.maxLineBytes,
+      onBytes: (bytes) => this.hash.update(bytes),
+    })) {
+      this.counts.lines += 1;
+      const pending = await this.accept(raw, chunk);
+      if (!pending) continue;
+      chunk.add(pending);
+      if (chunk.size >= this.limits.chunkSize || chunk.bytes >= this.limits.chunkBytes) {
+        await this.chunks.submit(chunk.pending);
+        chunk = new Chunk();
       }
     }
+    if (chunk.size > 0) await this.chunks.submit(chunk.pending);
+    await this.chunks.drain();
+  }
+
+  /** Closes the quarantine and records the finished run with its counts. */
+  async finish(): Promise<RunSummary> {
+    const quarantineKey = await this.quarantine.close();
+    const finishedAt = this.now();
+    const summary: RunSummary = {
+      counts: this.counts,
+      sha256: this.hash.digest("hex"),
+      quarantineKey,
+      finishedAt: finishedAt.toISOString(),
+      durationMs: finishedAt.getTime() - Date.parse(this.start.startedAt),
+      capacity: this.capacity,
+    };
+    await this.deps.runs.complete(this.start, summary);
+    return summary;
+  }
+
+  /** Lets the chunks in flight settle, drops the partial quarantine and marks the run failed. */
+  async abandon(error: unknown): Promise<void> {
+    await this.chunks.settle();
+    await this.quarantine.abort();
+    await this.deps.runs
+      .fail(this.start, error instanceof Error ? error.message : String(error))
+      .catch(() => undefined);
+  }
+
+  /** The candidate a line holds, or `null` once the line is quarantined. */
+  private async accept(raw: RawLine, chunk: Chunk): Promise<Pending | null> {
+    if (raw.tooLong) {
+      await this.quarantineLine(raw.number, raw.text, "line_too_large", `${raw.tooLong.bytes} bytes`);
+      return null;
+    }
+    const verdict = classifyRunLine(raw.text);
+    if (!verdict.ok) {
+      await this.quarantineLine(raw.number, raw.text, verdict.reason, verdict.detail);
+      return null;
+    }
+    const firstLine = chunk.lineOf(verdict.line.id);
+    if (firstLine !== undefined) {
+      await this.quarantineLine(
+        raw.number,
+        raw.text,
+        "duplicate_id",
+        `id already on line ${firstLine} of this run`,
+      );
+      return null;
+    }
+    const candidate = newCandidateFromLine(verdict.line, {
+      source: verdict.line.source ?? "benchmark",
+      channel: "s3-upload",
+      model: modelOf(verdict.line),
+      captured_at: this.now().toISOString(),
+      source_run_id: this.start.runId,
+      bucket: this.upload.bucket,
+      key: this.upload.key,
+      etag: this.start.etag,
+      line: raw.number,
+      import_id: this.start.importId,
+    });
+    return { candidate, line: raw.number, raw: raw.text };
+  }
+
+  /** Stores one chunk: looked up first while stored ids keep turning up, then inserted. */
+  private async store(chunk: readonly Pending[]): Promise<void> {
+    const fresh = this.lookUpFirst ? await this.withoutStored(chunk) : chunk;
     if (fresh.length === 0) return;
-    const result = await deps.candidates.insertNew(fresh.map((p) => p.candidate));
-    capacity.writeUnits += result.writeUnits;
-    counts.imported += result.inserted.length;
-    if (result.tooLarge.length > 0) {
-      const tooLarge = new Set(result.tooLarge);
-      for (const pending of fresh) {
-        if (tooLarge.has(pending.candidate.id)) {
-          await quarantineLine(
-            pending.line,
-            pending.raw,
-            "item_too_large",
-            "the record does not fit in an item",
-          );
-        }
-      }
+    const result = await this.deps.candidates.insertNew(fresh.map((p) => p.candidate));
+    this.capacity.writeUnits += result.writeUnits;
+    this.counts.imported += result.inserted.length;
+    const tooLarge = new Set(result.tooLarge);
+    for (const pending of fresh.filter((p) => tooLarge.has(p.candidate.id))) {
+      await this.quarantineLine(
+        pending.line,
+        pending.raw,
+        "item_too_large",
+        "the record does not fit in an item",
+      );
     }
     if (result.alreadyStored.length > 0) {
       // Stored already (or by another writer since the lookup): find out whose they are.
-      lookUpFirst = true;
+      this.lookUpFirst = true;
       const stored = new Set(result.alreadyStored);
-      const origins = await deps.candidates.findExisting([...stored]);
-      capacity.readUnits += origins.readUnits;
-      for (const pending of fresh) {
-        if (stored.has(pending.candidate.id)) {
-          await settleExisting(pending, origins.found.get(pending.candidate.id) ?? {});
-        }
+      const origins = await this.deps.candidates.findExisting([...stored]);
+      this.capacity.readUnits += origins.readUnits;
+      for (const pending of fresh.filter((p) => stored.has(p.candidate.id))) {
+        await this.settleExisting(pending, origins.found.get(pending.candidate.id) ?? {});
       }
     }
-  };
+  }
+
+  /** The lines of a chunk whose ids are not stored yet; the stored ones are settled on the way. */
+  private async withoutStored(chunk: readonly Pending[]): Promise<Pending[]> {
+    const existing = await this.deps.candidates.findExisting(chunk.map((p) => p.candidate.id));
+    this.capacity.readUnits += existing.readUnits;
+    this.lookUpFirst = existing.found.size > 0;
+    const fresh: Pending[] = [];
+    for (const pending of chunk) {
+      const origin = existing.found.get(pending.candidate.id);
+      if (origin) await this.settleExisting(pending, origin);
+      else fresh.push(pending);
+    }
+    return fresh;
+  }
 
   /** A stored id is this import's own earlier write (a resumed crash), an in-run repeat, or a skip. */
-  const settleExisting = async (pending: Pending, origin: StoredCandidateOrigin) => {
-    if (origin.importId === importId && origin.line === pending.line) counts.imported += 1;
-    else if (origin.importId === importId) {
-      await quarantineLine(
+  private async settleExisting(pending: Pending, origin: StoredCandidateOrigin): Promise<void> {
+    if (origin.importId === this.start.importId && origin.line === pending.line) this.counts.imported += 1;
+    else if (origin.importId === this.start.importId) {
+      await this.quarantineLine(
         pending.line,
         pending.raw,
         "duplicate_id",
         `id already on line ${origin.line} of this run`,
       );
-    } else counts.skipped += 1;
-  };
+    } else this.counts.skipped += 1;
+  }
 
-  const inFlight = new Set<Promise<void>>();
-  let failure: unknown;
-  const submit = async (chunk: Pending[]) => {
-    const task = flush(chunk).catch((error: unknown) => {
-      failure ??= error;
+  private async quarantineLine(line: number, raw: string, reason: QuarantineReason, detail: string) {
+    this.counts.quarantined += 1;
+    this.counts.quarantined_by_reason[reason] = (this.counts.quarantined_by_reason[reason] ?? 0) + 1;
+    await this.quarantine.write({
+      run_id: this.start.runId,
+      import_id: this.start.importId,
+      source_key: this.upload.key,
+      line,
+      reason,
+      detail,
+      raw: excerpt(raw),
     });
-    inFlight.add(task);
-    void task.finally(() => inFlight.delete(task));
-    while (inFlight.size >= limits.parallelChunks) await Promise.race(inFlight);
-    if (failure) throw failure;
-  };
+  }
+}
 
-  try {
-    let chunk: Pending[] = [];
-    let chunkIds = new Map<string, number>();
-    let chunkBytes = 0;
-    for await (const raw of splitLines(object.body, {
-      maxLineBytes: limits.maxLineBytes,
-      onBytes: (bytes) => hash.update(bytes),
-    })) {
-      counts.lines += 1;
-      if (raw.tooLong) {
-        await quarantineLine(raw.number, raw.text, "line_too_large", `${raw.tooLong.bytes} bytes`);
-        continue;
-      }
-      const verdict = classifyRunLine(raw.text);
-      if (!verdict.ok) {
-        await quarantineLine(raw.number, raw.text, verdict.reason, verdict.detail);
-        continue;
-      }
-      const firstLine = chunkIds.get(verdict.line.id);
-      if (firstLine !== undefined) {
-        await quarantineLine(
-          raw.number,
-          raw.text,
-          "duplicate_id",
-          `id already on line ${firstLine} of this run`,
-        );
-        continue;
-      }
-      const candidate = newCandidateFromLine(verdict.line, {
-        source: verdict.line.source ?? "benchmark",
-        channel: "s3-upload",
-        model: modelOf(verdict.line),
-        captured_at: now().toISOString(),
-        source_run_id: runId,
-        bucket: upload.bucket,
-        key: upload.key,
-        etag: object.etag,
-        line: raw.number,
-        import_id: importId,
-      });
-      chunk.push({ candidate, line: raw.number, raw: raw.text });
-      chunkIds.set(candidate.id, raw.number);
-      chunkBytes += Buffer.byteLength(raw.text);
-      if (chunk.length >= limits.chunkSize || chunkBytes >= limits.chunkBytes) {
-        await submit(chunk);
-        chunk = [];
-        chunkIds = new Map();
-        chunkBytes = 0;
-      }
-    }
-    if (chunk.length > 0) await submit(chunk);
-    await Promise.all(inFlight);
-    if (failure) throw failure;
-    const quarantineKey = await quarantine.close();
-    const finishedAt = now();
-    const summary: RunSummary = {
-      counts,
-      sha256: hash.digest("hex"),
-      quarantineKey,
-      finishedAt: finishedAt.toISOString(),
-      durationMs: finishedAt.getTime() - startedAt.getTime(),
-      capacity,
-    };
-    await deps.runs.complete(start, summary);
-    return { status: "imported", runId, importId, summary };
-  } catch (error) {
-    await Promise.allSettled(inFlight);
-    await quarantine.abort();
-    await deps.runs
-      .fail(start, error instanceof Error ? error.message : String(error))
-      .catch(() => undefined);
-    throw error;
+/** The candidates of one atomic insert being filled, with the ids it holds and their lines. */
+class Chunk {
+  readonly pending: Pending[] = [];
+  private readonly lines = new Map<string, number>();
+  bytes = 0;
+
+  get size(): number {
+    return this.pending.length;
+  }
+
+  lineOf(id: string): number | undefined {
+    return this.lines.get(id);
+  }
+
+  add(pending: Pending): void {
+    this.pending.push(pending);
+    this.lines.set(pending.candidate.id, pending.line);
+    this.bytes += Buffer.byteLength(pending.raw);
+  }
+}
+
+/** Runs up to `parallel` chunk stores at once; the first failure stops the reading that feeds it. */
+class ChunkPipeline {
+  private readonly inFlight = new Set<Promise<void>>();
+  private failure: unknown;
+
+  constructor(
+    private readonly parallel: number,
+    private readonly store: (chunk: readonly Pending[]) => Promise<void>,
+  ) {}
+
+  async submit(chunk: readonly Pending[]): Promise<void> {
+    const task = this.store(chunk).catch((error: unknown) => {
+      this.failure ??= error;
+    });
+    this.inFlight.add(task);
+    void task.finally(() => this.inFlight.delete(task));
+    while (this.inFlight.size >= this.parallel) await Promise.race(this.inFlight);
+    if (this.failure) throw this.failure;
+  }
+
+  /** Waits for every chunk in flight and throws the first failure, if any. */
+  async drain(): Promise<void> {
+    await Promise.all(this.inFlight);
+    if (this.failure) throw this.failure;
+  }
+
+  /** Waits for every chunk in flight, whatever happens to it. */
+  async settle(): Promise<void> {
+    await Promise.allSettled(this.inFlight);
   }
 }
