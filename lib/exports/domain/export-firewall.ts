@@ -100,6 +100,7 @@ export class ExportFirewall {
     this.spec = FORMATS[policy.format];
   }
 
+  /** Long on purpose: the firewall's rules read top to bottom in the order they are applied, each one a few lines. */
   screen(candidate: CandidateRecord): FirewallVerdict {
     const provenance = isRecord(candidate.provenance) ? candidate.provenance : {};
     const status = text(candidate.status);

@@ -199,20 +199,12 @@ export async function buildExport(
   const { request } = job;
   const { filters } = request;
   const now = clockOf(deps);
-  const prefix = exportPrefix(job.id);
   const firewall = new ExportFirewall(
     { format: request.format, options: request.options, filters },
     deps.checkProvenance,
   );
   const tally = new ExportTally();
-  const dataset = new ReceiptWriter(deps.objects, `${prefix}${EXPORT_FILES.dataset}`, NDJSON);
-  const quarantine = new ReceiptWriter(deps.objects, `${prefix}${EXPORT_FILES.quarantine}`, NDJSON);
-  const records = new ReceiptWriter(deps.objects, `${prefix}${EXPORT_FILES.records}`, NDJSON);
-  const writers = [dataset, quarantine, records];
-  const documents =
-    request.format === "rag" && request.options.bedrock_kb_sidecars
-      ? new DocumentWriter(deps.objects, `${prefix}${EXPORT_FILES.documents}`)
-      : null;
+  const files = new ExportFiles(deps.objects, job);
   const interval = deps.progressIntervalMs ?? 2_000;
   let lastProgress = now().getTime();
 
@@ -222,24 +214,9 @@ export async function buildExport(
         if (filters.limit !== undefined && tally.exported >= filters.limit) break read;
         const verdict = firewall.screen(candidate);
         tally.count(candidate.status, verdict);
-        if (!verdict.passed) {
-          quarantine.add(JSON.stringify(verdict.entry));
-          continue;
-        }
-        verdict.lines.forEach(({ recordId, line }, i) => {
-          dataset.add(JSON.stringify(line));
-          records.add(
-            JSON.stringify({
-              line: verdict.firstLine + i,
-              record_id: recordId,
-              candidate_id: verdict.example.candidateId,
-            }),
-          );
-        });
-        const first = verdict.lines[0];
-        if (documents && first) await documents.add(kbDocument(verdict.example, first.recordId));
+        await files.add(verdict);
       }
-      await Promise.all(writers.map((writer) => writer.flush()));
+      await files.flush();
       if (limits.deadline !== undefined && Date.now() >= limits.deadline) {
         throw new TimeLimitError(
           `the export stopped after ${tally.snapshot().considered} candidates: the time this run may take is nearly up`,
@@ -251,11 +228,6 @@ export async function buildExport(
         await deps.jobs.progress(job.id, { considered, exported, quarantined });
       }
     }
-    const [datasetFile, quarantineFile, recordsFile] = (await Promise.all(
-      writers.map((writer) => writer.close()),
-    )) as [FileReceipt, FileReceipt, FileReceipt];
-    const documentCount = documents ? await documents.close() : 0;
-
     const manifest = buildManifest({
       export_id: job.id,
       format: request.format,
@@ -267,23 +239,85 @@ export async function buildExport(
       started_at: startedAt,
       finished_at: now().toISOString(),
       counts: tally.snapshot(),
-      files: {
-        dataset: datasetFile,
-        quarantine: quarantineFile,
-        records: recordsFile,
-        documents: documents ? { prefix: `${prefix}${EXPORT_FILES.documents}`, count: documentCount } : null,
-      },
+      files: await files.close(),
     });
-    await deps.objects.put(
-      `${prefix}${EXPORT_FILES.manifest}`,
-      `${JSON.stringify(manifest, null, 2)}\n`,
-      "application/json",
-    );
+    await deps.objects.put(files.manifestKey, `${JSON.stringify(manifest, null, 2)}\n`, "application/json");
     return manifest;
   } catch (error) {
-    await Promise.all(writers.map((writer) => writer.abort()));
-    await documents?.close().catch(() => undefined);
+    await files.abort();
     throw error;
+  }
+}
+
+/** The files of one export, written while it reads: dataset, quarantine, record index, documents. */
+class ExportFiles {
+  private readonly prefix: string;
+  private readonly dataset: ReceiptWriter;
+  private readonly quarantine: ReceiptWriter;
+  private readonly records: ReceiptWriter;
+  private readonly documents: DocumentWriter | null;
+
+  constructor(objects: ExportObjects, job: ExportJob) {
+    this.prefix = exportPrefix(job.id);
+    this.dataset = new ReceiptWriter(objects, `${this.prefix}${EXPORT_FILES.dataset}`, NDJSON);
+    this.quarantine = new ReceiptWriter(objects, `${this.prefix}${EXPORT_FILES.quarantine}`, NDJSON);
+    this.records = new ReceiptWriter(objects, `${this.prefix}${EXPORT_FILES.records}`, NDJSON);
+    this.documents =
+      job.request.format === "rag" && job.request.options.bedrock_kb_sidecars
+        ? new DocumentWriter(objects, `${this.prefix}${EXPORT_FILES.documents}`)
+        : null;
+  }
+
+  get manifestKey(): string {
+    return `${this.prefix}${EXPORT_FILES.manifest}`;
+  }
+
+  private get writers(): ReceiptWriter[] {
+    return [this.dataset, this.quarantine, this.records];
+  }
+
+  /** A refused candidate goes to the quarantine; a passed one to the dataset and record index. */
+  async add(verdict: ReturnType<ExportFirewall["screen"]>): Promise<void> {
+    if (!verdict.passed) {
+      this.quarantine.add(JSON.stringify(verdict.entry));
+      return;
+    }
+    verdict.lines.forEach(({ recordId, line }, i) => {
+      this.dataset.add(JSON.stringify(line));
+      this.records.add(
+        JSON.stringify({
+          line: verdict.firstLine + i,
+          record_id: recordId,
+          candidate_id: verdict.example.candidateId,
+        }),
+      );
+    });
+    const first = verdict.lines[0];
+    if (this.documents && first) await this.documents.add(kbDocument(verdict.example, first.recordId));
+  }
+
+  async flush(): Promise<void> {
+    await Promise.all(this.writers.map((writer) => writer.flush()));
+  }
+
+  async close() {
+    const [dataset, quarantine, records] = (await Promise.all(
+      this.writers.map((writer) => writer.close()),
+    )) as [FileReceipt, FileReceipt, FileReceipt];
+    const documentCount = this.documents ? await this.documents.close() : 0;
+    return {
+      dataset,
+      quarantine,
+      records,
+      documents: this.documents
+        ? { prefix: `${this.prefix}${EXPORT_FILES.documents}`, count: documentCount }
+        : null,
+    };
+  }
+
+  async abort(): Promise<void> {
+    await Promise.all(this.writers.map((writer) => writer.abort()));
+    await this.documents?.close().catch(() => undefined);
   }
 }
 
