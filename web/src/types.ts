@@ -1,16 +1,13 @@
 /** What the review API sends, as far as the UI reads it. Every field but `id` may be missing. */
 
-export const FAILURE_CATEGORIES = [
-  "scoring_artifact",
-  "style_violation",
-  "partial_answer",
-  "wrong_answer",
-  "format_error",
-  "hallucination",
-] as const;
-export type FailureCategory = (typeof FAILURE_CATEGORIES)[number];
-
-export type ReviewAction = "correct" | "discard" | "flag";
+export type { RunListing } from "../../lib/import/domain/run-folders.ts";
+export {
+  CANDIDATE_STATUSES,
+  FAILURE_CATEGORIES,
+  type FailureCategory,
+  REVIEW_ACTIONS,
+  type ReviewAction,
+} from "../../lib/shared/domain/vocabulary.ts";
 
 export interface PromptMessage {
   readonly role?: unknown;
@@ -49,17 +46,6 @@ export interface ReviewStats {
   readonly total: number;
   readonly by_status: Readonly<Record<string, number>>;
   readonly export_ready: number;
-}
-
-export interface RunListing {
-  readonly run_id: string;
-  readonly timestamp: string | null;
-  readonly candidate_count: number | null;
-  readonly already_imported: boolean;
-  readonly import_state: string | null;
-  readonly imported: number | null;
-  readonly skipped: number | null;
-  readonly quarantined: number | null;
 }
 
 export interface HistoryEvent {

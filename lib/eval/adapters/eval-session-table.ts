@@ -101,6 +101,7 @@ export class EvalSessionTable implements EvalSessionStore {
     private readonly index: EvalSessionIndex,
   ) {}
 
+  /** Long on purpose: the session's update expression and its version condition are one statement, read and written together. */
   async upsert(session: SessionInput, now: string): Promise<SessionUpsert> {
     const messagesJson = JSON.stringify(session.messages);
     const inline = Buffer.byteLength(messagesJson) <= MAX_INLINE_ITEM_BYTES;
@@ -187,6 +188,7 @@ export class EvalSessionTable implements EvalSessionStore {
     return (Item.messages as SessionMessage[] | undefined) ?? [];
   }
 
+  /** Long on purpose: the rating and the session's like/dislike counts move in one transaction, spelled out together. */
   async putFeedback(feedback: Feedback): Promise<{ created: boolean; feedback: Feedback }> {
     const key = keys.evalFeedback(feedback.session_id, feedback.message_index, feedback.rater);
     let existing: Record<string, unknown> | undefined;

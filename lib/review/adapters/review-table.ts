@@ -78,6 +78,7 @@ export class ReviewTable implements ReviewStore {
     return { candidate: await this.views.toView(candidate), history };
   }
 
+  /** Long on purpose: every attribute a decision sets is named once here, beside the condition it must agree with. */
   private transactItems(transition: Transition) {
     const { subject, event } = transition;
     const { byStatus } = TABLE.indexes;

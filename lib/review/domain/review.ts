@@ -2,6 +2,7 @@ import { z } from "zod";
 import { type Candidate, type CandidateStatus, FailureCategory } from "../../shared/domain/candidate.ts";
 import { ConflictError } from "../../shared/domain/errors.ts";
 import { type CounterDelta, deltaForChange } from "../../shared/domain/stats.ts";
+import { REVIEW_ACTIONS } from "../../shared/domain/vocabulary.ts";
 
 /**
  * The review state machine. A candidate waits in `needs_review`; a reviewer's decision moves it
@@ -12,7 +13,7 @@ import { type CounterDelta, deltaForChange } from "../../shared/domain/stats.ts"
  *   needs_review ──flag─────▶ model_rejected
  *   approved | discarded | model_rejected ──undo──▶ needs_review
  */
-export const REVIEW_ACTIONS = ["correct", "discard", "flag"] as const;
+export { REVIEW_ACTIONS };
 export const ReviewAction = z.enum(REVIEW_ACTIONS);
 export type ReviewAction = z.infer<typeof ReviewAction>;
 

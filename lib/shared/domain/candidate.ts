@@ -1,17 +1,10 @@
 import { z } from "zod";
+import { CANDIDATE_STATUSES, FAILURE_CATEGORIES } from "./vocabulary.ts";
 
-export const FAILURE_CATEGORIES = [
-  "scoring_artifact",
-  "style_violation",
-  "partial_answer",
-  "wrong_answer",
-  "format_error",
-  "hallucination",
-] as const;
+export { CANDIDATE_STATUSES, FAILURE_CATEGORIES };
 export const FailureCategory = z.enum(FAILURE_CATEGORIES);
 export type FailureCategory = z.infer<typeof FailureCategory>;
 
-export const CANDIDATE_STATUSES = ["needs_review", "approved", "discarded", "model_rejected"] as const;
 export const CandidateStatus = z.enum(CANDIDATE_STATUSES);
 export type CandidateStatus = z.infer<typeof CandidateStatus>;
 
