@@ -106,7 +106,7 @@ export async function ingestFile(
   return { lines, published, refused };
 }
 
-async function resolveQueueTarget(
+export async function resolveQueueTarget(
   flags: { local?: boolean; queueUrl?: string },
   env: Record<string, string | undefined>,
 ): Promise<QueueTarget> {

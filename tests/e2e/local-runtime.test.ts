@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { publishCorrection } from "../../lib/ingest/client/publish-correction.ts";
 import { QUEUES } from "../../lib/shared/resources.ts";
 import { type LocalRuntime, startLocalRuntime } from "../../local/runtime.ts";
-import { SAMPLES_DIR } from "../../samples/index.ts";
+import { DAMAGED_RUN_ID, SAMPLES_DIR } from "../../samples/index.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, "../..");
@@ -151,6 +151,27 @@ describe("local runtime", () => {
       if (Date.now() > deadline) throw new Error(`correction not ingested:\n${logs.join("\n")}`);
       await new Promise((r) => setTimeout(r, 200));
     }
+  });
+
+  it("loads the samples with flywheel demo: both runs, the corrections and the chat sessions", async () => {
+    const rt = runtime as LocalRuntime;
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [join(repoRoot, "bin/flywheel.mjs"), "demo"],
+      {
+        cwd: workDir,
+      },
+    );
+    expect(stdout).toContain("published 4 of 4 correction(s); 0 refused");
+    expect(stdout).toContain("loaded 3 chat session(s) with 3 rating(s)");
+
+    const damaged = await waitForCompletedRun(rt, DAMAGED_RUN_ID);
+    expect(damaged.counts).toMatchObject({ lines: 47, imported: 31, quarantined: 16 });
+    const sessions = await fetch(`${rt.config.apiUrl}/api/eval/sessions`, {
+      headers: { authorization: `Bearer ${rt.config.reviewerToken}` },
+    });
+    const ids = ((await sessions.json()) as { sessions: { id: string }[] }).sessions.map((s) => s.id);
+    expect(ids.sort()).toEqual(["sess-001", "sess-002", "sess-003"]);
   });
 
   it("keeps runs, objects and tokens across a restart", async () => {
