@@ -1,0 +1,146 @@
+import { describe, expect, it } from "vitest";
+import { ExportFirewall } from "../../../lib/exports/domain/export-firewall.ts";
+import {
+  BedrockKbMetadata,
+  FORMATS,
+  kbDocument,
+  recordId,
+  type TrainingExample,
+} from "../../../lib/exports/domain/export-formats.ts";
+import {
+  EXPORT_FORMATS,
+  type ExportFormat,
+  ExportRequest,
+} from "../../../lib/exports/domain/export-request.ts";
+import { KNOWN_CANDIDATE } from "../../support/export-fixtures.ts";
+
+/** The lines a format writes for the known candidate, as the dataset holds them. */
+function linesOf(format: ExportFormat, options: Record<string, unknown> = {}): string[] {
+  const request = ExportRequest.parse({ format, options });
+  const verdict = new ExportFirewall({ format, options: request.options, filters: request.filters }).screen(
+    KNOWN_CANDIDATE,
+  );
+  if (!verdict.passed) throw new Error(`${format}: ${JSON.stringify(verdict.entry)}`);
+  return verdict.lines.map(({ line }) => JSON.stringify(line));
+}
+
+const P = `[{"role":"system","content":"Solve the problem. End with 'Answer: <number>'."},{"role":"user","content":"A train travels 55 km in 2 hours. What is its average speed in km/h?"}]`;
+const C = `[{"role":"assistant","content":"Answer: 27.5"}]`;
+const B = `[{"role":"assistant","content":"Answer: 110"}]`;
+
+describe("golden lines from one reviewed candidate (prompt P, answer B, correction C)", () => {
+  it("openai-sft: messages = P + C", () => {
+    expect(linesOf("openai-sft")).toEqual([`{"messages":${P.slice(0, -1)},${C.slice(1)}}`]);
+  });
+
+  it("openai-preference: input.messages = P, preferred_output = C, non_preferred_output = B", () => {
+    expect(linesOf("openai-preference")).toEqual([
+      `{"input":{"messages":${P}},"preferred_output":${C},"non_preferred_output":${B}}`,
+    ]);
+  });
+
+  it("trl-sft: the record id and messages = P + C", () => {
+    expect(linesOf("trl-sft")).toEqual([
+      `{"id":"c4d087c9a854bfcd3dcce89d5e8144e6","messages":${P.slice(0, -1)},${C.slice(1)}}`,
+    ]);
+  });
+
+  it("trl-sft on request: prompt = P, completion = C", () => {
+    expect(linesOf("trl-sft", { trl_sft_style: "prompt_completion" })).toEqual([
+      `{"id":"c4d087c9a854bfcd3dcce89d5e8144e6","prompt":${P},"completion":${C}}`,
+    ]);
+  });
+
+  it("trl-dpo: prompt = P, chosen = C, rejected = B", () => {
+    expect(linesOf("trl-dpo")).toEqual([
+      `{"id":"eff9a19a2454ee5d9943f61f1140f3d3","prompt":${P},"chosen":${C},"rejected":${B}}`,
+    ]);
+  });
+
+  it("trl-kto: P + B labelled false, then P + C labelled true", () => {
+    expect(linesOf("trl-kto")).toEqual([
+      `{"id":"eb9316334f268395109584eb36295702","prompt":${P},"completion":${B},"label":false}`,
+      `{"id":"f696f3e3d61ddb7b6064cc0252c25186","prompt":${P},"completion":${C},"label":true}`,
+    ]);
+  });
+
+  it("bedrock-conversation: schemaVersion, the system prompt apart, content as text blocks", () => {
+    expect(linesOf("bedrock-conversation")).toEqual([
+      `{"schemaVersion":"bedrock-conversation-2024","system":[{"text":"Solve the problem. End with 'Answer: <number>'."}],"messages":[{"role":"user","content":[{"text":"A train travels 55 km in 2 hours. What is its average speed in km/h?"}]},{"role":"assistant","content":[{"text":"Answer: 27.5"}]}]}`,
+    ]);
+  });
+
+  it("rag: C as a document with its metadata, and a Bedrock Knowledge Bases sidecar", () => {
+    expect(linesOf("rag")).toEqual([
+      `{"id":"246b89001b78f8fae265bac2f0a44be5","text":"Answer: 27.5","metadata":{"candidate_id":"2026-04-07-143022-0000007","question":"A train travels 55 km in 2 hours. What is its average speed in km/h?","source":"benchmark","task_type":"math","model":"Qwen2.5-3B","failure_category":"wrong_answer","captured_at":"2026-04-07T14:31:00.000Z","run_id":"2026-04-07-143022"}}`,
+    ]);
+    const example: TrainingExample = {
+      candidateId: "2026-04-07-143022-0000007",
+      prompt: [],
+      chosen: "Answer: 27.5",
+      rejected: "",
+      context: {
+        source: "benchmark",
+        task_type: "math",
+        model: null,
+        failure_category: null,
+        captured_at: "2026-04-07T14:31:00.000Z",
+        run_id: null,
+      },
+    };
+    const document = kbDocument(example, "246b89001b78f8fae265bac2f0a44be5");
+    expect(document.name).toBe("246b89001b78f8fae265bac2f0a44be5.txt");
+    expect(JSON.stringify(document.metadata)).toBe(
+      `{"metadataAttributes":{"record_id":"246b89001b78f8fae265bac2f0a44be5","candidate_id":"2026-04-07-143022-0000007","source":"benchmark","task_type":"math","captured_at":"2026-04-07T14:31:00.000Z"}}`,
+    );
+    expect(BedrockKbMetadata.safeParse(document.metadata).success).toBe(true);
+  });
+
+  it("has a golden test for every format", () => {
+    expect(EXPORT_FORMATS).toEqual([
+      "openai-sft",
+      "openai-preference",
+      "trl-sft",
+      "trl-dpo",
+      "trl-kto",
+      "bedrock-conversation",
+      "rag",
+    ]);
+  });
+});
+
+describe("record ids", () => {
+  it("are a hash of the source id and the format: stable, and different per format and KTO side", () => {
+    expect(recordId("a", "trl-dpo")).toBe(recordId("a", "trl-dpo"));
+    const ids = new Set([
+      ...EXPORT_FORMATS.map((format) => recordId("a", format)),
+      recordId("b", "trl-dpo"),
+      recordId("a", "trl-kto", "desirable"),
+      recordId("a", "trl-kto", "undesirable"),
+    ]);
+    expect(ids.size).toBe(EXPORT_FORMATS.length + 3);
+    expect(recordId("a", "trl-dpo")).toMatch(/^[0-9a-f]{32}$/);
+  });
+});
+
+describe("format schemas", () => {
+  it.each(EXPORT_FORMATS)("%s refuses a line with an unknown key, a blank turn or a wrong role", (format) => {
+    const [line] = linesOf(format);
+    const parsed = JSON.parse(line as string);
+    const { schema } = FORMATS[format];
+    expect(schema.safeParse(parsed).success).toBe(true);
+    expect(schema.safeParse({ ...parsed, extra: 1 }).success).toBe(false);
+    const blanked = JSON.parse((line as string).replace(/Answer: (27\.5|110)/, " "));
+    expect(schema.safeParse(blanked).success).toBe(false);
+    if (format !== "rag") {
+      const wrongRole = JSON.parse((line as string).replace('"role":"user"', '"role":"narrator"'));
+      expect(schema.safeParse(wrongRole).success).toBe(false);
+    }
+  });
+
+  it("Bedrock KB metadata stays under 10 KB", () => {
+    expect(BedrockKbMetadata.safeParse({ metadataAttributes: { a: "x".repeat(11_000) } }).success).toBe(
+      false,
+    );
+  });
+});

@@ -1,0 +1,339 @@
+import { createHash } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import type { ExportManifest } from "../../../lib/exports/domain/export-manifest.ts";
+import { ExportRequest } from "../../../lib/exports/domain/export-request.ts";
+import { createExportRecordHandler } from "../../../lib/exports/edge/export-records.ts";
+import {
+  avocetSftExport,
+  createExport,
+  exportStatus,
+  listExports,
+  runExportJob,
+} from "../../../lib/exports/usecases/exports.ts";
+import {
+  NotConfiguredError,
+  NotFoundError,
+  TimeLimitError,
+  TooLargeForRequestError,
+  ValidationError,
+} from "../../../lib/shared/domain/errors.ts";
+import { sqsRecord } from "../../support/events.ts";
+import { memoryExportDeps } from "../../support/export-fakes.ts";
+import { expectationFor, reviewed, seededMix } from "../../support/export-fixtures.ts";
+
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
+const lines = (text: string) => text.split("\n").filter(Boolean);
+const parse = (text: string) => lines(text).map((line) => JSON.parse(line));
+
+async function exported(
+  setup: ReturnType<typeof memoryExportDeps>,
+  request: unknown,
+  requester = "ana@example.com",
+) {
+  const job = await createExport(setup.deps, ExportRequest.parse(request), requester);
+  const manifest = (await runExportJob(setup.deps, job.id)) as ExportManifest;
+  const file = (name: string) => setup.objects.body(`exports/${job.id}/${name}`);
+  return {
+    job,
+    manifest,
+    dataset: file("dataset.jsonl"),
+    quarantine: file("quarantine.jsonl"),
+    records: file("records.jsonl"),
+    stored: JSON.parse(file("manifest.json")) as ExportManifest,
+  };
+}
+
+describe("an export job", () => {
+  const request = { format: "trl-dpo", filters: { exclude_categories: ["scoring_artifact"] } };
+
+  it("is queued with 202's body and one message, then written with its manifest", async () => {
+    const mix = seededMix();
+    const setup = memoryExportDeps(mix.map((s) => s.candidate));
+    const { job, manifest, dataset, quarantine, records, stored } = await exported(setup, request);
+
+    expect(job).toMatchObject({ id: "export-001", status: "queued", format: "trl-dpo", origin: "api" });
+    expect(setup.queue.sent).toEqual([{ export_id: "export-001" }]);
+
+    const expectedIn = mix
+      .filter((s) => expectationFor(s, "trl-dpo") === "exported")
+      .map((s) => s.candidate.id);
+    expect(parse(records).map((r) => r.candidate_id)).toEqual(expectedIn);
+    expect(parse(records).map((r) => r.line)).toEqual(expectedIn.map((_, i) => i + 1));
+    expect(parse(dataset).map((line) => line.id)).toEqual(parse(records).map((r) => r.record_id));
+    expect(parse(quarantine).map((entry) => [entry.candidate_id, entry.reason])).toEqual(
+      mix
+        .filter((s) => expectationFor(s, "trl-dpo") !== "exported")
+        .map((s) => {
+          const expectation = expectationFor(s, "trl-dpo");
+          return [s.candidate.id, typeof expectation === "string" ? expectation : expectation.reason];
+        }),
+    );
+
+    expect(manifest).toEqual(stored);
+    expect(manifest.files.dataset).toEqual({
+      key: "exports/export-001/dataset.jsonl",
+      content_type: "application/x-ndjson",
+      bytes: Buffer.byteLength(dataset),
+      lines: expectedIn.length,
+      sha256: sha256(dataset),
+    });
+    expect(manifest.files.quarantine.sha256).toBe(sha256(quarantine));
+    expect(manifest.files.records.sha256).toBe(sha256(records));
+    expect(manifest.counts).toMatchObject({
+      considered: mix.length,
+      considered_by_status: { needs_review: 1, approved: mix.length - 3, discarded: 1, model_rejected: 1 },
+      exported: expectedIn.length,
+      lines: expectedIn.length,
+      quarantined: mix.length - expectedIn.length,
+      by_reason: {
+        status_disallowed: 3,
+        category_disallowed: 1,
+        missing_provenance: 2,
+        schema_violation: 1,
+        empty_content: 3,
+        self_pairing: 1,
+        trainer_rule: 2,
+        duplicate_content: 1,
+      },
+      by_rule: { first_turn_not_user: 1, unsupported_role: 1, bedrock_reserved_string: 0 },
+    });
+    expect(manifest).toMatchObject({
+      export_id: "export-001",
+      format: "trl-dpo",
+      code_version: "0.1.0+abcdef123456",
+      requested_by: "ana@example.com",
+      request: { format: "trl-dpo", filters: { exclude_categories: ["scoring_artifact"] } },
+      filters: { statuses: ["needs_review", "approved", "discarded", "model_rejected"] },
+      warnings: [expect.objectContaining({ trainer: "Amazon Bedrock preference tuning", minimum: 1000 })],
+    });
+    expect(manifest.requested_at < manifest.started_at && manifest.started_at < manifest.finished_at).toBe(
+      true,
+    );
+
+    const done = await exportStatus(setup.deps, job.id);
+    expect(done).toMatchObject({ status: "succeeded", attempts: 1, error: null, manifest });
+  });
+
+  it("writes the same bytes for the same request over the same data", async () => {
+    const setup = memoryExportDeps(seededMix().map((s) => s.candidate));
+    const first = await exported(setup, request);
+    const second = await exported(setup, request, "someone-else");
+    expect(second.job.id).not.toBe(first.job.id);
+    expect(second.dataset).toBe(first.dataset);
+    expect(second.quarantine).toBe(first.quarantine);
+    expect(second.records).toBe(first.records);
+    expect(second.manifest.files.dataset.sha256).toBe(first.manifest.files.dataset.sha256);
+    expect(second.manifest.counts).toEqual(first.manifest.counts);
+  });
+
+  it("reads what the filters select, and stops reading once the limit is written", async () => {
+    const candidates = Array.from({ length: 12 }, (_, i) => reviewed(`limited-${i}`));
+    const setup = memoryExportDeps(candidates);
+    const { manifest, dataset } = await exported(setup, {
+      format: "openai-sft",
+      filters: {
+        statuses: ["approved"],
+        model: "model-a",
+        from: "2026-04-07T15:00:00+00:00",
+        to: "2026-04-08T00:00:00Z",
+        limit: 5,
+      },
+    });
+    expect(setup.source.selections).toEqual([
+      {
+        statuses: ["approved"],
+        filters: { model: "model-a" },
+        range: { from: "2026-04-07T15:00:00.000Z", to: "2026-04-08T00:00:00.000Z" },
+      },
+    ]);
+    expect(lines(dataset)).toHaveLength(5);
+    expect(manifest.counts).toMatchObject({ considered: 5, exported: 5, quarantined: 0 });
+    expect(manifest.warnings).toEqual([
+      expect.objectContaining({ trainer: "OpenAI fine-tuning", minimum: 10, actual: 5 }),
+    ]);
+  });
+
+  it("writes two KTO lines per candidate and counts both", async () => {
+    const setup = memoryExportDeps([reviewed("kto-1"), reviewed("kto-2")]);
+    const { manifest, dataset, records } = await exported(setup, { format: "trl-kto" });
+    expect(parse(dataset).map((line) => line.label)).toEqual([false, true, false, true]);
+    expect(parse(records).map((r) => [r.line, r.candidate_id])).toEqual([
+      [1, "cand-kto-1"],
+      [2, "cand-kto-1"],
+      [3, "cand-kto-2"],
+      [4, "cand-kto-2"],
+    ]);
+    expect(manifest.counts).toMatchObject({ exported: 2, lines: 4 });
+  });
+
+  it("writes RAG documents with Bedrock Knowledge Bases sidecars beside the dataset", async () => {
+    const setup = memoryExportDeps([reviewed("doc-1"), reviewed("doc-2")]);
+    const { job, manifest, dataset } = await exported(setup, { format: "rag" });
+    const [first] = parse(dataset);
+    const prefix = `exports/${job.id}/documents/`;
+    expect(manifest.files.documents).toEqual({ prefix, count: 2 });
+    expect(setup.objects.body(`${prefix}${first.id}.txt`)).toBe("Right answer about doc-1.");
+    expect(JSON.parse(setup.objects.body(`${prefix}${first.id}.txt.metadata.json`))).toEqual({
+      metadataAttributes: expect.objectContaining({ record_id: first.id, candidate_id: "cand-doc-1" }),
+    });
+
+    const plain = memoryExportDeps([reviewed("doc-3")]);
+    const without = await exported(plain, { format: "rag", options: { bedrock_kb_sidecars: false } });
+    expect(without.manifest.files.documents).toBeNull();
+    expect([...plain.objects.objects.keys()].some((key) => key.includes("/documents/"))).toBe(false);
+  });
+
+  it("writes progress while it runs", async () => {
+    const setup = memoryExportDeps(
+      Array.from({ length: 7 }, (_, i) => reviewed(`progress-${i}`)),
+      { progressIntervalMs: 0 },
+    );
+    await exported(setup, { format: "openai-sft" });
+    expect(setup.jobs.progressWrites.map((p) => p.considered)).toEqual([3, 6, 7]);
+  });
+
+  it("is not rerun by a redelivery once it finished", async () => {
+    const setup = memoryExportDeps([reviewed("once")]);
+    const { job } = await exported(setup, { format: "openai-sft" });
+    const before = setup.objects.objects.size;
+    expect(await runExportJob(setup.deps, job.id)).toBeNull();
+    expect(setup.objects.objects.size).toBe(before);
+    await expect(runExportJob(setup.deps, "no-such-export")).rejects.toThrow(NotFoundError);
+  });
+
+  it("aborts its uploads when one fails; the queue handler records why, and on the last delivery fails the job", async () => {
+    const setup = memoryExportDeps([reviewed("doomed")]);
+    setup.objects.failWritesTo = "dataset.jsonl";
+    const job = await createExport(setup.deps, ExportRequest.parse({ format: "openai-sft" }), "ana");
+    const handle = createExportRecordHandler(setup.deps, { maxReceiveCount: 3 });
+    const body = JSON.stringify({ export_id: job.id });
+
+    await expect(handle(sqsRecord(body))).rejects.toThrow("S3 refused");
+    expect(setup.objects.aborted).toEqual(expect.arrayContaining([`exports/${job.id}/dataset.jsonl`]));
+    expect(await setup.jobs.get(job.id)).toMatchObject({
+      status: "running",
+      error: expect.stringMatching(/^attempt 1 failed: S3 refused/),
+    });
+
+    const last = sqsRecord(body, {
+      attributes: { ...sqsRecord(body).attributes, ApproximateReceiveCount: "3" },
+    });
+    await expect(handle(last)).rejects.toThrow("S3 refused");
+    const failed = await exportStatus(setup.deps, job.id);
+    expect(failed).toMatchObject({ status: "failed", attempts: 2, download: null });
+    expect(failed.error).toMatch(/^gave up after 3 attempts: S3 refused/);
+  });
+
+  it("stops cleanly when its time is nearly up: uploads aborted, no manifest, the reason thrown", async () => {
+    const setup = memoryExportDeps(Array.from({ length: 5 }, (_, i) => reviewed(`late-${i}`)));
+    const job = await createExport(setup.deps, ExportRequest.parse({ format: "openai-sft" }), "ana");
+    await expect(runExportJob(setup.deps, job.id, { deadline: Date.now() - 1 })).rejects.toThrow(
+      TimeLimitError,
+    );
+    expect(setup.objects.aborted).toContain(`exports/${job.id}/dataset.jsonl`);
+    expect(setup.objects.objects.has(`exports/${job.id}/manifest.json`)).toBe(false);
+  });
+
+  it("drops a message whose job does not exist", async () => {
+    const setup = memoryExportDeps([]);
+    const handle = createExportRecordHandler(setup.deps, { maxReceiveCount: 3 });
+    await expect(handle(sqsRecord(JSON.stringify({ export_id: "gone" })))).resolves.toBeUndefined();
+  });
+});
+
+describe("creating and reading jobs", () => {
+  it("answers 503 without an exports queue, and fails a job its queue refused", async () => {
+    const unconfigured = memoryExportDeps([], { queue: undefined });
+    await expect(
+      createExport(unconfigured.deps, ExportRequest.parse({ format: "rag" }), "ana"),
+    ).rejects.toThrow(NotConfiguredError);
+
+    const refused = memoryExportDeps([]);
+    refused.queue.failWith = new Error("queue unavailable");
+    await expect(createExport(refused.deps, ExportRequest.parse({ format: "rag" }), "ana")).rejects.toThrow(
+      "queue unavailable",
+    );
+    expect(await refused.jobs.get("export-001")).toMatchObject({
+      status: "failed",
+      error: "could not be queued: Error: queue unavailable",
+    });
+  });
+
+  it("signs download links for 15 minutes by default, as asked within the maximum, never beyond", async () => {
+    const setup = memoryExportDeps([reviewed("signed")]);
+    const { job } = await exported(setup, { format: "openai-sft" });
+
+    const view = await exportStatus(setup.deps, job.id);
+    expect(view.download).toMatchObject({ file_name: job.file_name, expires_in: 900 });
+    const url = new URL(view.download?.url ?? "");
+    expect(url.searchParams.get("X-Amz-Expires")).toBe("900");
+    expect(url.searchParams.get("response-content-type")).toBe("application/x-ndjson");
+    expect(url.searchParams.get("response-content-disposition")).toBe(
+      `attachment; filename="${job.file_name}"`,
+    );
+    expect(view.quarantine_download?.file_name).toBe(job.file_name.replace(".jsonl", ".quarantine.jsonl"));
+
+    expect((await exportStatus(setup.deps, job.id, 60)).download?.expires_in).toBe(60);
+    await expect(exportStatus(setup.deps, job.id, 3601)).rejects.toThrow(ValidationError);
+    await expect(exportStatus(setup.deps, "missing")).rejects.toThrow(NotFoundError);
+  });
+
+  it("shows a queued job without links, and lists jobs newest first", async () => {
+    const setup = memoryExportDeps([]);
+    await createExport(setup.deps, ExportRequest.parse({ format: "rag" }), "ana");
+    await createExport(setup.deps, ExportRequest.parse({ format: "trl-sft" }), "bo");
+    expect(await exportStatus(setup.deps, "export-001")).toMatchObject({
+      status: "queued",
+      download: null,
+      manifest: null,
+    });
+    const { exports } = await listExports(setup.deps, 10);
+    expect(exports.map((job) => [job.id, job.format, job.requested_by])).toEqual([
+      ["export-002", "trl-sft", "bo"],
+      ["export-001", "rag", "ana"],
+    ]);
+  });
+});
+
+describe("Avocet's GET /api/sft/export", () => {
+  it("builds the approved SFT lines now and returns a signed link named sft_export_<UTC time>.jsonl", async () => {
+    const mix = seededMix();
+    const setup = memoryExportDeps(mix.map((s) => s.candidate));
+    const url = new URL(await avocetSftExport(setup.deps, "ana"));
+    const [job] = [...setup.jobs.jobs.values()];
+    expect(job).toMatchObject({ origin: "avocet", status: "succeeded", format: "openai-sft" });
+    expect(job?.file_name).toMatch(/^sft_export_\d{8}-\d{6}\.jsonl$/);
+    expect(url.searchParams.get("response-content-disposition")).toBe(
+      `attachment; filename="${job?.file_name}"`,
+    );
+    expect(setup.queue.sent).toEqual([]);
+    // Only the approved partition is read, so only approved records are considered.
+    expect(setup.source.selections.map((s) => s.statuses)).toEqual([["approved"]]);
+    const dataset = parse(setup.objects.body(`exports/${job?.id}/dataset.jsonl`));
+    expect(dataset[0]).toEqual({
+      messages: [
+        { role: "system", content: "Answer briefly." },
+        { role: "user", content: "Question about clean-1?" },
+        { role: "assistant", content: "Right answer about clean-1." },
+      ],
+    });
+  });
+
+  it("answers with an empty file, not an error, when nothing is approved", async () => {
+    const setup = memoryExportDeps([reviewed("waiting", { status: "needs_review" })]);
+    await avocetSftExport(setup.deps, "ana");
+    const [job] = [...setup.jobs.jobs.values()];
+    expect(setup.objects.body(`exports/${job?.id}/dataset.jsonl`)).toBe("");
+    expect(job?.manifest?.files.dataset).toMatchObject({
+      bytes: 0,
+      lines: 0,
+      sha256: sha256(""),
+    });
+  });
+
+  it("refuses (413) more approved candidates than a request may build, before creating anything", async () => {
+    const setup = memoryExportDeps([reviewed("a"), reviewed("b")], { syncMaxRecords: 1 });
+    await expect(avocetSftExport(setup.deps, "ana")).rejects.toThrow(TooLargeForRequestError);
+    expect(setup.jobs.jobs.size).toBe(0);
+  });
+});

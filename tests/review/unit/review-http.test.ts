@@ -1,0 +1,267 @@
+import {
+  MethodNotAllowedError,
+  NotFoundError as RouteNotFoundError,
+  Router,
+} from "@aws-lambda-powertools/event-handler/http";
+import { describe, expect, it, vi } from "vitest";
+import { z } from "zod";
+import {
+  decodeCursor,
+  encodeCursor,
+  type QueuePosition,
+  QueueQuery,
+} from "../../../lib/review/domain/queue.ts";
+import { registerReviewRoutes } from "../../../lib/review/edge/review-routes.ts";
+import type { ReviewApiDeps } from "../../../lib/review/wiring.ts";
+import {
+  ConflictError,
+  ForbiddenError,
+  NotConfiguredError,
+  NotFoundError,
+  PayloadTooLargeError,
+  TimeLimitError,
+  TooLargeForRequestError,
+  UnauthorizedError,
+  ValidationError,
+} from "../../../lib/shared/domain/errors.ts";
+import {
+  bearerToken,
+  jwtClaimsAuthenticator,
+  LOCAL_REVIEWER,
+  localTokenAuthenticator,
+  reviewerAuthenticator,
+  sameSecret,
+} from "../../../lib/shared/http/auth.ts";
+import { errorResponse, registerErrorResponses } from "../../../lib/shared/http/errors.ts";
+import { parseJsonBody, parseQuery } from "../../../lib/shared/http/request.ts";
+import { lambdaContext } from "../../support/events.ts";
+import { httpEvent } from "../../support/http-events.ts";
+import { MemoryReviewStore, storedCandidate } from "../../support/review-fakes.ts";
+
+describe("errorResponse", () => {
+  it.each([
+    [new NotFoundError("Candidate x not found"), 404, "Candidate x not found"],
+    [
+      new ConflictError("Candidate x is approved (current status: approved)", "approved"),
+      409,
+      "Candidate x is approved (current status: approved)",
+    ],
+    [new ValidationError("bad"), 422, "bad"],
+    [
+      new ValidationError([{ loc: ["body", "id"], msg: "required", type: "missing" }]),
+      422,
+      [{ loc: ["body", "id"], msg: "required", type: "missing" }],
+    ],
+    [new UnauthorizedError("no token"), 401, "no token"],
+    [new ForbiddenError("another source"), 403, "another source"],
+    [new PayloadTooLargeError("too big"), 413, "too big"],
+    [new TooLargeForRequestError("use a job"), 413, "use a job"],
+    [new NotConfiguredError("no token configured"), 503, "no token configured"],
+    [new TimeLimitError("out of time"), 503, "out of time"],
+    [new RouteNotFoundError("Route /x for method GET not found"), 404, "Route /x for method GET not found"],
+    [new MethodNotAllowedError("nope"), 405, "nope"],
+  ])("maps %o by its class", (error, status, detail) => {
+    expect(errorResponse(error)).toEqual({ status, body: { detail } });
+  });
+
+  it("keeps status codes at the edge: a domain error carries none", () => {
+    expect(Object.keys(new ConflictError("stale", "approved"))).not.toContain("status");
+    expect("status" in new NotFoundError("gone")).toBe(false);
+  });
+
+  it("turns anything else into a logged 500 that says nothing about the cause", () => {
+    const logger = { error: vi.fn() };
+    const cause = Object.assign(new Error("ConditionalCheckFailed on table secret-name"), {
+      name: "NotFoundError",
+    });
+
+    expect(errorResponse(cause, logger)).toEqual({ status: 500, body: { detail: "Internal Server Error" } });
+    expect(logger.error).toHaveBeenCalledWith("request failed", cause);
+  });
+});
+
+describe("bearer tokens", () => {
+  it.each([
+    ["Bearer abc", "abc"],
+    ["bearer abc", "abc"],
+    ["Bearer   abc  ", "abc"],
+    ["Basic abc", null],
+    ["Bearer", null],
+    ["Bearer a b", null],
+    [null, null],
+  ])("reads %j as %j", (header, token) => {
+    expect(bearerToken(header)).toBe(token);
+  });
+
+  it("compares secrets of any length without throwing", () => {
+    expect(sameSecret("token", "token")).toBe(true);
+    expect(sameSecret("token", "tokem")).toBe(false);
+    expect(sameSecret("t", "a much longer token")).toBe(false);
+  });
+
+  it("accept the local token as the local reviewer and refuse a missing or wrong one", () => {
+    const authenticate = localTokenAuthenticator("s3cret");
+    const withHeader = (value?: string) => ({
+      event: {},
+      headers: new Headers(value ? { authorization: value } : {}),
+    });
+
+    expect(authenticate(withHeader("Bearer s3cret"))).toBe(LOCAL_REVIEWER);
+    expect(() => authenticate(withHeader())).toThrow(UnauthorizedError);
+    expect(() => authenticate(withHeader("Bearer s3creT"))).toThrow("Invalid bearer token");
+    expect(() => localTokenAuthenticator("")).toThrow();
+  });
+});
+
+describe("JWT claims", () => {
+  const withClaims = (claims?: Record<string, unknown>) => ({
+    event: { requestContext: claims ? { authorizer: { jwt: { claims } } } : {} },
+    headers: new Headers(),
+  });
+
+  it("name the reviewer by email, then user name, then subject", () => {
+    const authenticate = jwtClaimsAuthenticator();
+    expect(authenticate(withClaims({ sub: "u-1", email: "ana@example.com", username: "ana" }))).toBe(
+      "ana@example.com",
+    );
+    expect(authenticate(withClaims({ sub: "u-1", username: "ana" }))).toBe("ana");
+    expect(authenticate(withClaims({ sub: "u-1", "cognito:username": "ana-c" }))).toBe("ana-c");
+    expect(authenticate(withClaims({ sub: "u-1" }))).toBe("u-1");
+  });
+
+  it("are required: without verified claims the request is refused", () => {
+    expect(() => jwtClaimsAuthenticator()(withClaims())).toThrow(UnauthorizedError);
+    expect(() => jwtClaimsAuthenticator()(withClaims({ sub: "" }))).toThrow(UnauthorizedError);
+  });
+
+  it("are the mode unless a local token is configured", () => {
+    const request = {
+      ...withClaims({ sub: "u-1" }),
+      headers: new Headers({ authorization: "Bearer local" }),
+    };
+    expect(reviewerAuthenticator({})(request)).toBe("u-1");
+    expect(reviewerAuthenticator({ REVIEWER_TOKEN: "local" })(request)).toBe(LOCAL_REVIEWER);
+    expect(() => reviewerAuthenticator({ REVIEWER_TOKEN: "other" })(request)).toThrow(UnauthorizedError);
+  });
+});
+
+describe("request parsing", () => {
+  const Body = z.object({ id: z.string() });
+
+  it("reports schema failures as FastAPI-style issues under body or query", async () => {
+    const request = new Request("https://x/api?page=0", { method: "POST", body: JSON.stringify({}) });
+    const refused = await parseJsonBody(request, Body).catch((error: unknown) => error);
+    expect(errorResponse(refused)).toMatchObject({
+      status: 422,
+      body: { detail: [{ loc: ["body", "id"], type: "missing", msg: expect.any(String) }] },
+    });
+    expect(() => parseQuery(request, QueueQuery)).toThrow(ValidationError);
+  });
+
+  it("refuses a body that is not JSON", async () => {
+    const request = new Request("https://x/api", { method: "POST", body: "id=1" });
+    await expect(parseJsonBody(request, Body)).rejects.toMatchObject({
+      detail: [{ loc: ["body"], type: "json_invalid" }],
+    });
+  });
+});
+
+describe("QueueQuery", () => {
+  it("defaults to the first page of 20 and keeps the bounds of Avocet", () => {
+    expect(QueueQuery.parse({})).toMatchObject({ page: 1, per_page: 20 });
+    expect(QueueQuery.parse({ page: "3", per_page: "200" })).toMatchObject({ page: 3, per_page: 200 });
+    for (const bad of [
+      { page: "0" },
+      { page: "1.5" },
+      { per_page: "0" },
+      { per_page: "201" },
+      { page: "" },
+    ]) {
+      expect(QueueQuery.safeParse(bad).success, JSON.stringify(bad)).toBe(false);
+    }
+  });
+
+  it("trims filters and refuses empty ones", () => {
+    expect(QueueQuery.parse({ model: " m1 " }).model).toBe("m1");
+    expect(QueueQuery.safeParse({ model: "" }).success).toBe(false);
+  });
+});
+
+describe("cursors", () => {
+  it("round-trip per-shard positions and refuse anything else", () => {
+    const position: QueuePosition = [
+      ["2026-01-01T00:00:00.000Z#a", "a"],
+      null,
+      ["2026-01-02T00:00:00.000Z#b#c", "b#c"],
+      null,
+    ];
+    const cursor = encodeCursor(position);
+
+    expect(cursor).toMatch(/^[A-Za-z0-9_-]+$/);
+    expect(decodeCursor(cursor, 4)).toEqual(position);
+    expect(() => decodeCursor(cursor, 8)).toThrow(ValidationError);
+    expect(() => decodeCursor("not-a-cursor", 4)).toThrow(ValidationError);
+    expect(() => decodeCursor(Buffer.from('{"v":2,"p":[]}').toString("base64url"), 0)).toThrow(
+      ValidationError,
+    );
+  });
+});
+
+/** The review routes on a router of their own, with in-memory use case ports. */
+function appWith(store: MemoryReviewStore) {
+  const app = new Router();
+  registerErrorResponses(app);
+  const notUsed = () => {
+    throw new Error("not used by this test");
+  };
+  const counters = { read: async () => store.counters };
+  const deps = {
+    review: { store, now: () => new Date("2026-05-01T10:00:00.000Z") },
+    queue: { queue: { shards: 4, walk: notUsed }, counters },
+    counters,
+    runs: {} as ReviewApiDeps["runs"],
+  } as ReviewApiDeps;
+  registerReviewRoutes(app, deps, jwtClaimsAuthenticator());
+  return async (method: string, path: string, request: Parameters<typeof httpEvent>[2] = {}) => {
+    const result = await app.resolve(httpEvent(method, path, request), lambdaContext());
+    return { status: result.statusCode, body: JSON.parse(result.body ?? "null") };
+  };
+}
+
+describe("review routes behind the JWT authorizer", () => {
+  it("record the reviewer named by the verified claims", async () => {
+    const store = new MemoryReviewStore().add(storedCandidate("c1"));
+    const call = appWith(store);
+
+    const reply = await call("POST", "/api/sft/submit", {
+      claims: { sub: "u-1", email: "ana@example.com" },
+      body: { id: "c1", action: "discard", failure_category: "format_error" },
+    });
+
+    expect(reply).toEqual({ status: 200, body: { ok: true } });
+    expect(store.events).toEqual([
+      expect.objectContaining({ reviewer: "ana@example.com", action: "discard" }),
+    ]);
+    expect(store.candidates.get("c1")).toMatchObject({ status: "discarded", reviewer: "ana@example.com" });
+  });
+
+  it("answer 401 without claims before reading the body, and change nothing", async () => {
+    const store = new MemoryReviewStore().add(storedCandidate("c1"));
+    const call = appWith(store);
+
+    const reply = await call("POST", "/api/sft/submit", { body: "{not json" });
+
+    expect(reply.status).toBe(401);
+    expect(store.events).toEqual([]);
+  });
+
+  it("serve stats from the counters", async () => {
+    const call = appWith(new MemoryReviewStore().add(storedCandidate("c1"), storedCandidate("c2")));
+    const reply = await call("GET", "/api/sft/stats", { claims: { sub: "u-1" } });
+    expect(reply.body).toMatchObject({
+      total: 2,
+      by_status: { needs_review: 2, approved: 0 },
+      export_ready: 0,
+    });
+  });
+});
