@@ -1,7 +1,7 @@
 import { createReadStream } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import { basename, extname, join, relative, resolve, sep } from "node:path";
-import { ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { paginateListObjectsV2 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { isRunId } from "../lib/import/domain/run-upload.ts";
 import { RUN_UPLOAD } from "../lib/shared/resources.ts";
@@ -89,15 +89,11 @@ export async function listRuns(target: Target): Promise<RunFolder[]> {
     string,
     { files: number; bytes: number; hasCandidates: boolean; lastModified?: Date }
   >();
-  let token: string | undefined;
-  do {
-    const page = await target.s3.send(
-      new ListObjectsV2Command({
-        Bucket: target.bucket,
-        Prefix: RUN_UPLOAD.prefix,
-        ContinuationToken: token,
-      }),
-    );
+  const pages = paginateListObjectsV2(
+    { client: target.s3 },
+    { Bucket: target.bucket, Prefix: RUN_UPLOAD.prefix },
+  );
+  for await (const page of pages) {
     for (const object of page.Contents ?? []) {
       const rest = (object.Key ?? "").slice(RUN_UPLOAD.prefix.length);
       const slash = rest.indexOf("/");
@@ -112,8 +108,7 @@ export async function listRuns(target: Target): Promise<RunFolder[]> {
       }
       runs.set(runId, run);
     }
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
+  }
   return [...runs.entries()]
     .map(([runId, run]) => ({ runId, ...run }))
     .sort((a, b) => (b.lastModified?.getTime() ?? 0) - (a.lastModified?.getTime() ?? 0));

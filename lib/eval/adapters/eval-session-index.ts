@@ -1,10 +1,4 @@
-import {
-  type DynamoDBDocumentClient,
-  GetCommand,
-  QueryCommand,
-  type QueryCommandOutput,
-  UpdateCommand,
-} from "@aws-sdk/lib-dynamodb";
+import { type DynamoDBDocumentClient, GetCommand, paginateQuery, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import {
   EVAL_PENDING_KEY,
   evalSessionPartition,
@@ -102,27 +96,22 @@ export class EvalSessionIndex {
     range: [string, string] | undefined,
     pageSize: number,
   ): AsyncGenerator<Item> {
-    let start: Item | undefined;
-    do {
-      const page: QueryCommandOutput = await this.dynamodb.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: index.name,
-          KeyConditionExpression: range ? "#pk = :pk AND #sk BETWEEN :from AND :to" : "#pk = :pk",
-          ExpressionAttributeNames: range
-            ? { "#pk": index.partitionKey, "#sk": index.sortKey }
-            : { "#pk": index.partitionKey },
-          ExpressionAttributeValues: range
-            ? { ":pk": partition, ":from": range[0], ":to": range[1] }
-            : { ":pk": partition },
-          ScanIndexForward: false,
-          Limit: pageSize,
-          ExclusiveStartKey: start,
-        }),
-      );
-      yield* page.Items ?? [];
-      start = page.LastEvaluatedKey;
-    } while (start);
+    const pages = paginateQuery(
+      { client: this.dynamodb, pageSize },
+      {
+        TableName: this.tableName,
+        IndexName: index.name,
+        KeyConditionExpression: range ? "#pk = :pk AND #sk BETWEEN :from AND :to" : "#pk = :pk",
+        ExpressionAttributeNames: range
+          ? { "#pk": index.partitionKey, "#sk": index.sortKey }
+          : { "#pk": index.partitionKey },
+        ExpressionAttributeValues: range
+          ? { ":pk": partition, ":from": range[0], ":to": range[1] }
+          : { ":pk": partition },
+        ScanIndexForward: false,
+      },
+    );
+    for await (const page of pages) yield* page.Items ?? [];
   }
 }
 

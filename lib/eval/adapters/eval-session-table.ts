@@ -1,10 +1,6 @@
-import {
-  type DynamoDBDocumentClient,
-  GetCommand,
-  QueryCommand,
-  type QueryCommandOutput,
-} from "@aws-sdk/lib-dynamodb";
+import { type DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 import { MAX_INLINE_ITEM_BYTES } from "../../shared/adapters/candidate-table.ts";
+import { queryAll } from "../../shared/adapters/partition-reads.ts";
 import {
   EVAL_SORT_PREFIXES,
   evalSessionIndexKeys,
@@ -288,26 +284,16 @@ export class EvalSessionTable implements EvalSessionStore {
   }
 
   private async queryPrefix(sessionId: string, prefix: string, forward: boolean): Promise<Item[]> {
-    const items: Item[] = [];
-    let start: Item | undefined;
-    do {
-      const page: QueryCommandOutput = await this.dynamodb.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: "#pk = :pk AND begins_with(#sk, :prefix)",
-          ExpressionAttributeNames: { "#pk": TABLE.partitionKey, "#sk": TABLE.sortKey },
-          ExpressionAttributeValues: {
-            ":pk": keys.evalSession(sessionId)[TABLE.partitionKey],
-            ":prefix": prefix,
-          },
-          ScanIndexForward: forward,
-          ConsistentRead: true,
-          ExclusiveStartKey: start,
-        }),
-      );
-      items.push(...(page.Items ?? []));
-      start = page.LastEvaluatedKey;
-    } while (start);
-    return items;
+    return queryAll(this.dynamodb, {
+      TableName: this.tableName,
+      KeyConditionExpression: "#pk = :pk AND begins_with(#sk, :prefix)",
+      ExpressionAttributeNames: { "#pk": TABLE.partitionKey, "#sk": TABLE.sortKey },
+      ExpressionAttributeValues: {
+        ":pk": keys.evalSession(sessionId)[TABLE.partitionKey],
+        ":prefix": prefix,
+      },
+      ScanIndexForward: forward,
+      ConsistentRead: true,
+    });
   }
 }

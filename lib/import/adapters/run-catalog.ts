@@ -1,4 +1,4 @@
-import { ListObjectsV2Command, type ListObjectsV2CommandOutput, type S3Client } from "@aws-sdk/client-s3";
+import { paginateListObjectsV2, type S3Client } from "@aws-sdk/client-s3";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { batchGetAll } from "../../shared/adapters/batch-get.ts";
 import { keys } from "../../shared/adapters/table-keys.ts";
@@ -15,22 +15,16 @@ export class S3RunFolders implements RunFolderLister {
 
   async listRunFolders(prefix: string): Promise<string[]> {
     const runIds: string[] = [];
-    let token: string | undefined;
-    do {
-      const page: ListObjectsV2CommandOutput = await this.s3.send(
-        new ListObjectsV2Command({
-          Bucket: this.bucket,
-          Prefix: prefix,
-          Delimiter: "/",
-          ContinuationToken: token,
-        }),
-      );
+    const pages = paginateListObjectsV2(
+      { client: this.s3 },
+      { Bucket: this.bucket, Prefix: prefix, Delimiter: "/" },
+    );
+    for await (const page of pages) {
       for (const common of page.CommonPrefixes ?? []) {
         const runId = (common.Prefix ?? "").slice(prefix.length).replace(/\/$/, "");
         if (isRunId(runId)) runIds.push(runId);
       }
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
+    }
     return runIds;
   }
 }

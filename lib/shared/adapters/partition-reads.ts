@@ -1,4 +1,9 @@
-import { type DynamoDBDocumentClient, QueryCommand, type QueryCommandOutput } from "@aws-sdk/lib-dynamodb";
+import {
+  type DynamoDBDocumentClient,
+  paginateQuery,
+  QueryCommand,
+  type QueryCommandInput,
+} from "@aws-sdk/lib-dynamodb";
 import { TABLE } from "../resources.ts";
 
 type Item = Record<string, unknown>;
@@ -13,23 +18,20 @@ export async function readPartition(
   partitionKey: string,
   index?: { readonly name: string; readonly partitionKey: string },
 ): Promise<Item[]> {
+  return queryAll(dynamodb, {
+    TableName: tableName,
+    IndexName: index?.name,
+    KeyConditionExpression: "#pk = :pk",
+    ExpressionAttributeNames: { "#pk": index?.partitionKey ?? TABLE.partitionKey },
+    ExpressionAttributeValues: { ":pk": partitionKey },
+    ConsistentRead: index ? undefined : true,
+  });
+}
+
+/** Every item a query matches, across pages, through the SDK's own paginator. */
+export async function queryAll(dynamodb: DynamoDBDocumentClient, input: QueryCommandInput): Promise<Item[]> {
   const items: Item[] = [];
-  let start: Item | undefined;
-  do {
-    const page: QueryCommandOutput = await dynamodb.send(
-      new QueryCommand({
-        TableName: tableName,
-        IndexName: index?.name,
-        KeyConditionExpression: "#pk = :pk",
-        ExpressionAttributeNames: { "#pk": index?.partitionKey ?? TABLE.partitionKey },
-        ExpressionAttributeValues: { ":pk": partitionKey },
-        ConsistentRead: index ? undefined : true,
-        ExclusiveStartKey: start,
-      }),
-    );
-    items.push(...(page.Items ?? []));
-    start = page.LastEvaluatedKey;
-  } while (start);
+  for await (const page of paginateQuery({ client: dynamodb }, input)) items.push(...(page.Items ?? []));
   return items;
 }
 

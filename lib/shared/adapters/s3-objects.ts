@@ -1,5 +1,4 @@
 import { createHash } from "node:crypto";
-import { PassThrough } from "node:stream";
 import {
   GetObjectCommand,
   HeadObjectCommand,
@@ -9,7 +8,6 @@ import {
   PutObjectCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
-import { Upload } from "@aws-sdk/lib-storage";
 import {
   type QuarantineEntry,
   type QuarantineSink,
@@ -21,6 +19,7 @@ import {
 import { BUCKET_PREFIXES } from "../resources.ts";
 import type { BodyStore } from "./candidate-table.ts";
 import type { CandidateBody } from "./candidate-view.ts";
+import { streamedUpload } from "./streamed-upload.ts";
 
 /** Bytes fetched per ranged GET: the most of a run held in memory at once, however big the run. */
 export const RUN_RANGE_BYTES = 8 * 1024 * 1024;
@@ -98,38 +97,11 @@ export class S3Quarantine implements QuarantineSink {
 
   open(runId: string, importId: string): QuarantineWriter {
     const key = `${BUCKET_PREFIXES.quarantine}runs/${runId}/${importId}.jsonl`;
-    let stream: PassThrough | undefined;
-    let upload: Upload | undefined;
-    let done: Promise<unknown> | undefined;
-    const start = () => {
-      stream = new PassThrough();
-      upload = new Upload({
-        client: this.s3,
-        params: { Bucket: this.bucket, Key: key, Body: stream, ContentType: "application/x-ndjson" },
-      });
-      done = upload.done();
-      // Surface failures on close(); avoid an unhandled rejection before then.
-      done.catch(() => undefined);
-      return stream;
-    };
+    const upload = streamedUpload(this.s3, this.bucket, key, "application/x-ndjson");
     return {
-      write: async (entry: QuarantineEntry) => {
-        const target = stream ?? start();
-        if (!target.write(`${JSON.stringify(entry)}\n`)) {
-          await new Promise<void>((resolve) => target.once("drain", resolve));
-        }
-      },
-      close: async () => {
-        if (!stream) return null;
-        stream.end();
-        await done;
-        return key;
-      },
-      abort: async () => {
-        if (!upload) return;
-        stream?.destroy();
-        await upload.abort().catch(() => undefined);
-      },
+      write: (entry: QuarantineEntry) => upload.write(`${JSON.stringify(entry)}\n`),
+      close: async () => ((await upload.close()) ? key : null),
+      abort: () => upload.abort(),
     };
   }
 }
