@@ -62,7 +62,15 @@ export class S3RunObjects implements RunObjectReader {
   }
 }
 
-/** Candidate bodies too big for an item, under `blobs/candidates/`. */
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
+
+/**
+ * Candidate bodies too big for an item, under `blobs/candidates/<id hash>/<content hash>.json`.
+ * Keys are named by content, so a body written for a record whose conditional write is then
+ * refused (an id already stored) lands beside the stored one and never changes a byte of it.
+ * (Bodies stored before keep their old key, `blobs/candidates/<id hash>.json`; the item's pointer
+ * names it.)
+ */
 export class S3Bodies implements BodyStore {
   constructor(
     private readonly s3: S3Client,
@@ -70,7 +78,7 @@ export class S3Bodies implements BodyStore {
   ) {}
 
   async putCandidateBody(id: string, body: string): Promise<string> {
-    const key = `${BUCKET_PREFIXES.blobs}candidates/${createHash("sha256").update(id).digest("hex")}.json`;
+    const key = `${BUCKET_PREFIXES.blobs}candidates/${sha256(id)}/${sha256(body)}.json`;
     await this.s3.send(
       new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: "application/json" }),
     );

@@ -54,6 +54,37 @@ async function quarantineEntries(key: string) {
 }
 
 describe("import-run handler against the emulators", () => {
+  it("keeps a stored body byte for byte when another run reuses its id with a different 350 KB prompt", async () => {
+    const line = (runId: string, fill: string) =>
+      JSON.stringify({
+        id: "shared-huge-id",
+        benchmark_run_id: runId,
+        prompt_messages: [{ role: "user", content: fill.repeat(350 * 1024) }],
+        model_response: `answer of ${runId}`,
+      });
+    await handler(
+      sqsEvent(sqsRecord(await upload("clobber-first", line("clobber-first", "a")))),
+      lambdaContext(),
+    );
+    const first = await getCandidate("shared-huge-id");
+    const bodyOf = async (key: string) =>
+      (await (
+        await aws.clients.s3.send(new GetObjectCommand({ Bucket: aws.resources.bucket, Key: key }))
+      ).Body?.transformToString()) ?? "";
+    const storedBody = await bodyOf(first?.body_ref.key);
+    expect(JSON.parse(storedBody).model_response).toBe("answer of clobber-first");
+
+    await handler(
+      sqsEvent(sqsRecord(await upload("clobber-second", line("clobber-second", "b")))),
+      lambdaContext(),
+    );
+
+    expect((await getRun("clobber-second"))?.counts).toMatchObject({ lines: 1, imported: 0, skipped: 1 });
+    const after = await getCandidate("shared-huge-id");
+    expect(after).toEqual(first);
+    expect(await bodyOf(after?.body_ref.key)).toBe(storedBody);
+  });
+
   it("imports every candidate of a clean run as needs_review, with provenance and a run record", async () => {
     const body = await upload(CLEAN_RUN, runFile(CLEAN_RUN));
     const result = await handler(sqsEvent(sqsRecord(body)), lambdaContext());
