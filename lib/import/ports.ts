@@ -38,6 +38,8 @@ export interface CandidateImportStore {
     alreadyStored: readonly string[];
     /** Ids whose fields other than the body are too big to store at all. */
     tooLarge: readonly string[];
+    /** Records the store refused for what they hold, each alone (its neighbours are stored). */
+    refused: readonly { readonly id: string; readonly detail: string }[];
     writeUnits: number;
   }>;
 }

@@ -58,7 +58,7 @@ export class MemoryCandidates implements CandidateImportStore {
       inserted.push(candidate.id);
       this.counters.total = (this.counters.total ?? 0) + 1;
     }
-    return { inserted, alreadyStored, tooLarge, writeUnits: inserted.length };
+    return { inserted, alreadyStored, tooLarge, refused: [], writeUnits: inserted.length };
   }
 }
 

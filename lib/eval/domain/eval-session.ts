@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { PromptMessage } from "../../shared/domain/candidate.ts";
+import { MAX_COUNTED_LABEL_CHARS } from "../../shared/domain/stats.ts";
 import { type AxisScores, CURRENT_VERSIONS, type ExpertVerdict, type JudgeVersions } from "./rubric.ts";
 
 const identifier = (max: number) =>
@@ -24,7 +25,11 @@ export const SessionInput = z
     created_at: instant,
     last_active: instant.optional(),
     pinned: z.boolean().default(false),
-    messages: z.array(PromptMessage).max(MAX_SESSION_MESSAGES),
+    // A message's `model` is counted (by model) once an answer becomes a candidate: capped like
+    // every counted label, so one long name cannot fill the counters' items for everyone.
+    messages: z
+      .array(PromptMessage.extend({ model: z.string().max(MAX_COUNTED_LABEL_CHARS).nullish() }))
+      .max(MAX_SESSION_MESSAGES),
   })
   .transform((session) => ({ ...session, last_active: session.last_active ?? session.created_at }));
 export type SessionInput = z.output<typeof SessionInput>;

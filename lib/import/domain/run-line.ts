@@ -1,4 +1,5 @@
 import { CandidateLine } from "../../shared/domain/candidate.ts";
+import { storageProblem } from "../../shared/domain/storable.ts";
 
 export const QUARANTINE_REASONS = [
   "blank_line",
@@ -32,6 +33,9 @@ export function classifyRunLine(text: string): LineVerdict {
   if (!("id" in value) || (value as { id: unknown }).id === null) {
     return { ok: false, reason: "missing_id", detail: "the candidate has no id" };
   }
+  const unstorable = storageProblem(value);
+  if (unstorable)
+    return { ok: false, reason: "invalid_field", detail: `${unstorable.path}: ${unstorable.detail}` };
   const parsed = CandidateLine.safeParse(value);
   if (!parsed.success) {
     const detail = parsed.error.issues.map(

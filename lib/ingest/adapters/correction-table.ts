@@ -2,6 +2,7 @@ import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { type BodyStore, CandidateTable } from "../../shared/adapters/candidate-table.ts";
 import type { Candidate } from "../../shared/domain/candidate.ts";
 import type { CorrectionStore } from "../ports.ts";
+import { CorrectionUnstorableError } from "../usecases/ingest-correction.ts";
 
 type Stored = Awaited<ReturnType<CorrectionStore["insertIfAbsent"]>>;
 
@@ -61,8 +62,15 @@ export class CorrectionTable implements CorrectionStore {
       const result = await this.candidates.insertNew(group.map(({ first }) => first.candidate));
       const tooLarge = new Set(result.tooLarge);
       const alreadyStored = new Set(result.alreadyStored);
+      const refused = new Map(result.refused.map(({ id, detail }) => [id, detail]));
       for (const { first, repeats } of group) {
         const { id } = first.candidate;
+        const refusal = refused.get(id);
+        if (refusal !== undefined) {
+          const error = new CorrectionUnstorableError(`the store refused the record: ${refusal}`);
+          for (const entry of [first, ...repeats]) entry.reject(error);
+          continue;
+        }
         const stored = tooLarge.has(id) ? "too_large" : alreadyStored.has(id) ? "already_stored" : "inserted";
         first.resolve(stored);
         for (const repeat of repeats) repeat.resolve(stored === "too_large" ? "too_large" : "already_stored");

@@ -6,6 +6,7 @@ import {
   PromptMessage,
   type Provenance,
 } from "../../shared/domain/candidate.ts";
+import { storageProblem } from "../../shared/domain/storable.ts";
 
 export const CORRECTION_SCHEMA_VERSION = 1;
 
@@ -112,6 +113,11 @@ export function classifyCorrectionValue(value: unknown): CorrectionVerdict {
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     const kind = value === null ? "null" : Array.isArray(value) ? "an array" : typeof value;
     return refuse([{ path: [], reason: "not_an_object", message: `expected a JSON object, got ${kind}` }]);
+  }
+  const unstorable = storageProblem(value);
+  if (unstorable) {
+    const path = unstorable.path === "(root)" ? [] : unstorable.path.split(".");
+    return refuse([{ path, reason: "invalid_field", message: unstorable.detail }]);
   }
   const parsed = CorrectionMessage.safeParse(value);
   if (parsed.success) return { ok: true, message: parsed.data };

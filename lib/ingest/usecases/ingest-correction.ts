@@ -1,5 +1,5 @@
 import { excerpt } from "../../import/domain/run-line.ts";
-import { PayloadTooLargeError } from "../../shared/domain/errors.ts";
+import { PayloadTooLargeError, ValidationError } from "../../shared/domain/errors.ts";
 import {
   type CorrectionFault,
   type CorrectionMessage,
@@ -22,6 +22,9 @@ export const QUARANTINE_RAW_CHARS = 8_000;
 
 /** The record would not fit in the table even with its prompt and answer moved to the body store. */
 export class CorrectionTooLargeError extends PayloadTooLargeError {}
+
+/** The store refused what the record holds (a key or value past one of its limits). */
+export class CorrectionUnstorableError extends ValidationError {}
 
 export type IngestOutcome = {
   readonly status: "ingested" | "already_ingested";
@@ -97,6 +100,7 @@ export async function ingestCorrectionDelivery(
     });
   } catch (error) {
     if (error instanceof CorrectionTooLargeError) return quarantine("item_too_large", error.message);
+    if (error instanceof CorrectionUnstorableError) return quarantine("invalid_field", error.message);
     throw error;
   }
 }

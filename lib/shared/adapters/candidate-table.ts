@@ -46,7 +46,47 @@ export class CandidateTable implements CandidateImportStore {
     return { found, readUnits };
   }
 
-  async insertNew(candidates: readonly Candidate[]) {
+  /**
+   * Inserts new candidates in one transaction. When the store refuses the transaction for what one
+   * item holds (a ValidationException, a value the SDK cannot marshal), each candidate is tried
+   * alone, so only the culprit is refused (`refused`, with the store's reason) and its neighbours
+   * are stored.
+   */
+  async insertNew(candidates: readonly Candidate[]): Promise<InsertOutcome> {
+    try {
+      return { ...(await this.insertTogether(candidates)), refused: [] };
+    } catch (error) {
+      if (!isRefusedByStore(error)) throw error;
+      const [only] = candidates;
+      if (candidates.length === 1 && only) {
+        return {
+          inserted: [],
+          alreadyStored: [],
+          tooLarge: [],
+          refused: [{ id: only.id, detail: (error as Error).message }],
+          writeUnits: 0,
+        };
+      }
+      const outcome: InsertOutcome = {
+        inserted: [],
+        alreadyStored: [],
+        tooLarge: [],
+        refused: [],
+        writeUnits: 0,
+      };
+      for (const candidate of candidates) {
+        const alone = await this.insertNew([candidate]);
+        outcome.inserted.push(...alone.inserted);
+        outcome.alreadyStored.push(...alone.alreadyStored);
+        outcome.tooLarge.push(...alone.tooLarge);
+        outcome.refused.push(...alone.refused);
+        outcome.writeUnits += alone.writeUnits;
+      }
+      return outcome;
+    }
+  }
+
+  private async insertTogether(candidates: readonly Candidate[]) {
     const items = await Promise.all(candidates.map((candidate) => this.toItem(candidate)));
     const tooLarge = candidates.filter((_, i) => items[i] === null).map((c) => c.id);
     const pending = new Map(
@@ -86,7 +126,7 @@ export class CandidateTable implements CandidateImportStore {
     });
     return outcome.committed
       ? {
-          inserted: batch.map(({ candidate }) => candidate.id),
+          inserted: batch.map(({ candidate }) => candidate.id) as string[],
           alreadyStored,
           tooLarge,
           writeUnits: outcome.writeUnits,
@@ -113,6 +153,28 @@ export class CandidateTable implements CandidateImportStore {
     };
     return Buffer.byteLength(JSON.stringify(slim)) <= MAX_INLINE_ITEM_BYTES ? slim : null;
   }
+}
+
+interface InsertOutcome {
+  inserted: string[];
+  alreadyStored: string[];
+  tooLarge: string[];
+  refused: { id: string; detail: string }[];
+  writeUnits: number;
+}
+
+/**
+ * The store refused what an item holds, not the moment: DynamoDB's ValidationException (a key or
+ * size limit), or the SDK's marshaller refusing a value before sending (a number it cannot hold
+ * exactly, nesting deeper than it can walk).
+ */
+function isRefusedByStore(error: unknown): boolean {
+  if (error instanceof RangeError) return true;
+  if (!(error instanceof Error)) return false;
+  return (
+    error.name === "ValidationException" ||
+    /Number\.(MAX|MIN)_SAFE_INTEGER|Unsupported type passed/.test(error.message)
+  );
 }
 
 /** A candidate as a table item: its keys, its index keys for its status, and its fields. */

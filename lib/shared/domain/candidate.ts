@@ -1,5 +1,12 @@
 import { z } from "zod";
+import { byteLength } from "./storable.ts";
 import { CANDIDATE_STATUSES, FAILURE_CATEGORIES } from "./vocabulary.ts";
+
+/**
+ * The longest id, in bytes: the index sort keys that hold it (a timestamp or line number, then
+ * the id) must stay within DynamoDB's 1,024 bytes.
+ */
+export const MAX_ID_BYTES = 960;
 
 export { CANDIDATE_STATUSES, FAILURE_CATEGORIES };
 export const FailureCategory = z.enum(FAILURE_CATEGORIES);
@@ -16,6 +23,7 @@ export type PromptMessage = z.infer<typeof PromptMessage>;
 
 const optionalText = z.string().nullish();
 /** Values that name a stats counter (source, model, task type) stay short: counter names are attribute names. */
+/** A label that names counters (source, task type, model): capped, as counters are items too. */
 const optionalLabel = z.string().max(256).nullish();
 
 /**
@@ -28,6 +36,7 @@ const candidateFields = {
     .trim()
     .min(1)
     .max(512)
+    .refine((id) => byteLength(id) <= MAX_ID_BYTES, `must be at most ${MAX_ID_BYTES} bytes in UTF-8`)
     .refine((id) => !/\p{Cc}/u.test(id), "must not contain control characters"),
   source: optionalLabel,
   benchmark_run_id: optionalText,

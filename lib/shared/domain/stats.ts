@@ -7,6 +7,11 @@ import { validateProvenance } from "./provenance.ts";
  */
 export type CounterDelta = Record<string, number>;
 
+/** The longest label (model, task type, source) a counter is named after, in characters. */
+export const MAX_COUNTED_LABEL_CHARS = 256;
+/** The longest counter name: the longest prefix (`needs_review#task_type#`) and the longest label. */
+export const MAX_COUNTER_NAME_CHARS = 32 + MAX_COUNTED_LABEL_CHARS;
+
 export const counterName = {
   total: "total",
   status: (status: CandidateStatus) => `status#${status}`,

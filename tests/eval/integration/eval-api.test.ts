@@ -183,6 +183,16 @@ describe("POST /api/eval/sessions", () => {
     ["no messages", { messages: undefined }, ["body", "messages"]],
     ["a time without offset", { created_at: "2026-06-01 09:00" }, ["body", "created_at"]],
     ["an empty id", { id: "" }, ["body", "id"]],
+    [
+      "an answer whose model name is 60,000 characters, which would be counted",
+      {
+        messages: [
+          { role: "user", content: "hi" },
+          { role: "assistant", content: "hello", model: "m".repeat(60_000) },
+        ],
+      },
+      ["body", "messages", 1, "model"],
+    ],
   ])("answers 422 to %s", async (_name, overrides, loc) => {
     const reply = await api("POST", "/api/eval/sessions", { body: session(overrides) });
     expect(reply.status).toBe(422);

@@ -54,6 +54,36 @@ async function quarantineEntries(key: string) {
 }
 
 describe("import-run handler against the emulators", () => {
+  it("imports every good line of a run mixed with values the store cannot hold, quarantining each of those alone", async () => {
+    const runId = "hostile-run";
+    const good = (i: number) =>
+      JSON.stringify({ id: `${runId}-good-${i}`, prompt_messages: [{ role: "user", content: `q${i}` }] });
+    const hostile = [
+      '{"id": "hostile-1e16", "tokens_per_sec": 1e16}',
+      '{"id": "hostile-1e300", "extra": {"n": 1e300}}',
+      `{"id": "hostile-deep", "extra": ${"[".repeat(40)}${"]".repeat(40)}}`,
+      JSON.stringify({ id: "é".repeat(600) }),
+      JSON.stringify({ id: "hostile-model", model_name: "m".repeat(5_000) }),
+    ];
+    const lines = [good(0), ...hostile.flatMap((line, i) => [line, good(i + 1)])];
+
+    const result = await handler(
+      sqsEvent(sqsRecord(await upload(runId, `${lines.join("\n")}\n`))),
+      lambdaContext(),
+    );
+
+    expect(result.batchItemFailures).toEqual([]);
+    const run = await getRun(runId);
+    expect(run?.state).toBe("completed");
+    expect(run?.counts).toMatchObject({ lines: 11, imported: 6, skipped: 0, quarantined: 5 });
+    expect(run?.counts.quarantined_by_reason).toEqual({ invalid_field: 5 });
+    const entries = await quarantineEntries(run?.quarantine_key);
+    expect(entries.map((e) => e.line).sort((a, b) => a - b)).toEqual([2, 4, 6, 8, 10]);
+    expect(entries.find((e) => e.line === 2)?.detail).toContain("tokens_per_sec");
+    expect(entries.find((e) => e.line === 8)?.detail).toContain("bytes");
+    for (let i = 0; i <= hostile.length; i++) expect(await getCandidate(`${runId}-good-${i}`)).toBeDefined();
+  });
+
   it("keeps a stored body byte for byte when another run reuses its id with a different 350 KB prompt", async () => {
     const line = (runId: string, fill: string) =>
       JSON.stringify({

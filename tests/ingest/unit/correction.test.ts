@@ -56,6 +56,17 @@ describe("CorrectionMessage", () => {
     expect(new Set(reasons).size).toBe(reasons.length);
   });
 
+  it.each([
+    ["a number beyond 2^53 in metadata", '{"metadata": {"n": 1e16}}', "metadata.n"],
+    ["1e300", '{"metadata": {"n": 1e300}}', "metadata.n"],
+    ["40 levels of nesting", `{"metadata": {"deep": ${"[".repeat(40)}${"]".repeat(40)}}}`, "metadata.deep"],
+  ])("refuses what the store cannot hold: %s, naming where", (_, extra, where) => {
+    const body = JSON.stringify(base).replace(/}$/, `, ${extra.slice(1, -1)}}`);
+    const verdict = classifyCorrection(body);
+    expect(verdict).toMatchObject({ ok: false, reason: "invalid_field" });
+    expect((verdict as { detail: string }).detail).toContain(where);
+  });
+
   it("defaults schema_version to 1 and refuses another version", () => {
     expect(parse(base).schema_version).toBe(CORRECTION_SCHEMA_VERSION);
     expect(classifyCorrection(JSON.stringify({ ...base, schema_version: 2 }))).toMatchObject({

@@ -15,6 +15,7 @@ import {
   staticIngestTokens,
 } from "../../../lib/ingest/adapters/ingest-tokens.ts";
 import { candidateFromCorrection, classifyCorrection } from "../../../lib/ingest/domain/correction.ts";
+import { CorrectionUnstorableError } from "../../../lib/ingest/usecases/ingest-correction.ts";
 
 const dynamodb = DynamoDBDocumentClient.from(new DynamoDBClient({ region: "us-east-1" }));
 const dynamoMock = mockClient(dynamodb);
@@ -188,7 +189,8 @@ describe("CorrectionTable: the records of one batch share a transaction", () => 
     ]);
 
     expect(goodResult).toEqual({ status: "fulfilled", value: "inserted" });
-    expect(badResult).toMatchObject({ status: "rejected", reason: { name: "ValidationException" } });
+    expect(badResult).toMatchObject({ status: "rejected", reason: expect.any(CorrectionUnstorableError) });
+    expect(String((badResult as PromiseRejectedResult).reason.message)).toContain("Item size has exceeded");
     expect(dynamoMock).toHaveReceivedCommandTimes(TransactWriteCommand, 3);
   });
 });

@@ -40,7 +40,13 @@ describe("CandidateTable.insertNew", () => {
 
     const result = await table.insertNew([candidate("a"), candidate("b")]);
 
-    expect(result).toEqual({ inserted: ["a", "b"], alreadyStored: [], tooLarge: [], writeUnits: 6 });
+    expect(result).toEqual({
+      inserted: ["a", "b"],
+      alreadyStored: [],
+      tooLarge: [],
+      refused: [],
+      writeUnits: 6,
+    });
     const items = mock.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems ?? [];
     expect(items).toHaveLength(3);
     expect(items[0]?.Put).toMatchObject({
@@ -122,5 +128,30 @@ describe("CandidateTable.findExisting", () => {
     expect(found.has("id-5")).toBe(true);
     expect(readUnits).toBe(52);
     expect(mock).toHaveReceivedCommandTimes(BatchGetCommand, 3);
+  });
+});
+
+describe("CandidateTable.insertNew when the store refuses what one item holds", () => {
+  it("tries each candidate alone, so only the culprit is refused and its neighbours are stored", async () => {
+    const refusal = Object.assign(new Error("One or more parameter values were invalid: key too long"), {
+      name: "ValidationException",
+    });
+    mock
+      .on(TransactWriteCommand)
+      .callsFake((input: { TransactItems: { Put?: { Item: { id: string } } }[] }) => {
+        if (input.TransactItems.some((item) => item.Put?.Item.id === "bad")) throw refusal;
+        return { ConsumedCapacity: [{ CapacityUnits: 2 }] };
+      });
+
+    const result = await table.insertNew([candidate("a"), candidate("bad"), candidate("c")]);
+
+    expect(result.inserted).toEqual(["a", "c"]);
+    expect(result.refused).toEqual([{ id: "bad", detail: refusal.message }]);
+    expect(mock.commandCalls(TransactWriteCommand)).toHaveLength(4);
+  });
+
+  it("throws anything that is not a refusal of the item, such as a network failure", async () => {
+    mock.on(TransactWriteCommand).rejects(new Error("socket hang up"));
+    await expect(table.insertNew([candidate("a"), candidate("b")])).rejects.toThrow("socket hang up");
   });
 });
