@@ -61,6 +61,7 @@ export class MemoryReviewStore implements ReviewStore {
       status: transition.to,
       version: transition.version,
       corrected_response: transition.corrected_response,
+      draft_correction: transition.draft_correction,
       failure_category: transition.failure_category,
       reviewer: transition.reviewer,
       decided_at: transition.decided_at,

@@ -161,6 +161,13 @@ describe("QueueView by keyboard", () => {
     expect(textareaValue()).toBe("half a thought");
   });
 
+  it("offers a correction an undo took away as the starting draft", async () => {
+    await view([{ ...candidate(1), draft_correction: "the undone fix" }, candidate(2)]);
+    press("c");
+    await settle();
+    expect(textareaValue()).toBe("the undone fix");
+  });
+
   it("says so and moves on when someone else decided first (409)", async () => {
     const { api, session } = await view();
     api.submit.mockRejectedValueOnce(new ApiError(409, "Candidate run-001 is discarded, not needs_review"));

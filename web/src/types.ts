@@ -31,6 +31,8 @@ export interface Candidate {
   readonly tokens_per_sec?: number | null;
   readonly benchmark_run_id?: string | null;
   readonly timestamp?: string | null;
+  /** A correction an undo took away, offered back as the starting draft. */
+  readonly draft_correction?: string | null;
   readonly [field: string]: unknown;
 }
 

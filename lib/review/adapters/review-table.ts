@@ -73,6 +73,9 @@ export class ReviewTable implements ReviewStore {
           reviewer: item.reviewer as string,
           at: item.at as string,
           version: item.version as number,
+          // Events written before these fields existed hold no text.
+          corrected_response: (item.corrected_response ?? null) as string | null,
+          replaced_correction: (item.replaced_correction ?? null) as string | null,
         }),
       );
     return { candidate: await this.views.toView(candidate), history };
@@ -88,6 +91,7 @@ export class ReviewTable implements ReviewStore {
       "#status": "status",
       "#version": "version",
       "#corrected": "corrected_response",
+      "#draft": "draft_correction",
       "#category": "failure_category",
       "#reviewer": "reviewer",
       "#decidedAt": "decided_at",
@@ -103,6 +107,7 @@ export class ReviewTable implements ReviewStore {
       ":to": transition.to,
       ":version": transition.version,
       ":corrected": transition.corrected_response,
+      ":draft": transition.draft_correction,
       ":category": transition.failure_category,
       ":reviewer": transition.reviewer,
       ":decidedAt": transition.decided_at,
@@ -115,6 +120,7 @@ export class ReviewTable implements ReviewStore {
       "#status = :to",
       "#version = :version",
       "#corrected = :corrected",
+      "#draft = :draft",
       "#category = :category",
       "#reviewer = :reviewer",
       "#decidedAt = :decidedAt",

@@ -105,6 +105,10 @@ export interface ReviewEvent {
   readonly at: string;
   /** The candidate's version after the change. */
   readonly version: number;
+  /** The correction this change set (a `correct`), so the history holds every text ever approved. */
+  readonly corrected_response: string | null;
+  /** The correction in place before this change: what an undo took away stays readable here. */
+  readonly replaced_correction: string | null;
 }
 
 /** Review facts kept in the candidate's provenance, next to (never instead of) where it came from. */
@@ -145,6 +149,8 @@ export interface Transition {
   readonly expectedVersion: number;
   readonly version: number;
   readonly corrected_response: string | null;
+  /** The correction an undo took away, offered as the reviewer's starting draft; `null` otherwise. */
+  readonly draft_correction: string | null;
   readonly failure_category: FailureCategory | null;
   /** Who decided and when; both `null` once a decision is undone. */
   readonly reviewer: string | null;
@@ -165,7 +171,10 @@ function conflict(subject: Pick<ReviewSubject, "id" | "status">, expected: strin
 
 function transition(
   subject: ReviewSubject,
-  change: Pick<Transition, "to" | "corrected_response" | "failure_category" | "provenance"> & {
+  change: Pick<
+    Transition,
+    "to" | "corrected_response" | "draft_correction" | "failure_category" | "provenance"
+  > & {
     readonly action: ReviewEvent["action"];
     readonly decided: boolean;
   },
@@ -187,6 +196,7 @@ function transition(
     expectedVersion: subject.version,
     version,
     corrected_response: change.corrected_response,
+    draft_correction: change.draft_correction,
     failure_category: change.failure_category,
     reviewer: change.decided ? reviewer : null,
     decided_at: change.decided ? time : null,
@@ -203,6 +213,8 @@ function transition(
       reviewer,
       at: time,
       version,
+      corrected_response: change.corrected_response,
+      replaced_correction: subject.corrected_response ?? null,
     },
   };
 }
@@ -239,6 +251,7 @@ export function planDecision(
       action: decision.action,
       to,
       corrected_response: to === "approved" ? decision.corrected_response : null,
+      draft_correction: null,
       failure_category: decision.failure_category,
       provenance: facts,
       decided: true,
@@ -262,6 +275,8 @@ export function planUndo(subject: ReviewSubject, reviewer: string, at: Date): Tr
       action: "undo",
       to: "needs_review",
       corrected_response: null,
+      // The undone correction is not lost: its event keeps it, and it is the next draft.
+      draft_correction: subject.corrected_response ?? null,
       failure_category: null,
       provenance: { set: {}, remove: REVIEW_FACTS },
       decided: false,

@@ -172,6 +172,32 @@ describe("POST /api/sft/ingest: the body", () => {
     });
   });
 
+  it("never loses a product's correction: undone, it stays in the record's history and draft", async () => {
+    const api = await loadApi({ INGEST_TOKENS: JSON.stringify(TOKENS), REVIEWER_TOKEN: "reviewer" });
+    const reply = await ingest(
+      { token: TOKENS.kiwi, body: kiwiCorrection({ idempotency_key: "undo-me" }) },
+      api,
+    );
+    const recordId = reply.body.id as string;
+
+    const undone = await callApi(api, context, "POST", "/api/sft/undo", {
+      token: "reviewer",
+      body: { id: recordId },
+    });
+    expect(undone.status).toBe(200);
+
+    const detail = await callApi(api, context, "GET", `/api/sft/candidates/${recordId}`, {
+      token: "reviewer",
+    });
+    expect(detail.body.candidate).toMatchObject({
+      status: "needs_review",
+      draft_correction: kiwiCorrection().correction,
+    });
+    expect(detail.body.history).toEqual([
+      expect.objectContaining({ action: "undo", replaced_correction: kiwiCorrection().correction }),
+    ]);
+  });
+
   it("returns the first id for a retry with the same Idempotency-Key header, and counts once", async () => {
     const before = await counters();
     const headers = { "Idempotency-Key": `retry-${randomUUID()}` };

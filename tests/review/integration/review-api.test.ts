@@ -213,6 +213,21 @@ describe("POST /api/sft/undo", () => {
     expect(after.export_ready).toBe((before.export_ready ?? 0) - 1);
   });
 
+  it("keeps the undone correction readable in the history, and offers it back as the draft", async () => {
+    await submit({ id: id(9), action: "correct", corrected_response: "the reviewer's careful fix" });
+    await undo(id(9));
+
+    const reply = await api("GET", `/api/sft/candidates/${id(9)}`);
+
+    expect(reply.body.candidate).toMatchObject({
+      corrected_response: null,
+      draft_correction: "the reviewer's careful fix",
+    });
+    expect(reply.body.history.map((e: { action: string }) => e.action)).toEqual(["correct", "undo"]);
+    expect(reply.body.history[0]).toMatchObject({ corrected_response: "the reviewer's careful fix" });
+    expect(reply.body.history[1]).toMatchObject({ replaced_correction: "the reviewer's careful fix" });
+  });
+
   it("answers 409 when the candidate is already needs_review, 404 for an unknown id", async () => {
     const conflict = await undo(id(7));
     const missing = await undo("no-such-candidate");

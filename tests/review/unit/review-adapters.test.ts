@@ -226,6 +226,9 @@ describe("ReviewTable.detail", () => {
         reviewer: "ana",
         at: "2026-05-01T10:00:00.000Z",
         version: 2,
+        // An event stored before events kept their texts reads as holding none.
+        corrected_response: null,
+        replaced_correction: null,
       },
     ]);
   });

@@ -227,6 +227,39 @@ describe("planUndo", () => {
     });
   });
 
+  it("keeps the undone correction: its event holds the text, and it becomes the next draft", () => {
+    const approved = storedCandidate("c1", {
+      status: "approved",
+      version: 2,
+      corrected_response: "the fix",
+    } as Partial<Candidate>);
+
+    const transition = planUndo(approved, "bo", AT);
+
+    expect(transition.corrected_response).toBeNull();
+    expect(transition.draft_correction).toBe("the fix");
+    expect(transition.event).toMatchObject({
+      action: "undo",
+      corrected_response: null,
+      replaced_correction: "the fix",
+    });
+  });
+
+  it("records the text a correction set in its event, and clears any draft", () => {
+    const transition = planDecision(
+      storedCandidate("c1"),
+      decision({ action: "correct", corrected_response: "4" }),
+      "ana",
+      AT,
+    );
+    expect(transition.event).toMatchObject({
+      action: "correct",
+      corrected_response: "4",
+      replaced_correction: null,
+    });
+    expect(transition.draft_correction).toBeNull();
+  });
+
   it("refuses a candidate that is already needs_review", () => {
     expect(() => planUndo(storedCandidate("c1"), "bo", AT)).toThrow("already needs_review");
   });
