@@ -12,6 +12,11 @@ export interface CorrectionStore {
    * means the record cannot be stored at all. Passing failures (throttling, network) throw.
    */
   insertIfAbsent(candidate: Candidate): Promise<"inserted" | "already_stored" | "too_large">;
+  /**
+   * The content fingerprint (`correction_sha256`) of the stored record `id`: `null` for a record
+   * stored before fingerprints were kept, `undefined` when there is no such record.
+   */
+  storedFingerprint(id: string): Promise<string | null | undefined>;
 }
 
 /** A message that can never be ingested, kept with why and where it came from. */

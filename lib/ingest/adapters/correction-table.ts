@@ -1,5 +1,6 @@
-import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { type DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 import { type BodyStore, CandidateTable } from "../../shared/adapters/candidate-table.ts";
+import { keys } from "../../shared/adapters/table-keys.ts";
 import type { Candidate } from "../../shared/domain/candidate.ts";
 import type { CorrectionStore } from "../ports.ts";
 import { CorrectionUnstorableError } from "../usecases/ingest-correction.ts";
@@ -33,8 +34,25 @@ export class CorrectionTable implements CorrectionStore {
   private readonly candidates: CandidateTable;
   private waiting: Waiting[] = [];
 
-  constructor(dynamodb: DynamoDBDocumentClient, tableName: string, bodies: BodyStore) {
+  constructor(
+    private readonly dynamodb: DynamoDBDocumentClient,
+    private readonly tableName: string,
+    bodies: BodyStore,
+  ) {
     this.candidates = new CandidateTable(dynamodb, tableName, bodies);
+  }
+
+  async storedFingerprint(id: string): Promise<string | null | undefined> {
+    const { Item } = await this.dynamodb.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: keys.candidate(id),
+        ConsistentRead: true,
+        ProjectionExpression: "id, correction_sha256",
+      }),
+    );
+    if (!Item) return undefined;
+    return typeof Item.correction_sha256 === "string" ? Item.correction_sha256 : null;
   }
 
   insertIfAbsent(candidate: Candidate): Promise<Stored> {

@@ -76,6 +76,7 @@ export const CORRECTION_FAULTS = [
   "invalid_field",
   "too_large",
   "item_too_large",
+  "idempotency_conflict",
 ] as const;
 export type CorrectionFault = (typeof CORRECTION_FAULTS)[number];
 
@@ -241,7 +242,30 @@ export function candidateFromCorrection(
     model_name: model ?? null,
     metadata: metadata ?? null,
     ...(Object.keys(unknownFields).length > 0 ? { extra_fields: unknownFields } : {}),
+    correction_sha256: correctionFingerprint(message),
     version: 1,
     provenance,
   };
+}
+
+/**
+ * What a message says, apart from its idempotency key and how it arrived: two messages with the
+ * same key and the same fingerprint are one correction sent twice; a different fingerprint under
+ * the same key is a conflict, never silently the first one.
+ */
+export function correctionFingerprint(message: CorrectionMessage): string {
+  const { idempotency_key: _key, ...content } = message;
+  return createHash("sha256").update(canonicalJson(content)).digest("hex");
+}
+
+/** JSON with every object's keys sorted, so the same content always gives the same text. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value)
+      .filter(([, item]) => item !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([name, item]) => `${JSON.stringify(name)}:${canonicalJson(item)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
 }

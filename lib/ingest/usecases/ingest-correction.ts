@@ -1,5 +1,5 @@
 import { excerpt } from "../../import/domain/run-line.ts";
-import { PayloadTooLargeError, ValidationError } from "../../shared/domain/errors.ts";
+import { ConflictError, PayloadTooLargeError, ValidationError } from "../../shared/domain/errors.ts";
 import {
   type CorrectionFault,
   type CorrectionMessage,
@@ -23,6 +23,9 @@ export const QUARANTINE_RAW_CHARS = 8_000;
 /** The record would not fit in the table even with its prompt and answer moved to the body store. */
 export class CorrectionTooLargeError extends PayloadTooLargeError {}
 
+/** An idempotency key already stored with other content: a conflict, not a retry. */
+export class IdempotencyConflictError extends ConflictError {}
+
 /** The store refused what the record holds (a key or value past one of its limits). */
 export class CorrectionUnstorableError extends ValidationError {}
 
@@ -45,6 +48,14 @@ export async function ingestCorrection(
   const stored = await deps.corrections.insertIfAbsent(candidate);
   if (stored === "too_large") {
     throw new CorrectionTooLargeError(`record ${candidate.id} does not fit in an item`);
+  }
+  if (stored === "already_stored" && message.idempotency_key) {
+    const fingerprint = await deps.corrections.storedFingerprint(candidate.id);
+    if (fingerprint && fingerprint !== candidate.correction_sha256) {
+      throw new IdempotencyConflictError(
+        `Idempotency key ${message.idempotency_key} of ${message.source} was used before for a different correction (record ${candidate.id})`,
+      );
+    }
   }
   return { status: stored === "inserted" ? "ingested" : "already_ingested", id: candidate.id };
 }
@@ -101,6 +112,7 @@ export async function ingestCorrectionDelivery(
   } catch (error) {
     if (error instanceof CorrectionTooLargeError) return quarantine("item_too_large", error.message);
     if (error instanceof CorrectionUnstorableError) return quarantine("invalid_field", error.message);
+    if (error instanceof IdempotencyConflictError) return quarantine("idempotency_conflict", error.message);
     throw error;
   }
 }

@@ -202,7 +202,8 @@ describe("POST /api/sft/ingest: the body", () => {
     const before = await counters();
     const headers = { "Idempotency-Key": `retry-${randomUUID()}` };
     const first = await ingest({ token: TOKENS.kiwi, headers, body: kiwiCorrection() });
-    const retry = await ingest({
+    const retry = await ingest({ token: TOKENS.kiwi, headers, body: kiwiCorrection() });
+    const changed = await ingest({
       token: TOKENS.kiwi,
       headers,
       body: kiwiCorrection({ correction: "changed" }),
@@ -210,6 +211,9 @@ describe("POST /api/sft/ingest: the body", () => {
 
     expect(first).toEqual({ status: 200, body: { ok: true, id: expect.any(String) } });
     expect(retry).toEqual(first);
+    // The same key with another correction is a conflict, never silently the first record.
+    expect(changed.status).toBe(409);
+    expect(changed.body.detail).toContain(first.body.id);
     expect(await stored(first.body.id)).toMatchObject({
       corrected_response: "Rest it loosely covered for 15 to 20 minutes.",
     });

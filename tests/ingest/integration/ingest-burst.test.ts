@@ -79,11 +79,8 @@ describe("a burst of corrections through the queue", () => {
       model: "burst-model",
       idempotency_key: `burst-${run}-${i}`,
     }));
-    // A duplicate repeats an earlier key with a retried (here: changed) body.
-    const duplicates = Array.from({ length: DUPLICATES }, (_, i) => ({
-      ...valid[(i * 97) % DISTINCT],
-      correction: "a retry of the same correction",
-    }));
+    // A duplicate is a retry: an earlier message sent again, key and body alike.
+    const duplicates = Array.from({ length: DUPLICATES }, (_, i) => ({ ...valid[(i * 97) % DISTINCT] }));
     const queue = aws.resources.queues.corrections;
     const started = performance.now();
 

@@ -158,6 +158,22 @@ describe("ingest-corrections handler against the emulators", () => {
     expect((after.total ?? 0) - (before.total ?? 0)).toBe(1);
   });
 
+  it("quarantines a message reusing a stored key with another correction, and changes nothing stored", async () => {
+    const body = uniqueMessage();
+    const first = sqsRecord(body);
+    await handler(sqsEvent(first), lambdaContext());
+    const id = recordIdOf(body, first.messageId);
+    const before = await getRecord(id);
+    const conflicting = sqsRecord(JSON.stringify({ ...JSON.parse(body), correction: "something else" }));
+
+    expect((await handler(sqsEvent(conflicting), lambdaContext())).batchItemFailures).toEqual([]);
+
+    const found = await quarantined(conflicting.messageId);
+    expect(found?.entry.reason).toBe("idempotency_conflict");
+    expect(found?.entry.detail).toContain(id);
+    expect(await getRecord(id)).toEqual(before);
+  });
+
   it("without an idempotency key, uses the message id: a redelivery is one record, a new message another", async () => {
     const { idempotency_key: _, ...message } = JSON.parse(uniqueMessage());
     const body = JSON.stringify(message);

@@ -5,6 +5,7 @@ import {
   CorrectionMessage,
   candidateFromCorrection,
   classifyCorrection,
+  correctionFingerprint,
   correctionRecordId,
 } from "../../../lib/ingest/domain/correction.ts";
 import { validateProvenance } from "../../../lib/shared/domain/provenance.ts";
@@ -105,6 +106,20 @@ describe("CorrectionMessage", () => {
   });
 });
 
+describe("correctionFingerprint", () => {
+  it("is the same for the same content in any key order, whatever the idempotency key", () => {
+    const message = parse(base);
+    const reordered = parse(Object.fromEntries(Object.entries(base).reverse()));
+    expect(correctionFingerprint(reordered)).toBe(correctionFingerprint(message));
+    expect(correctionFingerprint({ ...message, idempotency_key: "another" })).toBe(
+      correctionFingerprint(message),
+    );
+    expect(correctionFingerprint({ ...message, correction: "changed" })).not.toBe(
+      correctionFingerprint(message),
+    );
+  });
+});
+
 describe("correctionRecordId", () => {
   it("is derived from source and idempotency key, whatever the delivery", () => {
     const a = correctionRecordId("kiwi", "fb-1", "message-1");
@@ -148,6 +163,7 @@ describe("candidateFromCorrection", () => {
       label: "substitution",
       model_name: "Llama-3.2-3B",
       metadata: { app_version: "4.2" },
+      correction_sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
       version: 1,
       provenance: {
         source: "kiwi",

@@ -30,6 +30,11 @@ class MemoryCorrections implements CorrectionStore {
     this.stored.set(candidate.id, candidate);
     return "inserted" as const;
   }
+
+  async storedFingerprint(id: string) {
+    const record = this.stored.get(id);
+    return record ? ((record.correction_sha256 as string | undefined) ?? null) : undefined;
+  }
 }
 
 class MemoryQuarantine implements IngestQuarantine {
