@@ -1,7 +1,7 @@
 import type { Router } from "@aws-lambda-powertools/event-handler/http";
 import type { HandlerResponse } from "@aws-lambda-powertools/event-handler/types";
 import { type ReviewerAuthenticator, requireReviewer, reviewerOf } from "../../shared/http/auth.ts";
-import { parseJsonBody, parseQuery } from "../../shared/http/request.ts";
+import { parseJsonBody, parseQuery, pathId } from "../../shared/http/request.ts";
 import {
   CandidateFromMessageInput,
   FeedbackInput,
@@ -55,12 +55,12 @@ export function registerEvalRoutes(
   );
 
   app.get("/api/eval/sessions/:id", caller, async ({ params }) =>
-    json(await sessionDetail(deps.sessions, params.id ?? "")),
+    json(await sessionDetail(deps.sessions, pathId(params, "id", "Session"))),
   );
 
   app.post("/api/eval/sessions/:id/candidates", caller, async ({ req, params }) => {
     const { message_index } = await parseJsonBody(req, CandidateFromMessageInput);
-    const result = await candidateFromMessage(deps.sessions, params.id ?? "", message_index);
+    const result = await candidateFromMessage(deps.sessions, pathId(params, "id", "Session"), message_index);
     return withStatus(result.created ? 201 : 200, result);
   });
 
@@ -71,7 +71,7 @@ export function registerEvalRoutes(
   });
 
   app.get("/api/eval/feedback/:session_id", caller, async ({ params }) =>
-    json(await sessionFeedback(deps.sessions, params.session_id ?? "")),
+    json(await sessionFeedback(deps.sessions, pathId(params, "session_id", "Session"))),
   );
 
   app.post("/api/eval/run", caller, async (reqCtx) => {
@@ -80,7 +80,7 @@ export function registerEvalRoutes(
   });
 
   app.get("/api/eval/run/:id", caller, async ({ params }) =>
-    json(await judgeRun(deps.runs, params.id ?? "")),
+    json(await judgeRun(deps.runs, pathId(params, "id", "Judge run"))),
   );
 
   app.get("/api/eval/runs", caller, async ({ req }) =>

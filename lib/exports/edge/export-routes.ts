@@ -1,7 +1,7 @@
 import type { Router } from "@aws-lambda-powertools/event-handler/http";
 import type { HandlerResponse } from "@aws-lambda-powertools/event-handler/types";
 import { type ReviewerAuthenticator, requireReviewer, reviewerOf } from "../../shared/http/auth.ts";
-import { parseJsonBody, parseQuery } from "../../shared/http/request.ts";
+import { parseJsonBody, parseQuery, pathId } from "../../shared/http/request.ts";
 import { ExportListQuery, ExportRequest, ExportStatusQuery } from "../domain/export-request.ts";
 import {
   avocetSftExport,
@@ -39,7 +39,9 @@ export function registerExportRoutes(
   );
 
   app.get("/api/exports/:id", reviewer, async ({ req, params }) =>
-    json(await exportStatus(deps, params.id ?? "", parseQuery(req, ExportStatusQuery).expires_in)),
+    json(
+      await exportStatus(deps, pathId(params, "id", "Export"), parseQuery(req, ExportStatusQuery).expires_in),
+    ),
   );
 
   app.get("/api/sft/export", reviewer, async (reqCtx) => {

@@ -11,16 +11,36 @@ const integer = (name: string) =>
     .regex(/^\s*[+-]?\d+\s*$/, `${name} must be an integer`)
     .transform(Number);
 
+/**
+ * The deepest a page number reaches, in candidates skipped: a page is read by walking the queue
+ * from its start, so a bound keeps one request's reads bounded; `next_cursor` pages on from there
+ * at the cost of one page each.
+ */
+export const MAX_PAGE_OFFSET = 10_000;
+
 /** `GET /api/sft/queue` query string: Avocet's `page`/`per_page`, plus a cursor and filters. */
-export const QueueQuery = z.object({
-  page: integer("page").pipe(z.number().int().min(1)).default(1),
-  per_page: integer("per_page").pipe(z.number().int().min(1).max(MAX_PER_PAGE)).default(DEFAULT_PER_PAGE),
-  cursor: z.string().min(1).max(4096).optional(),
-  model: filterValue,
-  task_type: filterValue,
-  run_id: filterValue,
-  source: filterValue,
-});
+export const QueueQuery = z
+  .object({
+    page: integer("page").pipe(z.number().int().min(1)).default(1),
+    per_page: integer("per_page").pipe(z.number().int().min(1).max(MAX_PER_PAGE)).default(DEFAULT_PER_PAGE),
+    cursor: z.string().min(1).max(4096).optional(),
+    model: filterValue,
+    task_type: filterValue,
+    run_id: filterValue,
+    source: filterValue,
+  })
+  // Checked only once page and per_page are numbers: zod runs this even after a field's own issue.
+  .refine(
+    (query) =>
+      query.cursor !== undefined ||
+      !Number.isInteger(query.page) ||
+      !Number.isInteger(query.per_page) ||
+      (query.page - 1) * query.per_page <= MAX_PAGE_OFFSET,
+    {
+      path: ["page"],
+      message: `reaches past the first ${MAX_PAGE_OFFSET} candidates: page on with next_cursor`,
+    },
+  );
 export type QueueQuery = z.infer<typeof QueueQuery>;
 
 export interface QueueFilters {

@@ -10,7 +10,7 @@ import {
 import { CANDIDATE_STATUSES } from "../../shared/domain/candidate.ts";
 import { reviewStats } from "../../shared/domain/stats.ts";
 import { type ReviewerAuthenticator, requireReviewer, reviewerOf } from "../../shared/http/auth.ts";
-import { parseJsonBody, parseQuery } from "../../shared/http/request.ts";
+import { parseJsonBody, parseQuery, pathId } from "../../shared/http/request.ts";
 import { QueueQuery } from "../domain/queue.ts";
 import { SubmitRequest, UndoRequest } from "../domain/review.ts";
 import { candidateDetail, submitDecision, undoDecision } from "../usecases/review.ts";
@@ -66,6 +66,6 @@ export function registerReviewRoutes(
   });
 
   app.get("/api/sft/candidates/:id", reviewer, async ({ params }) =>
-    json(await candidateDetail(deps.review, params.id ?? "")),
+    json(await candidateDetail(deps.review, pathId(params, "id", "Candidate"))),
   );
 }

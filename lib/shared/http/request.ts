@@ -1,5 +1,6 @@
 import type { z } from "zod";
-import { ValidationError, type ValidationIssue } from "../domain/errors.ts";
+import { NotFoundError, ValidationError, type ValidationIssue } from "../domain/errors.ts";
+import { byteLength } from "../domain/storable.ts";
 
 type Location = "body" | "query" | "path";
 
@@ -37,4 +38,17 @@ export function parseQuery<S extends z.ZodType>(req: Request, schema: S): z.outp
   const query: Record<string, string> = {};
   for (const [name, value] of new URL(req.url).searchParams) query[name] ??= value;
   return parseWith(schema, query, "query");
+}
+
+/** No stored id is longer: candidate ids stop at 960 bytes, session ids at 256 characters. */
+export const MAX_PATH_ID_BYTES = 1024;
+
+/**
+ * The id a path names. One longer than any id stored cannot name anything, so it is a 404 here,
+ * before a key DynamoDB would refuse is ever built.
+ */
+export function pathId(params: Record<string, string | undefined>, name: string, what: string): string {
+  const id = params[name] ?? "";
+  if (byteLength(id) > MAX_PATH_ID_BYTES) throw new NotFoundError(`${what} not found`);
+  return id;
 }

@@ -237,6 +237,8 @@ describe("feedback", () => {
     });
     expect(reply).toEqual({ status: 404, body: { detail: "Session no-such-session not found" } });
     expect((await api("GET", "/api/eval/feedback/no-such-session")).status).toBe(404);
+    expect((await api("GET", `/api/eval/sessions/${"s".repeat(3_000)}`)).status).toBe(404);
+    expect((await api("GET", `/api/eval/feedback/${"s".repeat(3_000)}`)).status).toBe(404);
   });
 
   it("answers 422 for an index past the last message, a negative index and a rating other than ±1", async () => {

@@ -287,6 +287,14 @@ describe("GET /api/sft/candidates/{id}", () => {
 
   it("answers 404 to an unknown id and to an unknown route", async () => {
     expect((await api("GET", "/api/sft/candidates/nope")).status).toBe(404);
+    // Longer than any stored id (a key DynamoDB would refuse): still a 404, never a 500.
+    expect(await api("GET", `/api/sft/candidates/${"x".repeat(3_000)}`)).toEqual({
+      status: 404,
+      body: { detail: "Candidate not found" },
+    });
+    const deep = await api("GET", "/api/sft/queue", { query: { page: "100000" } });
+    expect(deep.status).toBe(422);
+    expect(deep.body.detail[0].loc).toEqual(["query", "page"]);
     const route = await api("GET", "/api/sft/nothing-here");
     expect(route.status).toBe(404);
     expect(route.body).toEqual({ detail: expect.any(String) });

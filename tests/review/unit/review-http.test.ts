@@ -181,6 +181,15 @@ describe("QueueQuery", () => {
     }
   });
 
+  it("bounds how deep a page number reaches, and leaves deeper paging to the cursor", () => {
+    expect(QueueQuery.safeParse({ page: "51", per_page: "200" }).success).toBe(true);
+    const deep = QueueQuery.safeParse({ page: "100000" });
+    expect(deep.success).toBe(false);
+    expect(deep.error?.issues[0]?.path).toEqual(["page"]);
+    expect(deep.error?.issues[0]?.message).toContain("next_cursor");
+    expect(QueueQuery.safeParse({ page: "52", per_page: "200" }).success).toBe(false);
+  });
+
   it("trims filters and refuses empty ones", () => {
     expect(QueueQuery.parse({ model: " m1 " }).model).toBe("m1");
     expect(QueueQuery.safeParse({ model: "" }).success).toBe(false);
