@@ -45,7 +45,8 @@ export interface ExportObjects {
 }
 
 export interface ExportJobStore {
-  create(job: ExportJob): Promise<void>;
+  /** Stores a new job; `exists` (and nothing written) when a job with its id is stored already. */
+  create(job: ExportJob): Promise<"created" | "exists">;
   get(id: string): Promise<ExportJob | null>;
   /** The newest jobs first. */
   list(limit: number): Promise<ExportJob[]>;

@@ -109,8 +109,9 @@ export class MemoryExportJobs implements ExportJobStore {
   readonly progressWrites: ExportProgress[] = [];
 
   async create(job: ExportJob) {
-    if (this.jobs.has(job.id)) throw new ConflictError(`Export ${job.id} exists`);
+    if (this.jobs.has(job.id)) return "exists" as const;
     this.jobs.set(job.id, structuredClone(job));
+    return "created" as const;
   }
 
   async get(id: string) {

@@ -65,7 +65,17 @@ export class ExportJobTable implements ExportJobStore {
     private readonly tableName: string,
   ) {}
 
-  async create(job: ExportJob): Promise<void> {
+  async create(job: ExportJob): Promise<"created" | "exists"> {
+    try {
+      await this.putNew(job);
+      return "created";
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return "exists";
+      throw error;
+    }
+  }
+
+  private async putNew(job: ExportJob): Promise<void> {
     await this.dynamodb.send(
       new PutCommand({
         TableName: this.tableName,

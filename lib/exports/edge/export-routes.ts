@@ -1,5 +1,6 @@
 import type { Router } from "@aws-lambda-powertools/event-handler/http";
 import type { HandlerResponse } from "@aws-lambda-powertools/event-handler/types";
+import { ValidationError } from "../../shared/domain/errors.ts";
 import { type ReviewerAuthenticator, requireReviewer, reviewerOf } from "../../shared/http/auth.ts";
 import { parseJsonBody, parseQuery, pathId } from "../../shared/http/request.ts";
 import { ExportListQuery, ExportRequest, ExportStatusQuery } from "../domain/export-request.ts";
@@ -27,7 +28,7 @@ export function registerExportRoutes(
 
   app.post("/api/exports", reviewer, async (reqCtx) => {
     const request = await parseJsonBody(reqCtx.req, ExportRequest);
-    const job = await createExport(deps, request, reviewerOf(reqCtx));
+    const job = await createExport(deps, request, reviewerOf(reqCtx), idempotencyKeyOf(reqCtx.req));
     return new Response(JSON.stringify(job), {
       status: 202,
       headers: { "content-type": "application/json", location: `/api/exports/${job.id}` },
@@ -50,4 +51,16 @@ export function registerExportRoutes(
     const url = await avocetSftExport(deps, reviewerOf(reqCtx), { deadline });
     return new Response(null, { status: 303, headers: { location: url, "cache-control": "no-store" } });
   });
+}
+
+/** The `Idempotency-Key` header, if any: at most 256 characters, else a 422. */
+function idempotencyKeyOf(req: Request): string | undefined {
+  const key = req.headers.get("idempotency-key")?.trim();
+  if (!key) return undefined;
+  if (key.length > 256) {
+    throw new ValidationError([
+      { loc: ["header", "Idempotency-Key"], msg: "must be at most 256 characters", type: "string_too_long" },
+    ]);
+  }
+  return key;
 }

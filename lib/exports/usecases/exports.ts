@@ -1,5 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
+import { isDeepStrictEqual } from "node:util";
 import {
+  ConflictError,
   NotConfiguredError,
   NotFoundError,
   TimeLimitError,
@@ -63,17 +65,29 @@ export interface ExportApiDeps extends ExportBuildDeps {
 const clockOf = (deps: { now?: () => Date }) => deps.now ?? (() => new Date());
 
 /** Starts an export job: stores it `queued` and puts it on the exports queue. */
-export async function createExport(deps: ExportApiDeps, request: ExportRequest, requester: string) {
+export async function createExport(
+  deps: ExportApiDeps,
+  request: ExportRequest,
+  requester: string,
+  idempotencyKey?: string,
+) {
   if (!deps.queue) throw new NotConfiguredError("Exports are not configured on this deployment");
   const now = clockOf(deps);
   const job = newExportJob({
-    id: (deps.newId ?? randomUUID)(),
+    id: idempotencyKey ? idempotentExportId(requester, idempotencyKey) : (deps.newId ?? randomUUID)(),
     request,
     origin: "api",
     requestedBy: requester,
     at: now(),
   });
-  await deps.jobs.create(job);
+  if ((await deps.jobs.create(job)) === "exists") {
+    // A retry of a request already made: the job it made, never a second one.
+    const existing = await deps.jobs.get(job.id);
+    if (existing && sameJson(existing.request, request)) return exportJobSummary(existing);
+    throw new ConflictError(
+      `Idempotency-Key ${idempotencyKey} was used before for another export (${job.id})`,
+    );
+  }
   try {
     await deps.queue.send({ export_id: job.id });
   } catch (error) {
@@ -430,3 +444,15 @@ class DocumentWriter {
     return this.count;
   }
 }
+
+/** The job id of a keyed request: the same requester and key always name the same job. */
+export function idempotentExportId(requester: string, key: string): string {
+  const hex = createHash("sha256")
+    .update(JSON.stringify([requester, key]))
+    .digest("hex");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
+
+/** Equal as JSON: what a stored request reads back as, whatever the key order or unset fields. */
+const sameJson = (a: unknown, b: unknown) =>
+  isDeepStrictEqual(JSON.parse(JSON.stringify(a)), JSON.parse(JSON.stringify(b)));

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
@@ -253,6 +253,26 @@ describe("exports of a reviewed run", () => {
         { role: "assistant", content: "42" },
       ],
     });
+  });
+
+  it("makes one job for a retried request with the same Idempotency-Key, and refuses the key for another", async () => {
+    const headers = { "Idempotency-Key": `nightly-${randomUUID()}` };
+    const body = { format: "openai-sft", filters: { run_id: RUN } };
+    const first = await call("POST", "/api/exports", { headers, body });
+    const retry = await call("POST", "/api/exports", { headers, body });
+    const other = await call("POST", "/api/exports", {
+      headers,
+      body: { format: "trl-sft", filters: { run_id: RUN } },
+    });
+
+    expect(first.status).toBe(202);
+    // The retry answers with the same job, as it stands now (it may have started meanwhile).
+    expect(retry.status).toBe(202);
+    expect(retry.body).toMatchObject({ id: first.body.id, created_at: first.body.created_at });
+    expect(other.status).toBe(409);
+    expect(other.body.detail).toContain(first.body.id);
+    const listed = await call("GET", "/api/exports", { query: { limit: "100" } });
+    expect(listed.body.exports.filter((job: { id: string }) => job.id === first.body.id)).toHaveLength(1);
   });
 
   it("lists jobs newest first, and refuses bad requests with 422 and unknown ones with 404", async () => {
