@@ -20,9 +20,11 @@ export class ResilientQueue extends Construct {
 
   constructor(scope: Construct, id: string, { declaration }: ResilientQueueProps) {
     super(scope, id);
-    if (declaration.visibilityTimeoutSeconds < declaration.handlerTimeoutSeconds) {
+    // AWS's advice for a Lambda event source: a visibility timeout of at least six times the
+    // function's timeout.
+    if (declaration.visibilityTimeoutSeconds < 6 * declaration.handlerTimeoutSeconds) {
       throw new Error(
-        `queue ${declaration.name}: visibility timeout ${declaration.visibilityTimeoutSeconds}s is shorter than its handler's timeout ${declaration.handlerTimeoutSeconds}s`,
+        `queue ${declaration.name}: visibility timeout ${declaration.visibilityTimeoutSeconds}s is under six times its handler's timeout ${declaration.handlerTimeoutSeconds}s`,
       );
     }
     this.declaration = declaration;

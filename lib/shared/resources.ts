@@ -64,7 +64,10 @@ export const exportPrefix = (exportId: string): string => `${BUCKET_PREFIXES.exp
 export interface QueueDeclaration {
   /** Logical name; the deployed name gets a stack-specific prefix. */
   readonly name: string;
-  /** Must be at least the consuming function's timeout (AWS recommends 6×). */
+  /**
+   * Six times the consuming function's timeout, as AWS advises for a Lambda event source: room for
+   * the function's own retries of a throttled invocation before the message shows again.
+   */
   readonly visibilityTimeoutSeconds: number;
   /** Receives before a message moves to the queue's dead-letter queue. */
   readonly maxReceiveCount: number;
@@ -78,7 +81,7 @@ export const QUEUES = {
   runUploads: {
     name: "run-uploads",
     handlerTimeoutSeconds: 900,
-    visibilityTimeoutSeconds: 960,
+    visibilityTimeoutSeconds: 5_400,
     maxReceiveCount: 3,
     batchSize: 1,
   },
@@ -100,13 +103,13 @@ export const QUEUES = {
   },
   /**
    * One message per export job. A job streams its whole dataset, so it gets Lambda's longest
-   * timeout and is handled alone; a failed attempt is retried once the message is visible again
-   * (a minute after the longest run), and a redelivery rebuilds the same bytes.
+   * timeout and is handled alone; a failed attempt is retried once the message is visible again,
+   * and a redelivery rebuilds the same bytes.
    */
   exports: {
     name: "exports",
     handlerTimeoutSeconds: 900,
-    visibilityTimeoutSeconds: 960,
+    visibilityTimeoutSeconds: 5_400,
     maxReceiveCount: 3,
     batchSize: 1,
   },

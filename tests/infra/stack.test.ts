@@ -1,6 +1,7 @@
-import { App } from "aws-cdk-lib";
+import { App, Stack } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
+import { ResilientQueue } from "../../infra/constructs/resilient-queue.ts";
 import { FlywheelStack } from "../../infra/stack.ts";
 import {
   BUCKET_PREFIXES,
@@ -226,6 +227,24 @@ describe("uploads", () => {
 });
 
 describe("queues", () => {
+  it("gives every queue a visibility timeout of six times its handler's timeout, as AWS advises", () => {
+    for (const declaration of Object.values(QUEUES)) {
+      expect(declaration.visibilityTimeoutSeconds).toBeGreaterThanOrEqual(
+        6 * declaration.handlerTimeoutSeconds,
+      );
+    }
+    const stack = new Stack(new App(), "Short");
+    expect(
+      () =>
+        new ResilientQueue(stack, "Q", {
+          declaration: {
+            ...QUEUES.runUploads,
+            visibilityTimeoutSeconds: QUEUES.runUploads.handlerTimeoutSeconds + 60,
+          },
+        }),
+    ).toThrow(/under six times/);
+  });
+
   // The queues of the capabilities the stack builds so far.
   const builtQueues = { runUploads: QUEUES.runUploads, corrections: QUEUES.corrections };
 
