@@ -1,18 +1,19 @@
 import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
 import type { Context, SQSEvent } from "aws-lambda";
 import { createRunUploadRecordHandler } from "../lib/import/edge/run-upload-records.ts";
-import { importRunDeps } from "../lib/import/wiring.ts";
+import { importRunDeps, runsPrefixSettings } from "../lib/import/wiring.ts";
 import { createAwsClients } from "../lib/shared/adapters/aws-clients.ts";
 import { BaseConfig, loadConfig } from "../lib/shared/config.ts";
 import { logger } from "../lib/shared/logger.ts";
 
 const config = loadConfig(BaseConfig);
-const deps = importRunDeps(createAwsClients(config), {
-  tableName: config.TABLE_NAME,
-  bucket: config.BUCKET_NAME,
-});
+const clients = createAwsClients(config);
+const names = { tableName: config.TABLE_NAME, bucket: config.BUCKET_NAME };
 const processor = new BatchProcessor(EventType.SQS);
-const recordHandler = createRunUploadRecordHandler(deps);
+const recordHandler = createRunUploadRecordHandler(
+  importRunDeps(clients, names),
+  runsPrefixSettings(clients, names),
+);
 
 /** run-uploads queue → one import per S3 notification; failed messages are reported, not thrown. */
 export const handler = async (event: SQSEvent, context: Context) => {

@@ -1,6 +1,7 @@
 import type { AwsClients } from "../shared/adapters/aws-clients.ts";
 import { CandidateTable } from "../shared/adapters/candidate-table.ts";
 import { S3Bodies, S3Quarantine, S3RunObjects } from "../shared/adapters/s3-objects.ts";
+import { ReviewSettingsTable } from "./adapters/review-settings-table.ts";
 import { RunTable } from "./adapters/run-table.ts";
 import type { ImportRunDeps } from "./usecases/import-run.ts";
 
@@ -15,4 +16,9 @@ export function importRunDeps(
     runs: new RunTable(clients.dynamodb, names.tableName),
     quarantine: new S3Quarantine(clients.s3, names.bucket),
   };
+}
+
+/** Where the reviewers' configured runs prefix is read, for uploads below `runs/<folder>/`. */
+export function runsPrefixSettings(clients: AwsClients, names: { tableName: string }): ReviewSettingsTable {
+  return new ReviewSettingsTable(clients.dynamodb, names.tableName);
 }

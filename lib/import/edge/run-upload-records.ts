@@ -1,6 +1,7 @@
 import type { SQSRecord } from "aws-lambda";
 import { logger } from "../../shared/logger.ts";
-import { InvalidRunKeyError } from "../domain/run-upload.ts";
+import { InvalidRunKeyError, runIdFromKey } from "../domain/run-upload.ts";
+import type { ReviewSettingsStore } from "../ports.ts";
 import { RunObjectMissingError } from "../ports.ts";
 import { type ImportRunDeps, importRun } from "../usecases/import-run.ts";
 import { uploadedObjectsIn } from "./s3-notification.ts";
@@ -11,11 +12,15 @@ import { uploadedObjectsIn } from "./s3-notification.ts";
  * acknowledged; anything else that fails throws, so the message is retried and, past the
  * receive limit, kept in the dead-letter queue.
  */
-export function createRunUploadRecordHandler(deps: ImportRunDeps) {
+export function createRunUploadRecordHandler(
+  deps: ImportRunDeps,
+  settings?: Pick<ReviewSettingsStore, "readRunsPrefix">,
+) {
   return async (record: SQSRecord): Promise<void> => {
     for (const upload of uploadedObjectsIn(record.body)) {
       try {
-        const outcome = await importRun(deps, upload);
+        const runsPrefix = await configuredPrefixOf(upload.key, settings);
+        const outcome = await importRun(deps, runsPrefix ? { ...upload, runsPrefix } : upload);
         logger.info("run import finished", {
           messageId: record.messageId,
           key: upload.key,
@@ -36,4 +41,23 @@ export function createRunUploadRecordHandler(deps: ImportRunDeps) {
       }
     }
   };
+}
+
+/**
+ * The runs prefix the reviewers configured (a folder below `runs/`, such as `runs/nightly/`) when
+ * `key` lies under it rather than directly under `runs/`; read only for such keys.
+ */
+async function configuredPrefixOf(
+  key: string,
+  settings: Pick<ReviewSettingsStore, "readRunsPrefix"> | undefined,
+): Promise<string | undefined> {
+  if (!settings) return undefined;
+  try {
+    runIdFromKey(key);
+    return undefined;
+  } catch (error) {
+    if (!(error instanceof InvalidRunKeyError)) throw error;
+  }
+  const prefix = await settings.readRunsPrefix();
+  return prefix && key.startsWith(prefix) ? prefix : undefined;
 }

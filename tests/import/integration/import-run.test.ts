@@ -3,6 +3,7 @@ import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { beforeAll, describe, expect, it, vi } from "vitest";
+import { ReviewSettingsTable } from "../../../lib/import/adapters/review-settings-table.ts";
 import {
   type CandidateImportStore,
   type RunCounts,
@@ -54,6 +55,26 @@ async function quarantineEntries(key: string) {
 }
 
 describe("import-run handler against the emulators", () => {
+  it("imports an upload under the runs prefix the reviewers configured (runs/nightly/…)", async () => {
+    await new ReviewSettingsTable(aws.clients.dynamodb, aws.resources.tableName).writeRunsPrefix(
+      "runs/nightly/",
+      "test",
+      new Date().toISOString(),
+    );
+    const key = "runs/nightly/nested-run/sft_candidates.jsonl";
+    const lines = [1, 2, 3]
+      .map((n) => JSON.stringify({ id: `nested-run-${n}`, model_response: "a" }))
+      .join("\n");
+
+    const result = await handler(
+      sqsEvent(sqsRecord(await upload("nested-run", lines, key))),
+      lambdaContext(),
+    );
+
+    expect(result.batchItemFailures).toEqual([]);
+    expect((await getRun("nested-run"))?.counts).toMatchObject({ lines: 3, imported: 3, quarantined: 0 });
+  });
+
   it("imports every good line of a run mixed with values the store cannot hold, quarantining each of those alone", async () => {
     const runId = "hostile-run";
     const good = (i: number) =>
