@@ -61,6 +61,7 @@ export class ResilientQueue extends Construct {
       new SqsEventSource(this.queue, {
         batchSize: this.declaration.batchSize,
         reportBatchItemFailures: true,
+        ...(this.declaration.maxConcurrency ? { maxConcurrency: this.declaration.maxConcurrency } : {}),
       }),
     );
   }

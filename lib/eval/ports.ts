@@ -121,6 +121,13 @@ export interface JudgeModel {
 /** The model could not be asked: timeout, refused connection, HTTP error, unreadable envelope. */
 export class JudgeBackendError extends Error {}
 
+/**
+ * The model is shedding load (HTTP 429 or 5xx, throttling) and still was after a few tries: not a
+ * failure of the session. The message is delivered again later; only its last delivery records
+ * the session as failed.
+ */
+export class JudgeBusyError extends Error {}
+
 /** The model answered, twice, with something that is not a valid verdict. */
 export class JudgeOutputError extends Error {}
 

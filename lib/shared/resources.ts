@@ -75,6 +75,8 @@ export interface QueueDeclaration {
   readonly batchSize: number;
   /** The consuming function's timeout. */
   readonly handlerTimeoutSeconds: number;
+  /** Most concurrent invocations the queue feeds (unbounded when absent). */
+  readonly maxConcurrency?: number;
 }
 
 export const QUEUES = {
@@ -100,6 +102,9 @@ export const QUEUES = {
     visibilityTimeoutSeconds: 1800,
     maxReceiveCount: 3,
     batchSize: 5,
+    // The judge is a shared model endpoint: four invocations of five sessions, each process
+    // holding at most four requests in flight, keep a run of any size within 16 at once.
+    maxConcurrency: 4,
   },
   /**
    * One message per export job. A job streams its whole dataset, so it gets Lambda's longest

@@ -88,6 +88,8 @@ describe("eval in the Flywheel stack", () => {
       EventSourceArn: getAtt(queueId(QUEUES.judge.name)),
       BatchSize: QUEUES.judge.batchSize,
       FunctionResponseTypes: ["ReportBatchItemFailures"],
+      // A bounded fan-out: the judge is a shared endpoint.
+      ScalingConfig: { MaximumConcurrency: QUEUES.judge.maxConcurrency },
     });
     expect(judgeFunction().Properties).toMatchObject({
       Runtime: "nodejs22.x",

@@ -6,7 +6,7 @@ import {
   type Message,
 } from "@aws-sdk/client-bedrock-runtime";
 import type { ChatTurn } from "../domain/rubric.ts";
-import { JudgeBackendError, type JudgeModel } from "../ports.ts";
+import { JudgeBackendError, JudgeBusyError, type JudgeModel } from "../ports.ts";
 
 export interface BedrockJudgeOptions {
   readonly timeoutMs: number;
@@ -17,6 +17,14 @@ export interface BedrockJudgeOptions {
  * Amazon Bedrock's Converse API: system turns become the system prompt, the rest the
  * conversation. Service errors, network errors and timeouts become `JudgeBackendError`.
  */
+/** Bedrock's answers when it sheds load (after the SDK's own retries): the session is tried later. */
+const BUSY = new Set([
+  "ThrottlingException",
+  "ServiceUnavailableException",
+  "InternalServerException",
+  "ModelNotReadyException",
+]);
+
 export class BedrockConverseJudge implements JudgeModel {
   constructor(
     private readonly client: BedrockRuntimeClient,
@@ -46,6 +54,9 @@ export class BedrockConverseJudge implements JudgeModel {
     } catch (error) {
       if (signal.aborted) {
         throw new JudgeBackendError(`Bedrock did not answer within ${this.options.timeoutMs} ms`);
+      }
+      if (error instanceof BedrockRuntimeServiceException && BUSY.has(error.name)) {
+        throw new JudgeBusyError(`Bedrock is busy: ${error.name}: ${error.message}`);
       }
       if (error instanceof BedrockRuntimeServiceException) {
         throw new JudgeBackendError(`Bedrock refused the request: ${error.name}: ${error.message}`);

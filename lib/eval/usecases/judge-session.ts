@@ -62,6 +62,8 @@ export type JudgeOutcome =
   | { status: "failed"; error: string }
   | { status: "skipped"; reason: string };
 
+// A busy judge (JudgeBusyError) is not among these: it is thrown, so the message is delivered
+// again later, and only its last delivery records the session as failed.
 const isJudgeFailure = (error: unknown) =>
   error instanceof JudgeBackendError ||
   error instanceof JudgeOutputError ||

@@ -9,6 +9,7 @@ import type {
 } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { CURRENT_VERSIONS } from "../../../lib/eval/domain/rubric.ts";
+import { QUEUES } from "../../../lib/shared/resources.ts";
 import { provisionTestAws, type TestAws } from "../../support/aws.ts";
 import { lambdaContext, sqsEvent, sqsRecord } from "../../support/events.ts";
 import {
@@ -198,10 +199,32 @@ describe("the judge against an OpenAI-compatible server", () => {
     expect(Date.now() - started).toBeLessThan(10_000);
   });
 
-  it("records an HTTP error of the judge as a failure", async () => {
+  it("tries a judge that sheds load (HTTP 500) again later, and records the failure only on the last delivery", async () => {
     const session = await newSession();
-    const run = await runOne(session.id, "broken");
-    expect(run.sessions[0].error).toMatch(/^the judge answered HTTP 500/);
+    const started = await call("POST", "/api/eval/run", {
+      body: { scope: "session", session_id: session.id, model: "broken", backend: "openai" },
+    });
+    const body = JSON.stringify({ run_id: started.body.id, session_id: session.id });
+    const delivery = (count: number) =>
+      sqsRecord(body, {
+        attributes: { ...sqsRecord(body).attributes, ApproximateReceiveCount: String(count) },
+      });
+    const before = server.requests.length;
+
+    // The batch's only record failed: the batch processor fails the whole invocation, for a retry.
+    await expect(judge(sqsEvent(delivery(1)), lambdaContext("judge"))).rejects.toThrow();
+
+    // Three tries of each expert's request within the delivery, then back to the queue.
+    expect(server.requests.length - before).toBeGreaterThanOrEqual(3);
+    const meanwhile = await call("GET", `/api/eval/run/${started.body.id}`);
+    expect(meanwhile.body.sessions[0].status).not.toBe("failed");
+
+    await expect(
+      judge(sqsEvent(delivery(QUEUES.judge.maxReceiveCount)), lambdaContext("judge")),
+    ).rejects.toThrow();
+    const run = await call("GET", `/api/eval/run/${started.body.id}`);
+    expect(run.body.sessions[0]).toMatchObject({ status: "failed" });
+    expect(run.body.sessions[0].error).toMatch(/the judge answered HTTP 500 3 times/);
   });
 
   it("keeps judging the other sessions of a run when one fails", async () => {

@@ -1,8 +1,13 @@
-import { BedrockRuntimeClient, ConverseCommand, ThrottlingException } from "@aws-sdk/client-bedrock-runtime";
+import {
+  BedrockRuntimeClient,
+  ConverseCommand,
+  ThrottlingException,
+  ValidationException,
+} from "@aws-sdk/client-bedrock-runtime";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
 import { BedrockConverseJudge } from "../../../lib/eval/adapters/bedrock-judge.ts";
-import { JudgeBackendError } from "../../../lib/eval/ports.ts";
+import { JudgeBackendError, JudgeBusyError } from "../../../lib/eval/ports.ts";
 
 const client = new BedrockRuntimeClient({ region: "us-east-1" });
 const mock = mockClient(client);
@@ -46,11 +51,16 @@ describe("BedrockConverseJudge", () => {
     await expect(judge.complete("m", turns)).resolves.toBe("");
   });
 
-  it("turns a service error into a backend error", async () => {
+  it("turns throttling into a busy judge, to be tried again later, and a refusal into a backend error", async () => {
     mock.on(ConverseCommand).rejects(new ThrottlingException({ message: "slow down", $metadata: {} }));
-    const error = await judge.complete("m", turns).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(JudgeBackendError);
-    expect((error as Error).message).toContain("slow down");
+    const busy = await judge.complete("m", turns).catch((e: unknown) => e);
+    expect(busy).toBeInstanceOf(JudgeBusyError);
+    expect((busy as Error).message).toContain("slow down");
+
+    mock.on(ConverseCommand).rejects(new ValidationException({ message: "bad model id", $metadata: {} }));
+    const refused = await judge.complete("m", turns).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(JudgeBackendError);
+    expect((refused as Error).message).toContain("bad model id");
   });
 
   it("turns a network failure into a backend error", async () => {
