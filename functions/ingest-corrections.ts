@@ -3,14 +3,17 @@ import type { Context, SQSEvent } from "aws-lambda";
 import { createCorrectionRecordHandler } from "../lib/ingest/edge/correction-records.ts";
 import { ingestCorrectionDeps } from "../lib/ingest/wiring.ts";
 import { createAwsClients } from "../lib/shared/adapters/aws-clients.ts";
-import { BaseConfig, loadConfig } from "../lib/shared/config.ts";
+import { IngestQueueConfig, loadConfig } from "../lib/shared/config.ts";
 import { logger } from "../lib/shared/logger.ts";
 
-const config = loadConfig(BaseConfig);
-const deps = ingestCorrectionDeps(createAwsClients(config), {
-  tableName: config.TABLE_NAME,
-  bucket: config.BUCKET_NAME,
-});
+const config = loadConfig(IngestQueueConfig);
+const deps = {
+  ...ingestCorrectionDeps(createAwsClients(config), {
+    tableName: config.TABLE_NAME,
+    bucket: config.BUCKET_NAME,
+  }),
+  senders: config.INGEST_QUEUE_SENDERS,
+};
 const processor = new BatchProcessor(EventType.SQS);
 const recordHandler = createCorrectionRecordHandler(deps);
 

@@ -23,6 +23,9 @@ export interface IngestProps {
  * Corrections from products: the corrections queue (with its DLQ) and the function that stores
  * each message once as an approved record, and the product tokens of the HTTP ingest endpoint.
  */
+/** CDK context naming each queue sender's sources (SQS sender id → sources). */
+export const INGEST_QUEUE_SENDERS_CONTEXT = "ingestQueueSenders";
+
 export class Ingest extends Construct {
   readonly corrections: ResilientQueue;
   readonly ingestCorrections: ProjectFunction;
@@ -43,6 +46,14 @@ export class Ingest extends Construct {
       .bindTable(props.table, "insert")
       .bindBucket(props.bucket, { write: [INGEST_QUARANTINE_PREFIX, BUCKET_PREFIXES.blobs] });
     this.corrections.addConsumer(this.ingestCorrections);
+    // `-c ingestQueueSenders='{"AROA…":["kiwi"]}'` binds queue senders to their sources.
+    const senders = this.node.tryGetContext(INGEST_QUEUE_SENDERS_CONTEXT) as unknown;
+    if (senders) {
+      this.ingestCorrections.addEnvironment(
+        "INGEST_QUEUE_SENDERS",
+        typeof senders === "string" ? senders : JSON.stringify(senders),
+      );
+    }
 
     this.tokens = new Secret(this, "IngestTokens", {
       description: "Flywheel ingest tokens: a JSON object of product source → bearer token",

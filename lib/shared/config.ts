@@ -55,6 +55,35 @@ export const IngestTokens = z.record(z.string().trim().min(1), z.string().min(16
 export type IngestTokens = z.infer<typeof IngestTokens>;
 
 /** The ingest endpoint (`POST /api/sft/ingest`, served by `functions/api.ts`). */
+/**
+ * The ingest function. `INGEST_QUEUE_SENDERS` binds queue senders to the sources they may ingest
+ * for: a JSON object of SQS sender id (an IAM user id, or a role id, whatever its session) → the
+ * sources it may name. Unset, any sender allowed to send to the queue may ingest for any source.
+ */
+export const IngestQueueConfig = BaseConfig.extend({
+  INGEST_QUEUE_SENDERS: z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (!text) return undefined;
+      const parsed = z.record(z.string().min(1), z.array(z.string().min(1))).safeParse(
+        (() => {
+          try {
+            return JSON.parse(text) as unknown;
+          } catch {
+            return undefined;
+          }
+        })(),
+      );
+      if (!parsed.success) {
+        ctx.addIssue({ code: "custom", message: "must be a JSON object of sender id → list of sources" });
+        return z.NEVER;
+      }
+      return parsed.data;
+    }),
+});
+export type IngestQueueConfig = z.infer<typeof IngestQueueConfig>;
+
 export const IngestApiConfig = BaseConfig.extend({
   /** Locally: the tokens as JSON (the local runtime sets it from `.flywheel/`). */
   INGEST_TOKENS: z

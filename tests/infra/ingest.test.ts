@@ -185,3 +185,24 @@ describe("outputs", () => {
     );
   });
 });
+
+describe("queue senders", () => {
+  it("binds senders to their sources from the ingestQueueSenders context, and binds none without it", () => {
+    const bound = new App({
+      builtinCloudFormationValidation: false,
+      context: { "aws:cdk:bundling-stacks": [], ingestQueueSenders: { AROAPRODUCT: ["kiwi"] } },
+    });
+    const withSenders = Template.fromStack(new FlywheelStack(bound, "Flywheel"));
+    const ingestFunctions = (t: Template) =>
+      Object.values(
+        t.findResources("AWS::Lambda::Function", {
+          Properties: { Description: Match.stringLikeRegexp("corrections from products") },
+        }),
+      );
+
+    const [fn] = ingestFunctions(withSenders);
+    expect(fn?.Properties.Environment.Variables.INGEST_QUEUE_SENDERS).toBe('{"AROAPRODUCT":["kiwi"]}');
+    const [plain] = ingestFunctions(template);
+    expect(plain?.Properties.Environment.Variables.INGEST_QUEUE_SENDERS).toBeUndefined();
+  });
+});

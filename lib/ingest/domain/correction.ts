@@ -77,6 +77,7 @@ export const CORRECTION_FAULTS = [
   "too_large",
   "item_too_large",
   "idempotency_conflict",
+  "forbidden_source",
 ] as const;
 export type CorrectionFault = (typeof CORRECTION_FAULTS)[number];
 

@@ -13,6 +13,8 @@ export interface IngestCorrectionDeps {
   readonly corrections: CorrectionStore;
   readonly quarantine: IngestQuarantine;
   readonly now?: () => Date;
+  /** Queue senders bound to their sources (SQS sender id → sources); absent, any sender may send. */
+  readonly senders?: Readonly<Record<string, readonly string[]>>;
 }
 
 /** Bodies above this are refused unread: SQS itself carries at most 1 MiB. */
@@ -102,6 +104,12 @@ export async function ingestCorrectionDelivery(
   }
   const verdict = classifyCorrection(delivery.body);
   if (!verdict.ok) return quarantine(verdict.reason, verdict.detail);
+  if (!mayIngestFor(deps.senders, delivery.principal, verdict.message.source)) {
+    return quarantine(
+      "forbidden_source",
+      `${delivery.principal} may not ingest corrections for ${JSON.stringify(verdict.message.source)}`,
+    );
+  }
   try {
     return await ingestCorrection(deps, verdict.message, {
       channel: "sqs",
@@ -115,4 +123,19 @@ export async function ingestCorrectionDelivery(
     if (error instanceof IdempotencyConflictError) return quarantine("idempotency_conflict", error.message);
     throw error;
   }
+}
+
+/**
+ * Whether the queue sender (`sqs:<sender id>`) may ingest for `source`: a sender is named by its
+ * id, or by the role id before the `:` of a role session's id.
+ */
+export function mayIngestFor(
+  senders: Readonly<Record<string, readonly string[]>> | undefined,
+  principal: string,
+  source: string,
+): boolean {
+  if (!senders) return true;
+  const senderId = principal.replace(/^sqs:/, "");
+  const allowed = senders[senderId] ?? senders[senderId.split(":")[0] ?? ""] ?? [];
+  return allowed.includes(source);
 }

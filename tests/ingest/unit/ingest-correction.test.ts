@@ -8,6 +8,7 @@ import {
   type IngestCorrectionDeps,
   ingestCorrectionDelivery,
   MAX_CORRECTION_BYTES,
+  mayIngestFor,
   QUARANTINE_RAW_CHARS,
 } from "../../../lib/ingest/usecases/ingest-correction.ts";
 import type { Candidate } from "../../../lib/shared/domain/candidate.ts";
@@ -84,6 +85,27 @@ describe("ingestCorrectionDelivery", () => {
     expect(corrections.stored.size).toBe(1);
     const [record] = corrections.stored.values();
     expect(record?.provenance).toMatchObject({ captured_at: NOW.toISOString(), message_id: "m-1" });
+  });
+
+  it("binds queue senders to their sources when configured: another source is quarantined, stored nothing", async () => {
+    const bound = { ...deps, senders: { SENDER: ["peregrine"], AROAROLE: ["kiwi"] } };
+
+    const own = await ingestCorrectionDelivery(bound, delivery(message(), "m-1"));
+    const other = await ingestCorrectionDelivery(bound, delivery(message({ source: "kiwi" }), "m-2"));
+    const roleSession = await ingestCorrectionDelivery(bound, {
+      ...delivery(message({ source: "kiwi", idempotency_key: "k-2" }), "m-3"),
+      principal: "sqs:AROAROLE:product-session",
+    });
+
+    expect(own.status).toBe("ingested");
+    expect(other).toMatchObject({ status: "quarantined", reason: "forbidden_source" });
+    expect(roleSession.status).toBe("ingested");
+    expect(corrections.stored.size).toBe(2);
+  });
+
+  it("lets any sender ingest for any source when no binding is configured", async () => {
+    expect(mayIngestFor(undefined, "sqs:ANYONE", "kiwi")).toBe(true);
+    expect(mayIngestFor({ SOMEONE: ["kiwi"] }, "sqs:ANYONE", "kiwi")).toBe(false);
   });
 
   it("quarantines what can never succeed, with the message id, reason and raw body", async () => {
