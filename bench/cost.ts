@@ -5,16 +5,16 @@
  * from the adapters' calls. Needs no emulator, so `npm run bench -- --only cost` takes seconds.
  */
 import { performance } from "node:perf_hooks";
+import { candidateItem } from "../lib/common/adapters/candidate-table.ts";
+import { keys } from "../lib/common/adapters/table-keys.ts";
+import { type Candidate, modelOf, newCandidateFromLine } from "../lib/common/domain/candidate.ts";
+import { deltaForNew, mergeDeltas } from "../lib/common/domain/stats.ts";
+import { COUNTER_SHARDS, QUEUES, STATUS_INDEX_SHARDS } from "../lib/common/resources.ts";
 import { ExportFirewall } from "../lib/exports/domain/export-firewall.ts";
 import { ExportRequest } from "../lib/exports/domain/export-request.ts";
 import { classifyRunLine } from "../lib/import/domain/run-line.ts";
 import { DEFAULT_IMPORT_LIMITS } from "../lib/import/usecases/import-run.ts";
 import { candidateFromCorrection, classifyCorrection } from "../lib/ingest/domain/correction.ts";
-import { candidateItem } from "../lib/shared/adapters/candidate-table.ts";
-import { keys } from "../lib/shared/adapters/table-keys.ts";
-import { type Candidate, modelOf, newCandidateFromLine } from "../lib/shared/domain/candidate.ts";
-import { deltaForNew, mergeDeltas } from "../lib/shared/domain/stats.ts";
-import { COUNTER_SHARDS, QUEUES, STATUS_INDEX_SHARDS } from "../lib/shared/resources.ts";
 import { generateRunLines } from "../samples/generate-run.ts";
 
 // ─── Prices ──────────────────────────────────────────────────────────────────────────────────

@@ -1,4 +1,4 @@
-import { type AwsClients, createAwsClients } from "../lib/shared/adapters/aws-clients.ts";
+import { type AwsClients, createAwsClients } from "../lib/common/adapters/aws-clients.ts";
 import { startDynamoDbLocal, startS3SqsEmulator } from "../local/emulators.ts";
 import { type Provisioned, provision } from "../local/provision.ts";
 

@@ -4,7 +4,7 @@
  * Configuration comes from the environment (TABLE_NAME, BUCKET_NAME, endpoints), like a Lambda.
  */
 import { performance } from "node:perf_hooks";
-import { QUEUES } from "../lib/shared/resources.ts";
+import { QUEUES } from "../lib/common/resources.ts";
 import { lambdaContext, sqsEvent, sqsRecord } from "../tests/support/events.ts";
 import { measureHandler } from "./worker.ts";
 

@@ -1,12 +1,12 @@
 import { createHash } from "node:crypto";
 import { GetObjectCommand } from "@aws-sdk/client-s3";
 import { BatchWriteCommand } from "@aws-sdk/lib-dynamodb";
+import { candidateItem } from "../lib/common/adapters/candidate-table.ts";
+import { backoff } from "../lib/common/adapters/retry.ts";
+import { type Candidate, FAILURE_CATEGORIES } from "../lib/common/domain/candidate.ts";
 import { ExportJobTable } from "../lib/exports/adapters/export-job-table.ts";
 import { newExportJob } from "../lib/exports/domain/export-job.ts";
 import { type ExportFormat, ExportRequest } from "../lib/exports/domain/export-request.ts";
-import { candidateItem } from "../lib/shared/adapters/candidate-table.ts";
-import { backoff } from "../lib/shared/adapters/retry.ts";
-import { type Candidate, FAILURE_CATEGORIES } from "../lib/shared/domain/candidate.ts";
 import type { BenchEnvironment } from "./environment.ts";
 import { growth, type Metric, measuredBy, renderGrowth, type Section } from "./sections.ts";
 import { runWorker } from "./worker.ts";

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import { Upload } from "@aws-sdk/lib-storage";
-import { keys } from "../lib/shared/adapters/table-keys.ts";
+import { keys } from "../lib/common/adapters/table-keys.ts";
 import { writeRun } from "../samples/generate-run.ts";
 import type { BenchEnvironment } from "./environment.ts";
 import type { Metric } from "./sections.ts";

@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { GetQueueAttributesCommand, SendMessageBatchCommand } from "@aws-sdk/client-sqs";
+import { batchGetAll } from "../lib/common/adapters/batch-get.ts";
+import { readCounters } from "../lib/common/adapters/counters.ts";
+import { keys } from "../lib/common/adapters/table-keys.ts";
+import { QUEUES } from "../lib/common/resources.ts";
 import { publishCorrection } from "../lib/ingest/client/publish-correction.ts";
-import { batchGetAll } from "../lib/shared/adapters/batch-get.ts";
-import { readCounters } from "../lib/shared/adapters/counters.ts";
-import { keys } from "../lib/shared/adapters/table-keys.ts";
-import { QUEUES } from "../lib/shared/resources.ts";
 import { type SqsHandler, startPoller } from "../local/poller.ts";
 import { provision } from "../local/provision.ts";
 import type { BenchEnvironment } from "./environment.ts";

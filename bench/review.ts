@@ -1,10 +1,10 @@
 import { performance } from "node:perf_hooks";
 import { BatchWriteCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { candidateItem } from "../lib/shared/adapters/candidate-table.ts";
-import { counterUpdate } from "../lib/shared/adapters/counters.ts";
-import { backoff } from "../lib/shared/adapters/retry.ts";
-import { type Candidate, newCandidateFromLine } from "../lib/shared/domain/candidate.ts";
-import { type CounterDelta, deltaForNew, mergeDeltas } from "../lib/shared/domain/stats.ts";
+import { candidateItem } from "../lib/common/adapters/candidate-table.ts";
+import { counterUpdate } from "../lib/common/adapters/counters.ts";
+import { backoff } from "../lib/common/adapters/retry.ts";
+import { type Candidate, newCandidateFromLine } from "../lib/common/domain/candidate.ts";
+import { type CounterDelta, deltaForNew, mergeDeltas } from "../lib/common/domain/stats.ts";
 import { lambdaContext } from "../tests/support/events.ts";
 import { callApi } from "../tests/support/http-events.ts";
 import type { BenchEnvironment } from "./environment.ts";

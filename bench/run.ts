@@ -9,7 +9,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { readCounters } from "../lib/shared/adapters/counters.ts";
+import { readCounters } from "../lib/common/adapters/counters.ts";
 import { modelCost } from "./cost.ts";
 import { type BenchEnvironment, startBenchEnvironment } from "./environment.ts";
 import { benchExport, EXPORT_GROWTH, type ExportResult, seedApproved } from "./export.ts";

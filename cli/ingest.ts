@@ -3,8 +3,8 @@ import { stat } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { SQSClient } from "@aws-sdk/client-sqs";
+import { QUEUES } from "../lib/common/resources.ts";
 import { type PublishReport, publishCorrection } from "../lib/ingest/client/publish-correction.ts";
-import { QUEUES } from "../lib/shared/resources.ts";
 import { localRuntimeTarget, UsageError } from "./target.ts";
 
 export const INGEST_USAGE = `  flywheel ingest <file.jsonl> [--local | --queue-url URL]

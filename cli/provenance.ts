@@ -5,11 +5,11 @@ import { userInfo } from "node:os";
 import { resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
+import type { ProvenanceCoverage, ProvenanceReport } from "../lib/common/domain/stats.ts";
 import {
   backfillProvenanceLines,
   validateProvenanceLines,
 } from "../lib/provenance/usecases/provenance-files.ts";
-import type { ProvenanceCoverage, ProvenanceReport } from "../lib/shared/domain/stats.ts";
 import { type ApiTarget, resolveApiTarget, UsageError } from "./target.ts";
 
 export const PROVENANCE_USAGE = `  flywheel provenance report [--local | --api-url URL]

@@ -3,8 +3,8 @@ import { readdir, stat } from "node:fs/promises";
 import { basename, extname, join, relative, resolve, sep } from "node:path";
 import { paginateListObjectsV2 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
+import { RUN_UPLOAD } from "../lib/common/resources.ts";
 import { isRunId } from "../lib/import/domain/run-upload.ts";
-import { RUN_UPLOAD } from "../lib/shared/resources.ts";
 import { type Target, UsageError } from "./target.ts";
 
 /** Under the local emulator's 11 MiB request limit; still allows 80 GB files on AWS (10,000 parts). */

@@ -1,8 +1,8 @@
 import type { APIGatewayProxyEventV2, Context } from "aws-lambda";
 import { createApiRouter } from "../lib/api/wiring.ts";
-import { createAwsClients } from "../lib/shared/adapters/aws-clients.ts";
-import { loadConfig, ReviewApiConfig } from "../lib/shared/config.ts";
-import { logger } from "../lib/shared/logger.ts";
+import { createAwsClients } from "../lib/common/adapters/aws-clients.ts";
+import { loadConfig, ReviewApiConfig } from "../lib/common/config.ts";
+import { logger } from "../lib/common/logger.ts";
 
 const config = loadConfig(ReviewApiConfig);
 const app = createApiRouter(createAwsClients(config), config);

@@ -1,11 +1,11 @@
 import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
 import type { Context, SQSEvent } from "aws-lambda";
+import { createAwsClients } from "../lib/common/adapters/aws-clients.ts";
+import { ExportConfig, loadConfig } from "../lib/common/config.ts";
+import { logger } from "../lib/common/logger.ts";
+import { QUEUES } from "../lib/common/resources.ts";
 import { createExportRecordHandler } from "../lib/exports/edge/export-records.ts";
 import { exportBuildDeps } from "../lib/exports/wiring.ts";
-import { createAwsClients } from "../lib/shared/adapters/aws-clients.ts";
-import { ExportConfig, loadConfig } from "../lib/shared/config.ts";
-import { logger } from "../lib/shared/logger.ts";
-import { QUEUES } from "../lib/shared/resources.ts";
 
 const config = loadConfig(ExportConfig);
 const deps = exportBuildDeps(createAwsClients(config), config);

@@ -1,10 +1,10 @@
 import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
 import type { Context, SQSEvent } from "aws-lambda";
+import { createAwsClients } from "../lib/common/adapters/aws-clients.ts";
+import { BaseConfig, loadConfig } from "../lib/common/config.ts";
+import { logger } from "../lib/common/logger.ts";
 import { createRunUploadRecordHandler } from "../lib/import/edge/run-upload-records.ts";
 import { importRunDeps, runsPrefixSettings } from "../lib/import/wiring.ts";
-import { createAwsClients } from "../lib/shared/adapters/aws-clients.ts";
-import { BaseConfig, loadConfig } from "../lib/shared/config.ts";
-import { logger } from "../lib/shared/logger.ts";
 
 const config = loadConfig(BaseConfig);
 const clients = createAwsClients(config);

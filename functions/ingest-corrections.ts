@@ -1,10 +1,10 @@
 import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
 import type { Context, SQSEvent } from "aws-lambda";
+import { createAwsClients } from "../lib/common/adapters/aws-clients.ts";
+import { IngestQueueConfig, loadConfig } from "../lib/common/config.ts";
+import { logger } from "../lib/common/logger.ts";
 import { createCorrectionRecordHandler } from "../lib/ingest/edge/correction-records.ts";
 import { ingestCorrectionDeps } from "../lib/ingest/wiring.ts";
-import { createAwsClients } from "../lib/shared/adapters/aws-clients.ts";
-import { IngestQueueConfig, loadConfig } from "../lib/shared/config.ts";
-import { logger } from "../lib/shared/logger.ts";
 
 const config = loadConfig(IngestQueueConfig);
 const deps = {

@@ -1,11 +1,11 @@
 import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
 import type { Context, SQSEvent } from "aws-lambda";
+import { createAwsClients } from "../lib/common/adapters/aws-clients.ts";
+import { JudgeConfig, loadConfig } from "../lib/common/config.ts";
+import { logger } from "../lib/common/logger.ts";
+import { QUEUES } from "../lib/common/resources.ts";
 import { createJudgeRecordHandler } from "../lib/eval/edge/judge-records.ts";
 import { judgeDeps } from "../lib/eval/wiring.ts";
-import { createAwsClients } from "../lib/shared/adapters/aws-clients.ts";
-import { JudgeConfig, loadConfig } from "../lib/shared/config.ts";
-import { logger } from "../lib/shared/logger.ts";
-import { QUEUES } from "../lib/shared/resources.ts";
 
 const config = loadConfig(JudgeConfig);
 const deps = judgeDeps(createAwsClients(config), config);

@@ -5,7 +5,7 @@ import type { BundlingOptions } from "aws-cdk-lib/aws-lambda-nodejs";
 import type { IBucket } from "aws-cdk-lib/aws-s3";
 import { type ISecret, Secret } from "aws-cdk-lib/aws-secretsmanager";
 import { Construct } from "constructs";
-import { BUCKET_PREFIXES, QUEUES } from "../lib/shared/resources.ts";
+import { BUCKET_PREFIXES, QUEUES } from "../lib/common/resources.ts";
 import { acknowledgeNag, wildcardResourceFinding } from "./constructs/nag.ts";
 import { ProjectFunction } from "./constructs/project-function.ts";
 import { ResilientQueue } from "./constructs/resilient-queue.ts";

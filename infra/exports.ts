@@ -3,8 +3,8 @@ import type { ITable } from "aws-cdk-lib/aws-dynamodb";
 import type { BundlingOptions } from "aws-cdk-lib/aws-lambda-nodejs";
 import type { IBucket } from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
-import { buildCodeVersion } from "../lib/shared/code-version.ts";
-import { BUCKET_PREFIXES, QUEUES } from "../lib/shared/resources.ts";
+import { buildCodeVersion } from "../lib/common/code-version.ts";
+import { BUCKET_PREFIXES, QUEUES } from "../lib/common/resources.ts";
 import { ProjectFunction } from "./constructs/project-function.ts";
 import { ResilientQueue } from "./constructs/resilient-queue.ts";
 

@@ -4,7 +4,7 @@ import type { BundlingOptions } from "aws-cdk-lib/aws-lambda-nodejs";
 import type { IBucket } from "aws-cdk-lib/aws-s3";
 import { Secret } from "aws-cdk-lib/aws-secretsmanager";
 import { Construct } from "constructs";
-import { BUCKET_PREFIXES, INGEST_QUARANTINE_PREFIX, QUEUES } from "../lib/shared/resources.ts";
+import { BUCKET_PREFIXES, INGEST_QUARANTINE_PREFIX, QUEUES } from "../lib/common/resources.ts";
 import { acknowledgeNag } from "./constructs/nag.ts";
 import { ProjectFunction } from "./constructs/project-function.ts";
 import { ResilientQueue } from "./constructs/resilient-queue.ts";

@@ -13,7 +13,7 @@ import type { BundlingOptions } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { IBucket } from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
-import { BUCKET_PREFIXES } from "../lib/shared/resources.ts";
+import { BUCKET_PREFIXES } from "../lib/common/resources.ts";
 import { acknowledgeNag } from "./constructs/nag.ts";
 import { ProjectFunction } from "./constructs/project-function.ts";
 

@@ -3,7 +3,7 @@ import { AttributeType, BillingMode, ProjectionType, Table } from "aws-cdk-lib/a
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from "aws-cdk-lib/aws-s3";
 import { S3_SERVER_ACCESS_LOGS_USE_BUCKET_POLICY } from "aws-cdk-lib/cx-api";
 import { Construct } from "constructs";
-import { BUCKET_PREFIXES, EXPORT_RETENTION_DAYS, TABLE } from "../lib/shared/resources.ts";
+import { BUCKET_PREFIXES, EXPORT_RETENTION_DAYS, TABLE } from "../lib/common/resources.ts";
 import { acknowledgeNag } from "./constructs/nag.ts";
 
 /** Server access logs are kept this long, then expire. */

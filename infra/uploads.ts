@@ -4,7 +4,7 @@ import type { BundlingOptions } from "aws-cdk-lib/aws-lambda-nodejs";
 import { EventType, type IBucket } from "aws-cdk-lib/aws-s3";
 import { SqsDestination } from "aws-cdk-lib/aws-s3-notifications";
 import { Construct } from "constructs";
-import { BUCKET_PREFIXES, QUEUES, RUN_UPLOAD } from "../lib/shared/resources.ts";
+import { BUCKET_PREFIXES, QUEUES, RUN_UPLOAD } from "../lib/common/resources.ts";
 import { acknowledgeNag } from "./constructs/nag.ts";
 import { ProjectFunction } from "./constructs/project-function.ts";
 import { ResilientQueue } from "./constructs/resilient-queue.ts";

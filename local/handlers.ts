@@ -1,4 +1,4 @@
-import type { QueueKey } from "../lib/shared/resources.ts";
+import type { QueueKey } from "../lib/common/resources.ts";
 import type { HttpApiHandler } from "./http-api.ts";
 import type { SqsHandler } from "./poller.ts";
 

@@ -9,8 +9,8 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import { CreateBucketCommand, HeadBucketCommand } from "@aws-sdk/client-s3";
 import { CreateQueueCommand, GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
-import type { AwsClients } from "../lib/shared/adapters/aws-clients.ts";
-import { DLQ_RETENTION_SECONDS, dlqName, QUEUES, type QueueKey, TABLE } from "../lib/shared/resources.ts";
+import type { AwsClients } from "../lib/common/adapters/aws-clients.ts";
+import { DLQ_RETENTION_SECONDS, dlqName, QUEUES, type QueueKey, TABLE } from "../lib/common/resources.ts";
 
 export interface ProvisionedQueue {
   readonly name: string;

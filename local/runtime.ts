@@ -2,9 +2,9 @@ import { existsSync } from "node:fs";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createAwsClients } from "../lib/shared/adapters/aws-clients.ts";
-import { buildCodeVersion } from "../lib/shared/code-version.ts";
-import { dlqName, QUEUES, type QueueKey } from "../lib/shared/resources.ts";
+import { createAwsClients } from "../lib/common/adapters/aws-clients.ts";
+import { buildCodeVersion } from "../lib/common/code-version.ts";
+import { dlqName, QUEUES, type QueueKey } from "../lib/common/resources.ts";
 import {
   type RunningDynamoDb,
   type RunningFauxqs,

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { S3Event } from "aws-lambda";
-import { RUN_UPLOAD } from "../lib/shared/resources.ts";
+import { RUN_UPLOAD } from "../lib/common/resources.ts";
 
 /** The account every local emulator reports (fauxqs uses it in its queue URLs and ARNs). */
 export const LOCAL_ACCOUNT_ID = "000000000000";

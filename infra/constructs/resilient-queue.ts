@@ -3,7 +3,7 @@ import type { IFunction } from "aws-cdk-lib/aws-lambda";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
-import { DLQ_RETENTION_SECONDS, dlqName, type QueueDeclaration } from "../../lib/shared/resources.ts";
+import { DLQ_RETENTION_SECONDS, dlqName, type QueueDeclaration } from "../../lib/common/resources.ts";
 
 export interface ResilientQueueProps {
   readonly declaration: QueueDeclaration;

@@ -1,4 +1,15 @@
 import { Router } from "@aws-lambda-powertools/event-handler/http";
+import type { AwsClients } from "../common/adapters/aws-clients.ts";
+import {
+  EvalApiConfig,
+  ExportApiConfig,
+  IngestApiConfig,
+  loadConfig,
+  type ReviewApiConfig,
+} from "../common/config.ts";
+import { reviewerAuthenticator } from "../common/http/auth.ts";
+import { registerErrorResponses } from "../common/http/errors.ts";
+import { logger } from "../common/logger.ts";
 import { registerEvalRoutes } from "../eval/edge/eval-routes.ts";
 import { evalApiDeps } from "../eval/wiring.ts";
 import { registerExportRoutes } from "../exports/edge/export-routes.ts";
@@ -9,17 +20,6 @@ import { registerProvenanceRoutes } from "../provenance/edge/provenance-routes.t
 import { provenanceApiDeps } from "../provenance/wiring.ts";
 import { registerReviewRoutes } from "../review/edge/review-routes.ts";
 import { reviewApiDeps } from "../review/wiring.ts";
-import type { AwsClients } from "../shared/adapters/aws-clients.ts";
-import {
-  EvalApiConfig,
-  ExportApiConfig,
-  IngestApiConfig,
-  loadConfig,
-  type ReviewApiConfig,
-} from "../shared/config.ts";
-import { reviewerAuthenticator } from "../shared/http/auth.ts";
-import { registerErrorResponses } from "../shared/http/errors.ts";
-import { logger } from "../shared/logger.ts";
 
 /**
  * The one HTTP API: every capability's routes on one router, each wired to its adapters, with

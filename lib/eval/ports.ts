@@ -1,4 +1,4 @@
-import type { Candidate } from "../shared/domain/candidate.ts";
+import type { Candidate } from "../common/domain/candidate.ts";
 import type {
   EvalStatus,
   Evaluation,

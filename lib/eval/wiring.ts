@@ -1,9 +1,9 @@
 import { BedrockRuntimeClient } from "@aws-sdk/client-bedrock-runtime";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import type { AwsClients } from "../shared/adapters/aws-clients.ts";
-import { CandidateTable } from "../shared/adapters/candidate-table.ts";
-import { S3Bodies } from "../shared/adapters/s3-objects.ts";
-import type { EvalApiConfig, JudgeConfig } from "../shared/config.ts";
+import type { AwsClients } from "../common/adapters/aws-clients.ts";
+import { CandidateTable } from "../common/adapters/candidate-table.ts";
+import { S3Bodies } from "../common/adapters/s3-objects.ts";
+import type { EvalApiConfig, JudgeConfig } from "../common/config.ts";
 import { BedrockConverseJudge } from "./adapters/bedrock-judge.ts";
 import { EvalSessionIndex } from "./adapters/eval-session-index.ts";
 import { EvalSessionTable } from "./adapters/eval-session-table.ts";

@@ -1,6 +1,6 @@
+import type { CandidateStatus } from "../common/domain/candidate.ts";
 import type { QueueFilters } from "../review/domain/queue.ts";
 import type { CandidateView } from "../review/ports.ts";
-import type { CandidateStatus } from "../shared/domain/candidate.ts";
 import type { ExportJob, ExportProgress } from "./domain/export-job.ts";
 import type { ExportManifest } from "./domain/export-manifest.ts";
 import type { ExportMessage } from "./domain/export-request.ts";

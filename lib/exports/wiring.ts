@@ -1,11 +1,11 @@
+import type { AwsClients } from "../common/adapters/aws-clients.ts";
+import { CandidateViews } from "../common/adapters/candidate-view.ts";
+import { readCounters } from "../common/adapters/counters.ts";
+import { S3Bodies } from "../common/adapters/s3-objects.ts";
+import { codeVersion } from "../common/code-version.ts";
+import type { ExportApiConfig, ExportConfig } from "../common/config.ts";
+import { counterName } from "../common/domain/stats.ts";
 import { QueueTable } from "../review/adapters/queue-table.ts";
-import type { AwsClients } from "../shared/adapters/aws-clients.ts";
-import { CandidateViews } from "../shared/adapters/candidate-view.ts";
-import { readCounters } from "../shared/adapters/counters.ts";
-import { S3Bodies } from "../shared/adapters/s3-objects.ts";
-import { codeVersion } from "../shared/code-version.ts";
-import type { ExportApiConfig, ExportConfig } from "../shared/config.ts";
-import { counterName } from "../shared/domain/stats.ts";
 import { ExportJobTable } from "./adapters/export-job-table.ts";
 import { S3ExportObjects } from "./adapters/export-objects.ts";
 import { SqsExportQueue } from "./adapters/export-queue.ts";

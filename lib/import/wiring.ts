@@ -1,6 +1,6 @@
-import type { AwsClients } from "../shared/adapters/aws-clients.ts";
-import { CandidateTable } from "../shared/adapters/candidate-table.ts";
-import { S3Bodies, S3Quarantine, S3RunObjects } from "../shared/adapters/s3-objects.ts";
+import type { AwsClients } from "../common/adapters/aws-clients.ts";
+import { CandidateTable } from "../common/adapters/candidate-table.ts";
+import { S3Bodies, S3Quarantine, S3RunObjects } from "../common/adapters/s3-objects.ts";
 import { ReviewSettingsTable } from "./adapters/review-settings-table.ts";
 import { RunTable } from "./adapters/run-table.ts";
 import type { ImportRunDeps } from "./usecases/import-run.ts";

@@ -1,7 +1,7 @@
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import type { AwsClients } from "../shared/adapters/aws-clients.ts";
-import { S3Bodies } from "../shared/adapters/s3-objects.ts";
-import type { IngestApiConfig } from "../shared/config.ts";
+import type { AwsClients } from "../common/adapters/aws-clients.ts";
+import { S3Bodies } from "../common/adapters/s3-objects.ts";
+import type { IngestApiConfig } from "../common/config.ts";
 import { CorrectionTable } from "./adapters/correction-table.ts";
 import { S3IngestQuarantine } from "./adapters/ingest-quarantine.ts";
 import { SecretsManagerIngestTokens, staticIngestTokens } from "./adapters/ingest-tokens.ts";

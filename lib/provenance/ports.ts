@@ -1,6 +1,6 @@
-import type { CandidateStatus } from "../shared/domain/candidate.ts";
-import type { BackfillSubject, ProvenanceFill } from "../shared/domain/provenance.ts";
-import type { CountedCandidate, CounterDelta } from "../shared/domain/stats.ts";
+import type { CandidateStatus } from "../common/domain/candidate.ts";
+import type { BackfillSubject, ProvenanceFill } from "../common/domain/provenance.ts";
+import type { CountedCandidate, CounterDelta } from "../common/domain/stats.ts";
 import type { IndexPosition } from "./domain/provenance-requests.ts";
 
 /**

@@ -1,5 +1,5 @@
-import type { AwsClients } from "../shared/adapters/aws-clients.ts";
-import { readCounters } from "../shared/adapters/counters.ts";
+import type { AwsClients } from "../common/adapters/aws-clients.ts";
+import { readCounters } from "../common/adapters/counters.ts";
 import { ProvenanceTable } from "./adapters/provenance-table.ts";
 import type { ProvenanceDeps } from "./usecases/provenance.ts";
 

@@ -1,4 +1,4 @@
-import type { CounterDelta } from "../shared/domain/stats.ts";
+import type { CounterDelta } from "../common/domain/stats.ts";
 import type { QueueFilters, QueuePosition } from "./domain/queue.ts";
 import type { ReviewEvent, ReviewSubject, Transition } from "./domain/review.ts";
 

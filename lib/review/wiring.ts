@@ -1,11 +1,11 @@
+import type { AwsClients } from "../common/adapters/aws-clients.ts";
+import { CandidateViews } from "../common/adapters/candidate-view.ts";
+import { readCounters } from "../common/adapters/counters.ts";
+import { S3Bodies } from "../common/adapters/s3-objects.ts";
 import { ReviewSettingsTable } from "../import/adapters/review-settings-table.ts";
 import { RunRecords, S3RunFolders } from "../import/adapters/run-catalog.ts";
 import type { RunFolderDeps } from "../import/usecases/run-folders.ts";
 import { importRunDeps } from "../import/wiring.ts";
-import type { AwsClients } from "../shared/adapters/aws-clients.ts";
-import { CandidateViews } from "../shared/adapters/candidate-view.ts";
-import { readCounters } from "../shared/adapters/counters.ts";
-import { S3Bodies } from "../shared/adapters/s3-objects.ts";
 import { QueueTable } from "./adapters/queue-table.ts";
 import { ReviewTable } from "./adapters/review-table.ts";
 import type { CounterReader } from "./ports.ts";

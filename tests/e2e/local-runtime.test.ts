@@ -10,8 +10,8 @@ import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { QUEUES } from "../../lib/common/resources.ts";
 import { publishCorrection } from "../../lib/ingest/client/publish-correction.ts";
-import { QUEUES } from "../../lib/shared/resources.ts";
 import { type LocalRuntime, startLocalRuntime } from "../../local/runtime.ts";
 import { DAMAGED_RUN_ID, SAMPLES_DIR } from "../../samples/index.ts";
 

@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { ProjectFunction } from "../../infra/constructs/project-function.ts";
 import { EVAL_CONTEXT, Eval } from "../../infra/eval.ts";
 import { FlywheelStack } from "../../infra/stack.ts";
-import { BUCKET_PREFIXES, QUEUES, TABLE } from "../../lib/shared/resources.ts";
+import { BUCKET_PREFIXES, QUEUES, TABLE } from "../../lib/common/resources.ts";
 import { expectQueueWithDeadLetters, getAtt } from "../support/template.ts";
 
 type Resource = { Type: string; Properties: Record<string, unknown> };

@@ -2,7 +2,7 @@ import { App } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
 import { FlywheelStack } from "../../infra/stack.ts";
-import { BUCKET_PREFIXES, QUEUES } from "../../lib/shared/resources.ts";
+import { BUCKET_PREFIXES, QUEUES } from "../../lib/common/resources.ts";
 import { expectQueueWithDeadLetters, getAtt } from "../support/template.ts";
 
 type Resource = { Type: string; Properties: Record<string, unknown> };

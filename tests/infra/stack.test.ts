@@ -11,7 +11,7 @@ import {
   QUEUES,
   RUN_UPLOAD,
   TABLE,
-} from "../../lib/shared/resources.ts";
+} from "../../lib/common/resources.ts";
 import { getAtt } from "../support/template.ts";
 
 type Resource = { Type: string; Properties: Record<string, unknown>; DeletionPolicy?: string };

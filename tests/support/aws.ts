@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { inject } from "vitest";
-import { type AwsClients, createAwsClients } from "../../lib/shared/adapters/aws-clients.ts";
-import { readPartition } from "../../lib/shared/adapters/partition-reads.ts";
-import { statusPartition } from "../../lib/shared/adapters/table-keys.ts";
-import type { CandidateStatus } from "../../lib/shared/domain/candidate.ts";
-import { STATUS_INDEX_SHARDS, TABLE } from "../../lib/shared/resources.ts";
+import { type AwsClients, createAwsClients } from "../../lib/common/adapters/aws-clients.ts";
+import { readPartition } from "../../lib/common/adapters/partition-reads.ts";
+import { statusPartition } from "../../lib/common/adapters/table-keys.ts";
+import type { CandidateStatus } from "../../lib/common/domain/candidate.ts";
+import { STATUS_INDEX_SHARDS, TABLE } from "../../lib/common/resources.ts";
 import { type Provisioned, provision } from "../../local/provision.ts";
 
 export interface TestAws {

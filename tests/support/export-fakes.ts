@@ -1,3 +1,4 @@
+import { ConflictError, NotFoundError } from "../../lib/common/domain/errors.ts";
 import type { ExportJob, ExportProgress } from "../../lib/exports/domain/export-job.ts";
 import type { ExportManifest } from "../../lib/exports/domain/export-manifest.ts";
 import type { ExportMessage } from "../../lib/exports/domain/export-request.ts";
@@ -11,7 +12,6 @@ import type {
 } from "../../lib/exports/ports.ts";
 import type { ExportApiDeps } from "../../lib/exports/usecases/exports.ts";
 import type { CandidateView } from "../../lib/review/ports.ts";
-import { ConflictError, NotFoundError } from "../../lib/shared/domain/errors.ts";
 
 type Stored = Readonly<Record<string, unknown>> & { readonly id: string; readonly status: string };
 

@@ -1,3 +1,4 @@
+import type { Candidate } from "../../lib/common/domain/candidate.ts";
 import {
   type CandidateImportStore,
   type QuarantineEntry,
@@ -9,7 +10,6 @@ import {
   type RunSummary,
   type StoredCandidateOrigin,
 } from "../../lib/import/ports.ts";
-import type { Candidate } from "../../lib/shared/domain/candidate.ts";
 
 /** In-memory stand-ins for the import's ports. */
 export class MemoryObjects implements RunObjectReader {

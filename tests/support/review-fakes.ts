@@ -1,8 +1,8 @@
+import { type Candidate, newCandidateFromLine } from "../../lib/common/domain/candidate.ts";
+import { ConflictError, NotFoundError } from "../../lib/common/domain/errors.ts";
+import { type CounterDelta, deltaForNew, mergeDeltas } from "../../lib/common/domain/stats.ts";
 import type { ReviewEvent, ReviewSubject, Transition } from "../../lib/review/domain/review.ts";
 import type { CandidateView, ReviewStore } from "../../lib/review/ports.ts";
-import { type Candidate, newCandidateFromLine } from "../../lib/shared/domain/candidate.ts";
-import { ConflictError, NotFoundError } from "../../lib/shared/domain/errors.ts";
-import { type CounterDelta, deltaForNew, mergeDeltas } from "../../lib/shared/domain/stats.ts";
 
 /** A stored candidate for tests: `needs_review`, version 1, from run `run-1`. */
 export function storedCandidate(id: string, overrides: Partial<Candidate> = {}): Candidate {

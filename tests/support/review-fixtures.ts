@@ -1,7 +1,7 @@
 import { PutObjectCommand } from "@aws-sdk/client-s3";
-import { readCounters } from "../../lib/shared/adapters/counters.ts";
-import { CANDIDATE_STATUSES } from "../../lib/shared/domain/candidate.ts";
-import { type CounterDelta, mergeDeltas, reviewStateCounters } from "../../lib/shared/domain/stats.ts";
+import { readCounters } from "../../lib/common/adapters/counters.ts";
+import { CANDIDATE_STATUSES } from "../../lib/common/domain/candidate.ts";
+import { type CounterDelta, mergeDeltas, reviewStateCounters } from "../../lib/common/domain/stats.ts";
 import { candidatesWithStatus, type TestAws } from "./aws.ts";
 
 /** Names the shared fixtures do not use, so counts over synthetic runs are easy to predict. */

@@ -1,6 +1,6 @@
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
-import { readCounters } from "../../lib/shared/adapters/counters.ts";
-import { keys } from "../../lib/shared/adapters/table-keys.ts";
+import { readCounters } from "../../lib/common/adapters/counters.ts";
+import { keys } from "../../lib/common/adapters/table-keys.ts";
 import type { TestAws } from "./aws.ts";
 
 /**

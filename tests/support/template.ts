@@ -1,6 +1,6 @@
 import { Match, type Template } from "aws-cdk-lib/assertions";
 import { expect } from "vitest";
-import { DLQ_RETENTION_SECONDS, dlqName } from "../../lib/shared/resources.ts";
+import { DLQ_RETENTION_SECONDS, dlqName } from "../../lib/common/resources.ts";
 
 /** `Fn::GetAtt` of a resource's attribute, as synthesized templates write it. */
 export const getAtt = (logicalId: string, attribute = "Arn") => ({ "Fn::GetAtt": [logicalId, attribute] });

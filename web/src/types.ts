@@ -1,13 +1,13 @@
 /** What the review API sends, as far as the UI reads it. Every field but `id` may be missing. */
 
-export type { RunListing } from "../../lib/import/domain/run-folders.ts";
 export {
   CANDIDATE_STATUSES,
   FAILURE_CATEGORIES,
   type FailureCategory,
   REVIEW_ACTIONS,
   type ReviewAction,
-} from "../../lib/shared/domain/vocabulary.ts";
+} from "../../lib/common/domain/vocabulary.ts";
+export type { RunListing } from "../../lib/import/domain/run-folders.ts";
 
 export interface PromptMessage {
   readonly role?: unknown;

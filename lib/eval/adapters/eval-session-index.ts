@@ -4,8 +4,8 @@ import {
   evalSessionPartition,
   evalVersionsKey,
   keys,
-} from "../../shared/adapters/table-keys.ts";
-import { TABLE } from "../../shared/resources.ts";
+} from "../../common/adapters/table-keys.ts";
+import { TABLE } from "../../common/resources.ts";
 import type { EvalStatus } from "../domain/eval-session.ts";
 import type { JudgeVersions } from "../domain/rubric.ts";
 

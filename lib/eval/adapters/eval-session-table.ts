@@ -1,15 +1,15 @@
 import { type DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
-import { MAX_INLINE_ITEM_BYTES } from "../../shared/adapters/candidate-table.ts";
-import { queryAll } from "../../shared/adapters/partition-reads.ts";
+import { MAX_INLINE_ITEM_BYTES } from "../../common/adapters/candidate-table.ts";
+import { queryAll } from "../../common/adapters/partition-reads.ts";
 import {
   EVAL_SORT_PREFIXES,
   evalSessionIndexKeys,
   evalVersionsKey,
   keys,
-} from "../../shared/adapters/table-keys.ts";
-import { RETRY, transactConditionally } from "../../shared/adapters/transactions.ts";
-import { NotFoundError } from "../../shared/domain/errors.ts";
-import { TABLE } from "../../shared/resources.ts";
+} from "../../common/adapters/table-keys.ts";
+import { RETRY, transactConditionally } from "../../common/adapters/transactions.ts";
+import { NotFoundError } from "../../common/domain/errors.ts";
+import { TABLE } from "../../common/resources.ts";
 import { checkMessageIndex } from "../domain/eval-candidate.ts";
 import {
   type EvalStatus,

@@ -1,5 +1,5 @@
 import { SendMessageBatchCommand, type SQSClient } from "@aws-sdk/client-sqs";
-import { backoff, MAX_ATTEMPTS } from "../../shared/adapters/retry.ts";
+import { backoff, MAX_ATTEMPTS } from "../../common/adapters/retry.ts";
 import type { JudgeMessage } from "../domain/judge-run.ts";
 import type { JudgeQueue } from "../ports.ts";
 

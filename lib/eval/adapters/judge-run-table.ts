@@ -6,7 +6,7 @@ import {
   TransactWriteCommand,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
-import { newestOfListing, readPartition } from "../../shared/adapters/partition-reads.ts";
+import { newestOfListing, readPartition } from "../../common/adapters/partition-reads.ts";
 import {
   EVAL_SORT_PREFIXES,
   evalSessionIndexKeys,
@@ -14,9 +14,9 @@ import {
   JUDGE_RUNS_PARTITION,
   judgeRunIndexKeys,
   keys,
-} from "../../shared/adapters/table-keys.ts";
-import { RETRY, transactConditionally } from "../../shared/adapters/transactions.ts";
-import { TABLE } from "../../shared/resources.ts";
+} from "../../common/adapters/table-keys.ts";
+import { RETRY, transactConditionally } from "../../common/adapters/transactions.ts";
+import { TABLE } from "../../common/resources.ts";
 import { type Evaluation, evaluationSummary } from "../domain/eval-session.ts";
 import type { JudgeRun, RunSessionProgress, RunSessionState } from "../domain/judge-run.ts";
 import type { JudgeVersions } from "../domain/rubric.ts";

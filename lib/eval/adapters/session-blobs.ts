@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { z } from "zod";
-import { PromptMessage } from "../../shared/domain/candidate.ts";
-import { BUCKET_PREFIXES } from "../../shared/resources.ts";
+import { PromptMessage } from "../../common/domain/candidate.ts";
+import { BUCKET_PREFIXES } from "../../common/resources.ts";
 import type { SessionMessage } from "../domain/eval-session.ts";
 
 /** Keeps message lists too big for an item. */

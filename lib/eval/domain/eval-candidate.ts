@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
-import type { Candidate } from "../../shared/domain/candidate.ts";
-import { ValidationError } from "../../shared/domain/errors.ts";
+import type { Candidate } from "../../common/domain/candidate.ts";
+import { ValidationError } from "../../common/domain/errors.ts";
 import type { SessionMessage } from "./eval-session.ts";
 
 /** The same answer always gives the same candidate id, so making it twice stores it once. */

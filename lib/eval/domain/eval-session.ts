@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { PromptMessage } from "../../shared/domain/candidate.ts";
-import { MAX_COUNTED_LABEL_CHARS } from "../../shared/domain/stats.ts";
+import { PromptMessage } from "../../common/domain/candidate.ts";
+import { MAX_COUNTED_LABEL_CHARS } from "../../common/domain/stats.ts";
 import { type AxisScores, CURRENT_VERSIONS, type ExpertVerdict, type JudgeVersions } from "./rubric.ts";
 
 const identifier = (max: number) =>

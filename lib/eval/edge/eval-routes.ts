@@ -1,7 +1,7 @@
 import type { Router } from "@aws-lambda-powertools/event-handler/http";
 import type { HandlerResponse } from "@aws-lambda-powertools/event-handler/types";
-import { type ReviewerAuthenticator, requireReviewer, reviewerOf } from "../../shared/http/auth.ts";
-import { parseJsonBody, parseQuery, pathId } from "../../shared/http/request.ts";
+import { type ReviewerAuthenticator, requireReviewer, reviewerOf } from "../../common/http/auth.ts";
+import { parseJsonBody, parseQuery, pathId } from "../../common/http/request.ts";
 import {
   CandidateFromMessageInput,
   FeedbackInput,

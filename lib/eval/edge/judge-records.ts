@@ -1,5 +1,5 @@
 import type { SQSRecord } from "aws-lambda";
-import { logger } from "../../shared/logger.ts";
+import { logger } from "../../common/logger.ts";
 import { JudgeMessage } from "../domain/judge-run.ts";
 import { type JudgeSessionDeps, judgeSession } from "../usecases/judge-session.ts";
 

@@ -1,5 +1,5 @@
-import type { Candidate } from "../../shared/domain/candidate.ts";
-import { NotFoundError, ValidationError } from "../../shared/domain/errors.ts";
+import type { Candidate } from "../../common/domain/candidate.ts";
+import { NotFoundError, ValidationError } from "../../common/domain/errors.ts";
 import { candidateFromSessionMessage, checkMessageIndex } from "../domain/eval-candidate.ts";
 import {
   type Feedback,

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { NotConfiguredError, NotFoundError } from "../../shared/domain/errors.ts";
+import { NotConfiguredError, NotFoundError } from "../../common/domain/errors.ts";
 import { type JudgeRun, type JudgeRunRequest, judgeRunView } from "../domain/judge-run.ts";
 import { CURRENT_VERSIONS, type JudgeVersions } from "../domain/rubric.ts";
 import type { EvalSessionStore, JudgeQueue, JudgeRunStore } from "../ports.ts";

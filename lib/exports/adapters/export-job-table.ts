@@ -1,9 +1,9 @@
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { newestOfListing } from "../../shared/adapters/partition-reads.ts";
-import { EXPORT_JOBS_PARTITION, exportJobIndexKeys, keys } from "../../shared/adapters/table-keys.ts";
-import { ConflictError, NotFoundError } from "../../shared/domain/errors.ts";
-import { TABLE } from "../../shared/resources.ts";
+import { newestOfListing } from "../../common/adapters/partition-reads.ts";
+import { EXPORT_JOBS_PARTITION, exportJobIndexKeys, keys } from "../../common/adapters/table-keys.ts";
+import { ConflictError, NotFoundError } from "../../common/domain/errors.ts";
+import { TABLE } from "../../common/resources.ts";
 import type { ExportJob, ExportProgress } from "../domain/export-job.ts";
 import type { ExportManifest } from "../domain/export-manifest.ts";
 import type { ExportJobStore } from "../ports.ts";

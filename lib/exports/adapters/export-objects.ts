@@ -1,6 +1,6 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
-import { streamedUpload } from "../../shared/adapters/streamed-upload.ts";
+import { streamedUpload } from "../../common/adapters/streamed-upload.ts";
 import type { ExportObjects, ObjectWriter } from "../ports.ts";
 
 /** Multipart parts of 8 MiB, two uploading at a time: about 24 MiB in flight per file at most. */

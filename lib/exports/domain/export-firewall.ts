@@ -1,10 +1,10 @@
 import { createHash } from "node:crypto";
-import { PromptMessage } from "../../shared/domain/candidate.ts";
+import { PromptMessage } from "../../common/domain/candidate.ts";
 import {
   type ProvenanceSubject,
   type ProvenanceVerdict,
   validateProvenance,
-} from "../../shared/domain/provenance.ts";
+} from "../../common/domain/provenance.ts";
 import {
   type ChatTurn,
   type ExampleContext,

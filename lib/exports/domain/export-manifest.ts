@@ -1,4 +1,4 @@
-import { CANDIDATE_STATUSES } from "../../shared/domain/candidate.ts";
+import { CANDIDATE_STATUSES } from "../../common/domain/candidate.ts";
 import { EXCLUSION_REASONS, type ExclusionReason, type FirewallVerdict } from "./export-firewall.ts";
 import { TRAINER_RULES, type TrainerRule } from "./export-formats.ts";
 import type { ExportFilters, ExportFormat, ExportRequest } from "./export-request.ts";

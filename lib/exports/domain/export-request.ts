@@ -4,7 +4,7 @@ import {
   CandidateStatus,
   FAILURE_CATEGORIES,
   FailureCategory,
-} from "../../shared/domain/candidate.ts";
+} from "../../common/domain/candidate.ts";
 
 /** The dataset shapes an export writes, one per trainer family. */
 export const EXPORT_FORMATS = [

@@ -1,6 +1,6 @@
 import type { Context, SQSRecord } from "aws-lambda";
-import { NotFoundError } from "../../shared/domain/errors.ts";
-import { logger } from "../../shared/logger.ts";
+import { NotFoundError } from "../../common/domain/errors.ts";
+import { logger } from "../../common/logger.ts";
 import { ExportMessage } from "../domain/export-request.ts";
 import { type ExportBuildDeps, runExportJob } from "../usecases/exports.ts";
 

@@ -1,8 +1,8 @@
 import type { Router } from "@aws-lambda-powertools/event-handler/http";
 import type { HandlerResponse } from "@aws-lambda-powertools/event-handler/types";
-import { ValidationError } from "../../shared/domain/errors.ts";
-import { type ReviewerAuthenticator, requireReviewer, reviewerOf } from "../../shared/http/auth.ts";
-import { parseJsonBody, parseQuery, pathId } from "../../shared/http/request.ts";
+import { ValidationError } from "../../common/domain/errors.ts";
+import { type ReviewerAuthenticator, requireReviewer, reviewerOf } from "../../common/http/auth.ts";
+import { parseJsonBody, parseQuery, pathId } from "../../common/http/request.ts";
 import { ExportListQuery, ExportRequest, ExportStatusQuery } from "../domain/export-request.ts";
 import {
   avocetSftExport,

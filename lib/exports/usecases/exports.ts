@@ -7,8 +7,8 @@ import {
   TimeLimitError,
   TooLargeForRequestError,
   ValidationError,
-} from "../../shared/domain/errors.ts";
-import { EXPORT_FILES, exportPrefix } from "../../shared/resources.ts";
+} from "../../common/domain/errors.ts";
+import { EXPORT_FILES, exportPrefix } from "../../common/resources.ts";
 import { ExportFirewall, type ProvenanceCheck } from "../domain/export-firewall.ts";
 import { type KbDocument, kbDocument } from "../domain/export-formats.ts";
 import {

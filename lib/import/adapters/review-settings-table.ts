@@ -1,5 +1,5 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
-import { keys } from "../../shared/adapters/table-keys.ts";
+import { keys } from "../../common/adapters/table-keys.ts";
 import type { ReviewSettingsStore } from "../ports.ts";
 
 const REVIEW_SETTINGS = keys.settings("review");

@@ -1,7 +1,7 @@
 import { paginateListObjectsV2, type S3Client } from "@aws-sdk/client-s3";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { batchGetAll } from "../../shared/adapters/batch-get.ts";
-import { keys } from "../../shared/adapters/table-keys.ts";
+import { batchGetAll } from "../../common/adapters/batch-get.ts";
+import { keys } from "../../common/adapters/table-keys.ts";
 import type { RunImportState } from "../domain/run-folders.ts";
 import { isRunId } from "../domain/run-upload.ts";
 import type { RunFolderLister, RunRecordReader } from "../ports.ts";

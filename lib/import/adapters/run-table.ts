@@ -1,6 +1,6 @@
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { type DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { keys } from "../../shared/adapters/table-keys.ts";
+import { keys } from "../../common/adapters/table-keys.ts";
 import type { RunRecordStore, RunStart, RunSummary } from "../ports.ts";
 
 /** The run record: one item per run id, describing its latest import. */

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ValidationError } from "../../shared/domain/errors.ts";
+import { ValidationError } from "../../common/domain/errors.ts";
 import { isRunId } from "./run-upload.ts";
 
 /**

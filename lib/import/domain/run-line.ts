@@ -1,5 +1,5 @@
-import { CandidateLine } from "../../shared/domain/candidate.ts";
-import { storageProblem } from "../../shared/domain/storable.ts";
+import { CandidateLine } from "../../common/domain/candidate.ts";
+import { storageProblem } from "../../common/domain/storable.ts";
 
 export const QUARANTINE_REASONS = [
   "blank_line",

@@ -1,4 +1,4 @@
-import { RUN_UPLOAD } from "../../shared/resources.ts";
+import { RUN_UPLOAD } from "../../common/resources.ts";
 
 const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._\- ]{0,127}$/;
 

@@ -1,5 +1,5 @@
 import type { SQSRecord } from "aws-lambda";
-import { logger } from "../../shared/logger.ts";
+import { logger } from "../../common/logger.ts";
 import { InvalidRunKeyError, runIdFromKey } from "../domain/run-upload.ts";
 import type { ReviewSettingsStore } from "../ports.ts";
 import { RunObjectMissingError } from "../ports.ts";

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { type Candidate, modelOf, newCandidateFromLine } from "../../shared/domain/candidate.ts";
+import { type Candidate, modelOf, newCandidateFromLine } from "../../common/domain/candidate.ts";
 import { type RawLine, splitLines } from "../domain/lines.ts";
 import { classifyRunLine, excerpt, type QuarantineReason } from "../domain/run-line.ts";
 import { runIdFromKey } from "../domain/run-upload.ts";

@@ -1,4 +1,4 @@
-import { NotFoundError } from "../../shared/domain/errors.ts";
+import { NotFoundError } from "../../common/domain/errors.ts";
 import { normalizeRunsPrefix, type RunListing, runListing } from "../domain/run-folders.ts";
 import { runObjectKey } from "../domain/run-upload.ts";
 import {

@@ -1,7 +1,7 @@
 import { type DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
-import { type BodyStore, CandidateTable } from "../../shared/adapters/candidate-table.ts";
-import { keys } from "../../shared/adapters/table-keys.ts";
-import type { Candidate } from "../../shared/domain/candidate.ts";
+import { type BodyStore, CandidateTable } from "../../common/adapters/candidate-table.ts";
+import { keys } from "../../common/adapters/table-keys.ts";
+import type { Candidate } from "../../common/domain/candidate.ts";
 import type { CorrectionStore } from "../ports.ts";
 import { CorrectionUnstorableError } from "../usecases/ingest-correction.ts";
 

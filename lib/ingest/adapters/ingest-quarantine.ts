@@ -1,5 +1,5 @@
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { INGEST_QUARANTINE_PREFIX } from "../../shared/resources.ts";
+import { INGEST_QUARANTINE_PREFIX } from "../../common/resources.ts";
 import type { IngestQuarantine, IngestQuarantineEntry } from "../ports.ts";
 
 /**

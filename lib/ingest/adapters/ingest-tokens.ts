@@ -1,6 +1,6 @@
 import { SecretsProvider } from "@aws-lambda-powertools/parameters/secrets";
 import { ResourceNotFoundException, type SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { IngestTokens } from "../../shared/config.ts";
+import { IngestTokens } from "../../common/config.ts";
 import type { IngestTokenSource } from "../edge/ingest-auth.ts";
 
 /** Tokens fixed at start-up (the local runtime's, from `INGEST_TOKENS`). */

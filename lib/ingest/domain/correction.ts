@@ -5,8 +5,8 @@ import {
   FailureCategory,
   PromptMessage,
   type Provenance,
-} from "../../shared/domain/candidate.ts";
-import { storageProblem } from "../../shared/domain/storable.ts";
+} from "../../common/domain/candidate.ts";
+import { storageProblem } from "../../common/domain/storable.ts";
 
 export const CORRECTION_SCHEMA_VERSION = 1;
 

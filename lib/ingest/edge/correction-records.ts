@@ -1,5 +1,5 @@
 import type { SQSRecord } from "aws-lambda";
-import { logger } from "../../shared/logger.ts";
+import { logger } from "../../common/logger.ts";
 import { type IngestCorrectionDeps, ingestCorrectionDelivery } from "../usecases/ingest-correction.ts";
 
 /**

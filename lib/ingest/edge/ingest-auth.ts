@@ -1,6 +1,6 @@
-import type { IngestTokens } from "../../shared/config.ts";
-import { ForbiddenError, NotConfiguredError, UnauthorizedError } from "../../shared/domain/errors.ts";
-import { bearerToken, sameSecret } from "../../shared/http/auth.ts";
+import type { IngestTokens } from "../../common/config.ts";
+import { ForbiddenError, NotConfiguredError, UnauthorizedError } from "../../common/domain/errors.ts";
+import { bearerToken, sameSecret } from "../../common/http/auth.ts";
 
 /** Where the ingest tokens come from (environment locally, Secrets Manager in AWS). */
 export interface IngestTokenSource {

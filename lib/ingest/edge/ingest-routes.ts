@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Router } from "@aws-lambda-powertools/event-handler/http";
-import { ForbiddenError, PayloadTooLargeError, ValidationError } from "../../shared/domain/errors.ts";
+import { ForbiddenError, PayloadTooLargeError, ValidationError } from "../../common/domain/errors.ts";
 import { type CorrectionMessage, classifyCorrection } from "../domain/correction.ts";
 import { type IngestCorrectionDeps, ingestCorrection } from "../usecases/ingest-correction.ts";
 import { authenticateIngest, type IngestTokenSource } from "./ingest-auth.ts";

@@ -1,5 +1,5 @@
+import { ConflictError, PayloadTooLargeError, ValidationError } from "../../common/domain/errors.ts";
 import { excerpt } from "../../import/domain/run-line.ts";
-import { ConflictError, PayloadTooLargeError, ValidationError } from "../../shared/domain/errors.ts";
 import {
   type CorrectionFault,
   type CorrectionMessage,

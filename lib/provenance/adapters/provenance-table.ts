@@ -1,10 +1,10 @@
 import { type DynamoDBDocumentClient, GetCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
-import { keys, statusPartition } from "../../shared/adapters/table-keys.ts";
-import { transactConditionally } from "../../shared/adapters/transactions.ts";
-import type { CandidateStatus } from "../../shared/domain/candidate.ts";
-import type { ProvenanceFill } from "../../shared/domain/provenance.ts";
-import type { CounterDelta } from "../../shared/domain/stats.ts";
-import { STATUS_INDEX_SHARDS, TABLE } from "../../shared/resources.ts";
+import { keys, statusPartition } from "../../common/adapters/table-keys.ts";
+import { transactConditionally } from "../../common/adapters/transactions.ts";
+import type { CandidateStatus } from "../../common/domain/candidate.ts";
+import type { ProvenanceFill } from "../../common/domain/provenance.ts";
+import type { CounterDelta } from "../../common/domain/stats.ts";
+import { STATUS_INDEX_SHARDS, TABLE } from "../../common/resources.ts";
 import type { IndexPosition } from "../domain/provenance-requests.ts";
 import type { ProvenancePage, ProvenanceRecord, ProvenanceStore } from "../ports.ts";
 

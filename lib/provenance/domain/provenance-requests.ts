@@ -3,8 +3,8 @@ import {
   CANDIDATE_STATUSES,
   type CandidateStatus,
   CandidateStatus as Status,
-} from "../../shared/domain/candidate.ts";
-import { ValidationError } from "../../shared/domain/errors.ts";
+} from "../../common/domain/candidate.ts";
+import { ValidationError } from "../../common/domain/errors.ts";
 
 export const MAX_VALIDATE_LIMIT = 200;
 export const DEFAULT_VALIDATE_LIMIT = 50;

@@ -2,7 +2,7 @@ import {
   type BackfillDefaults,
   planProvenanceFill,
   validateProvenance,
-} from "../../shared/domain/provenance.ts";
+} from "../../common/domain/provenance.ts";
 
 /**
  * JSONL files of training pairs kept outside the store: each line a JSON object, its provenance

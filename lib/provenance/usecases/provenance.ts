@@ -1,7 +1,7 @@
+import type { CandidateStatus } from "../../common/domain/candidate.ts";
+import { planProvenanceFill, validateProvenance } from "../../common/domain/provenance.ts";
+import { deltaForChange, type ProvenanceReport, provenanceReport } from "../../common/domain/stats.ts";
 import type { CounterReader } from "../../review/ports.ts";
-import type { CandidateStatus } from "../../shared/domain/candidate.ts";
-import { planProvenanceFill, validateProvenance } from "../../shared/domain/provenance.ts";
-import { deltaForChange, type ProvenanceReport, provenanceReport } from "../../shared/domain/stats.ts";
 import {
   type BackfillFilter,
   type BackfillRequest,

@@ -1,9 +1,9 @@
 import { type DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import type { CandidateViews } from "../../common/adapters/candidate-view.ts";
+import { keys, statusPartition } from "../../common/adapters/table-keys.ts";
+import type { CandidateStatus } from "../../common/domain/candidate.ts";
+import { STATUS_INDEX_SHARDS, TABLE } from "../../common/resources.ts";
 import type { CandidateSelection, ExportCandidateSource } from "../../exports/ports.ts";
-import type { CandidateViews } from "../../shared/adapters/candidate-view.ts";
-import { keys, statusPartition } from "../../shared/adapters/table-keys.ts";
-import type { CandidateStatus } from "../../shared/domain/candidate.ts";
-import { STATUS_INDEX_SHARDS, TABLE } from "../../shared/resources.ts";
 import type { QueueFilters, QueuePosition } from "../domain/queue.ts";
 import type { CandidateView, QueueReader, QueueWalk } from "../ports.ts";
 

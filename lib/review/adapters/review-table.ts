@@ -1,10 +1,10 @@
 import { type DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
-import type { CandidateViews } from "../../shared/adapters/candidate-view.ts";
-import { readPartition } from "../../shared/adapters/partition-reads.ts";
-import { candidateIndexKeys, keys } from "../../shared/adapters/table-keys.ts";
-import { transactConditionally } from "../../shared/adapters/transactions.ts";
-import { NotFoundError } from "../../shared/domain/errors.ts";
-import { TABLE } from "../../shared/resources.ts";
+import type { CandidateViews } from "../../common/adapters/candidate-view.ts";
+import { readPartition } from "../../common/adapters/partition-reads.ts";
+import { candidateIndexKeys, keys } from "../../common/adapters/table-keys.ts";
+import { transactConditionally } from "../../common/adapters/transactions.ts";
+import { NotFoundError } from "../../common/domain/errors.ts";
+import { TABLE } from "../../common/resources.ts";
 import { type ReviewEvent, type ReviewSubject, staleConflict, type Transition } from "../domain/review.ts";
 import type { CandidateView, ReviewStore } from "../ports.ts";
 

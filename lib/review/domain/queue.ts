@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ValidationError } from "../../shared/domain/errors.ts";
+import { ValidationError } from "../../common/domain/errors.ts";
 
 export const MAX_PER_PAGE = 200;
 export const DEFAULT_PER_PAGE = 20;

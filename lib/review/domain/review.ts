@@ -1,8 +1,8 @@
 import { z } from "zod";
-import { type Candidate, type CandidateStatus, FailureCategory } from "../../shared/domain/candidate.ts";
-import { ConflictError } from "../../shared/domain/errors.ts";
-import { type CounterDelta, deltaForChange } from "../../shared/domain/stats.ts";
-import { REVIEW_ACTIONS } from "../../shared/domain/vocabulary.ts";
+import { type Candidate, type CandidateStatus, FailureCategory } from "../../common/domain/candidate.ts";
+import { ConflictError } from "../../common/domain/errors.ts";
+import { type CounterDelta, deltaForChange } from "../../common/domain/stats.ts";
+import { REVIEW_ACTIONS } from "../../common/domain/vocabulary.ts";
 
 /**
  * The review state machine. A candidate waits in `needs_review`; a reviewer's decision moves it

@@ -1,5 +1,9 @@
 import type { Router } from "@aws-lambda-powertools/event-handler/http";
 import type { HandlerResponse } from "@aws-lambda-powertools/event-handler/types";
+import { CANDIDATE_STATUSES } from "../../common/domain/candidate.ts";
+import { reviewStats } from "../../common/domain/stats.ts";
+import { type ReviewerAuthenticator, requireReviewer, reviewerOf } from "../../common/http/auth.ts";
+import { parseJsonBody, parseQuery, pathId } from "../../common/http/request.ts";
 import { ImportRunRequest, ReviewConfigRequest } from "../../import/domain/run-folders.ts";
 import {
   importRunFolder,
@@ -7,10 +11,6 @@ import {
   readReviewConfig,
   writeReviewConfig,
 } from "../../import/usecases/run-folders.ts";
-import { CANDIDATE_STATUSES } from "../../shared/domain/candidate.ts";
-import { reviewStats } from "../../shared/domain/stats.ts";
-import { type ReviewerAuthenticator, requireReviewer, reviewerOf } from "../../shared/http/auth.ts";
-import { parseJsonBody, parseQuery, pathId } from "../../shared/http/request.ts";
 import { QueueQuery } from "../domain/queue.ts";
 import { SubmitRequest, UndoRequest } from "../domain/review.ts";
 import { candidateDetail, submitDecision, undoDecision } from "../usecases/review.ts";

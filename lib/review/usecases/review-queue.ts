@@ -1,4 +1,4 @@
-import { type CounterDelta, counterName } from "../../shared/domain/stats.ts";
+import { type CounterDelta, counterName } from "../../common/domain/stats.ts";
 import {
   decodeCursor,
   encodeCursor,

@@ -1,4 +1,4 @@
-import { NotFoundError } from "../../shared/domain/errors.ts";
+import { NotFoundError } from "../../common/domain/errors.ts";
 import {
   type Decision,
   planDecision,

@@ -4,6 +4,7 @@ import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { beforeAll, describe, expect, it, vi } from "vitest";
+import { keys } from "../../../lib/common/adapters/table-keys.ts";
 import { EvalSessionIndex } from "../../../lib/eval/adapters/eval-session-index.ts";
 import { JudgeRunTable } from "../../../lib/eval/adapters/judge-run-table.ts";
 import {
@@ -12,7 +13,6 @@ import {
   type JudgeScores,
   type JudgeVersions,
 } from "../../../lib/eval/domain/rubric.ts";
-import { keys } from "../../../lib/shared/adapters/table-keys.ts";
 import { provisionTestAws, type TestAws } from "../../support/aws.ts";
 import { lambdaContext } from "../../support/events.ts";
 import { callApi, type HttpRequest } from "../../support/http-events.ts";

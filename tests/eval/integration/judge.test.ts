@@ -8,8 +8,8 @@ import type {
   SQSEvent,
 } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { QUEUES } from "../../../lib/common/resources.ts";
 import { CURRENT_VERSIONS } from "../../../lib/eval/domain/rubric.ts";
-import { QUEUES } from "../../../lib/shared/resources.ts";
 import { provisionTestAws, type TestAws } from "../../support/aws.ts";
 import { lambdaContext, sqsEvent, sqsRecord } from "../../support/events.ts";
 import {

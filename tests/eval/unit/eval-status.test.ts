@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { evalSessionSortKey, evalVersionsKey } from "../../../lib/common/adapters/table-keys.ts";
 import { mergeDescending } from "../../../lib/eval/adapters/eval-session-index.ts";
 import {
   evaluationStatus,
@@ -9,7 +10,6 @@ import {
 } from "../../../lib/eval/domain/eval-session.ts";
 import { JudgeRunRequest } from "../../../lib/eval/domain/judge-run.ts";
 import { CURRENT_VERSIONS, JUDGE_VERSION, RUBRIC_VERSION } from "../../../lib/eval/domain/rubric.ts";
-import { evalSessionSortKey, evalVersionsKey } from "../../../lib/shared/adapters/table-keys.ts";
 
 const scores = {
   task_complexity: 40,

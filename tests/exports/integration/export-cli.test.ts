@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ExportFailedError, exportCommand } from "../../../cli/export.ts";
 import { UsageError } from "../../../cli/target.ts";
-import { QUEUES } from "../../../lib/shared/resources.ts";
+import { QUEUES } from "../../../lib/common/resources.ts";
 import { type HttpApiServer, startHttpApi } from "../../../local/http-api.ts";
 import { type Poller, type SqsHandler, startPoller } from "../../../local/poller.ts";
 import { provisionTestAws, type TestAws } from "../../support/aws.ts";

@@ -11,16 +11,16 @@ import {
 } from "@aws-sdk/lib-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
+import { CandidateViews } from "../../../lib/common/adapters/candidate-view.ts";
+import { keys, statusPartition } from "../../../lib/common/adapters/table-keys.ts";
+import { NotFoundError } from "../../../lib/common/domain/errors.ts";
+import { TABLE } from "../../../lib/common/resources.ts";
 import { ExportJobTable } from "../../../lib/exports/adapters/export-job-table.ts";
 import { S3ExportObjects } from "../../../lib/exports/adapters/export-objects.ts";
 import { SqsExportQueue } from "../../../lib/exports/adapters/export-queue.ts";
 import { newExportJob } from "../../../lib/exports/domain/export-job.ts";
 import { ExportRequest } from "../../../lib/exports/domain/export-request.ts";
 import { QueueTable } from "../../../lib/review/adapters/queue-table.ts";
-import { CandidateViews } from "../../../lib/shared/adapters/candidate-view.ts";
-import { keys, statusPartition } from "../../../lib/shared/adapters/table-keys.ts";
-import { NotFoundError } from "../../../lib/shared/domain/errors.ts";
-import { TABLE } from "../../../lib/shared/resources.ts";
 
 const dynamodb = DynamoDBDocumentClient.from(new DynamoDBClient({ region: "us-east-1" }));
 const dynamoMock = mockClient(dynamodb);

@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { CANDIDATE_STATUSES } from "../../../lib/common/domain/candidate.ts";
+import { validateProvenance } from "../../../lib/common/domain/provenance.ts";
 import {
   contentFingerprint,
   EXCLUSION_REASONS,
@@ -12,8 +14,6 @@ import {
   ExportRequest,
 } from "../../../lib/exports/domain/export-request.ts";
 import { FingerprintSet } from "../../../lib/exports/domain/fingerprint-set.ts";
-import { CANDIDATE_STATUSES } from "../../../lib/shared/domain/candidate.ts";
-import { validateProvenance } from "../../../lib/shared/domain/provenance.ts";
 import { expectationFor, reviewed, seededMix } from "../../support/export-fixtures.ts";
 
 function firewallFor(format: ExportFormat, filters: Record<string, unknown> = {}) {

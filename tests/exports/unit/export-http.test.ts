@@ -1,10 +1,10 @@
 import { Router } from "@aws-lambda-powertools/event-handler/http";
 import type { APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { describe, expect, it } from "vitest";
+import { localTokenAuthenticator } from "../../../lib/common/http/auth.ts";
+import { registerErrorResponses } from "../../../lib/common/http/errors.ts";
 import { registerExportRoutes } from "../../../lib/exports/edge/export-routes.ts";
 import type { ExportApiDeps } from "../../../lib/exports/usecases/exports.ts";
-import { localTokenAuthenticator } from "../../../lib/shared/http/auth.ts";
-import { registerErrorResponses } from "../../../lib/shared/http/errors.ts";
 import { lambdaContext } from "../../support/events.ts";
 import { memoryExportDeps } from "../../support/export-fakes.ts";
 import { reviewed } from "../../support/export-fixtures.ts";

@@ -1,5 +1,12 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import {
+  NotConfiguredError,
+  NotFoundError,
+  TimeLimitError,
+  TooLargeForRequestError,
+  ValidationError,
+} from "../../../lib/common/domain/errors.ts";
 import type { ExportManifest } from "../../../lib/exports/domain/export-manifest.ts";
 import { ExportRequest } from "../../../lib/exports/domain/export-request.ts";
 import { createExportRecordHandler } from "../../../lib/exports/edge/export-records.ts";
@@ -10,13 +17,6 @@ import {
   listExports,
   runExportJob,
 } from "../../../lib/exports/usecases/exports.ts";
-import {
-  NotConfiguredError,
-  NotFoundError,
-  TimeLimitError,
-  TooLargeForRequestError,
-  ValidationError,
-} from "../../../lib/shared/domain/errors.ts";
 import { sqsRecord } from "../../support/events.ts";
 import { memoryExportDeps } from "../../support/export-fakes.ts";
 import { expectationFor, reviewed, seededMix } from "../../support/export-fixtures.ts";

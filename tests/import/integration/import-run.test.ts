@@ -3,6 +3,8 @@ import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { beforeAll, describe, expect, it, vi } from "vitest";
+import { S3RunObjects } from "../../../lib/common/adapters/s3-objects.ts";
+import { keys } from "../../../lib/common/adapters/table-keys.ts";
 import { ReviewSettingsTable } from "../../../lib/import/adapters/review-settings-table.ts";
 import {
   type CandidateImportStore,
@@ -11,8 +13,6 @@ import {
 } from "../../../lib/import/ports.ts";
 import { importRun } from "../../../lib/import/usecases/import-run.ts";
 import { importRunDeps } from "../../../lib/import/wiring.ts";
-import { S3RunObjects } from "../../../lib/shared/adapters/s3-objects.ts";
-import { keys } from "../../../lib/shared/adapters/table-keys.ts";
 import { samplePath } from "../../../samples/index.ts";
 import { candidatesOfRun as candidatesOfRunIn, provisionTestAws, type TestAws } from "../../support/aws.ts";
 import { lambdaContext, s3NotificationBody, sqsEvent, sqsRecord } from "../../support/events.ts";

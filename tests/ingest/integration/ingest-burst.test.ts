@@ -2,9 +2,9 @@ import { randomUUID } from "node:crypto";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { GetQueueAttributesCommand, SendMessageBatchCommand } from "@aws-sdk/client-sqs";
 import { beforeAll, describe, expect, it, vi } from "vitest";
+import { readCounters } from "../../../lib/common/adapters/counters.ts";
+import { INGEST_QUARANTINE_PREFIX, QUEUES } from "../../../lib/common/resources.ts";
 import { publishCorrection } from "../../../lib/ingest/client/publish-correction.ts";
-import { readCounters } from "../../../lib/shared/adapters/counters.ts";
-import { INGEST_QUARANTINE_PREFIX, QUEUES } from "../../../lib/shared/resources.ts";
 import { type Poller, type SqsHandler, startPoller } from "../../../local/poller.ts";
 import { candidatesWithStatus, provisionTestAws, type TestAws } from "../../support/aws.ts";
 

@@ -8,10 +8,10 @@ import {
   SendMessageCommand,
 } from "@aws-sdk/client-sqs";
 import { beforeAll, describe, expect, it, vi } from "vitest";
+import { INGEST_QUARANTINE_PREFIX } from "../../../lib/common/resources.ts";
 import { createCorrectionRecordHandler } from "../../../lib/ingest/edge/correction-records.ts";
 import type { CorrectionStore } from "../../../lib/ingest/ports.ts";
 import { ingestCorrectionDeps } from "../../../lib/ingest/wiring.ts";
-import { INGEST_QUARANTINE_PREFIX } from "../../../lib/shared/resources.ts";
 import { type SqsHandler, startPoller } from "../../../local/poller.ts";
 import { provisionTestAws, type TestAws } from "../../support/aws.ts";
 

@@ -1,5 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { validateProvenance } from "../../../lib/common/domain/provenance.ts";
+import { deltaForNew } from "../../../lib/common/domain/stats.ts";
 import {
   CORRECTION_SCHEMA_VERSION,
   CorrectionMessage,
@@ -8,8 +10,6 @@ import {
   correctionFingerprint,
   correctionRecordId,
 } from "../../../lib/ingest/domain/correction.ts";
-import { validateProvenance } from "../../../lib/shared/domain/provenance.ts";
-import { deltaForNew } from "../../../lib/shared/domain/stats.ts";
 import { samplePath } from "../../../samples/index.ts";
 
 const fixtureLines = (name: string) =>

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { ForbiddenError, NotConfiguredError, UnauthorizedError } from "../../../lib/common/domain/errors.ts";
 import { authenticateIngest } from "../../../lib/ingest/edge/ingest-auth.ts";
-import { ForbiddenError, NotConfiguredError, UnauthorizedError } from "../../../lib/shared/domain/errors.ts";
 
 const tokens = { kiwi: "kiwi-token-0123456789abcdef", peregrine: "peregrine-token-0123456789ab" };
 

@@ -1,5 +1,7 @@
 import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
 import { beforeEach, describe, expect, it } from "vitest";
+import type { Candidate } from "../../../lib/common/domain/candidate.ts";
+import { PayloadTooLargeError } from "../../../lib/common/domain/errors.ts";
 import type { CorrectionProvenance } from "../../../lib/ingest/domain/correction.ts";
 import { createCorrectionRecordHandler } from "../../../lib/ingest/edge/correction-records.ts";
 import type { CorrectionStore, IngestQuarantine, IngestQuarantineEntry } from "../../../lib/ingest/ports.ts";
@@ -11,8 +13,6 @@ import {
   mayIngestFor,
   QUARANTINE_RAW_CHARS,
 } from "../../../lib/ingest/usecases/ingest-correction.ts";
-import type { Candidate } from "../../../lib/shared/domain/candidate.ts";
-import { PayloadTooLargeError } from "../../../lib/shared/domain/errors.ts";
 import { lambdaContext, sqsEvent, sqsRecord } from "../../support/events.ts";
 
 class MemoryCorrections implements CorrectionStore {

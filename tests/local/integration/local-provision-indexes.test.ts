@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { CreateTableCommand, DescribeTableCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { createAwsClients } from "../../../lib/shared/adapters/aws-clients.ts";
-import { TABLE } from "../../../lib/shared/resources.ts";
+import { createAwsClients } from "../../../lib/common/adapters/aws-clients.ts";
+import { TABLE } from "../../../lib/common/resources.ts";
 import { type RunningDynamoDb, startDynamoDbLocal } from "../../../local/emulators.ts";
 import { provision } from "../../../local/provision.ts";
 

@@ -9,11 +9,10 @@ import type {
   SQSEvent,
 } from "aws-lambda";
 import { beforeAll, describe, expect, it, vi } from "vitest";
-import { correctionRecordId } from "../../../lib/ingest/domain/correction.ts";
-import { counterUpdate, readCounters } from "../../../lib/shared/adapters/counters.ts";
-import { keys } from "../../../lib/shared/adapters/table-keys.ts";
-import { CANDIDATE_STATUSES } from "../../../lib/shared/domain/candidate.ts";
-import { validateProvenance } from "../../../lib/shared/domain/provenance.ts";
+import { counterUpdate, readCounters } from "../../../lib/common/adapters/counters.ts";
+import { keys } from "../../../lib/common/adapters/table-keys.ts";
+import { CANDIDATE_STATUSES } from "../../../lib/common/domain/candidate.ts";
+import { validateProvenance } from "../../../lib/common/domain/provenance.ts";
 import {
   type CountedCandidate,
   type CounterDelta,
@@ -21,7 +20,8 @@ import {
   deltaForChange,
   mergeDeltas,
   provenanceReport,
-} from "../../../lib/shared/domain/stats.ts";
+} from "../../../lib/common/domain/stats.ts";
+import { correctionRecordId } from "../../../lib/ingest/domain/correction.ts";
 import { samplePath } from "../../../samples/index.ts";
 import { candidatesWithStatus, provisionTestAws, type TestAws } from "../../support/aws.ts";
 import { lambdaContext, sqsEvent, sqsRecord } from "../../support/events.ts";

@@ -3,11 +3,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { formatProvenanceReport, provenanceCommand } from "../../../cli/provenance.ts";
+import { provenanceReport } from "../../../lib/common/domain/stats.ts";
 import {
   backfillProvenanceLines,
   validateProvenanceLines,
 } from "../../../lib/provenance/usecases/provenance-files.ts";
-import { provenanceReport } from "../../../lib/shared/domain/stats.ts";
 
 const AT = new Date("2026-06-01T12:00:00.000Z");
 

@@ -1,4 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { CANDIDATE_STATUSES, type CandidateStatus } from "../../../lib/common/domain/candidate.ts";
+import { ValidationError } from "../../../lib/common/domain/errors.ts";
+import type { ProvenanceFill } from "../../../lib/common/domain/provenance.ts";
+import { type CounterDelta, countersOf, mergeDeltas } from "../../../lib/common/domain/stats.ts";
 import { fillUpdate } from "../../../lib/provenance/adapters/provenance-table.ts";
 import {
   BackfillRequest,
@@ -7,10 +11,6 @@ import {
 } from "../../../lib/provenance/domain/provenance-requests.ts";
 import type { ProvenanceRecord, ProvenanceStore } from "../../../lib/provenance/ports.ts";
 import { backfillProvenance, listInvalidProvenance } from "../../../lib/provenance/usecases/provenance.ts";
-import { CANDIDATE_STATUSES, type CandidateStatus } from "../../../lib/shared/domain/candidate.ts";
-import { ValidationError } from "../../../lib/shared/domain/errors.ts";
-import type { ProvenanceFill } from "../../../lib/shared/domain/provenance.ts";
-import { type CounterDelta, countersOf, mergeDeltas } from "../../../lib/shared/domain/stats.ts";
 
 const AT = new Date("2026-06-01T12:00:00.000Z");
 const SHARDS = 2;

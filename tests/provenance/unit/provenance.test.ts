@@ -3,8 +3,8 @@ import {
   ProvenanceRecord,
   planProvenanceFill,
   validateProvenance,
-} from "../../../lib/shared/domain/provenance.ts";
-import { deltaForChange, provenanceCounters, provenanceReport } from "../../../lib/shared/domain/stats.ts";
+} from "../../../lib/common/domain/provenance.ts";
+import { deltaForChange, provenanceCounters, provenanceReport } from "../../../lib/common/domain/stats.ts";
 
 const CAPTURED = "2026-05-01T10:00:00.000Z";
 

@@ -1,7 +1,7 @@
 import { BatchGetCommand } from "@aws-sdk/lib-dynamodb";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { beforeAll, describe, expect, it, vi } from "vitest";
-import { keys } from "../../../lib/shared/adapters/table-keys.ts";
+import { keys } from "../../../lib/common/adapters/table-keys.ts";
 import { provisionTestAws, type TestAws } from "../../support/aws.ts";
 import { lambdaContext } from "../../support/events.ts";
 import { callApi, type HttpRequest } from "../../support/http-events.ts";

@@ -10,12 +10,12 @@ import {
 } from "@aws-sdk/lib-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
+import { CandidateViews } from "../../../lib/common/adapters/candidate-view.ts";
+import { ConflictError, NotFoundError } from "../../../lib/common/domain/errors.ts";
 import { RunRecords, S3RunFolders } from "../../../lib/import/adapters/run-catalog.ts";
 import { QueueTable } from "../../../lib/review/adapters/queue-table.ts";
 import { ReviewTable } from "../../../lib/review/adapters/review-table.ts";
 import { planDecision, planUndo, SubmitRequest } from "../../../lib/review/domain/review.ts";
-import { CandidateViews } from "../../../lib/shared/adapters/candidate-view.ts";
-import { ConflictError, NotFoundError } from "../../../lib/shared/domain/errors.ts";
 import { storedCandidate } from "../../support/review-fakes.ts";
 
 const dynamodb = DynamoDBDocumentClient.from(new DynamoDBClient({ region: "us-east-1" }));

@@ -6,14 +6,6 @@ import {
 import { describe, expect, it, vi } from "vitest";
 import { z } from "zod";
 import {
-  decodeCursor,
-  encodeCursor,
-  type QueuePosition,
-  QueueQuery,
-} from "../../../lib/review/domain/queue.ts";
-import { registerReviewRoutes } from "../../../lib/review/edge/review-routes.ts";
-import type { ReviewApiDeps } from "../../../lib/review/wiring.ts";
-import {
   ConflictError,
   ForbiddenError,
   NotConfiguredError,
@@ -23,7 +15,7 @@ import {
   TooLargeForRequestError,
   UnauthorizedError,
   ValidationError,
-} from "../../../lib/shared/domain/errors.ts";
+} from "../../../lib/common/domain/errors.ts";
 import {
   bearerToken,
   jwtClaimsAuthenticator,
@@ -31,9 +23,17 @@ import {
   localTokenAuthenticator,
   reviewerAuthenticator,
   sameSecret,
-} from "../../../lib/shared/http/auth.ts";
-import { errorResponse, registerErrorResponses } from "../../../lib/shared/http/errors.ts";
-import { parseJsonBody, parseQuery } from "../../../lib/shared/http/request.ts";
+} from "../../../lib/common/http/auth.ts";
+import { errorResponse, registerErrorResponses } from "../../../lib/common/http/errors.ts";
+import { parseJsonBody, parseQuery } from "../../../lib/common/http/request.ts";
+import {
+  decodeCursor,
+  encodeCursor,
+  type QueuePosition,
+  QueueQuery,
+} from "../../../lib/review/domain/queue.ts";
+import { registerReviewRoutes } from "../../../lib/review/edge/review-routes.ts";
+import type { ReviewApiDeps } from "../../../lib/review/wiring.ts";
 import { lambdaContext } from "../../support/events.ts";
 import { httpEvent } from "../../support/http-events.ts";
 import { MemoryReviewStore, storedCandidate } from "../../support/review-fakes.ts";

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { ConflictError, NotFoundError, ValidationError } from "../../../lib/common/domain/errors.ts";
 import {
   normalizeRunsPrefix,
   type RunImportState,
@@ -22,7 +23,6 @@ import { SubmitRequest } from "../../../lib/review/domain/review.ts";
 import type { QueueReader, QueueWalk } from "../../../lib/review/ports.ts";
 import { candidateDetail, submitDecision, undoDecision } from "../../../lib/review/usecases/review.ts";
 import { queueTotal, reviewQueue } from "../../../lib/review/usecases/review-queue.ts";
-import { ConflictError, NotFoundError, ValidationError } from "../../../lib/shared/domain/errors.ts";
 import { MemoryCandidates, MemoryObjects, MemoryQuarantine, MemoryRuns } from "../../support/import-fakes.ts";
 import { MemoryReviewStore, storedCandidate } from "../../support/review-fakes.ts";
 

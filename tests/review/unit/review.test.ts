@@ -1,4 +1,8 @@
 import { describe, expect, it } from "vitest";
+import type { Candidate } from "../../../lib/common/domain/candidate.ts";
+import { ConflictError } from "../../../lib/common/domain/errors.ts";
+import { deltaForChange, deltaForNew, reviewStats } from "../../../lib/common/domain/stats.ts";
+import { statusOf } from "../../../lib/common/http/errors.ts";
 import {
   MAX_CORRECTION_BYTES,
   planDecision,
@@ -7,10 +11,6 @@ import {
   staleConflict,
   UndoRequest,
 } from "../../../lib/review/domain/review.ts";
-import type { Candidate } from "../../../lib/shared/domain/candidate.ts";
-import { ConflictError } from "../../../lib/shared/domain/errors.ts";
-import { deltaForChange, deltaForNew, reviewStats } from "../../../lib/shared/domain/stats.ts";
-import { statusOf } from "../../../lib/shared/http/errors.ts";
 import { storedCandidate } from "../../support/review-fakes.ts";
 
 const AT = new Date("2026-05-01T10:00:00.000Z");

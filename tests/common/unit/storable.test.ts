@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { counterUpdate } from "../../../lib/shared/adapters/counters.ts";
-import { ValidationError } from "../../../lib/shared/domain/errors.ts";
-import { storageProblem } from "../../../lib/shared/domain/storable.ts";
+import { counterUpdate } from "../../../lib/common/adapters/counters.ts";
+import { ValidationError } from "../../../lib/common/domain/errors.ts";
+import { storageProblem } from "../../../lib/common/domain/storable.ts";
 
 const nested = (depth: number): unknown => {
   let value: unknown = "leaf";

@@ -2,8 +2,8 @@ import { DynamoDBClient, TransactionCanceledException } from "@aws-sdk/client-dy
 import { BatchGetCommand, DynamoDBDocumentClient, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
-import { CandidateTable } from "../../../lib/shared/adapters/candidate-table.ts";
-import { type Candidate, newCandidateFromLine } from "../../../lib/shared/domain/candidate.ts";
+import { CandidateTable } from "../../../lib/common/adapters/candidate-table.ts";
+import { type Candidate, newCandidateFromLine } from "../../../lib/common/domain/candidate.ts";
 
 const dynamodb = DynamoDBDocumentClient.from(new DynamoDBClient({ region: "us-east-1" }));
 const mock = mockClient(dynamodb);

@@ -1,6 +1,6 @@
 /**
  * Errors a use case can end with: each says what went wrong, never how a transport answers it.
- * The HTTP edge maps them to status codes in one place (`lib/shared/http/errors.ts`) by `instanceof`.
+ * The HTTP edge maps them to status codes in one place (`lib/common/http/errors.ts`) by `instanceof`.
  */
 export abstract class DomainError extends Error {
   constructor(message: string) {

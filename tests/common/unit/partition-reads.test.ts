@@ -2,8 +2,8 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
-import { readPartition } from "../../../lib/shared/adapters/partition-reads.ts";
-import { TABLE } from "../../../lib/shared/resources.ts";
+import { readPartition } from "../../../lib/common/adapters/partition-reads.ts";
+import { TABLE } from "../../../lib/common/resources.ts";
 
 const dynamodb = DynamoDBDocumentClient.from(new DynamoDBClient({ region: "us-east-1" }));
 const dynamoMock = mockClient(dynamodb);

@@ -2,8 +2,8 @@ import { DynamoDBClient, TransactionCanceledException } from "@aws-sdk/client-dy
 import { DynamoDBDocumentClient, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
-import { MAX_ATTEMPTS } from "../../../lib/shared/adapters/retry.ts";
-import { RETRY, transactConditionally } from "../../../lib/shared/adapters/transactions.ts";
+import { MAX_ATTEMPTS } from "../../../lib/common/adapters/retry.ts";
+import { RETRY, transactConditionally } from "../../../lib/common/adapters/transactions.ts";
 
 const dynamodb = DynamoDBDocumentClient.from(new DynamoDBClient({ region: "us-east-1" }));
 const mock = mockClient(dynamodb);

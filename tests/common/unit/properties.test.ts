@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { FAILURE_CATEGORIES } from "../../../lib/common/domain/candidate.ts";
 import {
   EXCLUSION_REASONS,
   ExportFirewall,
@@ -25,7 +26,6 @@ import {
   MAX_CORRECTION_BYTES,
   QUARANTINE_RAW_CHARS,
 } from "../../../lib/ingest/usecases/ingest-correction.ts";
-import { FAILURE_CATEGORIES } from "../../../lib/shared/domain/candidate.ts";
 import { samplePath } from "../../../samples/index.ts";
 
 /**
