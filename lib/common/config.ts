@@ -54,39 +54,9 @@ export type ReviewApiConfig = z.infer<typeof ReviewApiConfig>;
 export const IngestTokens = z.record(z.string().trim().min(1), z.string().min(16));
 export type IngestTokens = z.infer<typeof IngestTokens>;
 
-/** The ingest endpoint (`POST /api/sft/ingest`, served by `functions/api.ts`). */
-/**
- * The ingest function. `INGEST_QUEUE_SENDERS` binds queue senders to the sources they may ingest
- * for: a JSON object of SQS sender id (an IAM user id, or a role id, whatever its session) → the
- * sources it may name. Unset, any sender allowed to send to the queue may ingest for any source.
- */
-export const IngestQueueConfig = BaseConfig.extend({
-  INGEST_QUEUE_SENDERS: z
-    .string()
-    .optional()
-    .transform((text, ctx) => {
-      if (!text) return undefined;
-      const parsed = z.record(z.string().min(1), z.array(z.string().min(1))).safeParse(
-        (() => {
-          try {
-            return JSON.parse(text) as unknown;
-          } catch {
-            return undefined;
-          }
-        })(),
-      );
-      if (!parsed.success) {
-        ctx.addIssue({ code: "custom", message: "must be a JSON object of sender id → list of sources" });
-        return z.NEVER;
-      }
-      return parsed.data;
-    }),
-});
-export type IngestQueueConfig = z.infer<typeof IngestQueueConfig>;
-
-export const IngestApiConfig = BaseConfig.extend({
-  /** Locally: the tokens as JSON (the local runtime sets it from `.flywheel/`). */
-  INGEST_TOKENS: z
+/** An environment variable holding JSON: absent or empty is `undefined`, anything unparsable a problem. */
+const jsonVariable = (message: string) =>
+  z
     .string()
     .optional()
     .transform((text, ctx) => {
@@ -94,11 +64,28 @@ export const IngestApiConfig = BaseConfig.extend({
       try {
         return JSON.parse(text) as unknown;
       } catch {
-        ctx.addIssue({ code: "custom", message: "must be a JSON object of source → token" });
+        ctx.addIssue({ code: "custom", message });
         return z.NEVER;
       }
-    })
-    .pipe(IngestTokens.optional()),
+    });
+
+/**
+ * The ingest function. `INGEST_QUEUE_SENDERS` binds queue senders to the sources they may ingest
+ * for: a JSON object of SQS sender id (an IAM user id, or a role id, whatever its session) → the
+ * sources it may name. Unset, any sender allowed to send to the queue may ingest for any source.
+ */
+export const IngestQueueConfig = BaseConfig.extend({
+  INGEST_QUEUE_SENDERS: jsonVariable("must be a JSON object of sender id → list of sources").pipe(
+    z.record(z.string().min(1), z.array(z.string().min(1))).optional(),
+  ),
+});
+export type IngestQueueConfig = z.infer<typeof IngestQueueConfig>;
+
+/** The ingest endpoint (`POST /api/sft/ingest`, served by `functions/api.ts`). */
+
+export const IngestApiConfig = BaseConfig.extend({
+  /** Locally: the tokens as JSON (the local runtime sets it from `.flywheel/`). */
+  INGEST_TOKENS: jsonVariable("must be a JSON object of source → token").pipe(IngestTokens.optional()),
   /** In AWS: the Secrets Manager secret holding the same JSON; read again after the cache expires. */
   INGEST_TOKENS_SECRET_ARN: z
     .string()
