@@ -22,6 +22,9 @@ export class RunObjectMissingError extends Error {}
 export interface StoredCandidateOrigin {
   readonly importId?: string;
   readonly line?: number;
+  /** The run that stored it, and the fingerprint of its prompt and answer (absent on older items). */
+  readonly runId?: string;
+  readonly contentSha256?: string;
 }
 
 export interface CandidateImportStore {

@@ -41,7 +41,12 @@ export class MemoryCandidates implements CandidateImportStore {
     for (const id of ids) {
       const candidate = this.stored.get(id);
       if (candidate)
-        found.set(id, { importId: candidate.provenance.import_id, line: candidate.provenance.line });
+        found.set(id, {
+          importId: candidate.provenance.import_id,
+          line: candidate.provenance.line,
+          runId: candidate.provenance.source_run_id,
+          contentSha256: candidate.content_sha256 as string | undefined,
+        });
     }
     return { found, readUnits: ids.length * 0.5 };
   }

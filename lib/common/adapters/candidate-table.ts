@@ -34,14 +34,21 @@ export class CandidateTable implements CandidateImportStore {
       ids.map((id) => keys.candidate(id)),
       {
         consistent: true,
-        projection: "id, provenance.import_id, provenance.#line",
+        projection: "id, provenance.import_id, provenance.#line, provenance.source_run_id, content_sha256",
         names: { "#line": "line" },
       },
     );
     const found = new Map<string, StoredCandidateOrigin>();
     for (const item of items) {
-      const provenance = item.provenance as { import_id?: string; line?: number } | undefined;
-      found.set(item.id as string, { importId: provenance?.import_id, line: provenance?.line });
+      const provenance = item.provenance as
+        | { import_id?: string; line?: number; source_run_id?: string }
+        | undefined;
+      found.set(item.id as string, {
+        importId: provenance?.import_id,
+        line: provenance?.line,
+        runId: provenance?.source_run_id,
+        contentSha256: typeof item.content_sha256 === "string" ? item.content_sha256 : undefined,
+      });
     }
     return { found, readUnits };
   }

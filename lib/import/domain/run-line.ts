@@ -10,6 +10,7 @@ export const QUARANTINE_REASONS = [
   "duplicate_id",
   "line_too_large",
   "item_too_large",
+  "id_conflict",
 ] as const;
 export type QuarantineReason = (typeof QUARANTINE_REASONS)[number];
 

@@ -226,7 +226,11 @@ class RunImport {
       line: raw.number,
       import_id: this.start.importId,
     });
-    return { candidate, line: raw.number, raw: raw.text };
+    return {
+      candidate: { ...candidate, content_sha256: contentFingerprint(candidate) },
+      line: raw.number,
+      raw: raw.text,
+    };
   }
 
   /** Stores one chunk: looked up first while stored ids keep turning up, then inserted. */
@@ -271,15 +275,32 @@ class RunImport {
     return fresh;
   }
 
-  /** A stored id is this import's own earlier write (a resumed crash), an in-run repeat, or a skip. */
+  /**
+   * A stored id is this import's own earlier write (a resumed crash), an in-run repeat, another
+   * run's different prompt or answer under the same id (a conflict, never a silent skip), or a
+   * skip (a re-upload, or the same content from another run).
+   */
   private async settleExisting(pending: Pending, origin: StoredCandidateOrigin): Promise<void> {
-    if (origin.importId === this.start.importId && origin.line === pending.line) this.counts.imported += 1;
-    else if (origin.importId === this.start.importId) {
+    const { importId, runId } = this.start;
+    if (origin.importId === importId && origin.line === pending.line) this.counts.imported += 1;
+    else if (origin.importId === importId) {
       await this.quarantineLine(
         pending.line,
         pending.raw,
         "duplicate_id",
         `id already on line ${origin.line} of this run`,
+      );
+    } else if (
+      origin.runId !== undefined &&
+      origin.runId !== runId &&
+      origin.contentSha256 !== undefined &&
+      origin.contentSha256 !== pending.candidate.content_sha256
+    ) {
+      await this.quarantineLine(
+        pending.line,
+        pending.raw,
+        "id_conflict",
+        `id stored from run ${origin.runId} with a different prompt or answer than in run ${runId}`,
       );
     } else this.counts.skipped += 1;
   }
@@ -350,4 +371,11 @@ class ChunkPipeline {
   async settle(): Promise<void> {
     await Promise.allSettled(this.inFlight);
   }
+}
+
+/** The fingerprint of what a candidate teaches: its prompt and the model's answer. */
+function contentFingerprint(candidate: Candidate): string {
+  return createHash("sha256")
+    .update(JSON.stringify([candidate.prompt_messages ?? null, candidate.model_response ?? null]))
+    .digest("hex");
 }

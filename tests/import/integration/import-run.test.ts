@@ -55,6 +55,37 @@ async function quarantineEntries(key: string) {
 }
 
 describe("import-run handler against the emulators", () => {
+  it("quarantines another run's different prompt or answer under a stored id as a conflict naming both runs", async () => {
+    const line = (answer: string) =>
+      JSON.stringify({
+        id: "contested-id",
+        prompt_messages: [{ role: "user", content: "q" }],
+        model_response: answer,
+      });
+    await handler(sqsEvent(sqsRecord(await upload("contest-first", line("first answer")))), lambdaContext());
+    const stored = await getCandidate("contested-id");
+
+    await handler(
+      sqsEvent(sqsRecord(await upload("contest-second", line("another answer")))),
+      lambdaContext(),
+    );
+    await handler(sqsEvent(sqsRecord(await upload("contest-third", line("first answer")))), lambdaContext());
+
+    const second = await getRun("contest-second");
+    expect(second?.counts).toMatchObject({ lines: 1, imported: 0, skipped: 0, quarantined: 1 });
+    const [entry] = await quarantineEntries(second?.quarantine_key);
+    expect(entry).toMatchObject({ reason: "id_conflict", line: 1 });
+    expect(entry.detail).toContain("contest-first");
+    expect(entry.detail).toContain("contest-second");
+    // The same content from another run is a plain skip, and nothing stored moved.
+    expect((await getRun("contest-third"))?.counts).toMatchObject({
+      imported: 0,
+      skipped: 1,
+      quarantined: 0,
+    });
+    expect(await getCandidate("contested-id")).toEqual(stored);
+  });
+
   it("imports an upload under the runs prefix the reviewers configured (runs/nightly/…)", async () => {
     await new ReviewSettingsTable(aws.clients.dynamodb, aws.resources.tableName).writeRunsPrefix(
       "runs/nightly/",
@@ -130,7 +161,11 @@ describe("import-run handler against the emulators", () => {
       lambdaContext(),
     );
 
-    expect((await getRun("clobber-second"))?.counts).toMatchObject({ lines: 1, imported: 0, skipped: 1 });
+    expect((await getRun("clobber-second"))?.counts).toMatchObject({
+      lines: 1,
+      imported: 0,
+      quarantined_by_reason: { id_conflict: 1 },
+    });
     const after = await getCandidate("shared-huge-id");
     expect(after).toEqual(first);
     expect(await bodyOf(after?.body_ref.key)).toBe(storedBody);
