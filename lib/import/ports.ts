@@ -33,7 +33,8 @@ export interface CandidateImportStore {
     ids: readonly string[],
   ): Promise<{ found: Map<string, StoredCandidateOrigin>; readUnits: number }>;
   /**
-   * Inserts candidates that must not exist yet, with the stats counters, atomically per call.
+   * Inserts candidates that must not exist yet, with the stats counters moved in the same
+   * transaction as the candidates they count (one transaction per group that fits DynamoDB's limits).
    * Ids that turned out to exist already are returned, not overwritten.
    */
   insertNew(candidates: readonly Candidate[]): Promise<{

@@ -54,12 +54,15 @@ export class CandidateTable implements CandidateImportStore {
   }
 
   /**
-   * Inserts new candidates in one transaction. When the store refuses the transaction for what one
-   * item holds (a ValidationException, a value the SDK cannot marshal), each candidate is tried
-   * alone, so only the culprit is refused (`refused`, with the store's reason) and its neighbours
-   * are stored.
+   * Inserts new candidates, in as few transactions as DynamoDB's limits allow (99 items and the
+   * counter shard; about 3 MB, well under the 4 MB a transaction may carry). When the store
+   * refuses a transaction for what one item holds (a ValidationException, a value the SDK cannot
+   * marshal), each candidate is tried alone, so only the culprit is refused (`refused`, with the
+   * store's reason) and its neighbours are stored.
    */
   async insertNew(candidates: readonly Candidate[]): Promise<InsertOutcome> {
+    const groups = transactionGroups(candidates);
+    if (groups.length > 1) return merge(await Promise.all(groups.map((group) => this.insertNew(group))));
     try {
       return { ...(await this.insertTogether(candidates)), refused: [] };
     } catch (error) {
@@ -74,22 +77,9 @@ export class CandidateTable implements CandidateImportStore {
           writeUnits: 0,
         };
       }
-      const outcome: InsertOutcome = {
-        inserted: [],
-        alreadyStored: [],
-        tooLarge: [],
-        refused: [],
-        writeUnits: 0,
-      };
-      for (const candidate of candidates) {
-        const alone = await this.insertNew([candidate]);
-        outcome.inserted.push(...alone.inserted);
-        outcome.alreadyStored.push(...alone.alreadyStored);
-        outcome.tooLarge.push(...alone.tooLarge);
-        outcome.refused.push(...alone.refused);
-        outcome.writeUnits += alone.writeUnits;
-      }
-      return outcome;
+      const alone: InsertOutcome[] = [];
+      for (const candidate of candidates) alone.push(await this.insertNew([candidate]));
+      return merge(alone);
     }
   }
 
@@ -168,6 +158,55 @@ interface InsertOutcome {
   tooLarge: string[];
   refused: { id: string; detail: string }[];
   writeUnits: number;
+}
+
+/** Items per transaction (one more is the counter shard) and the bytes they may add up to. */
+const MAX_TRANSACTION_ITEMS = 99;
+const MAX_TRANSACTION_BYTES = 3 * 1024 * 1024;
+
+/** Candidates in groups that each fit one transaction; an item counts at most its inline size. */
+function transactionGroups(candidates: readonly Candidate[]): Candidate[][] {
+  const groups: Candidate[][] = [];
+  let group: Candidate[] = [];
+  let bytes = 0;
+  for (const candidate of candidates) {
+    const size = Math.min(approximateBytes(candidate), MAX_INLINE_ITEM_BYTES + 8 * 1024);
+    if (group.length > 0 && (group.length >= MAX_TRANSACTION_ITEMS || bytes + size > MAX_TRANSACTION_BYTES)) {
+      groups.push(group);
+      group = [];
+      bytes = 0;
+    }
+    group.push(candidate);
+    bytes += size;
+  }
+  if (group.length > 0) groups.push(group);
+  return groups;
+}
+
+/**
+ * A cheap upper estimate of a candidate's item size, from its long texts (UTF-16 units × 3 bounds
+ * their UTF-8 bytes) plus room for the other fields, so grouping never serialises on the hot path.
+ */
+function approximateBytes(candidate: Candidate): number {
+  const texts = [
+    candidate.model_response,
+    candidate.corrected_response,
+    ...(candidate.prompt_messages ?? []).map((message) => message.content),
+  ];
+  return texts.reduce(
+    (sum: number, text) => sum + (typeof text === "string" ? text.length * 3 : 0),
+    4 * 1024,
+  );
+}
+
+function merge(outcomes: readonly InsertOutcome[]): InsertOutcome {
+  return {
+    inserted: outcomes.flatMap((o) => o.inserted),
+    alreadyStored: outcomes.flatMap((o) => o.alreadyStored),
+    tooLarge: outcomes.flatMap((o) => o.tooLarge),
+    refused: outcomes.flatMap((o) => o.refused),
+    writeUnits: outcomes.reduce((sum, o) => sum + o.writeUnits, 0),
+  };
 }
 
 /**

@@ -155,3 +155,24 @@ describe("CandidateTable.insertNew when the store refuses what one item holds", 
     await expect(table.insertNew([candidate("a"), candidate("b")])).rejects.toThrow("socket hang up");
   });
 });
+
+describe("CandidateTable.insertNew within a transaction's limits", () => {
+  it("splits many candidates into transactions of at most 99 items and about 3 MB, each with its counters", async () => {
+    mock.on(TransactWriteCommand).resolves({ ConsumedCapacity: [{ CapacityUnits: 1 }] });
+    const many = Array.from({ length: 120 }, (_, i) => candidate(`n${i}`));
+    const big = Array.from({ length: 12 }, (_, i) => candidate(`b${i}`, "é".repeat(100_000)));
+
+    const result = await table.insertNew([...many, ...big]);
+
+    expect(result.inserted).toHaveLength(132);
+    const sizes = mock
+      .commandCalls(TransactWriteCommand)
+      .map((call) => call.args[0].input.TransactItems ?? [])
+      .map((items) => ({ items: items.length, bytes: Buffer.byteLength(JSON.stringify(items)) }));
+    expect(sizes.length).toBeGreaterThanOrEqual(3);
+    for (const { items, bytes } of sizes) {
+      expect(items).toBeLessThanOrEqual(100);
+      expect(bytes).toBeLessThan(4 * 1024 * 1024);
+    }
+  });
+});
