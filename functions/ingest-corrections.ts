@@ -7,13 +7,11 @@ import { createCorrectionRecordHandler } from "../lib/ingest/edge/correction-rec
 import { ingestCorrectionDeps } from "../lib/ingest/wiring.ts";
 
 const config = loadConfig(IngestQueueConfig);
-const deps = {
-  ...ingestCorrectionDeps(createAwsClients(config), {
-    tableName: config.TABLE_NAME,
-    bucket: config.BUCKET_NAME,
-  }),
-  senders: config.INGEST_QUEUE_SENDERS,
-};
+const deps = ingestCorrectionDeps(
+  createAwsClients(config),
+  { tableName: config.TABLE_NAME, bucket: config.BUCKET_NAME },
+  config.INGEST_QUEUE_SENDERS,
+);
 const processor = new BatchProcessor(EventType.SQS);
 const recordHandler = createCorrectionRecordHandler(deps);
 

@@ -8,12 +8,14 @@ import { SecretsManagerIngestTokens, staticIngestTokens } from "./adapters/inges
 import type { IngestRouteDeps } from "./edge/ingest-routes.ts";
 import type { IngestCorrectionDeps } from "./usecases/ingest-correction.ts";
 
-/** The ingest use case wired to DynamoDB and S3. */
+/** The ingest use case wired to DynamoDB and S3; queue senders bound to their sources when given. */
 export function ingestCorrectionDeps(
   clients: AwsClients,
   names: { tableName: string; bucket: string },
+  senders?: IngestCorrectionDeps["senders"],
 ): IngestCorrectionDeps {
   return {
+    ...(senders ? { senders } : {}),
     corrections: new CorrectionTable(
       clients.dynamodb,
       names.tableName,

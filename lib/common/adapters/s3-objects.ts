@@ -1,11 +1,9 @@
-import { createHash } from "node:crypto";
 import {
   GetObjectCommand,
   HeadObjectCommand,
   type HeadObjectCommandOutput,
   NoSuchKey,
   NotFound,
-  PutObjectCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
 import {
@@ -19,6 +17,7 @@ import {
 import { BUCKET_PREFIXES } from "../resources.ts";
 import type { BodyStore } from "./candidate-table.ts";
 import type { CandidateBody } from "./candidate-view.ts";
+import { putContentBlob } from "./content-blobs.ts";
 import { streamedUpload } from "./streamed-upload.ts";
 
 /** Bytes fetched per ranged GET: the most of a run held in memory at once, however big the run. */
@@ -62,14 +61,9 @@ export class S3RunObjects implements RunObjectReader {
   }
 }
 
-const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
-
 /**
- * Candidate bodies too big for an item, under `blobs/candidates/<id hash>/<content hash>.json`.
- * Keys are named by content, so a body written for a record whose conditional write is then
- * refused (an id already stored) lands beside the stored one and never changes a byte of it.
- * (Bodies stored before keep their old key, `blobs/candidates/<id hash>.json`; the item's pointer
- * names it.)
+ * Candidate bodies too big for an item, named by content (`putContentBlob`). Bodies stored before
+ * keep their old key, `blobs/candidates/<id hash>.json`; the item's pointer names it.
  */
 export class S3Bodies implements BodyStore {
   constructor(
@@ -77,12 +71,8 @@ export class S3Bodies implements BodyStore {
     private readonly bucket: string,
   ) {}
 
-  async putCandidateBody(id: string, body: string): Promise<string> {
-    const key = `${BUCKET_PREFIXES.blobs}candidates/${sha256(id)}/${sha256(body)}.json`;
-    await this.s3.send(
-      new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: "application/json" }),
-    );
-    return key;
+  putCandidateBody(id: string, body: string): Promise<string> {
+    return putContentBlob(this.s3, this.bucket, "candidates", id, body);
   }
 
   /** The prompt and answer `putCandidateBody` moved out of the item. */

@@ -1,8 +1,7 @@
-import { createHash } from "node:crypto";
-import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { z } from "zod";
+import { putContentBlob } from "../../common/adapters/content-blobs.ts";
 import { PromptMessage } from "../../common/domain/candidate.ts";
-import { BUCKET_PREFIXES } from "../../common/resources.ts";
 import type { SessionMessage } from "../domain/eval-session.ts";
 
 /** Keeps message lists too big for an item. */
@@ -12,32 +11,17 @@ export interface SessionMessageBlobs {
   get(key: string): Promise<SessionMessage[]>;
 }
 
-const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
-
 const StoredMessages = z.array(PromptMessage);
 
-/**
- * Message lists under `blobs/sessions/<session hash>/<content hash>.json`. Keys are named by
- * content, so a pointer only ever names the list it was written with, even when a write of the
- * session loses a race after its upload.
- */
+/** Message lists too big for an item, named by content (`putContentBlob`). */
 export class S3SessionMessageBlobs implements SessionMessageBlobs {
   constructor(
     private readonly s3: S3Client,
     private readonly bucket: string,
   ) {}
 
-  async put(sessionId: string, messagesJson: string): Promise<string> {
-    const key = `${BUCKET_PREFIXES.blobs}sessions/${sha256(sessionId)}/${sha256(messagesJson)}.json`;
-    await this.s3.send(
-      new PutObjectCommand({
-        Bucket: this.bucket,
-        Key: key,
-        Body: messagesJson,
-        ContentType: "application/json",
-      }),
-    );
-    return key;
+  put(sessionId: string, messagesJson: string): Promise<string> {
+    return putContentBlob(this.s3, this.bucket, "sessions", sessionId, messagesJson);
   }
 
   async get(key: string): Promise<SessionMessage[]> {
