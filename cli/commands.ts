@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { ADMIN_USAGE, adminCommand } from "./admin.ts";
 import { DEMO_USAGE, demoCommand } from "./demo.ts";
 import { EXPORT_USAGE, exportCommand, terminalProgress } from "./export.ts";
 import { INGEST_USAGE, ingestCommand } from "./ingest.ts";
@@ -16,6 +17,7 @@ ${INGEST_USAGE}
 ${EXPORT_USAGE}
 ${PROVENANCE_USAGE}
 ${DEMO_USAGE}
+${ADMIN_USAGE}
 
 Target: the local runtime when .flywheel/local.json exists (npm start) or with --local;
 otherwise AWS (standard credentials and region) and the bucket from --bucket or FLYWHEEL_BUCKET.`;
@@ -25,6 +27,7 @@ async function main(argv: string[], print: (line: string) => void = console.log)
   if (argv[0] === "export") return exportCommand(argv.slice(1), { print, progress: terminalProgress() });
   if (argv[0] === "provenance") return provenanceCommand(argv.slice(1), print);
   if (argv[0] === "demo" && argv.length === 1) return demoCommand(print);
+  if (argv[0] === "admin") return adminCommand(argv.slice(1), print);
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

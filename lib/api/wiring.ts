@@ -1,4 +1,6 @@
 import { Router } from "@aws-lambda-powertools/event-handler/http";
+import { registerAdminRoutes } from "../admin/edge/admin-routes.ts";
+import { adminApiDeps } from "../admin/wiring.ts";
 import type { AwsClients } from "../common/adapters/aws-clients.ts";
 import {
   EvalApiConfig,
@@ -44,5 +46,6 @@ export function createApiRouter(clients: AwsClients, config: ReviewApiConfig): R
   registerEvalRoutes(app, evalApiDeps(clients, loadConfig(EvalApiConfig)), reviewer);
   registerProvenanceRoutes(app, provenanceApiDeps(clients, config), reviewer);
   registerExportRoutes(app, exportApiDeps(clients, loadConfig(ExportApiConfig)), reviewer);
+  registerAdminRoutes(app, adminApiDeps(clients, config), reviewer);
   return app;
 }
