@@ -1,21 +1,25 @@
 import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
 import type { Context, SQSEvent } from "aws-lambda";
 import { createAwsClients } from "../lib/common/adapters/aws-clients.ts";
-import { BaseConfig, loadConfig } from "../lib/common/config.ts";
+import { ImportConfig, loadConfig } from "../lib/common/config.ts";
 import { logger } from "../lib/common/logger.ts";
 import { createRunUploadRecordHandler } from "../lib/import/edge/run-upload-records.ts";
 import { importRunDeps, runsPrefixSettings } from "../lib/import/wiring.ts";
 
-const config = loadConfig(BaseConfig);
+const config = loadConfig(ImportConfig);
 const clients = createAwsClients(config);
-const names = { tableName: config.TABLE_NAME, bucket: config.BUCKET_NAME };
+const names = {
+  tableName: config.TABLE_NAME,
+  bucket: config.BUCKET_NAME,
+  runUploadsQueueUrl: config.RUN_UPLOADS_QUEUE_URL,
+};
 const processor = new BatchProcessor(EventType.SQS);
 const recordHandler = createRunUploadRecordHandler(
   importRunDeps(clients, names),
   runsPrefixSettings(clients, names),
 );
 
-/** run-uploads queue → one import per S3 notification; failed messages are reported, not thrown. */
+/** run-uploads queue → one import per S3 notification or continuation; failed messages are reported, not thrown. */
 export const handler = async (event: SQSEvent, context: Context) => {
   logger.addContext(context);
   return processPartialResponse(event, recordHandler, processor, { context });

@@ -53,6 +53,8 @@ export class FlywheelStack extends Stack {
       authorizer: reviewers.authorizer,
       bundling,
     });
+    // `POST /api/sft/import` hands a run too big for the request on to the import function.
+    uploads.allowHandingOn(reviewApi.handler);
 
     const ingest = new Ingest(this, "Ingest", {
       table,

@@ -49,6 +49,16 @@ export class Uploads extends Construct {
         write: [BUCKET_PREFIXES.quarantine, BUCKET_PREFIXES.blobs],
       });
     this.runUploads.addConsumer(this.importRun);
+    this.allowHandingOn(this.importRun);
+  }
+
+  /**
+   * Lets `fn` hand the rest of an import that runs short of time on to the run-uploads queue,
+   * as a continuation the import function picks up.
+   */
+  allowHandingOn(fn: ProjectFunction): void {
+    fn.addEnvironment("RUN_UPLOADS_QUEUE_URL", this.runUploads.queue.queueUrl);
+    this.runUploads.queue.grantSendMessages(fn);
   }
 }
 

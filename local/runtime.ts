@@ -124,6 +124,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     // Starting a judge run sends to the judge queue, whose URL the stack gives the API function.
     process.env.JUDGE_QUEUE_URL = provisioned.queues.judge.url;
     process.env.EXPORTS_QUEUE_URL = provisioned.queues.exports.url;
+    // An import running short of time hands the rest on to the run-uploads queue.
+    process.env.RUN_UPLOADS_QUEUE_URL = provisioned.queues.runUploads.url;
     // Export manifests record the code version; a deployment stamps it at build, locally it is now.
     process.env.CODE_VERSION ??= buildCodeVersion(projectRoot);
     phase("provisioning");

@@ -39,6 +39,7 @@ export function createApiRouter(clients: AwsClients, config: ReviewApiConfig): R
       tableName: config.TABLE_NAME,
       bucket: config.BUCKET_NAME,
       runsPrefix: config.RUNS_PREFIX,
+      runUploadsQueueUrl: config.RUN_UPLOADS_QUEUE_URL,
     }),
     reviewer,
   );

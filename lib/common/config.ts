@@ -29,8 +29,22 @@ export function loadConfig<S extends z.ZodType>(
   return parsed.data;
 }
 
+const optionalQueueUrl = z
+  .string()
+  .optional()
+  .transform((value) => (value ? value : undefined))
+  .pipe(z.url().optional());
+
+/**
+ * Run imports (`functions/import-run.ts`, and `POST /api/sft/import` in `functions/api.ts`): an
+ * import running short of time hands the rest on to this queue, the run-uploads queue. Without
+ * it an import has no deadline and must finish in one invocation.
+ */
+export const ImportConfig = BaseConfig.extend({ RUN_UPLOADS_QUEUE_URL: optionalQueueUrl });
+export type ImportConfig = z.infer<typeof ImportConfig>;
+
 /** The review API (`functions/api.ts`). */
-export const ReviewApiConfig = BaseConfig.extend({
+export const ReviewApiConfig = ImportConfig.extend({
   /** Where run folders are uploaded; the API may read nothing else of the bucket's runs. */
   RUNS_PREFIX: z
     .string()

@@ -1,4 +1,5 @@
 import type { Candidate } from "../common/domain/candidate.ts";
+import type { ImportContinuation } from "./domain/continuation.ts";
 import type { RunImportState } from "./domain/run-folders.ts";
 import type { QuarantineReason } from "./domain/run-line.ts";
 
@@ -13,8 +14,15 @@ export interface RunObject {
 }
 
 export interface RunObjectReader {
-  /** Throws `RunObjectMissingError` when the object is gone. */
-  open(bucket: string, key: string): Promise<RunObject>;
+  /**
+   * Throws `RunObjectMissingError` when the object is gone. With `from`, the body starts at that
+   * byte (a resumed import), and only if the object still has the ETag `etag`.
+   */
+  open(
+    bucket: string,
+    key: string,
+    from?: { readonly offset: number; readonly etag: string },
+  ): Promise<RunObject>;
 }
 
 export class RunObjectMissingError extends Error {}
@@ -73,13 +81,56 @@ export interface RunSummary {
   readonly finishedAt: string;
   readonly durationMs: number;
   readonly capacity: { readonly writeUnits: number; readonly readUnits: number };
+  /** Invocations the import took: more than one when it stopped before a deadline and went on. */
+  readonly invocations: number;
 }
 
+/**
+ * Where an import that stopped before its function's deadline stands: every line before `offset`
+ * is settled (stored, skipped or quarantined) and counted, and the quarantine entries of those
+ * lines are in `quarantineParts`, in order.
+ */
+export interface ImportCheckpoint {
+  readonly importId: string;
+  /** Bytes of the object read: the next invocation reads from here. */
+  readonly offset: number;
+  /** Lines read: the next line is `lines + 1`. */
+  readonly lines: number;
+  readonly counts: RunCounts;
+  readonly capacity: { readonly writeUnits: number; readonly readUnits: number };
+  /** The saved state of the SHA-256 of the bytes before `offset`, base64. */
+  readonly hashState: string;
+  readonly quarantineParts: readonly string[];
+  /** When the import's first invocation started, and how many invocations have stopped so far. */
+  readonly startedAt: string;
+  readonly invocations: number;
+}
+
+export type BeginOutcome =
+  | { readonly status: "started"; readonly checkpoint: ImportCheckpoint | null }
+  | { readonly status: "already_completed" };
+
 export interface RunRecordStore {
-  /** Marks the run as importing under `importId`, unless that very import already completed. */
-  begin(start: RunStart): Promise<"started" | "already_completed">;
+  /**
+   * Marks the run as importing under `importId`, unless that very import already completed; the
+   * checkpoint this import saved, if it stopped before.
+   */
+  begin(start: RunStart): Promise<BeginOutcome>;
+  /**
+   * Saves how far the import got, only if it is still the run's import and its checkpoint is
+   * still `previous` (another invocation resuming the same checkpoint has not saved first).
+   */
+  saveCheckpoint(
+    start: RunStart,
+    checkpoint: ImportCheckpoint,
+    previous: ImportCheckpoint | null,
+  ): Promise<boolean>;
   complete(start: RunStart, summary: RunSummary): Promise<void>;
   fail(start: RunStart, reason: string): Promise<void>;
+}
+
+export interface ContinuationQueue {
+  handOn(continuation: ImportContinuation): Promise<void>;
 }
 
 export interface QuarantineEntry {
@@ -100,7 +151,17 @@ export interface QuarantineWriter {
 }
 
 export interface QuarantineSink {
-  open(runId: string, importId: string): QuarantineWriter;
+  /**
+   * The writer of an import's quarantine object; with `part`, of one part of it (what one
+   * invocation of an import that spans several quarantined).
+   */
+  open(runId: string, importId: string, part?: string): QuarantineWriter;
+  /** Keeps what the writer of the import's object wrote as a part of it, before a checkpoint. */
+  keepAsPart(runId: string, importId: string, part: string): Promise<string>;
+  /** Joins the parts, in order, into the import's quarantine object; `null` when there are none. */
+  join(runId: string, importId: string, parts: readonly string[]): Promise<string | null>;
+  /** Deletes parts once the object joining them is recorded. */
+  removeParts(parts: readonly string[]): Promise<void>;
 }
 
 export interface RunFolderLister {

@@ -22,7 +22,7 @@ export interface ReviewApiDeps {
 
 export function reviewApiDeps(
   clients: AwsClients,
-  names: { tableName: string; bucket: string; runsPrefix: string },
+  names: { tableName: string; bucket: string; runsPrefix: string; runUploadsQueueUrl?: string | undefined },
 ): ReviewApiDeps {
   const { dynamodb, s3 } = clients;
   const views = new CandidateViews(new S3Bodies(s3, names.bucket));
@@ -37,7 +37,11 @@ export function reviewApiDeps(
       folders: new S3RunFolders(s3, names.bucket),
       records: new RunRecords(dynamodb, names.tableName),
       settings: new ReviewSettingsTable(dynamodb, names.tableName),
-      importer: importRunDeps(clients, { tableName: names.tableName, bucket: names.bucket }),
+      importer: importRunDeps(clients, {
+        tableName: names.tableName,
+        bucket: names.bucket,
+        runUploadsQueueUrl: names.runUploadsQueueUrl,
+      }),
     },
   };
 }

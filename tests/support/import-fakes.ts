@@ -1,6 +1,8 @@
 import type { Candidate } from "../../lib/common/domain/candidate.ts";
 import {
+  type BeginOutcome,
   type CandidateImportStore,
+  type ImportCheckpoint,
   type QuarantineEntry,
   type QuarantineSink,
   RunObjectMissingError,
@@ -19,10 +21,11 @@ export class MemoryObjects implements RunObjectReader {
     this.objects.set(`${bucket}/${key}`, { body: Buffer.from(body), etag });
   }
 
-  async open(bucket: string, key: string) {
+  async open(bucket: string, key: string, from?: { offset: number; etag: string }) {
     const object = this.objects.get(`${bucket}/${key}`);
     if (!object) throw new RunObjectMissingError(`${bucket}/${key}`);
-    const { body } = object;
+    if (from && from.etag !== object.etag) throw new RunObjectMissingError(`${bucket}/${key} replaced`);
+    const body = object.body.subarray(from?.offset ?? 0);
     async function* chunks() {
       // Small uneven chunks, so lines straddle chunk boundaries.
       for (let i = 0; i < body.length; i += 7) yield body.subarray(i, i + 7);
@@ -70,16 +73,26 @@ export class MemoryCandidates implements CandidateImportStore {
 export class MemoryRuns implements RunRecordStore {
   readonly records = new Map<
     string,
-    { start: RunStart; state: string; summary?: RunSummary; error?: string }
+    { start: RunStart; state: string; summary?: RunSummary; error?: string; checkpoint?: ImportCheckpoint }
   >();
 
-  async begin(start: RunStart) {
+  async begin(start: RunStart): Promise<BeginOutcome> {
     const current = this.records.get(start.runId);
     if (current && current.start.importId === start.importId && current.state === "completed") {
-      return "already_completed" as const;
+      return { status: "already_completed" };
     }
-    this.records.set(start.runId, { start, state: "importing" });
-    return "started" as const;
+    const checkpoint = current?.checkpoint?.importId === start.importId ? current.checkpoint : undefined;
+    this.records.set(start.runId, { start, state: "importing", ...(checkpoint ? { checkpoint } : {}) });
+    return { status: "started", checkpoint: checkpoint ? structuredClone(checkpoint) : null };
+  }
+
+  async saveCheckpoint(start: RunStart, checkpoint: ImportCheckpoint, previous: ImportCheckpoint | null) {
+    const current = this.records.get(start.runId);
+    if (!current || current.start.importId !== start.importId) return false;
+    const saved = current.checkpoint?.importId === start.importId ? current.checkpoint : undefined;
+    if ((saved?.offset ?? null) !== (previous?.offset ?? null)) return false;
+    current.checkpoint = structuredClone(checkpoint);
+    return true;
   }
 
   async complete(start: RunStart, summary: RunSummary) {
@@ -94,8 +107,10 @@ export class MemoryRuns implements RunRecordStore {
 export class MemoryQuarantine implements QuarantineSink {
   readonly objects = new Map<string, QuarantineEntry[]>();
 
-  open(runId: string, importId: string) {
-    const key = `quarantine/runs/${runId}/${importId}.jsonl`;
+  open(runId: string, importId: string, part?: string) {
+    const key = part
+      ? `quarantine/runs/${runId}/${importId}/part-${part}.jsonl`
+      : `quarantine/runs/${runId}/${importId}.jsonl`;
     const entries: QuarantineEntry[] = [];
     return {
       write: async (entry: QuarantineEntry) => {
@@ -108,5 +123,22 @@ export class MemoryQuarantine implements QuarantineSink {
       },
       abort: async () => undefined,
     };
+  }
+
+  async keepAsPart(runId: string, importId: string, part: string) {
+    const key = `quarantine/runs/${runId}/${importId}/part-${part}.jsonl`;
+    this.objects.set(key, [...(this.objects.get(`quarantine/runs/${runId}/${importId}.jsonl`) ?? [])]);
+    return key;
+  }
+
+  async join(runId: string, importId: string, parts: readonly string[]) {
+    if (parts.length === 0) return null;
+    const key = `quarantine/runs/${runId}/${importId}.jsonl`;
+    this.objects.set(key, parts.flatMap((part) => this.objects.get(part) ?? []));
+    return key;
+  }
+
+  async removeParts(parts: readonly string[]) {
+    for (const part of parts) this.objects.delete(part);
   }
 }

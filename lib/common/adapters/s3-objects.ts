@@ -1,4 +1,7 @@
+import type { Readable } from "node:stream";
 import {
+  CopyObjectCommand,
+  DeleteObjectsCommand,
   GetObjectCommand,
   HeadObjectCommand,
   type HeadObjectCommandOutput,
@@ -34,7 +37,7 @@ export class S3RunObjects implements RunObjectReader {
     private readonly rangeBytes = RUN_RANGE_BYTES,
   ) {}
 
-  async open(bucket: string, key: string): Promise<RunObject> {
+  async open(bucket: string, key: string, from?: { offset: number; etag: string }): Promise<RunObject> {
     let head: HeadObjectCommandOutput;
     try {
       head = await this.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
@@ -46,9 +49,12 @@ export class S3RunObjects implements RunObjectReader {
     }
     const size = head.ContentLength ?? 0;
     const etag = head.ETag ?? "";
+    if (from && etag.replaceAll('"', "") !== from.etag) {
+      throw new RunObjectMissingError(`s3://${bucket}/${key} was replaced since its import began`);
+    }
     const { s3, rangeBytes } = this;
     async function* ranges(): AsyncGenerator<Uint8Array> {
-      for (let start = 0; start < size; start += rangeBytes) {
+      for (let start = from?.offset ?? 0; start < size; start += rangeBytes) {
         const end = Math.min(size, start + rangeBytes) - 1;
         const part = await s3.send(
           new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${start}-${end}`, IfMatch: etag }),
@@ -85,7 +91,9 @@ export class S3Bodies implements BodyStore {
 
 /**
  * Quarantine entries of one import as JSON lines under `quarantine/runs/<run_id>/<import_id>.jsonl`,
- * streamed through a multipart upload that starts with the first entry.
+ * streamed through a multipart upload that starts with the first entry. An import that spans
+ * several invocations writes one part per invocation (`<import_id>/part-<first line>-<token>.jsonl`)
+ * and joins them, in order, into that object when it finishes.
  */
 export class S3Quarantine implements QuarantineSink {
   constructor(
@@ -93,13 +101,59 @@ export class S3Quarantine implements QuarantineSink {
     private readonly bucket: string,
   ) {}
 
-  open(runId: string, importId: string): QuarantineWriter {
-    const key = `${BUCKET_PREFIXES.quarantine}runs/${runId}/${importId}.jsonl`;
+  open(runId: string, importId: string, part?: string): QuarantineWriter {
+    const key = part ? this.partKey(runId, importId, part) : this.objectKey(runId, importId);
     const upload = streamedUpload(this.s3, this.bucket, key, "application/x-ndjson");
     return {
       write: (entry: QuarantineEntry) => upload.write(`${JSON.stringify(entry)}\n`),
       close: async () => ((await upload.close()) ? key : null),
       abort: () => upload.abort(),
     };
+  }
+
+  async keepAsPart(runId: string, importId: string, part: string): Promise<string> {
+    const key = this.partKey(runId, importId, part);
+    const source = `${this.bucket}/${this.objectKey(runId, importId)}`;
+    await this.s3.send(
+      new CopyObjectCommand({ Bucket: this.bucket, Key: key, CopySource: encodeURIComponent(source) }),
+    );
+    return key;
+  }
+
+  async join(runId: string, importId: string, parts: readonly string[]): Promise<string | null> {
+    if (parts.length === 0) return null;
+    const key = this.objectKey(runId, importId);
+    const upload = streamedUpload(this.s3, this.bucket, key, "application/x-ndjson");
+    try {
+      for (const part of parts) {
+        const object = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: part }));
+        for await (const chunk of object.Body as Readable) await upload.write(chunk as Uint8Array);
+      }
+      await upload.close();
+    } catch (error) {
+      await upload.abort();
+      throw error;
+    }
+    return key;
+  }
+
+  async removeParts(parts: readonly string[]): Promise<void> {
+    for (let i = 0; i < parts.length; i += 1000) {
+      const batch = parts.slice(i, i + 1000);
+      await this.s3.send(
+        new DeleteObjectsCommand({
+          Bucket: this.bucket,
+          Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true },
+        }),
+      );
+    }
+  }
+
+  private objectKey(runId: string, importId: string): string {
+    return `${BUCKET_PREFIXES.quarantine}runs/${runId}/${importId}.jsonl`;
+  }
+
+  private partKey(runId: string, importId: string, part: string): string {
+    return `${BUCKET_PREFIXES.quarantine}runs/${runId}/${importId}/part-${part}.jsonl`;
   }
 }

@@ -1,7 +1,7 @@
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { type DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { keys } from "../../common/adapters/table-keys.ts";
-import type { RunRecordStore, RunStart, RunSummary } from "../ports.ts";
+import type { BeginOutcome, ImportCheckpoint, RunRecordStore, RunStart, RunSummary } from "../ports.ts";
 
 /** The run record: one item per run id, describing its latest import. */
 export class RunTable implements RunRecordStore {
@@ -10,7 +10,7 @@ export class RunTable implements RunRecordStore {
     private readonly tableName: string,
   ) {}
 
-  async begin(start: RunStart): Promise<"started" | "already_completed"> {
+  async begin(start: RunStart): Promise<BeginOutcome> {
     const fields: Record<string, unknown> = {
       type: "run",
       run_id: start.runId,
@@ -24,7 +24,7 @@ export class RunTable implements RunRecordStore {
     };
     const { names, values, sets } = assignments(fields);
     try {
-      await this.dynamodb.send(
+      const { Attributes } = await this.dynamodb.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: keys.run(start.runId),
@@ -46,24 +46,69 @@ export class RunTable implements RunRecordStore {
             ":import": start.importId,
             ":completed": "completed",
           },
+          ReturnValues: "ALL_NEW",
         }),
       );
-      return "started";
+      const saved = Attributes?.checkpoint as ImportCheckpoint | undefined;
+      return { status: "started", checkpoint: saved?.importId === start.importId ? saved : null };
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return "already_completed";
+      if (error instanceof ConditionalCheckFailedException) return { status: "already_completed" };
+      throw error;
+    }
+  }
+
+  async saveCheckpoint(
+    start: RunStart,
+    checkpoint: ImportCheckpoint,
+    previous: ImportCheckpoint | null,
+  ): Promise<boolean> {
+    try {
+      await this.dynamodb.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.run(start.runId),
+          UpdateExpression: "SET #checkpoint = :checkpoint, #lines_read = :lines",
+          ConditionExpression: previous
+            ? "#import = :import AND #checkpoint.#offset = :previous"
+            : "#import = :import AND (attribute_not_exists(#checkpoint) OR #checkpoint.#importId <> :import)",
+          ExpressionAttributeNames: {
+            "#checkpoint": "checkpoint",
+            "#lines_read": "lines_read",
+            "#import": "import_id",
+            ...(previous ? { "#offset": "offset" } : { "#importId": "importId" }),
+          },
+          ExpressionAttributeValues: {
+            ":checkpoint": checkpoint,
+            ":lines": checkpoint.lines,
+            ":import": start.importId,
+            ...(previous ? { ":previous": previous.offset } : {}),
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
       throw error;
     }
   }
 
   async complete(start: RunStart, summary: RunSummary): Promise<void> {
-    await this.finish(start, "completed", {
-      counts: summary.counts,
-      sha256: summary.sha256,
-      quarantine_key: summary.quarantineKey,
-      finished_at: summary.finishedAt,
-      duration_ms: summary.durationMs,
-      capacity: { write_units: summary.capacity.writeUnits, read_units: summary.capacity.readUnits },
-    });
+    await this.finish(
+      start,
+      "completed",
+      {
+        counts: summary.counts,
+        sha256: summary.sha256,
+        quarantine_key: summary.quarantineKey,
+        finished_at: summary.finishedAt,
+        duration_ms: summary.durationMs,
+        capacity: { write_units: summary.capacity.writeUnits, read_units: summary.capacity.readUnits },
+        invocations: summary.invocations,
+        started_at: start.startedAt,
+        lines_read: summary.counts.lines,
+      },
+      ["checkpoint"],
+    );
   }
 
   async fail(start: RunStart, reason: string): Promise<void> {
@@ -71,16 +116,23 @@ export class RunTable implements RunRecordStore {
   }
 
   /** Writes the outcome only if the record still belongs to this import (a newer upload wins). */
-  private async finish(start: RunStart, state: string, fields: Record<string, unknown>): Promise<void> {
+  private async finish(
+    start: RunStart,
+    state: string,
+    fields: Record<string, unknown>,
+    remove: readonly string[] = [],
+  ): Promise<void> {
     const { names, values, sets } = assignments({ ...fields, state });
+    const removed = Object.fromEntries(remove.map((name, i) => [`#r${i}`, name]));
+    const removal = remove.length > 0 ? ` REMOVE ${Object.keys(removed).join(", ")}` : "";
     try {
       await this.dynamodb.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: keys.run(start.runId),
-          UpdateExpression: `SET ${sets}`,
+          UpdateExpression: `SET ${sets}${removal}`,
           ConditionExpression: "#import = :import",
-          ExpressionAttributeNames: { ...names, "#import": "import_id" },
+          ExpressionAttributeNames: { ...names, ...removed, "#import": "import_id" },
           ExpressionAttributeValues: { ...values, ":import": start.importId },
         }),
       );

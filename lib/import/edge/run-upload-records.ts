@@ -1,32 +1,60 @@
-import type { SQSRecord } from "aws-lambda";
+import type { Context, SQSRecord } from "aws-lambda";
 import { logger } from "../../common/logger.ts";
+import { continuationIn } from "../domain/continuation.ts";
 import { InvalidRunKeyError, runIdFromKey } from "../domain/run-upload.ts";
 import type { ReviewSettingsStore } from "../ports.ts";
 import { RunObjectMissingError } from "../ports.ts";
-import { type ImportRunDeps, importRun } from "../usecases/import-run.ts";
+import {
+  type ImportRunDeps,
+  type ImportRunOptions,
+  importRun,
+  type RunUpload,
+} from "../usecases/import-run.ts";
 import { uploadedObjectsIn } from "./s3-notification.ts";
 
 /**
- * Handles one message of the run-uploads queue. Uploads that can never be imported (a key
- * outside `runs/<run_id>/sft_candidates.jsonl`, an object deleted since) are logged and
- * acknowledged; anything else that fails throws, so the message is retried and, past the
- * receive limit, kept in the dead-letter queue.
+ * Time an import keeps in hand before its function's timeout: enough to settle the chunks in
+ * flight (each may wait out throttling), save the checkpoint and send the continuation.
+ */
+export const IMPORT_DEADLINE_RESERVE_MS = 90_000;
+
+/**
+ * Handles one message of the run-uploads queue: an S3 notification of uploaded runs, or the
+ * continuation of an import that stopped before its deadline. With the invocation's context, an
+ * import that runs short of time checkpoints and hands the rest on (when `deps` can). Uploads that
+ * can never be imported (a key outside `runs/<run_id>/sft_candidates.jsonl`, an object deleted
+ * since) are logged and acknowledged; anything else that fails throws, so the message is retried
+ * and, past the receive limit, kept in the dead-letter queue.
  */
 export function createRunUploadRecordHandler(
   deps: ImportRunDeps,
   settings?: Pick<ReviewSettingsStore, "readRunsPrefix">,
+  reserveMs = IMPORT_DEADLINE_RESERVE_MS,
 ) {
-  return async (record: SQSRecord): Promise<void> => {
-    for (const upload of uploadedObjectsIn(record.body)) {
+  return async (record: SQSRecord, context?: Context): Promise<void> => {
+    const deadline =
+      context && deps.continuations
+        ? { remainingMs: () => context.getRemainingTimeInMillis(), reserveMs }
+        : undefined;
+    const continuation = continuationIn(record.body);
+    const work: { upload: RunUpload; options: ImportRunOptions }[] = continuation
+      ? [{ upload: continuation, options: { deadline, continuationOf: continuation.importId } }]
+      : await Promise.all(
+          uploadedObjectsIn(record.body).map(async (upload) => {
+            const runsPrefix = await configuredPrefixOf(upload.key, settings);
+            return { upload: runsPrefix ? { ...upload, runsPrefix } : upload, options: { deadline } };
+          }),
+        );
+    for (const { upload, options } of work) {
       try {
-        const runsPrefix = await configuredPrefixOf(upload.key, settings);
-        const outcome = await importRun(deps, runsPrefix ? { ...upload, runsPrefix } : upload);
-        logger.info("run import finished", {
+        const outcome = await importRun(deps, upload, options);
+        logger.info(outcome.status === "handed_on" ? "run import handed on" : "run import finished", {
           messageId: record.messageId,
           key: upload.key,
           status: outcome.status,
           runId: outcome.runId,
           ...(outcome.status === "imported" ? { counts: outcome.summary.counts } : {}),
+          ...(outcome.status === "handed_on" ? { counts: outcome.counts } : {}),
         });
       } catch (error) {
         if (error instanceof InvalidRunKeyError || error instanceof RunObjectMissingError) {

@@ -1,10 +1,13 @@
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
+import { createSHA256, type IHasher } from "hash-wasm";
 import { type Candidate, modelOf, newCandidateFromLine } from "../../common/domain/candidate.ts";
 import { type RawLine, splitLines } from "../domain/lines.ts";
 import { classifyRunLine, excerpt, type QuarantineReason } from "../domain/run-line.ts";
 import { runIdFromKey } from "../domain/run-upload.ts";
 import type {
   CandidateImportStore,
+  ContinuationQueue,
+  ImportCheckpoint,
   QuarantineSink,
   QuarantineWriter,
   RunCounts,
@@ -31,8 +34,23 @@ export interface ImportRunDeps {
   readonly candidates: CandidateImportStore;
   readonly runs: RunRecordStore;
   readonly quarantine: QuarantineSink;
+  /** Where the rest of an import that stops before its deadline is handed on. */
+  readonly continuations?: ContinuationQueue;
   readonly now?: () => Date;
   readonly limits?: Partial<ImportLimits>;
+}
+
+/** The time an invocation has: an import stops reading once less than `reserveMs` is left. */
+export interface ImportDeadline {
+  readonly remainingMs: () => number;
+  /** Room to settle the chunks in flight, save the checkpoint and hand the rest on. */
+  readonly reserveMs: number;
+}
+
+export interface ImportRunOptions {
+  readonly deadline?: ImportDeadline;
+  /** Resuming from a continuation: the import it continues (an object replaced since is not). */
+  readonly continuationOf?: string;
 }
 
 export interface ImportLimits {
@@ -60,7 +78,16 @@ export type ImportOutcome =
       readonly importId: string;
       readonly summary: RunSummary;
     }
-  | { readonly status: "already_imported"; readonly runId: string; readonly importId: string };
+  | { readonly status: "already_imported"; readonly runId: string; readonly importId: string }
+  | {
+      readonly status: "handed_on";
+      readonly runId: string;
+      readonly importId: string;
+      /** What the import counted up to its checkpoint. */
+      readonly counts: RunCounts;
+    }
+  /** A continuation of an import whose object has been replaced since: the new upload imports itself. */
+  | { readonly status: "superseded"; readonly runId: string; readonly importId: string };
 
 interface Pending {
   readonly candidate: Candidate;
@@ -81,17 +108,39 @@ export function importIdOf(upload: RunUpload, etag: string): string {
  * `needs_review`, quarantines every bad line with its number and reason, and records the run.
  * Idempotent: a stored id is skipped, never overwritten; a redelivery of a finished import does
  * nothing; a redelivery after a crash finishes with the counts of one clean run.
+ *
+ * With a deadline, an import that runs short of time stops after a line, settles what it has
+ * read, saves a checkpoint (byte offset, counts, hash state, quarantine so far) on the run record
+ * and hands the rest on; the invocation that picks it up reads on from the checkpoint, so a run of
+ * any size finishes across invocations with the counts of one uninterrupted import.
  */
-export async function importRun(deps: ImportRunDeps, upload: RunUpload): Promise<ImportOutcome> {
-  const now = deps.now ?? (() => new Date());
-  const { start, body } = await openRun(deps, upload, now());
-  const { runId, importId } = start;
-  if ((await deps.runs.begin(start)) === "already_completed") {
-    return { status: "already_imported", runId, importId };
+export async function importRun(
+  deps: ImportRunDeps,
+  upload: RunUpload,
+  options: ImportRunOptions = {},
+): Promise<ImportOutcome> {
+  if (options.deadline && !deps.continuations) {
+    throw new Error("an import with a deadline needs a continuation queue to hand the rest on");
   }
-  const run = new RunImport(deps, upload, start, now);
+  const now = deps.now ?? (() => new Date());
+  const opened = await openRun(deps, upload, now());
+  const { runId, importId } = opened.start;
+  if (options.continuationOf !== undefined && options.continuationOf !== importId) {
+    return { status: "superseded", runId, importId };
+  }
+  const begun = await deps.runs.begin(opened.start);
+  if (begun.status === "already_completed") return { status: "already_imported", runId, importId };
+  const resumed = begun.checkpoint?.importId === importId ? begun.checkpoint : null;
+  const start = resumed ? { ...opened.start, startedAt: resumed.startedAt } : opened.start;
+  const body = resumed
+    ? (await deps.objects.open(upload.bucket, upload.key, { offset: resumed.offset, etag: start.etag })).body
+    : opened.body;
+  const hasher = await createSHA256();
+  if (resumed) hasher.load(Buffer.from(resumed.hashState, "base64"));
+  const run = new RunImport(deps, upload, start, now, hasher, resumed);
   try {
-    await run.readLines(body);
+    const position = await run.readLines(body, options.deadline);
+    if (position) return await run.handOn(position);
     return { status: "imported", runId, importId, summary: await run.finish() };
   } catch (error) {
     await run.abandon(error);
@@ -115,20 +164,29 @@ async function openRun(deps: ImportRunDeps, upload: RunUpload, startedAt: Date) 
   return { start, body: object.body };
 }
 
-/** One import in progress: what it counted so far, its quarantine object and its chunk pipeline. */
+/** Where an import stopped: lines read and the byte just past the last of them. */
+interface Position {
+  readonly lines: number;
+  readonly offset: number;
+}
+
+/**
+ * One import in progress: what it counted so far, its quarantine object and its chunk pipeline.
+ * Resumed from a checkpoint, it starts from the checkpoint's counts and writes its quarantine
+ * entries as a further part of the import's quarantine object.
+ */
 class RunImport {
   private readonly limits: ImportLimits;
-  private readonly counts: RunCounts = {
-    lines: 0,
-    imported: 0,
-    skipped: 0,
-    quarantined: 0,
-    quarantined_by_reason: {},
-  };
-  private readonly capacity = { writeUnits: 0, readUnits: 0 };
+  private readonly counts: RunCounts;
+  private readonly capacity: { writeUnits: number; readUnits: number };
   private readonly quarantine: QuarantineWriter;
-  private readonly hash = createHash("sha256");
   private readonly chunks: ChunkPipeline;
+  /**
+   * Ids of the lines read whose chunks have not settled, with their line: a later line repeating
+   * one is the repeat, whichever chunk would have reached the table first. (Once a chunk has
+   * settled, the table itself names the first line.)
+   */
+  private readonly unsettled = new Map<string, number>();
   /**
    * A fresh run is inserted optimistically: the conditional insert itself reports the ids already
    * stored, so a new candidate costs one write and no read. Once a chunk meets stored ids (a
@@ -142,46 +200,102 @@ class RunImport {
     private readonly upload: RunUpload,
     private readonly start: RunStart,
     private readonly now: () => Date,
+    private readonly hasher: IHasher,
+    private readonly resumed: ImportCheckpoint | null,
   ) {
     this.limits = { ...DEFAULT_IMPORT_LIMITS, ...deps.limits };
-    this.quarantine = deps.quarantine.open(start.runId, start.importId);
+    this.counts = resumed ? structuredClone(resumed.counts) : emptyCounts();
+    this.capacity = resumed ? { ...resumed.capacity } : { writeUnits: 0, readUnits: 0 };
+    this.quarantine = resumed
+      ? deps.quarantine.open(start.runId, start.importId, partName(resumed.lines + 1))
+      : deps.quarantine.open(start.runId, start.importId);
     this.chunks = new ChunkPipeline(this.limits.parallelChunks, (chunk) => this.store(chunk));
   }
 
-  /** Reads every line: a bad one is quarantined, a good one joins the chunk being filled. */
-  async readLines(body: AsyncIterable<Uint8Array>): Promise<void> {
+  /**
+   * Reads every line: a bad one is quarantined, a good one joins the chunk being filled. Once
+   * the deadline is near it stops after the line in hand and answers where it stopped; `null`
+   * when it read to the end. Either way every line read is settled when it returns.
+   */
+  async readLines(body: AsyncIterable<Uint8Array>, deadline?: ImportDeadline): Promise<Position | null> {
     let chunk = new Chunk();
+    let stoppedAt: Position | null = null;
     for await (const raw of splitLines(body, {
       maxLineBytes: this.limits.maxLineBytes,
-      onBytes: (bytes) => this.hash.update(bytes),
+      onBytes: (bytes) => this.hasher.update(bytes),
+      linesBefore: this.resumed?.lines ?? 0,
+      offset: this.resumed?.offset ?? 0,
     })) {
       this.counts.lines += 1;
-      const pending = await this.accept(raw, chunk);
-      if (!pending) continue;
-      chunk.add(pending);
-      if (chunk.size >= this.limits.chunkSize || chunk.bytes >= this.limits.chunkBytes) {
-        await this.chunks.submit(chunk.pending);
-        chunk = new Chunk();
+      const pending = await this.accept(raw);
+      if (pending) {
+        chunk.add(pending);
+        if (chunk.size >= this.limits.chunkSize || chunk.bytes >= this.limits.chunkBytes) {
+          await this.chunks.submit(chunk.pending);
+          chunk = new Chunk();
+        }
+      }
+      if (deadline && raw.end < this.start.size && deadline.remainingMs() < deadline.reserveMs) {
+        stoppedAt = { lines: raw.number, offset: raw.end };
+        break;
       }
     }
     if (chunk.size > 0) await this.chunks.submit(chunk.pending);
     await this.chunks.drain();
+    return stoppedAt;
   }
 
   /** Closes the quarantine and records the finished run with its counts. */
   async finish(): Promise<RunSummary> {
-    const quarantineKey = await this.quarantine.close();
+    const own = await this.quarantine.close();
+    const { runId, importId } = this.start;
+    const parts = this.resumed ? [...this.resumed.quarantineParts, ...(own ? [own] : [])] : [];
+    const quarantineKey = this.resumed ? await this.deps.quarantine.join(runId, importId, parts) : own;
     const finishedAt = this.now();
     const summary: RunSummary = {
       counts: this.counts,
-      sha256: this.hash.digest("hex"),
+      sha256: this.hasher.digest("hex"),
       quarantineKey,
       finishedAt: finishedAt.toISOString(),
       durationMs: finishedAt.getTime() - Date.parse(this.start.startedAt),
       capacity: this.capacity,
+      invocations: (this.resumed?.invocations ?? 0) + 1,
     };
     await this.deps.runs.complete(this.start, summary);
+    if (parts.length > 0) await this.deps.quarantine.removeParts(parts);
     return summary;
+  }
+
+  /**
+   * Saves where the import stopped and hands the rest on. Only the invocation whose checkpoint
+   * is saved hands on: a duplicate resuming the same checkpoint stops there.
+   */
+  async handOn(position: Position): Promise<ImportOutcome> {
+    const { runId, importId } = this.start;
+    const own = await this.quarantine.close();
+    const part =
+      own && !this.resumed ? await this.deps.quarantine.keepAsPart(runId, importId, partName(1)) : own;
+    const checkpoint: ImportCheckpoint = {
+      importId,
+      offset: position.offset,
+      lines: position.lines,
+      counts: this.counts,
+      capacity: this.capacity,
+      hashState: Buffer.from(this.hasher.save()).toString("base64"),
+      quarantineParts: [...(this.resumed?.quarantineParts ?? []), ...(part ? [part] : [])],
+      startedAt: this.start.startedAt,
+      invocations: (this.resumed?.invocations ?? 0) + 1,
+    };
+    if (await this.deps.runs.saveCheckpoint(this.start, checkpoint, this.resumed)) {
+      await this.deps.continuations?.handOn({
+        bucket: this.upload.bucket,
+        key: this.upload.key,
+        ...(this.upload.sequencer !== undefined ? { sequencer: this.upload.sequencer } : {}),
+        ...(this.upload.runsPrefix !== undefined ? { runsPrefix: this.upload.runsPrefix } : {}),
+        importId,
+      });
+    }
+    return { status: "handed_on", runId, importId, counts: this.counts };
   }
 
   /** Lets the chunks in flight settle, drops the partial quarantine and marks the run failed. */
@@ -194,7 +308,7 @@ class RunImport {
   }
 
   /** The candidate a line holds, or `null` once the line is quarantined. */
-  private async accept(raw: RawLine, chunk: Chunk): Promise<Pending | null> {
+  private async accept(raw: RawLine): Promise<Pending | null> {
     if (raw.tooLong) {
       await this.quarantineLine(raw.number, raw.text, "line_too_large", `${raw.tooLong.bytes} bytes`);
       return null;
@@ -204,7 +318,7 @@ class RunImport {
       await this.quarantineLine(raw.number, raw.text, verdict.reason, verdict.detail);
       return null;
     }
-    const firstLine = chunk.lineOf(verdict.line.id);
+    const firstLine = this.unsettled.get(verdict.line.id);
     if (firstLine !== undefined) {
       await this.quarantineLine(
         raw.number,
@@ -226,6 +340,7 @@ class RunImport {
       line: raw.number,
       import_id: this.start.importId,
     });
+    this.unsettled.set(candidate.id, raw.number);
     return {
       candidate: { ...candidate, content_sha256: contentFingerprint(candidate) },
       line: raw.number,
@@ -233,8 +348,17 @@ class RunImport {
     };
   }
 
-  /** Stores one chunk: looked up first while stored ids keep turning up, then inserted. */
+  /** Stores one chunk; its ids are then settled, and the table names their first line. */
   private async store(chunk: readonly Pending[]): Promise<void> {
+    try {
+      await this.insert(chunk);
+    } finally {
+      for (const pending of chunk) this.unsettled.delete(pending.candidate.id);
+    }
+  }
+
+  /** Inserts one chunk: looked up first while stored ids keep turning up. */
+  private async insert(chunk: readonly Pending[]): Promise<void> {
     const fresh = this.lookUpFirst ? await this.withoutStored(chunk) : chunk;
     if (fresh.length === 0) return;
     const result = await this.deps.candidates.insertNew(fresh.map((p) => p.candidate));
@@ -320,25 +444,28 @@ class RunImport {
   }
 }
 
-/** The candidates of one atomic insert being filled, with the ids it holds and their lines. */
+/** The candidates of one atomic insert being filled. */
 class Chunk {
   readonly pending: Pending[] = [];
-  private readonly lines = new Map<string, number>();
   bytes = 0;
 
   get size(): number {
     return this.pending.length;
   }
 
-  lineOf(id: string): number | undefined {
-    return this.lines.get(id);
-  }
-
   add(pending: Pending): void {
     this.pending.push(pending);
-    this.lines.set(pending.candidate.id, pending.line);
     this.bytes += Buffer.byteLength(pending.raw);
   }
+}
+
+function emptyCounts(): RunCounts {
+  return { lines: 0, imported: 0, skipped: 0, quarantined: 0, quarantined_by_reason: {} };
+}
+
+/** A quarantine part's name: the first line it covers, and a token that keeps two writers apart. */
+function partName(firstLine: number): string {
+  return `${String(firstLine).padStart(12, "0")}-${randomUUID().slice(0, 8)}`;
 }
 
 /** Runs up to `parallel` chunk stores at once; the first failure stops the reading that feeds it. */

@@ -7,7 +7,7 @@ import {
   RunObjectMissingError,
   type RunRecordReader,
 } from "../ports.ts";
-import { type ImportRunDeps, importRun } from "./import-run.ts";
+import { type ImportDeadline, type ImportRunDeps, importRun } from "./import-run.ts";
 
 export interface RunFolderDeps {
   readonly bucket: string;
@@ -45,27 +45,52 @@ export async function listRuns(deps: RunFolderDeps): Promise<RunListing[]> {
   return runListing(runIds, await deps.records.readRunRecords(runIds));
 }
 
+/** `POST /api/sft/import`: Avocet's counts, and for an import still going on, where to watch it. */
+export type RunFolderImport =
+  | { readonly imported: number; readonly skipped: number; readonly import_state?: undefined }
+  | {
+      readonly imported: number;
+      readonly skipped: number;
+      /** The import goes on in the background: the counts so far, and where its state shows. */
+      readonly import_state: "importing";
+      readonly run_id: string;
+      readonly lines_read: number;
+      readonly watch: string;
+    };
+
 /**
  * Imports `<runs prefix><run_id>/sft_candidates.jsonl` again, on demand. The import is keyed by
  * bucket, key, ETag and the sequencer `manual`: repeating a manual import of the same bytes is
  * recognised as done and changes nothing, while new bytes (a new ETag) are a new import. Ids
- * already stored are skipped, never overwritten, so reviewers' decisions survive.
+ * already stored are skipped, never overwritten, so reviewers' decisions survive. With a deadline
+ * (the request's), a run too big to finish within it is checkpointed and handed on to the import
+ * function, and the answer says so.
  */
 export async function importRunFolder(
   deps: RunFolderDeps,
   runId: string,
-): Promise<{ imported: number; skipped: number }> {
+  deadline?: ImportDeadline,
+): Promise<RunFolderImport> {
   const runsPrefix = await currentRunsPrefix(deps);
   const key = runObjectKey(runId, runsPrefix);
   try {
-    const outcome = await importRun(deps.importer, {
-      bucket: deps.bucket,
-      key,
-      sequencer: "manual",
-      runsPrefix,
-    });
+    const outcome = await importRun(
+      deps.importer,
+      { bucket: deps.bucket, key, sequencer: "manual", runsPrefix },
+      deadline && deps.importer.continuations ? { deadline } : {},
+    );
     if (outcome.status === "imported") {
       return { imported: outcome.summary.counts.imported, skipped: outcome.summary.counts.skipped };
+    }
+    if (outcome.status === "handed_on") {
+      return {
+        imported: outcome.counts.imported,
+        skipped: outcome.counts.skipped,
+        import_state: "importing",
+        run_id: runId,
+        lines_read: outcome.counts.lines,
+        watch: "/api/sft/runs",
+      };
     }
     const counts = (await deps.records.readRunRecords([runId])).get(runId)?.counts;
     return { imported: 0, skipped: (counts?.imported ?? 0) + (counts?.skipped ?? 0) };

@@ -17,6 +17,9 @@ import { candidateDetail, submitDecision, undoDecision } from "../usecases/revie
 import { reviewQueue } from "../usecases/review-queue.ts";
 import type { ReviewApiDeps } from "../wiring.ts";
 
+/** Time kept in hand before the API's timeout when a request imports a run. */
+const REQUEST_RESERVE_MS = 9_000;
+
 /** Replies are plain data; the router serialises them as JSON. */
 const json = (value: unknown) => value as HandlerResponse;
 
@@ -33,9 +36,19 @@ export function registerReviewRoutes(
 
   app.get("/api/sft/runs", reviewer, async () => json(await listRuns(deps.runs)));
 
-  app.post("/api/sft/import", reviewer, async ({ req }) => {
+  // Avocet's answer is the counts (200). A run too big for the request goes on in the import
+  // function and answers 202 with the counts so far and where its state shows.
+  app.post("/api/sft/import", reviewer, async ({ req, context }) => {
     const { run_id } = await parseJsonBody(req, ImportRunRequest);
-    return json(await importRunFolder(deps.runs, run_id));
+    const deadline = context
+      ? { remainingMs: () => context.getRemainingTimeInMillis(), reserveMs: REQUEST_RESERVE_MS }
+      : undefined;
+    const result = await importRunFolder(deps.runs, run_id, deadline);
+    if (result.import_state !== "importing") return json(result);
+    return new Response(JSON.stringify(result), {
+      status: 202,
+      headers: { "content-type": "application/json" },
+    });
   });
 
   app.get("/api/sft/queue", reviewer, async ({ req }) =>

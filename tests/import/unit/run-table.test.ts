@@ -26,8 +26,8 @@ describe("RunTable", () => {
       .resolvesOnce({})
       .rejects(new ConditionalCheckFailedException({ message: "", $metadata: {} }));
 
-    expect(await runs.begin(start)).toBe("started");
-    expect(await runs.begin(start)).toBe("already_completed");
+    expect(await runs.begin(start)).toEqual({ status: "started", checkpoint: null });
+    expect(await runs.begin(start)).toEqual({ status: "already_completed" });
     const input = mock.commandCalls(UpdateCommand)[0]?.args[0].input;
     expect(input?.Key).toEqual({ pk: "RUN#r1", sk: "RUN" });
     expect(input?.ConditionExpression).toContain("#import <> :import");
