@@ -12,11 +12,15 @@ export interface CorrectionStore {
    * means the record cannot be stored at all. Passing failures (throttling, network) throw.
    */
   insertIfAbsent(candidate: Candidate): Promise<"inserted" | "already_stored" | "too_large">;
-  /**
-   * The content fingerprint (`correction_sha256`) of the stored record `id`: `null` for a record
-   * stored before fingerprints were kept, `undefined` when there is no such record.
-   */
-  storedFingerprint(id: string): Promise<string | null | undefined>;
+  /** What identifies the stored record `id` as a correction; `undefined` when there is none. */
+  storedCorrection(id: string): Promise<StoredCorrection | undefined>;
+}
+
+export interface StoredCorrection {
+  /** Its content fingerprint (`correction_sha256`); `null` for a record stored before they were kept. */
+  readonly fingerprint: string | null;
+  readonly source: string | null;
+  readonly idempotencyKey: string | null;
 }
 
 /** A message that can never be ingested, kept with why and where it came from. */

@@ -2,7 +2,7 @@ import { type DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 import { type BodyStore, CandidateTable } from "../../common/adapters/candidate-table.ts";
 import { keys } from "../../common/adapters/table-keys.ts";
 import type { Candidate } from "../../common/domain/candidate.ts";
-import type { CorrectionStore } from "../ports.ts";
+import type { CorrectionStore, StoredCorrection } from "../ports.ts";
 import { CorrectionUnstorableError } from "../usecases/ingest-correction.ts";
 
 type Stored = Awaited<ReturnType<CorrectionStore["insertIfAbsent"]>>;
@@ -42,17 +42,27 @@ export class CorrectionTable implements CorrectionStore {
     this.candidates = new CandidateTable(dynamodb, tableName, bodies);
   }
 
-  async storedFingerprint(id: string): Promise<string | null | undefined> {
+  async storedCorrection(id: string): Promise<StoredCorrection | undefined> {
     const { Item } = await this.dynamodb.send(
       new GetCommand({
         TableName: this.tableName,
         Key: keys.candidate(id),
         ConsistentRead: true,
-        ProjectionExpression: "id, correction_sha256",
+        ProjectionExpression: "id, correction_sha256, #source, #provenance.#key",
+        ExpressionAttributeNames: {
+          "#source": "source",
+          "#provenance": "provenance",
+          "#key": "idempotency_key",
+        },
       }),
     );
     if (!Item) return undefined;
-    return typeof Item.correction_sha256 === "string" ? Item.correction_sha256 : null;
+    const text = (value: unknown) => (typeof value === "string" ? value : null);
+    return {
+      fingerprint: text(Item.correction_sha256),
+      source: text(Item.source),
+      idempotencyKey: text((Item.provenance as Record<string, unknown> | undefined)?.idempotency_key),
+    };
   }
 
   insertIfAbsent(candidate: Candidate): Promise<Stored> {

@@ -183,15 +183,42 @@ export interface CorrectionProvenance extends Provenance {
  * The record id of a correction: the same for every delivery of one message, and for two
  * messages with the same `source` and idempotency key. Without a key, the delivery id (SQS
  * message id, HTTP request id) stands in, so a redelivery still maps to the same record.
+ *
+ * Ids were first the hash of the parts joined by newlines. For a source without a newline (every
+ * real one) that text names its parts unambiguously (the first newline ends the source), so those
+ * ids stay as they were. A source holding a newline could make two different (source, key) pairs
+ * one text, so its ids hash the parts as a JSON array instead, which no joined text can equal.
  */
 export function correctionRecordId(
   source: string,
   idempotencyKey: string | null | undefined,
   deliveryId: string,
-) {
-  const key = idempotencyKey ? `key\n${idempotencyKey}` : `delivery\n${deliveryId}`;
-  return `ingest-${createHash("sha256").update(`${source}\n${key}`).digest("hex").slice(0, 32)}`;
+): string {
+  if (source.includes("\n")) {
+    const parts = idempotencyKey ? [source, "key", idempotencyKey] : [source, "delivery", deliveryId];
+    return `ingest-${sha256(JSON.stringify(parts)).slice(0, 32)}`;
+  }
+  return joinedRecordId(source, idempotencyKey, deliveryId);
 }
+
+/**
+ * The id a correction whose source holds a newline had before (the parts joined by newlines), so
+ * its record stored then is still found; `null` when that is the id it has now.
+ */
+export function earlierRecordId(
+  source: string,
+  idempotencyKey: string | null | undefined,
+  deliveryId: string,
+): string | null {
+  return source.includes("\n") ? joinedRecordId(source, idempotencyKey, deliveryId) : null;
+}
+
+function joinedRecordId(source: string, idempotencyKey: string | null | undefined, deliveryId: string) {
+  const key = idempotencyKey ? `key\n${idempotencyKey}` : `delivery\n${deliveryId}`;
+  return `ingest-${sha256(`${source}\n${key}`).slice(0, 32)}`;
+}
+
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 
 /** The approved, export-ready record a correction becomes. */
 export function candidateFromCorrection(

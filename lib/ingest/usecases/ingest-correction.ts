@@ -6,6 +6,7 @@ import {
   type CorrectionOrigin,
   candidateFromCorrection,
   classifyCorrection,
+  earlierRecordId,
 } from "../domain/correction.ts";
 import type { CorrectionStore, IngestQuarantine } from "../ports.ts";
 
@@ -47,19 +48,46 @@ export async function ingestCorrection(
 ): Promise<IngestOutcome> {
   const now = deps.now ?? (() => new Date());
   const candidate = candidateFromCorrection(message, origin, now().toISOString());
+  const earlier = await storedUnderEarlierId(deps, message, origin);
+  if (earlier) {
+    refuseConflict(message, earlier.id, earlier.stored.fingerprint, candidate.correction_sha256);
+    return { status: "already_ingested", id: earlier.id };
+  }
   const stored = await deps.corrections.insertIfAbsent(candidate);
   if (stored === "too_large") {
     throw new CorrectionTooLargeError(`record ${candidate.id} does not fit in an item`);
   }
   if (stored === "already_stored" && message.idempotency_key) {
-    const fingerprint = await deps.corrections.storedFingerprint(candidate.id);
-    if (fingerprint && fingerprint !== candidate.correction_sha256) {
-      throw new IdempotencyConflictError(
-        `Idempotency key ${message.idempotency_key} of ${message.source} was used before for a different correction (record ${candidate.id})`,
-      );
-    }
+    const fingerprint = (await deps.corrections.storedCorrection(candidate.id))?.fingerprint;
+    refuseConflict(message, candidate.id, fingerprint ?? null, candidate.correction_sha256);
   }
   return { status: stored === "inserted" ? "ingested" : "already_ingested", id: candidate.id };
+}
+
+/** A different correction under a used key is a conflict, never silently the first one. */
+function refuseConflict(message: CorrectionMessage, id: string, stored: string | null, incoming: unknown) {
+  if (message.idempotency_key && stored && stored !== incoming) {
+    throw new IdempotencyConflictError(
+      `Idempotency key ${message.idempotency_key} of ${message.source} was used before for a different correction (record ${id})`,
+    );
+  }
+}
+
+/**
+ * The record this very correction was stored as under the id scheme before (only sources holding
+ * a newline changed ids): the same source and key, or the same delivery.
+ */
+async function storedUnderEarlierId(
+  deps: IngestCorrectionDeps,
+  message: CorrectionMessage,
+  origin: CorrectionOrigin,
+) {
+  const id = earlierRecordId(message.source, message.idempotency_key, origin.deliveryId);
+  if (!id) return null;
+  const stored = await deps.corrections.storedCorrection(id);
+  if (!stored || stored.source !== message.source) return null;
+  if ((stored.idempotencyKey ?? null) !== (message.idempotency_key ?? null)) return null;
+  return { id, stored };
 }
 
 /** One message of the corrections queue. */

@@ -406,7 +406,7 @@ function recordingDeps(tooLarge: boolean) {
   const stored: string[] = [];
   const quarantined: IngestQuarantineEntry[] = [];
   const corrections: CorrectionStore = {
-    storedFingerprint: async () => undefined,
+    storedCorrection: async () => undefined,
     insertIfAbsent: async (candidate) => {
       stored.push(candidate.id);
       return tooLarge ? "too_large" : "inserted";

@@ -55,7 +55,7 @@ describe("a correction that keeps failing for a passing reason", () => {
     });
     let attempts = 0;
     const throttled: CorrectionStore = {
-      storedFingerprint: async () => undefined,
+      storedCorrection: async () => undefined,
       insertIfAbsent: async () => {
         attempts += 1;
         throw Object.assign(new Error("Rate of requests exceeds the allowed throughput"), {

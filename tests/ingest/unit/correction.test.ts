@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { validateProvenance } from "../../../lib/common/domain/provenance.ts";
@@ -9,6 +10,7 @@ import {
   classifyCorrection,
   correctionFingerprint,
   correctionRecordId,
+  earlierRecordId,
 } from "../../../lib/ingest/domain/correction.ts";
 import { samplePath } from "../../../samples/index.ts";
 
@@ -135,7 +137,24 @@ describe("correctionRecordId", () => {
     expect(correctionRecordId("kiwi", null, "message-2")).not.toBe(byDelivery);
     expect(correctionRecordId("kiwi", "message-1", "message-1")).not.toBe(byDelivery);
   });
+
+  it("keeps two different (source, key) pairs apart even when a source holds a newline", () => {
+    // Joined by newlines, both pairs read "a\nkey\nb\nkey\nc".
+    const first = correctionRecordId("a", "b\nkey\nc", "m");
+    const second = correctionRecordId("a\nkey\nb", "c", "m");
+    expect(first).not.toBe(second);
+    expect(second).toMatch(/^ingest-[0-9a-f]{32}$/);
+    // Ids of sources without a newline are those stored before; only the others changed.
+    expect(first).toBe(earlierRecordIdOf("a", "b\nkey\nc", "m"));
+    expect(earlierRecordId("a", "b\nkey\nc", "m")).toBeNull();
+    expect(earlierRecordId("a\nkey\nb", "c", "m")).toBe(first);
+  });
 });
+
+/** The id as first computed: sha256 of the parts joined by newlines. */
+function earlierRecordIdOf(source: string, key: string, _delivery: string) {
+  return `ingest-${createHash("sha256").update(`${source}\nkey\n${key}`).digest("hex").slice(0, 32)}`;
+}
 
 describe("candidateFromCorrection", () => {
   it("makes an approved, export-ready record with its provenance", () => {

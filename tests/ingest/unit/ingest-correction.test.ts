@@ -2,7 +2,13 @@ import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-p
 import { beforeEach, describe, expect, it } from "vitest";
 import type { Candidate } from "../../../lib/common/domain/candidate.ts";
 import { PayloadTooLargeError } from "../../../lib/common/domain/errors.ts";
-import type { CorrectionProvenance } from "../../../lib/ingest/domain/correction.ts";
+import {
+  CorrectionMessage,
+  type CorrectionProvenance,
+  correctionFingerprint,
+  correctionRecordId,
+  earlierRecordId,
+} from "../../../lib/ingest/domain/correction.ts";
 import { createCorrectionRecordHandler } from "../../../lib/ingest/edge/correction-records.ts";
 import type { CorrectionStore, IngestQuarantine, IngestQuarantineEntry } from "../../../lib/ingest/ports.ts";
 import {
@@ -32,9 +38,14 @@ class MemoryCorrections implements CorrectionStore {
     return "inserted" as const;
   }
 
-  async storedFingerprint(id: string) {
+  async storedCorrection(id: string) {
     const record = this.stored.get(id);
-    return record ? ((record.correction_sha256 as string | undefined) ?? null) : undefined;
+    if (!record) return undefined;
+    return {
+      fingerprint: (record.correction_sha256 as string | undefined) ?? null,
+      source: record.source ?? null,
+      idempotencyKey: (record.provenance as { idempotency_key?: string | null }).idempotency_key ?? null,
+    };
   }
 }
 
@@ -101,6 +112,36 @@ describe("ingestCorrectionDelivery", () => {
     expect(other).toMatchObject({ status: "quarantined", reason: "forbidden_source" });
     expect(roleSession.status).toBe("ingested");
     expect(corrections.stored.size).toBe(2);
+  });
+
+  it("finds a correction stored under its earlier id when its source holds a newline", async () => {
+    const body = message({ source: "kiwi\nweb", idempotency_key: "k-9" });
+    const parsed = JSON.parse(body) as Record<string, unknown>;
+    // Stored before ids changed for such sources: under the id of the parts joined by newlines.
+    const earlier = earlierRecordId("kiwi\nweb", "k-9", "m-0") as string;
+    corrections.stored.set(earlier, {
+      id: earlier,
+      source: parsed.source,
+      correction_sha256: correctionFingerprint(CorrectionMessage.parse(parsed)),
+      provenance: { idempotency_key: "k-9" },
+    } as unknown as Candidate);
+
+    expect(await ingestCorrectionDelivery(deps, delivery(body, "m-5"))).toEqual({
+      status: "already_ingested",
+      id: earlier,
+    });
+    expect(corrections.stored.size).toBe(1);
+    const changed = await ingestCorrectionDelivery(
+      deps,
+      delivery(message({ source: "kiwi\nweb", idempotency_key: "k-9", correction: "other" }), "m-6"),
+    );
+    expect(changed).toMatchObject({ status: "quarantined", reason: "idempotency_conflict" });
+    // Another key of that source is a new record under the new scheme.
+    const other = await ingestCorrectionDelivery(
+      deps,
+      delivery(message({ source: "kiwi\nweb", idempotency_key: "k-10" }), "m-7"),
+    );
+    expect(other).toEqual({ status: "ingested", id: correctionRecordId("kiwi\nweb", "k-10", "m-7") });
   });
 
   it("lets any sender ingest for any source when no binding is configured", async () => {
