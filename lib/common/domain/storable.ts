@@ -6,7 +6,9 @@
  *
  * Numbers are refused, not kept as strings, when DynamoDB or the SDK cannot hold them exactly:
  * beyond ±(2^53 − 1) the SDK would need a `NumberValue` and every reader would get a string, and
- * below 1e-130 in magnitude DynamoDB refuses the number.
+ * below 1e-130 in magnitude DynamoDB refuses the number. Field names are checked at every depth:
+ * DynamoDB refuses an empty one inside a map as on top, and the SDK's marshaller cannot write
+ * `__proto__` or `constructor` faithfully.
  */
 
 /** DynamoDB's deepest nesting of lists and maps inside an attribute. */
@@ -48,8 +50,8 @@ export function storageProblem(record: unknown): StorageProblem | null {
       continue;
     }
     if (value === null || typeof value !== "object") continue;
-    // One level of DynamoDB's 32 is left for the record's own wrapping (a product's `metadata`
-    // is stored inside the record), so a field may nest 31 levels.
+    // DynamoDB's 32 levels count the item itself, so a field may nest 31 (a field stored one
+    // level down, like a correction's unknown fields under `extra_fields`, one less).
     if (depth >= MAX_NESTING) return { path: where, detail: `nested deeper than ${MAX_NESTING} levels` };
     if (Array.isArray(value)) {
       value.forEach((item, i) => {
@@ -61,7 +63,15 @@ export function storageProblem(record: unknown): StorageProblem | null {
       if (byteLength(name) > MAX_NAME_BYTES) {
         return { path: where, detail: `a field name longer than ${MAX_NAME_BYTES} bytes` };
       }
-      if (path.length === 0 && name === "") return { path: where, detail: "a field with an empty name" };
+      // DynamoDB refuses an empty attribute name at any depth, a map's key inside a field too.
+      if (name === "") return { path: where, detail: "a field with an empty name" };
+      // The SDK's marshaller assigns map keys to a plain object and picks a map's type by its
+      // `constructor`: a field named `__proto__` is lost on top and refused below, and a map
+      // holding one named `constructor` is refused, written as another type (a string
+      // "[object Object]", `true`) or fails the whole write with a TypeError.
+      if (name === "__proto__" || name === "constructor") {
+        return { path: where, detail: `a field named ${name}` };
+      }
       stack.push({ value: item, path: [...path, name], depth: depth + 1 });
     }
   }

@@ -52,3 +52,22 @@ export function pathId(params: Record<string, string | undefined>, name: string,
   if (byteLength(id) > MAX_PATH_ID_BYTES) throw new NotFoundError(`${what} not found`);
   return id;
 }
+
+/**
+ * The name of the first header a web `Request` cannot carry, or `null`: a value holding a character
+ * above U+00FF, NUL, CR or LF, or a name that is not an HTTP token. API Gateway hands such a header
+ * on as it came, and the router would throw turning the event into a request, before any route or
+ * error handler runs: the caller would get a bare 500 for what is a malformed request.
+ */
+export function unrepresentableHeader(headers: Readonly<Record<string, string | undefined>> | undefined) {
+  const probe = new Headers();
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (value === undefined) continue;
+    try {
+      probe.set(name, value);
+    } catch {
+      return name;
+    }
+  }
+  return null;
+}

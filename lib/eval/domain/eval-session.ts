@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { PromptMessage } from "../../common/domain/candidate.ts";
 import { MAX_COUNTED_LABEL_CHARS } from "../../common/domain/stats.ts";
+import { storageProblem } from "../../common/domain/storable.ts";
 import { type AxisScores, CURRENT_VERSIONS, type ExpertVerdict, type JudgeVersions } from "./rubric.ts";
 
 const identifier = (max: number) =>
@@ -30,6 +31,12 @@ export const SessionInput = z
     messages: z
       .array(PromptMessage.extend({ model: z.string().max(MAX_COUNTED_LABEL_CHARS).nullish() }))
       .max(MAX_SESSION_MESSAGES),
+  })
+  // A message keeps its unknown fields, and messages are stored as they came: what the store
+  // cannot hold (a number past 2^53, 32 levels, a field named `constructor`) is a 422 naming where.
+  .superRefine((session, ctx) => {
+    const problem = storageProblem({ messages: session.messages });
+    if (problem) ctx.addIssue({ code: "custom", path: problem.path.split("."), message: problem.detail });
   })
   .transform((session) => ({ ...session, last_active: session.last_active ?? session.created_at }));
 export type SessionInput = z.output<typeof SessionInput>;

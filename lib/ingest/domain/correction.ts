@@ -116,7 +116,7 @@ export function classifyCorrectionValue(value: unknown): CorrectionVerdict {
     const kind = value === null ? "null" : Array.isArray(value) ? "an array" : typeof value;
     return refuse([{ path: [], reason: "not_an_object", message: `expected a JSON object, got ${kind}` }]);
   }
-  const unstorable = storageProblem(value);
+  const unstorable = storageProblem(value) ?? unknownFieldsProblem(value as Record<string, unknown>);
   if (unstorable) {
     const path = unstorable.path === "(root)" ? [] : unstorable.path.split(".");
     return refuse([{ path, reason: "invalid_field", message: unstorable.detail }]);
@@ -130,6 +130,16 @@ export function classifyCorrectionValue(value: unknown): CorrectionVerdict {
       message: issue.message,
     })),
   );
+}
+
+/**
+ * Unknown fields are kept one level down, under `extra_fields`, so they may nest one level less
+ * than a known field: checked as they will be stored, and reported where the message has them.
+ */
+function unknownFieldsProblem(value: Record<string, unknown>) {
+  const unknown = Object.fromEntries(Object.entries(value).filter(([name]) => !KNOWN_FIELDS.has(name)));
+  const problem = storageProblem({ extra_fields: unknown });
+  return problem && { ...problem, path: problem.path.replace(/^extra_fields\.?/, "") || "(root)" };
 }
 
 function faultOf(issue: z.core.$ZodIssue, value: Record<string, unknown>): CorrectionFault {

@@ -17,6 +17,12 @@ describe("storageProblem", () => {
     [{ list: [1, 2, 1e-200] }, "list.2", "smaller in magnitude"],
     [{ deep: nested(40) }, "deep", "nested deeper than 32"],
     [{ "": 1 }, "(root)", "empty name"],
+    [{ meta: { "": 1 } }, "meta", "empty name"],
+    [{ list: [1, { a: { "": null } }] }, "list.1.a", "empty name"],
+    [JSON.parse('{"__proto__": {"x": 1}}'), "(root)", "__proto__"],
+    [JSON.parse('{"meta": {"a": {"__proto__": 0}}}'), "meta.a", "__proto__"],
+    [{ meta: { constructor: { name: "Map" } } }, "meta", "constructor"],
+    [{ list: [{ constructor: true }] }, "list.0", "constructor"],
   ])("refuses %j at %s", (record, path, detail) => {
     const problem = storageProblem(record);
     expect(problem?.path.startsWith(path)).toBe(true);
@@ -29,7 +35,7 @@ describe("storageProblem", () => {
     expect(storageProblem({ deep })?.detail).toContain("nested deeper");
   });
 
-  it("accepts what DynamoDB stores: safe integers, ordinary floats, 31 levels, nested empty names", () => {
+  it("accepts what DynamoDB stores: safe integers, ordinary floats, 31 levels, odd names", () => {
     expect(
       storageProblem({
         n: Number.MAX_SAFE_INTEGER,
@@ -37,7 +43,7 @@ describe("storageProblem", () => {
         f: 0.1,
         z: 0,
         deep: nested(31),
-        map: { "": "x" },
+        map: { " ": "x", "\u0000": 1, "\ud800": [], toString: 1, hasOwnProperty: "h" },
       }),
     ).toBeNull();
   });

@@ -158,4 +158,19 @@ describe("request schemas", () => {
       name: "",
     });
   });
+
+  it.each([
+    ['"constructor": {"name": "Map"}', "messages.0"],
+    ['"meta": {"": 1}', "messages.0.meta"],
+    ['"n": 1e16', "messages.0.n"],
+    [`"deep": ${"[".repeat(40)}${"]".repeat(40)}`, "messages.0.deep"],
+  ])("refuses a message holding %s, which the store cannot hold, naming where", (field, where) => {
+    const parsed = SessionInput.safeParse(
+      JSON.parse(
+        `{"id": "s", "profile_id": "p", "created_at": "2026-10-01T09:00:00Z", "messages": [{"role": "user", "content": "hi", ${field}}]}`,
+      ),
+    );
+    expect(parsed.success).toBe(false);
+    expect(parsed.error?.issues.map((issue) => issue.path.join("."))[0]).toMatch(new RegExp(`^${where}`));
+  });
 });

@@ -63,11 +63,19 @@ describe("CorrectionMessage", () => {
     ["a number beyond 2^53 in metadata", '{"metadata": {"n": 1e16}}', "metadata.n"],
     ["1e300", '{"metadata": {"n": 1e300}}', "metadata.n"],
     ["40 levels of nesting", `{"metadata": {"deep": ${"[".repeat(40)}${"]".repeat(40)}}}`, "metadata.deep"],
+    // Unknown fields are kept under `extra_fields`: 31 levels there would be 32 below the item.
+    ["an unknown field nested 31 levels", `{"extra": ${"[".repeat(31)}${"]".repeat(31)}}`, "extra"],
+    ["a map with a field named constructor", '{"metadata": {"constructor": {"name": "Map"}}}', "metadata"],
   ])("refuses what the store cannot hold: %s, naming where", (_, extra, where) => {
     const body = JSON.stringify(base).replace(/}$/, `, ${extra.slice(1, -1)}}`);
     const verdict = classifyCorrection(body);
     expect(verdict).toMatchObject({ ok: false, reason: "invalid_field" });
     expect((verdict as { detail: string }).detail).toContain(where);
+  });
+
+  it("keeps an unknown field nested 30 levels, which is 31 under extra_fields", () => {
+    const body = JSON.stringify(base).replace(/}$/, `, "extra": ${"[".repeat(30)}${"]".repeat(30)}}`);
+    expect(classifyCorrection(body)).toMatchObject({ ok: true });
   });
 
   it("defaults schema_version to 1 and refuses another version", () => {
