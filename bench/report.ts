@@ -2,6 +2,7 @@ import { renderCostSection } from "./cost.ts";
 import { renderExportSection } from "./export.ts";
 import { IMPORT_GROWTH, type ImportResult } from "./import.ts";
 import { type IngestResult, ingestGrowth } from "./ingest.ts";
+import { renderRecountSection } from "./recount.ts";
 import { type LatencyRow, reviewGrowth } from "./review.ts";
 import { growth, measuredBy, renderGrowth, type Section } from "./sections.ts";
 
@@ -105,6 +106,7 @@ export function renderReport(results: Record<string, unknown>): string {
     );
   }
   out.push(...renderExportSection(results.export));
+  out.push(...renderRecountSection(results.recount));
   out.push(...renderCostSection(results.cost));
   return `${out.join("\n")}\n`;
 }

@@ -15,6 +15,7 @@ import { type BenchEnvironment, startBenchEnvironment } from "./environment.ts";
 import { benchExport, EXPORT_GROWTH, type ExportResult, seedApproved } from "./export.ts";
 import { benchImport, IMPORT_GROWTH, type ImportResult } from "./import.ts";
 import { benchIngest, type IngestResult, ingestGrowth, ingestRowKey } from "./ingest.ts";
+import { benchRecount, RECOUNT_GROWTH, type RecountResult } from "./recount.ts";
 import { renderReport } from "./report.ts";
 import { benchReviewLatency, type LatencyRow, reviewGrowth, seedCandidates } from "./review.ts";
 import { growth, mergeRows, printGrowth, type Section } from "./sections.ts";
@@ -28,6 +29,8 @@ const { values } = parseArgs({
     "review-sizes": { type: "string", default: "1000,100000" },
     "review-samples": { type: "string", default: "500" },
     "export-sizes": { type: "string", default: "100000,1000000" },
+    "recount-sizes": { type: "string", default: "100000" },
+    "recount-segments": { type: "string", default: "8" },
   },
 });
 const root = resolve(import.meta.dirname, "..");
@@ -59,6 +62,29 @@ try {
     }
     results.review = section(results.review, rows, (row) => row.stored);
     printGrowth("review", reviewGrowth((results.review as Section<LatencyRow>).rows));
+  }
+  if (wanted("recount")) {
+    // After review: its table (candidates and their counters, nothing else yet) is topped up.
+    const segments = (values["recount-segments"] ?? "").split(",").map(Number).filter(Boolean);
+    const rows: RecountResult[] = [];
+    for (const size of (values["recount-sizes"] ?? "").split(",").map(Number).filter(Boolean)) {
+      for (const row of await benchRecount(env, size, segments)) {
+        console.log(
+          `  ${row.itemsPerSecond.toFixed(0)} items/s over ${row.segments} segment(s), ${row.itemsScanned} items, drift ${row.foundDrift ? "found" : "MISSED"}`,
+        );
+        rows.push(row);
+      }
+    }
+    results.recount = section(results.recount, rows, (row) => row.candidates);
+    const widest = Math.max(...segments);
+    printGrowth(
+      "recount",
+      growth(
+        (results.recount as Section<RecountResult>).rows.filter((r) => r.segments === widest),
+        (r) => r.candidates,
+        RECOUNT_GROWTH,
+      ),
+    );
   }
   if (wanted("import")) {
     const sizes = (values["import-sizes"] ?? "").split(",").map(Number).filter(Boolean);
