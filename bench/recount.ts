@@ -96,24 +96,39 @@ export async function benchRecount(
 
 const fixed = (value: number, digits = 0) => value.toFixed(digits);
 
+interface Machine {
+  readonly cpus: number;
+  readonly cpuModel?: string;
+}
+
 /** The report's recount section. */
 export function renderRecountSection(section: unknown): string[] {
-  const recount = section as Section<RecountResult> | undefined;
+  const recount = section as (Section<RecountResult> & { machine?: Machine }) | undefined;
   if (!recount?.rows?.length) return [];
   const bySegments = (segments: number) => recount.rows.filter((r) => r.segments === segments);
   const widest = Math.max(...recount.rows.map((r) => r.segments));
+  const machine = recount.machine
+    ? [`Measured on ${recount.machine.cpus} cores (${recount.machine.cpuModel ?? "unknown CPU"}).`]
+    : [];
   return [
     "## Counter recount",
     "",
     ...measuredBy(recount, (r) => r.candidates),
-    "`flywheel admin recount --direct` (report only) in a process of its own: a parallel",
-    "segmented Scan of the whole table (strongly consistent, projected on the four attributes the",
-    "counters depend on), `countersOf` of every candidate summed and compared with the 8 counter",
-    "shards read before and after. Candidates are benchmark-shaped (about 1.5 KB), seeded in the",
-    "import's item shape with their counters; one counter (`total`) is drifted by hand first, and",
-    "found drift says the recount reported exactly it. Items/s counts every item the scan read",
-    "(candidates, their history events, runs, counter shards). DynamoDB Local answers segments",
-    "from one JVM on the same two cores; on DynamoDB each segment reads its own partitions.",
+    ...machine,
+    "The recount use case of `flywheel admin recount --direct` (report only) in a process of its own:",
+    "a parallel segmented Scan of the whole table (strongly consistent, pages of at most 1,000 items,",
+    "projected on the attributes the counters depend on), `countersOf` of every candidate summed and",
+    "compared with the 8 counter shards read before and after. Candidates are benchmark-shaped (about",
+    "1.5 KB), seeded in the import's item shape with their counters; one counter (`total`) is drifted",
+    "by hand first, and found drift says the recount reported exactly it. Items/s counts every item the",
+    "scan read (candidates, other items, counter shards). Memory stays flat: the recount keeps only the",
+    "sums and the pages in flight.",
+    "",
+    "The time per item grows with the table on DynamoDB Local, not in the recount: each Scan page there",
+    "takes time in proportion to the size of its segment (one segment: 0.22 s a page at 100,000",
+    "candidates, 2.1 s at 1,000,000), so a scan grows with the square of the table divided by the",
+    "segments, and more segments help more than the two cores explain. DynamoDB reads a page in time",
+    "proportional to the page, each segment from its own partitions.",
     "",
     "| candidates | items read | segments | seconds | items/s | peak RSS MB | peak heap MB | found drift |",
     "|---:|---:|---:|---:|---:|---:|---:|---|",

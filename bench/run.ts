@@ -75,7 +75,11 @@ try {
         rows.push(row);
       }
     }
-    results.recount = section(results.recount, rows, (row) => row.candidates);
+    // The machine of this section's run, which may not be the one the other sections ran on.
+    results.recount = {
+      ...section(results.recount, rows, (row) => row.candidates),
+      machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model },
+    };
     const widest = Math.max(...segments);
     printGrowth(
       "recount",
