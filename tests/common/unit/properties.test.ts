@@ -182,18 +182,18 @@ async function linesOf(source: AsyncIterable<Uint8Array>, maxLineBytes: number, 
 
 /** The reference: split on LF, drop nothing but the empty tail after a final LF, decode each line alone. */
 function expectedLines(bytes: Buffer, maxLineBytes: number, keepBytes: number) {
-  const pieces: Buffer[] = [];
+  const pieces: { piece: Buffer; end: number }[] = [];
   let start = 0;
   for (let nl = bytes.indexOf(0x0a); nl !== -1; nl = bytes.indexOf(0x0a, start)) {
-    pieces.push(bytes.subarray(start, nl));
+    pieces.push({ piece: bytes.subarray(start, nl), end: nl + 1 });
     start = nl + 1;
   }
-  if (start < bytes.length) pieces.push(bytes.subarray(start));
+  if (start < bytes.length) pieces.push({ piece: bytes.subarray(start), end: bytes.length });
   const decode = (piece: Buffer) => new TextDecoder("utf-8").decode(piece);
-  return pieces.map((piece, i) =>
+  return pieces.map(({ piece, end }, i) =>
     piece.length > maxLineBytes
-      ? { number: i + 1, text: decode(piece.subarray(0, keepBytes)), tooLong: { bytes: piece.length } }
-      : { number: i + 1, text: decode(piece.at(-1) === 0x0d ? piece.subarray(0, -1) : piece) },
+      ? { number: i + 1, end, text: decode(piece.subarray(0, keepBytes)), tooLong: { bytes: piece.length } }
+      : { number: i + 1, end, text: decode(piece.at(-1) === 0x0d ? piece.subarray(0, -1) : piece) },
   );
 }
 
