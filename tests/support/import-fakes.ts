@@ -38,6 +38,8 @@ export class MemoryCandidates implements CandidateImportStore {
   readonly stored = new Map<string, Candidate>();
   counters: Record<string, number> = {};
   maxInlineBytes = Number.POSITIVE_INFINITY;
+  /** Ids the store refuses for what they hold, as DynamoDB refuses an item past one of its limits. */
+  readonly refuse = new Set<string>();
 
   async findExisting(ids: readonly string[]) {
     const found = new Map<string, StoredCandidateOrigin>();
@@ -59,14 +61,21 @@ export class MemoryCandidates implements CandidateImportStore {
     const tooLarge = candidates
       .filter((c) => Buffer.byteLength(JSON.stringify(c)) > this.maxInlineBytes)
       .map((c) => c.id);
+    const refused = candidates
+      .filter((c) => this.refuse.has(c.id) && !alreadyStored.includes(c.id))
+      .map((c) => ({
+        id: c.id,
+        detail: "ValidationException: item size has exceeded the maximum allowed size",
+      }));
     const inserted: string[] = [];
     for (const candidate of candidates) {
       if (alreadyStored.includes(candidate.id) || tooLarge.includes(candidate.id)) continue;
+      if (refused.some((r) => r.id === candidate.id)) continue;
       this.stored.set(candidate.id, candidate);
       inserted.push(candidate.id);
       this.counters.total = (this.counters.total ?? 0) + 1;
     }
-    return { inserted, alreadyStored, tooLarge, refused: [], writeUnits: inserted.length };
+    return { inserted, alreadyStored, tooLarge, refused, writeUnits: inserted.length };
   }
 }
 
@@ -134,7 +143,10 @@ export class MemoryQuarantine implements QuarantineSink {
   async join(runId: string, importId: string, parts: readonly string[]) {
     if (parts.length === 0) return null;
     const key = `quarantine/runs/${runId}/${importId}.jsonl`;
-    this.objects.set(key, parts.flatMap((part) => this.objects.get(part) ?? []));
+    this.objects.set(
+      key,
+      parts.flatMap((part) => this.objects.get(part) ?? []),
+    );
     return key;
   }
 

@@ -373,6 +373,16 @@ class RunImport {
         "the record does not fit in an item",
       );
     }
+    // A record the store refused for what it holds is quarantined alone, never lost from the counts.
+    const refused = new Map(result.refused.map((r) => [r.id, r.detail]));
+    for (const pending of fresh.filter((p) => refused.has(p.candidate.id))) {
+      await this.quarantineLine(
+        pending.line,
+        pending.raw,
+        "invalid_field",
+        `the store refused the record: ${refused.get(pending.candidate.id)}`,
+      );
+    }
     if (result.alreadyStored.length > 0) {
       // Stored already (or by another writer since the lookup): find out whose they are.
       this.lookUpFirst = true;

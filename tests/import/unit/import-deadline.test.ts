@@ -141,6 +141,24 @@ describe("an import with a deadline", () => {
     ]);
   });
 
+  it("quarantines a record the store refuses, alone, so the counts still add up", async () => {
+    const { deps, candidates, quarantine } = setup();
+    candidates.refuse.add("c5");
+    const outcome = await importRun(deps, UPLOAD);
+    if (outcome.status !== "imported") throw new Error(outcome.status);
+    const { counts } = outcome.summary;
+    expect(counts.lines).toBe(counts.imported + counts.skipped + counts.quarantined);
+    expect(candidates.stored.has("c5")).toBe(false);
+    expect(candidates.stored.has("c6")).toBe(true);
+    const entry = (quarantine.objects.get(outcome.summary.quarantineKey as string) ?? []).find(
+      (e) => e.line === 5,
+    );
+    expect(entry).toMatchObject({
+      reason: "invalid_field",
+      detail: expect.stringMatching(/^the store refused the record: /),
+    });
+  });
+
   it("resumes from the checkpoint when the continuation is lost and the message redelivered", async () => {
     const { deps, continuations, objects } = setup();
     const first = await importRun(deps, UPLOAD, { deadline: deadlineEvery(25) });
