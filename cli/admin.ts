@@ -4,7 +4,7 @@ import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { DEFAULT_SEGMENTS, MAX_SEGMENTS, type RecountReport } from "../lib/admin/domain/recount.ts";
 import { recountCounters } from "../lib/admin/usecases/recount.ts";
 import { recountDeps } from "../lib/admin/wiring.ts";
-import { type ApiTarget, localRuntimeTarget, resolveApiTarget, UsageError } from "./target.ts";
+import { callApi, localRuntimeTarget, resolveApiTarget, UsageError } from "./target.ts";
 
 export const ADMIN_USAGE = `  flywheel admin recount [--repair] [--segments N] [--json] [--local | --api-url URL --token TOKEN]
       Recounts the stats counters from the stored candidates (a parallel scan in N segments,
@@ -55,7 +55,7 @@ export async function adminCommand(
       { local: values.local, apiUrl: values["api-url"], token: values.token },
       env,
     );
-    report = await postJson<RecountReport>(api, "/api/admin/recount", request);
+    report = await callApi<RecountReport>(api, "POST", "/api/admin/recount", request);
   }
   if (values.json) print(JSON.stringify(report, null, 2));
   else for (const line of formatRecountReport(report)) print(line);
@@ -136,15 +136,4 @@ export function formatRecountReport(report: RecountReport): string[] {
   );
   if (differences.length > 0) lines.push(`note: ${report.note}`);
   return lines;
-}
-
-async function postJson<T>(api: ApiTarget, path: string, body: unknown): Promise<T> {
-  const response = await fetch(new URL(path, api.apiUrl), {
-    method: "POST",
-    headers: { authorization: `Bearer ${api.token}`, "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`POST ${path} answered ${response.status}: ${text}`);
-  return JSON.parse(text) as T;
 }

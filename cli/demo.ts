@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import { CLEAN_RUN_ID, DAMAGED_RUN_ID, samplePath } from "../samples/index.ts";
 import { ingestFile, resolveQueueTarget } from "./ingest.ts";
 import { uploadRun } from "./runs.ts";
-import { type ApiTarget, resolveApiTarget, resolveTarget } from "./target.ts";
+import { callApi, resolveApiTarget, resolveTarget } from "./target.ts";
 
 export const DEMO_USAGE = `  flywheel demo
       Loads the repository's samples into the running local runtime (npm start): the clean and
@@ -31,9 +31,9 @@ export async function demoCommand(print: (line: string) => void): Promise<number
   ) as SampleSession[];
   let ratings = 0;
   for (const { feedback, ...session } of sessions) {
-    await post(api, "/api/eval/sessions", session);
+    await callApi(api, "POST", "/api/eval/sessions", session);
     for (const rating of feedback) {
-      await post(api, "/api/eval/feedback", { session_id: session.id, ...rating });
+      await callApi(api, "POST", "/api/eval/feedback", { session_id: session.id, ...rating });
       ratings += 1;
     }
   }
@@ -42,14 +42,4 @@ export async function demoCommand(print: (line: string) => void): Promise<number
     `demo loaded: 2 runs importing (${CLEAN_RUN_ID}, ${DAMAGED_RUN_ID}), ${corrections.published} correction(s) queued; open ${api.apiUrl}`,
   );
   return corrections.refused === 0 ? 0 : 1;
-}
-
-async function post(api: ApiTarget, path: string, body: unknown): Promise<void> {
-  // Joined as text, so an API base path (`…/prod`) is kept.
-  const response = await fetch(`${api.apiUrl.replace(/\/$/, "")}${path}`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${api.token}`, "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  if (!response.ok) throw new Error(`POST ${path} answered ${response.status}: ${await response.text()}`);
 }

@@ -10,7 +10,7 @@ import {
   backfillProvenanceLines,
   validateProvenanceLines,
 } from "../lib/provenance/usecases/provenance-files.ts";
-import { type ApiTarget, resolveApiTarget, UsageError } from "./target.ts";
+import { callApi, resolveApiTarget, UsageError } from "./target.ts";
 
 export const PROVENANCE_USAGE = `  flywheel provenance report [--local | --api-url URL]
       Prints how much of the store is traceable, by source and by model. In AWS the API is
@@ -49,7 +49,7 @@ export async function provenanceCommand(
     if (rest.length > 0) throw new UsageError("provenance report takes no arguments");
     if (values.local && values["api-url"]) throw new UsageError("--local and --api-url cannot be combined");
     const api = await resolveApiTarget({ local: values.local, apiUrl: values["api-url"] }, env);
-    const report = await getJson<ProvenanceReport>(api, "/api/provenance/report");
+    const report = await callApi<ProvenanceReport>(api, "GET", "/api/provenance/report");
     for (const line of formatProvenanceReport(report)) print(line);
     return 0;
   }
@@ -132,13 +132,4 @@ function readLines(file: string): AsyncIterable<string> {
 
 async function requireFile(file: string) {
   if (!(await stat(file).catch(() => undefined))?.isFile()) throw new UsageError(`${file} is not a file`);
-}
-
-async function getJson<T>(api: ApiTarget, path: string): Promise<T> {
-  const response = await fetch(new URL(path, api.apiUrl), {
-    headers: { authorization: `Bearer ${api.token}` },
-  });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`GET ${path} answered ${response.status}: ${text}`);
-  return JSON.parse(text) as T;
 }

@@ -105,3 +105,26 @@ export async function resolveTarget(
   }
   return { s3: new S3Client({}), bucket, description: "AWS" };
 }
+
+/**
+ * Calls the API with the target's reviewer token and answers the JSON reply; a status other than
+ * 2xx throws with the reply. The path is joined as text, so an API base path (`…/prod`) is kept.
+ */
+export async function callApi<T>(
+  api: ApiTarget,
+  method: "GET" | "POST",
+  path: string,
+  body?: unknown,
+): Promise<T> {
+  const response = await fetch(`${api.apiUrl.replace(/\/$/, "")}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${api.token}`,
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${method} ${path} answered ${response.status}: ${text}`);
+  return (text ? JSON.parse(text) : null) as T;
+}
