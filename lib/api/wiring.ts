@@ -1,4 +1,5 @@
 import { Router } from "@aws-lambda-powertools/event-handler/http";
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { registerAdminRoutes } from "../admin/edge/admin-routes.ts";
 import { adminApiDeps } from "../admin/wiring.ts";
 import type { AwsClients } from "../common/adapters/aws-clients.ts";
@@ -11,6 +12,7 @@ import {
 } from "../common/config.ts";
 import { reviewerAuthenticator } from "../common/http/auth.ts";
 import { registerErrorResponses } from "../common/http/errors.ts";
+import { unrepresentableHeader } from "../common/http/request.ts";
 import { logger } from "../common/logger.ts";
 import { registerEvalRoutes } from "../eval/edge/eval-routes.ts";
 import { evalApiDeps } from "../eval/wiring.ts";
@@ -49,4 +51,28 @@ export function createApiRouter(clients: AwsClients, config: ReviewApiConfig): R
   registerExportRoutes(app, exportApiDeps(clients, loadConfig(ExportApiConfig)), reviewer);
   registerAdminRoutes(app, adminApiDeps(clients, config), reviewer);
   return app;
+}
+
+/**
+ * The API function's handler: the router's, except that a header HTTP cannot carry (which the
+ * router would throw on while turning the event into a request, before any error handler) is
+ * the caller's mistake and answers 400.
+ */
+export function createApiHandler(clients: AwsClients, config: ReviewApiConfig) {
+  const app = createApiRouter(clients, config);
+  return async (
+    event: APIGatewayProxyEventV2,
+    context: Context,
+  ): Promise<APIGatewayProxyStructuredResultV2> => {
+    const header = unrepresentableHeader(event.headers);
+    if (header === null) return app.resolve(event, context);
+    logger.warn("request refused: a header HTTP cannot carry", { header });
+    return {
+      statusCode: 400,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        detail: `The ${header} header holds a character HTTP headers cannot carry (above U+00FF, NUL, CR or LF)`,
+      }),
+    };
+  };
 }

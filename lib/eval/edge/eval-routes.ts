@@ -1,6 +1,7 @@
 import type { Router } from "@aws-lambda-powertools/event-handler/http";
 import type { HandlerResponse } from "@aws-lambda-powertools/event-handler/types";
 import { type ReviewerAuthenticator, requireReviewer, reviewerOf } from "../../common/http/auth.ts";
+import { jsonReply } from "../../common/http/reply.ts";
 import { parseJsonBody, parseQuery, pathId } from "../../common/http/request.ts";
 import {
   CandidateFromMessageInput,
@@ -29,10 +30,6 @@ export interface EvalRouteDeps {
 
 const json = (value: unknown) => value as HandlerResponse;
 
-/** A JSON reply with a status other than 200 (201 created, 202 accepted). */
-const withStatus = (status: number, body: unknown) =>
-  new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
-
 /**
  * The eval API (`/api/eval/*`): sessions and feedback from the chat product, judge runs, stats
  * and the loop back into the review queue. Same bearer authentication as the review API; the
@@ -47,7 +44,7 @@ export function registerEvalRoutes(
 
   app.post("/api/eval/sessions", caller, async ({ req }) => {
     const result = await upsertSession(deps.sessions, await parseJsonBody(req, SessionInput));
-    return withStatus(result.created ? 201 : 200, result);
+    return jsonReply(result.created ? 201 : 200, result);
   });
 
   app.get("/api/eval/sessions", caller, async ({ req }) =>
@@ -61,13 +58,13 @@ export function registerEvalRoutes(
   app.post("/api/eval/sessions/:id/candidates", caller, async ({ req, params }) => {
     const { message_index } = await parseJsonBody(req, CandidateFromMessageInput);
     const result = await candidateFromMessage(deps.sessions, pathId(params, "id", "Session"), message_index);
-    return withStatus(result.created ? 201 : 200, result);
+    return jsonReply(result.created ? 201 : 200, result);
   });
 
   app.post("/api/eval/feedback", caller, async (reqCtx) => {
     const input = await parseJsonBody(reqCtx.req, FeedbackInput);
     const result = await recordFeedback(deps.sessions, input, reviewerOf(reqCtx));
-    return withStatus(result.created ? 201 : 200, result.feedback);
+    return jsonReply(result.created ? 201 : 200, result.feedback);
   });
 
   app.get("/api/eval/feedback/:session_id", caller, async ({ params }) =>
@@ -76,7 +73,7 @@ export function registerEvalRoutes(
 
   app.post("/api/eval/run", caller, async (reqCtx) => {
     const request = await parseJsonBody(reqCtx.req, JudgeRunRequest);
-    return withStatus(202, await startJudgeRun(deps.runs, request, reviewerOf(reqCtx)));
+    return jsonReply(202, await startJudgeRun(deps.runs, request, reviewerOf(reqCtx)));
   });
 
   app.get("/api/eval/run/:id", caller, async ({ params }) =>

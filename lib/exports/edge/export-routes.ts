@@ -2,6 +2,7 @@ import type { Router } from "@aws-lambda-powertools/event-handler/http";
 import type { HandlerResponse } from "@aws-lambda-powertools/event-handler/types";
 import { ValidationError } from "../../common/domain/errors.ts";
 import { type ReviewerAuthenticator, requireReviewer, reviewerOf } from "../../common/http/auth.ts";
+import { jsonReply } from "../../common/http/reply.ts";
 import { parseJsonBody, parseQuery, pathId } from "../../common/http/request.ts";
 import { ExportListQuery, ExportRequest, ExportStatusQuery } from "../domain/export-request.ts";
 import {
@@ -29,10 +30,7 @@ export function registerExportRoutes(
   app.post("/api/exports", reviewer, async (reqCtx) => {
     const request = await parseJsonBody(reqCtx.req, ExportRequest);
     const job = await createExport(deps, request, reviewerOf(reqCtx), idempotencyKeyOf(reqCtx.req));
-    return new Response(JSON.stringify(job), {
-      status: 202,
-      headers: { "content-type": "application/json", location: `/api/exports/${job.id}` },
-    });
+    return jsonReply(202, job, { location: `/api/exports/${job.id}` });
   });
 
   app.get("/api/exports", reviewer, async ({ req }) =>

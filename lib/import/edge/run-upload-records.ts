@@ -5,6 +5,7 @@ import { InvalidRunKeyError, runIdFromKey } from "../domain/run-upload.ts";
 import type { ReviewSettingsStore } from "../ports.ts";
 import { RunObjectMissingError } from "../ports.ts";
 import {
+  deadlineOf,
   type ImportRunDeps,
   type ImportRunOptions,
   importRun,
@@ -32,10 +33,7 @@ export function createRunUploadRecordHandler(
   reserveMs = IMPORT_DEADLINE_RESERVE_MS,
 ) {
   return async (record: SQSRecord, context?: Context): Promise<void> => {
-    const deadline =
-      context && deps.continuations
-        ? { remainingMs: () => context.getRemainingTimeInMillis(), reserveMs }
-        : undefined;
+    const deadline = context && deps.continuations ? deadlineOf(context, reserveMs) : undefined;
     const continuation = continuationIn(record.body);
     const work: { upload: RunUpload; options: ImportRunOptions }[] = continuation
       ? [{ upload: continuation, options: { deadline, continuationOf: continuation.importId } }]

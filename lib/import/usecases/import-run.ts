@@ -47,6 +47,14 @@ export interface ImportDeadline {
   readonly reserveMs: number;
 }
 
+/** The deadline of an invocation whose clock is `clock` (a Lambda context), keeping `reserveMs` in hand. */
+export function deadlineOf(
+  clock: { readonly getRemainingTimeInMillis: () => number },
+  reserveMs: number,
+): ImportDeadline {
+  return { remainingMs: () => clock.getRemainingTimeInMillis(), reserveMs };
+}
+
 export interface ImportRunOptions {
   readonly deadline?: ImportDeadline;
   /** Resuming from a continuation: the import it continues (an object replaced since is not). */

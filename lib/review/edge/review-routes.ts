@@ -3,8 +3,10 @@ import type { HandlerResponse } from "@aws-lambda-powertools/event-handler/types
 import { CANDIDATE_STATUSES } from "../../common/domain/candidate.ts";
 import { reviewStats } from "../../common/domain/stats.ts";
 import { type ReviewerAuthenticator, requireReviewer, reviewerOf } from "../../common/http/auth.ts";
+import { jsonReply } from "../../common/http/reply.ts";
 import { parseJsonBody, parseQuery, pathId } from "../../common/http/request.ts";
 import { ImportRunRequest, ReviewConfigRequest } from "../../import/domain/run-folders.ts";
+import { deadlineOf } from "../../import/usecases/import-run.ts";
 import {
   importRunFolder,
   listRuns,
@@ -40,15 +42,9 @@ export function registerReviewRoutes(
   // function and answers 202 with the counts so far and where its state shows.
   app.post("/api/sft/import", reviewer, async ({ req, context }) => {
     const { run_id } = await parseJsonBody(req, ImportRunRequest);
-    const deadline = context
-      ? { remainingMs: () => context.getRemainingTimeInMillis(), reserveMs: REQUEST_RESERVE_MS }
-      : undefined;
+    const deadline = context ? deadlineOf(context, REQUEST_RESERVE_MS) : undefined;
     const result = await importRunFolder(deps.runs, run_id, deadline);
-    if (result.import_state !== "importing") return json(result);
-    return new Response(JSON.stringify(result), {
-      status: 202,
-      headers: { "content-type": "application/json" },
-    });
+    return result.import_state === "importing" ? jsonReply(202, result) : json(result);
   });
 
   app.get("/api/sft/queue", reviewer, async ({ req }) =>
