@@ -6,7 +6,15 @@ import net from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { type FauxqsServer, startFauxqs } from "fauxqs";
+import { buildApp, type FauxqsServer, type MessageSpyReader, startFauxqs } from "fauxqs";
+import { type EmulatedObjectStore, keepObjectsOnDisk } from "./disk-objects.ts";
+import {
+  type EmulatedQueueStore,
+  journalQueues,
+  type RestoreReport,
+  restoreMessages,
+} from "./durable-sqs.ts";
+import { openQueueJournal } from "./queue-journal.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const projectRoot = resolve(here, "..");
@@ -140,15 +148,31 @@ function stopChild(child: ChildProcess): Promise<void> {
 export interface RunningFauxqs {
   readonly endpoint: string;
   readonly port: number;
-  readonly server: FauxqsServer;
+  /** What the emulator reports: every upload, copy and delete in S3, every message in SQS. */
+  readonly server: { readonly spy: MessageSpyReader };
+  /** With persistence: the objects found on disk at start, served from there. */
+  readonly restoredObjects: number;
+  /**
+   * With a journal: puts the messages recovered from it back on their queues (which must exist by
+   * then, as provisioning makes them). `consumedHere` names the queues our own pollers consume.
+   */
+  restoreQueues(consumedHere: ReadonlySet<string>): RestoreReport | undefined;
+  /** With a journal: the bodies of the messages on a queue now, visible or in flight. */
+  queuedBodies(queueName: string): string[] | undefined;
   stop(): Promise<void>;
 }
 
 /**
- * Starts the S3 + SQS emulator in-process on 127.0.0.1. fauxqs always listens on 0.0.0.0, so
- * `net.Server#listen` is patched for the duration of its start to force the loopback host.
+ * Starts the S3 + SQS emulator in-process on 127.0.0.1. With `persistence`, the messages of every
+ * queue are journaled (see `queue-journal.ts`) and the bucket's objects live in files (see
+ * `disk-objects.ts`), so both survive a crash and restart. Without it,
+ * fauxqs's own start is used; it always listens on 0.0.0.0, so `net.Server#listen` is patched for
+ * the duration of its start to force the loopback host.
  */
-export async function startS3SqsEmulator(options: { port?: number } = {}): Promise<RunningFauxqs> {
+export async function startS3SqsEmulator(
+  options: { port?: number; persistence?: EmulatorPersistence } = {},
+): Promise<RunningFauxqs> {
+  if (options.persistence) return startPersistentFauxqs(options.port ?? 0, options.persistence);
   const originalListen = net.Server.prototype.listen;
   net.Server.prototype.listen = function patchedListen(this: net.Server, ...args: unknown[]) {
     const [first] = args;
@@ -171,6 +195,72 @@ export async function startS3SqsEmulator(options: { port?: number } = {}): Promi
     endpoint: `http://127.0.0.1:${server.port}`,
     port: server.port,
     server,
+    restoredObjects: 0,
+    restoreQueues: () => undefined,
+    queuedBodies: () => undefined,
     stop: () => server.stop(),
+  };
+}
+
+/**
+ * fauxqs built from its parts (its exported `buildApp` with stores we make), so the SQS store can
+ * be journaled. The store and spy classes are not exported by the package; they are loaded from
+ * beside its entry point, the very modules `buildApp` itself uses.
+ */
+export interface EmulatorPersistence {
+  readonly queuesDir: string;
+  readonly objectsDir: string;
+  readonly log: (line: string) => void;
+}
+
+async function startPersistentFauxqs(port: number, persistence: EmulatorPersistence): Promise<RunningFauxqs> {
+  const entry = import.meta.resolve("fauxqs");
+  const { SqsStore } = (await import(new URL("./sqs/sqsStore.js", entry).href)) as {
+    SqsStore: new () => EmulatedQueueStore & { spy?: unknown };
+  };
+  const { S3Store } = (await import(new URL("./s3/s3Store.js", entry).href)) as {
+    S3Store: new () => EmulatedObjectStore & { spy?: unknown };
+  };
+  const { MessageSpy } = (await import(new URL("./spy.js", entry).href)) as {
+    MessageSpy: new (params: { bufferSize: number }) => MessageSpyReader;
+  };
+  const journal = openQueueJournal(persistence.queuesDir);
+  const spy = new MessageSpy({ bufferSize: 64 });
+  const sqsStore = new SqsStore();
+  const s3Store = new S3Store();
+  sqsStore.spy = spy;
+  s3Store.spy = spy;
+  journalQueues(sqsStore, journal);
+  const restoredObjects = keepObjectsOnDisk(s3Store, persistence.objectsDir, persistence.log).restore();
+  // fauxqs's own default region; queue URLs name the host they were asked on.
+  const app = buildApp({ logger: false, stores: { sqsStore, s3Store } as never });
+  let address: string;
+  try {
+    address = await app.listen({ port, host: "127.0.0.1" });
+  } catch (error) {
+    journal.close();
+    throw error;
+  }
+  const actualPort = Number(new URL(address).port);
+  let restored = false;
+  return {
+    endpoint: `http://127.0.0.1:${actualPort}`,
+    port: actualPort,
+    server: { spy },
+    restoredObjects,
+    restoreQueues(consumedHere) {
+      if (restored) throw new Error("the queues were restored already");
+      restored = true;
+      return restoreMessages(sqsStore, journal.recovered, consumedHere);
+    },
+    queuedBodies: (queueName) =>
+      journal
+        .live()
+        .filter((live) => live.queue === queueName)
+        .map((live) => live.message.body),
+    async stop() {
+      await app.close();
+      journal.close();
+    },
   };
 }

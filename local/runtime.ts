@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import { createAwsClients } from "../lib/common/adapters/aws-clients.ts";
 import { buildCodeVersion } from "../lib/common/code-version.ts";
 import { dlqName, QUEUES, type QueueKey } from "../lib/common/resources.ts";
+import type { RestoreReport } from "./durable-sqs.ts";
 import {
   type RunningDynamoDb,
   type RunningFauxqs,
@@ -16,7 +17,6 @@ import { startHttpApi } from "./http-api.ts";
 import { type LocalConfig, loadOrCreateTokens } from "./local-config.ts";
 import { type Poller, startPoller } from "./poller.ts";
 import { provision } from "./provision.ts";
-import { createS3Mirror } from "./s3-mirror.ts";
 import { onS3SpyEvent } from "./spy-hook.ts";
 import { createUploadBridge } from "./upload-bridge.ts";
 
@@ -58,7 +58,8 @@ let handlerEnvironment: { env: Record<string, string>; dynamoPort: number; awsPo
 
 /**
  * Runs Flywheel on this machine, everything on 127.0.0.1: DynamoDB Local (persistent under
- * `<dataDir>/dynamodb`), fauxqs for S3 and SQS (objects mirrored to `<dataDir>/s3`), the
+ * `<dataDir>/dynamodb`), fauxqs for S3 and SQS (objects in files under `<dataDir>/s3`, queued
+ * messages journaled under `<dataDir>/queues`), the
  * resources of `lib/resources.ts`, the S3 → SQS notification the stack configures, one poller
  * per consumed queue, and the HTTP API in front of `functions/api.ts`.
  */
@@ -90,7 +91,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     await mkdir(dataDir, { recursive: true });
     const tokens = await loadOrCreateTokens(join(dataDir, "tokens.json"));
 
-    const [dynamo, fauxqs] = await startEmulators(dynamoPort, awsPort, join(dataDir, "dynamodb"), cleanup);
+    const [dynamo, fauxqs] = await startEmulators(dynamoPort, awsPort, dataDir, log, cleanup);
     phase("emulators");
 
     const env: Record<string, string> = {
@@ -130,10 +131,16 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     process.env.CODE_VERSION ??= buildCodeVersion(projectRoot);
     phase("provisioning");
 
-    // Restore before the hook exists: putting mirrored objects back must not start imports.
-    const mirror = createS3Mirror({ s3: clients.s3, root: join(dataDir, "s3"), log });
-    const restored = await mirror.restore();
-    phase("restoring objects");
+    // Messages that were on the queues when the runtime last stopped (or died) go back on them;
+    // those our own pollers had in flight died with them and are delivered again at once.
+    const consumedHere = new Set(
+      (Object.keys(QUEUE_CONSUMERS) as QueueKey[]).map((key) => provisioned.queues[key].name),
+    );
+    const recoveredQueues = fauxqs.restoreQueues(consumedHere);
+    const recoveredNote = describeRecovered(recoveredQueues);
+    if (recoveredNote) log(recoveredNote);
+
+    const restored = fauxqs.restoredObjects;
     const runUploads = provisioned.queues.runUploads;
     const bridge = createUploadBridge({
       s3: clients.s3,
@@ -145,15 +152,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       log,
     });
     const unhook = onS3SpyEvent(fauxqs.server, (event) => {
-      if (event.status === "uploaded" || event.status === "copied") {
-        mirror.objectWritten(event.bucket, event.key);
+      if (event.status === "uploaded" || event.status === "copied")
         bridge.objectCreated(event.bucket, event.key);
-      } else if (event.status === "deleted") {
-        mirror.objectDeleted(event.bucket, event.key);
-      }
     });
     cleanup.push(async () => {
-      await Promise.all([bridge.drain(), mirror.drain()]);
+      await bridge.drain();
       unhook();
     });
 
@@ -241,18 +244,34 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
 async function startEmulators(
   dynamoPort: number,
   awsPort: number,
-  dbPath: string,
+  dataDir: string,
+  log: (line: string) => void,
   cleanup: Array<() => Promise<void>>,
 ): Promise<[RunningDynamoDb, RunningFauxqs]> {
   const [dynamo, fauxqs] = await Promise.allSettled([
-    startDynamoDbLocal({ port: dynamoPort, dbPath, quickStart: true }),
-    startS3SqsEmulator({ port: awsPort }),
+    startDynamoDbLocal({ port: dynamoPort, dbPath: join(dataDir, "dynamodb"), quickStart: true }),
+    startS3SqsEmulator({
+      port: awsPort,
+      persistence: { queuesDir: join(dataDir, "queues"), objectsDir: join(dataDir, "s3"), log },
+    }),
   ]);
   if (dynamo.status === "fulfilled") cleanup.push(() => dynamo.value.stop());
   if (fauxqs.status === "fulfilled") cleanup.push(() => fauxqs.value.stop());
   if (dynamo.status === "rejected") throw dynamo.reason;
   if (fauxqs.status === "rejected") throw fauxqs.reason;
   return [dynamo.value, fauxqs.value];
+}
+
+function describeRecovered(report: RestoreReport | undefined): string | undefined {
+  if (!report) return undefined;
+  const parts = [
+    ...Object.entries(report.visible).map(([queue, count]) => `${count} on ${queue}`),
+    ...Object.entries(report.hidden).map(
+      ([queue, count]) => `${count} on ${queue} (hidden until their visibility timeout)`,
+    ),
+  ];
+  if (report.orphaned > 0) parts.push(`${report.orphaned} for queues that no longer exist (kept)`);
+  return parts.length > 0 ? `queued messages recovered: ${parts.join(", ")}` : undefined;
 }
 
 function envPort(name: string): number | undefined {

@@ -1,4 +1,4 @@
-import type { FauxqsServer, S3SpyEvent, SpyMessage } from "fauxqs";
+import type { MessageSpyReader, S3SpyEvent, SpyMessage } from "fauxqs";
 
 interface RecordingSpy {
   addMessage(message: SpyMessage): void;
@@ -9,7 +9,10 @@ interface RecordingSpy {
  * listener runs synchronously inside the emulator's request, so it must only schedule work.
  * Returns a function that removes the hook.
  */
-export function onS3SpyEvent(server: FauxqsServer, listener: (event: S3SpyEvent) => void): () => void {
+export function onS3SpyEvent(
+  server: { readonly spy: MessageSpyReader },
+  listener: (event: S3SpyEvent) => void,
+): () => void {
   // `server.spy` is typed as a read-only view, but it is the MessageSpy the stores write to.
   const spy = server.spy as unknown as RecordingSpy;
   const original = spy.addMessage;

@@ -3,7 +3,10 @@ import { fileURLToPath } from "node:url";
 import { type LocalRuntime, startLocalRuntime } from "./runtime.ts";
 
 const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const dataDir = join(projectRoot, ".flywheel");
+/** `FLYWHEEL_DATA_DIR` moves it (a test runs the runtime on a folder of its own). */
+const dataDir = process.env.FLYWHEEL_DATA_DIR
+  ? resolve(process.env.FLYWHEEL_DATA_DIR)
+  : join(projectRoot, ".flywheel");
 const log = (line: string) => console.log(`[flywheel] ${line}`);
 
 let runtime: LocalRuntime | undefined;
