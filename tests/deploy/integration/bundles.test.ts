@@ -1,0 +1,448 @@
+import { execFile } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import { promisify } from "node:util";
+import { HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
+import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
+import { GetCommand } from "@aws-sdk/lib-dynamodb";
+import type { SQSBatchResponse } from "aws-lambda";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { readPartition } from "../../../lib/common/adapters/partition-reads.ts";
+import { QUEUES, type QueueKey, TABLE } from "../../../lib/common/resources.ts";
+import { publishCorrection } from "../../../lib/ingest/client/publish-correction.ts";
+import { toSqsEvent } from "../../../local/poller.ts";
+import { buildObjectCreatedEvent } from "../../../local/s3-events.ts";
+import { CLEAN_RUN_ID, samplePath, sampleRunFile } from "../../../samples/index.ts";
+import { type HttpRequest, httpEvent } from "../../support/http-events.ts";
+import { type LocalDeployment, startLocalDeployment } from "../support/deployment.ts";
+import { InvocationError, type RunningFunction } from "../support/lambda-process.ts";
+import type { CfnTemplate, SynthesizedFunction } from "../support/synth.ts";
+
+/**
+ * What deploys is what is tested: the stack is synthesized with its esbuild bundles, and every
+ * Node.js function of the template runs from its bundle in a Node process of its own with the
+ * template's environment (references resolved to resources provisioned on the emulators), driven
+ * by the events AWS would send it. Every AWS call a bundle makes is recorded and checked against
+ * the IAM policy of its role in the template.
+ */
+
+let deployment: LocalDeployment;
+const running = new Map<string, RunningFunction>();
+/** The function consuming each queue, and the API's, found in the template as AWS would wire them. */
+const consumers = new Map<QueueKey, SynthesizedFunction>();
+let apiFunction: SynthesizedFunction;
+let cfnLint: Promise<CfnLintResult> | undefined;
+
+const runId = `deploy-${CLEAN_RUN_ID}`;
+const runKey = `runs/${runId}/sft_candidates.jsonl`;
+const reviewer = { email: "reviewer@example.test", sub: "0f1e2d3c-reviewer" };
+
+beforeAll(async () => {
+  deployment = await startLocalDeployment({
+    dynamodb: inject("dynamodbEndpoint"),
+    aws: inject("awsEndpoint"),
+  });
+  // cfn-lint takes seconds; it reads the template while the bundles run.
+  cfnLint = runCfnLint(deployment.stack.templateFile);
+  const { template, functions } = deployment.stack;
+  for (const [queueKey, declaration] of Object.entries(QUEUES) as [QueueKey, (typeof QUEUES)[QueueKey]][]) {
+    const consumer = consumerOf(template, declaration.name);
+    const fn = functions.find((f) => f.logicalId === consumer);
+    if (fn) consumers.set(queueKey, fn);
+  }
+  const api = functions.find((f) => f.logicalId === integratedFunction(template));
+  if (!api) throw new Error("no function behind the HTTP API");
+  apiFunction = api;
+  await Promise.all(functions.map(async (fn) => running.set(fn.logicalId, await deployment.start(fn))));
+}, 180_000);
+
+afterAll(async () => {
+  await cfnLint?.catch(() => undefined);
+  await deployment?.stop();
+});
+
+const fnOf = (fn: SynthesizedFunction) => running.get(fn.logicalId) as RunningFunction;
+const consumer = (queue: QueueKey) => {
+  const fn = consumers.get(queue);
+  if (!fn) throw new Error(`no function consumes the ${queue} queue`);
+  return fn;
+};
+
+/** Calls the API bundle as API Gateway's HTTP API would, with the JWT authorizer's claims. */
+async function api(method: string, path: string, request: HttpRequest = {}, fn = fnOf(apiFunction)) {
+  const event = httpEvent(method, path, { claims: reviewer, ...request });
+  const result = await fn.invoke<{ statusCode: number; body?: string; headers?: Record<string, string> }>(
+    event,
+  );
+  const body = result.body ? JSON.parse(result.body) : undefined;
+  return { status: result.statusCode, body, headers: result.headers ?? {} };
+}
+
+/**
+ * Does what Lambda's event source mapping does for `queue`: receives what is waiting, invokes the
+ * consuming bundle with the SQS event, and deletes every message it did not report as failed.
+ * Repeats until the queue is empty, so continuations the function hands on are delivered too.
+ */
+async function deliver(queue: QueueKey): Promise<SQSBatchResponse[]> {
+  const { sqs } = deployment.clients;
+  const local = deployment.resources.queues[queue];
+  const responses: SQSBatchResponse[] = [];
+  for (;;) {
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: local.url,
+        MaxNumberOfMessages: Math.min(QUEUES[queue].batchSize, 10),
+        WaitTimeSeconds: 1,
+        AttributeNames: ["All"],
+        MessageAttributeNames: ["All"],
+      }),
+    );
+    if (Messages.length === 0) return responses;
+    const event = toSqsEvent(Messages, { queueArn: local.arn, region: "us-east-1" });
+    const response = (await fnOf(consumer(queue)).invoke<SQSBatchResponse | null>(event)) ?? {
+      batchItemFailures: [],
+    };
+    responses.push(response);
+    const failed = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
+    if (failed.size > 0) {
+      throw new Error(`${queue}: ${[...failed].join(", ")} failed\n${fnOf(consumer(queue)).output()}`);
+    }
+    for (const message of Messages) {
+      await sqs.send(new DeleteMessageCommand({ QueueUrl: local.url, ReceiptHandle: message.ReceiptHandle }));
+    }
+  }
+}
+
+const getItem = async (pk: string, sk: string) =>
+  (
+    await deployment.clients.dynamodb.send(
+      new GetCommand({ TableName: deployment.resources.tableName, Key: { pk, sk } }),
+    )
+  ).Item;
+
+describe("the synthesized bundles, each with its template environment, against the emulators", () => {
+  it("finds a bundle for every Node.js function and loads each as Lambda would", () => {
+    const { functions } = deployment.stack;
+    expect(functions.map((fn) => fn.logicalId).sort()).toEqual(
+      [...consumers.values(), apiFunction].map((fn) => fn.logicalId).sort(),
+    );
+    for (const fn of functions) {
+      expect(fn).toMatchObject({ handler: "index.handler", runtime: "nodejs22.x" });
+      expect(fnOf(fn).initMs).toBeGreaterThan(0);
+    }
+  });
+
+  it("imports a run uploaded under runs/ (S3 notification → run-uploads queue → import bundle)", async () => {
+    const { s3, sqs } = deployment.clients;
+    const bucket = deployment.resources.bucket;
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: runKey,
+        Body: await readFile(sampleRunFile(CLEAN_RUN_ID)),
+      }),
+    );
+    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: runKey }));
+    // What the bucket notification the stack configures puts on the queue.
+    const notification = buildObjectCreatedEvent({
+      bucket,
+      key: runKey,
+      size: head.ContentLength ?? 0,
+      eTag: head.ETag ?? "",
+      region: "us-east-1",
+      sequencer: "0A1B2C3D4E5F6071",
+      configurationId: "run-uploads",
+    });
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: deployment.resources.queues.runUploads.url,
+        MessageBody: JSON.stringify(notification),
+      }),
+    );
+
+    expect(await deliver("runUploads")).toEqual([{ batchItemFailures: [] }]);
+
+    const run = await getItem(`RUN#${runId}`, "RUN");
+    expect(run).toMatchObject({ state: "completed", counts: { imported: 30 } });
+    const candidates = await readPartition(
+      deployment.clients.dynamodb,
+      deployment.resources.tableName,
+      `RUN#${runId}`,
+      TABLE.indexes.byRun,
+    );
+    expect(candidates).toHaveLength(30);
+    expect(candidates.every((c) => c.status === "needs_review")).toBe(true);
+  });
+
+  let approvedId: string;
+
+  it("records a decision and undoes another through the API bundle, as the reviewer of the JWT", async () => {
+    const queue = await api("GET", "/api/sft/queue", { query: { run_id: runId, per_page: "5" } });
+    expect(queue.status).toBe(200);
+    expect(queue.body.items.length).toBeGreaterThanOrEqual(2);
+    const [first, second] = queue.body.items as { id: string }[];
+    approvedId = (first as { id: string }).id;
+    const discardedId = (second as { id: string }).id;
+
+    expect(
+      await api("POST", "/api/sft/submit", {
+        body: { id: approvedId, action: "correct", corrected_response: "The corrected answer." },
+      }),
+    ).toMatchObject({ status: 200, body: { ok: true } });
+    expect(
+      await api("POST", "/api/sft/submit", { body: { id: discardedId, action: "discard" } }),
+    ).toMatchObject({ status: 200 });
+    expect(await api("POST", "/api/sft/undo", { body: { id: discardedId } })).toMatchObject({
+      status: 200,
+      body: { ok: true },
+    });
+
+    expect(await getItem(`CAND#${approvedId}`, "CAND")).toMatchObject({ status: "approved" });
+    expect(await getItem(`CAND#${discardedId}`, "CAND")).toMatchObject({ status: "needs_review" });
+    const history = await api("GET", `/api/sft/candidates/${encodeURIComponent(discardedId)}`);
+    expect(
+      history.body.history.map((h: { action: string; reviewer: string }) => [h.action, h.reviewer]),
+    ).toEqual([
+      ["discard", reviewer.email],
+      ["undo", reviewer.email],
+    ]);
+  });
+
+  it("ingests over HTTP with a product token read from the tokens secret", async () => {
+    const [line] = (await readFile(samplePath("corrections", "valid.jsonl"), "utf8")).split("\n");
+    const message = { ...JSON.parse(line as string), source: "kiwi", idempotency_key: "deploy-http-1" };
+    const reply = await api("POST", "/api/sft/ingest", {
+      body: message,
+      claims: undefined,
+      token: deployment.ingestTokens.kiwi,
+    });
+    expect(reply.status, JSON.stringify(reply.body)).toBeLessThan(300);
+    const refused = await api("POST", "/api/sft/ingest", {
+      body: message,
+      claims: undefined,
+      token: "x".repeat(20),
+    });
+    expect(refused.status).toBe(403);
+  });
+
+  it("ingests a correction from the corrections queue (ingest bundle)", async () => {
+    const lines = (await readFile(samplePath("corrections", "valid.jsonl"), "utf8")).split("\n");
+    const message = { ...JSON.parse(lines[1] as string), idempotency_key: "deploy-queue-1" };
+    const [report] = await publishCorrection(
+      deployment.clients.sqs,
+      deployment.resources.queues.corrections.url,
+      [message],
+    );
+    expect(report?.ok).toBe(true);
+
+    expect(await deliver("corrections")).toEqual([{ batchItemFailures: [] }]);
+
+    const recordId = (report as { recordId: string }).recordId;
+    expect(await getItem(`CAND#${recordId}`, "CAND")).toMatchObject({ status: "approved" });
+  });
+
+  it("exports the approved candidates (API → exports queue → export bundle → presigned download)", async () => {
+    const started = await api("POST", "/api/exports", { body: { format: "openai-sft" } });
+    expect(started).toMatchObject({ status: 202, body: { status: "queued" } });
+    const exportId = started.body.id as string;
+
+    expect(await deliver("exports")).toEqual([{ batchItemFailures: [] }]);
+
+    const job = await api("GET", `/api/exports/${exportId}`);
+    expect(job).toMatchObject({ status: 200, body: { status: "succeeded" } });
+    const listed = await deployment.clients.s3.send(
+      new ListObjectsV2Command({ Bucket: deployment.resources.bucket, Prefix: `exports/${exportId}/` }),
+    );
+    expect((listed.Contents ?? []).map((o) => o.Key)).toContain(`exports/${exportId}/manifest.json`);
+    // The link is signed by the API function: fetching it is a read with the API's role.
+    const download = await fetch(job.body.download.url as string);
+    expect(download.status).toBe(200);
+    const lines = (await download.text())
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    // The reviewer's correction, the HTTP ingest and the queue ingest: three approved records.
+    expect(lines).toHaveLength(3);
+    expect(lines.map((l) => l.messages.at(-1).content)).toContain("The corrected answer.");
+  });
+
+  it("judges a session through the judge bundle against the model server the template names", async () => {
+    const sessions = JSON.parse(await readFile(samplePath("sessions", "sessions.json"), "utf8")) as {
+      id: string;
+      feedback: { message_index: number; rating: number; comment?: string }[];
+    }[];
+    const { feedback, ...session } = sessions[0] as (typeof sessions)[number];
+    expect((await api("POST", "/api/eval/sessions", { body: session })).status).toBe(201);
+    for (const rating of feedback) {
+      expect(
+        (await api("POST", "/api/eval/feedback", { body: { session_id: session.id, ...rating } })).status,
+      ).toBe(201);
+    }
+    const started = await api("POST", "/api/eval/run", {
+      body: {
+        scope: "session",
+        session_id: session.id,
+        model: "good",
+        backend: "openai",
+        candidates_from_dislikes: true,
+      },
+    });
+    expect(started).toMatchObject({ status: 202, body: { total: 1 } });
+
+    expect(await deliver("judge")).toEqual([{ batchItemFailures: [] }]);
+
+    const run = await api("GET", `/api/eval/run/${started.body.id}`);
+    expect(run.body.counts).toMatchObject({ done: 1, failed: 0 });
+    // Three experts, each called with the key from the operator's secret.
+    expect(deployment.judge.requests.length).toBeGreaterThanOrEqual(3);
+    expect(new Set(deployment.judge.requests.map((r) => r.authorization))).toEqual(
+      new Set([expect.stringMatching(/^Bearer sk-deploy-/)]),
+    );
+    const read = await api("GET", `/api/eval/sessions/${session.id}`);
+    expect(read.body.evaluations).toHaveLength(1);
+  });
+});
+
+describe("permissions as the template grants them", () => {
+  it("allows every AWS call each bundle made, action and resource, by its role's policy", () => {
+    for (const fn of deployment.stack.functions) {
+      const made = deployment.calls.filter((call) => call.principal === deployment.principalOf(fn));
+      expect(made.length, `${fn.logicalId} made no AWS call`).toBeGreaterThan(0);
+      expect(deployment.deniedCallsOf(fn), `${fn.logicalId}: calls its role does not allow`).toEqual([]);
+    }
+  });
+
+  it("fails a call once the grant it used is removed from the role", () => {
+    for (const fn of deployment.stack.functions) {
+      const made = deployment.calls.filter((call) => call.principal === deployment.principalOf(fn));
+      const call = made.find((c) => !c.action.startsWith("logs:")) as (typeof made)[number];
+      const copy = withoutGrant(deployment.stack.template, fn, call.action);
+      expect(deployment.deniedCallsOf(fn, copy).join("\n")).toContain(`${call.action} on ${call.resource}`);
+    }
+  });
+
+  it("fails a bundle whose environment variable the template names differently", async () => {
+    const ingest = consumer("corrections");
+    const copy = withRenamedVariable(deployment.stack.template, ingest, "TABLE_NAME", "TABLE");
+    const failed = await deployment.start(ingest, copy).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(failed).toBeInstanceOf(InvocationError);
+    expect((failed as InvocationError).message).toMatch(/TABLE_NAME/);
+
+    // An optional variable renamed: the bundle loads, and the flow that needs it fails.
+    const renamed = withRenamedVariable(
+      deployment.stack.template,
+      apiFunction,
+      "EXPORTS_QUEUE_URL",
+      "EXPORT_QUEUE",
+    );
+    const apiCopy = await deployment.start(apiFunction, renamed);
+    const reply = await api("POST", "/api/exports", { body: { format: "openai-sft" } }, apiCopy);
+    expect(reply.status).toBe(503);
+    await apiCopy.stop();
+  });
+});
+
+describe("the template itself", () => {
+  it("passes cfn-lint with no error and no warning left unacknowledged", async (ctx) => {
+    const result = await (cfnLint as Promise<CfnLintResult>);
+    if (result.kind === "absent") {
+      ctx.skip(
+        `cfn-lint is not installed (${result.reason}); install it (pip install cfn-lint) to lint the template`,
+      );
+      return;
+    }
+    const unacknowledged = result.findings.filter((f) => !(f.Rule.Id in CFN_LINT_ACKNOWLEDGED));
+    expect(
+      unacknowledged.map((f) => `${f.Level} ${f.Rule.Id} ${f.Location.Path.join("/")}: ${f.Message}`),
+    ).toEqual([]);
+  });
+});
+
+/**
+ * cfn-lint rules whose findings are accepted, each with the reason. Errors are never acknowledged.
+ */
+const CFN_LINT_ACKNOWLEDGED: Record<string, string> = {
+  W3005:
+    "CDK makes each function depend on its role and the role's default policy, and the bucket notifications on the queue's policy, so the permissions exist before the resource uses them; the dependency on the role is also implied by the GetAtt of its ARN, which is all cfn-lint reports: redundant, not wrong.",
+};
+
+interface CfnLintFinding {
+  Level: string;
+  Message: string;
+  Rule: { Id: string };
+  Location: { Path: (string | number)[] };
+}
+type CfnLintResult = { kind: "absent"; reason: string } | { kind: "ran"; findings: CfnLintFinding[] };
+
+async function runCfnLint(templateFile: string): Promise<CfnLintResult> {
+  try {
+    const { stdout } = await promisify(execFile)("cfn-lint", ["--format", "json", "--", templateFile], {
+      maxBuffer: 16 * 1024 * 1024,
+    }).catch((error: { code?: unknown; stdout?: string }) => {
+      // cfn-lint exits non-zero when it finds anything; its findings are still on stdout.
+      if (typeof error.code === "number" && error.stdout !== undefined) return { stdout: error.stdout };
+      throw error;
+    });
+    return { kind: "ran", findings: JSON.parse(stdout || "[]") as CfnLintFinding[] };
+  } catch (error) {
+    return { kind: "absent", reason: String((error as Error).message).split("\n")[0] ?? "" };
+  }
+}
+
+/** The logical id of the function an event source mapping feeds from the queue named `*-<name>`. */
+function consumerOf(template: CfnTemplate, queueName: string): string | undefined {
+  const queueId = Object.entries(template.Resources).find(
+    ([, r]) => r.Type === "AWS::SQS::Queue" && String(r.Properties?.QueueName).endsWith(`-${queueName}`),
+  )?.[0];
+  const mapping = Object.values(template.Resources).find(
+    (r) =>
+      r.Type === "AWS::Lambda::EventSourceMapping" &&
+      JSON.stringify(r.Properties?.EventSourceArn) === JSON.stringify({ "Fn::GetAtt": [queueId, "Arn"] }),
+  );
+  return (mapping?.Properties?.FunctionName as { Ref?: string } | undefined)?.Ref;
+}
+
+/** The logical id of the function behind the HTTP API's Lambda integration. */
+function integratedFunction(template: CfnTemplate): string | undefined {
+  const integration = Object.values(template.Resources).find(
+    (r) => r.Type === "AWS::ApiGatewayV2::Integration",
+  );
+  return (integration?.Properties?.IntegrationUri as { "Fn::GetAtt"?: [string, string] } | undefined)?.[
+    "Fn::GetAtt"
+  ]?.[0];
+}
+
+/** A copy of `template` whose role for `fn` no longer grants `action` (in any of its statements). */
+function withoutGrant(template: CfnTemplate, fn: SynthesizedFunction, action: string): CfnTemplate {
+  const copy = structuredClone(template);
+  for (const resource of Object.values(copy.Resources)) {
+    if (resource.Type !== "AWS::IAM::Policy") continue;
+    if (!JSON.stringify(resource.Properties?.Roles).includes(`"${fn.roleId}"`)) continue;
+    const document = resource.Properties?.PolicyDocument as { Statement: { Action: string | string[] }[] };
+    for (const statement of document.Statement) {
+      const actions = ([] as string[]).concat(statement.Action).filter((a) => a !== action);
+      statement.Action = actions.length > 0 ? actions : "none:None";
+    }
+  }
+  return copy;
+}
+
+/** A copy of `template` in which `fn`'s environment variable `from` is called `to`. */
+function withRenamedVariable(
+  template: CfnTemplate,
+  fn: SynthesizedFunction,
+  from: string,
+  to: string,
+): CfnTemplate {
+  const copy = structuredClone(template);
+  const environment = copy.Resources[fn.logicalId]?.Properties?.Environment as
+    | { Variables: Record<string, unknown> }
+    | undefined;
+  const variables = environment?.Variables ?? {};
+  if (!(from in variables)) throw new Error(`${fn.logicalId} has no ${from}`);
+  variables[to] = variables[from];
+  delete variables[from];
+  return copy;
+}
