@@ -10,7 +10,7 @@ const config = loadConfig(IngestQueueConfig);
 const deps = ingestCorrectionDeps(
   createAwsClients(config),
   { tableName: config.TABLE_NAME, bucket: config.BUCKET_NAME },
-  config.INGEST_QUEUE_SENDERS,
+  { senders: config.INGEST_QUEUE_SENDERS, sourceDefaults: config.INGEST_SOURCE_DEFAULTS },
 );
 const processor = new BatchProcessor(EventType.SQS);
 const recordHandler = createCorrectionRecordHandler(deps);

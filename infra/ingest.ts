@@ -25,6 +25,8 @@ export interface IngestProps {
  */
 /** CDK context naming each queue sender's sources (SQS sender id → sources). */
 export const INGEST_QUEUE_SENDERS_CONTEXT = "ingestQueueSenders";
+/** Context key: each product source's defaults (its model), for both ingest paths. */
+export const INGEST_SOURCE_DEFAULTS_CONTEXT = "ingestSourceDefaults";
 
 export class Ingest extends Construct {
   readonly corrections: ResilientQueue;
@@ -53,6 +55,14 @@ export class Ingest extends Construct {
         "INGEST_QUEUE_SENDERS",
         typeof senders === "string" ? senders : JSON.stringify(senders),
       );
+    }
+    // `-c ingestSourceDefaults='{"kiwi":{"model":"Llama-3.2-3B"}}'`: a product that never names
+    // its model (Avocet's ingest body) is still traceable; the queue and the endpoint agree.
+    const defaults = this.node.tryGetContext(INGEST_SOURCE_DEFAULTS_CONTEXT) as unknown;
+    if (defaults) {
+      const json = typeof defaults === "string" ? defaults : JSON.stringify(defaults);
+      this.ingestCorrections.addEnvironment("INGEST_SOURCE_DEFAULTS", json);
+      props.apiFunction.addEnvironment("INGEST_SOURCE_DEFAULTS", json);
     }
 
     this.tokens = new Secret(this, "IngestTokens", {

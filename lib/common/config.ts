@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { MAX_COUNTED_LABEL_CHARS } from "./domain/stats.ts";
 
 /**
  * Configuration read once at cold start from the environment. Endpoints are only set locally
@@ -84,6 +85,21 @@ const jsonVariable = (message: string) =>
     });
 
 /**
+ * What each product's corrections may leave out, as JSON: source → `{"model": "…"}`. A message
+ * without a `model` from a source configured here is stored with the source's model, and its
+ * provenance says the model came from this default (`defaults_applied`). Read by both ingest
+ * paths (the queue's function and `POST /api/sft/ingest`).
+ */
+const IngestSourceDefaults = jsonVariable('must be a JSON object of source → {"model": "…"}').pipe(
+  z
+    .record(
+      z.string().min(1),
+      z.strictObject({ model: z.string().trim().min(1).max(MAX_COUNTED_LABEL_CHARS).optional() }),
+    )
+    .optional(),
+);
+
+/**
  * The ingest function. `INGEST_QUEUE_SENDERS` binds queue senders to the sources they may ingest
  * for: a JSON object of SQS sender id (an IAM user id, or a role id, whatever its session) → the
  * sources it may name. Unset, any sender allowed to send to the queue may ingest for any source.
@@ -92,6 +108,7 @@ export const IngestQueueConfig = BaseConfig.extend({
   INGEST_QUEUE_SENDERS: jsonVariable("must be a JSON object of sender id → list of sources").pipe(
     z.record(z.string().min(1), z.array(z.string().min(1))).optional(),
   ),
+  INGEST_SOURCE_DEFAULTS: IngestSourceDefaults,
 });
 export type IngestQueueConfig = z.infer<typeof IngestQueueConfig>;
 
@@ -107,6 +124,7 @@ export const IngestApiConfig = BaseConfig.extend({
     .transform((arn) => (arn ? arn : undefined)),
   /** How long a read of the secret is reused, so a rotated token is honoured within this time. */
   INGEST_TOKENS_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
+  INGEST_SOURCE_DEFAULTS: IngestSourceDefaults,
 });
 export type IngestApiConfig = z.infer<typeof IngestApiConfig>;
 

@@ -8,14 +8,18 @@ import { SecretsManagerIngestTokens, staticIngestTokens } from "./adapters/inges
 import type { IngestRouteDeps } from "./edge/ingest-routes.ts";
 import type { IngestCorrectionDeps } from "./usecases/ingest-correction.ts";
 
-/** The ingest use case wired to DynamoDB and S3; queue senders bound to their sources when given. */
+/**
+ * The ingest use case wired to DynamoDB and S3; queue senders bound to their sources and the
+ * sources' defaults when given.
+ */
 export function ingestCorrectionDeps(
   clients: AwsClients,
   names: { tableName: string; bucket: string },
-  senders?: IngestCorrectionDeps["senders"],
+  policy: Pick<IngestCorrectionDeps, "senders" | "sourceDefaults"> = {},
 ): IngestCorrectionDeps {
   return {
-    ...(senders ? { senders } : {}),
+    ...(policy.senders ? { senders: policy.senders } : {}),
+    ...(policy.sourceDefaults ? { sourceDefaults: policy.sourceDefaults } : {}),
     corrections: new CorrectionTable(
       clients.dynamodb,
       names.tableName,
@@ -36,6 +40,10 @@ export function ingestApiDeps(clients: AwsClients, config: IngestApiConfig): Ing
     : staticIngestTokens(config.INGEST_TOKENS);
   return {
     tokens,
-    ingest: ingestCorrectionDeps(clients, { tableName: config.TABLE_NAME, bucket: config.BUCKET_NAME }),
+    ingest: ingestCorrectionDeps(
+      clients,
+      { tableName: config.TABLE_NAME, bucket: config.BUCKET_NAME },
+      { sourceDefaults: config.INGEST_SOURCE_DEFAULTS },
+    ),
   };
 }

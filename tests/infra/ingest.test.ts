@@ -206,3 +206,31 @@ describe("queue senders", () => {
     expect(plain?.Properties.Environment.Variables.INGEST_QUEUE_SENDERS).toBeUndefined();
   });
 });
+
+describe("source defaults", () => {
+  it("gives both ingest paths the same defaults from the ingestSourceDefaults context, and none without it", () => {
+    const defaults = { kiwi: { model: "Llama-3.2-3B" } };
+    const app = new App({
+      builtinCloudFormationValidation: false,
+      context: { "aws:cdk:bundling-stacks": [], ingestSourceDefaults: defaults },
+    });
+    const withDefaults = Template.fromStack(new FlywheelStack(app, "Flywheel"));
+    const variablesOf = (t: Template, description: RegExp) =>
+      Object.values(
+        t.findResources("AWS::Lambda::Function", {
+          Properties: { Description: Match.stringLikeRegexp(description.source) },
+        }),
+      ).map((fn) => fn.Properties.Environment.Variables as Record<string, unknown>);
+
+    const [queue] = variablesOf(withDefaults, /corrections from products/);
+    const [api] = variablesOf(withDefaults, /Serves the review HTTP API/);
+    expect(queue?.INGEST_SOURCE_DEFAULTS).toBe(JSON.stringify(defaults));
+    expect(api?.INGEST_SOURCE_DEFAULTS).toBe(JSON.stringify(defaults));
+    for (const variables of [
+      ...variablesOf(template, /corrections from products/),
+      ...variablesOf(template, /Serves the review HTTP API/),
+    ]) {
+      expect(variables.INGEST_SOURCE_DEFAULTS).toBeUndefined();
+    }
+  });
+});

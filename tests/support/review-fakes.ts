@@ -30,6 +30,20 @@ export function storedCandidate(id: string, overrides: Partial<Candidate> = {}):
   };
 }
 
+/** A candidate a reviewer approved with a correction, its provenance naming who and when. */
+export function approvedCandidate(id: string): Candidate {
+  const candidate = storedCandidate(id, { status: "approved", corrected_response: "4", prompt_ready: true });
+  return {
+    ...candidate,
+    provenance: {
+      ...candidate.provenance,
+      approved: true,
+      approved_by: "ana",
+      approved_at: "2026-04-08T09:00:00.000Z",
+    } as Candidate["provenance"],
+  };
+}
+
 /** The review store in memory, with the same compare-and-set rule as the table's transaction. */
 export class MemoryReviewStore implements ReviewStore {
   readonly candidates = new Map<string, Candidate & Record<string, unknown>>();

@@ -12,7 +12,13 @@ import { type CountedCandidate, type CounterDelta, countersOf } from "../../comm
  * item. `countedView` refuses any other read, so if `countersOf` starts depending on another
  * attribute the recount fails loudly (naming it) instead of counting from a field it never read.
  */
-export const COUNTED_ATTRIBUTES = ["status", "corrected_response", "task_type", "provenance"] as const;
+export const COUNTED_ATTRIBUTES = [
+  "status",
+  "corrected_response",
+  "task_type",
+  "provenance",
+  "prompt_ready",
+] as const;
 
 const COUNTED = new Set<PropertyKey>(COUNTED_ATTRIBUTES);
 

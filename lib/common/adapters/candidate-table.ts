@@ -1,7 +1,8 @@
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { CandidateImportStore, StoredCandidateOrigin } from "../../import/ports.ts";
 import type { Candidate } from "../domain/candidate.ts";
-import { deltaForNew, mergeDeltas } from "../domain/stats.ts";
+import { type CountedCandidate, deltaForNew, mergeDeltas } from "../domain/stats.ts";
+import { isSftPromptReady } from "../domain/trainable.ts";
 import { TABLE } from "../resources.ts";
 import { batchGetAll } from "./batch-get.ts";
 import { candidateIndexKeys, keys } from "./table-keys.ts";
@@ -107,7 +108,7 @@ export class CandidateTable implements CandidateImportStore {
               ExpressionAttributeNames: { "#pk": TABLE.partitionKey },
             },
           })),
-          counters: mergeDeltas(batch.map(({ candidate }) => deltaForNew(candidate))),
+          counters: mergeDeltas(batch.map(({ item }) => deltaForNew(item as unknown as CountedCandidate))),
         };
       },
       // An id already stored leaves the batch; the rest is tried again, until none is left.
@@ -223,10 +224,14 @@ function isRefusedByStore(error: unknown): boolean {
   );
 }
 
-/** A candidate as a table item: its keys, its index keys for its status, and its fields. */
+/**
+ * A candidate as a table item: its keys, its index keys for its status, its fields, and whether
+ * its prompt can open an SFT example (`prompt_ready`, which `export_ready` counts by).
+ */
 export function candidateItem(candidate: Candidate): Record<string, unknown> {
   return {
     ...candidate,
+    prompt_ready: isSftPromptReady(candidate.prompt_messages),
     ...keys.candidate(candidate.id),
     ...candidateIndexKeys(candidate, candidate.status),
     type: "candidate",

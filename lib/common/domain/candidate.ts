@@ -87,6 +87,8 @@ export interface Candidate
   readonly failure_category: FailureCategory | null;
   readonly version: number;
   readonly provenance: Provenance;
+  /** Set by the store: whether the prompt can open an SFT example (see `sftPromptProblem`). */
+  readonly prompt_ready?: boolean;
   /** What the uploaded line said about its review state; kept for reference, never acted on. */
   readonly upstream?: {
     status?: string | null;

@@ -38,6 +38,7 @@ const optionalFields = {
   // sqs / http
   principal: text.nullish(),
   received_at: time.nullish(),
+  defaults_applied: z.array(z.string()).nullish(),
   // review facts
   approved: z.boolean().nullish(),
   approved_by: text.nullish(),

@@ -46,12 +46,21 @@ export const counterName = {
 
 export const UNKNOWN = "unknown";
 
-/** True when the candidate can go into an SFT export: approved with a non-blank correction. */
-export function isExportReady(candidate: {
-  readonly status: string;
-  readonly corrected_response?: string | null;
-}): boolean {
-  return candidate.status === "approved" && (candidate.corrected_response ?? "").trim() !== "";
+/**
+ * True when the export firewall's record rules let the candidate through an SFT export (the
+ * `openai-sft` lines `GET /api/sft/export` delivers): approved, a non-blank correction, a prompt
+ * that can open the conversation (`prompt_ready`, judged once when the candidate was stored) and
+ * traceable provenance. Records stored before `prompt_ready` existed are taken at their word.
+ * Only duplicates are beyond a count of single records: an export keeps the first of two records
+ * with the same prompt and correction, and this counts both.
+ */
+export function isExportReady(candidate: CountedCandidate): boolean {
+  return (
+    candidate.status === "approved" &&
+    (candidate.corrected_response ?? "").trim() !== "" &&
+    candidate.prompt_ready !== false &&
+    validateProvenance({ provenance: candidate.provenance, status: candidate.status }).valid
+  );
 }
 
 /**
@@ -63,6 +72,8 @@ export interface CountedCandidate {
   readonly corrected_response?: string | null;
   readonly task_type?: string | null;
   readonly provenance?: unknown;
+  /** Whether the prompt can open an SFT example (`sftPromptProblem`); absent on older records. */
+  readonly prompt_ready?: boolean;
 }
 
 /** A text field of the stored provenance block, `null` when absent, blank or not text. */

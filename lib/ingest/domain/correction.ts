@@ -182,6 +182,8 @@ export interface CorrectionProvenance extends Provenance {
   readonly principal: string;
   readonly received_at: string;
   readonly idempotency_key: string | null;
+  /** Fields filled from the source's configured defaults, not sent by the product. */
+  readonly defaults_applied?: readonly string[];
   readonly schema_version: number;
   /** The product's own users approved the correction; the sender vouches for it as it arrives. */
   readonly approved: true;
@@ -230,11 +232,21 @@ function joinedRecordId(source: string, idempotencyKey: string | null | undefine
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 
-/** The approved, export-ready record a correction becomes. */
+/**
+ * What a product's corrections leave out and Flywheel may assume, per source: today the model
+ * that answered, for products whose messages (Avocet's ingest body) never name it.
+ */
+export type SourceDefaults = Readonly<Record<string, { readonly model?: string | undefined }>>;
+
+/**
+ * The approved record a correction becomes. A field the message leaves out that its source has
+ * a default for is filled from the default, and provenance says so (`defaults_applied`).
+ */
 export function candidateFromCorrection(
   message: CorrectionMessage,
   origin: CorrectionOrigin,
   capturedAt: string,
+  defaults: SourceDefaults = {},
 ): Candidate {
   const {
     schema_version,
@@ -252,10 +264,16 @@ export function candidateFromCorrection(
     metadata,
     ...unknownFields
   } = message;
+  const defaultModel = model
+    ? undefined
+    : Object.hasOwn(defaults, source)
+      ? defaults[source]?.model
+      : undefined;
   const provenance: CorrectionProvenance = {
     source,
     channel: origin.channel,
-    model: model ?? null,
+    model: model ?? defaultModel ?? null,
+    ...(defaultModel ? { defaults_applied: ["model"] } : {}),
     captured_at: capturedAt,
     ...(origin.channel === "sqs" ? { message_id: origin.deliveryId } : { request_id: origin.deliveryId }),
     principal: origin.principal,

@@ -25,6 +25,14 @@ export function createCorrectionRecordHandler(
         reason: outcome.reason,
         key: outcome.key,
       });
+    } else if (outcome.warnings.length > 0) {
+      // Stored, but no export will take it until its provenance is complete.
+      logger.warn("correction ingested without complete provenance", {
+        messageId: record.messageId,
+        status: outcome.status,
+        id: outcome.id,
+        warnings: outcome.warnings,
+      });
     } else {
       logger.info("correction ingested", {
         messageId: record.messageId,

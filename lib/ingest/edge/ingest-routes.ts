@@ -26,14 +26,15 @@ export function registerIngestRoutes(app: Router, deps: IngestRouteDeps): void {
     if (message.source !== caller.source) {
       throw new ForbiddenError("This token may only ingest corrections for its own source");
     }
-    const { id } = await ingestCorrection(deps.ingest, message, {
+    const { id, warnings } = await ingestCorrection(deps.ingest, message, {
       channel: "http",
       deliveryId:
         (event as { requestContext?: { requestId?: string } }).requestContext?.requestId ?? randomUUID(),
       principal: caller.principal,
       receivedAt: new Date().toISOString(),
     });
-    return { ok: true, id };
+    // Avocet answered `{ok, id}`; `warnings` is new beside them (empty for a traceable record).
+    return { ok: true, id, warnings: [...warnings] };
   });
 }
 

@@ -1,4 +1,6 @@
+import type { Candidate } from "../../common/domain/candidate.ts";
 import { ConflictError, PayloadTooLargeError, ValidationError } from "../../common/domain/errors.ts";
+import { validateProvenance } from "../../common/domain/provenance.ts";
 import { excerpt } from "../../import/domain/run-line.ts";
 import {
   type CorrectionFault,
@@ -7,6 +9,7 @@ import {
   candidateFromCorrection,
   classifyCorrection,
   earlierRecordId,
+  type SourceDefaults,
 } from "../domain/correction.ts";
 import type { CorrectionStore, IngestQuarantine } from "../ports.ts";
 
@@ -16,6 +19,8 @@ export interface IngestCorrectionDeps {
   readonly now?: () => Date;
   /** Queue senders bound to their sources (SQS sender id → sources); absent, any sender may send. */
   readonly senders?: Readonly<Record<string, readonly string[]>>;
+  /** What each source's messages may leave out (its model): filled in, and noted in provenance. */
+  readonly sourceDefaults?: SourceDefaults;
 }
 
 /** Bodies above this are refused unread: SQS itself carries at most 1 MiB. */
@@ -35,6 +40,11 @@ export class CorrectionUnstorableError extends ValidationError {}
 export type IngestOutcome = {
   readonly status: "ingested" | "already_ingested";
   readonly id: string;
+  /**
+   * What keeps the record out of exports though it is stored: each provenance problem (a model
+   * neither sent nor configured for the source). Empty for a traceable record.
+   */
+  readonly warnings: readonly string[];
 };
 
 /**
@@ -47,11 +57,12 @@ export async function ingestCorrection(
   origin: CorrectionOrigin,
 ): Promise<IngestOutcome> {
   const now = deps.now ?? (() => new Date());
-  const candidate = candidateFromCorrection(message, origin, now().toISOString());
+  const candidate = candidateFromCorrection(message, origin, now().toISOString(), deps.sourceDefaults);
+  const warnings = provenanceWarnings(candidate);
   const earlier = await storedUnderEarlierId(deps, message, origin);
   if (earlier) {
     refuseConflict(message, earlier.id, earlier.stored.fingerprint, candidate.correction_sha256);
-    return { status: "already_ingested", id: earlier.id };
+    return { status: "already_ingested", id: earlier.id, warnings };
   }
   const stored = await deps.corrections.insertIfAbsent(candidate);
   if (stored === "too_large") {
@@ -61,7 +72,18 @@ export async function ingestCorrection(
     const fingerprint = (await deps.corrections.storedCorrection(candidate.id))?.fingerprint;
     refuseConflict(message, candidate.id, fingerprint ?? null, candidate.correction_sha256);
   }
-  return { status: stored === "inserted" ? "ingested" : "already_ingested", id: candidate.id };
+  return { status: stored === "inserted" ? "ingested" : "already_ingested", id: candidate.id, warnings };
+}
+
+/** The record's provenance problems, each saying what to send or configure. */
+function provenanceWarnings(candidate: Candidate): string[] {
+  const verdict = validateProvenance(candidate);
+  if (verdict.valid) return [];
+  return verdict.errors.map((error) =>
+    error.startsWith("model:")
+      ? `provenance ${error}: send "model", or configure a default model for source ${JSON.stringify(candidate.source)}; until then exports keep this record out (missing_provenance)`
+      : `provenance ${error}; until it is filled in exports keep this record out (missing_provenance)`,
+  );
 }
 
 /** A different correction under a used key is a conflict, never silently the first one. */

@@ -30,6 +30,7 @@ const PROJECTION = {
     "corrected_response",
     "reviewer",
     "decided_at",
+    "prompt_ready",
   ].join(", "),
   names: {
     "#pk": TABLE.partitionKey,

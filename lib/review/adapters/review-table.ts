@@ -32,7 +32,7 @@ export class ReviewTable implements ReviewStore {
         Key: keys.candidate(id),
         ConsistentRead: true,
         ProjectionExpression:
-          "id, #status, #version, corrected_response, failure_category, #timestamp, task_type, provenance",
+          "id, #status, #version, corrected_response, failure_category, #timestamp, task_type, provenance, prompt_ready",
         ExpressionAttributeNames: { "#status": "status", "#version": "version", "#timestamp": "timestamp" },
       }),
     );

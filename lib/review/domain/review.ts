@@ -92,6 +92,7 @@ export type ReviewSubject = Pick<
   | "timestamp"
   | "task_type"
   | "provenance"
+  | "prompt_ready"
 >;
 
 /** One entry of a candidate's history: every decision and every undo. */

@@ -153,7 +153,12 @@ describe("POST /api/sft/ingest: the body", () => {
     });
     expect(reply).toEqual({
       status: 200,
-      body: { ok: true, id: expect.stringMatching(/^ingest-[0-9a-f]{32}$/) },
+      body: {
+        ok: true,
+        id: expect.stringMatching(/^ingest-[0-9a-f]{32}$/),
+        // No model, and none configured for peregrine: stored, but no export will take it.
+        warnings: [expect.stringMatching(/^provenance model: is required: send "model", or configure/)],
+      },
     });
     expect(await stored(reply.body.id)).toMatchObject({
       status: "approved",
@@ -209,7 +214,10 @@ describe("POST /api/sft/ingest: the body", () => {
       body: kiwiCorrection({ correction: "changed" }),
     });
 
-    expect(first).toEqual({ status: 200, body: { ok: true, id: expect.any(String) } });
+    expect(first).toEqual({
+      status: 200,
+      body: { ok: true, id: expect.any(String), warnings: [expect.stringContaining("model")] },
+    });
     expect(retry).toEqual(first);
     // The same key with another correction is a conflict, never silently the first record.
     expect(changed.status).toBe(409);
@@ -220,7 +228,44 @@ describe("POST /api/sft/ingest: the body", () => {
     const after = await counters();
     expect((after.total ?? 0) - (before.total ?? 0)).toBe(1);
     expect((after["status#approved"] ?? 0) - (before["status#approved"] ?? 0)).toBe(1);
-    expect((after.export_ready ?? 0) - (before.export_ready ?? 0)).toBe(1);
+    // Approved, but untraceable (no model): not counted as ready for an export that would refuse it.
+    expect((after.export_ready ?? 0) - (before.export_ready ?? 0)).toBe(0);
+    expect((after.prov_missing ?? 0) - (before.prov_missing ?? 0)).toBe(1);
+  });
+
+  it("fills a source's configured model into a body without one, says so, and counts it export-ready", async () => {
+    const configured = await loadApi({
+      INGEST_TOKENS: JSON.stringify(TOKENS),
+      INGEST_SOURCE_DEFAULTS: JSON.stringify({ kiwi: { model: "Llama-3.2-3B" } }),
+    });
+    const before = await counters();
+    const defaulted = await ingest({ token: TOKENS.kiwi, body: kiwiCorrection() }, configured);
+    const named = await ingest(
+      { token: TOKENS.kiwi, body: kiwiCorrection({ model: "Phi-3.5-mini", correction: "Rest 15 minutes." }) },
+      configured,
+    );
+
+    expect(defaulted).toEqual({ status: 200, body: { ok: true, id: expect.any(String), warnings: [] } });
+    expect(named.body.warnings).toEqual([]);
+    expect((await stored(defaulted.body.id))?.provenance).toMatchObject({
+      model: "Llama-3.2-3B",
+      defaults_applied: ["model"],
+    });
+    // A model the product names wins over the default, and nothing says a default was applied.
+    const namedProvenance = (await stored(named.body.id))?.provenance as Record<string, unknown>;
+    expect(namedProvenance.model).toBe("Phi-3.5-mini");
+    expect(namedProvenance).not.toHaveProperty("defaults_applied");
+    const after = await counters();
+    expect((after.export_ready ?? 0) - (before.export_ready ?? 0)).toBe(2);
+    expect(
+      (after["prov_valid#model#Llama-3.2-3B"] ?? 0) - (before["prov_valid#model#Llama-3.2-3B"] ?? 0),
+    ).toBe(1);
+  });
+
+  it("refuses to start with source defaults that are not a map of source to model", async () => {
+    await expect(loadApi({ INGEST_SOURCE_DEFAULTS: '{"kiwi":"Llama"}' })).rejects.toThrow(
+      /INGEST_SOURCE_DEFAULTS/,
+    );
   });
 
   it("treats the idempotency_key field like the header, and refuses the two disagreeing", async () => {

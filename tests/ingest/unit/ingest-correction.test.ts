@@ -91,8 +91,9 @@ describe("ingestCorrectionDelivery", () => {
     const first = await ingestCorrectionDelivery(deps, delivery(message(), "m-1"));
     const again = await ingestCorrectionDelivery(deps, delivery(message(), "m-2"));
 
-    expect(first).toEqual({ status: "ingested", id: expect.stringMatching(/^ingest-/) });
-    expect(again).toEqual({ status: "already_ingested", id: (first as { id: string }).id });
+    const warnings = [expect.stringContaining("model: is required")];
+    expect(first).toEqual({ status: "ingested", id: expect.stringMatching(/^ingest-/), warnings });
+    expect(again).toEqual({ status: "already_ingested", id: (first as { id: string }).id, warnings });
     expect(corrections.stored.size).toBe(1);
     const [record] = corrections.stored.values();
     expect(record?.provenance).toMatchObject({ captured_at: NOW.toISOString(), message_id: "m-1" });
@@ -129,6 +130,7 @@ describe("ingestCorrectionDelivery", () => {
     expect(await ingestCorrectionDelivery(deps, delivery(body, "m-5"))).toEqual({
       status: "already_ingested",
       id: earlier,
+      warnings: [expect.stringContaining("model")],
     });
     expect(corrections.stored.size).toBe(1);
     const changed = await ingestCorrectionDelivery(
@@ -141,7 +143,33 @@ describe("ingestCorrectionDelivery", () => {
       deps,
       delivery(message({ source: "kiwi\nweb", idempotency_key: "k-10" }), "m-7"),
     );
-    expect(other).toEqual({ status: "ingested", id: correctionRecordId("kiwi\nweb", "k-10", "m-7") });
+    expect(other).toMatchObject({ status: "ingested", id: correctionRecordId("kiwi\nweb", "k-10", "m-7") });
+  });
+
+  it("fills the model from the source's defaults only where the message names none", async () => {
+    const configured = { ...deps, sourceDefaults: { peregrine: { model: "Qwen2.5-3B" } } };
+    const defaulted = await ingestCorrectionDelivery(configured, delivery(message(), "m-1"));
+    const named = await ingestCorrectionDelivery(
+      configured,
+      delivery(message({ idempotency_key: "k-2", model: "Phi-3.5-mini" }), "m-2"),
+    );
+    const elsewhere = await ingestCorrectionDelivery(
+      configured,
+      delivery(message({ source: "kiwi", idempotency_key: "k-3" }), "m-3"),
+    );
+
+    expect(defaulted).toMatchObject({ status: "ingested", warnings: [] });
+    expect(named).toMatchObject({ status: "ingested", warnings: [] });
+    expect(elsewhere).toMatchObject({ status: "ingested", warnings: [expect.stringContaining('"kiwi"')] });
+    const provenanceOf = (outcome: unknown) =>
+      corrections.stored.get((outcome as { id: string }).id)?.provenance as unknown as Record<
+        string,
+        unknown
+      >;
+    expect(provenanceOf(defaulted)).toMatchObject({ model: "Qwen2.5-3B", defaults_applied: ["model"] });
+    expect(provenanceOf(named).model).toBe("Phi-3.5-mini");
+    expect(provenanceOf(named)).not.toHaveProperty("defaults_applied");
+    expect(provenanceOf(elsewhere).model).toBeNull();
   });
 
   it("lets any sender ingest for any source when no binding is configured", async () => {

@@ -11,7 +11,7 @@ import {
   staleConflict,
   UndoRequest,
 } from "../../../lib/review/domain/review.ts";
-import { storedCandidate } from "../../support/review-fakes.ts";
+import { approvedCandidate, storedCandidate } from "../../support/review-fakes.ts";
 
 const AT = new Date("2026-05-01T10:00:00.000Z");
 const decision = (body: Record<string, unknown>) => SubmitRequest.parse({ id: "c1", ...body });
@@ -282,9 +282,25 @@ describe("counters", () => {
   });
 
   it("leave out what a change does not move", () => {
-    const before = storedCandidate("c1", { status: "approved", corrected_response: "4" });
+    const before = approvedCandidate("c1");
     expect(deltaForChange(before, { ...before, corrected_response: "5" })).toEqual({});
     expect(deltaForChange(before, { ...before, corrected_response: "  " })).toEqual({ export_ready: -1 });
+  });
+
+  it("count export_ready only for what an SFT export delivers", () => {
+    const ready = approvedCandidate("c1");
+    expect(deltaForNew(ready).export_ready).toBe(1);
+    const { approved_by: _, ...unsigned } = ready.provenance as unknown as Record<string, unknown>;
+    const notReady = [
+      { ...ready, status: "needs_review" as const },
+      { ...ready, corrected_response: " " },
+      { ...ready, prompt_ready: false },
+      { ...ready, provenance: { ...ready.provenance, model: null } },
+      { ...ready, provenance: unsigned as unknown as Candidate["provenance"] },
+    ];
+    for (const candidate of notReady) expect(deltaForNew(candidate).export_ready).toBeUndefined();
+    // Stored before the prompt was judged: taken at its word.
+    expect(deltaForNew({ ...ready, prompt_ready: undefined }).export_ready).toBe(1);
   });
 
   it("become Avocet's stats, every status present", () => {
