@@ -1,10 +1,12 @@
 import { existsSync } from "node:fs";
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { createAwsClients } from "../lib/common/adapters/aws-clients.ts";
 import { buildCodeVersion } from "../lib/common/code-version.ts";
 import { dlqName, QUEUES, type QueueKey } from "../lib/common/resources.ts";
+import { importsInProgress } from "../lib/import/usecases/imports-in-progress.ts";
 import type { RestoreReport } from "./durable-sqs.ts";
 import {
   type RunningDynamoDb,
@@ -18,6 +20,7 @@ import { type LocalConfig, loadOrCreateTokens } from "./local-config.ts";
 import { type Poller, startPoller } from "./poller.ts";
 import { provision } from "./provision.ts";
 import { onS3SpyEvent } from "./spy-hook.ts";
+import { repairStrandedWork } from "./startup-check.ts";
 import { createUploadBridge } from "./upload-bridge.ts";
 
 export type { LocalConfig } from "./local-config.ts";
@@ -47,7 +50,17 @@ export interface LocalRuntimeOptions {
 
 export interface LocalRuntime {
   readonly config: LocalConfig;
+  /** What the queue consumers are doing now, one line each (an import with its counts so far). */
+  activity(): string[];
+  /** Stops receiving, lets what is running finish, then stops everything. */
   stop(): Promise<void>;
+  /**
+   * Stops at the next checkpoint: every invocation is told its time is up, so an import saves its
+   * checkpoint and hands the rest on; resolves once the imports have done so. What else is in
+   * flight stays on its queue and is delivered again on the next start. The process should exit
+   * next (the emulators are left as they are, their state already on disk).
+   */
+  stopNow(): Promise<void>;
 }
 
 /**
@@ -89,6 +102,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
 
   try {
     await mkdir(dataDir, { recursive: true });
+    await claimDataDir(dataDir);
+    cleanup.push(() => rm(join(dataDir, LOCK_FILE), { force: true }));
     const tokens = await loadOrCreateTokens(join(dataDir, "tokens.json"));
 
     const [dynamo, fauxqs] = await startEmulators(dynamoPort, awsPort, dataDir, log, cleanup);
@@ -139,6 +154,26 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     const recoveredQueues = fauxqs.restoreQueues(consumedHere);
     const recoveredNote = describeRecovered(recoveredQueues);
     if (recoveredNote) log(recoveredNote);
+    const queueHandle = (key: QueueKey) => ({
+      url: provisioned.queues[key].url,
+      bodies: () => fauxqs.queuedBodies(provisioned.queues[key].name) ?? [],
+    });
+    const repairs = await repairStrandedWork({
+      ...clients,
+      tableName: provisioned.tableName,
+      bucket: provisioned.bucket,
+      region: LOCAL_REGION,
+      queues: {
+        runUploads: {
+          ...queueHandle("runUploads"),
+          configurationId: `${provisioned.queues.runUploads.name}-notification`,
+        },
+        exports: queueHandle("exports"),
+        judge: queueHandle("judge"),
+      },
+      log,
+    });
+    phase(`start-up check (${repairs.length} repaired)`);
 
     const restored = fauxqs.restoredObjects;
     const runUploads = provisioned.queues.runUploads;
@@ -161,6 +196,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     });
 
     handlerEnvironment = { env, dynamoPort: dynamo.port, awsPort: fauxqs.port };
+    const cutShort = new AbortController();
     const pollers: Poller[] = [];
     cleanup.push(async () => {
       await Promise.all(pollers.splice(0).map((poller) => poller.stop()));
@@ -181,6 +217,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
           timeoutSeconds: QUEUES[key].handlerTimeoutSeconds,
           batchSize: QUEUES[key].batchSize,
           visibilityTimeoutSeconds,
+          cutShort: cutShort.signal,
           log,
         }),
       );
@@ -194,6 +231,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       region: LOCAL_REGION,
       staticDir,
       browserConfig: { reviewerToken: tokens.reviewerToken },
+      cutShort: cutShort.signal,
       log,
     });
     cleanup.push(() => api.stop());
@@ -228,11 +266,26 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     );
 
     let stopping: Promise<void> | undefined;
+    let stoppingNow: Promise<void> | undefined;
+    // The cleanup empties `pollers`; what is running is still worth telling while it stops.
+    const consumers = [...pollers];
+    const importers = consumers.filter((poller) => poller.functionName === IMPORT_FUNCTION);
     return {
       config,
+      activity: () => describeActivity(consumers),
       stop: () => {
         stopping ??= stopAll();
         return stopping;
+      },
+      stopNow: () => {
+        stoppingNow ??= (async () => {
+          cutShort.abort();
+          await api.stop();
+          await Promise.all(importers.map((poller) => poller.stop()));
+          // Imports started by an API request (a manual import) checkpoint the same way.
+          while (importsInProgress().length > 0) await sleep(50);
+        })();
+        return stoppingNow;
       },
     };
   } catch (error) {
@@ -260,6 +313,69 @@ async function startEmulators(
   if (dynamo.status === "rejected") throw dynamo.reason;
   if (fauxqs.status === "rejected") throw fauxqs.reason;
   return [dynamo.value, fauxqs.value];
+}
+
+const IMPORT_FUNCTION = "import-run";
+
+/** One line per import in progress, then one per other consumer with a batch in hand. */
+function describeActivity(pollers: readonly Poller[]): string[] {
+  const lines = importsInProgress().map((run) => {
+    const { lines: read, imported, skipped, quarantined } = run.counts;
+    const extra = [
+      skipped > 0 ? `${count(skipped)} skipped` : "",
+      quarantined > 0 ? `${count(quarantined)} quarantined` : "",
+    ]
+      .filter(Boolean)
+      .join(", ");
+    return `import of run ${run.runId} (${run.key}, ${megabytes(run.sizeBytes)}): ${count(read)} lines read, ${count(imported)} imported${extra ? `, ${extra}` : ""}`;
+  });
+  for (const poller of pollers) {
+    const records = poller.inFlight();
+    if (records.length === 0 || (poller.functionName === IMPORT_FUNCTION && lines.length > 0)) continue;
+    const exports = records.map((record) => exportIdIn(record.body)).filter((id) => id !== undefined);
+    lines.push(
+      exports.length > 0
+        ? `${poller.functionName}: export ${exports.join(", ")}`
+        : `${poller.functionName}: ${records.length} message(s)`,
+    );
+  }
+  return lines;
+}
+
+const count = (n: number) => n.toLocaleString("en-US");
+const megabytes = (bytes: number) => `${(bytes / 1_000_000).toFixed(1)} MB`;
+
+function exportIdIn(body: string): string | undefined {
+  try {
+    const id = (JSON.parse(body) as { export_id?: unknown }).export_id;
+    return typeof id === "string" ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const LOCK_FILE = "runtime.pid";
+
+/**
+ * One runtime per data folder: a second would serve the same files and journal from another
+ * memory. The claim names our pid; one left by a runtime that died is taken over.
+ */
+async function claimDataDir(dataDir: string): Promise<void> {
+  const lock = join(dataDir, LOCK_FILE);
+  const holder = Number((await readFile(lock, "utf8").catch(() => "")).trim());
+  if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
+    throw new Error(`another local runtime (pid ${holder}) is using ${dataDir}; stop it first`);
+  }
+  await writeFile(lock, `${process.pid}\n`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
 
 function describeRecovered(report: RestoreReport | undefined): string | undefined {

@@ -1,0 +1,102 @@
+import { copyFile, mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ExportJobTable } from "../../../lib/exports/adapters/export-job-table.ts";
+import { newExportJob } from "../../../lib/exports/domain/export-job.ts";
+import { ExportRequest } from "../../../lib/exports/domain/export-request.ts";
+import { type LocalRuntime, startLocalRuntime } from "../../../local/runtime.ts";
+import { CLEAN_RUN_ID, sampleRunFile } from "../../../samples/index.ts";
+
+let workDir: string;
+let dataDir: string;
+let runtime: LocalRuntime | undefined;
+const logs: string[] = [];
+
+const start = async (ports: { apiPort?: number; dynamoPort?: number; awsPort?: number } = {}) => {
+  runtime = await startLocalRuntime({ dataDir, ...ports, log: (line) => logs.push(line) });
+  return runtime;
+};
+
+const tableOf = (rt: LocalRuntime) =>
+  DynamoDBDocumentClient.from(
+    new DynamoDBClient({ region: rt.config.region, endpoint: rt.config.dynamodbEndpoint }),
+  );
+
+async function waitForItem(
+  rt: LocalRuntime,
+  key: { pk: string; sk: string },
+  done: (item: Record<string, unknown>) => boolean,
+) {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const { Item } = await tableOf(rt).send(new GetCommand({ TableName: rt.config.tableName, Key: key }));
+    if (Item && done(Item)) return Item;
+    if (Date.now() > deadline)
+      throw new Error(`not done in time: ${JSON.stringify(Item)}\n${logs.join("\n")}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+beforeAll(async () => {
+  workDir = await mkdtemp(join(tmpdir(), "flywheel-startup-check-"));
+  dataDir = join(workDir, ".flywheel");
+});
+
+afterAll(async () => {
+  await runtime?.stop();
+  await rm(workDir, { recursive: true, force: true });
+});
+
+describe("the start-up check", () => {
+  let ports: { apiPort: number; dynamoPort: number; awsPort: number };
+
+  it("queues the import of a run object that was stored but never notified", async () => {
+    // As a crash between the object's write and its notification leaves it.
+    const stored = join(dataDir, "s3", "flywheel-local", "runs", "stranded", "sft_candidates.jsonl");
+    await mkdir(dirname(stored), { recursive: true });
+    await copyFile(sampleRunFile(CLEAN_RUN_ID), stored);
+
+    const rt = await start();
+    ports = {
+      apiPort: Number(new URL(rt.config.apiUrl).port),
+      dynamoPort: Number(new URL(rt.config.dynamodbEndpoint).port),
+      awsPort: Number(new URL(rt.config.s3Endpoint).port),
+    };
+    expect(logs).toContain("start-up check: import stranded was uploaded but never queued: import queued");
+    const run = await waitForItem(
+      rt,
+      { pk: "RUN#stranded", sk: "RUN" },
+      (item) => item.state === "completed",
+    );
+    expect(run.counts).toMatchObject({ lines: 30, imported: 30, skipped: 0 });
+  });
+
+  it("queues again an export left queued with no message, and leaves finished work alone", async () => {
+    const rt = runtime as LocalRuntime;
+    const job = newExportJob({
+      id: "stranded-export",
+      request: ExportRequest.parse({ format: "openai-sft" }),
+      origin: "api",
+      requestedBy: "test",
+      at: new Date(),
+    });
+    // The job is written, its message is not: as a crash between the two would leave it.
+    await new ExportJobTable(tableOf(rt), rt.config.tableName).create(job);
+    await rt.stop();
+    logs.length = 0;
+
+    const again = await start(ports);
+    const repairs = logs.filter((line) => line.startsWith("start-up check:"));
+    expect(repairs).toEqual([
+      "start-up check: export stranded-export was left queued with nothing queued to finish it: queued again",
+    ]);
+    await waitForItem(
+      again,
+      { pk: "EXPORT#stranded-export", sk: "EXPORT" },
+      (item) => item.status === "succeeded",
+    );
+  });
+});
