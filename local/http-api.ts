@@ -37,6 +37,8 @@ export interface HttpApiOptions {
    * `GET /local-config.json` to loopback clients that name a loopback host only.
    */
   readonly browserConfig?: Readonly<Record<string, unknown>>;
+  /** Passed to each request's context: once aborted, the handler has no time left. */
+  readonly cutShort?: AbortSignal;
   readonly log?: (line: string) => void;
 }
 
@@ -76,6 +78,7 @@ export async function startHttpApi(options: HttpApiOptions): Promise<HttpApiServ
       functionName: options.functionName ?? "flywheel-api",
       region: options.region,
       timeoutSeconds: INTEGRATION_TIMEOUT_SECONDS,
+      ...(options.cutShort ? { cutShort: options.cutShort } : {}),
     });
     let result: APIGatewayProxyResultV2;
     try {

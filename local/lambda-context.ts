@@ -7,6 +7,11 @@ export interface LocalFunction {
   readonly region: string;
   readonly timeoutSeconds: number;
   readonly memoryLimitMb?: number;
+  /**
+   * Once aborted, the invocation has no time left: a handler that watches its remaining time
+   * (an import checkpoints and hands the rest on) stops at its next checkpoint.
+   */
+  readonly cutShort?: AbortSignal;
 }
 
 /** A Lambda `Context` for one invocation; the remaining time counts down from now. */
@@ -25,7 +30,7 @@ export function createLambdaContext(fn: LocalFunction, now: () => number = Date.
     awsRequestId: randomUUID(),
     logGroupName: `/aws/lambda/${fn.functionName}`,
     logStreamName: `${today}/[$LATEST]${randomBytes(16).toString("hex")}`,
-    getRemainingTimeInMillis: () => Math.max(0, deadline - now()),
+    getRemainingTimeInMillis: () => (fn.cutShort?.aborted ? 0 : Math.max(0, deadline - now())),
     done: unsupported("done"),
     fail: unsupported("fail"),
     succeed: unsupported("succeed"),

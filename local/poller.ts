@@ -27,10 +27,15 @@ export interface PollerOptions {
   readonly visibilityTimeoutSeconds?: number;
   /** Long-poll wait, 0–20 s. */
   readonly waitTimeSeconds?: number;
+  /** Passed to each invocation's context: once aborted, the handler has no time left. */
+  readonly cutShort?: AbortSignal;
   readonly log?: (line: string) => void;
 }
 
 export interface Poller {
+  readonly functionName: string;
+  /** The records of the batch being handled now (empty between batches). */
+  inFlight(): readonly SQSRecord[];
   /** Stops receiving and resolves once the batch in progress (if any) has been settled. */
   stop(): Promise<void>;
 }
@@ -45,6 +50,7 @@ export interface Poller {
 export function startPoller(options: PollerOptions): Poller {
   const log = options.log ?? (() => {});
   const stopping = new AbortController();
+  let current: readonly SQSRecord[] = [];
 
   const loop = async () => {
     while (!stopping.signal.aborted) {
@@ -70,12 +76,18 @@ export function startPoller(options: PollerOptions): Poller {
         await sleep(1000, undefined, { signal: stopping.signal }).catch(() => {});
         continue;
       }
-      if (messages.length > 0) await processBatch(options, messages, log);
+      if (messages.length > 0) {
+        await processBatch(options, messages, log, (records) => {
+          current = records;
+        });
+      }
     }
   };
 
   const running = loop();
   return {
+    functionName: options.functionName,
+    inFlight: () => current,
     async stop() {
       stopping.abort();
       await running;
@@ -83,16 +95,27 @@ export function startPoller(options: PollerOptions): Poller {
   };
 }
 
-async function processBatch(options: PollerOptions, messages: Message[], log: (line: string) => void) {
+async function processBatch(
+  options: PollerOptions,
+  messages: Message[],
+  log: (line: string) => void,
+  handling: (records: readonly SQSRecord[]) => void,
+) {
   const event = toSqsEvent(messages, { queueArn: options.queueArn, region: options.region });
   const context = createLambdaContext({
     functionName: options.functionName,
     region: options.region,
     timeoutSeconds: options.timeoutSeconds,
+    ...(options.cutShort ? { cutShort: options.cutShort } : {}),
   });
-  const failed = await invoke(options, event, context, log);
-  const succeeded = messages.filter((m) => !failed.has(m.MessageId as string));
-  await deleteMessages(options, succeeded, log);
+  handling(event.Records);
+  try {
+    const failed = await invoke(options, event, context, log);
+    const succeeded = messages.filter((m) => !failed.has(m.MessageId as string));
+    await deleteMessages(options, succeeded, log);
+  } finally {
+    handling([]);
+  }
 }
 
 /** Returns the ids of the records that failed. */

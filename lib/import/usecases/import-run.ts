@@ -17,6 +17,7 @@ import type {
   RunSummary,
   StoredCandidateOrigin,
 } from "../ports.ts";
+import { trackImport } from "./imports-in-progress.ts";
 
 /** One uploaded run object, as an S3 event notification names it (key already decoded). */
 export interface RunUpload {
@@ -146,6 +147,13 @@ export async function importRun(
   const hasher = await createSHA256();
   if (resumed) hasher.load(Buffer.from(resumed.hashState, "base64"));
   const run = new RunImport(deps, upload, start, now, hasher, resumed);
+  const untrack = trackImport({
+    runId,
+    importId,
+    key: upload.key,
+    sizeBytes: start.size,
+    counts: run.counts,
+  });
   try {
     const position = await run.readLines(body, options.deadline);
     if (position) return await run.handOn(position);
@@ -153,6 +161,8 @@ export async function importRun(
   } catch (error) {
     await run.abandon(error);
     throw error;
+  } finally {
+    untrack();
   }
 }
 
@@ -185,7 +195,8 @@ interface Position {
  */
 class RunImport {
   private readonly limits: ImportLimits;
-  private readonly counts: RunCounts;
+  /** What it counted so far; read (never changed) by whoever lists the imports in progress. */
+  readonly counts: RunCounts;
   private readonly capacity: { writeUnits: number; readUnits: number };
   private readonly quarantine: QuarantineWriter;
   private readonly chunks: ChunkPipeline;
