@@ -16,6 +16,7 @@ import { Construct } from "constructs";
 import { BUCKET_PREFIXES } from "../lib/common/resources.ts";
 import { acknowledgeNag } from "./constructs/nag.ts";
 import { ProjectFunction } from "./constructs/project-function.ts";
+import { RUN_QUARANTINE_PREFIX } from "./uploads.ts";
 
 export interface ReviewApiProps {
   readonly table: ITable;
@@ -48,9 +49,10 @@ export class ReviewApi extends Construct {
     })
       .bindTable(props.table, "readUpdate")
       // Reviews read run folders and big bodies; `POST /api/sft/import` runs an import, which
-      // writes bodies and quarantine files. Listing is limited to the run folders.
+      // writes bodies and quarantine files, and copies its quarantine file into a part when it
+      // hands the rest of a run on. Listing is limited to the run folders.
       .bindBucket(props.bucket, {
-        read: [BUCKET_PREFIXES.runs, BUCKET_PREFIXES.blobs],
+        read: [BUCKET_PREFIXES.runs, BUCKET_PREFIXES.blobs, RUN_QUARANTINE_PREFIX],
         list: [BUCKET_PREFIXES.runs],
         write: [BUCKET_PREFIXES.quarantine, BUCKET_PREFIXES.blobs],
       });

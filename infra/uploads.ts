@@ -9,6 +9,12 @@ import { acknowledgeNag } from "./constructs/nag.ts";
 import { ProjectFunction } from "./constructs/project-function.ts";
 import { ResilientQueue } from "./constructs/resilient-queue.ts";
 
+/**
+ * Where imports keep the quarantine of a run (`quarantine/runs/<run_id>/…`, as
+ * `lib/common/adapters/s3-objects.ts` lays it out), apart from the ingest quarantine.
+ */
+export const RUN_QUARANTINE_PREFIX = `${BUCKET_PREFIXES.quarantine}runs/`;
+
 export interface UploadsProps {
   readonly table: ITable;
   readonly bucket: IBucket;
@@ -43,10 +49,15 @@ export class Uploads extends Construct {
       memorySize: 1024,
       bundling: props.bundling,
     })
-      .bindTable(props.table, "readWrite")
+      // Reads and writes items, never deletes them, never batch-writes.
+      .bindTable(props.table, "readUpdate")
+      // An import handed on across invocations keeps its quarantine in parts (a copy of the first
+      // invocation's file), reads them back into one file when it finishes and deletes them.
       .bindBucket(props.bucket, {
-        read: [BUCKET_PREFIXES.runs],
+        read: [BUCKET_PREFIXES.runs, RUN_QUARANTINE_PREFIX],
+        list: [BUCKET_PREFIXES.runs],
         write: [BUCKET_PREFIXES.quarantine, BUCKET_PREFIXES.blobs],
+        delete: [RUN_QUARANTINE_PREFIX],
       });
     this.runUploads.addConsumer(this.importRun);
     this.allowHandingOn(this.importRun);

@@ -64,6 +64,8 @@ export interface BucketAccess {
   readonly list?: readonly string[];
   /** Key prefixes whose objects the function may create, including by multipart upload. */
   readonly write?: readonly string[];
+  /** Key prefixes whose objects the function may delete (one by one or with DeleteObjects). */
+  readonly delete?: readonly string[];
 }
 
 /**
@@ -159,6 +161,7 @@ export class ProjectFunction extends NodejsFunction {
     const read = access.read ?? [];
     const list = access.list ?? read;
     const write = access.write ?? [];
+    const remove = access.delete ?? [];
     if (read.length > 0) {
       this.addToRolePolicy(
         new PolicyStatement({
@@ -186,7 +189,15 @@ export class ProjectFunction extends NodejsFunction {
         }),
       );
     }
-    for (const prefix of new Set([...read, ...write])) {
+    if (remove.length > 0) {
+      this.addToRolePolicy(
+        new PolicyStatement({
+          actions: ["s3:DeleteObject"],
+          resources: remove.map((prefix) => bucket.arnForObjects(`${prefix}*`)),
+        }),
+      );
+    }
+    for (const prefix of new Set([...read, ...write, ...remove])) {
       acknowledgeNag(
         this,
         wildcardResourceFinding(this, bucket.arnForObjects(`${prefix}*`)),

@@ -170,10 +170,12 @@ describe("the API function", () => {
   });
 
   // exports/: it signs export download links and builds Avocet's SFT export (tests/infra/exports.test.ts).
-  it("reads runs/, blobs/ and exports/, writes quarantine/, blobs/ and exports/, and lists only runs/", () => {
+  // quarantine/runs/: an import it hands on keeps its quarantine file as a part, by a copy.
+  it("reads runs/, blobs/, exports/ and a run's quarantine, writes quarantine/, blobs/ and exports/, and lists only runs/", () => {
     expect(patternsFor("s3:GetObject")).toEqual([
       `${BUCKET_PREFIXES.blobs}*`,
       `${BUCKET_PREFIXES.exports}*`,
+      `${BUCKET_PREFIXES.quarantine}runs/*`,
       `${BUCKET_PREFIXES.runs}*`,
     ]);
     expect(patternsFor("s3:PutObject")).toEqual([

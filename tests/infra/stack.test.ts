@@ -342,25 +342,34 @@ describe("functions", () => {
       expect(dataActions("dynamodb:")).not.toContain("dynamodb:Scan");
     });
 
-    it("read runs/ and write quarantine/ and blobs/, and touch no other prefix", () => {
+    it("read runs/, write quarantine/ and blobs/, read back and delete only a run's quarantine parts", () => {
       const bucketId = dataBucketId();
+      const runQuarantine = `${BUCKET_PREFIXES.quarantine}runs/`;
       const patternsFor = (action: string) =>
         statements
           .filter((s) => asArray(s.Action).includes(action))
           .flatMap((s) => objectPatterns(s, bucketId))
           .sort();
-      expect(patternsFor("s3:GetObject")).toEqual([`${BUCKET_PREFIXES.runs}*`]);
+      expect(patternsFor("s3:GetObject")).toEqual([`${BUCKET_PREFIXES.runs}*`, `${runQuarantine}*`].sort());
       expect(patternsFor("s3:PutObject")).toEqual(
         [`${BUCKET_PREFIXES.blobs}*`, `${BUCKET_PREFIXES.quarantine}*`].sort(),
       );
+      expect(patternsFor("s3:DeleteObject")).toEqual([`${runQuarantine}*`]);
       const allPatterns = new Set(statements.flatMap((s) => objectPatterns(s, bucketId)));
       expect([...allPatterns].sort()).toEqual(
-        [BUCKET_PREFIXES.runs, BUCKET_PREFIXES.quarantine, BUCKET_PREFIXES.blobs].map((p) => `${p}*`).sort(),
+        [BUCKET_PREFIXES.runs, BUCKET_PREFIXES.quarantine, BUCKET_PREFIXES.blobs, runQuarantine]
+          .map((p) => `${p}*`)
+          .sort(),
       );
       const listing = statements.filter((s) => asArray(s.Action).includes("s3:ListBucket"));
       expect(listing).toEqual([
         expect.objectContaining({ Condition: { StringLike: { "s3:prefix": [`${BUCKET_PREFIXES.runs}*`] } } }),
       ]);
+    });
+
+    it("delete no item and batch-write nothing", () => {
+      expect(dataActions("dynamodb:")).not.toContain("dynamodb:DeleteItem");
+      expect(dataActions("dynamodb:")).not.toContain("dynamodb:BatchWriteItem");
     });
 
     it("grant nothing on every resource but X-Ray, which has no resource-level permissions", () => {
