@@ -16,7 +16,9 @@ export class InvocationError extends Error {
     readonly error: FunctionError,
     readonly output: string,
   ) {
-    super(`${functionId}: ${error.errorType}: ${error.errorMessage}\n--- function output ---\n${output}`);
+    super(
+      `${functionId}: ${error.errorType}: ${error.errorMessage}\n${error.stack}\n--- function output ---\n${output}`,
+    );
   }
 }
 
@@ -26,7 +28,11 @@ export interface RunningFunction {
   readonly initMs: number;
   /** From spawning the process to the handler being ready. */
   readonly coldStartMs: number;
-  invoke<T = unknown>(event: unknown): Promise<T>;
+  /**
+   * Invokes the handler with `event`. `options.remainingMs` starts the invocation's clock with
+   * that much time left, as for an invocation that has already spent most of its timeout.
+   */
+  invoke<T = unknown>(event: unknown, options?: { remainingMs?: number }): Promise<T>;
   /** What the function wrote to stdout and stderr (its logs). */
   output(): string;
   stop(): Promise<void>;
@@ -94,7 +100,7 @@ export async function startFunction(
     fn,
     initMs: ready.initMs,
     coldStartMs,
-    invoke<T>(event: unknown): Promise<T> {
+    invoke<T>(event: unknown, options: { remainingMs?: number } = {}): Promise<T> {
       if (exited) return Promise.reject(exited);
       const id = next++;
       return new Promise<T>((resolve, reject) => {
@@ -112,7 +118,7 @@ export async function startFunction(
             reject(error);
           },
         });
-        child.send({ id, event });
+        child.send({ id, event, remainingMs: options.remainingMs });
       });
     },
     output: () => output,

@@ -49,8 +49,10 @@ try {
 }
 await send({ type: "ready", initMs: performance.now() - started, uptimeMs: process.uptime() * 1000 });
 
-process.on("message", async ({ id, event }) => {
-  const deadline = Date.now() + timeoutMs;
+// `remainingMs`, when given, is how much of its timeout the invocation has left as it starts: the
+// clock as it stands for an invocation that has already worked through most of it.
+process.on("message", async ({ id, event, remainingMs }) => {
+  const deadline = Date.now() + Math.min(timeoutMs, remainingMs ?? timeoutMs);
   const context = {
     callbackWaitsForEmptyEventLoop: true,
     functionName: process.env.AWS_LAMBDA_FUNCTION_NAME,

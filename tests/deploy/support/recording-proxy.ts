@@ -100,7 +100,7 @@ function callsOf(service: ProxiedService, req: IncomingMessage, body: Buffer): C
     case "sqs":
       return sqsCalls(req, body);
     case "s3":
-      return s3Calls(req);
+      return s3Calls(req, body.toString("utf8"));
   }
 }
 
@@ -171,7 +171,7 @@ function sqsCalls(req: IncomingMessage, body: Buffer): Call[] {
 }
 
 /** S3's REST API (path-style, as the functions use it locally) → IAM actions. */
-export function s3Calls(req: Pick<IncomingMessage, "method" | "url" | "headers">): Call[] {
+export function s3Calls(req: Pick<IncomingMessage, "method" | "url" | "headers">, body = ""): Call[] {
   const url = new URL(req.url ?? "/", "http://x");
   const [bucket = "", ...rest] = url.pathname.slice(1).split("/");
   const key = rest.map(decodeURIComponent).join("/");
@@ -195,7 +195,12 @@ export function s3Calls(req: Pick<IncomingMessage, "method" | "url" | "headers">
         },
       ];
     }
-    if (method === "POST" && q.has("delete")) return [onObject("DeleteObject", "*")];
+    // DeleteObjects is authorised as s3:DeleteObject on each key it names.
+    if (method === "POST" && q.has("delete")) {
+      return [...body.matchAll(/<Key>([^<]*)<\/Key>/g)].map((match) =>
+        onObject("DeleteObject", unescapeXml(match[1] ?? "")),
+      );
+    }
     throw new Error(`unmapped bucket request ${method} ${url.search}`);
   }
   switch (method) {
@@ -225,3 +230,12 @@ export function s3Calls(req: Pick<IncomingMessage, "method" | "url" | "headers">
       throw new Error(`unmapped method ${method}`);
   }
 }
+
+const unescapeXml = (text: string) =>
+  text
+    .replace(/&lt;/g, "<")
+    .replace(/&gt;/g, ">")
+    .replace(/&quot;/g, '"')
+    .replace(/&apos;/g, "'")
+    .replace(/&#(\d+);/g, (_, code: string) => String.fromCodePoint(Number(code)))
+    .replace(/&amp;/g, "&");
