@@ -6,7 +6,7 @@ import { recountCounters } from "../lib/admin/usecases/recount.ts";
 import { recountDeps } from "../lib/admin/wiring.ts";
 import { callApi, localRuntimeTarget, resolveApiTarget, UsageError } from "./target.ts";
 
-export const ADMIN_USAGE = `  flywheel admin recount [--repair] [--segments N] [--json] [--local | --api-url URL --token TOKEN]
+export const ADMIN_USAGE = `  flywheel admin recount [--repair] [--segments N] [--json] [--local | --api-url URL [--token TOKEN]]
       Recounts the stats counters from the stored candidates (a parallel scan in N segments,
       default ${DEFAULT_SEGMENTS}) and prints every counter whose stored value differs; --repair corrects them.
       Exits 1 while a difference remains unrepaired. Through the API (POST /api/admin/recount) a

@@ -3,6 +3,7 @@ import { ADMIN_USAGE, adminCommand } from "./admin.ts";
 import { DEMO_USAGE, demoCommand } from "./demo.ts";
 import { EXPORT_USAGE, exportCommand, terminalProgress } from "./export.ts";
 import { INGEST_USAGE, ingestCommand } from "./ingest.ts";
+import { AUTH_USAGE, authCommand } from "./login.ts";
 import { PROVENANCE_USAGE, provenanceCommand } from "./provenance.ts";
 import { formatBytes, listRuns, uploadRun } from "./runs.ts";
 import { findLocalConfig, resolveTarget, UsageError } from "./target.ts";
@@ -18,9 +19,11 @@ ${EXPORT_USAGE}
 ${PROVENANCE_USAGE}
 ${DEMO_USAGE}
 ${ADMIN_USAGE}
+${AUTH_USAGE}
 
-Target: the local runtime when .flywheel/local.json exists (npm start) or with --local;
-otherwise AWS (standard credentials and region) and the bucket from --bucket or FLYWHEEL_BUCKET.`;
+Target: the local runtime when .flywheel/local.json exists (npm start) or with --local, with its
+dev token; otherwise AWS: the standard credentials and region for S3 and SQS (the bucket from
+--bucket or FLYWHEEL_BUCKET), and for the API --api-url or FLYWHEEL_API_URL with a token (above).`;
 
 async function main(argv: string[], print: (line: string) => void = console.log): Promise<number> {
   if (argv[0] === "ingest") return ingestCommand(argv.slice(1), print);
@@ -28,6 +31,9 @@ async function main(argv: string[], print: (line: string) => void = console.log)
   if (argv[0] === "provenance") return provenanceCommand(argv.slice(1), print);
   if (argv[0] === "demo" && argv.length === 1) return demoCommand(print);
   if (argv[0] === "admin") return adminCommand(argv.slice(1), print);
+  if (argv[0] === "login" || argv[0] === "logout" || argv[0] === "token") {
+    return authCommand(argv[0], argv.slice(1), print);
+  }
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

@@ -6,9 +6,9 @@ import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
-import { type ApiTarget, resolveApiTarget, UsageError } from "./target.ts";
+import { type ApiTarget, bearerToken, resolveApiTarget, UsageError } from "./target.ts";
 
-export const EXPORT_USAGE = `  flywheel export --format FORMAT -o OUT.jsonl [filters] [--local | --api-url URL --token TOKEN]
+export const EXPORT_USAGE = `  flywheel export --format FORMAT -o OUT.jsonl [filters] [--local | --api-url URL [--token TOKEN]]
       Creates an export job, waits for it with a progress line, downloads the dataset through its
       signed URL and checks its sha256 against the manifest (written beside it, OUT.manifest.json).
       Formats: openai-sft, openai-preference, trl-sft, trl-dpo, trl-kto, bedrock-conversation, rag.
@@ -16,9 +16,7 @@ export const EXPORT_USAGE = `  flywheel export --format FORMAT -o OUT.jsonl [fil
       --source S, --run-id R, --from ISO-TIME, --to ISO-TIME, --status S (repeatable; all four by
       default), --limit N. Options: --trl-style messages|prompt_completion, --no-kb-sidecars,
       --file-name NAME, --timeout SECONDS (default 1800).
-      In AWS the API is --api-url or FLYWHEEL_API_URL, the bearer token --token or FLYWHEEL_TOKEN.`;
-
-/** Where export jobs are created: the local runtime's API or a deployed one, with a reviewer token. */
+      In AWS the API is --api-url or FLYWHEEL_API_URL; for its token see "Signing in" below.`;
 
 export interface ExportCommandIo {
   readonly print: (line: string) => void;
@@ -216,7 +214,7 @@ function apiCaller(target: ApiTarget, doFetch: typeof fetch) {
     const response = await doFetch(`${target.apiUrl.replace(/\/$/, "")}${path}`, {
       method,
       headers: {
-        authorization: `Bearer ${target.token}`,
+        authorization: `Bearer ${await bearerToken(target)}`,
         accept: "application/json",
         ...(body === undefined ? {} : { "content-type": "application/json" }),
       },

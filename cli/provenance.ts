@@ -12,9 +12,9 @@ import {
 } from "../lib/provenance/usecases/provenance-files.ts";
 import { callApi, resolveApiTarget, UsageError } from "./target.ts";
 
-export const PROVENANCE_USAGE = `  flywheel provenance report [--local | --api-url URL]
+export const PROVENANCE_USAGE = `  flywheel provenance report [--local | --api-url URL [--token TOKEN]]
       Prints how much of the store is traceable, by source and by model. In AWS the API is
-      --api-url or FLYWHEEL_API_URL, with a reviewer's token in FLYWHEEL_TOKEN.
+      --api-url or FLYWHEEL_API_URL; for its token see "Signing in" below.
   flywheel provenance backfill-file <in.jsonl> --source S --model M -o <out.jsonl>
       Copies a JSONL file of training pairs, adding the provenance each line is missing
       (never changing a field a line has); prints {lines, changed, unchanged, skipped}.
@@ -35,6 +35,7 @@ export async function provenanceCommand(
       model: { type: "string" },
       output: { type: "string", short: "o" },
       "api-url": { type: "string" },
+      token: { type: "string" },
       local: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
@@ -48,7 +49,10 @@ export async function provenanceCommand(
   if (command === "report") {
     if (rest.length > 0) throw new UsageError("provenance report takes no arguments");
     if (values.local && values["api-url"]) throw new UsageError("--local and --api-url cannot be combined");
-    const api = await resolveApiTarget({ local: values.local, apiUrl: values["api-url"] }, env);
+    const api = await resolveApiTarget(
+      { local: values.local, apiUrl: values["api-url"], token: values.token },
+      env,
+    );
     const report = await callApi<ProvenanceReport>(api, "GET", "/api/provenance/report");
     for (const line of formatProvenanceReport(report)) print(line);
     return 0;

@@ -3,6 +3,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { S3Client } from "@aws-sdk/client-s3";
 import { type LocalConfig, readLocalConfig } from "../local/local-config.ts";
+import { authSettings, clientCredentialsToken, loginAccessToken, machineClient } from "./auth.ts";
 
 const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -46,14 +47,35 @@ export interface ApiTarget {
   readonly token: string;
   /** For messages: "local runtime (http://127.0.0.1:…)" or the API URL. */
   readonly description: string;
+  /**
+   * For a token the CLI obtained (a sign-in or a machine client's): answers it again before each
+   * call, renewed when it is about to expire, so a long command (an export) is not cut off.
+   */
+  readonly freshToken?: () => Promise<string>;
+}
+
+/** The bearer token for the next call to the API. */
+export const bearerToken = async (api: ApiTarget): Promise<string> =>
+  api.freshToken ? api.freshToken() : api.token;
+
+export interface ApiTargetFlags {
+  local?: boolean | undefined;
+  apiUrl?: string | undefined;
+  token?: string | undefined;
+  authUrl?: string | undefined;
+  clientId?: string | undefined;
+  scope?: string | undefined;
 }
 
 /**
  * `--local`, or a running local runtime when no API is named, targets the runtime's API with its
- * dev reviewer token; otherwise `--api-url`/`FLYWHEEL_API_URL` with `--token`/`FLYWHEEL_TOKEN`.
+ * dev reviewer token. Otherwise the API is `--api-url`/`FLYWHEEL_API_URL` and its token, first
+ * found: `--token`, `FLYWHEEL_TOKEN`, a machine client's (FLYWHEEL_CLIENT_ID and
+ * FLYWHEEL_CLIENT_SECRET, client credentials against FLYWHEEL_AUTH_URL), the `flywheel login`
+ * sign-in (refreshed when it is about to expire).
  */
 export async function resolveApiTarget(
-  flags: { local?: boolean | undefined; apiUrl?: string | undefined; token?: string | undefined },
+  flags: ApiTargetFlags,
   env: Record<string, string | undefined> = process.env,
 ): Promise<ApiTarget> {
   const apiUrl = flags.apiUrl ?? env.FLYWHEEL_API_URL;
@@ -71,9 +93,25 @@ export async function resolveApiTarget(
     );
   }
   const token = flags.token ?? env.FLYWHEEL_TOKEN;
-  if (!token) throw new UsageError("a reviewer token is needed: --token or FLYWHEEL_TOKEN");
-  return { apiUrl, token, description: apiUrl };
+  if (token) return { apiUrl, token, description: apiUrl };
+
+  const client = machineClient(flags, env);
+  if (client) {
+    const freshToken = () => clientCredentialsToken(client, env);
+    return { apiUrl, token: await freshToken(), description: apiUrl, freshToken };
+  }
+  const expectedIssuer = authSettings(flags, env).issuer;
+  const freshToken = async () => {
+    const signedIn = await loginAccessToken(env, { expectedIssuer });
+    if (!signedIn) throw new UsageError(NO_TOKEN);
+    return signedIn;
+  };
+  return { apiUrl, token: await freshToken(), description: apiUrl, freshToken };
 }
+
+const NO_TOKEN =
+  "no token for the API: sign in with `flywheel login`, or give one with --token or FLYWHEEL_TOKEN " +
+  "(a machine: FLYWHEEL_CLIENT_ID, FLYWHEEL_CLIENT_SECRET and FLYWHEEL_AUTH_URL)";
 
 /**
  * `--local`, or a running local runtime when no bucket is named, targets the runtime's
@@ -107,7 +145,7 @@ export async function resolveTarget(
 }
 
 /**
- * Calls the API with the target's reviewer token and answers the JSON reply; a status other than
+ * Calls the API with the target's bearer token and answers the JSON reply; a status other than
  * 2xx throws with the reply. The path is joined as text, so an API base path (`…/prod`) is kept.
  */
 export async function callApi<T>(
@@ -119,7 +157,7 @@ export async function callApi<T>(
   const response = await fetch(`${api.apiUrl.replace(/\/$/, "")}${path}`, {
     method,
     headers: {
-      authorization: `Bearer ${api.token}`,
+      authorization: `Bearer ${await bearerToken(api)}`,
       ...(body === undefined ? {} : { "content-type": "application/json" }),
     },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
