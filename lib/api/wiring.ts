@@ -13,6 +13,7 @@ import {
 import { reviewerAuthenticator } from "../common/http/auth.ts";
 import { registerErrorResponses } from "../common/http/errors.ts";
 import { unrepresentableHeader } from "../common/http/request.ts";
+import { guardedRoutes, unregisteredRoutes } from "../common/http/routes.ts";
 import { logger } from "../common/logger.ts";
 import { registerEvalRoutes } from "../eval/edge/eval-routes.ts";
 import { evalApiDeps } from "../eval/wiring.ts";
@@ -34,7 +35,7 @@ export function createApiRouter(clients: AwsClients, config: ReviewApiConfig): R
   registerErrorResponses(app, logger);
   const reviewer = reviewerAuthenticator(config);
 
-  app.get("/api/health", async () => ({ ok: true }));
+  guardedRoutes(app).get("/api/health", async () => ({ ok: true }));
   registerReviewRoutes(
     app,
     reviewApiDeps(clients, {
@@ -50,6 +51,8 @@ export function createApiRouter(clients: AwsClients, config: ReviewApiConfig): R
   registerProvenanceRoutes(app, provenanceApiDeps(clients, config), reviewer);
   registerExportRoutes(app, exportApiDeps(clients, loadConfig(ExportApiConfig)), reviewer);
   registerAdminRoutes(app, adminApiDeps(clients, config), reviewer);
+  const missing = unregisteredRoutes(app);
+  if (missing.length > 0) throw new Error(`declared in ROUTE_ACCESS but not served: ${missing.join(", ")}`);
   return app;
 }
 

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { MAX_COUNTED_LABEL_CHARS } from "./domain/stats.ts";
+import { ALL_ROLES, type Role } from "./http/access.ts";
 
 /**
  * Configuration read once at cold start from the environment. Endpoints are only set locally
@@ -44,6 +45,21 @@ const optionalQueueUrl = z
 export const ImportConfig = BaseConfig.extend({ RUN_UPLOADS_QUEUE_URL: optionalQueueUrl });
 export type ImportConfig = z.infer<typeof ImportConfig>;
 
+/** An environment variable holding JSON: absent or empty is `undefined`, anything unparsable a problem. */
+const jsonVariable = (message: string) =>
+  z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (!text) return undefined;
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: "custom", message });
+        return z.NEVER;
+      }
+    });
+
 /** The review API (`functions/api.ts`). */
 export const ReviewApiConfig = ImportConfig.extend({
   /** Where run folders are uploaded; the API may read nothing else of the bucket's runs. */
@@ -59,6 +75,13 @@ export const ReviewApiConfig = ImportConfig.extend({
     .string()
     .optional()
     .transform((token) => (token ? token : undefined)),
+  /**
+   * Set by the local runtime only: role → dev token (JSON), each token reaching exactly the
+   * routes of its role (`ROLES` in lib/common/http/access.ts).
+   */
+  LOCAL_ROLE_TOKENS: jsonVariable("must be a JSON object of role → token").pipe(
+    z.partialRecord(z.enum(ALL_ROLES as [Role, ...Role[]]), z.string().min(16)).optional(),
+  ),
 });
 export type ReviewApiConfig = z.infer<typeof ReviewApiConfig>;
 
@@ -68,21 +91,6 @@ export type ReviewApiConfig = z.infer<typeof ReviewApiConfig>;
  */
 export const IngestTokens = z.record(z.string().trim().min(1), z.string().min(16));
 export type IngestTokens = z.infer<typeof IngestTokens>;
-
-/** An environment variable holding JSON: absent or empty is `undefined`, anything unparsable a problem. */
-const jsonVariable = (message: string) =>
-  z
-    .string()
-    .optional()
-    .transform((text, ctx) => {
-      if (!text) return undefined;
-      try {
-        return JSON.parse(text) as unknown;
-      } catch {
-        ctx.addIssue({ code: "custom", message });
-        return z.NEVER;
-      }
-    });
 
 /**
  * What each product's corrections may leave out, as JSON: source → `{"model": "…"}`. A message

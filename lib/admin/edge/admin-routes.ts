@@ -1,7 +1,8 @@
 import type { Router } from "@aws-lambda-powertools/event-handler/http";
 import type { HandlerResponse } from "@aws-lambda-powertools/event-handler/types";
-import { type ReviewerAuthenticator, requireReviewer, reviewerOf } from "../../common/http/auth.ts";
+import { type ReviewerAuthenticator, reviewerOf } from "../../common/http/auth.ts";
 import { parseJsonBody, parseWith } from "../../common/http/request.ts";
+import { guardedRoutes } from "../../common/http/routes.ts";
 import { logger } from "../../common/logger.ts";
 import { RecountRequest } from "../domain/recount.ts";
 import { type RecountDeps, recountCounters } from "../usecases/recount.ts";
@@ -19,10 +20,10 @@ export function registerAdminRoutes(
   deps: RecountDeps,
   authenticate: ReviewerAuthenticator,
 ): void {
-  const reviewer = [requireReviewer(authenticate)];
+  const routes = guardedRoutes(app, authenticate);
 
   // `{ "repair": boolean, "segments": number }`, both optional; an empty body is a report.
-  app.post("/api/admin/recount", reviewer, async (reqCtx) => {
+  routes.post("/api/admin/recount", async (reqCtx) => {
     const empty = (await reqCtx.req.clone().text()).trim() === "";
     const request = empty
       ? parseWith(RecountRequest, {}, "body")

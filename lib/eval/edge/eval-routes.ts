@@ -1,8 +1,9 @@
 import type { Router } from "@aws-lambda-powertools/event-handler/http";
 import type { HandlerResponse } from "@aws-lambda-powertools/event-handler/types";
-import { type ReviewerAuthenticator, requireReviewer, reviewerOf } from "../../common/http/auth.ts";
+import { type ReviewerAuthenticator, reviewerOf } from "../../common/http/auth.ts";
 import { jsonReply } from "../../common/http/reply.ts";
 import { parseJsonBody, parseQuery, pathId } from "../../common/http/request.ts";
+import { guardedRoutes } from "../../common/http/routes.ts";
 import {
   CandidateFromMessageInput,
   FeedbackInput,
@@ -40,51 +41,51 @@ export function registerEvalRoutes(
   deps: EvalRouteDeps,
   authenticate: ReviewerAuthenticator,
 ): void {
-  const caller = [requireReviewer(authenticate)];
+  const routes = guardedRoutes(app, authenticate);
 
-  app.post("/api/eval/sessions", caller, async ({ req }) => {
+  routes.post("/api/eval/sessions", async ({ req }) => {
     const result = await upsertSession(deps.sessions, await parseJsonBody(req, SessionInput));
     return jsonReply(result.created ? 201 : 200, result);
   });
 
-  app.get("/api/eval/sessions", caller, async ({ req }) =>
+  routes.get("/api/eval/sessions", async ({ req }) =>
     json(await sessionsOverview(deps.sessions, parseQuery(req, OverviewQuery))),
   );
 
-  app.get("/api/eval/sessions/:id", caller, async ({ params }) =>
+  routes.get("/api/eval/sessions/:id", async ({ params }) =>
     json(await sessionDetail(deps.sessions, pathId(params, "id", "Session"))),
   );
 
-  app.post("/api/eval/sessions/:id/candidates", caller, async ({ req, params }) => {
+  routes.post("/api/eval/sessions/:id/candidates", async ({ req, params }) => {
     const { message_index } = await parseJsonBody(req, CandidateFromMessageInput);
     const result = await candidateFromMessage(deps.sessions, pathId(params, "id", "Session"), message_index);
     return jsonReply(result.created ? 201 : 200, result);
   });
 
-  app.post("/api/eval/feedback", caller, async (reqCtx) => {
+  routes.post("/api/eval/feedback", async (reqCtx) => {
     const input = await parseJsonBody(reqCtx.req, FeedbackInput);
     const result = await recordFeedback(deps.sessions, input, reviewerOf(reqCtx));
     return jsonReply(result.created ? 201 : 200, result.feedback);
   });
 
-  app.get("/api/eval/feedback/:session_id", caller, async ({ params }) =>
+  routes.get("/api/eval/feedback/:session_id", async ({ params }) =>
     json(await sessionFeedback(deps.sessions, pathId(params, "session_id", "Session"))),
   );
 
-  app.post("/api/eval/run", caller, async (reqCtx) => {
+  routes.post("/api/eval/run", async (reqCtx) => {
     const request = await parseJsonBody(reqCtx.req, JudgeRunRequest);
     return jsonReply(202, await startJudgeRun(deps.runs, request, reviewerOf(reqCtx)));
   });
 
-  app.get("/api/eval/run/:id", caller, async ({ params }) =>
+  routes.get("/api/eval/run/:id", async ({ params }) =>
     json(await judgeRun(deps.runs, pathId(params, "id", "Judge run"))),
   );
 
-  app.get("/api/eval/runs", caller, async ({ req }) =>
+  routes.get("/api/eval/runs", async ({ req }) =>
     json(await judgeRuns(deps.runs, parseQuery(req, RunsQuery).limit)),
   );
 
-  app.get("/api/eval/stats", caller, async ({ req }) =>
+  routes.get("/api/eval/stats", async ({ req }) =>
     json(await evalStats(deps.sessions, parseQuery(req, StatsQuery))),
   );
 }

@@ -1,9 +1,10 @@
 import type { Router } from "@aws-lambda-powertools/event-handler/http";
 import type { HandlerResponse } from "@aws-lambda-powertools/event-handler/types";
 import { ValidationError } from "../../common/domain/errors.ts";
-import { type ReviewerAuthenticator, requireReviewer, reviewerOf } from "../../common/http/auth.ts";
+import { type ReviewerAuthenticator, reviewerOf } from "../../common/http/auth.ts";
 import { jsonReply } from "../../common/http/reply.ts";
 import { parseJsonBody, parseQuery, pathId } from "../../common/http/request.ts";
+import { guardedRoutes } from "../../common/http/routes.ts";
 import { ExportListQuery, ExportRequest, ExportStatusQuery } from "../domain/export-request.ts";
 import {
   avocetSftExport,
@@ -25,25 +26,25 @@ export function registerExportRoutes(
   deps: ExportApiDeps,
   authenticate: ReviewerAuthenticator,
 ): void {
-  const reviewer = [requireReviewer(authenticate)];
+  const routes = guardedRoutes(app, authenticate);
 
-  app.post("/api/exports", reviewer, async (reqCtx) => {
+  routes.post("/api/exports", async (reqCtx) => {
     const request = await parseJsonBody(reqCtx.req, ExportRequest);
     const job = await createExport(deps, request, reviewerOf(reqCtx), idempotencyKeyOf(reqCtx.req));
     return jsonReply(202, job, { location: `/api/exports/${job.id}` });
   });
 
-  app.get("/api/exports", reviewer, async ({ req }) =>
+  routes.get("/api/exports", async ({ req }) =>
     json(await listExports(deps, parseQuery(req, ExportListQuery).limit)),
   );
 
-  app.get("/api/exports/:id", reviewer, async ({ req, params }) =>
+  routes.get("/api/exports/:id", async ({ req, params }) =>
     json(
       await exportStatus(deps, pathId(params, "id", "Export"), parseQuery(req, ExportStatusQuery).expires_in),
     ),
   );
 
-  app.get("/api/sft/export", reviewer, async (reqCtx) => {
+  routes.get("/api/sft/export", async (reqCtx) => {
     // Stop while there is still time to answer (API Gateway gives up after 30 s).
     const deadline = Date.now() + reqCtx.context.getRemainingTimeInMillis() - 3_000;
     const url = await avocetSftExport(deps, reviewerOf(reqCtx), { deadline });

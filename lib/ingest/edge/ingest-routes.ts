@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Router } from "@aws-lambda-powertools/event-handler/http";
 import { ForbiddenError, PayloadTooLargeError, ValidationError } from "../../common/domain/errors.ts";
+import { guardedRoutes } from "../../common/http/routes.ts";
 import { type CorrectionMessage, classifyCorrection } from "../domain/correction.ts";
 import { type IngestCorrectionDeps, ingestCorrection } from "../usecases/ingest-correction.ts";
 import { authenticateIngest, type IngestTokenSource } from "./ingest-auth.ts";
@@ -19,7 +20,7 @@ export interface IngestRouteDeps {
  * contract; an `Idempotency-Key` header (or the field) makes a retry return the first id.
  */
 export function registerIngestRoutes(app: Router, deps: IngestRouteDeps): void {
-  app.post("/api/sft/ingest", async ({ req, event }) => {
+  guardedRoutes(app).post("/api/sft/ingest", async ({ req, event }) => {
     const caller = authenticateIngest(req.headers.get("authorization"), await deps.tokens.tokens());
     const body = await readBody(req, MAX_INGEST_BODY_BYTES);
     const message = withIdempotencyKey(parseCorrection(body), req.headers.get("idempotency-key"));

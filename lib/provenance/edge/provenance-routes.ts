@@ -1,7 +1,8 @@
 import type { Router } from "@aws-lambda-powertools/event-handler/http";
 import type { HandlerResponse } from "@aws-lambda-powertools/event-handler/types";
-import { type ReviewerAuthenticator, requireReviewer, reviewerOf } from "../../common/http/auth.ts";
+import { type ReviewerAuthenticator, reviewerOf } from "../../common/http/auth.ts";
 import { parseJsonBody, parseQuery } from "../../common/http/request.ts";
+import { guardedRoutes } from "../../common/http/routes.ts";
 import { BackfillRequest, ValidateQuery } from "../domain/provenance-requests.ts";
 import {
   backfillProvenance,
@@ -19,15 +20,15 @@ export function registerProvenanceRoutes(
   deps: ProvenanceDeps,
   authenticate: ReviewerAuthenticator,
 ): void {
-  const reviewer = [requireReviewer(authenticate)];
+  const routes = guardedRoutes(app, authenticate);
 
-  app.get("/api/provenance/report", reviewer, async () => json(await readProvenanceReport(deps)));
+  routes.get("/api/provenance/report", async () => json(await readProvenanceReport(deps)));
 
-  app.get("/api/provenance/validate", reviewer, async ({ req }) =>
+  routes.get("/api/provenance/validate", async ({ req }) =>
     json(await listInvalidProvenance(deps, parseQuery(req, ValidateQuery))),
   );
 
-  app.post("/api/provenance/backfill", reviewer, async (reqCtx) => {
+  routes.post("/api/provenance/backfill", async (reqCtx) => {
     const request = await parseJsonBody(reqCtx.req, BackfillRequest);
     return json(await backfillProvenance(deps, request, reviewerOf(reqCtx)));
   });

@@ -2,9 +2,10 @@ import type { Router } from "@aws-lambda-powertools/event-handler/http";
 import type { HandlerResponse } from "@aws-lambda-powertools/event-handler/types";
 import { CANDIDATE_STATUSES } from "../../common/domain/candidate.ts";
 import { reviewStats } from "../../common/domain/stats.ts";
-import { type ReviewerAuthenticator, requireReviewer, reviewerOf } from "../../common/http/auth.ts";
+import { type ReviewerAuthenticator, reviewerOf } from "../../common/http/auth.ts";
 import { jsonReply } from "../../common/http/reply.ts";
 import { parseJsonBody, parseQuery, pathId } from "../../common/http/request.ts";
+import { guardedRoutes } from "../../common/http/routes.ts";
 import { ImportRunRequest, ReviewConfigRequest } from "../../import/domain/run-folders.ts";
 import { deadlineOf } from "../../import/usecases/import-run.ts";
 import {
@@ -34,47 +35,45 @@ export function registerReviewRoutes(
   deps: ReviewApiDeps,
   authenticate: ReviewerAuthenticator,
 ): void {
-  const reviewer = [requireReviewer(authenticate)];
+  const routes = guardedRoutes(app, authenticate);
 
-  app.get("/api/sft/runs", reviewer, async () => json(await listRuns(deps.runs)));
+  routes.get("/api/sft/runs", async () => json(await listRuns(deps.runs)));
 
   // Avocet's answer is the counts (200). A run too big for the request goes on in the import
   // function and answers 202 with the counts so far and where its state shows.
-  app.post("/api/sft/import", reviewer, async ({ req, context }) => {
+  routes.post("/api/sft/import", async ({ req, context }) => {
     const { run_id } = await parseJsonBody(req, ImportRunRequest);
     const deadline = context ? deadlineOf(context, REQUEST_RESERVE_MS) : undefined;
     const result = await importRunFolder(deps.runs, run_id, deadline);
     return result.import_state === "importing" ? jsonReply(202, result) : json(result);
   });
 
-  app.get("/api/sft/queue", reviewer, async ({ req }) =>
+  routes.get("/api/sft/queue", async ({ req }) =>
     json(await reviewQueue(deps.queue, parseQuery(req, QueueQuery))),
   );
 
-  app.post("/api/sft/submit", reviewer, async (reqCtx) => {
+  routes.post("/api/sft/submit", async (reqCtx) => {
     const decision = await parseJsonBody(reqCtx.req, SubmitRequest);
     await submitDecision(deps.review, decision, reviewerOf(reqCtx));
     return { ok: true };
   });
 
-  app.post("/api/sft/undo", reviewer, async (reqCtx) => {
+  routes.post("/api/sft/undo", async (reqCtx) => {
     const { id } = await parseJsonBody(reqCtx.req, UndoRequest);
     await undoDecision(deps.review, id, reviewerOf(reqCtx));
     return { ok: true };
   });
 
-  app.get("/api/sft/stats", reviewer, async () =>
-    json(reviewStats(await deps.counters.read(), CANDIDATE_STATUSES)),
-  );
+  routes.get("/api/sft/stats", async () => json(reviewStats(await deps.counters.read(), CANDIDATE_STATUSES)));
 
-  app.get("/api/sft/config", reviewer, async () => json(await readReviewConfig(deps.runs)));
+  routes.get("/api/sft/config", async () => json(await readReviewConfig(deps.runs)));
 
-  app.post("/api/sft/config", reviewer, async (reqCtx) => {
+  routes.post("/api/sft/config", async (reqCtx) => {
     const { bench_results_dir } = await parseJsonBody(reqCtx.req, ReviewConfigRequest);
     return json(await writeReviewConfig(deps.runs, bench_results_dir, reviewerOf(reqCtx)));
   });
 
-  app.get("/api/sft/candidates/:id", reviewer, async ({ params }) =>
+  routes.get("/api/sft/candidates/:id", async ({ params }) =>
     json(await candidateDetail(deps.review, pathId(params, "id", "Candidate"))),
   );
 }

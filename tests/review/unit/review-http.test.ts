@@ -106,7 +106,7 @@ describe("bearer tokens", () => {
       headers: new Headers(value ? { authorization: value } : {}),
     });
 
-    expect(authenticate(withHeader("Bearer s3cret"))).toBe(LOCAL_REVIEWER);
+    expect(authenticate(withHeader("Bearer s3cret"))).toMatchObject({ id: LOCAL_REVIEWER, kind: "local" });
     expect(() => authenticate(withHeader())).toThrow(UnauthorizedError);
     expect(() => authenticate(withHeader("Bearer s3creT"))).toThrow("Invalid bearer token");
     expect(() => localTokenAuthenticator("")).toThrow();
@@ -119,14 +119,51 @@ describe("JWT claims", () => {
     headers: new Headers(),
   });
 
-  it("name the reviewer by email, then user name, then subject", () => {
+  it("identify the caller by the immutable subject, with a display name by email, then user name", () => {
     const authenticate = jwtClaimsAuthenticator();
-    expect(authenticate(withClaims({ sub: "u-1", email: "ana@example.com", username: "ana" }))).toBe(
-      "ana@example.com",
-    );
-    expect(authenticate(withClaims({ sub: "u-1", username: "ana" }))).toBe("ana");
-    expect(authenticate(withClaims({ sub: "u-1", "cognito:username": "ana-c" }))).toBe("ana-c");
-    expect(authenticate(withClaims({ sub: "u-1" }))).toBe("u-1");
+    const principal = (claims: Record<string, unknown>) => {
+      const { id, name, kind } = authenticate(withClaims(claims));
+      return { id, name, kind };
+    };
+    expect(principal({ sub: "u-1", email: "ana@example.com", username: "ana" })).toEqual({
+      id: "u-1",
+      name: "ana@example.com",
+      kind: "person",
+    });
+    expect(principal({ sub: "u-1", username: "ana" })).toEqual({ id: "u-1", name: "ana", kind: "person" });
+    expect(principal({ sub: "u-1", "cognito:username": "ana-c" })).toMatchObject({
+      id: "u-1",
+      name: "ana-c",
+    });
+    // A client-credentials token: no user, its subject and client are the app client.
+    expect(principal({ sub: "c-9", client_id: "c-9", token_use: "access" })).toEqual({
+      id: "c-9",
+      name: "c-9",
+      kind: "machine",
+    });
+  });
+
+  it("grant the scopes of the token and of the roles its groups name, nothing else", () => {
+    const authenticate = jwtClaimsAuthenticator();
+    const scopesOf = (claims: Record<string, unknown>, scopes?: string[]) =>
+      [
+        ...authenticate({
+          ...withClaims(claims),
+          event: { requestContext: { authorizer: { jwt: { claims, scopes } } } },
+        }).scopes,
+      ].sort();
+    expect(scopesOf({ sub: "u", "cognito:groups": "[reviewer]" })).toEqual([
+      "eval.read",
+      "provenance.read",
+      "review",
+    ]);
+    expect(scopesOf({ sub: "u", "cognito:groups": ["exporter", "nobody"] })).toEqual([
+      "export",
+      "provenance.read",
+    ]);
+    expect(scopesOf({ sub: "c", scope: "flywheel/ingest other/admin flywheel/unknown" })).toEqual(["ingest"]);
+    expect(scopesOf({ sub: "c" }, ["flywheel/eval.write"])).toEqual(["eval.write"]);
+    expect(scopesOf({ sub: "u" })).toEqual([]);
   });
 
   it("are required: without verified claims the request is refused", () => {
@@ -139,8 +176,8 @@ describe("JWT claims", () => {
       ...withClaims({ sub: "u-1" }),
       headers: new Headers({ authorization: "Bearer local" }),
     };
-    expect(reviewerAuthenticator({})(request)).toBe("u-1");
-    expect(reviewerAuthenticator({ REVIEWER_TOKEN: "local" })(request)).toBe(LOCAL_REVIEWER);
+    expect(reviewerAuthenticator({})(request).id).toBe("u-1");
+    expect(reviewerAuthenticator({ REVIEWER_TOKEN: "local" })(request).id).toBe(LOCAL_REVIEWER);
     expect(() => reviewerAuthenticator({ REVIEWER_TOKEN: "other" })(request)).toThrow(UnauthorizedError);
   });
 });
@@ -238,20 +275,36 @@ function appWith(store: MemoryReviewStore) {
 }
 
 describe("review routes behind the JWT authorizer", () => {
-  it("record the reviewer named by the verified claims", async () => {
+  it("record the reviewer by the verified subject, not a claim the user may change", async () => {
     const store = new MemoryReviewStore().add(storedCandidate("c1"));
     const call = appWith(store);
 
     const reply = await call("POST", "/api/sft/submit", {
-      claims: { sub: "u-1", email: "ana@example.com" },
+      claims: { sub: "u-1", email: "ana@example.com", "cognito:groups": "[reviewer]" },
       body: { id: "c1", action: "discard", failure_category: "format_error" },
     });
 
     expect(reply).toEqual({ status: 200, body: { ok: true } });
-    expect(store.events).toEqual([
-      expect.objectContaining({ reviewer: "ana@example.com", action: "discard" }),
-    ]);
-    expect(store.candidates.get("c1")).toMatchObject({ status: "discarded", reviewer: "ana@example.com" });
+    expect(store.events).toEqual([expect.objectContaining({ reviewer: "u-1", action: "discard" })]);
+    expect(store.candidates.get("c1")).toMatchObject({ status: "discarded", reviewer: "u-1" });
+  });
+
+  it("answer 403 naming the scope to a verified caller without it, and change nothing", async () => {
+    const store = new MemoryReviewStore().add(storedCandidate("c1"));
+    const call = appWith(store);
+
+    const reply = await call("POST", "/api/sft/submit", {
+      claims: { sub: "u-2", email: "exporter@example.com", "cognito:groups": "[exporter]" },
+      body: { id: "c1", action: "discard", failure_category: "format_error" },
+    });
+
+    expect(reply).toEqual({
+      status: 403,
+      body: {
+        detail: "This route needs the scope flywheel/review, which exporter@example.com does not hold",
+      },
+    });
+    expect(store.events).toEqual([]);
   });
 
   it("answer 401 without claims before reading the body, and change nothing", async () => {
@@ -266,7 +319,7 @@ describe("review routes behind the JWT authorizer", () => {
 
   it("serve stats from the counters", async () => {
     const call = appWith(new MemoryReviewStore().add(storedCandidate("c1"), storedCandidate("c2")));
-    const reply = await call("GET", "/api/sft/stats", { claims: { sub: "u-1" } });
+    const reply = await call("GET", "/api/sft/stats", { claims: { sub: "u-1", scope: "flywheel/review" } });
     expect(reply.body).toMatchObject({
       total: 2,
       by_status: { needs_review: 2, approved: 0 },
