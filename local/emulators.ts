@@ -1,6 +1,6 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { rename, rm } from "node:fs/promises";
 import net from "node:net";
 import { dirname, join, resolve } from "node:path";
@@ -57,6 +57,7 @@ export async function startDynamoDbLocal(
   ];
   if (options.dbPath) {
     mkdirSync(options.dbPath, { recursive: true });
+    await outliveEarlierInstance(options.dbPath);
     args.push("-dbPath", options.dbPath);
   } else {
     args.push("-inMemory");
@@ -68,6 +69,7 @@ export async function startDynamoDbLocal(
     // still finish their work; it stops when we close its stdin (or when we die).
     detached: true,
   });
+  if (options.dbPath && child.pid) writeFileSync(join(options.dbPath, PID_FILE), `${child.pid}\n`);
   const port = await waitForReady(child);
   return {
     endpoint: `http://127.0.0.1:${port}`,
@@ -77,6 +79,35 @@ export async function startDynamoDbLocal(
 }
 
 const launcherSource = join(here, "DynamoDbLocalLauncher.java");
+const PID_FILE = "launcher.pid";
+
+/**
+ * A runtime killed outright leaves its DynamoDB Local to notice its closed stdin and stop, which
+ * takes a moment; two instances must never write the same files, so wait for it (up to 15 s).
+ */
+async function outliveEarlierInstance(dbPath: string): Promise<void> {
+  const pid = Number(readFileSync(join(dbPath, PID_FILE), { encoding: "utf8", flag: "a+" }).trim());
+  if (!Number.isInteger(pid) || pid <= 0) return;
+  const deadline = Date.now() + 15_000;
+  while (isRunningLauncher(pid)) {
+    if (Date.now() > deadline) throw new Error(`DynamoDB Local (pid ${pid}) still uses ${dbPath}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+function isRunningLauncher(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("DynamoDbLocalLauncher");
+  } catch {
+    // No such process, or no /proc (not Linux): then only signal 0 can tell.
+    try {
+      process.kill(pid, 0);
+      return !existsSync("/proc");
+    } catch {
+      return false;
+    }
+  }
+}
 
 /**
  * The launcher compiled once per source version into `node_modules/.cache`, which saves every
