@@ -19,6 +19,9 @@ export default defineConfig({
   },
   server: {
     host: "127.0.0.1",
+    // The dev server forwards the local sign-in (the dev token); no other page may read it. Vite
+    // would otherwise answer any localhost origin's request with CORS headers allowing it.
+    cors: false,
     proxy: {
       "/api": localApi,
       "/local-config.json": localApi,
