@@ -112,6 +112,10 @@ export function describe(error: unknown): string {
   const parts = [error.message];
   if (typeof code === "string" && !error.message.includes(code)) parts.push(code);
   if (typeof detail === "string") parts.push(detail);
+  // fetch's own "fetch failed" says why only in its cause (ECONNREFUSED, ENOTFOUND, …).
+  const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
+  const reason = cause?.code ?? cause?.message;
+  if (error.message === "fetch failed" && typeof reason === "string") parts.push(reason);
   return parts.join(": ");
 }
 
