@@ -1,6 +1,6 @@
 import { renderCostSection } from "./cost.ts";
 import { renderExportSection } from "./export.ts";
-import { IMPORT_GROWTH, type ImportResult } from "./import.ts";
+import { IMPORT_GROWTH, type ImportResult, renderDeadlineImportSection } from "./import.ts";
 import { type IngestResult, ingestGrowth } from "./ingest.ts";
 import { renderRecountSection } from "./recount.ts";
 import { type LatencyRow, reviewGrowth } from "./review.ts";
@@ -50,6 +50,7 @@ export function renderReport(results: Record<string, unknown>): string {
         "lines",
         "flat is 1.00",
       ),
+      ...renderDeadlineImportSection(results.importDeadline),
     );
   }
   const ingest = results.ingest as Section<IngestResult> | undefined;
