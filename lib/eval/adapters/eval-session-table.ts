@@ -17,6 +17,7 @@ import {
   type Feedback,
   feedbackCountDelta,
   type Rating,
+  raterKey,
   type SessionInput,
   type SessionMessage,
   type SessionSummary,
@@ -65,6 +66,7 @@ function feedbackFromItem(item: Item): Feedback {
     rating: Number(item.rating) as Rating,
     comment: (item.comment as string | null | undefined) ?? null,
     rater: item.rater as string,
+    ...(typeof item.sent_by === "string" ? { sent_by: item.sent_by } : {}),
     created_at: item.created_at as string,
     updated_at: item.updated_at as string,
   };
@@ -186,7 +188,7 @@ export class EvalSessionTable implements EvalSessionStore {
 
   /** Long on purpose: the rating and the session's like/dislike counts move in one transaction, spelled out together. */
   async putFeedback(feedback: Feedback): Promise<{ created: boolean; feedback: Feedback }> {
-    const key = keys.evalFeedback(feedback.session_id, feedback.message_index, feedback.rater);
+    const key = keys.evalFeedback(feedback.session_id, feedback.message_index, raterKey(feedback));
     let existing: Record<string, unknown> | undefined;
     let stored: Feedback = feedback;
     await transactConditionally(this.dynamodb, this.tableName, {

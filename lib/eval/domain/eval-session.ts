@@ -52,6 +52,11 @@ export const FeedbackInput = z.object({
   message_index: z.number().int().min(0),
   rating: Rating,
   comment: z.string().max(2_000).nullish(),
+  /**
+   * The product's own end user who rated, when a product sends its users' feedback: recorded as
+   * the rater, with the caller that sent it beside it (`sent_by`). Absent, the caller is the rater.
+   */
+  rater: identifier(256).nullish(),
 });
 export type FeedbackInput = z.infer<typeof FeedbackInput>;
 
@@ -61,8 +66,20 @@ export interface Feedback {
   readonly rating: Rating;
   readonly comment: string | null;
   readonly rater: string;
+  /** Who sent the rating when it is not the rater's own (a product on behalf of its user). */
+  readonly sent_by?: string;
   readonly created_at: string;
   readonly updated_at: string;
+}
+
+/**
+ * The key a rating is kept under: one per message and rater. A rater a sender named is kept
+ * apart per sender, so two products' users of the same name are two raters.
+ */
+export function raterKey(feedback: Pick<Feedback, "rater" | "sent_by">): string {
+  return feedback.sent_by && feedback.sent_by !== feedback.rater
+    ? `${feedback.sent_by}/${feedback.rater}`
+    : feedback.rater;
 }
 
 /** What feedback changes in a session's like and dislike counts. */

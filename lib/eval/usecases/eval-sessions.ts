@@ -36,7 +36,8 @@ export function upsertSession(deps: EvalSessionDeps, session: SessionInput): Pro
 }
 
 /** Records a like or dislike: 404 for an unknown session, 422 for an index past its last message. */
-export async function recordFeedback(deps: EvalSessionDeps, input: FeedbackInput, rater: string) {
+/** Records a rating: by `caller`, or by the end user the caller names (`input.rater`). */
+export async function recordFeedback(deps: EvalSessionDeps, input: FeedbackInput, caller: string) {
   const summary = await summaryOf(deps, input.session_id);
   checkMessageIndex(input.message_index, summary.message_count);
   const now = nowOf(deps);
@@ -45,7 +46,8 @@ export async function recordFeedback(deps: EvalSessionDeps, input: FeedbackInput
     message_index: input.message_index,
     rating: input.rating,
     comment: input.comment ?? null,
-    rater,
+    rater: input.rater ?? caller,
+    ...(input.rater && input.rater !== caller ? { sent_by: caller } : {}),
     created_at: now,
     updated_at: now,
   });

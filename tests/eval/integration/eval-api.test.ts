@@ -18,6 +18,8 @@ import { lambdaContext } from "../../support/events.ts";
 import { callApi, type HttpRequest } from "../../support/http-events.ts";
 
 const TOKEN = "eval-token-for-tests";
+/** A chat product's token: it records sessions and its users' feedback, and reads nothing. */
+const PRODUCT_TOKEN = "eval-writer-token-for-tests";
 
 let aws: TestAws;
 let runs: JudgeRunTable;
@@ -103,6 +105,7 @@ beforeAll(async () => {
   aws = await provisionTestAws("eval-api");
   for (const [name, value] of Object.entries(aws.env)) vi.stubEnv(name, value);
   vi.stubEnv("REVIEWER_TOKEN", TOKEN);
+  vi.stubEnv("LOCAL_ROLE_TOKENS", JSON.stringify({ "eval-writer": PRODUCT_TOKEN }));
   vi.stubEnv("JUDGE_QUEUE_URL", aws.resources.queues.judge.url);
   ({ handler } = await import("../../../functions/api.ts"));
   runs = new JudgeRunTable(
@@ -229,6 +232,38 @@ describe("feedback", () => {
     });
     const detail = await api("GET", `/api/eval/sessions/${input.id}`);
     expect(detail.body).toMatchObject({ likes: 0, dislikes: 1 });
+  });
+
+  it("records a product's end users as the raters, each apart, with the product that sent them", async () => {
+    const input = session();
+    const asProduct = { token: PRODUCT_TOKEN };
+    expect((await api("POST", "/api/eval/sessions", { ...asProduct, body: input })).status).toBe(201);
+    const rate = (rater: string | undefined, rating: number) =>
+      api("POST", "/api/eval/feedback", {
+        ...asProduct,
+        body: { session_id: input.id, message_index: 1, rating, ...(rater ? { rater } : {}) },
+      });
+
+    const ana = await rate("user-ana", 1);
+    const bo = await rate("user-bo", -1);
+    const product = await rate(undefined, 1);
+    // The reviewer's own rating of the same message, under a rater of the same name, is apart too.
+    const reviewer = await api("POST", "/api/eval/feedback", {
+      body: { session_id: input.id, message_index: 1, rating: -1, rater: "user-ana" },
+    });
+
+    expect([ana.status, bo.status, product.status, reviewer.status]).toEqual([201, 201, 201, 201]);
+    expect(ana.body).toMatchObject({ rater: "user-ana", sent_by: "local-eval-writer" });
+    expect(bo.body).toMatchObject({ rater: "user-bo", sent_by: "local-eval-writer" });
+    expect(product.body.rater).toBe("local-eval-writer");
+    expect(product.body).not.toHaveProperty("sent_by");
+    const listed = await api("GET", `/api/eval/feedback/${input.id}`);
+    expect(listed.body.feedback).toHaveLength(4);
+    expect(await api("GET", `/api/eval/sessions/${input.id}`)).toMatchObject({
+      body: { likes: 2, dislikes: 2 },
+    });
+    // The product may write, not read.
+    expect((await api("GET", `/api/eval/feedback/${input.id}`, asProduct)).status).toBe(403);
   });
 
   it("answers 404 for an unknown session, on write and on read", async () => {
