@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { chmod, mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
@@ -65,13 +65,13 @@ export async function readCachedTokens(file: string): Promise<CachedTokens | und
 }
 
 /**
- * Writes the tokens readable by their owner only: the folder 0700, the file 0600, written to a
+ * Writes the tokens readable by their owner only: the file 0600 (its folder 0700), written to a
  * temporary file beside it and renamed over it, so a reader never sees half a file.
  */
 export async function writeCachedTokens(file: string, tokens: CachedTokens): Promise<void> {
-  const dir = join(file, "..");
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  await chmod(dir, 0o700);
+  // A folder it creates is 0700; one that exists (FLYWHEEL_CONFIG_DIR may name any) is left as it
+  // is, the files in it being 0600 either way.
+  await mkdir(join(file, ".."), { recursive: true, mode: 0o700 });
   const temporary = `${file}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
   try {
     await writeFile(temporary, `${JSON.stringify(CachedTokens.parse(tokens), null, 2)}\n`, {
