@@ -1,3 +1,4 @@
+import { renderColdStartSection } from "./cold-start.ts";
 import { renderCostSection } from "./cost.ts";
 import { renderExportSection } from "./export.ts";
 import { IMPORT_GROWTH, type ImportResult, renderDeadlineImportSection } from "./import.ts";
@@ -108,6 +109,7 @@ export function renderReport(results: Record<string, unknown>): string {
   }
   out.push(...renderExportSection(results.export));
   out.push(...renderRecountSection(results.recount));
+  out.push(...renderColdStartSection(results.coldstart as Parameters<typeof renderColdStartSection>[0]));
   out.push(...renderCostSection(results.cost));
   return `${out.join("\n")}\n`;
 }

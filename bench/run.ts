@@ -6,10 +6,11 @@
  * an empty table, so its sizes are the table's.
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { cpus, totalmem } from "node:os";
+import { cpus, loadavg, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { readCounters } from "../lib/common/adapters/counters.ts";
+import { benchColdStart } from "./cold-start.ts";
 import { modelCost } from "./cost.ts";
 import { type BenchEnvironment, startBenchEnvironment } from "./environment.ts";
 import { benchExport, EXPORT_GROWTH, type ExportResult, seedApproved } from "./export.ts";
@@ -37,6 +38,7 @@ const { values } = parseArgs({
     "export-sizes": { type: "string", default: "100000,1000000" },
     "recount-sizes": { type: "string", default: "100000" },
     "recount-segments": { type: "string", default: "8" },
+    "cold-start-samples": { type: "string", default: "10" },
   },
 });
 const root = resolve(import.meta.dirname, "..");
@@ -45,7 +47,7 @@ const previous = existsSync(resultsFile) ? JSON.parse(readFileSync(resultsFile, 
 const wanted = (section: string) => !values.only || values.only.split(",").includes(section);
 
 // Sections that only read what the others measured; the emulators start only for the rest.
-const OFFLINE_SECTIONS = ["cost"];
+const OFFLINE_SECTIONS = ["cost", "coldstart"];
 const needsEmulators =
   !values.only || values.only.split(",").some((name) => !OFFLINE_SECTIONS.includes(name));
 let env!: BenchEnvironment;
@@ -166,6 +168,18 @@ try {
       "export",
       growth((results.export as Section<ExportResult>).rows, (r) => r.approved, EXPORT_GROWTH),
     );
+  }
+  if (wanted("coldstart")) {
+    console.log("coldstart: each synthesized bundle started in a fresh Node process…");
+    const load = loadavg()[0];
+    const coldStart = await benchColdStart(Number(values["cold-start-samples"]));
+    results.coldstart = {
+      measuredAt: new Date().toISOString(),
+      command: commandLine(),
+      // The machine's load (1-minute average) before and after: cold starts are CPU-bound.
+      loadAverage: [load, loadavg()[0]],
+      ...coldStart,
+    };
   }
   if (wanted("cost")) {
     console.log("cost: the monthly AWS bill of the stated workload, from the results above…");

@@ -1,0 +1,295 @@
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type BuildOptions, build } from "esbuild";
+import { type RunningFunction, startFunction } from "../tests/deploy/support/lambda-process.ts";
+import { localResourceMap, resolveValue } from "../tests/deploy/support/resolve.ts";
+import { type SynthesizedFunction, synthesizeStack } from "../tests/deploy/support/synth.ts";
+
+/** The options `ProjectFunction` bundles with (infra/constructs/project-function.ts). */
+const ESBUILD_OPTIONS: BuildOptions = {
+  bundle: true,
+  platform: "node",
+  target: "node22",
+  format: "esm",
+  minify: true,
+  mainFields: ["module", "main"],
+  logLevel: "silent",
+};
+const BANNER = "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);";
+
+/** One synthesized bundle's cold start on this machine. */
+export interface ColdStartRow {
+  /** The function's entry (`functions/<name>.ts`). */
+  readonly name: string;
+  readonly bundleKb: number;
+  readonly sourceMapKb: number;
+  readonly samples: number;
+  /** From spawning the process to the handler being ready, with the template's NODE_OPTIONS. */
+  readonly coldStartMedianMs: number;
+  readonly coldStartP90Ms: number;
+  /** The same without `--enable-source-maps`. */
+  readonly withoutSourceMapsMedianMs: number;
+  /** Of the cold start: importing and evaluating the bundle (the rest is Node starting). */
+  readonly importMedianMs: number;
+  readonly importWithoutSourceMapsMedianMs: number;
+  /** The packages contributing most bytes to the bundle, with their share. */
+  readonly largest: { readonly name: string; readonly kb: number }[];
+}
+
+export interface ColdStartResult {
+  readonly samples: number;
+  /** An empty handler in the same runtime stand-in: what Node's own start costs. */
+  readonly emptyMedianMs: number;
+  readonly rows: ColdStartRow[];
+  /** Bundles of one dependency alone, built the same way: what importing it costs by itself. */
+  readonly references: {
+    readonly name: string;
+    readonly bundleKb: number;
+    readonly importMedianMs: number;
+  }[];
+}
+
+/** The dependencies every bundle carries, measured alone (each module's namespace kept whole). */
+const REFERENCES: Record<string, string> = {
+  zod: 'export * as z from "zod";',
+  "AWS SDK clients (DynamoDB document, S3, SQS)":
+    'export * from "@aws-sdk/lib-dynamodb"; export { DynamoDBClient } from "@aws-sdk/client-dynamodb"; export { S3Client, GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3"; export { SQSClient, SendMessageCommand } from "@aws-sdk/client-sqs";',
+  "Powertools (logger, batch)":
+    'export * from "@aws-lambda-powertools/logger"; export * from "@aws-lambda-powertools/batch";',
+};
+
+/**
+ * Synthesizes the stack, then starts each function's bundle `samples` times in a fresh Node
+ * process (the runtime stand-in of the deploy smoke test) with its template environment, and
+ * measures until its handler is ready. No emulator is needed: a cold start makes no AWS call.
+ * The starts are interleaved round by round (every bundle once, then again), so a busy moment of
+ * the machine falls on all of them rather than on one.
+ */
+export async function benchColdStart(samples: number): Promise<ColdStartResult> {
+  const stack = synthesizeStack();
+  const scratch = mkdtempSync(join(tmpdir(), "flywheel-cold-start-"));
+  try {
+    const names = {
+      tableName: "flywheel-bench",
+      bucket: "flywheel-bench",
+      queues: queueNames(stack.template),
+      secrets: Object.fromEntries(
+        Object.entries(stack.template.Resources)
+          .filter(([, r]) => r.Type === "AWS::SecretsManager::Secret")
+          .map(([id]) => [id, `arn:aws:secretsmanager:us-east-1:000000000000:secret:${id}-AbCdEf`]),
+      ),
+    };
+    const map = localResourceMap(stack.template, names);
+    const standIn = (name: string): SynthesizedFunction => ({
+      logicalId: name,
+      handler: "index.handler",
+      runtime: "nodejs22.x",
+      timeoutSeconds: 3,
+      memoryMb: 512,
+      environment: {},
+      roleId: "",
+      bundleDir: join(scratch, name),
+    });
+    const empty = standIn("empty");
+    mkdirSync(empty.bundleDir);
+    writeFileSync(join(empty.bundleDir, "index.mjs"), "export const handler = async () => null;\n");
+    const references = Object.entries(REFERENCES).map(([name, source], i) => ({
+      name,
+      source,
+      fn: standIn(`ref${i}`),
+    }));
+    for (const reference of references) {
+      await build({
+        stdin: {
+          contents: `${reference.source}\nexport const handler = async () => null;`,
+          resolveDir: join(import.meta.dirname, ".."),
+        },
+        ...ESBUILD_OPTIONS,
+        outfile: join(reference.fn.bundleDir, "index.mjs"),
+        banner: { js: BANNER },
+      });
+    }
+
+    const variants = [
+      { key: "empty", fn: empty, environment: {} },
+      ...stack.functions.flatMap((fn) => {
+        const environment = environmentOf(fn, map);
+        const { NODE_OPTIONS: _, ...withoutMaps } = environment;
+        return [
+          { key: `${fn.logicalId}:maps`, fn, environment },
+          { key: `${fn.logicalId}:plain`, fn, environment: withoutMaps },
+        ];
+      }),
+      ...references.map((r) => ({ key: r.fn.logicalId, fn: r.fn, environment: {} })),
+    ];
+    const times = new Map(variants.map((v) => [v.key, { coldStart: [] as number[], init: [] as number[] }]));
+    for (let round = 0; round < samples; round++) {
+      for (const variant of variants) {
+        const measured = await startOnce(variant.fn, variant.environment);
+        times.get(variant.key)?.coldStart.push(measured.coldStartMs);
+        times.get(variant.key)?.init.push(measured.initMs);
+      }
+    }
+    const p50 = (key: string, of: "coldStart" | "init") => percentile(times.get(key)?.[of] ?? [], 0.5);
+
+    const rows: ColdStartRow[] = [];
+    for (const fn of stack.functions) {
+      const name = await entryName(fn);
+      rows.push({
+        name,
+        bundleKb: statSync(join(fn.bundleDir, "index.mjs")).size / 1024,
+        sourceMapKb: statSync(join(fn.bundleDir, "index.mjs.map")).size / 1024,
+        samples,
+        coldStartMedianMs: p50(`${fn.logicalId}:maps`, "coldStart"),
+        coldStartP90Ms: percentile(times.get(`${fn.logicalId}:maps`)?.coldStart ?? [], 0.9),
+        withoutSourceMapsMedianMs: p50(`${fn.logicalId}:plain`, "coldStart"),
+        importMedianMs: p50(`${fn.logicalId}:maps`, "init"),
+        importWithoutSourceMapsMedianMs: p50(`${fn.logicalId}:plain`, "init"),
+        largest: await largestPackages(name),
+      });
+      const row = rows.at(-1) as ColdStartRow;
+      console.log(
+        `  ${name}: ${row.bundleKb.toFixed(0)} KB, cold start ${row.coldStartMedianMs.toFixed(0)} ms (import ${row.importMedianMs.toFixed(0)} ms; without source maps ${row.withoutSourceMapsMedianMs.toFixed(0)} ms)`,
+      );
+    }
+    return {
+      samples,
+      emptyMedianMs: p50("empty", "coldStart"),
+      rows,
+      references: references.map((r) => ({
+        name: r.name,
+        bundleKb: statSync(join(r.fn.bundleDir, "index.mjs")).size / 1024,
+        importMedianMs: p50(r.fn.logicalId, "init"),
+      })),
+    };
+  } finally {
+    stack.remove();
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+async function startOnce(fn: SynthesizedFunction, environment: Record<string, string>) {
+  const running: RunningFunction = await startFunction(fn, {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    AWS_REGION: "us-east-1",
+    AWS_ACCESS_KEY_ID: "bench",
+    AWS_SECRET_ACCESS_KEY: "bench",
+    AWS_LAMBDA_FUNCTION_NAME: fn.logicalId,
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMb),
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+    ...environment,
+  });
+  await running.stop();
+  return { coldStartMs: running.coldStartMs, initMs: running.initMs };
+}
+
+function environmentOf(fn: SynthesizedFunction, map: ReturnType<typeof localResourceMap>) {
+  return Object.fromEntries(
+    Object.entries(fn.environment).map(([name, value]) => [name, resolveValue(value, map)]),
+  );
+}
+
+function queueNames(template: ReturnType<typeof synthesizeStack>["template"]) {
+  const queues: Record<string, { url: string; arn: string }> = {};
+  for (const resource of Object.values(template.Resources)) {
+    if (resource.Type !== "AWS::SQS::Queue") continue;
+    const name = String(resource.Properties?.QueueName).replace(/^[^-]+-/, "");
+    queues[name] = {
+      url: `http://127.0.0.1:9/000000000000/bench-${name}`,
+      arn: `arn:aws:sqs:us-east-1:000000000000:bench-${name}`,
+    };
+  }
+  return queues;
+}
+
+/** The entry a bundle was built from, read from its source map's own sources. */
+async function entryName(fn: SynthesizedFunction): Promise<string> {
+  const { readFile } = await import("node:fs/promises");
+  const map = JSON.parse(await readFile(join(fn.bundleDir, "index.mjs.map"), "utf8")) as {
+    sources: string[];
+  };
+  const entry = map.sources.find((source) => /(^|\/)functions\/[^/]+\.ts$/.test(source)) ?? fn.logicalId;
+  const name = entry.replace(/^.*functions\//, "functions/");
+  return name;
+}
+
+/**
+ * The bundle rebuilt with the stack's esbuild options and a metafile: the bytes each package
+ * (or the project's own code) puts into it, largest first.
+ */
+async function largestPackages(entry: string): Promise<{ name: string; kb: number }[]> {
+  const result = await build({
+    entryPoints: [join(import.meta.dirname, "..", entry)],
+    ...ESBUILD_OPTIONS,
+    write: false,
+    outfile: "index.mjs",
+    metafile: true,
+  });
+  const output = Object.values(result.metafile.outputs).find((o) => o.entryPoint !== undefined);
+  const bytes = new Map<string, number>();
+  for (const [path, { bytesInOutput }] of Object.entries(output?.inputs ?? {})) {
+    const match = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path);
+    const name = match ? (match[1] as string) : "flywheel (lib/, functions/)";
+    bytes.set(name, (bytes.get(name) ?? 0) + bytesInOutput);
+  }
+  return [...bytes]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 4)
+    .map(([name, b]) => ({ name, kb: b / 1024 }));
+}
+
+function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] ?? Number.NaN;
+}
+
+const fixed = (value: number, digits = 0) => value.toFixed(digits);
+
+/** The cold-start section of bench/RESULTS.md. */
+export function renderColdStartSection(
+  section: (ColdStartResult & { measuredAt?: string; command?: string; loadAverage?: number[] }) | undefined,
+): string[] {
+  if (!section) return [];
+  const api = section.rows.find((r) => r.name === "functions/api.ts");
+  return [
+    "## Cold start of the deployed bundles",
+    "",
+    `\`${section.command ?? "npm run bench -- --only coldstart"}\` — ${section.measuredAt ?? ""}.`,
+    "Each function's bundle as `cdk synth` builds it (esbuild, ESM, minified, source maps), started",
+    `${section.samples} times in a fresh Node process by the deploy smoke test's runtime stand-in`,
+    "(`tests/deploy/support/lambda-runtime.mjs`) with its template environment: from spawning the",
+    "process to the handler being ready, median and 90th percentile. Import is the part spent",
+    "importing and evaluating the bundle; the rest is Node itself starting, measured alone with an",
+    `empty handler: ${fixed(section.emptyMedianMs)} ms. The template sets \`NODE_OPTIONS=--enable-source-maps\`;`,
+    "the next columns are the same start without it. Lambda's own start (the runtime, the code",
+    "download) comes on top in AWS; this machine is not Lambda's, so read the columns against each other.",
+    ...(section.loadAverage
+      ? [
+          `The machine's load average (1 minute) was ${section.loadAverage.map((l) => l.toFixed(1)).join(" before the run and ")} after it;`,
+          "cold starts are CPU-bound, so a busy machine stretches every figure here alike.",
+        ]
+      : []),
+    "",
+    "| bundle | bundle KB | map KB | cold start ms (p50) | p90 | import ms | without source maps: cold start | import | largest parts of the bundle (KB) |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ...section.rows.map(
+      (r) =>
+        `| \`${r.name}\` | ${fixed(r.bundleKb)} | ${fixed(r.sourceMapKb)} | ${fixed(r.coldStartMedianMs)} | ${fixed(r.coldStartP90Ms)} | ${fixed(r.importMedianMs)} | ${fixed(r.withoutSourceMapsMedianMs)} | ${fixed(r.importWithoutSourceMapsMedianMs)} | ${r.largest.map((p) => `${p.name} ${fixed(p.kb)}`).join(", ")} |`,
+    ),
+    "",
+    "Each dependency alone, bundled the same way and imported in the same stand-in:",
+    "",
+    "| bundle of | KB | import ms (p50) |",
+    "|---|---:|---:|",
+    ...section.references.map((r) => `| ${r.name} | ${fixed(r.bundleKb)} | ${fixed(r.importMedianMs)} |`),
+    "",
+    ...(api
+      ? [
+          `The API's cold start: ${fixed(api.coldStartMedianMs)} ms (target: under 250 ms on this machine), of which`,
+          `${fixed(api.importMedianMs)} ms import the bundle and about ${fixed(section.emptyMedianMs)} ms start Node.`,
+          "",
+        ]
+      : []),
+  ];
+}
