@@ -22,7 +22,11 @@ type Env = Record<string, string | undefined>;
 
 export class AuthError extends Error {}
 
-/** The port `flywheel login` listens on: Cognito matches the redirect URI exactly, port included. */
+/**
+ * The port `flywheel login` listens on: Cognito compares the redirect URI with the app client's
+ * callback URLs as a string, port included, so the default one is registered in the stack
+ * (infra/reviewers.ts: http://localhost:8976/callback).
+ */
 export const DEFAULT_LOGIN_PORT = 8976;
 /** How long `flywheel login` waits for the browser to come back. */
 export const DEFAULT_LOGIN_TIMEOUT_SECONDS = 300;
@@ -152,7 +156,10 @@ export function stillFresh(tokens: CachedTokens, now: number = Date.now()): bool
 
 export interface LoginOptions {
   readonly port?: number | undefined;
-  /** The host in the redirect URI: `127.0.0.1` (default) or `localhost`; the server listens on 127.0.0.1 either way. */
+  /**
+   * The host in the redirect URI: `localhost` (default: Cognito takes plain http for localhost
+   * only) or `127.0.0.1`; the server listens on 127.0.0.1 either way.
+   */
   readonly redirectHost?: "127.0.0.1" | "localhost" | undefined;
   readonly timeoutSeconds?: number | undefined;
   /** Tries to open the URL in a browser as well as printing it. */
@@ -162,7 +169,7 @@ export interface LoginOptions {
 
 /**
  * `flywheel login`: prints the authorization URL, waits (bounded) for the browser to come back to
- * http://127.0.0.1:<port>/callback, checks the reply's state, exchanges the code with its PKCE
+ * http://localhost:<port>/callback (a server on 127.0.0.1 only), checks the reply's state, exchanges the code with its PKCE
  * verifier and caches the tokens. Answers the cached tokens.
  */
 export async function login(settings: AuthSettings, options: LoginOptions, env: Env): Promise<CachedTokens> {
@@ -173,7 +180,7 @@ export async function login(settings: AuthSettings, options: LoginOptions, env: 
   const timeoutSeconds = options.timeoutSeconds ?? DEFAULT_LOGIN_TIMEOUT_SECONDS;
   const callback = await startCallbackServer(options.port ?? DEFAULT_LOGIN_PORT, timeoutSeconds);
   try {
-    const redirectUri = `http://${options.redirectHost ?? "127.0.0.1"}:${callback.port}/callback`;
+    const redirectUri = `http://${options.redirectHost ?? "localhost"}:${callback.port}/callback`;
     const verifier = oauth.randomPKCECodeVerifier();
     const state = oauth.randomState();
     const url = oauth.buildAuthorizationUrl(config, {

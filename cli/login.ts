@@ -15,10 +15,10 @@ import { configDir, removeCachedTokens } from "./token-cache.ts";
 type Env = Record<string, string | undefined>;
 
 export const AUTH_USAGE = `  flywheel login [--auth-url ISSUER] [--client-id ID] [--scope "S1 S2"] [--port N]
-                 [--redirect-host 127.0.0.1|localhost] [--timeout SECONDS] [--open]
+                 [--redirect-host localhost|127.0.0.1] [--timeout SECONDS] [--open]
       Signs a person in (authorization code with PKCE): prints the URL to open (--open also tries
-      a browser), waits for the browser to come back to http://127.0.0.1:<port>/callback (port
-      ${DEFAULT_LOGIN_PORT}, wait ${DEFAULT_LOGIN_TIMEOUT_SECONDS} s by default), checks it and keeps the tokens in the config folder.
+      a browser), waits on 127.0.0.1 for the browser to come back to http://localhost:<port>/callback
+      (port ${DEFAULT_LOGIN_PORT}, wait ${DEFAULT_LOGIN_TIMEOUT_SECONDS} s by default), checks it and keeps the tokens in the config folder.
   flywheel logout
       Forgets every token the CLI keeps (the sign-in and machine clients' tokens).
   flywheel token [--auth-url ISSUER] [--client-id ID] [--scope "S1 S2"]
