@@ -133,6 +133,15 @@ export const IngestApiConfig = BaseConfig.extend({
   /** How long a read of the secret is reused, so a rotated token is honoured within this time. */
   INGEST_TOKENS_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
   INGEST_SOURCE_DEFAULTS: IngestSourceDefaults,
+  /** In AWS: the user pool whose machine clients' access tokens ingest accepts … */
+  INGEST_USER_POOL_ID: z
+    .string()
+    .optional()
+    .transform((id) => (id ? id : undefined)),
+  /** … and, as JSON, each such client's id → the one source it may ingest for. */
+  INGEST_CLIENT_SOURCES: jsonVariable("must be a JSON object of app client id → source").pipe(
+    z.record(z.string().min(1), z.string().trim().min(1)).optional(),
+  ),
 });
 export type IngestApiConfig = z.infer<typeof IngestApiConfig>;
 

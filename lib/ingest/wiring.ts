@@ -3,6 +3,7 @@ import type { AwsClients } from "../common/adapters/aws-clients.ts";
 import { S3Bodies } from "../common/adapters/s3-objects.ts";
 import type { IngestApiConfig } from "../common/config.ts";
 import { CorrectionTable } from "./adapters/correction-table.ts";
+import { CognitoIngestJwt } from "./adapters/ingest-jwt.ts";
 import { S3IngestQuarantine } from "./adapters/ingest-quarantine.ts";
 import { SecretsManagerIngestTokens, staticIngestTokens } from "./adapters/ingest-tokens.ts";
 import type { IngestRouteDeps } from "./edge/ingest-routes.ts";
@@ -38,8 +39,14 @@ export function ingestApiDeps(clients: AwsClients, config: IngestApiConfig): Ing
         config.INGEST_TOKENS_CACHE_SECONDS,
       )
     : staticIngestTokens(config.INGEST_TOKENS);
+  const sources = config.INGEST_CLIENT_SOURCES ?? {};
+  const machineClients =
+    config.INGEST_USER_POOL_ID && Object.keys(sources).length > 0
+      ? { verifier: new CognitoIngestJwt(config.INGEST_USER_POOL_ID, Object.keys(sources)), sources }
+      : undefined;
   return {
     tokens,
+    ...(machineClients ? { clients: machineClients } : {}),
     ingest: ingestCorrectionDeps(
       clients,
       { tableName: config.TABLE_NAME, bucket: config.BUCKET_NAME },

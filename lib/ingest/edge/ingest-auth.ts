@@ -14,15 +14,43 @@ export interface IngestCaller {
   readonly principal: string;
 }
 
+/** A verified client-credentials token: the app client it was issued to. */
+export interface IngestClientToken {
+  readonly clientId: string;
+  readonly subject: string;
+}
+
+/** Verifies machine clients' access tokens; `null` for anything that is not a valid one. */
+export interface IngestJwtVerifier {
+  verify(token: string): Promise<IngestClientToken | null>;
+}
+
+/** Machine clients that may ingest: the verifier of their tokens and each client's one source. */
+export interface IngestClients {
+  readonly verifier: IngestJwtVerifier;
+  /** App client id → the source it may ingest for. */
+  readonly sources: Readonly<Record<string, string>>;
+}
+
+/** Three base64url parts: worth verifying as a JWT (a per-source token never looks like one). */
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
 /**
- * Checks an ingest request's `Authorization` header against the product tokens, from headers
- * alone so that a caller who fails learns nothing about the body's schema: 503 when no token is
- * configured, 401 without a bearer token (the scheme is case-insensitive), 403 for a token that
- * matches none. Every configured token is compared, in constant time, whatever matches first.
+ * Checks an ingest request's `Authorization` header, from headers alone so that a caller who
+ * fails learns nothing about the body's schema: 503 when neither a product token nor a machine
+ * client is configured, 401 without a bearer token (the scheme is case-insensitive), 403 for a
+ * token that matches none. A product's per-source token is compared against every configured one
+ * in constant time; otherwise a machine client's access token (client credentials, the ingest
+ * scope) is accepted for the one source its client is bound to.
  */
-export function authenticateIngest(authorization: string | null, tokens: IngestTokens): IngestCaller {
+export async function authenticateIngest(
+  authorization: string | null,
+  tokens: IngestTokens,
+  clients?: IngestClients,
+): Promise<IngestCaller> {
   const configured = Object.entries(tokens);
-  if (configured.length === 0)
+  const clientCount = Object.keys(clients?.sources ?? {}).length;
+  if (configured.length === 0 && clientCount === 0)
     throw new NotConfiguredError("Ingest is not configured: no ingest token is set");
   const token = bearerToken(authorization);
   if (token === null) throw new UnauthorizedError("Not authenticated: a bearer token is required");
@@ -30,6 +58,14 @@ export function authenticateIngest(authorization: string | null, tokens: IngestT
   for (const [candidate, expected] of configured) {
     if (sameSecret(token, expected) && source === null) source = candidate;
   }
-  if (source === null) throw new ForbiddenError("Invalid ingest token");
-  return { source, principal: `ingest-token:${source}` };
+  if (source !== null) return { source, principal: `ingest-token:${source}` };
+  if (clients && clientCount > 0 && JWT_SHAPE.test(token)) {
+    const verified = await clients.verifier.verify(token);
+    const bound =
+      verified && Object.hasOwn(clients.sources, verified.clientId)
+        ? clients.sources[verified.clientId]
+        : undefined;
+    if (verified && bound) return { source: bound, principal: `oauth-client:${verified.clientId}` };
+  }
+  throw new ForbiddenError("Invalid ingest token");
 }

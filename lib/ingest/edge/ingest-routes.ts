@@ -4,13 +4,15 @@ import { ForbiddenError, PayloadTooLargeError, ValidationError } from "../../com
 import { guardedRoutes } from "../../common/http/routes.ts";
 import { type CorrectionMessage, classifyCorrection } from "../domain/correction.ts";
 import { type IngestCorrectionDeps, ingestCorrection } from "../usecases/ingest-correction.ts";
-import { authenticateIngest, type IngestTokenSource } from "./ingest-auth.ts";
+import { authenticateIngest, type IngestClients, type IngestTokenSource } from "./ingest-auth.ts";
 
 /** Largest ingest body accepted, in bytes (413 above); a correction is text, not a document. */
 export const MAX_INGEST_BODY_BYTES = 256 * 1024;
 
 export interface IngestRouteDeps {
   readonly tokens: IngestTokenSource;
+  /** Machine clients (client credentials) that may ingest, each for its one source. */
+  readonly clients?: IngestClients;
   readonly ingest: IngestCorrectionDeps;
 }
 
@@ -21,7 +23,11 @@ export interface IngestRouteDeps {
  */
 export function registerIngestRoutes(app: Router, deps: IngestRouteDeps): void {
   guardedRoutes(app).post("/api/sft/ingest", async ({ req, event }) => {
-    const caller = authenticateIngest(req.headers.get("authorization"), await deps.tokens.tokens());
+    const caller = await authenticateIngest(
+      req.headers.get("authorization"),
+      await deps.tokens.tokens(),
+      deps.clients,
+    );
     const body = await readBody(req, MAX_INGEST_BODY_BYTES);
     const message = withIdempotencyKey(parseCorrection(body), req.headers.get("idempotency-key"));
     if (message.source !== caller.source) {
