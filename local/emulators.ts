@@ -252,6 +252,9 @@ async function startPersistentFauxqs(port: number, persistence: EmulatorPersiste
   const { S3Store } = (await import(new URL("./s3/s3Store.js", entry).href)) as {
     S3Store: new () => EmulatedObjectStore & { spy?: unknown };
   };
+  const { S3Error } = (await import(new URL("./common/errors.js", entry).href)) as {
+    S3Error: new (code: string, message: string, statusCode: number) => Error;
+  };
   const { MessageSpy } = (await import(new URL("./spy.js", entry).href)) as {
     MessageSpy: new (params: { bufferSize: number }) => MessageSpyReader;
   };
@@ -262,7 +265,12 @@ async function startPersistentFauxqs(port: number, persistence: EmulatorPersiste
   sqsStore.spy = spy;
   s3Store.spy = spy;
   journalQueues(sqsStore, journal);
-  const restoredObjects = keepObjectsOnDisk(s3Store, persistence.objectsDir, persistence.log).restore();
+  const restoredObjects = keepObjectsOnDisk(
+    s3Store,
+    persistence.objectsDir,
+    persistence.log,
+    (code, message, statusCode) => new S3Error(code, message, statusCode),
+  ).restore();
   // fauxqs's own default region; queue URLs name the host they were asked on.
   const app = buildApp({ logger: false, stores: { sqsStore, s3Store } as never });
   let address: string;

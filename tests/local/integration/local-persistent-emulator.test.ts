@@ -158,6 +158,58 @@ describe("objects on disk", () => {
     expect(await got.Body?.transformToString()).toBe("33");
   });
 
+  it("stream big objects from their files: whole, by range, and copied file to file", async () => {
+    const key = "blobs/patterned.bin";
+    const body = Buffer.alloc(BIG_BYTES);
+    for (let i = 0; i < body.length; i += 4) body.writeUInt32BE(i, i);
+    await new Upload({
+      client: s3,
+      params: { Bucket: bucket, Key: key, Body: body },
+      partSize: 5 * 1024 * 1024,
+    }).done();
+    // The parts were on disk only while the upload was in progress.
+    await expect(stat(join(root, "s3", ".parts"))).resolves.toBeDefined();
+    expect((await import("node:fs")).readdirSync(join(root, "s3", ".parts"))).toEqual([]);
+
+    const whole = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    expect(Buffer.from((await whole.Body?.transformToByteArray()) ?? []).equals(body)).toBe(true);
+    const range = await s3.send(
+      new GetObjectCommand({ Bucket: bucket, Key: key, Range: "bytes=7340032-7340039" }),
+    );
+    expect(range.ContentRange).toBe(`bytes 7340032-7340039/${BIG_BYTES}`);
+    expect(Buffer.from((await range.Body?.transformToByteArray()) ?? [])).toEqual(
+      body.subarray(7340032, 7340040),
+    );
+
+    const { CopyObjectCommand } = await import("@aws-sdk/client-s3");
+    await s3.send(
+      new CopyObjectCommand({ Bucket: bucket, Key: "blobs/copy.bin", CopySource: `${bucket}/${key}` }),
+    );
+    const copy = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: "blobs/copy.bin" }));
+    const { createHash } = await import("node:crypto");
+    expect(copy.ETag).toBe(`"${createHash("md5").update(body).digest("hex")}"`);
+    expect(Buffer.from((await copy.Body?.transformToByteArray()) ?? []).equals(body)).toBe(true);
+  });
+
+  it("answer a completion naming a part never uploaded as S3 does", async () => {
+    const { CreateMultipartUploadCommand, CompleteMultipartUploadCommand } = await import(
+      "@aws-sdk/client-s3"
+    );
+    const { UploadId } = await s3.send(
+      new CreateMultipartUploadCommand({ Bucket: bucket, Key: "blobs/broken.bin" }),
+    );
+    await expect(
+      s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: bucket,
+          Key: "blobs/broken.bin",
+          UploadId,
+          MultipartUpload: { Parts: [{ PartNumber: 1, ETag: '"0123"' }] },
+        }),
+      ),
+    ).rejects.toMatchObject({ name: "InvalidPart" });
+  });
+
   it("skips keys that cannot be file paths", () => {
     expect(objectPath(root, bucket, "../escape")).toBeUndefined();
     expect(objectPath(root, bucket, "a//b")).toBeUndefined();
