@@ -56,6 +56,8 @@ export interface HistoryEvent {
   readonly to: string;
   readonly failure_category: string | null;
   readonly reviewer: string;
+  /** For display: the reviewer's name beside the recorded id (absent when the id is the name). */
+  readonly reviewer_name?: string | null;
   readonly at: string;
   readonly version: number;
 }

@@ -95,6 +95,17 @@ export type ReviewSubject = Pick<
   | "prompt_ready"
 >;
 
+/**
+ * Who made a change: the immutable id that is recorded and compared (a token's `sub`), and a
+ * name for people to read beside it. A plain id is its own name.
+ */
+export type Actor = string | { readonly id: string; readonly name: string };
+
+const actorId = (actor: Actor) => (typeof actor === "string" ? actor : actor.id);
+/** The display name, when it says more than the id. */
+const actorName = (actor: Actor) =>
+  typeof actor === "string" || actor.name === actor.id ? null : actor.name;
+
 /** One entry of a candidate's history: every decision and every undo. */
 export interface ReviewEvent {
   readonly candidate_id: string;
@@ -103,6 +114,8 @@ export interface ReviewEvent {
   readonly to: CandidateStatus;
   readonly failure_category: FailureCategory | null;
   readonly reviewer: string;
+  /** For display only: the reviewer's name when the id does not say it (an email beside a `sub`). */
+  readonly reviewer_name?: string | null;
   readonly at: string;
   /** The candidate's version after the change. */
   readonly version: number;
@@ -155,6 +168,8 @@ export interface Transition {
   readonly failure_category: FailureCategory | null;
   /** Who decided and when; both `null` once a decision is undone. */
   readonly reviewer: string | null;
+  /** For display only: the decider's name beside `reviewer`. */
+  readonly reviewer_name: string | null;
   readonly decided_at: string | null;
   readonly updated_by: string;
   readonly updated_at: string;
@@ -179,11 +194,13 @@ function transition(
     readonly action: ReviewEvent["action"];
     readonly decided: boolean;
   },
-  reviewer: string,
+  actor: Actor,
   at: Date,
 ): Transition {
   const time = at.toISOString();
   const version = subject.version + 1;
+  const reviewer = actorId(actor);
+  const name = actorName(actor);
   const after = {
     ...subject,
     status: change.to,
@@ -200,6 +217,7 @@ function transition(
     draft_correction: change.draft_correction,
     failure_category: change.failure_category,
     reviewer: change.decided ? reviewer : null,
+    reviewer_name: change.decided ? name : null,
     decided_at: change.decided ? time : null,
     updated_by: reviewer,
     updated_at: time,
@@ -212,6 +230,7 @@ function transition(
       to: change.to,
       failure_category: change.failure_category,
       reviewer,
+      ...(name ? { reviewer_name: name } : {}),
       at: time,
       version,
       corrected_response: change.corrected_response,
@@ -221,13 +240,9 @@ function transition(
 }
 
 /** A reviewer's decision on a candidate waiting for review; a `ConflictError` for any other state. */
-export function planDecision(
-  subject: ReviewSubject,
-  decision: Decision,
-  reviewer: string,
-  at: Date,
-): Transition {
+export function planDecision(subject: ReviewSubject, decision: Decision, actor: Actor, at: Date): Transition {
   if (subject.status !== "needs_review") throw conflict(subject, "needs_review");
+  const reviewer = actorId(actor);
   const to = DECISION_TARGET[decision.action];
   const time = at.toISOString();
   const facts: ProvenanceReviewFacts =
@@ -257,13 +272,13 @@ export function planDecision(
       provenance: facts,
       decided: true,
     },
-    reviewer,
+    actor,
     at,
   );
 }
 
 /** Takes a decision back: the candidate waits for review again, without correction or category. */
-export function planUndo(subject: ReviewSubject, reviewer: string, at: Date): Transition {
+export function planUndo(subject: ReviewSubject, actor: Actor, at: Date): Transition {
   if (subject.status === "needs_review") {
     throw new ConflictError(
       `Candidate ${subject.id} is already needs_review (current status: needs_review)`,
@@ -282,7 +297,7 @@ export function planUndo(subject: ReviewSubject, reviewer: string, at: Date): Tr
       provenance: { set: {}, remove: REVIEW_FACTS },
       decided: false,
     },
-    reviewer,
+    actor,
     at,
   );
 }

@@ -2,7 +2,7 @@ import type { Router } from "@aws-lambda-powertools/event-handler/http";
 import type { HandlerResponse } from "@aws-lambda-powertools/event-handler/types";
 import { CANDIDATE_STATUSES } from "../../common/domain/candidate.ts";
 import { reviewStats } from "../../common/domain/stats.ts";
-import { type ReviewerAuthenticator, reviewerOf } from "../../common/http/auth.ts";
+import { principalOf, type ReviewerAuthenticator, reviewerOf } from "../../common/http/auth.ts";
 import { jsonReply } from "../../common/http/reply.ts";
 import { parseJsonBody, parseQuery, pathId } from "../../common/http/request.ts";
 import { guardedRoutes } from "../../common/http/routes.ts";
@@ -54,13 +54,13 @@ export function registerReviewRoutes(
 
   routes.post("/api/sft/submit", async (reqCtx) => {
     const decision = await parseJsonBody(reqCtx.req, SubmitRequest);
-    await submitDecision(deps.review, decision, reviewerOf(reqCtx));
+    await submitDecision(deps.review, decision, principalOf(reqCtx));
     return { ok: true };
   });
 
   routes.post("/api/sft/undo", async (reqCtx) => {
     const { id } = await parseJsonBody(reqCtx.req, UndoRequest);
-    await undoDecision(deps.review, id, reviewerOf(reqCtx));
+    await undoDecision(deps.review, id, principalOf(reqCtx));
     return { ok: true };
   });
 

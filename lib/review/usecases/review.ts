@@ -1,5 +1,6 @@
 import { NotFoundError } from "../../common/domain/errors.ts";
 import {
+  type Actor,
   type Decision,
   planDecision,
   planUndo,
@@ -26,7 +27,7 @@ async function subjectOf(deps: ReviewDeps, id: string): Promise<ReviewSubject> {
 export async function submitDecision(
   deps: ReviewDeps,
   decision: Decision,
-  reviewer: string,
+  reviewer: Actor,
 ): Promise<Transition> {
   const subject = await subjectOf(deps, decision.id);
   const transition = planDecision(subject, decision, reviewer, (deps.now ?? (() => new Date()))());
@@ -35,7 +36,7 @@ export async function submitDecision(
 }
 
 /** Takes a decision back: the candidate returns to the queue without its correction or category. */
-export async function undoDecision(deps: ReviewDeps, id: string, reviewer: string): Promise<Transition> {
+export async function undoDecision(deps: ReviewDeps, id: string, reviewer: Actor): Promise<Transition> {
   const subject = await subjectOf(deps, id);
   const transition = planUndo(subject, reviewer, (deps.now ?? (() => new Date()))());
   await deps.store.apply(transition);

@@ -306,3 +306,32 @@ describe("counters", () => {
     expect(await reviewStateCountersStored(aws)).toEqual(await recount(aws));
   });
 });
+
+describe("behind the JWT authorizer (as in AWS)", () => {
+  it("records the reviewer's immutable sub, with the display name beside it in the history", async () => {
+    vi.resetModules();
+    vi.stubEnv("REVIEWER_TOKEN", "");
+    const aws = (await import("../../../functions/api.ts")).handler;
+    vi.stubEnv("REVIEWER_TOKEN", TOKEN);
+    const claims = { sub: "2f6c-sub-of-ana", email: "ana@example.com", "cognito:groups": "[reviewer]" };
+    const call = (method: string, path: string, request: HttpRequest = {}) =>
+      callApi(aws, context, method, path, { claims, ...request });
+
+    const decided = await call("POST", "/api/sft/submit", {
+      body: { id: id(30), action: "correct", corrected_response: "fixed by ana" },
+    });
+    expect(decided.status).toBe(200);
+
+    expect(await stored(id(30))).toMatchObject({
+      reviewer: "2f6c-sub-of-ana",
+      reviewer_name: "ana@example.com",
+      provenance: { approved_by: "2f6c-sub-of-ana" },
+    });
+    const detail = await call("GET", `/api/sft/candidates/${id(30)}`);
+    expect(detail.body.history).toEqual([
+      expect.objectContaining({ reviewer: "2f6c-sub-of-ana", reviewer_name: "ana@example.com" }),
+    ]);
+    // The reviewer role holds no export scope: the gateway would refuse it, and so does the function.
+    expect((await call("POST", "/api/exports", { body: { format: "openai-sft" } })).status).toBe(403);
+  });
+});

@@ -285,8 +285,12 @@ describe("review routes behind the JWT authorizer", () => {
     });
 
     expect(reply).toEqual({ status: 200, body: { ok: true } });
-    expect(store.events).toEqual([expect.objectContaining({ reviewer: "u-1", action: "discard" })]);
+    // The email is kept beside the id for people to read, never in its place.
+    expect(store.events).toEqual([
+      expect.objectContaining({ reviewer: "u-1", reviewer_name: "ana@example.com", action: "discard" }),
+    ]);
     expect(store.candidates.get("c1")).toMatchObject({ status: "discarded", reviewer: "u-1" });
+    expect(store.candidates.get("c1")?.provenance).toMatchObject({ excluded_by: "u-1" });
   });
 
   it("answer 403 naming the scope to a verified caller without it, and change nothing", async () => {
