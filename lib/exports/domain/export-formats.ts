@@ -90,7 +90,38 @@ const TRL_ROLES = ["system", "user", "assistant"] as const;
 const OpenAiMessage = chatMessage(OPENAI_ROLES);
 const TrlMessage = chatMessage(TRL_ROLES);
 
-export const OpenAiSftLine = z.strictObject({ messages: z.array(OpenAiMessage).min(2) });
+/**
+ * OpenAI fine-tuning trains on every assistant message of an example unless the message carries
+ * `weight: 0` (`weight` is 0 or 1, on assistant messages only). Only the last assistant message —
+ * the reviewed correction — may train: every assistant turn before it must carry `weight: 0`.
+ */
+const OpenAiSftMessage = z.union([
+  z.strictObject({ role: z.enum(["system", "user"]), content: nonBlank }),
+  z.strictObject({ role: z.literal("assistant"), content: nonBlank, weight: z.literal([0, 1]).optional() }),
+]);
+export const OpenAiSftLine = z
+  .strictObject({ messages: z.array(OpenAiSftMessage).min(2) })
+  .superRefine(({ messages }, context) => {
+    const last = messages.length - 1;
+    messages.forEach((message, i) => {
+      if (message.role !== "assistant") return;
+      const weight = "weight" in message ? message.weight : undefined;
+      if (i < last && weight !== 0) {
+        context.addIssue({
+          code: "custom",
+          path: ["messages", i, "weight"],
+          message: "an assistant turn before the reviewed answer must carry weight 0 (it was never reviewed)",
+        });
+      }
+      if (i === last && weight === 0) {
+        context.addIssue({
+          code: "custom",
+          path: ["messages", i, "weight"],
+          message: "the reviewed answer must train (weight 0 would leave nothing to learn)",
+        });
+      }
+    });
+  });
 export type OpenAiSftLine = z.infer<typeof OpenAiSftLine>;
 
 export const OpenAiPreferenceLine = z.strictObject({
@@ -245,10 +276,18 @@ export const FORMATS: Record<ExportFormat, FormatSpec> = {
     schema: OpenAiSftLine,
     pairs: false,
     check: (example) => chatRules(conversationOf(example), openAiRoles),
+    // Earlier assistant turns are context nobody reviewed: `weight: 0` keeps them out of the loss.
     build: (example) => [
       {
         recordId: recordId(example.candidateId, "openai-sft"),
-        line: { messages: [...turns(example.prompt), turn("assistant", example.chosen)] },
+        line: {
+          messages: [
+            ...example.prompt.map(({ role, content }) =>
+              role === "assistant" ? { role, content, weight: 0 } : turn(role, content),
+            ),
+            turn("assistant", example.chosen),
+          ],
+        },
       },
     ],
   }),

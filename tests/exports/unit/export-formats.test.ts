@@ -144,3 +144,53 @@ describe("format schemas", () => {
     );
   });
 });
+
+describe("openai-sft: only the reviewed answer trains", () => {
+  const conversation = {
+    ...KNOWN_CANDIDATE,
+    id: "eval-multi-turn",
+    prompt_messages: [
+      { role: "system", content: "Be brief." },
+      { role: "user", content: "What is 2 + 2?" },
+      { role: "assistant", content: "5" },
+      { role: "user", content: "Are you sure? Double it." },
+    ],
+  };
+
+  it("carries weight 0 on every assistant turn before the reviewed one, and none on the rest", () => {
+    const request = ExportRequest.parse({ format: "openai-sft" });
+    const verdict = new ExportFirewall({
+      format: "openai-sft",
+      options: request.options,
+      filters: request.filters,
+    }).screen(conversation);
+    if (!verdict.passed) throw new Error(JSON.stringify(verdict.entry));
+    expect(JSON.stringify(verdict.lines[0]?.line)).toBe(
+      `{"messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"What is 2 + 2?"},{"role":"assistant","content":"5","weight":0},{"role":"user","content":"Are you sure? Double it."},{"role":"assistant","content":"Answer: 27.5"}]}`,
+    );
+  });
+
+  it("refuses a line where an earlier assistant turn would train, or the reviewed one would not", () => {
+    const { schema } = FORMATS["openai-sft"];
+    const user = { role: "user", content: "q" };
+    const earlier = { role: "assistant", content: "a" };
+    const reviewed = { role: "assistant", content: "c" };
+    expect(schema.safeParse({ messages: [user, { ...earlier, weight: 0 }, user, reviewed] }).success).toBe(
+      true,
+    );
+    expect(schema.safeParse({ messages: [user, earlier, user, reviewed] }).success).toBe(false);
+    expect(schema.safeParse({ messages: [user, { ...earlier, weight: 1 }, user, reviewed] }).success).toBe(
+      false,
+    );
+    expect(schema.safeParse({ messages: [user, { ...reviewed, weight: 0 }] }).success).toBe(false);
+    expect(schema.safeParse({ messages: [user, { ...reviewed, weight: 1 }] }).success).toBe(true);
+    expect(schema.safeParse({ messages: [{ ...user, weight: 0 }, reviewed] }).success).toBe(false);
+    expect(schema.safeParse({ messages: [user, { ...reviewed, weight: 0.5 }] }).success).toBe(false);
+  });
+
+  it("leaves the formats whose trainers take no per-turn weight without it", () => {
+    for (const format of ["trl-sft", "trl-dpo", "openai-preference"] as const) {
+      expect(linesOf(format).join("\n")).not.toContain("weight");
+    }
+  });
+});
