@@ -90,6 +90,7 @@ export async function benchColdStart(samples: number): Promise<ColdStartResult> 
       environment: {},
       roleId: "",
       bundleDir: join(scratch, name),
+      entry: name,
     });
     const empty = standIn("empty");
     mkdirSync(empty.bundleDir);
@@ -135,7 +136,7 @@ export async function benchColdStart(samples: number): Promise<ColdStartResult> 
 
     const rows: ColdStartRow[] = [];
     for (const fn of stack.functions) {
-      const name = await entryName(fn);
+      const name = fn.entry;
       rows.push({
         name,
         bundleKb: statSync(join(fn.bundleDir, "index.mjs")).size / 1024,
@@ -201,17 +202,6 @@ function queueNames(template: ReturnType<typeof synthesizeStack>["template"]) {
     };
   }
   return queues;
-}
-
-/** The entry a bundle was built from, read from its source map's own sources. */
-async function entryName(fn: SynthesizedFunction): Promise<string> {
-  const { readFile } = await import("node:fs/promises");
-  const map = JSON.parse(await readFile(join(fn.bundleDir, "index.mjs.map"), "utf8")) as {
-    sources: string[];
-  };
-  const entry = map.sources.find((source) => /(^|\/)functions\/[^/]+\.ts$/.test(source)) ?? fn.logicalId;
-  const name = entry.replace(/^.*functions\//, "functions/");
-  return name;
 }
 
 /**

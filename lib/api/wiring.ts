@@ -1,4 +1,5 @@
 import { Router } from "@aws-lambda-powertools/event-handler/http";
+import type { HandlerResponse } from "@aws-lambda-powertools/event-handler/types";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { registerAdminRoutes } from "../admin/edge/admin-routes.ts";
 import { adminApiDeps } from "../admin/wiring.ts";
@@ -25,6 +26,7 @@ import { registerProvenanceRoutes } from "../provenance/edge/provenance-routes.t
 import { provenanceApiDeps } from "../provenance/wiring.ts";
 import { registerReviewRoutes } from "../review/edge/review-routes.ts";
 import { reviewApiDeps } from "../review/wiring.ts";
+import { openApiDocument } from "./contract.ts";
 
 /**
  * The one HTTP API: every capability's routes on one router, each wired to its adapters, with
@@ -35,7 +37,10 @@ export function createApiRouter(clients: AwsClients, config: ReviewApiConfig): R
   registerErrorResponses(app, logger);
   const reviewer = reviewerAuthenticator(config);
 
-  guardedRoutes(app).get("/api/health", async () => ({ ok: true }));
+  const open = guardedRoutes(app);
+  open.get("/api/health", async () => ({ ok: true }));
+  const contract = openApiDocument(loadConfig(ExportApiConfig).CODE_VERSION ?? "dev");
+  open.get("/api/openapi.json", async () => contract as HandlerResponse);
   registerReviewRoutes(
     app,
     reviewApiDeps(clients, {

@@ -71,6 +71,7 @@ export type RouteAccess = Scope | "open";
  */
 export const ROUTE_ACCESS = {
   "GET /api/health": "open",
+  "GET /api/openapi.json": "open",
   "POST /api/sft/ingest": "open",
 
   "GET /api/sft/runs": SCOPES.review,

@@ -14,6 +14,7 @@ import { buildObjectCreatedEvent } from "../../../local/s3-events.ts";
 import { CLEAN_RUN_ID, samplePath, sampleRunFile } from "../../../samples/index.ts";
 import { type HttpRequest, httpEvent } from "../../support/http-events.ts";
 import { type LocalDeployment, startLocalDeployment } from "../support/deployment.ts";
+import { type ResolvedStatement, unusedActions } from "../support/iam.ts";
 import { InvocationError, type RunningFunction } from "../support/lambda-process.ts";
 import type { CfnTemplate, SynthesizedFunction } from "../support/synth.ts";
 
@@ -215,6 +216,24 @@ describe("the synthesized bundles, each with its template environment, against t
     expect(candidates.every((c) => c.status === "needs_review")).toBe(true);
   });
 
+  it("skips every line of a run uploaded again, looking its stored ids up by key", async () => {
+    const original = await readFile(sampleRunFile(CLEAN_RUN_ID), "utf8");
+    // Another object (a new ETag) with the same lines: a new import of the same run.
+    await deployment.clients.s3.send(
+      new PutObjectCommand({
+        Bucket: deployment.resources.bucket,
+        Key: runKey,
+        Body: `${original.trimEnd()}\n\n`,
+      }),
+    );
+    await notifyUpload(runKey);
+    expect(await deliver("runUploads")).toEqual([{ batchItemFailures: [] }]);
+    expect(await getItem(`RUN#${runId}`, "RUN")).toMatchObject({
+      state: "completed",
+      counts: { imported: 0, skipped: 30 },
+    });
+  });
+
   it("hands an import that runs short of time on, and finishes it in the next invocation", async () => {
     const key = await uploadRun("deploy-continued");
     await notifyUpload(key);
@@ -248,6 +267,9 @@ describe("the synthesized bundles, each with its template environment, against t
   let approvedId: string;
 
   it("records a decision and undoes another through the API bundle, as the reviewer of the JWT", async () => {
+    const runs = await api("GET", "/api/sft/runs");
+    expect(runs.status).toBe(200);
+    expect(runs.body.map((r: { run_id: string }) => r.run_id)).toContain(runId);
     const queue = await api("GET", "/api/sft/queue", { query: { run_id: runId, per_page: "5" } });
     expect(queue.status).toBe(200);
     expect(queue.body.items.length).toBeGreaterThanOrEqual(2);
@@ -312,6 +334,22 @@ describe("the synthesized bundles, each with its template environment, against t
     expect(await getItem(`CAND#${recordId}`, "CAND")).toMatchObject({ status: "approved" });
   });
 
+  it("quarantines a message that can never be ingested, instead of retrying it", async () => {
+    const sent = await deployment.clients.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: deployment.resources.queues.corrections.url,
+        MessageBody: "{not json",
+      }),
+    );
+    expect(await deliver("corrections")).toEqual([{ batchItemFailures: [] }]);
+    const listed = await deployment.clients.s3.send(
+      new ListObjectsV2Command({ Bucket: deployment.resources.bucket, Prefix: "quarantine/ingest/" }),
+    );
+    expect((listed.Contents ?? []).map((o) => o.Key)).toEqual([
+      expect.stringMatching(new RegExp(`^quarantine/ingest/\\d{4}-\\d{2}-\\d{2}/${sent.MessageId}\\.json$`)),
+    ]);
+  });
+
   it("exports the approved candidates (API → exports queue → export bundle → presigned download)", async () => {
     const started = await api("POST", "/api/exports", { body: { format: "openai-sft" } });
     expect(started).toMatchObject({ status: 202, body: { status: "queued" } });
@@ -335,6 +373,13 @@ describe("the synthesized bundles, each with its template environment, against t
     // The reviewer's correction, the HTTP ingest and the queue ingest: three approved records.
     expect(lines).toHaveLength(3);
     expect(lines.map((l) => l.messages.at(-1).content)).toContain("The corrected answer.");
+
+    // Avocet's export, built within the request by the API bundle itself.
+    const avocet = await api("GET", "/api/sft/export");
+    expect(avocet.status).toBe(303);
+    const built = await fetch(avocet.headers.location ?? avocet.headers.Location ?? "");
+    expect(built.status).toBe(200);
+    expect((await built.text()).trim().split("\n")).toHaveLength(3);
   });
 
   it("judges a session through the judge bundle against the model server the template names", async () => {
@@ -386,6 +431,30 @@ describe("permissions as the template grants them", () => {
     expect(denied, "calls the function's role does not allow").toEqual({});
   });
 
+  it("grants no action the flows leave unused, but those acknowledged with a reason", () => {
+    expect(unexplainedGrants(), "grants no call of the flows used, and no acknowledgement explains").toEqual(
+      {},
+    );
+  });
+
+  it("fails a grant added to a role that no call uses", () => {
+    const ingest = consumer("corrections");
+    const copy = structuredClone(deployment.stack.template);
+    const tableId = Object.keys(copy.Resources).find(
+      (id) => copy.Resources[id]?.Type === "AWS::DynamoDB::Table",
+    );
+    const policy = Object.values(copy.Resources).find(
+      (r) =>
+        r.Type === "AWS::IAM::Policy" && JSON.stringify(r.Properties?.Roles).includes(`"${ingest.roleId}"`),
+    );
+    (policy?.Properties?.PolicyDocument as { Statement: unknown[] }).Statement.push({
+      Effect: "Allow",
+      Action: "dynamodb:DeleteItem",
+      Resource: { "Fn::GetAtt": [tableId, "Arn"] },
+    });
+    expect(unexplainedGrants(copy)[ingest.entry]).toEqual(["dynamodb:DeleteItem on table"]);
+  });
+
   it("fails a call once the grant it used is removed from the role", () => {
     for (const fn of deployment.stack.functions) {
       const made = deployment.calls.filter((call) => call.principal === deployment.principalOf(fn));
@@ -434,6 +503,127 @@ describe("the template itself", () => {
     ).toEqual([]);
   });
 });
+
+/** By function: the grants of its role in `template` no call used and no acknowledgement explains. */
+function unexplainedGrants(template = deployment.stack.template): Record<string, string[]> {
+  const consumed = new Map(
+    [...consumers].map(([queue, fn]) => [fn.logicalId, deployment.resources.queues[queue].arn]),
+  );
+  const unexplained: Record<string, string[]> = {};
+  for (const fn of deployment.stack.functions) {
+    const made = deployment.calls.filter((call) => call.principal === deployment.principalOf(fn));
+    for (const { action, statement } of unusedActions(deployment.statementsOf(fn, template), made)) {
+      if (usedBeyondTheCode(action, statement, consumed.get(fn.logicalId))) continue;
+      const grant = `${action} on ${statement.resources.map(shortName).join(", ")}`;
+      if (UNUSED_BUT_NEEDED[fn.entry]?.[grant]) continue;
+      if (TOO_WIDE_TODAY[fn.entry]?.includes(grant)) continue;
+      (unexplained[fn.entry] ??= []).push(grant);
+    }
+  }
+  return unexplained;
+}
+
+/**
+ * Grants a role needs that no call of the function's code makes: the Lambda service, or the
+ * grant helpers that bundle an action with the one the code uses, make or need them.
+ */
+function usedBeyondTheCode(action: string, statement: ResolvedStatement, consumedQueueArn?: string): boolean {
+  // Active tracing: the Lambda service sends the function's trace segments (no resource-level permission).
+  if (action.startsWith("xray:")) return true;
+  // AWSLambdaBasicExecutionRole: the runtime writes the function's logs.
+  if (action.startsWith("logs:")) return true;
+  // The SQS event source mapping polls and deletes with the function's role.
+  if (
+    consumedQueueArn !== undefined &&
+    statement.resources.includes(consumedQueueArn) &&
+    [
+      "sqs:ReceiveMessage",
+      "sqs:ChangeMessageVisibility",
+      "sqs:GetQueueUrl",
+      "sqs:DeleteMessage",
+      "sqs:GetQueueAttributes",
+    ].includes(action)
+  ) {
+    return true;
+  }
+  const alongside = (used: string) => statement.actions.includes(used);
+  // CDK's grantSendMessages grants these with SendMessage; the senders use the queue URL they are given.
+  if (["sqs:GetQueueAttributes", "sqs:GetQueueUrl"].includes(action) && alongside("sqs:SendMessage"))
+    return true;
+  // CDK's grantRead on a secret grants DescribeSecret with GetSecretValue.
+  if (action === "secretsmanager:DescribeSecret" && alongside("secretsmanager:GetSecretValue")) return true;
+  // bindBucket grants it with every write: an upload that fails is aborted, which the flows never see.
+  if (action === "s3:AbortMultipartUpload" && alongside("s3:PutObject")) return true;
+  return false;
+}
+
+/** A resource ARN without the local names: `table`, `table/index/*`, `blobs/*`, `bucket`, `queue run-uploads`. */
+function shortName(arn: string): string {
+  const { tableName, bucket, queues } = deployment.resources;
+  const queue = Object.values(queues).find((q) => q.arn === arn);
+  if (queue) return `queue ${queue.name.replace(/^deploy-[0-9a-f]+-/, "")}`;
+  return arn
+    .replace(`arn:aws:dynamodb:us-east-1:000000000000:table/${tableName}`, "table")
+    .replace(`arn:aws:s3:::${bucket}/`, "")
+    .replace(`arn:aws:s3:::${bucket}`, "bucket")
+    .replace(/^arn:aws:secretsmanager:[^:]+:[^:]+:secret:/, "secret ");
+}
+
+/**
+ * By function: grants of its role the flows do not use, each with the path of its code that needs
+ * it. A grant is named by its action and its statement's resources, without local names.
+ */
+const UNUSED_BUT_NEEDED: Record<string, Record<string, string>> = {
+  "functions/import-run.ts": {
+    "dynamodb:GetItem on table, table/index/*":
+      "reads the runs prefix set with POST /api/sft/config when an upload's key is outside runs/<run_id>/",
+    "s3:ListBucket on bucket": "makes a run file deleted before its import read as 404 (NoSuchKey), not 403",
+    "s3:PutObject on quarantine/*, blobs/*": "blobs/: a candidate body too big for its item (over 300 KB)",
+  },
+  "functions/api.ts": {
+    "s3:GetObject on runs/*, blobs/*, quarantine/runs/*": "",
+  },
+  "functions/ingest-corrections.ts": {},
+  "functions/judge.ts": {
+    "s3:GetObject on blobs/*":
+      "reads a session's messages kept under blobs/ when they are too big for an item",
+    "s3:PutObject on blobs/*":
+      "writes the body of a candidate made from a dislike when it is too big for an item",
+    "s3:ListBucket on bucket": "makes a missing blob read as 404 (NoSuchKey), not 403",
+    "bedrock:InvokeModel on arn:aws:bedrock:*::foundation-model/*, arn:aws:bedrock:us-east-1:000000000000:inference-profile/*":
+      "the Bedrock backend (a run with backend: bedrock); the flows judge with the OpenAI-compatible one",
+  },
+  "functions/export.ts": {
+    "s3:GetObject on blobs/*": "reads the bodies of candidates too big for an item back from blobs/",
+  },
+};
+
+/**
+ * Grants this check found wider than any code of the bundle needs, not narrowed yet: the table
+ * access levels of `bindTable` (infra/constructs/project-function.ts) grant them to functions
+ * whose bundles contain no call that uses them. `ConditionCheckItem` is only used by the counter
+ * recount's repair, which the API cannot reach in AWS (its role holds no `dynamodb:Scan`, so the
+ * recount's scan is refused first); the import never queries; the judge never reads in batches;
+ * the export function neither creates nor reads jobs by key (the API does). Each entry is a
+ * defect to remove from the role, then from this list.
+ */
+const TOO_WIDE_TODAY: Record<string, string[]> = {
+  "functions/api.ts": ["dynamodb:ConditionCheckItem on table, table/index/*"],
+  "functions/import-run.ts": [
+    "dynamodb:Query on table, table/index/*",
+    "dynamodb:ConditionCheckItem on table, table/index/*",
+  ],
+  "functions/judge.ts": [
+    "dynamodb:BatchGetItem on table, table/index/*",
+    "dynamodb:ConditionCheckItem on table, table/index/*",
+  ],
+  "functions/export.ts": [
+    "dynamodb:GetItem on table, table/index/*",
+    "dynamodb:BatchGetItem on table, table/index/*",
+    "dynamodb:PutItem on table, table/index/*",
+    "dynamodb:ConditionCheckItem on table, table/index/*",
+  ],
+};
 
 /**
  * cfn-lint rules whose findings are accepted, each with the reason. Errors are never acknowledged.

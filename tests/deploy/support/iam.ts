@@ -135,24 +135,26 @@ export function deniedCalls(statements: readonly ResolvedStatement[], calls: rea
   return [...denied];
 }
 
+/** An action of a statement that no call used, on any of the statement's resources. */
+export interface UnusedAction {
+  readonly action: string;
+  readonly statement: ResolvedStatement;
+}
+
 /**
- * Each Allow statement's (action, resource) pairs no call used: grants wider than the flows need.
- * Wildcard actions are reported as written.
+ * The actions of each Allow statement that no call used: grants wider than what the calls needed.
+ * An action counts as used when any call matched it on any of the statement's resources.
  */
-export function unusedGrants(statements: readonly ResolvedStatement[], calls: readonly AwsCall[]): string[] {
-  const unused: string[] = [];
+export function unusedActions(
+  statements: readonly ResolvedStatement[],
+  calls: readonly AwsCall[],
+): UnusedAction[] {
+  const unused: UnusedAction[] = [];
   for (const statement of statements) {
     if (statement.effect !== "Allow") continue;
     for (const action of statement.actions) {
-      for (const resource of statement.resources) {
-        const used = calls.some(
-          (call) =>
-            wildcardMatch(action, call.action, true) &&
-            wildcardMatch(resource, call.resource) &&
-            conditionsHold(statement.conditions, call.context),
-        );
-        if (!used) unused.push(`${action} on ${resource}`);
-      }
+      const used = calls.some((call) => statementMatches({ ...statement, actions: [action] }, call));
+      if (!used) unused.push({ action, statement });
     }
   }
   return unused;

@@ -31,6 +31,8 @@ export interface SynthesizedFunction {
   readonly roleId: string;
   /** The asset folder the function's code is zipped from. */
   readonly bundleDir: string;
+  /** The handler file the bundle was built from (`functions/api.ts`), as its source map names it. */
+  readonly entry: string;
 }
 
 export interface SynthesizedStack {
@@ -104,6 +106,16 @@ export function nodeFunctions(template: CfnTemplate, folders: Map<string, string
           {}) as Record<string, unknown>,
         roleId,
         bundleDir,
+        entry: entryOf(bundleDir) ?? logicalId,
       };
     });
+}
+
+/** `functions/<name>.ts` among the sources of the bundle's source map, if it has one. */
+function entryOf(bundleDir: string): string | undefined {
+  const mapFile = join(bundleDir, "index.mjs.map");
+  if (!existsSync(mapFile)) return undefined;
+  const { sources } = JSON.parse(readFileSync(mapFile, "utf8")) as { sources: string[] };
+  const entry = sources.find((source) => /(^|\/)functions\/[^/]+\.ts$/.test(source));
+  return entry?.replace(/^.*functions\//, "functions/");
 }

@@ -1,0 +1,340 @@
+import { z } from "zod";
+import { RecountRequest } from "../admin/domain/recount.ts";
+import { CANDIDATE_STATUSES } from "../common/domain/candidate.ts";
+import {
+  type DeclaredRoute,
+  RESOURCE_SERVER,
+  ROUTE_ACCESS,
+  type RouteAccess,
+  scopeName,
+} from "../common/http/access.ts";
+import {
+  CandidateFromMessageInput,
+  FeedbackInput,
+  OverviewQuery,
+  SessionInput,
+} from "../eval/domain/eval-session.ts";
+import { StatsQuery } from "../eval/domain/eval-stats.ts";
+import { JudgeRunRequest, RunsQuery } from "../eval/domain/judge-run.ts";
+import { ExportListQuery, ExportRequest, ExportStatusQuery } from "../exports/domain/export-request.ts";
+import { ImportRunRequest, ReviewConfigRequest } from "../import/domain/run-folders.ts";
+import { BackfillRequest, ValidateQuery } from "../provenance/domain/provenance-requests.ts";
+import { QueueQuery } from "../review/domain/queue.ts";
+import { SubmitRequest, UndoRequest } from "../review/domain/review.ts";
+
+/**
+ * The API's contract, one entry per declared route: the zod schemas its handler validates the
+ * request with (the same objects, imported from the slices) and the shapes of its answers. The
+ * OpenAPI document served at `GET /api/openapi.json` is generated from it, and a test checks that
+ * answers of the real handler validate against it.
+ */
+
+/** Every error: a message, or FastAPI-style issues for a request that failed its schema. */
+export const ErrorReply = z.object({
+  detail: z.union([
+    z.string(),
+    z.array(z.object({ loc: z.array(z.union([z.string(), z.number()])), msg: z.string(), type: z.string() })),
+  ]),
+});
+
+const Ok = z.object({ ok: z.literal(true) });
+const counts = z.record(z.string(), z.number());
+const nullableNumber = z.number().nullable();
+
+const RunListing = z.object({
+  run_id: z.string(),
+  timestamp: z.string().nullable(),
+  candidate_count: nullableNumber,
+  already_imported: z.boolean(),
+  import_state: z.string().nullable(),
+  imported: nullableNumber,
+  skipped: nullableNumber,
+  quarantined: nullableNumber,
+});
+
+const ImportReply = z.object({ imported: z.number(), skipped: z.number() });
+const ImportHandedOn = z.object({
+  imported: z.number(),
+  skipped: z.number(),
+  import_state: z.literal("importing"),
+  run_id: z.string(),
+  lines_read: z.number(),
+  watch: z.string(),
+});
+
+const CandidateView = z.looseObject({
+  id: z.string(),
+  status: z.enum(CANDIDATE_STATUSES),
+  version: z.number(),
+  corrected_response: z.string().nullable(),
+  failure_category: z.string().nullable(),
+});
+
+const QueuePage = z.object({
+  items: z.array(CandidateView),
+  total: nullableNumber,
+  page: z.number(),
+  per_page: z.number(),
+  next_cursor: z.string().nullable(),
+});
+
+const HistoryEvent = z.looseObject({
+  candidate_id: z.string(),
+  action: z.string(),
+  from: z.string(),
+  to: z.string(),
+  reviewer: z.string(),
+  reviewer_name: z.string().nullish(),
+  at: z.string(),
+  version: z.number(),
+});
+
+const Stats = z.object({
+  total: z.number(),
+  by_status: counts,
+  by_model: counts,
+  by_task_type: counts,
+  by_source: counts,
+  export_ready: z.number(),
+});
+
+const Coverage = z.object({
+  total: z.number(),
+  valid: z.number(),
+  missing: z.number(),
+  coverage: z.number(),
+});
+const ProvenanceReport = z.looseObject({
+  total: z.number(),
+  valid: z.number(),
+  approved: z.number(),
+  excluded: z.number(),
+  missing_provenance: z.number(),
+  coverage: z.number(),
+  by_source: z.record(z.string(), Coverage),
+  by_model: z.record(z.string(), Coverage),
+});
+
+const ExportJob = z.looseObject({ id: z.string(), status: z.string(), format: z.string() });
+
+/** A JSON value whose shape this contract leaves to the capability's manual. */
+const Documented = (manual: string) => z.unknown().describe(`See ${manual}`);
+
+export interface RouteContract {
+  readonly summary: string;
+  readonly body?: z.ZodType;
+  readonly query?: z.ZodType;
+  /** Successful answers by status. */
+  readonly responses: Readonly<Record<number, z.ZodType>>;
+}
+
+export const API_CONTRACT = {
+  "GET /api/health": { summary: "Health check", responses: { 200: Ok } },
+  "GET /api/openapi.json": {
+    summary: "This document: the API's contract (OpenAPI 3.1)",
+    responses: {
+      200: z.looseObject({ openapi: z.literal("3.1.0"), paths: z.record(z.string(), z.unknown()) }),
+    },
+  },
+  "POST /api/sft/ingest": {
+    summary: "A product ingests one approved correction (per-source token or machine client token)",
+    body: Documented("docs/ingest.md (CorrectionMessage)"),
+    responses: { 200: z.object({ ok: z.literal(true), id: z.string(), warnings: z.array(z.string()) }) },
+  },
+  "GET /api/sft/runs": { summary: "Run folders and their imports", responses: { 200: z.array(RunListing) } },
+  "POST /api/sft/import": {
+    summary: "Import a run folder now (202 when it is handed on to finish in the background)",
+    body: ImportRunRequest,
+    responses: { 200: ImportReply, 202: ImportHandedOn },
+  },
+  "GET /api/sft/queue": {
+    summary: "The review queue, oldest first",
+    query: QueueQuery,
+    responses: { 200: QueuePage },
+  },
+  "POST /api/sft/submit": { summary: "Decide a candidate", body: SubmitRequest, responses: { 200: Ok } },
+  "POST /api/sft/undo": { summary: "Take a decision back", body: UndoRequest, responses: { 200: Ok } },
+  "GET /api/sft/stats": {
+    summary: "Counts by status, model, task type and source",
+    responses: { 200: Stats },
+  },
+  "GET /api/sft/config": {
+    summary: "The runs prefix",
+    responses: { 200: z.looseObject({ bench_results_dir: z.string() }) },
+  },
+  "POST /api/sft/config": {
+    summary: "Change the runs prefix",
+    body: ReviewConfigRequest,
+    responses: { 200: z.looseObject({ bench_results_dir: z.string().optional() }) },
+  },
+  "GET /api/sft/candidates/:id": {
+    summary: "A candidate and its history",
+    responses: { 200: z.object({ candidate: CandidateView, history: z.array(HistoryEvent) }) },
+  },
+  "POST /api/exports": {
+    summary: "Start an export job (Idempotency-Key honoured)",
+    body: ExportRequest,
+    responses: { 202: ExportJob, 200: ExportJob },
+  },
+  "GET /api/exports": {
+    summary: "Recent export jobs",
+    query: ExportListQuery,
+    responses: { 200: z.object({ exports: z.array(ExportJob) }) },
+  },
+  "GET /api/exports/:id": {
+    summary: "An export job: progress, manifest and signed download links",
+    query: ExportStatusQuery,
+    responses: { 200: ExportJob },
+  },
+  "GET /api/sft/export": {
+    summary: "Avocet's SFT export: 303 to a signed URL",
+    responses: { 303: z.null() },
+  },
+  "GET /api/provenance/report": { summary: "Provenance coverage", responses: { 200: ProvenanceReport } },
+  "GET /api/provenance/validate": {
+    summary: "Records whose provenance is incomplete",
+    query: ValidateQuery,
+    responses: {
+      200: z.looseObject({
+        items: z.array(z.looseObject({ id: z.string() })),
+        next_cursor: z.string().nullable(),
+      }),
+    },
+  },
+  "POST /api/provenance/backfill": {
+    summary: "Fill in missing provenance",
+    body: BackfillRequest,
+    responses: { 200: z.looseObject({ matched: z.number(), changed: z.number() }) },
+  },
+  "POST /api/admin/recount": {
+    summary: "Recount the stats counters (and repair them on request)",
+    body: RecountRequest,
+    responses: { 200: z.looseObject({ differences: z.array(z.unknown()) }) },
+  },
+  "POST /api/eval/sessions": {
+    summary: "Record or replace a chat session",
+    body: SessionInput,
+    responses: { 201: z.looseObject({}), 200: z.looseObject({}) },
+  },
+  "GET /api/eval/sessions": {
+    summary: "Sessions overview",
+    query: OverviewQuery,
+    responses: { 200: Documented("docs/eval.md") },
+  },
+  "GET /api/eval/sessions/:id": { summary: "A session", responses: { 200: Documented("docs/eval.md") } },
+  "POST /api/eval/sessions/:id/candidates": {
+    summary: "Make a session's answer a review candidate",
+    body: CandidateFromMessageInput,
+    responses: { 201: z.looseObject({}), 200: z.looseObject({}) },
+  },
+  "POST /api/eval/feedback": {
+    summary: "Like or dislike a message",
+    body: FeedbackInput,
+    responses: { 201: z.looseObject({ rater: z.string() }), 200: z.looseObject({ rater: z.string() }) },
+  },
+  "GET /api/eval/feedback/:session_id": {
+    summary: "A session's feedback",
+    responses: { 200: z.looseObject({ session_id: z.string(), feedback: z.array(z.unknown()) }) },
+  },
+  "POST /api/eval/run": {
+    summary: "Start a judge run",
+    body: JudgeRunRequest,
+    responses: { 202: Documented("docs/eval.md") },
+  },
+  "GET /api/eval/run/:id": { summary: "A judge run", responses: { 200: Documented("docs/eval.md") } },
+  "GET /api/eval/runs": {
+    summary: "Recent judge runs",
+    query: RunsQuery,
+    responses: { 200: Documented("docs/eval.md") },
+  },
+  "GET /api/eval/stats": {
+    summary: "Eval stats",
+    query: StatsQuery,
+    responses: { 200: Documented("docs/eval.md") },
+  },
+} as const satisfies Record<DeclaredRoute, RouteContract>;
+
+/** `/api/sft/candidates/:id` → `/api/sft/candidates/{id}`. */
+export const openApiPath = (pattern: string) => pattern.replace(/:([A-Za-z_]+)/g, "{$1}");
+
+const jsonSchema = (schema: z.ZodType, io: "input" | "output") =>
+  z.toJSONSchema(schema, { io, unrepresentable: "any", target: "draft-2020-12" }) as Record<string, unknown>;
+
+/** The OpenAPI 3.1 document of the API, generated from `API_CONTRACT` and `ROUTE_ACCESS`. */
+export function openApiDocument(version: string): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const [route, contract] of Object.entries(API_CONTRACT) as [DeclaredRoute, RouteContract][]) {
+    const [method, pattern] = route.split(" ") as [string, string];
+    const access: RouteAccess = ROUTE_ACCESS[route];
+    const path = openApiPath(pattern);
+    const parameters = [
+      ...[...pattern.matchAll(/:([A-Za-z_]+)/g)].map((match) => ({
+        name: match[1],
+        in: "path",
+        required: true,
+        schema: { type: "string" },
+      })),
+      ...queryParameters(contract.query),
+    ];
+    const responses: Record<string, unknown> = {};
+    for (const [status, schema] of Object.entries(contract.responses)) {
+      responses[status] =
+        status === "303"
+          ? { description: "See other: the signed URL is the Location header" }
+          : { description: "OK", content: { "application/json": { schema: jsonSchema(schema, "output") } } };
+    }
+    const error = { content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } };
+    responses["4XX"] = { description: "The request's error, with its reason", ...error };
+    responses["5XX"] = { description: "A passing failure", ...error };
+    paths[path] = {
+      ...paths[path],
+      [method.toLowerCase()]: {
+        operationId: `${method.toLowerCase()} ${pattern}`,
+        summary: contract.summary,
+        tags: [pattern.split("/")[2] ?? "api"],
+        ...(access === "open" ? { security: [] } : { security: [{ cognito: [scopeName(access)] }] }),
+        ...(parameters.length > 0 ? { parameters } : {}),
+        ...(contract.body
+          ? {
+              requestBody: {
+                required: true,
+                content: { "application/json": { schema: jsonSchema(contract.body, "input") } },
+              },
+            }
+          : {}),
+        responses,
+      },
+    };
+  }
+  return {
+    openapi: "3.1.0",
+    info: { title: "Flywheel API", version },
+    paths,
+    components: {
+      schemas: { Error: jsonSchema(ErrorReply, "output") },
+      securitySchemes: {
+        cognito: {
+          type: "oauth2",
+          description: `Cognito access tokens carrying ${RESOURCE_SERVER}/<scope> (see docs/access.md); locally the dev tokens of .flywheel/local.json`,
+          flows: { clientCredentials: { tokenUrl: "/oauth2/token", scopes: scopeDescriptions() } },
+        },
+      },
+    },
+  };
+}
+
+function scopeDescriptions(): Record<string, string> {
+  const scopes = new Set(Object.values(ROUTE_ACCESS).filter((access) => access !== "open"));
+  return Object.fromEntries([...scopes].map((scope) => [scopeName(scope as never), `The ${scope} scope`]));
+}
+
+function queryParameters(query: z.ZodType | undefined) {
+  if (!query) return [];
+  const schema = jsonSchema(query, "input") as { properties?: Record<string, unknown>; required?: string[] };
+  return Object.entries(schema.properties ?? {}).map(([name, property]) => ({
+    name,
+    in: "query",
+    required: schema.required?.includes(name) ?? false,
+    schema: property,
+  }));
+}
