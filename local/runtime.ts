@@ -302,7 +302,12 @@ async function startEmulators(
   cleanup: Array<() => Promise<void>>,
 ): Promise<[RunningDynamoDb, RunningFauxqs]> {
   const [dynamo, fauxqs] = await Promise.allSettled([
-    startDynamoDbLocal({ port: dynamoPort, dbPath: join(dataDir, "dynamodb"), quickStart: true }),
+    startDynamoDbLocal({
+      port: dynamoPort,
+      // In memory only to measure what the files cost (bench/local-runtime.ts --in-memory-table).
+      dbPath: process.env.FLYWHEEL_DYNAMODB_IN_MEMORY === "1" ? undefined : join(dataDir, "dynamodb"),
+      quickStart: quickStartDynamoDb(),
+    }),
     startS3SqsEmulator({
       port: awsPort,
       persistence: { queuesDir: join(dataDir, "queues"), objectsDir: join(dataDir, "s3"), log },
@@ -352,6 +357,18 @@ function exportIdIn(body: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * DynamoDB Local's JVM: `full` (C2 JIT, the default collector; what `npm run bench` runs) or
+ * `quick` (C1 only, serial GC: starts sooner, imports slower). See bench/RESULTS.md.
+ */
+function quickStartDynamoDb(): boolean {
+  const mode = process.env.FLYWHEEL_DYNAMODB_JVM ?? "full";
+  if (mode !== "full" && mode !== "quick") {
+    throw new Error(`FLYWHEEL_DYNAMODB_JVM must be "full" or "quick", got "${mode}"`);
+  }
+  return mode === "quick";
 }
 
 const LOCK_FILE = "runtime.pid";

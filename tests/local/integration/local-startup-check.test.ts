@@ -2,8 +2,9 @@ import { copyFile, mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
+import { DynamoDBDocumentClient, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { judgeRunIndexKeys, keys } from "../../../lib/common/adapters/table-keys.ts";
 import { ExportJobTable } from "../../../lib/exports/adapters/export-job-table.ts";
 import { newExportJob } from "../../../lib/exports/domain/export-job.ts";
 import { ExportRequest } from "../../../lib/exports/domain/export-request.ts";
@@ -74,7 +75,7 @@ describe("the start-up check", () => {
     expect(run.counts).toMatchObject({ lines: 30, imported: 30, skipped: 0 });
   });
 
-  it("queues again an export left queued with no message, and leaves finished work alone", async () => {
+  it("queues again an export and a judge session left with no message, and leaves finished work alone", async () => {
     const rt = runtime as LocalRuntime;
     const job = newExportJob({
       id: "stranded-export",
@@ -85,6 +86,37 @@ describe("the start-up check", () => {
     });
     // The job is written, its message is not: as a crash between the two would leave it.
     await new ExportJobTable(tableOf(rt), rt.config.tableName).create(job);
+    // A judge run with one session done and one never queued.
+    const createdAt = new Date().toISOString();
+    const judgeRun = { id: "stranded-judge", created_at: createdAt };
+    for (const Item of [
+      {
+        ...keys.judgeRun(judgeRun.id),
+        ...judgeRunIndexKeys(judgeRun),
+        ...judgeRun,
+        type: "judge_run",
+        status: "running",
+        total: 2,
+        done: 1,
+        failed: 0,
+      },
+      {
+        ...keys.judgeRunSession(judgeRun.id, "s-done"),
+        type: "judge_run_session",
+        run_id: judgeRun.id,
+        session_id: "s-done",
+        status: "done",
+      },
+      {
+        ...keys.judgeRunSession(judgeRun.id, "s-lost"),
+        type: "judge_run_session",
+        run_id: judgeRun.id,
+        session_id: "s-lost",
+        status: "pending",
+      },
+    ]) {
+      await tableOf(rt).send(new PutCommand({ TableName: rt.config.tableName, Item }));
+    }
     await rt.stop();
     logs.length = 0;
 
@@ -92,6 +124,7 @@ describe("the start-up check", () => {
     const repairs = logs.filter((line) => line.startsWith("start-up check:"));
     expect(repairs).toEqual([
       "start-up check: export stranded-export was left queued with nothing queued to finish it: queued again",
+      "start-up check: judge stranded-judge was left running with 1 session(s) that nothing queued would judge: queued again",
     ]);
     await waitForItem(
       again,
