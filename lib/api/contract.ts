@@ -11,6 +11,7 @@ import {
 import {
   CandidateFromMessageInput,
   FeedbackInput,
+  LegacyOverviewQuery,
   OverviewQuery,
   SessionInput,
 } from "../eval/domain/eval-session.ts";
@@ -217,7 +218,12 @@ export const API_CONTRACT = {
     responses: { 201: z.looseObject({}), 200: z.looseObject({}) },
   },
   "GET /api/eval/sessions": {
-    summary: "Sessions overview",
+    summary: "Sessions overview, the session eval API's bare list of rows",
+    query: LegacyOverviewQuery,
+    responses: { 200: Documented("docs/eval.md") },
+  },
+  "GET /api/v2/eval/sessions": {
+    summary: "Sessions overview, Flywheel's richer shape",
     query: OverviewQuery,
     responses: { 200: Documented("docs/eval.md") },
   },

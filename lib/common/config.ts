@@ -154,6 +154,9 @@ const optionalText = z
 export const EvalApiConfig = BaseConfig.extend({
   /** Absent on a deployment without the eval capability: starting a run then answers 503. */
   JUDGE_QUEUE_URL: optionalText.pipe(z.url().optional()),
+  /** The model and backend of a run request that names none (`lib/eval/domain/judge-run.ts`). */
+  JUDGE_DEFAULT_MODEL: optionalText.pipe(z.string().max(256).optional()),
+  JUDGE_DEFAULT_BACKEND: optionalText.pipe(z.enum(["openai", "bedrock", "ollama"]).optional()),
 });
 export type EvalApiConfig = z.infer<typeof EvalApiConfig>;
 
@@ -165,6 +168,9 @@ export const JudgeConfig = BaseConfig.extend({
   JUDGE_OPENAI_API_KEY: optionalText,
   /** … or as a Secrets Manager secret (in AWS): the key itself, or JSON with an `api_key` field. */
   JUDGE_OPENAI_API_KEY_SECRET_ARN: optionalText,
+  /** Backend `ollama`: an OpenAI-compatible API root (e.g. `http://127.0.0.1:11434/v1`) and its key, if any. */
+  JUDGE_OLLAMA_BASE_URL: optionalText.pipe(z.url().optional()),
+  JUDGE_OLLAMA_API_KEY: optionalText,
   /** How long one call to the judge model may take, body included. */
   JUDGE_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(60_000),
   /** Where Bedrock is called; the function's region by default. */

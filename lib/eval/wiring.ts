@@ -12,6 +12,7 @@ import { SqsJudgeQueue } from "./adapters/judge-queue.ts";
 import { JudgeRunTable } from "./adapters/judge-run-table.ts";
 import { OpenAiCompatibleJudge } from "./adapters/openai-judge.ts";
 import { S3SessionMessageBlobs } from "./adapters/session-blobs.ts";
+import { DEFAULT_RUN_DEFAULTS } from "./domain/judge-run.ts";
 import type { EvalRouteDeps } from "./edge/eval-routes.ts";
 import type { JudgeSessionDeps } from "./usecases/judge-session.ts";
 
@@ -42,6 +43,10 @@ export function evalApiDeps(clients: AwsClients, config: EvalApiConfig): EvalRou
       runs,
       sessions,
       queue: config.JUDGE_QUEUE_URL ? new SqsJudgeQueue(clients.sqs, config.JUDGE_QUEUE_URL) : undefined,
+      defaults: {
+        model: config.JUDGE_DEFAULT_MODEL ?? DEFAULT_RUN_DEFAULTS.model,
+        backend: config.JUDGE_DEFAULT_BACKEND ?? DEFAULT_RUN_DEFAULTS.backend,
+      },
     },
   };
 }
@@ -62,6 +67,13 @@ export function judgeDeps(clients: AwsClients, config: JudgeConfig): JudgeSessio
         ? new OpenAiCompatibleJudge({
             baseUrl: config.JUDGE_OPENAI_BASE_URL,
             apiKey,
+            timeoutMs: config.JUDGE_TIMEOUT_MS,
+          })
+        : undefined,
+      ollama: config.JUDGE_OLLAMA_BASE_URL
+        ? new OpenAiCompatibleJudge({
+            baseUrl: config.JUDGE_OLLAMA_BASE_URL,
+            apiKey: staticApiKey(config.JUDGE_OLLAMA_API_KEY),
             timeoutMs: config.JUDGE_TIMEOUT_MS,
           })
         : undefined,

@@ -167,7 +167,7 @@ describe("local runtime", () => {
 
     const damaged = await waitForCompletedRun(rt, DAMAGED_RUN_ID);
     expect(damaged.counts).toMatchObject({ lines: 47, imported: 31, quarantined: 16 });
-    const sessions = await fetch(`${rt.config.apiUrl}/api/eval/sessions`, {
+    const sessions = await fetch(`${rt.config.apiUrl}/api/v2/eval/sessions`, {
       headers: { authorization: `Bearer ${rt.config.reviewerToken}` },
     });
     const ids = ((await sessions.json()) as { sessions: { id: string }[] }).sessions.map((s) => s.id);

@@ -97,6 +97,7 @@ export const ROUTE_ACCESS = {
 
   "POST /api/eval/sessions": SCOPES.evalWrite,
   "GET /api/eval/sessions": SCOPES.evalRead,
+  "GET /api/v2/eval/sessions": SCOPES.evalRead,
   "GET /api/eval/sessions/:id": SCOPES.evalRead,
   "POST /api/eval/sessions/:id/candidates": SCOPES.review,
   "POST /api/eval/feedback": SCOPES.evalWrite,

@@ -2,7 +2,13 @@ import { z } from "zod";
 import { PromptMessage } from "../../common/domain/candidate.ts";
 import { MAX_COUNTED_LABEL_CHARS } from "../../common/domain/stats.ts";
 import { storageProblem } from "../../common/domain/storable.ts";
-import { type AxisScores, CURRENT_VERSIONS, type ExpertVerdict, type JudgeVersions } from "./rubric.ts";
+import {
+  type AxisScores,
+  CURRENT_VERSIONS,
+  type ExpertVerdict,
+  type JudgeVersions,
+  roundedScores,
+} from "./rubric.ts";
 
 const identifier = (max: number) =>
   z
@@ -171,6 +177,36 @@ export function overviewRow(summary: SessionSummary, current: JudgeVersions = CU
   return { ...fields, status: evaluationStatus(summary.latest_evaluation, current) };
 }
 export type OverviewRow = ReturnType<typeof overviewRow>;
+
+/**
+ * `GET /api/eval/sessions` as the session eval API answered it: a bare list. Without `limit` it
+ * holds up to 500 rows (the most a page may hold), so an old dashboard that never paged sees as
+ * many sessions as one request can give; `GET /api/v2/eval/sessions` pages with `has_more`.
+ */
+export const LegacyOverviewQuery = OverviewQuery.extend({
+  limit: z.coerce.number().int().min(1).max(500).default(500),
+});
+
+/**
+ * One row as the session eval API listed it — `session_id`, `msg_count`, `likes`, `dislikes`,
+ * `eval_status`, `latest_avg` (per-axis means rounded to whole numbers), `latest_eval_date`,
+ * `latest_judge_version`, `latest_rubric_version` — with Flywheel's row beside them.
+ */
+export function legacySessionRow(row: OverviewRow) {
+  const latest = row.latest_evaluation;
+  return {
+    ...row,
+    session_id: row.id,
+    msg_count: row.message_count,
+    likes: row.likes,
+    dislikes: row.dislikes,
+    eval_status: row.status,
+    latest_avg: roundedScores(latest?.scores ?? null),
+    latest_eval_date: latest?.evaluated_at ?? null,
+    latest_judge_version: latest?.judge_version ?? null,
+    latest_rubric_version: latest?.rubric_version ?? null,
+  };
+}
 
 /** `POST /api/eval/sessions/{id}/candidates` */
 export const CandidateFromMessageInput = z.object({ message_index: z.number().int().min(0) });

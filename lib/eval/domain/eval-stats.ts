@@ -1,9 +1,12 @@
 import { z } from "zod";
 import { AXES, type Axis, type AxisScores, type JudgeVersions } from "./rubric.ts";
 
-/** `GET /api/eval/stats?days=&by_complexity_bucket=` (an empty flag reads as false). */
+/**
+ * `GET /api/eval/stats?days=&by_complexity_bucket=` (an empty flag reads as false); `days`
+ * defaults to 30, as the session eval API's did.
+ */
 export const StatsQuery = z.object({
-  days: z.coerce.number().int().min(1).max(365).default(28),
+  days: z.coerce.number().int().min(1).max(365).default(30),
   by_complexity_bucket: z.preprocess(
     (value) => (value === "" ? undefined : value),
     z.stringbool().default(false),

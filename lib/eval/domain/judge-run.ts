@@ -1,8 +1,12 @@
 import { z } from "zod";
-import type { AxisScores, JudgeVersions } from "./rubric.ts";
+import { type AxisScores, type JudgeVersions, roundedScores } from "./rubric.ts";
 
-export const JUDGE_BACKENDS = ["openai", "bedrock"] as const;
-/** `openai`: any OpenAI-compatible chat-completions endpoint (OpenAI, vLLM, Ollama); `bedrock`: Converse. */
+export const JUDGE_BACKENDS = ["openai", "bedrock", "ollama"] as const;
+/**
+ * `openai`: any OpenAI-compatible chat-completions endpoint (OpenAI, vLLM, Ollama); `bedrock`:
+ * Converse; `ollama`: the session eval API's backend name, an OpenAI-compatible endpoint of its
+ * own (`JUDGE_OLLAMA_BASE_URL`), so its clients' runs keep working unchanged.
+ */
 export const JudgeBackend = z.enum(JUDGE_BACKENDS);
 export type JudgeBackend = z.infer<typeof JudgeBackend>;
 
@@ -16,19 +20,21 @@ export const MAX_RUN_SESSIONS = 1_000;
 /**
  * `POST /api/eval/run`. `unevaluated` takes every session not evaluated under the current
  * versions (pending and stale), `all` every session, `session` the one named; `since` keeps
- * sessions active at or after it; `limit` caps the count, most recently active first.
+ * sessions active at or after it; `limit` caps the count, most recently active first. As the
+ * session eval API did, `scope` defaults to `unevaluated`, and `model` and `backend` to the
+ * deployment's defaults (`JudgeRunDefaults`), so `{}` starts a run.
  */
 export const JudgeRunRequest = z
   .object({
-    scope: JudgeRunScope,
+    scope: JudgeRunScope.default("unevaluated"),
     session_id: z.string().trim().min(1).max(256).optional(),
     since: z.iso
       .datetime({ offset: true })
       .transform((value) => new Date(value).toISOString())
       .optional(),
     limit: z.number().int().min(1).max(MAX_RUN_SESSIONS).default(500),
-    model: z.string().trim().min(1).max(256),
-    backend: JudgeBackend.default("openai"),
+    model: z.string().trim().min(1).max(256).optional(),
+    backend: JudgeBackend.optional(),
     /** Also turn every disliked assistant message of each session into a review candidate. */
     candidates_from_dislikes: z.boolean().default(false),
   })
@@ -38,6 +44,19 @@ export const JudgeRunRequest = z
     }
   });
 export type JudgeRunRequest = z.output<typeof JudgeRunRequest>;
+
+/** What a run request that names no model or backend gets (`JUDGE_DEFAULT_MODEL`, `JUDGE_DEFAULT_BACKEND`). */
+export interface JudgeRunDefaults {
+  readonly model: string;
+  readonly backend: JudgeBackend;
+}
+
+/**
+ * Without configuration: `openai`, Flywheel's default backend from the start (its own clients
+ * keep it), and the model the manual's examples use. A deployment standing in for the session
+ * eval API sets `JUDGE_DEFAULT_BACKEND=ollama` to give its clients their old default too.
+ */
+export const DEFAULT_RUN_DEFAULTS: JudgeRunDefaults = { model: "llama3.1", backend: "openai" };
 
 export const RUN_SESSION_STATES = ["pending", "running", "done", "failed"] as const;
 export type RunSessionState = (typeof RUN_SESSION_STATES)[number];
@@ -76,10 +95,55 @@ export function judgeRunStatus(run: Pick<JudgeRun, "total" | "done" | "failed">)
   return run.done + run.failed >= run.total ? "completed" : "running";
 }
 
-/** A run as the API shows it, with per-session progress when given. */
+/** The session eval API's run states: `failed` when the run is over and no session was judged. */
+export type LegacyRunState = "running" | "done" | "failed";
+export function legacyRunState(run: Pick<JudgeRun, "total" | "done" | "failed">): LegacyRunState {
+  if (judgeRunStatus(run) === "running") return "running";
+  return run.failed > 0 && run.done === 0 ? "failed" : "done";
+}
+
+/**
+ * When the last session finished: a run's own completion time is written just after its last
+ * session's, so a read between the two takes the session's.
+ */
+function lastFinished(sessions: readonly RunSessionProgress[] | undefined): string | null {
+  const times = (sessions ?? []).map((s) => s.finished_at).filter((t): t is string => Boolean(t));
+  return times.length === 0 ? null : times.reduce((a, b) => (a > b ? a : b));
+}
+
+/** The session eval API's per-session states: Flywheel's `done` is its `ok`. */
+export type LegacySessionState = "pending" | "running" | "ok" | "failed";
+export const legacySessionState = (status: RunSessionState): LegacySessionState =>
+  status === "done" ? "ok" : status;
+
+/**
+ * A run's session as the API shows it: the session eval API's fields (`session_id`, `state`,
+ * `avg`, `error`) with Flywheel's beside them.
+ */
+export function runSessionView(progress: RunSessionProgress) {
+  return {
+    ...progress,
+    session_id: progress.session_id,
+    state: legacySessionState(progress.status),
+    avg: roundedScores(progress.scores ?? null),
+    error: progress.error ?? null,
+  };
+}
+
+/**
+ * A run as the API shows it, with per-session progress when given: the session eval API's
+ * fields (`run_id`, `state`, `started_at`, `finished_at`, `judge_model`, `judge_version`,
+ * `rubric_version`, `sessions`) and Flywheel's beside them (`id`, `status`, `counts`, …).
+ */
 export function judgeRunView(run: JudgeRun, sessions?: readonly RunSessionProgress[]) {
   const running = sessions?.filter((s) => s.status === "running").length ?? 0;
+  const state = legacyRunState(run);
   const view = {
+    run_id: run.id,
+    state,
+    started_at: run.created_at,
+    finished_at: run.completed_at ?? (state === "running" ? null : lastFinished(sessions)),
+    judge_model: run.model,
     ...run,
     status: judgeRunStatus(run),
     counts: {
@@ -89,7 +153,7 @@ export function judgeRunView(run: JudgeRun, sessions?: readonly RunSessionProgre
       failed: run.failed,
     },
   };
-  return sessions ? { ...view, sessions } : view;
+  return sessions ? { ...view, sessions: sessions.map(runSessionView) } : view;
 }
 
 /** A judge-queue message: judge this session for this run. */

@@ -192,6 +192,17 @@ export interface ExpertVerdict extends JudgeVerdict {
   readonly expert: string;
 }
 
+/**
+ * Scores rounded to whole numbers, as the session eval API showed them (`latest_avg`, a run
+ * session's `avg`); `null` stays `null`, and so does a session not scored.
+ */
+export function roundedScores(scores: AxisScores | null): AxisScores | null {
+  if (!scores) return null;
+  return Object.fromEntries(
+    AXES.map((axis) => [axis, typeof scores[axis] === "number" ? Math.round(scores[axis]) : null]),
+  ) as AxisScores;
+}
+
 /** Mean per axis over the experts that gave the axis a score; `null` when none did. */
 export function aggregateScores(verdicts: readonly { scores: JudgeScores }[]): AxisScores {
   const result = {} as AxisScores;

@@ -7,6 +7,7 @@ import { guardedRoutes } from "../../common/http/routes.ts";
 import {
   CandidateFromMessageInput,
   FeedbackInput,
+  LegacyOverviewQuery,
   OverviewQuery,
   SessionInput,
 } from "../domain/eval-session.ts";
@@ -16,6 +17,7 @@ import {
   candidateFromMessage,
   type EvalSessionDeps,
   evalStats,
+  legacySessionsList,
   recordFeedback,
   sessionDetail,
   sessionFeedback,
@@ -48,7 +50,12 @@ export function registerEvalRoutes(
     return jsonReply(result.created ? 201 : 200, result);
   });
 
+  // The session eval API's bare list of rows; Flywheel's paged object lives at /api/v2.
   routes.get("/api/eval/sessions", async ({ req }) =>
+    json(await legacySessionsList(deps.sessions, parseQuery(req, LegacyOverviewQuery))),
+  );
+
+  routes.get("/api/v2/eval/sessions", async ({ req }) =>
     json(await sessionsOverview(deps.sessions, parseQuery(req, OverviewQuery))),
   );
 

@@ -4,6 +4,7 @@ import { candidateFromSessionMessage, checkMessageIndex } from "../domain/eval-c
 import {
   type Feedback,
   type FeedbackInput,
+  legacySessionRow,
   type OverviewQuery,
   overviewRow,
   type SessionInput,
@@ -70,6 +71,13 @@ export async function sessionsOverview(deps: EvalSessionDeps, query: OverviewQue
   };
 }
 
+/** `GET /api/eval/sessions`: the session eval API's bare list of rows, Flywheel's fields beside. */
+export async function legacySessionsList(deps: EvalSessionDeps, query: OverviewQuery) {
+  const current = versionsOf(deps);
+  const { sessions } = await deps.sessions.overview(query, current);
+  return sessions.map((summary) => legacySessionRow(overviewRow(summary, current)));
+}
+
 export async function sessionDetail(deps: EvalSessionDeps, id: string) {
   const summary = await summaryOf(deps, id);
   const [messages, feedback, evaluations] = await Promise.all([
@@ -77,7 +85,8 @@ export async function sessionDetail(deps: EvalSessionDeps, id: string) {
     deps.sessions.feedback(id),
     deps.sessions.evaluations(id),
   ]);
-  return { ...overviewRow(summary, versionsOf(deps)), messages: messages ?? [], feedback, evaluations };
+  const row = legacySessionRow(overviewRow(summary, versionsOf(deps)));
+  return { ...row, messages: messages ?? [], feedback, evaluations };
 }
 
 export async function evalStats(deps: EvalSessionDeps, query: StatsQuery) {

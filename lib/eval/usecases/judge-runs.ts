@@ -1,6 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { NotConfiguredError, NotFoundError } from "../../common/domain/errors.ts";
-import { type JudgeRun, type JudgeRunRequest, judgeRunView } from "../domain/judge-run.ts";
+import {
+  DEFAULT_RUN_DEFAULTS,
+  type JudgeRun,
+  type JudgeRunDefaults,
+  type JudgeRunRequest,
+  judgeRunView,
+} from "../domain/judge-run.ts";
 import { CURRENT_VERSIONS, type JudgeVersions } from "../domain/rubric.ts";
 import type { EvalSessionStore, JudgeQueue, JudgeRunStore } from "../ports.ts";
 
@@ -10,6 +16,8 @@ export interface JudgeRunDeps {
   /** Absent when this deployment has no judge queue. */
   readonly queue?: JudgeQueue | undefined;
   readonly versions?: JudgeVersions;
+  /** The model and backend of a request that names none. */
+  readonly defaults?: JudgeRunDefaults;
   readonly now?: () => Date;
   readonly newId?: () => string;
 }
@@ -34,14 +42,15 @@ export async function startJudgeRun(deps: JudgeRunDeps, request: JudgeRunRequest
     );
   }
   const now = (deps.now ?? (() => new Date()))().toISOString();
+  const defaults = deps.defaults ?? DEFAULT_RUN_DEFAULTS;
   const run: JudgeRun = {
     id: (deps.newId ?? randomUUID)(),
     scope: request.scope,
     session_id: request.session_id ?? null,
     since: request.since ?? null,
     limit: request.limit,
-    model: request.model,
-    backend: request.backend,
+    model: request.model ?? defaults.model,
+    backend: request.backend ?? defaults.backend,
     candidates_from_dislikes: request.candidates_from_dislikes,
     ...current,
     total: sessionIds.length,

@@ -119,6 +119,7 @@ describe("authentication", () => {
   it.each([
     ["POST", "/api/eval/sessions"],
     ["GET", "/api/eval/sessions"],
+    ["GET", "/api/v2/eval/sessions"],
     ["GET", "/api/eval/sessions/x"],
     ["POST", "/api/eval/sessions/x/candidates"],
     ["POST", "/api/eval/feedback"],
@@ -291,7 +292,7 @@ describe("feedback", () => {
   });
 });
 
-describe("GET /api/eval/sessions", () => {
+describe("GET /api/v2/eval/sessions (Flywheel's paged overview)", () => {
   it("lists pinned first, then most recent activity, with counts and derived status, paged", async () => {
     const profile = `p-${randomUUID()}`;
     const at = (day: number) => `2026-06-${String(day).padStart(2, "0")}T12:00:00Z`;
@@ -314,7 +315,7 @@ describe("GET /api/eval/sessions", () => {
       rubric_version: "rubric-0",
     });
 
-    const page = await api("GET", "/api/eval/sessions", { query: { profile, limit: "3" } });
+    const page = await api("GET", "/api/v2/eval/sessions", { query: { profile, limit: "3" } });
 
     expect(page.status).toBe(200);
     expect(page.body).toMatchObject({ limit: 3, offset: 0, has_more: true, ...CURRENT_VERSIONS });
@@ -331,11 +332,11 @@ describe("GET /api/eval/sessions", () => {
       status: "evaluated",
       latest_evaluation: { ...CURRENT_VERSIONS, scores: { goal_completion: 80 } },
     });
-    const rest = await api("GET", "/api/eval/sessions", { query: { profile, limit: "3", offset: "3" } });
+    const rest = await api("GET", "/api/v2/eval/sessions", { query: { profile, limit: "3", offset: "3" } });
     expect(rest.body).toMatchObject({ has_more: false, sessions: [{ id: inputs[0]?.id, status: "stale" }] });
 
     const byStatus = async (status: string) =>
-      (await api("GET", "/api/eval/sessions", { query: { profile, status } })).body.sessions.map(
+      (await api("GET", "/api/v2/eval/sessions", { query: { profile, status } })).body.sessions.map(
         (s: { id: string }) => s.id,
       );
     expect(await byStatus("evaluated")).toEqual([inputs[3]?.id]);
@@ -348,14 +349,14 @@ describe("GET /api/eval/sessions", () => {
     const mine = session({ profile_id: profile });
     await api("POST", "/api/eval/sessions", { body: mine });
     await api("POST", "/api/eval/sessions", { body: session() });
-    const page = await api("GET", "/api/eval/sessions", { query: { profile } });
+    const page = await api("GET", "/api/v2/eval/sessions", { query: { profile } });
     expect(page.body.sessions.map((s: { id: string }) => s.id)).toEqual([mine.id]);
   });
 
   it.each([[{ limit: "0" }], [{ limit: "501" }], [{ offset: "-1" }], [{ status: "done" }]])(
     "answers 422 to %o",
     async (query) => {
-      expect((await api("GET", "/api/eval/sessions", { query })).status).toBe(422);
+      expect((await api("GET", "/api/v2/eval/sessions", { query })).status).toBe(422);
     },
   );
 });
@@ -483,7 +484,7 @@ describe("judge runs", () => {
   it.each([
     [{ scope: "everything", model: "m" }],
     [{ scope: "all", model: "m", backend: "gemini" }],
-    [{ scope: "all" }],
+    [{ scope: "all", model: "" }],
     [{ scope: "all", model: "m", limit: 0 }],
   ])("answers 422 to %o", async (body) => {
     expect((await api("POST", "/api/eval/run", { body })).status).toBe(422);

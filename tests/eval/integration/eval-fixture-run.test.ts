@@ -120,7 +120,7 @@ describe("a judge run over the fixture sessions", () => {
         expect(reply.status).toBe(201);
       }
     }
-    const overview = await call("GET", "/api/eval/sessions");
+    const overview = await call("GET", "/api/v2/eval/sessions");
     expect(overview.body.sessions.map((s: { status: string }) => s.status)).toEqual([
       "pending",
       "pending",
@@ -156,7 +156,7 @@ describe("a judge run over the fixture sessions", () => {
   });
 
   it("shows likes, dislikes and `evaluated` in the overview, pinned first then most recent", async () => {
-    const overview = await call("GET", "/api/eval/sessions");
+    const overview = await call("GET", "/api/v2/eval/sessions");
     expect(
       overview.body.sessions.map((s: Record<string, unknown>) => [
         s.id,
@@ -175,7 +175,7 @@ describe("a judge run over the fixture sessions", () => {
       ...CURRENT_VERSIONS,
       scores: { ...BASE["charged twice"], subagent_orchestration: null, self_extension: null },
     });
-    const supportBot = await call("GET", "/api/eval/sessions", { query: { profile: "support-bot" } });
+    const supportBot = await call("GET", "/api/v2/eval/sessions", { query: { profile: "support-bot" } });
     expect(supportBot.body.sessions.map((s: { id: string }) => s.id)).toEqual(["sess-002", "sess-001"]);
   });
 

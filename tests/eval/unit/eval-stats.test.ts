@@ -51,7 +51,7 @@ describe("weeks and buckets", () => {
   });
 
   it("reads days and the bucket flag from the query, an empty flag as false", () => {
-    expect(StatsQuery.parse({})).toEqual({ days: 28, by_complexity_bucket: false });
+    expect(StatsQuery.parse({})).toEqual({ days: 30, by_complexity_bucket: false });
     expect(StatsQuery.parse({ days: "7", by_complexity_bucket: "" })).toEqual({
       days: 7,
       by_complexity_bucket: false,

@@ -138,10 +138,20 @@ describe("request schemas", () => {
     expect(parsed.success).toBe(false);
     expect(parsed.error?.issues).toEqual([expect.objectContaining({ path: ["session_id"] })]);
     expect(JudgeRunRequest.parse({ scope: "session", session_id: "s", model: "m" })).toMatchObject({
-      backend: "openai",
       limit: 500,
       candidates_from_dislikes: false,
     });
+  });
+
+  it("takes {} as the session eval API did: scope unevaluated, model and backend left to the deployment", () => {
+    expect(JudgeRunRequest.parse({})).toEqual({
+      scope: "unevaluated",
+      limit: 500,
+      candidates_from_dislikes: false,
+    });
+    expect(JudgeRunRequest.parse({ backend: "ollama" })).toMatchObject({ backend: "ollama" });
+    expect(JudgeRunRequest.safeParse({ backend: "gemini" }).success).toBe(false);
+    expect(JudgeRunRequest.safeParse({ model: " " }).success).toBe(false);
   });
 
   it("normalises session times to UTC and defaults last_active to created_at", () => {
