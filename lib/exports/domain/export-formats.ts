@@ -75,8 +75,31 @@ export function recordId(candidateId: string, format: ExportFormat, variant = ""
   return createHash("sha256").update(`${format}\n${candidateId}\n${variant}`).digest("hex").slice(0, 32);
 }
 
-/** Strings Amazon Bedrock reserves in fine-tuning conversations. */
-export const BEDROCK_RESERVED_STRINGS = ["User:", "Bot:", "Assistant:", "System:", "[EOS]"] as const;
+/**
+ * Strings Amazon Bedrock refuses anywhere in a Nova fine-tuning sample, as AWS's Nova dataset
+ * validator lists them (`INVALID_TOKENS_TEXT`, which spells out upper-, lower- and title-case
+ * variants): matched here case-insensitively, so no spelling of them passes.
+ */
+export const BEDROCK_RESERVED_STRINGS = [
+  "System:",
+  "User:",
+  "Bot:",
+  "Assistant:",
+  "Thought:",
+  "[EOS]",
+  "<image>",
+  "<video>",
+  "<unk>",
+] as const;
+const RESERVED_PATTERN = new RegExp(
+  BEDROCK_RESERVED_STRINGS.map((text) => text.replace(/[[\]]/g, "\\$&")).join("|"),
+  "i",
+);
+
+/** The first reserved string `text` contains, as written there, or `null`. */
+export function bedrockReservedString(text: string): string | null {
+  return RESERVED_PATTERN.exec(text)?.[0] ?? null;
+}
 
 const nonBlank = z.string().refine((text) => text.trim() !== "", "must not be blank");
 const recordIdField = z.string().regex(/^[0-9a-f]{32}$/);
@@ -161,6 +184,34 @@ export const BedrockConversationLine = z.strictObject({
 });
 export type BedrockConversationLine = z.infer<typeof BedrockConversationLine>;
 
+/**
+ * Amazon Nova DPO on Bedrock: the conversation as in SFT, its last turn an assistant turn with
+ * `candidates` — the correction labelled `preferred`, the model's answer `non-preferred`.
+ */
+const Candidate = (label: "preferred" | "non-preferred") =>
+  z.strictObject({ content: TextBlocks, preferenceLabel: z.literal(label) });
+export const BedrockPreferenceLine = z
+  .strictObject({
+    schemaVersion: z.literal("bedrock-conversation-2024"),
+    system: TextBlocks.optional(),
+    messages: z
+      .array(
+        z.union([
+          z.strictObject({ role: z.enum(["user", "assistant"]), content: TextBlocks }),
+          z.strictObject({
+            role: z.literal("assistant"),
+            candidates: z.tuple([Candidate("preferred"), Candidate("non-preferred")]),
+          }),
+        ]),
+      )
+      .min(2),
+  })
+  .refine(({ messages }) => messages.every((m, i) => "candidates" in m === (i === messages.length - 1)), {
+    message: "the last turn, and only the last, carries the candidates",
+    path: ["messages"],
+  });
+export type BedrockPreferenceLine = z.infer<typeof BedrockPreferenceLine>;
+
 const nullableText = z.string().nullable();
 export const RagLine = z.strictObject({
   id: recordIdField,
@@ -230,8 +281,11 @@ function chatRules(conversation: readonly ChatTurn[], roles: ReadonlySet<string>
 
 const conversationOf = (example: TrainingExample) => [...example.prompt, turn("assistant", example.chosen)];
 
-/** Bedrock: system turns only first, then user and assistant in turn, and no reserved strings anywhere. */
-function bedrockRules(example: TrainingExample): RuleViolation | null {
+/**
+ * Bedrock: system turns only first, then user and assistant in turn, and no reserved strings
+ * anywhere (in the model's answer too, when it is the non-preferred candidate).
+ */
+function bedrockRules(example: TrainingExample, withRejected = false): RuleViolation | null {
   const conversation = conversationOf(example);
   const general = chatRules(conversation, new Set(["system", "user", "assistant"]));
   if (general) return general;
@@ -252,7 +306,7 @@ function bedrockRules(example: TrainingExample): RuleViolation | null {
     };
   }
   for (const [i, t] of conversation.entries()) {
-    const reserved = BEDROCK_RESERVED_STRINGS.find((text) => t.content.includes(text));
+    const reserved = bedrockReservedString(t.content);
     if (reserved) {
       return {
         rule: "bedrock_reserved_string",
@@ -260,7 +314,23 @@ function bedrockRules(example: TrainingExample): RuleViolation | null {
       };
     }
   }
+  const reserved = withRejected ? bedrockReservedString(example.rejected) : null;
+  if (reserved) {
+    return {
+      rule: "bedrock_reserved_string",
+      detail: `the model's answer (the non-preferred candidate) contains "${reserved}", which Bedrock reserves`,
+    };
+  }
   return null;
+}
+
+/** Bedrock's shape of a conversation: system turns apart, every turn's text in blocks. */
+function bedrockParts(example: TrainingExample) {
+  const system = example.prompt.filter((t) => t.role === "system").map((t) => ({ text: t.content }));
+  const dialogue = example.prompt
+    .filter((t) => t.role !== "system")
+    .map((t) => ({ role: t.role, content: [{ text: t.content }] }));
+  return { schemaVersion: "bedrock-conversation-2024", ...(system.length > 0 ? { system } : {}), dialogue };
 }
 
 const openAiRoles = new Set<string>(OPENAI_ROLES);
@@ -367,18 +437,34 @@ export const FORMATS: Record<ExportFormat, FormatSpec> = {
     pairs: false,
     check: bedrockRules,
     build: (example) => {
-      const system = example.prompt.filter((t) => t.role === "system").map((t) => ({ text: t.content }));
-      const messages = conversationOf(example)
-        .filter((t) => t.role !== "system")
-        .map((t) => ({ role: t.role, content: [{ text: t.content }] }));
+      const { dialogue, ...head } = bedrockParts(example);
+      const answer = { role: "assistant", content: [{ text: example.chosen }] };
       return [
         {
           recordId: recordId(example.candidateId, "bedrock-conversation"),
-          line: {
-            schemaVersion: "bedrock-conversation-2024",
-            ...(system.length > 0 ? { system } : {}),
-            messages,
-          },
+          line: { ...head, messages: [...dialogue, answer] },
+        },
+      ];
+    },
+  }),
+  "bedrock-preference": spec({
+    format: "bedrock-preference",
+    schema: BedrockPreferenceLine,
+    pairs: true,
+    check: (example) => bedrockRules(example, true),
+    build: (example) => {
+      const { dialogue, ...head } = bedrockParts(example);
+      const candidates = {
+        role: "assistant",
+        candidates: [
+          { content: [{ text: example.chosen }], preferenceLabel: "preferred" },
+          { content: [{ text: example.rejected }], preferenceLabel: "non-preferred" },
+        ],
+      };
+      return [
+        {
+          recordId: recordId(example.candidateId, "bedrock-preference"),
+          line: { ...head, messages: [...dialogue, candidates] },
         },
       ];
     },

@@ -1,7 +1,7 @@
 import { CANDIDATE_STATUSES } from "../../common/domain/candidate.ts";
 import { EXCLUSION_REASONS, type ExclusionReason, type FirewallVerdict } from "./export-firewall.ts";
 import { TRAINER_RULES, type TrainerRule } from "./export-formats.ts";
-import type { ExportFilters, ExportFormat, ExportRequest } from "./export-request.ts";
+import type { ExportFilters, ExportFormat, ExportOptions, ExportRequest } from "./export-request.ts";
 
 /** A file an export wrote, with what it takes to check a download of it. */
 export interface FileReceipt {
@@ -68,52 +68,132 @@ export class ExportTally {
   }
 }
 
-export interface TrainerMinimum {
+/**
+ * How many examples a trainer a format feeds takes, as its own documentation or validator has it.
+ * A bound is only listed on a format that trainer reads.
+ */
+export interface TrainerBound {
   readonly trainer: string;
-  readonly minimum: number;
-  readonly unit: "examples" | "pairs";
+  readonly minimum?: number;
+  readonly maximum?: number;
+  readonly unit: "examples" | "pairs" | "samples";
 }
 
+/** OpenAI fine-tuning refuses fewer than 10 examples. */
+const OPENAI: TrainerBound = { trainer: "OpenAI fine-tuning", minimum: 10, unit: "examples" };
 /**
- * What the trainers each format feeds refuse to start with fewer of: OpenAI fine-tuning takes
- * at least 10 examples; Amazon Bedrock preference tuning at least 1,000 preference pairs.
+ * Amazon Nova on Bedrock, as AWS's Nova dataset validator bounds a training file: 8 to 20,000
+ * samples for Nova Micro, Lite and Pro; Nova 2 Lite SFT needs at least 200.
  */
-export const TRAINER_MINIMUMS: Readonly<Record<ExportFormat, readonly TrainerMinimum[]>> = {
-  "openai-sft": [{ trainer: "OpenAI fine-tuning", minimum: 10, unit: "examples" }],
-  "openai-preference": [
-    { trainer: "OpenAI fine-tuning", minimum: 10, unit: "examples" },
-    { trainer: "Amazon Bedrock preference tuning", minimum: 1_000, unit: "pairs" },
-  ],
+const NOVA: TrainerBound = {
+  trainer: "Amazon Nova fine-tuning on Bedrock",
+  minimum: 8,
+  maximum: 20_000,
+  unit: "samples",
+};
+const NOVA_2_LITE_SFT: TrainerBound = {
+  trainer: "Amazon Nova 2 Lite supervised fine-tuning on Bedrock",
+  minimum: 200,
+  unit: "samples",
+};
+const BEDROCK_PREFERENCE: TrainerBound = {
+  trainer: "Amazon Bedrock preference tuning",
+  minimum: 1_000,
+  unit: "pairs",
+};
+
+export const TRAINER_BOUNDS: Readonly<Record<ExportFormat, readonly TrainerBound[]>> = {
+  "openai-sft": [OPENAI],
+  "openai-preference": [OPENAI],
   "trl-sft": [],
-  "trl-dpo": [{ trainer: "Amazon Bedrock preference tuning", minimum: 1_000, unit: "pairs" }],
+  "trl-dpo": [],
   "trl-kto": [],
-  "bedrock-conversation": [],
+  "bedrock-conversation": [NOVA, NOVA_2_LITE_SFT],
+  "bedrock-preference": [NOVA, BEDROCK_PREFERENCE],
   rag: [],
 };
 
-export interface ExportWarning {
-  readonly code: "below_trainer_minimum";
-  readonly trainer: string;
-  readonly minimum: number;
-  readonly unit: string;
-  readonly actual: number;
-  readonly message: string;
-}
+export type ExportWarning =
+  | {
+      readonly code: "below_trainer_minimum";
+      readonly trainer: string;
+      readonly minimum: number;
+      readonly unit: string;
+      readonly actual: number;
+      readonly message: string;
+    }
+  | {
+      readonly code: "above_trainer_maximum";
+      readonly trainer: string;
+      readonly maximum: number;
+      readonly unit: string;
+      readonly actual: number;
+      readonly message: string;
+    }
+  | {
+      /** `trl-sft` in `messages` style: TRL's loss covers the prompt too. */
+      readonly code: "full_sequence_loss";
+      readonly trainer: string;
+      readonly option: string;
+      readonly message: string;
+    }
+  | {
+      /** `trl-kto`: KL pairs at some batch size that share a prompt (no order avoided them). */
+      readonly code: "kto_kl_shared_prompt";
+      readonly trainer: string;
+      readonly actual: number;
+      readonly message: string;
+    }
+  | {
+      /** `rag` documents: the date the bucket's lifecycle rule deletes them. */
+      readonly code: "documents_expire";
+      readonly expires_at: string;
+      readonly message: string;
+    };
+
+const count = (n: number) => n.toLocaleString("en-US");
 
 export function trainerWarnings(
   format: ExportFormat,
   counts: Pick<ExportCounts, "exported">,
+  options?: Pick<ExportOptions, "trl_sft_style">,
 ): ExportWarning[] {
-  return TRAINER_MINIMUMS[format]
-    .filter(({ minimum }) => counts.exported < minimum)
-    .map(({ trainer, minimum, unit }) => ({
-      code: "below_trainer_minimum",
-      trainer,
-      minimum,
-      unit,
-      actual: counts.exported,
-      message: `${trainer} needs at least ${minimum.toLocaleString("en-US")} ${unit}; this dataset has ${counts.exported.toLocaleString("en-US")}`,
-    }));
+  const warnings: ExportWarning[] = [];
+  const actual = counts.exported;
+  for (const { trainer, minimum, maximum, unit } of TRAINER_BOUNDS[format]) {
+    if (minimum !== undefined && actual < minimum) {
+      warnings.push({
+        code: "below_trainer_minimum",
+        trainer,
+        minimum,
+        unit,
+        actual,
+        message: `${trainer} needs at least ${count(minimum)} ${unit}; this dataset has ${count(actual)}`,
+      });
+    }
+    if (maximum !== undefined && actual > maximum) {
+      warnings.push({
+        code: "above_trainer_maximum",
+        trainer,
+        maximum,
+        unit,
+        actual,
+        message: `${trainer} takes at most ${count(maximum)} ${unit}; this dataset has ${count(actual)} (narrow it with filters.limit or the time range)`,
+      });
+    }
+  }
+  if (format === "trl-sft" && options?.trl_sft_style === "messages") {
+    warnings.push({
+      code: "full_sequence_loss",
+      trainer: "TRL SFTTrainer",
+      option: "trl_sft_style",
+      message:
+        "messages style: TRL computes the loss over the whole conversation, prompt included " +
+        '(completion-only loss applies to prompt-completion data only); request options.trl_sft_style: "prompt_completion" ' +
+        "to train on the reviewed answer alone",
+    });
+  }
+  return warnings;
 }
 
 /** How records are ordered in every file, which is what makes a rebuild byte-identical. */
@@ -143,7 +223,11 @@ export interface ExportManifest {
   };
 }
 
-export function buildManifest(input: Omit<ExportManifest, "manifest_version" | "ordering" | "warnings">) {
+export function buildManifest(
+  input: Omit<ExportManifest, "manifest_version" | "ordering" | "warnings">,
+  /** Warnings only the build knows (the KTO order, the documents' expiry). */
+  buildWarnings: readonly ExportWarning[] = [],
+) {
   const manifest: ExportManifest = {
     manifest_version: 1,
     export_id: input.export_id,
@@ -157,7 +241,7 @@ export function buildManifest(input: Omit<ExportManifest, "manifest_version" | "
     finished_at: input.finished_at,
     ordering: EXPORT_ORDERING,
     counts: input.counts,
-    warnings: trainerWarnings(input.format, input.counts),
+    warnings: [...trainerWarnings(input.format, input.counts, input.request.options), ...buildWarnings],
     files: input.files,
   };
   return manifest;

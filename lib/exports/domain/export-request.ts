@@ -14,6 +14,7 @@ export const EXPORT_FORMATS = [
   "trl-dpo",
   "trl-kto",
   "bedrock-conversation",
+  "bedrock-preference",
   "rag",
 ] as const;
 export const ExportFormat = z.enum(EXPORT_FORMATS);

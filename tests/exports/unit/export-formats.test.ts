@@ -70,6 +70,12 @@ describe("golden lines from one reviewed candidate (prompt P, answer B, correcti
     ]);
   });
 
+  it("bedrock-preference (Nova DPO): the last assistant turn holds C preferred and B non-preferred", () => {
+    expect(linesOf("bedrock-preference")).toEqual([
+      `{"schemaVersion":"bedrock-conversation-2024","system":[{"text":"Solve the problem. End with 'Answer: <number>'."}],"messages":[{"role":"user","content":[{"text":"A train travels 55 km in 2 hours. What is its average speed in km/h?"}]},{"role":"assistant","candidates":[{"content":[{"text":"Answer: 27.5"}],"preferenceLabel":"preferred"},{"content":[{"text":"Answer: 110"}],"preferenceLabel":"non-preferred"}]}]}`,
+    ]);
+  });
+
   it("rag: C as a document with its metadata, and a Bedrock Knowledge Bases sidecar", () => {
     expect(linesOf("rag")).toEqual([
       `{"id":"246b89001b78f8fae265bac2f0a44be5","text":"Answer: 27.5","metadata":{"candidate_id":"2026-04-07-143022-0000007","question":"A train travels 55 km in 2 hours. What is its average speed in km/h?","source":"benchmark","task_type":"math","model":"Qwen2.5-3B","failure_category":"wrong_answer","captured_at":"2026-04-07T14:31:00.000Z","run_id":"2026-04-07-143022"}}`,
@@ -104,6 +110,7 @@ describe("golden lines from one reviewed candidate (prompt P, answer B, correcti
       "trl-dpo",
       "trl-kto",
       "bedrock-conversation",
+      "bedrock-preference",
       "rag",
     ]);
   });
@@ -192,5 +199,74 @@ describe("openai-sft: only the reviewed answer trains", () => {
     for (const format of ["trl-sft", "trl-dpo", "openai-preference"] as const) {
       expect(linesOf(format).join("\n")).not.toContain("weight");
     }
+  });
+});
+
+describe("Bedrock's reserved strings, as AWS's Nova dataset validator has them", () => {
+  const screen = (format: ExportFormat, overrides: Record<string, unknown>) => {
+    const request = ExportRequest.parse({ format });
+    return new ExportFirewall({ format, options: request.options, filters: request.filters }).screen({
+      ...KNOWN_CANDIDATE,
+      ...overrides,
+    });
+  };
+  const withUserText = (content: string) => ({
+    prompt_messages: [{ role: "user", content }],
+  });
+
+  it.each([
+    "USER: hi",
+    "user: hi",
+    "bot: ok",
+    "ASSISTANT: sure",
+    "Thought: step one",
+    "thought: x",
+    "see <IMAGE> here",
+    "a <video> clip",
+    "an <unk> token",
+    "end [eos]",
+    "sYsTeM: x",
+  ])("refuses %j in any case, in both Bedrock formats", (content) => {
+    for (const format of ["bedrock-conversation", "bedrock-preference"] as const) {
+      const verdict = screen(format, withUserText(content));
+      expect(verdict.passed, format).toBe(false);
+      if (!verdict.passed) {
+        expect(verdict.entry).toMatchObject({ reason: "trainer_rule", rule: "bedrock_reserved_string" });
+      }
+    }
+  });
+
+  it("passes text that only resembles them, and leaves other formats alone", () => {
+    for (const content of ["The user said hi", "Users: 3", "image", "[EOS", "I thought about it"]) {
+      expect(screen("bedrock-conversation", withUserText(content)).passed, content).toBe(true);
+    }
+    expect(screen("openai-sft", withUserText("USER: hi")).passed).toBe(true);
+  });
+
+  it("checks the model's answer too where it is the non-preferred candidate", () => {
+    const verdict = screen("bedrock-preference", { model_response: "Assistant: 110" });
+    expect(verdict.passed).toBe(false);
+    if (!verdict.passed) expect(verdict.entry.detail).toContain("non-preferred");
+    expect(screen("bedrock-conversation", { model_response: "Assistant: 110" }).passed).toBe(true);
+  });
+
+  it("bedrock-preference refuses candidates anywhere but the last turn, or unlabelled", () => {
+    const [line] = linesOf("bedrock-preference");
+    const parsed = JSON.parse(line as string);
+    const { schema } = FORMATS["bedrock-preference"];
+    const last = parsed.messages.at(-1);
+    expect(schema.safeParse(parsed).success).toBe(true);
+    expect(schema.safeParse({ ...parsed, messages: [last, ...parsed.messages] }).success).toBe(false);
+    const swapped = {
+      ...last,
+      candidates: [last.candidates[1], last.candidates[0]],
+    };
+    expect(
+      schema.safeParse({ ...parsed, messages: [...parsed.messages.slice(0, -1), swapped] }).success,
+    ).toBe(false);
+    const plain = { role: "assistant", content: [{ text: "x" }] };
+    expect(schema.safeParse({ ...parsed, messages: [...parsed.messages.slice(0, -1), plain] }).success).toBe(
+      false,
+    );
   });
 });
