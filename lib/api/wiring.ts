@@ -1,6 +1,5 @@
 import { Router } from "@aws-lambda-powertools/event-handler/http";
 import type { HandlerResponse } from "@aws-lambda-powertools/event-handler/types";
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { registerAdminRoutes } from "../admin/edge/admin-routes.ts";
 import { adminApiDeps } from "../admin/wiring.ts";
 import type { AwsClients } from "../common/adapters/aws-clients.ts";
@@ -13,7 +12,7 @@ import {
 } from "../common/config.ts";
 import { reviewerAuthenticator } from "../common/http/auth.ts";
 import { registerErrorResponses } from "../common/http/errors.ts";
-import { unrepresentableHeader } from "../common/http/request.ts";
+import { routerHandler } from "../common/http/handler.ts";
 import { guardedRoutes, unregisteredRoutes } from "../common/http/routes.ts";
 import { logger } from "../common/logger.ts";
 import { registerEvalRoutes } from "../eval/edge/eval-routes.ts";
@@ -62,25 +61,9 @@ export function createApiRouter(clients: AwsClients, config: ReviewApiConfig): R
 }
 
 /**
- * The API function's handler: the router's, except that a header HTTP cannot carry (which the
- * router would throw on while turning the event into a request, before any error handler) is
- * the caller's mistake and answers 400.
+ * The API function's handler: the router's, a header HTTP cannot carry answering 400
+ * (`routerHandler`).
  */
 export function createApiHandler(clients: AwsClients, config: ReviewApiConfig) {
-  const app = createApiRouter(clients, config);
-  return async (
-    event: APIGatewayProxyEventV2,
-    context: Context,
-  ): Promise<APIGatewayProxyStructuredResultV2> => {
-    const header = unrepresentableHeader(event.headers);
-    if (header === null) return app.resolve(event, context);
-    logger.warn("request refused: a header HTTP cannot carry", { header });
-    return {
-      statusCode: 400,
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({
-        detail: `The ${header} header holds a character HTTP headers cannot carry (above U+00FF, NUL, CR or LF)`,
-      }),
-    };
-  };
+  return routerHandler(createApiRouter(clients, config));
 }
