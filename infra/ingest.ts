@@ -14,23 +14,32 @@ export interface IngestProps {
   readonly bucket: IBucket;
   /** The corrections consumer, `functions/ingest-corrections.ts`. */
   readonly ingestEntry: string;
-  /** The API function, which serves `POST /api/sft/ingest` and so reads the product tokens. */
-  readonly apiFunction: ProjectFunction;
+  /** The HTTP ingest handler, `functions/ingest-api.ts`, which serves `POST /api/sft/ingest`. */
+  readonly ingestApiEntry: string;
+  /**
+   * The product machine clients: the user pool that issues their client-credentials tokens
+   * (`INGEST_USER_POOL_ID`) and, as JSON, each client's id → the one source it may ingest for
+   * (`INGEST_CLIENT_SOURCES`). Absent when no product client is declared.
+   */
+  readonly machineClients?: { readonly userPoolId: string; readonly sources: string };
   readonly bundling?: BundlingOptions;
 }
 
-/**
- * Corrections from products: the corrections queue (with its DLQ) and the function that stores
- * each message once as an approved record, and the product tokens of the HTTP ingest endpoint.
- */
 /** CDK context naming each queue sender's sources (SQS sender id → sources). */
 export const INGEST_QUEUE_SENDERS_CONTEXT = "ingestQueueSenders";
 /** Context key: each product source's defaults (its model), for both ingest paths. */
 export const INGEST_SOURCE_DEFAULTS_CONTEXT = "ingestSourceDefaults";
 
+/**
+ * Corrections from products: the corrections queue (with its DLQ) and the function that stores
+ * each message once as an approved record; the HTTP ingest endpoint's function of its own, which
+ * may only insert, and the product tokens it checks.
+ */
 export class Ingest extends Construct {
   readonly corrections: ResilientQueue;
   readonly ingestCorrections: ProjectFunction;
+  /** Serves `POST /api/sft/ingest`: the products' open route, kept apart from the API function's role. */
+  readonly ingestApi: ProjectFunction;
   /** Product tokens as a JSON object of source → token; `{}` (ingest answers 503) until set. */
   readonly tokens: Secret;
 
@@ -48,6 +57,21 @@ export class Ingest extends Construct {
       .bindTable(props.table, "insert")
       .bindBucket(props.bucket, { write: [INGEST_QUARANTINE_PREFIX, BUCKET_PREFIXES.blobs] });
     this.corrections.addConsumer(this.ingestCorrections);
+
+    this.ingestApi = new ProjectFunction(this, "IngestApi", {
+      entry: props.ingestApiEntry,
+      description: "Stores a correction a product posts to POST /api/sft/ingest as an approved record",
+      // API Gateway gives up on an integration after 30 seconds.
+      timeout: Duration.seconds(29),
+      bundling: props.bundling,
+    })
+      .bindTable(props.table, "insert")
+      // A refused body is answered, never quarantined: the only objects it writes are big bodies.
+      .bindBucket(props.bucket, { write: [BUCKET_PREFIXES.blobs] });
+    if (props.machineClients) {
+      this.ingestApi.addEnvironment("INGEST_USER_POOL_ID", props.machineClients.userPoolId);
+      this.ingestApi.addEnvironment("INGEST_CLIENT_SOURCES", props.machineClients.sources);
+    }
     // `-c ingestQueueSenders='{"AROA…":["kiwi"]}'` binds queue senders to their sources.
     const senders = this.node.tryGetContext(INGEST_QUEUE_SENDERS_CONTEXT) as unknown;
     if (senders) {
@@ -62,7 +86,7 @@ export class Ingest extends Construct {
     if (defaults) {
       const json = typeof defaults === "string" ? defaults : JSON.stringify(defaults);
       this.ingestCorrections.addEnvironment("INGEST_SOURCE_DEFAULTS", json);
-      props.apiFunction.addEnvironment("INGEST_SOURCE_DEFAULTS", json);
+      this.ingestApi.addEnvironment("INGEST_SOURCE_DEFAULTS", json);
     }
 
     this.tokens = new Secret(this, "IngestTokens", {
@@ -73,8 +97,8 @@ export class Ingest extends Construct {
     acknowledgeNag(
       this.tokens,
       "AwsSolutions-SMG4",
-      "Product tokens are rotated by updating the secret per product; the API re-reads it within a minute, so no rotation Lambda is needed.",
+      "Product tokens are rotated by updating the secret per product; the ingest function re-reads it within a minute, so no rotation Lambda is needed.",
     );
-    props.apiFunction.bindSecret("INGEST_TOKENS_SECRET_ARN", this.tokens);
+    this.ingestApi.bindSecret("INGEST_TOKENS_SECRET_ARN", this.tokens);
   }
 }

@@ -6,6 +6,7 @@ import type { Construct } from "constructs";
 import { Eval } from "./eval.ts";
 import { Exports } from "./exports.ts";
 import { Ingest } from "./ingest.ts";
+import { MACHINE_CLIENTS_CONTEXT, parseMachineClients } from "./machine-clients.ts";
 import { ReviewApi } from "./review-api.ts";
 import { Reviewers } from "./reviewers.ts";
 import { Storage } from "./storage.ts";
@@ -24,6 +25,12 @@ export interface FlywheelStackProps extends StackProps {
 
 /** `cdk deploy -c signInDomainPrefix=<prefix>`: the hosted UI's domain prefix, when the default is taken. */
 export const SIGN_IN_DOMAIN_PREFIX_CONTEXT = "signInDomainPrefix";
+/** `cdk deploy -c cliCallbackUrls='["http://localhost:8976/callback"]'`: the CLI's redirect URIs. */
+export const CLI_CALLBACK_URLS_CONTEXT = "cliCallbackUrls";
+
+/** A context value given as JSON text on the command line, or as the value itself in cdk.json. */
+const jsonContext = (value: unknown): unknown =>
+  typeof value === "string" && /^\s*[[{]/.test(value) ? JSON.parse(value) : value;
 
 /**
  * Flywheel in one stack, one construct per capability: storage (stateful), uploads, review API,
@@ -45,24 +52,39 @@ export class FlywheelStack extends Stack {
       bundling,
     });
 
-    const reviewers = new Reviewers(this, "Reviewers");
+    const cliCallbackUrls = jsonContext(this.node.tryGetContext(CLI_CALLBACK_URLS_CONTEXT)) as
+      | string[]
+      | undefined;
+    const reviewers = new Reviewers(this, "Reviewers", {
+      preTokenEntry: functionEntry("pre-token.ts"),
+      bundling,
+      machineClients: parseMachineClients(this.node.tryGetContext(MACHINE_CLIENTS_CONTEXT)),
+      ...(cliCallbackUrls ? { cliCallbackUrls } : {}),
+    });
+
+    const clientSources = reviewers.clientSources();
+    const ingest = new Ingest(this, "Ingest", {
+      table,
+      bucket,
+      ingestEntry: functionEntry("ingest-corrections.ts"),
+      ingestApiEntry: functionEntry("ingest-api.ts"),
+      ...(clientSources
+        ? { machineClients: { userPoolId: reviewers.userPool.userPoolId, sources: clientSources } }
+        : {}),
+      bundling,
+    });
+
     const reviewApi = new ReviewApi(this, "ReviewApi", {
       table,
       bucket,
       apiEntry: functionEntry("api.ts"),
       authorizer: reviewers.authorizer,
+      // Products' ingest runs in a function that may only insert.
+      routeHandlers: { "POST /api/sft/ingest": ingest.ingestApi },
       bundling,
     });
     // `POST /api/sft/import` hands a run too big for the request on to the import function.
     uploads.allowHandingOn(reviewApi.handler);
-
-    const ingest = new Ingest(this, "Ingest", {
-      table,
-      bucket,
-      ingestEntry: functionEntry("ingest-corrections.ts"),
-      apiFunction: reviewApi.handler,
-      bundling,
-    });
 
     const evaluation = new Eval(this, "Eval", {
       table,
@@ -108,6 +130,14 @@ export class FlywheelStack extends Stack {
     });
     new CfnOutput(this, "ReviewerUserPoolId", { value: reviewers.userPool.userPoolId });
     new CfnOutput(this, "ReviewerClientId", { value: reviewers.client.userPoolClientId });
+    new CfnOutput(this, "CliClientId", {
+      value: reviewers.cliClient.userPoolClientId,
+      description: "flywheel login --client-id",
+    });
+    new CfnOutput(this, "IssuerUrl", {
+      value: reviewers.issuerUrl(),
+      description: "flywheel login --auth-url: the user pool's issuer",
+    });
     new CfnOutput(this, "WebUrl", { value: web.url });
     new CfnOutput(this, "SignInUrl", { value: web.signInUrl });
   }

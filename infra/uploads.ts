@@ -49,8 +49,8 @@ export class Uploads extends Construct {
       memorySize: 1024,
       bundling: props.bundling,
     })
-      // Reads and writes items, never deletes them, never batch-writes.
-      .bindTable(props.table, "readUpdate")
+      // Reads items by key, creates and updates them; never queries, deletes or batch-writes.
+      .bindTable(props.table, "import")
       // An import handed on across invocations keeps its quarantine in parts (a copy of the first
       // invocation's file), reads them back into one file when it finishes and deletes them.
       .bindBucket(props.bucket, {

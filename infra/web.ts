@@ -126,7 +126,7 @@ export class Web extends Construct {
     acknowledgeNag(
       this.distribution,
       "AwsSolutions-CFR2",
-      "The site is static files and every /api request needs a reviewer's JWT (API Gateway throttles the open routes); a WAF's cost is not justified for a few reviewers.",
+      "The site is static files; every /api route but the health check and ingest needs a JWT carrying the route's scope, and API Gateway throttles each route at its family's limits; a WAF's cost is not justified for a few reviewers.",
     );
     acknowledgeNag(
       this.distribution,
@@ -152,7 +152,9 @@ export class Web extends Construct {
         Source.jsonData("config.json", {
           cognitoDomain: this.signInUrl,
           clientId: props.reviewers.client.userPoolClientId,
-          scopes: ["openid", "email"],
+          // The access token carries the flywheel scopes of the reviewer's groups (the
+          // pre-token-generation trigger adds them and drops the rest).
+          scopes: props.reviewers.personScopes,
         }),
       ],
       destinationBucket: this.bucket,

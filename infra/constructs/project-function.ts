@@ -24,7 +24,7 @@ export interface ProjectFunctionProps {
   readonly bundling?: BundlingOptions;
 }
 
-export type TableAccess = "insert" | "read" | "readUpdate" | "readWrite";
+export type TableAccess = "insert" | "import" | "read" | "readUpdate" | "readWrite";
 
 /**
  * What the handlers do with the table. `Scan` and `DescribeTable` are left out on purpose:
@@ -33,8 +33,17 @@ export type TableAccess = "insert" | "read" | "readUpdate" | "readWrite";
  * carries plus `ConditionCheckItem`.
  */
 const TABLE_ACTIONS: Record<TableAccess, readonly string[]> = {
-  /** Creates items and moves counters (a conditional Put and an Update in one transaction); reads nothing. */
-  insert: ["dynamodb:PutItem", "dynamodb:UpdateItem"],
+  /**
+   * Creates items and moves counters (a conditional Put and an Update in one transaction), and
+   * reads back by key an item it may have stored before (a retried idempotent delivery); never
+   * queries, changes nothing else, deletes nothing.
+   */
+  insert: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+  /**
+   * An import: reads items by key (one by one and in batches), creates candidates and moves their
+   * counters, updates its run; never queries an index, never deletes, never batch-writes.
+   */
+  import: ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
   read: ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"],
   /** Reads, creates and changes items, never deletes them. */
   readUpdate: [
@@ -132,10 +141,10 @@ export class ProjectFunction extends NodejsFunction {
   /** Sets `TABLE_NAME` and grants the item actions of `access` on the table and its indexes. */
   bindTable(table: ITable, access: TableAccess): this {
     this.addEnvironment("TABLE_NAME", table.tableName);
-    if (access === "insert") {
-      // Writes go to the table itself; indexes are only ever read, so they are left out.
+    if (access === "insert" || access === "import") {
+      // These never query: the table itself, and none of its indexes.
       this.addToRolePolicy(
-        new PolicyStatement({ actions: [...TABLE_ACTIONS.insert], resources: [table.tableArn] }),
+        new PolicyStatement({ actions: [...TABLE_ACTIONS[access]], resources: [table.tableArn] }),
       );
       return this;
     }

@@ -8,6 +8,7 @@ import { EVAL_CONTEXT, Eval } from "../../infra/eval.ts";
 import { FlywheelStack } from "../../infra/stack.ts";
 import { BUCKET_PREFIXES, QUEUES, TABLE } from "../../lib/common/resources.ts";
 import { expectQueueWithDeadLetters, getAtt } from "../support/template.ts";
+import { API_ROUTE, functionBehind } from "./support.ts";
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
@@ -45,11 +46,7 @@ describe("eval in the Flywheel stack", () => {
     const id = (mapping.Properties.FunctionName as { Ref: string }).Ref;
     return template.findResources("AWS::Lambda::Function")[id] as Resource;
   };
-  const apiFunction = (): Resource => {
-    const [, integration] = only(template, "AWS::ApiGatewayV2::Integration");
-    const id = (integration.Properties.IntegrationUri as { "Fn::GetAtt": [string, string] })["Fn::GetAtt"][0];
-    return template.findResources("AWS::Lambda::Function")[id] as Resource;
-  };
+  const apiFunction = (): Resource => functionBehind(template, API_ROUTE);
   const dataBucketId = () =>
     only(template, "AWS::S3::Bucket", {
       LifecycleConfiguration: {

@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { FlywheelStack } from "../../infra/stack.ts";
 import { BUCKET_PREFIXES, QUEUES } from "../../lib/common/resources.ts";
 import { expectQueueWithDeadLetters, getAtt } from "../support/template.ts";
+import { API_ROUTE, functionBehind } from "./support.ts";
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
@@ -49,11 +50,7 @@ function exportFunction(): Resource {
   return template.findResources("AWS::Lambda::Function")[id] as Resource;
 }
 
-function apiFunction(): Resource {
-  const [, integration] = only("AWS::ApiGatewayV2::Integration");
-  const id = (integration.Properties.IntegrationUri as { "Fn::GetAtt": [string, string] })["Fn::GetAtt"][0];
-  return template.findResources("AWS::Lambda::Function")[id] as Resource;
-}
+const apiFunction = (): Resource => functionBehind(template, API_ROUTE);
 
 /** Object-level S3 actions → the key patterns (`exports/*`) of the data bucket they are granted on. */
 function objectGrants(statements: Statement[]): Record<string, string[]> {

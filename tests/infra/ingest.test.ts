@@ -52,8 +52,8 @@ function ingestFunction(): Resource {
   return functionById((mapping.Properties.FunctionName as { Ref: string }).Ref);
 }
 
-/** The function behind `POST /api/sft/ingest`. */
-function apiFunction(): Resource {
+/** The function behind `POST /api/sft/ingest`: the ingest API function. */
+function ingestApiFunction(): Resource {
   const [, route] = only("AWS::ApiGatewayV2::Route", { RouteKey: "POST /api/sft/ingest" });
   const integrationId = JSON.stringify(route.Properties.Target).match(/"Ref":"([^"]+)"/)?.[1];
   const integration = resources("AWS::ApiGatewayV2::Integration").find(([id]) => id === integrationId)?.[1];
@@ -79,6 +79,12 @@ function objectPatterns(statement: Statement): string[] {
 }
 
 const actionsOf = (statements: Statement[]) => statements.flatMap((s) => asArray(s.Action));
+
+/**
+ * What storing a correction takes: a transaction of a conditional Put and the Update of a counter
+ * shard, and a Get by key when a retried delivery finds its record already stored.
+ */
+const INSERT_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"];
 
 describe("the corrections queue", () => {
   it("waits at least six handler timeouts before redelivering, and dead-letters after the declared receives", () => {
@@ -127,9 +133,9 @@ describe("the ingest function", () => {
     });
   });
 
-  it("may only put and update items of the table itself: no reads, no deletes, no indexes", () => {
+  it("may only insert: put items, update counter shards, read back by key; no query, no delete, no index", () => {
     const table = statements.filter((s) => actionsOf([s]).some((a) => a.startsWith("dynamodb:")));
-    expect(actionsOf(table).sort()).toEqual(["dynamodb:PutItem", "dynamodb:UpdateItem"]);
+    expect(actionsOf(table).sort()).toEqual(INSERT_ACTIONS);
     expect(table.flatMap((s) => asArray(s.Resource))).toEqual([getAtt(tableId())]);
   });
 
@@ -151,6 +157,48 @@ describe("the ingest function", () => {
   });
 });
 
+describe("the ingest API function", () => {
+  let statements: Statement[];
+  beforeAll(() => {
+    statements = statementsOf(ingestApiFunction());
+  });
+
+  it("serves POST /api/sft/ingest apart from the API function, which serves the health check", () => {
+    const [, health] = only("AWS::ApiGatewayV2::Route", { RouteKey: "GET /api/health" });
+    const [, ingest] = only("AWS::ApiGatewayV2::Route", { RouteKey: "POST /api/sft/ingest" });
+    expect(ingest.Properties.Target).not.toEqual(health.Properties.Target);
+    expect(ingestApiFunction().Properties).toMatchObject({
+      Runtime: "nodejs22.x",
+      Environment: {
+        Variables: { TABLE_NAME: { Ref: tableId() }, BUCKET_NAME: { Ref: expect.any(String) } },
+      },
+    });
+  });
+
+  it("may only insert: no update but of counters' shards in its transactions, no delete, no batch write, no query", () => {
+    const table = statements.filter((s) => actionsOf([s]).some((a) => a.startsWith("dynamodb:")));
+    const actions = actionsOf(table).sort();
+    expect(actions).toEqual(INSERT_ACTIONS);
+    for (const denied of ["DeleteItem", "BatchWriteItem", "Query", "Scan", "ConditionCheckItem"]) {
+      expect(actions).not.toContain(`dynamodb:${denied}`);
+    }
+    expect(table.flatMap((s) => asArray(s.Resource))).toEqual([getAtt(tableId())]);
+  });
+
+  it(`may only create objects under ${BUCKET_PREFIXES.blobs} (a refused body is answered, not quarantined)`, () => {
+    const s3 = statements.filter((s) => actionsOf([s]).some((a) => a.startsWith("s3:")));
+    expect([...new Set(actionsOf(s3))].sort()).toEqual(["s3:AbortMultipartUpload", "s3:PutObject"]);
+    expect(s3.flatMap(objectPatterns)).toEqual([`${BUCKET_PREFIXES.blobs}*`]);
+  });
+
+  it("touches no queue, reads only the tokens' secret, and has `*` only for X-Ray", () => {
+    const services = new Set(actionsOf(statements).map((a) => a.split(":")[0]));
+    expect([...services].sort()).toEqual(["dynamodb", "s3", "secretsmanager", "xray"]);
+    const onEverything = statements.filter((s) => asArray(s.Resource).includes("*"));
+    expect(actionsOf(onEverything).every((a) => a.startsWith("xray:"))).toBe(true);
+  });
+});
+
 describe("the ingest tokens", () => {
   it("live in a secret that starts as an empty map (ingest answers 503 until tokens are set)", () => {
     template.hasResourceProperties("AWS::SecretsManager::Secret", {
@@ -159,13 +207,17 @@ describe("the ingest tokens", () => {
     });
   });
 
-  it("are read by the API function alone, from the secret named in its environment", () => {
-    const api = apiFunction();
+  it("are read by the ingest API function alone, from the secret named in its environment", () => {
+    const api = ingestApiFunction();
     expect(api.Properties).toMatchObject({
       Environment: { Variables: { INGEST_TOKENS_SECRET_ARN: { Ref: secretId() } } },
     });
     const reads = statementsOf(api).filter((s) => actionsOf([s]).includes("secretsmanager:GetSecretValue"));
     expect(reads.flatMap((s) => asArray(s.Resource))).toEqual([{ Ref: secretId() }]);
+    const readers = resources("AWS::IAM::Policy").filter(([, policy]) =>
+      JSON.stringify(policy.Properties.PolicyDocument).includes(`{"Ref":"${secretId()}"}`),
+    );
+    expect(readers).toHaveLength(1);
   });
 
   it("guard POST /api/sft/ingest in the function, not with the reviewers' JWT authorizer", () => {
@@ -223,11 +275,12 @@ describe("source defaults", () => {
       ).map((fn) => fn.Properties.Environment.Variables as Record<string, unknown>);
 
     const [queue] = variablesOf(withDefaults, /corrections from products/);
-    const [api] = variablesOf(withDefaults, /Serves the review HTTP API/);
+    const [api] = variablesOf(withDefaults, /posts to POST \/api\/sft\/ingest/);
     expect(queue?.INGEST_SOURCE_DEFAULTS).toBe(JSON.stringify(defaults));
     expect(api?.INGEST_SOURCE_DEFAULTS).toBe(JSON.stringify(defaults));
     for (const variables of [
       ...variablesOf(template, /corrections from products/),
+      ...variablesOf(template, /posts to POST \/api\/sft\/ingest/),
       ...variablesOf(template, /Serves the review HTTP API/),
     ]) {
       expect(variables.INGEST_SOURCE_DEFAULTS).toBeUndefined();

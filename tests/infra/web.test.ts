@@ -4,6 +4,7 @@ import { App } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
 import { FlywheelStack } from "../../infra/stack.ts";
+import { ALL_SCOPES, scopeName } from "../../lib/common/http/access.ts";
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
 
@@ -138,14 +139,15 @@ describe("web UI hosting", () => {
     template.hasResourceProperties("AWS::Cognito::UserPoolDomain", {
       Domain: { "Fn::Join": ["", ["flywheel-", { Ref: "AWS::AccountId" }]] },
     });
-    const [, client] = only("AWS::Cognito::UserPoolClient");
+    const webClientId = (template.toJSON().Outputs.ReviewerClientId.Value as { Ref: string }).Ref;
+    const client = template.findResources("AWS::Cognito::UserPoolClient")[webClientId] as Resource;
     const callback = {
       "Fn::Join": ["", ["https://", { "Fn::GetAtt": [distribution()[0], "DomainName"] }, "/"]],
     };
     expect(client.Properties).toMatchObject({
       AllowedOAuthFlowsUserPoolClient: true,
       AllowedOAuthFlows: ["code"],
-      AllowedOAuthScopes: ["openid", "email"],
+      AllowedOAuthScopes: ["openid", "email", "profile", ...ALL_SCOPES.map(scopeName)],
       CallbackURLs: [callback],
       LogoutURLs: [callback],
       SupportedIdentityProviders: ["COGNITO"],
