@@ -30,6 +30,9 @@ export interface Auth {
 }
 
 interface StoredTokens {
+  /** Sent to the API: it carries the scopes of the reviewer's groups, which the routes check. */
+  readonly accessToken: string;
+  /** Read for the signed-in user's name only. */
   readonly idToken: string;
   readonly refreshToken: string | null;
   /** Epoch milliseconds. */
@@ -110,6 +113,14 @@ function claimsOf(jwt: string): Record<string, unknown> {
   }
 }
 
+/** What Cognito's token endpoint answers (a refresh answers no new refresh token). */
+interface TokenReply {
+  readonly access_token: string;
+  readonly id_token: string;
+  readonly refresh_token?: string;
+  readonly expires_in: number;
+}
+
 async function cognitoAuth(config: DeployedConfig, env: AuthEnvironment): Promise<Auth> {
   const origin = `https://${config.cognitoDomain.replace(/^https?:\/\//, "").replace(/\/$/, "")}`;
   const redirectUri = `${env.location.origin}/`;
@@ -120,11 +131,9 @@ async function cognitoAuth(config: DeployedConfig, env: AuthEnvironment): Promis
       return null;
     }
   };
-  const save = (
-    reply: { id_token: string; refresh_token?: string; expires_in: number },
-    previous?: string,
-  ) => {
+  const save = (reply: TokenReply, previous?: string) => {
     const tokens: StoredTokens = {
+      accessToken: reply.access_token,
       idToken: reply.id_token,
       refreshToken: reply.refresh_token ?? previous ?? null,
       expiresAt: Date.now() + reply.expires_in * 1000,
@@ -139,7 +148,7 @@ async function cognitoAuth(config: DeployedConfig, env: AuthEnvironment): Promis
       body: new URLSearchParams({ client_id: config.clientId, ...params }),
     });
     if (!response.ok) throw new Error(`Sign-in failed (${response.status})`);
-    return (await response.json()) as { id_token: string; refresh_token?: string; expires_in: number };
+    return (await response.json()) as TokenReply;
   };
 
   // Back from the hosted UI with ?code=…&state=…: exchange the code once, then drop it from the URL.
@@ -173,7 +182,8 @@ async function cognitoAuth(config: DeployedConfig, env: AuthEnvironment): Promis
     async token() {
       const tokens = read();
       if (!tokens) return null;
-      if (tokens.expiresAt - Date.now() > 60_000) return tokens.idToken;
+      // Tokens kept before the access token was (an ID token only) are refreshed.
+      if (tokens.accessToken && tokens.expiresAt - Date.now() > 60_000) return tokens.accessToken;
       if (!tokens.refreshToken) return null;
       const refreshToken = tokens.refreshToken;
       refreshing ??= tokenRequest({ grant_type: "refresh_token", refresh_token: refreshToken })
@@ -185,7 +195,7 @@ async function cognitoAuth(config: DeployedConfig, env: AuthEnvironment): Promis
         .finally(() => {
           refreshing = null;
         });
-      return (await refreshing)?.idToken ?? null;
+      return (await refreshing)?.accessToken ?? null;
     },
     signIn() {
       void (async () => {
