@@ -46,7 +46,11 @@ describe("the pre-token-generation trigger", () => {
     // biome-ignore lint/suspicious/noExplicitAny: Cognito's event as it arrives, nulls included
     const result = await handler(event as any);
     expect(result.response.claimsAndScopeOverrideDetails).toEqual({
-      accessTokenGeneration: accessTokenScopes(["reviewer"]),
+      accessTokenGeneration: {
+        ...accessTokenScopes(["reviewer"]),
+        // The name shown beside the sub, as the ID token carries it.
+        claimsToAddOrOverride: { email: "reviewer@example.test" },
+      },
     });
     expect(result.response.claimsAndScopeOverrideDetails.accessTokenGeneration?.scopesToSuppress).toContain(
       "flywheel/admin",
@@ -60,6 +64,8 @@ describe("the pre-token-generation trigger", () => {
     };
     // biome-ignore lint/suspicious/noExplicitAny: a minimal event
     const result = await handler(event as any);
-    expect(result.response.claimsAndScopeOverrideDetails.accessTokenGeneration?.scopesToAdd).toEqual([]);
+    const details = result.response.claimsAndScopeOverrideDetails.accessTokenGeneration;
+    expect(details?.scopesToAdd).toEqual([]);
+    expect(details?.claimsToAddOrOverride).toBeUndefined();
   });
 });
