@@ -492,6 +492,13 @@ describe("machine clients", () => {
       const output = Object.entries(outputs).find(([, o]) => ref(o.Value) === secretId);
       expect(output?.[0], name).toMatch(/^Machine.*SecretArn$/);
     }
+    // The client secret is read from Cognito at deploy time without the response being logged.
+    const readers = resourcesIn(machines, "Custom::DescribeCognitoUserPoolClient");
+    expect(readers).toHaveLength(declared.length);
+    for (const [, reader] of readers) {
+      expect(JSON.stringify(reader.Properties.Create)).toContain('\\"logApiResponseData\\":false');
+      expect(JSON.stringify(reader.Properties.Update)).toContain('\\"logApiResponseData\\":false');
+    }
   });
 
   it("are accepted by the JWT authorizer", () => {
