@@ -5,10 +5,13 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { DynamoDBDocumentClient, GetCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { BatchGetCommand, DynamoDBDocumentClient, GetCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { publishCorrection } from "../../../lib/ingest/client/publish-correction.ts";
 import type { LocalConfig } from "../../../local/local-config.ts";
 import { generateRunLines } from "../../../samples/generate-run.ts";
+import { samplePath } from "../../../samples/index.ts";
 
 /**
  * `npm start` as a person runs it, in a process of its own: killed outright in the middle of an
@@ -16,6 +19,7 @@ import { generateRunLines } from "../../../samples/generate-run.ts";
  */
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 const LINES = 3_000;
+const BURST = 1_000;
 let dataDir: string;
 let child: ChildProcess | undefined;
 let output = "";
@@ -116,6 +120,15 @@ const completedRun = (config: LocalConfig, runId: string) =>
     return run?.state === "completed" ? run : undefined;
   });
 
+/** The candidates the stats counters hold, as `GET /api/sft/stats` reads them. */
+async function statsTotal(config: LocalConfig): Promise<number> {
+  const response = await fetch(`${config.apiUrl}/api/sft/stats`, {
+    headers: { authorization: `Bearer ${config.reviewerToken}` },
+  });
+  if (!response.ok) throw new Error(`stats: ${response.status} ${await response.text()}`);
+  return ((await response.json()) as { total: number }).total;
+}
+
 const oneCleanImport = { lines: LINES, imported: LINES, skipped: 0, quarantined: 0 };
 
 beforeAll(async () => {
@@ -183,5 +196,63 @@ describe("npm start in its own process", () => {
     restarted.process.kill("SIGINT");
     expect(await restarted.exited).toBe(0);
     expect(output).toMatch(/SIGINT: stopping\n/);
+  });
+
+  it("ingests a burst of corrections killed half-way (SIGKILL) exactly once each after the restart", async () => {
+    output = "";
+    const running = await startRuntime();
+    const examples = (await readFile(samplePath("corrections", "valid.jsonl"), "utf8"))
+      .split("\n")
+      .filter(Boolean);
+    const burst = Array.from({ length: BURST }, (_, i) => {
+      const example = JSON.parse(examples[i % examples.length] as string);
+      const prompt = typeof example.prompt === "string" ? { prompt: `${example.prompt} (#${i})` } : {};
+      return { ...example, ...prompt, idempotency_key: `burst-${i}` };
+    });
+    const sqs = (config: LocalConfig) =>
+      new SQSClient({ region: config.region, endpoint: config.sqsEndpoint, useQueueUrlAsEndpoint: false });
+    const queueUrl = running.config.queues["flywheel-corrections"] as string;
+    // The runs imported above count too.
+    const before = await statsTotal(running.config);
+    const reports = await publishCorrection(sqs(running.config), queueUrl, burst);
+    expect(reports.filter((report) => !report.ok)).toEqual([]);
+    const storedAtKill = await until("the burst under way", async () => {
+      const stored = (await statsTotal(running.config)) - before;
+      return stored >= 50 ? stored : undefined;
+    });
+    running.process.kill("SIGKILL");
+    await running.exited;
+    expect(storedAtKill).toBeLessThan(BURST);
+
+    output = "";
+    const restarted = await startRuntime();
+    const queueDrained = async () => {
+      const { Attributes } = await sqs(restarted.config).send(
+        new GetQueueAttributesCommand({
+          QueueUrl: restarted.config.queues["flywheel-corrections"],
+          AttributeNames: ["All"],
+        }),
+      );
+      return (
+        Attributes?.ApproximateNumberOfMessages === "0" &&
+        Attributes?.ApproximateNumberOfMessagesNotVisible === "0"
+      );
+    };
+    await until("the burst ingested", async () => ((await queueDrained()) ? true : undefined));
+    expect(await statsTotal(restarted.config)).toBe(before + BURST);
+    const ids = reports.map((report) => (report as { recordId: string }).recordId);
+    let found = 0;
+    for (let offset = 0; offset < ids.length; offset += 100) {
+      const Keys = ids.slice(offset, offset + 100).map((id) => ({ pk: `CAND#${id}`, sk: "CAND" }));
+      const got = await clients(restarted.config).db.send(
+        new BatchGetCommand({
+          RequestItems: { [restarted.config.tableName]: { Keys, ProjectionExpression: "pk" } },
+        }),
+      );
+      found += got.Responses?.[restarted.config.tableName]?.length ?? 0;
+    }
+    expect(found).toBe(BURST);
+    restarted.process.kill("SIGKILL");
+    await restarted.exited;
   });
 });
