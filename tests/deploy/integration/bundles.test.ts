@@ -64,9 +64,8 @@ beforeAll(async () => {
     if (fn) consumers.set(queueKey, fn);
   }
   routes = httpRoutes(template, functions);
-  const api = routes.find((route) => route.key === "ANY /api/{proxy+}")?.fn;
-  if (!api) throw new Error("no function behind ANY /api/{proxy+}");
-  apiFunction = api;
+  // The API function: the one behind the review queue's route.
+  apiFunction = routeFor("GET", "/api/sft/queue").fn;
   for (const [trigger, fn] of userPoolTriggers(template, functions)) triggers.set(trigger, fn);
   await Promise.all(functions.map(async (fn) => running.set(fn.logicalId, await deployment.start(fn))));
 }, 180_000);
@@ -321,7 +320,14 @@ describe("the synthesized bundles, each with its template environment, against t
       claims: undefined,
       token: deployment.ingestTokens.kiwi,
     });
-    expect(reply.status, JSON.stringify(reply.body)).toBeLessThan(300);
+    expect(reply.status, JSON.stringify(reply.body)).toBe(200);
+    // A client retry with the same idempotency key gets the first record, not a second one.
+    const retried = await api("POST", "/api/sft/ingest", {
+      body: message,
+      claims: undefined,
+      token: deployment.ingestTokens.kiwi,
+    });
+    expect(retried).toMatchObject({ status: 200, body: { id: reply.body.id } });
     const refused = await api("POST", "/api/sft/ingest", {
       body: message,
       claims: undefined,
@@ -343,6 +349,11 @@ describe("the synthesized bundles, each with its template environment, against t
     expect(await deliver("corrections")).toEqual([{ batchItemFailures: [] }]);
 
     const recordId = (report as { recordId: string }).recordId;
+    expect(await getItem(`CAND#${recordId}`, "CAND")).toMatchObject({ status: "approved" });
+
+    // The same message delivered again (SQS delivers at least once): the record stays one.
+    await publishCorrection(deployment.clients.sqs, deployment.resources.queues.corrections.url, [message]);
+    expect(await deliver("corrections")).toEqual([{ batchItemFailures: [] }]);
     expect(await getItem(`CAND#${recordId}`, "CAND")).toMatchObject({ status: "approved" });
   });
 
@@ -454,8 +465,13 @@ describe("the user pool's triggers", () => {
       response: { claimsAndScopeOverrideDetails: null },
     };
     const result = await fnOf(trigger).invoke<{ response: unknown }>(event);
-    expect(JSON.stringify(result.response)).toContain("flywheel/review");
-    expect(JSON.stringify(result.response)).not.toContain("flywheel/admin");
+    const generation = (
+      result.response as {
+        claimsAndScopeOverrideDetails?: { accessTokenGeneration?: { scopesToAdd?: string[] } };
+      }
+    ).claimsAndScopeOverrideDetails?.accessTokenGeneration;
+    expect(generation?.scopesToAdd).toContain("flywheel/review");
+    expect(generation?.scopesToAdd).not.toContain("flywheel/admin");
   });
 });
 
@@ -496,7 +512,8 @@ describe("permissions as the template grants them", () => {
       Action: "dynamodb:DeleteItem",
       Resource: { "Fn::GetAtt": [tableId, "Arn"] },
     });
-    expect(unexplainedGrants(copy)[ingest.entry]).toEqual(["dynamodb:DeleteItem on table"]);
+    expect(unexplainedGrants()[ingest.entry] ?? []).not.toContain("dynamodb:DeleteItem on table");
+    expect(unexplainedGrants(copy)[ingest.entry]).toContain("dynamodb:DeleteItem on table");
   });
 
   it("fails a call once the grant it used is removed from the role", () => {
@@ -560,8 +577,13 @@ function unexplainedGrants(template = deployment.stack.template): Record<string,
     for (const { action, statement } of unusedActions(deployment.statementsOf(fn, template), made)) {
       if (usedBeyondTheCode(action, statement, consumed.get(fn.logicalId))) continue;
       const grant = `${action} on ${statement.resources.map(shortName).join(", ")}`;
-      if (UNUSED_BUT_NEEDED[fn.entry]?.[grant]) continue;
-      if (TOO_WIDE_TODAY[fn.entry]?.includes(grant)) continue;
+      // An acknowledgement names the grant's action and its first resources: it still holds when
+      // the statement's other resources are narrowed away.
+      const acknowledged = [
+        ...Object.keys(UNUSED_BUT_NEEDED[fn.entry] ?? {}),
+        ...(TOO_WIDE_TODAY[fn.entry] ?? []),
+      ];
+      if (acknowledged.some((known) => grant.startsWith(known))) continue;
       (unexplained[fn.entry] ??= []).push(grant);
     }
   }
@@ -620,13 +642,14 @@ function shortName(arn: string): string {
  */
 const UNUSED_BUT_NEEDED: Record<string, Record<string, string>> = {
   "functions/import-run.ts": {
-    "dynamodb:GetItem on table, table/index/*":
+    "dynamodb:GetItem on table":
       "reads the runs prefix set with POST /api/sft/config when an upload's key is outside runs/<run_id>/",
     "s3:ListBucket on bucket": "makes a run file deleted before its import read as 404 (NoSuchKey), not 403",
     "s3:PutObject on quarantine/*, blobs/*": "blobs/: a candidate body too big for its item (over 300 KB)",
   },
-  "functions/api.ts": {
-    "s3:GetObject on runs/*, blobs/*, quarantine/runs/*": "",
+  "functions/api.ts": {},
+  "functions/ingest-api.ts": {
+    "s3:PutObject on blobs/*": "keeps the texts of a correction too big for an item under blobs/",
   },
   "functions/ingest-corrections.ts": {},
   "functions/judge.ts": {
@@ -635,7 +658,7 @@ const UNUSED_BUT_NEEDED: Record<string, Record<string, string>> = {
     "s3:PutObject on blobs/*":
       "writes the body of a candidate made from a dislike when it is too big for an item",
     "s3:ListBucket on bucket": "makes a missing blob read as 404 (NoSuchKey), not 403",
-    "bedrock:InvokeModel on arn:aws:bedrock:*::foundation-model/*, arn:aws:bedrock:us-east-1:000000000000:inference-profile/*":
+    "bedrock:InvokeModel on arn:aws:bedrock:*::foundation-model/*":
       "the Bedrock backend (a run with backend: bedrock); the flows judge with the OpenAI-compatible one",
   },
   "functions/export.ts": {
@@ -653,20 +676,14 @@ const UNUSED_BUT_NEEDED: Record<string, Record<string, string>> = {
  * defect to remove from the role, then from this list.
  */
 const TOO_WIDE_TODAY: Record<string, string[]> = {
-  "functions/api.ts": ["dynamodb:ConditionCheckItem on table, table/index/*"],
-  "functions/import-run.ts": [
-    "dynamodb:Query on table, table/index/*",
-    "dynamodb:ConditionCheckItem on table, table/index/*",
-  ],
-  "functions/judge.ts": [
-    "dynamodb:BatchGetItem on table, table/index/*",
-    "dynamodb:ConditionCheckItem on table, table/index/*",
-  ],
+  "functions/api.ts": ["dynamodb:ConditionCheckItem on table"],
+  "functions/import-run.ts": ["dynamodb:Query on table", "dynamodb:ConditionCheckItem on table"],
+  "functions/judge.ts": ["dynamodb:BatchGetItem on table", "dynamodb:ConditionCheckItem on table"],
   "functions/export.ts": [
-    "dynamodb:GetItem on table, table/index/*",
-    "dynamodb:BatchGetItem on table, table/index/*",
-    "dynamodb:PutItem on table, table/index/*",
-    "dynamodb:ConditionCheckItem on table, table/index/*",
+    "dynamodb:GetItem on table",
+    "dynamodb:BatchGetItem on table",
+    "dynamodb:PutItem on table",
+    "dynamodb:ConditionCheckItem on table",
   ],
 };
 
