@@ -120,6 +120,13 @@ export const IngestQueueConfig = BaseConfig.extend({
 });
 export type IngestQueueConfig = z.infer<typeof IngestQueueConfig>;
 
+/** Locally: Avocet's shared secret, as long as a product token must be. */
+const optionalIngestSecret = z
+  .string()
+  .optional()
+  .transform((value) => (value ? value : undefined))
+  .pipe(z.string().min(16).optional());
+
 /** The ingest endpoint (`POST /api/sft/ingest`, served by `functions/api.ts`). */
 
 export const IngestApiConfig = BaseConfig.extend({
@@ -142,6 +149,15 @@ export const IngestApiConfig = BaseConfig.extend({
   INGEST_CLIENT_SOURCES: jsonVariable("must be a JSON object of app client id → source").pipe(
     z.record(z.string().min(1), z.string().trim().min(1)).optional(),
   ),
+  /**
+   * Avocet's shared ingest secret, opt-in: the sources it may still ingest for (a JSON list). The
+   * secret is the `_legacy` entry of the tokens' JSON (`INGEST_TOKENS` or the secret), or locally
+   * `INGEST_LEGACY_SECRET`.
+   */
+  INGEST_LEGACY_SOURCES: jsonVariable("must be a JSON list of sources").pipe(
+    z.array(z.string().trim().min(1)).optional(),
+  ),
+  INGEST_LEGACY_SECRET: optionalIngestSecret,
 });
 export type IngestApiConfig = z.infer<typeof IngestApiConfig>;
 

@@ -169,6 +169,12 @@ export interface RunFolderLister {
   listRunFolders(prefix: string): Promise<string[]>;
 }
 
+/** Counts a run object's lines when that is cheap. */
+export interface RunLineCounter {
+  /** The non-blank lines of the object at `key`; `null` when it is larger than `maxBytes` or absent. */
+  countLines(key: string, maxBytes: number): Promise<number | null>;
+}
+
 export interface RunRecordReader {
   /** The run records of those ids that have one. */
   readRunRecords(runIds: readonly string[]): Promise<Map<string, RunImportState>>;

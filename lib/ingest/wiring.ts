@@ -6,6 +6,7 @@ import { CorrectionTable } from "./adapters/correction-table.ts";
 import { CognitoIngestJwt } from "./adapters/ingest-jwt.ts";
 import { S3IngestQuarantine } from "./adapters/ingest-quarantine.ts";
 import { SecretsManagerIngestTokens, staticIngestTokens } from "./adapters/ingest-tokens.ts";
+import { LEGACY_SECRET_KEY } from "./edge/ingest-auth.ts";
 import type { IngestRouteDeps } from "./edge/ingest-routes.ts";
 import type { IngestCorrectionDeps } from "./usecases/ingest-correction.ts";
 
@@ -38,7 +39,10 @@ export function ingestApiDeps(clients: AwsClients, config: IngestApiConfig): Ing
         config.INGEST_TOKENS_SECRET_ARN,
         config.INGEST_TOKENS_CACHE_SECONDS,
       )
-    : staticIngestTokens(config.INGEST_TOKENS);
+    : staticIngestTokens({
+        ...config.INGEST_TOKENS,
+        ...(config.INGEST_LEGACY_SECRET ? { [LEGACY_SECRET_KEY]: config.INGEST_LEGACY_SECRET } : {}),
+      });
   const sources = config.INGEST_CLIENT_SOURCES ?? {};
   const machineClients =
     config.INGEST_USER_POOL_ID && Object.keys(sources).length > 0
@@ -47,6 +51,7 @@ export function ingestApiDeps(clients: AwsClients, config: IngestApiConfig): Ing
   return {
     tokens,
     ...(machineClients ? { clients: machineClients } : {}),
+    legacySources: config.INGEST_LEGACY_SOURCES ?? [],
     ingest: ingestCorrectionDeps(
       clients,
       { tableName: config.TABLE_NAME, bucket: config.BUCKET_NAME },

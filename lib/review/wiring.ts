@@ -27,6 +27,7 @@ export function reviewApiDeps(
   const { dynamodb, s3 } = clients;
   const views = new CandidateViews(new S3Bodies(s3, names.bucket));
   const counters: CounterReader = { read: () => readCounters(dynamodb, names.tableName) };
+  const folders = new S3RunFolders(s3, names.bucket);
   return {
     review: { store: new ReviewTable(dynamodb, names.tableName, views) },
     queue: { queue: new QueueTable(dynamodb, names.tableName, views), counters },
@@ -34,7 +35,8 @@ export function reviewApiDeps(
     runs: {
       bucket: names.bucket,
       runsArea: names.runsPrefix,
-      folders: new S3RunFolders(s3, names.bucket),
+      folders,
+      lines: folders,
       records: new RunRecords(dynamodb, names.tableName),
       settings: new ReviewSettingsTable(dynamodb, names.tableName),
       importer: importRunDeps(clients, {

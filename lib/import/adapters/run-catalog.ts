@@ -1,13 +1,13 @@
-import { paginateListObjectsV2, type S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, NoSuchKey, paginateListObjectsV2, type S3Client } from "@aws-sdk/client-s3";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { batchGetAll } from "../../common/adapters/batch-get.ts";
 import { keys } from "../../common/adapters/table-keys.ts";
 import type { RunImportState } from "../domain/run-folders.ts";
 import { isRunId } from "../domain/run-upload.ts";
-import type { RunFolderLister, RunRecordReader } from "../ports.ts";
+import type { RunFolderLister, RunLineCounter, RunRecordReader } from "../ports.ts";
 
 /** Run folders are the "directories" right under the runs prefix: one delimiter listing. */
-export class S3RunFolders implements RunFolderLister {
+export class S3RunFolders implements RunFolderLister, RunLineCounter {
   constructor(
     private readonly s3: S3Client,
     private readonly bucket: string,
@@ -26,6 +26,26 @@ export class S3RunFolders implements RunFolderLister {
       }
     }
     return runIds;
+  }
+
+  /**
+   * One ranged GET of at most `maxBytes + 1` bytes: an object longer than `maxBytes`, or none,
+   * is `null`; otherwise its non-blank lines.
+   */
+  async countLines(key: string, maxBytes: number): Promise<number | null> {
+    let text: string;
+    try {
+      const object = await this.s3.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=0-${maxBytes}` }),
+      );
+      const bytes = (await object.Body?.transformToByteArray()) ?? new Uint8Array();
+      if (bytes.byteLength > maxBytes) return null;
+      text = new TextDecoder().decode(bytes);
+    } catch (error) {
+      if (error instanceof NoSuchKey || (error as { name?: string }).name === "InvalidRange") return null;
+      throw error;
+    }
+    return text.split("\n").filter((line) => line.trim() !== "").length;
   }
 }
 

@@ -4,6 +4,7 @@ import { runObjectKey } from "../domain/run-upload.ts";
 import {
   type ReviewSettingsStore,
   type RunFolderLister,
+  type RunLineCounter,
   RunObjectMissingError,
   type RunRecordReader,
 } from "../ports.ts";
@@ -15,6 +16,8 @@ export interface RunFolderDeps {
   readonly runsArea: string;
   readonly folders: RunFolderLister;
   readonly records: RunRecordReader;
+  /** Counts the lines of runs not imported yet; without it their `candidate_count` is `null`. */
+  readonly lines?: RunLineCounter;
   readonly settings: ReviewSettingsStore;
   readonly importer: ImportRunDeps;
   readonly now?: () => Date;
@@ -29,6 +32,10 @@ export async function readReviewConfig(deps: Pick<RunFolderDeps, "settings" | "r
 }
 
 /** Stores a new runs prefix after checking it is a folder inside the project's runs area. */
+/**
+ * Stores a new runs prefix after checking it is a folder inside the project's runs area. Answers
+ * Avocet's `{ok: true}`, with the prefix as stored beside it.
+ */
 export async function writeReviewConfig(
   deps: Pick<RunFolderDeps, "settings" | "runsArea" | "bucket" | "now">,
   benchResultsDir: string,
@@ -36,13 +43,40 @@ export async function writeReviewConfig(
 ) {
   const prefix = normalizeRunsPrefix(benchResultsDir, { bucket: deps.bucket, runsArea: deps.runsArea });
   await deps.settings.writeRunsPrefix(prefix, changedBy, (deps.now ?? (() => new Date()))().toISOString());
-  return { bench_results_dir: prefix };
+  return { ok: true as const, bench_results_dir: prefix };
 }
 
-/** Every run folder under the runs prefix with its import state, newest first. */
+/** A run object is counted before its import only up to this size (one ranged GET each). */
+export const COUNTED_RUN_MAX_BYTES = 4 * 1024 * 1024;
+/** Runs counted by one listing, newest first; older ones not imported keep `candidate_count: null`. */
+export const COUNTED_RUNS_PER_LISTING = 50;
+const COUNT_CONCURRENCY = 8;
+
+/**
+ * Every run folder under the runs prefix with its import state, newest first. As Avocet did, a
+ * run not imported yet shows its `candidate_count`, the non-blank lines of its
+ * `sft_candidates.jsonl`, when that is cheap: objects up to `COUNTED_RUN_MAX_BYTES`, for the
+ * newest `COUNTED_RUNS_PER_LISTING` such runs; otherwise it stays `null`. An imported run's count
+ * is the lines it stored or skipped as already stored (its valid lines).
+ */
 export async function listRuns(deps: RunFolderDeps): Promise<RunListing[]> {
-  const runIds = await deps.folders.listRunFolders(await currentRunsPrefix(deps));
-  return runListing(runIds, await deps.records.readRunRecords(runIds));
+  const prefix = await currentRunsPrefix(deps);
+  const runIds = await deps.folders.listRunFolders(prefix);
+  const listing = runListing(runIds, await deps.records.readRunRecords(runIds));
+  const counter = deps.lines;
+  if (!counter) return listing;
+  const uncounted = listing.filter((run) => run.candidate_count === null).slice(0, COUNTED_RUNS_PER_LISTING);
+  const counts = new Map<string, number | null>();
+  for (let i = 0; i < uncounted.length; i += COUNT_CONCURRENCY) {
+    await Promise.all(
+      uncounted.slice(i, i + COUNT_CONCURRENCY).map(async ({ run_id }) => {
+        counts.set(run_id, await counter.countLines(runObjectKey(run_id, prefix), COUNTED_RUN_MAX_BYTES));
+      }),
+    );
+  }
+  return listing.map((run) =>
+    counts.has(run.run_id) ? { ...run, candidate_count: counts.get(run.run_id) ?? null } : run,
+  );
 }
 
 /** `POST /api/sft/import`: Avocet's counts, and for an import still going on, where to watch it. */

@@ -4,7 +4,12 @@ import { ForbiddenError, PayloadTooLargeError, ValidationError } from "../../com
 import { guardedRoutes } from "../../common/http/routes.ts";
 import { type CorrectionMessage, classifyCorrection } from "../domain/correction.ts";
 import { type IngestCorrectionDeps, ingestCorrection } from "../usecases/ingest-correction.ts";
-import { authenticateIngest, type IngestClients, type IngestTokenSource } from "./ingest-auth.ts";
+import {
+  authenticateIngest,
+  type IngestClients,
+  type IngestTokenSource,
+  mayIngestFor,
+} from "./ingest-auth.ts";
 
 /** Largest ingest body accepted, in bytes (413 above); a correction is text, not a document. */
 export const MAX_INGEST_BODY_BYTES = 256 * 1024;
@@ -13,6 +18,8 @@ export interface IngestRouteDeps {
   readonly tokens: IngestTokenSource;
   /** Machine clients (client credentials) that may ingest, each for its one source. */
   readonly clients?: IngestClients;
+  /** The sources Avocet's shared secret may still ingest for; none turns it off. */
+  readonly legacySources?: readonly string[];
   readonly ingest: IngestCorrectionDeps;
 }
 
@@ -27,17 +34,23 @@ export function registerIngestRoutes(app: Router, deps: IngestRouteDeps): void {
       req.headers.get("authorization"),
       await deps.tokens.tokens(),
       deps.clients,
+      deps.legacySources,
     );
     const body = await readBody(req, MAX_INGEST_BODY_BYTES);
     const message = withIdempotencyKey(parseCorrection(body), req.headers.get("idempotency-key"));
-    if (message.source !== caller.source) {
-      throw new ForbiddenError("This token may only ingest corrections for its own source");
+    if (!mayIngestFor(caller, message.source)) {
+      throw new ForbiddenError(
+        caller.source === null
+          ? "The shared ingest secret may not ingest corrections for this source"
+          : "This token may only ingest corrections for its own source",
+      );
     }
     const { id, warnings } = await ingestCorrection(deps.ingest, message, {
       channel: "http",
       deliveryId:
         (event as { requestContext?: { requestId?: string } }).requestContext?.requestId ?? randomUUID(),
-      principal: caller.principal,
+      // The shared secret names no product: the record names the source it posted for.
+      principal: caller.source === null ? `${caller.principal}:${message.source}` : caller.principal,
       receivedAt: new Date().toISOString(),
     });
     // Avocet answered `{ok, id}`; `warnings` is new beside them (empty for a traceable record).

@@ -2,7 +2,11 @@ import { createSign, generateKeyPairSync, randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { ForbiddenError, NotConfiguredError, UnauthorizedError } from "../../../lib/common/domain/errors.ts";
 import { CognitoIngestJwt } from "../../../lib/ingest/adapters/ingest-jwt.ts";
-import { authenticateIngest, type IngestClients } from "../../../lib/ingest/edge/ingest-auth.ts";
+import {
+  authenticateIngest,
+  type IngestClients,
+  mayIngestFor,
+} from "../../../lib/ingest/edge/ingest-auth.ts";
 
 const tokens = { kiwi: "kiwi-token-0123456789abcdef", peregrine: "peregrine-token-0123456789ab" };
 
@@ -32,6 +36,48 @@ describe("authenticateIngest with per-source tokens", () => {
       principal: "ingest-token:kiwi",
     });
     expect((await authenticateIngest(`BEARER  ${tokens.peregrine} `, tokens)).source).toBe("peregrine");
+  });
+});
+
+describe("authenticateIngest with Avocet's shared secret", () => {
+  const legacy = "avocet-shared-secret-0123456789";
+
+  it("is off unless sources are allowed: the secret alone authenticates nothing, and is no source", async () => {
+    await expect(authenticateIngest(`Bearer ${legacy}`, { _legacy: legacy })).rejects.toThrow(
+      NotConfiguredError,
+    );
+    await expect(authenticateIngest(`Bearer ${legacy}`, { ...tokens, _legacy: legacy })).rejects.toThrow(
+      ForbiddenError,
+    );
+  });
+
+  it("ingests for the allowed sources only, beside the per-source tokens", async () => {
+    const caller = await authenticateIngest(`Bearer ${legacy}`, { ...tokens, _legacy: legacy }, undefined, [
+      "peregrine",
+    ]);
+    expect(caller).toEqual({ source: null, sources: ["peregrine"], principal: "ingest-legacy-secret" });
+    expect(mayIngestFor(caller, "peregrine")).toBe(true);
+    expect(mayIngestFor(caller, "kiwi")).toBe(false);
+    // Per-source tokens keep their one source.
+    const kiwi = await authenticateIngest(
+      `Bearer ${tokens.kiwi}`,
+      { ...tokens, _legacy: legacy },
+      undefined,
+      ["peregrine"],
+    );
+    expect(kiwi).toEqual({ source: "kiwi", principal: "ingest-token:kiwi" });
+    expect(mayIngestFor(kiwi, "peregrine")).toBe(false);
+  });
+
+  it("is configured on its own (no product token) and still refuses a wrong secret with 403", async () => {
+    const only = { _legacy: legacy };
+    expect((await authenticateIngest(`Bearer ${legacy}`, only, undefined, ["kiwi"])).sources).toEqual([
+      "kiwi",
+    ]);
+    await expect(authenticateIngest(`Bearer ${legacy}x`, only, undefined, ["kiwi"])).rejects.toThrow(
+      ForbiddenError,
+    );
+    await expect(authenticateIngest(null, only, undefined, ["kiwi"])).rejects.toThrow(UnauthorizedError);
   });
 });
 

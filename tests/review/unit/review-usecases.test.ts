@@ -7,6 +7,7 @@ import {
   timestampOfRunId,
 } from "../../../lib/import/domain/run-folders.ts";
 import {
+  COUNTED_RUN_MAX_BYTES,
   importRunFolder,
   listRuns,
   type RunFolderDeps,
@@ -295,6 +296,43 @@ describe("run folders", () => {
     expect(await importRunFolder(d, "r1")).toEqual({ imported: 1, skipped: 2 });
   });
 
+  it("counts a run's lines before its import when cheap, else leaves candidate_count null", async () => {
+    const d = deps();
+    const asked: { key: string; maxBytes: number }[] = [];
+    d.objects.put("data", "runs/2026-04-07-143022/sft_candidates.jsonl", [line("a"), line("b")].join("\n"));
+    d.objects.put(
+      "data",
+      "runs/2026-04-08-143022/sft_candidates.jsonl",
+      [line("c"), "", line("d"), line("e")].join("\n"),
+    );
+    d.objects.put("data", "runs/2026-04-09-143022/sft_candidates.jsonl", line("big"));
+    const lines = {
+      countLines: async (key: string, maxBytes: number) => {
+        asked.push({ key, maxBytes });
+        if (key.includes("2026-04-09")) return null; // larger than maxBytes
+        const text = d.objects.objects.get(`data/${key}`)?.body.toString("utf8") ?? "";
+        return text.split("\n").filter((l) => l.trim() !== "").length;
+      },
+    };
+    await importRunFolder(d, "2026-04-07-143022");
+
+    const listing = await listRuns({ ...d, lines });
+
+    expect(listing.map((run) => [run.run_id, run.candidate_count, run.already_imported])).toEqual([
+      ["2026-04-09-143022", null, false],
+      ["2026-04-08-143022", 3, false],
+      ["2026-04-07-143022", 2, true],
+    ]);
+    // The imported run is counted from its record, never read again; the bound is passed on.
+    expect(asked.map((a) => a.key).sort()).toEqual([
+      "runs/2026-04-08-143022/sft_candidates.jsonl",
+      "runs/2026-04-09-143022/sft_candidates.jsonl",
+    ]);
+    expect(asked.every((a) => a.maxBytes === COUNTED_RUN_MAX_BYTES)).toBe(true);
+    // Without a counter (or before any import), the count stays null.
+    expect((await listRuns(d)).find((run) => run.run_id === "2026-04-08-143022")?.candidate_count).toBeNull();
+  });
+
   it("answers NotFound for a run folder without a run file", async () => {
     await expect(importRunFolder(deps(), "missing")).rejects.toBeInstanceOf(NotFoundError);
   });
@@ -305,7 +343,10 @@ describe("run folders", () => {
     d.objects.put("data", "runs/nightly/n1/sft_candidates.jsonl", line("n"));
 
     expect(await readReviewConfig(d)).toEqual({ bench_results_dir: "runs/" });
-    expect(await writeReviewConfig(d, "runs/nightly", "ana")).toEqual({ bench_results_dir: "runs/nightly/" });
+    expect(await writeReviewConfig(d, "runs/nightly", "ana")).toEqual({
+      ok: true,
+      bench_results_dir: "runs/nightly/",
+    });
     expect((await listRuns(d)).map((run) => run.run_id)).toEqual(["n1"]);
     expect(await importRunFolder(d, "n1")).toEqual({ imported: 1, skipped: 0 });
     await expect(writeReviewConfig(d, "exports/", "ana")).rejects.toBeInstanceOf(ValidationError);
