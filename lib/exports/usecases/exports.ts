@@ -22,9 +22,11 @@ import {
   buildManifest,
   type ExportManifest,
   ExportTally,
+  type ExportWarning,
   type FileReceipt,
 } from "../domain/export-manifest.ts";
 import { type ExportFilters, ExportRequest, utcStamp } from "../domain/export-request.ts";
+import { KTO_CHECKED_BATCH_SIZE, KtoOrder, type OrderedLine } from "../domain/kto-order.ts";
 import type {
   CandidateSelection,
   ExportCandidateSource,
@@ -242,19 +244,22 @@ export async function buildExport(
         await deps.jobs.progress(job.id, { considered, exported, quarantined });
       }
     }
-    const manifest = buildManifest({
-      export_id: job.id,
-      format: request.format,
-      request,
-      filters,
-      code_version: deps.codeVersion,
-      requested_by: job.requested_by,
-      requested_at: job.created_at,
-      started_at: startedAt,
-      finished_at: now().toISOString(),
-      counts: tally.snapshot(),
-      files: await files.close(),
-    });
+    const manifest = buildManifest(
+      {
+        export_id: job.id,
+        format: request.format,
+        request,
+        filters,
+        code_version: deps.codeVersion,
+        requested_by: job.requested_by,
+        requested_at: job.created_at,
+        started_at: startedAt,
+        finished_at: now().toISOString(),
+        counts: tally.snapshot(),
+        files: await files.close(),
+      },
+      files.warnings(),
+    );
     await deps.objects.put(files.manifestKey, `${JSON.stringify(manifest, null, 2)}\n`, "application/json");
     return manifest;
   } catch (error) {
@@ -270,6 +275,9 @@ class ExportFiles {
   private readonly quarantine: ReceiptWriter;
   private readonly records: ReceiptWriter;
   private readonly documents: DocumentWriter | null;
+  /** `trl-kto` only: lays its lines out so TRL's KL pairs never share a prompt. */
+  private readonly kto: KtoOrder | null;
+  private linesWritten = 0;
 
   constructor(objects: ExportObjects, job: ExportJob) {
     this.prefix = exportPrefix(job.id);
@@ -280,6 +288,7 @@ class ExportFiles {
       job.request.format === "rag" && job.request.options.bedrock_kb_sidecars
         ? new DocumentWriter(objects, `${this.prefix}${EXPORT_FILES.documents}`)
         : null;
+    this.kto = job.request.format === "trl-kto" ? new KtoOrder() : null;
   }
 
   get manifestKey(): string {
@@ -296,25 +305,47 @@ class ExportFiles {
       this.quarantine.add(JSON.stringify(verdict.entry));
       return;
     }
-    verdict.lines.forEach(({ recordId, line }, i) => {
-      this.dataset.add(JSON.stringify(line));
-      this.records.add(
-        JSON.stringify({
-          line: verdict.firstLine + i,
-          record_id: recordId,
-          candidate_id: verdict.example.candidateId,
-        }),
-      );
-    });
+    const { candidateId, prompt } = verdict.example;
+    this.write(
+      this.kto
+        ? this.kto.push({ candidateId, prompt, lines: verdict.lines })
+        : verdict.lines.map((line) => ({ ...line, candidateId })),
+    );
     const first = verdict.lines[0];
     if (this.documents && first) await this.documents.add(kbDocument(verdict.example, first.recordId));
+  }
+
+  /** Dataset lines and their record index entries, numbered in the order they are written. */
+  private write(lines: readonly OrderedLine[]): void {
+    for (const { recordId, line, candidateId } of lines) {
+      this.linesWritten += 1;
+      this.dataset.add(JSON.stringify(line));
+      this.records.add(
+        JSON.stringify({ line: this.linesWritten, record_id: recordId, candidate_id: candidateId }),
+      );
+    }
   }
 
   async flush(): Promise<void> {
     await Promise.all(this.writers.map((writer) => writer.flush()));
   }
 
+  /** What only the files know: KTO pairs no layout kept apart. */
+  warnings(): ExportWarning[] {
+    const shared = this.kto?.collisions ?? 0;
+    if (shared === 0) return [];
+    return [
+      {
+        code: "kto_kl_shared_prompt",
+        trainer: "TRL KTOTrainer",
+        actual: shared,
+        message: `${shared} of the KL pairs TRL would make (batch sizes 2 to ${KTO_CHECKED_BATCH_SIZE}) share a prompt: too few distinct prompts to keep them apart`,
+      },
+    ];
+  }
+
   async close() {
+    if (this.kto) this.write(this.kto.finish());
     const [dataset, quarantine, records] = (await Promise.all(
       this.writers.map((writer) => writer.close()),
     )) as [FileReceipt, FileReceipt, FileReceipt];

@@ -154,17 +154,38 @@ describe("an export job", () => {
     ]);
   });
 
-  it("writes two KTO lines per candidate and counts both", async () => {
-    const setup = memoryExportDeps([reviewed("kto-1"), reviewed("kto-2")]);
+  it("writes two KTO lines per candidate, apart, and counts both", async () => {
+    const candidates = Array.from({ length: 70 }, (_, i) => reviewed(`kto-${i}`));
+    const setup = memoryExportDeps(candidates);
     const { manifest, dataset, records } = await exported(setup, { format: "trl-kto" });
-    expect(parse(dataset).map((line) => line.label)).toEqual([false, true, false, true]);
-    expect(parse(records).map((r) => [r.line, r.candidate_id])).toEqual([
-      [1, "cand-kto-1"],
-      [2, "cand-kto-1"],
-      [3, "cand-kto-2"],
-      [4, "cand-kto-2"],
-    ]);
+    const written = parse(dataset);
+    const index = parse(records);
+    expect(manifest.counts).toMatchObject({ exported: 70, lines: 140 });
+    expect(written.map((line) => line.label)).toEqual(written.map((_, i) => i % 2 === 1));
+    // The record index follows the lines as written: each line's id, and the candidate it came from.
+    expect(index.map((r) => r.line)).toEqual(written.map((_, i) => i + 1));
+    expect(index.map((r) => r.record_id)).toEqual(written.map((line) => line.id));
+    written.forEach((line, i) => {
+      const candidate = String(index[i]?.candidate_id).replace("cand-", "");
+      expect(line.prompt.at(-1).content).toBe(`Question about ${candidate}?`);
+    });
+    // Candidate k's undesirable line is still line 2k + 1; no two neighbours share a prompt.
+    expect(index.filter((_, i) => i % 2 === 0).map((r) => r.candidate_id)).toEqual(
+      candidates.map((c) => c.id),
+    );
+    for (let i = 1; i < index.length; i += 1) {
+      expect(index[i]?.candidate_id).not.toBe(index[i - 1]?.candidate_id);
+    }
+    expect(manifest.warnings).toEqual([]);
+  });
+
+  it("says so in the manifest when too few prompts leave KTO's KL pairs sharing one", async () => {
+    const setup = memoryExportDeps([reviewed("kto-a"), reviewed("kto-b")]);
+    const { manifest } = await exported(setup, { format: "trl-kto" });
     expect(manifest.counts).toMatchObject({ exported: 2, lines: 4 });
+    expect(manifest.warnings).toEqual([
+      expect.objectContaining({ code: "kto_kl_shared_prompt", trainer: "TRL KTOTrainer", actual: 2 }),
+    ]);
   });
 
   it("writes RAG documents with Bedrock Knowledge Bases sidecars beside the dataset", async () => {
