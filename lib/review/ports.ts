@@ -1,4 +1,5 @@
 import type { CounterDelta } from "../common/domain/stats.ts";
+import type { Lease } from "./domain/lease.ts";
 import type { QueueFilters, QueuePosition } from "./domain/queue.ts";
 import type { ReviewEvent, ReviewSubject, Transition } from "./domain/review.ts";
 
@@ -46,4 +47,33 @@ export interface QueueReader {
 
 export interface CounterReader {
   read(): Promise<CounterDelta>;
+}
+
+/** A stored candidate as an index read shows it: enough to claim it and to check the filters. */
+export type QueuedItem = Readonly<Record<string, unknown>> & {
+  readonly id: string;
+  readonly lease_expires_at?: string;
+};
+
+export interface LeaseStore {
+  /** Up to `perShard` candidates per lease partition whose lease expired by `now`, earliest first. */
+  expired(now: string, perShard: number): Promise<QueuedItem[]>;
+  /** The `limit` oldest unleased `needs_review` candidates under `filters`, in the queue's order. */
+  queued(filters: QueueFilters, limit: number): Promise<QueuedItem[]>;
+  /**
+   * One conditional write: leases the candidate for `lease` if it is still `needs_review` and
+   * nobody holds it (no lease, or one expired by `now`), moving it into its lease partition.
+   * The candidate as it is now, or `null` when another reviewer got there first.
+   */
+  claim(item: QueuedItem, lease: Lease, now: string): Promise<CandidateView | null>;
+  /**
+   * Ends `holder`'s lease: the candidate goes back into its queue partition, in its place. When
+   * `holder` does not hold it (anymore), nothing changes and the current state is answered.
+   */
+  release(
+    id: string,
+    holder: string,
+  ): Promise<{ released: true } | { released: false; current: ReviewSubject }>;
+  /** Returns a candidate whose lease expired by `now` to the queue; `false` when it changed since read. */
+  expire(item: QueuedItem, now: string): Promise<boolean>;
 }

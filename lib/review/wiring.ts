@@ -6,9 +6,11 @@ import { ReviewSettingsTable } from "../import/adapters/review-settings-table.ts
 import { RunRecords, S3RunFolders } from "../import/adapters/run-catalog.ts";
 import type { RunFolderDeps } from "../import/usecases/run-folders.ts";
 import { importRunDeps } from "../import/wiring.ts";
+import { LeaseTable } from "./adapters/lease-table.ts";
 import { QueueTable } from "./adapters/queue-table.ts";
 import { ReviewTable } from "./adapters/review-table.ts";
 import type { CounterReader } from "./ports.ts";
+import type { LeaseDeps } from "./usecases/leases.ts";
 import type { ReviewDeps } from "./usecases/review.ts";
 import type { ReviewQueueDeps } from "./usecases/review-queue.ts";
 
@@ -16,6 +18,7 @@ import type { ReviewQueueDeps } from "./usecases/review-queue.ts";
 export interface ReviewApiDeps {
   readonly review: ReviewDeps;
   readonly queue: ReviewQueueDeps;
+  readonly leases: LeaseDeps;
   readonly counters: CounterReader;
   readonly runs: RunFolderDeps;
 }
@@ -28,9 +31,12 @@ export function reviewApiDeps(
   const views = new CandidateViews(new S3Bodies(s3, names.bucket));
   const counters: CounterReader = { read: () => readCounters(dynamodb, names.tableName) };
   const folders = new S3RunFolders(s3, names.bucket);
+  const store = new ReviewTable(dynamodb, names.tableName, views);
+  const queue = new QueueTable(dynamodb, names.tableName, views);
   return {
-    review: { store: new ReviewTable(dynamodb, names.tableName, views) },
-    queue: { queue: new QueueTable(dynamodb, names.tableName, views), counters },
+    review: { store },
+    queue: { queue, counters },
+    leases: { leases: new LeaseTable(dynamodb, names.tableName, views, queue, store) },
     counters,
     runs: {
       bucket: names.bucket,

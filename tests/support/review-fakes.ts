@@ -1,8 +1,11 @@
+import { queueSortKey } from "../../lib/common/adapters/table-keys.ts";
 import { type Candidate, newCandidateFromLine } from "../../lib/common/domain/candidate.ts";
 import { ConflictError, NotFoundError } from "../../lib/common/domain/errors.ts";
 import { type CounterDelta, deltaForNew, mergeDeltas } from "../../lib/common/domain/stats.ts";
+import { blockingLease, type Lease, type LeaseFields, leaseConflict, matchesFilters } from "../../lib/review/domain/lease.ts";
+import type { QueueFilters } from "../../lib/review/domain/queue.ts";
 import type { ReviewEvent, ReviewSubject, Transition } from "../../lib/review/domain/review.ts";
-import type { CandidateView, ReviewStore } from "../../lib/review/ports.ts";
+import type { CandidateView, LeaseStore, QueuedItem, ReviewStore } from "../../lib/review/ports.ts";
 
 /** A stored candidate for tests: `needs_review`, version 1, from run `run-1`. */
 export function storedCandidate(id: string, overrides: Partial<Candidate> = {}): Candidate {
@@ -68,6 +71,9 @@ export class MemoryReviewStore implements ReviewStore {
     if (current.status !== transition.from || current.version !== transition.expectedVersion) {
       throw new ConflictError(`changed (current status: ${current.status})`, current.status);
     }
+    const guard = transition.leaseGuard;
+    const held = guard ? blockingLease(current as LeaseFields, guard.holder, guard.at) : null;
+    if (held) throw leaseConflict(current.id, held);
     const provenance: Record<string, unknown> = { ...current.provenance, ...transition.provenance.set };
     for (const name of transition.provenance.remove) delete provenance[name];
     this.candidates.set(current.id, {
@@ -80,6 +86,9 @@ export class MemoryReviewStore implements ReviewStore {
       reviewer: transition.reviewer,
       decided_at: transition.decided_at,
       provenance: provenance as unknown as Candidate["provenance"],
+      lease_holder: undefined,
+      lease_holder_name: undefined,
+      lease_expires_at: undefined,
     });
     this.events.push(transition.event);
     this.counters = mergeDeltas([this.counters, transition.counterDelta]);
@@ -92,5 +101,92 @@ export class MemoryReviewStore implements ReviewStore {
       candidate: candidate as unknown as CandidateView,
       history: this.events.filter((event) => event.candidate_id === id),
     };
+  }
+}
+
+/**
+ * Leases over a `MemoryReviewStore`'s candidates, with the table's rules: a claim succeeds only on
+ * a `needs_review` candidate nobody holds (or whose lease expired); the queue lists only unleased
+ * ones, oldest first. `reads` counts the items each method looked at.
+ */
+export class MemoryLeaseStore implements LeaseStore {
+  reads = 0;
+  /** Ids to lose the race for: the claim fails because another reviewer (`sub-thief`) just took them. */
+  readonly stolen = new Set<string>();
+
+  constructor(private readonly store: MemoryReviewStore) {}
+
+  private get all() {
+    return [...this.store.candidates.values()];
+  }
+
+  async expired(now: string, perShard: number): Promise<QueuedItem[]> {
+    const expired = this.all
+      .filter((c) => c.status === "needs_review" && typeof c.lease_expires_at === "string")
+      .filter((c) => (c.lease_expires_at as string) < now)
+      .sort((a, b) => String(a.lease_expires_at).localeCompare(String(b.lease_expires_at)))
+      .slice(0, perShard * 4);
+    this.reads += expired.length;
+    return expired as unknown as QueuedItem[];
+  }
+
+  async queued(filters: QueueFilters, limit: number): Promise<QueuedItem[]> {
+    const items = this.all
+      .filter((c) => c.status === "needs_review" && c.lease_expires_at === undefined)
+      .filter((c) => matchesFilters(c, filters))
+      .sort((a, b) => queueSortKey(a).localeCompare(queueSortKey(b)))
+      .slice(0, limit);
+    this.reads += items.length;
+    return items as unknown as QueuedItem[];
+  }
+
+  async claim(item: QueuedItem, lease: Lease, now: string): Promise<CandidateView | null> {
+    const current = this.store.candidates.get(item.id);
+    if (current && this.stolen.delete(item.id)) {
+      this.store.candidates.set(item.id, {
+        ...current,
+        lease_holder: "sub-thief",
+        lease_holder_name: "thief",
+        lease_expires_at: "2999-01-01T00:00:00.000Z",
+      });
+      return null;
+    }
+    if (!current || current.status !== "needs_review") return null;
+    const expires = current.lease_expires_at as string | undefined;
+    if (expires !== undefined && expires > now) return null;
+    const leased = {
+      ...current,
+      lease_holder: lease.holder,
+      lease_holder_name: lease.holder_name,
+      lease_expires_at: lease.expires_at,
+    };
+    this.store.candidates.set(item.id, leased);
+    return leased as unknown as CandidateView;
+  }
+
+  async release(id: string, holder: string) {
+    const current = this.store.candidates.get(id);
+    if (!current) throw new NotFoundError(`Candidate ${id} not found`);
+    if (current.status !== "needs_review" || current.lease_holder !== holder) {
+      return { released: false as const, current: current as ReviewSubject };
+    }
+    this.unlease(id);
+    return { released: true as const };
+  }
+
+  async expire(item: QueuedItem, now: string): Promise<boolean> {
+    const current = this.store.candidates.get(item.id);
+    const expires = current?.lease_expires_at;
+    if (!current || expires !== item.lease_expires_at || typeof expires !== "string" || expires > now)
+      return false;
+    this.unlease(item.id);
+    return true;
+  }
+
+  private unlease(id: string) {
+    const current = this.store.candidates.get(id);
+    if (!current) return;
+    const { lease_holder: _h, lease_holder_name: _n, lease_expires_at: _e, ...rest } = current;
+    this.store.candidates.set(id, rest as typeof current);
   }
 }

@@ -1,7 +1,10 @@
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { readCounters } from "../../lib/common/adapters/counters.ts";
+import { readPartition } from "../../lib/common/adapters/partition-reads.ts";
+import { leasePartition } from "../../lib/common/adapters/table-keys.ts";
 import { CANDIDATE_STATUSES } from "../../lib/common/domain/candidate.ts";
 import { type CounterDelta, mergeDeltas, reviewStateCounters } from "../../lib/common/domain/stats.ts";
+import { STATUS_INDEX_SHARDS, TABLE } from "../../lib/common/resources.ts";
 import { candidatesWithStatus, type TestAws } from "./aws.ts";
 
 /** Names the shared fixtures do not use, so counts over synthetic runs are easy to predict. */
@@ -39,17 +42,39 @@ export async function uploadRun(aws: TestAws, runId: string, body: string | Buff
   );
 }
 
+/** Every candidate leased to a reviewer at the moment, read through the lease partitions. */
+export async function leasedCandidates(aws: TestAws): Promise<Record<string, unknown>[]> {
+  const shards = await Promise.all(
+    Array.from({ length: STATUS_INDEX_SHARDS }, (_, shard) =>
+      readPartition(
+        aws.clients.dynamodb,
+        aws.resources.tableName,
+        leasePartition(shard),
+        TABLE.indexes.byStatus,
+      ),
+    ),
+  );
+  return shards.flat();
+}
+
 /**
- * Counts every candidate by walking every partition of the status index, and derives from them
- * the review-state counters the stats keep: the truth the counters must equal.
+ * Counts every candidate by walking every partition of the status index (leased candidates sit
+ * in lease partitions, still `needs_review`), and derives from them the review-state counters
+ * the stats keep: the truth the counters must equal.
  */
 export async function recount(aws: TestAws): Promise<CounterDelta> {
   const deltas: CounterDelta[] = [];
+  const count = (item: Record<string, unknown>) =>
+    deltas.push(reviewStateCounters(item as unknown as Parameters<typeof reviewStateCounters>[0]));
   for (const status of CANDIDATE_STATUSES) {
     for (const item of await candidatesWithStatus(aws, status)) {
       if (item.status !== status) throw new Error(`${item.id} is ${item.status} in the ${status} index`);
-      deltas.push(reviewStateCounters(item as unknown as Parameters<typeof reviewStateCounters>[0]));
+      count(item);
     }
+  }
+  for (const item of await leasedCandidates(aws)) {
+    if (item.status !== "needs_review") throw new Error(`${item.id} is ${item.status} in a lease partition`);
+    count(item);
   }
   return mergeDeltas(deltas);
 }

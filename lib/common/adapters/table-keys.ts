@@ -130,6 +130,24 @@ export function statusPartition(status: CandidateStatus, shard: number): string 
   return `STATUS#${status}#${shard}`;
 }
 
+/**
+ * The status-index partition of candidates leased to a reviewer (still `needs_review`), sharded
+ * like the status partitions: a lease moves a candidate here, keyed by when the lease expires, so
+ * the queue's partitions hold only what nobody holds and expired leases are the first keys.
+ */
+export function leasePartition(shard: number): string {
+  return `LEASE#${shard}`;
+}
+
+/** Status-index attributes of a candidate leased until `expiresAt` (an ISO time). */
+export function leaseIndexKeys(candidate: Pick<Candidate, "id">, expiresAt: string): Record<string, string> {
+  const { byStatus } = TABLE.indexes;
+  return {
+    [byStatus.partitionKey]: leasePartition(shardOf(candidate.id, STATUS_INDEX_SHARDS)),
+    [byStatus.sortKey]: `${expiresAt}#${candidate.id}`,
+  };
+}
+
 /** Queue order: the time the answer was produced (or captured), then the id for a total order. */
 export function queueSortKey(candidate: Pick<Candidate, "id" | "timestamp" | "provenance">): string {
   // A record stored without provenance (or stripped of it) still has a place in the index.

@@ -77,6 +77,8 @@ export const ROUTE_ACCESS = {
   "GET /api/sft/runs": SCOPES.review,
   "POST /api/sft/import": SCOPES.review,
   "GET /api/sft/queue": SCOPES.review,
+  "POST /api/sft/next": SCOPES.review,
+  "POST /api/sft/release": SCOPES.review,
   "POST /api/sft/submit": SCOPES.review,
   "POST /api/sft/undo": SCOPES.review,
   "GET /api/sft/stats": SCOPES.review,

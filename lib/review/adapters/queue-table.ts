@@ -1,9 +1,10 @@
 import { type DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import type { CandidateViews } from "../../common/adapters/candidate-view.ts";
-import { keys, statusPartition } from "../../common/adapters/table-keys.ts";
+import { keys, leasePartition, queueSortKey, statusPartition } from "../../common/adapters/table-keys.ts";
 import type { CandidateStatus } from "../../common/domain/candidate.ts";
 import { STATUS_INDEX_SHARDS, TABLE } from "../../common/resources.ts";
 import type { CandidateSelection, ExportCandidateSource } from "../../exports/ports.ts";
+import { FILTER_PATHS, matchesFilters } from "../domain/lease.ts";
 import type { QueueFilters, QueuePosition } from "../domain/queue.ts";
 import type { CandidateView, QueueReader, QueueWalk } from "../ports.ts";
 
@@ -27,14 +28,6 @@ interface ShardCursor {
 
 const { byStatus } = TABLE.indexes;
 
-/** How the API's queue filters map onto candidate attributes. */
-const FILTER_PATHS: Record<keyof QueueFilters, string[]> = {
-  model: ["provenance", "model"],
-  task_type: ["task_type"],
-  run_id: ["provenance", "source_run_id"],
-  source: ["provenance", "source"],
-};
-
 /**
  * Reads the queue of one status from the sharded status index: one query per shard, merged by
  * sort key (the answer's time, then the id), so the result is one list oldest first. Each query
@@ -51,7 +44,13 @@ export class QueueTable implements QueueReader, ExportCandidateSource {
     private readonly status: CandidateStatus = "needs_review",
   ) {}
 
-  async walk({ filters, after, skip, limit }: QueueWalk) {
+  async walk(walk: QueueWalk) {
+    const { items, position, more } = await this.walkItems(walk);
+    return { items: await this.views.toViews(items), position, more };
+  }
+
+  /** `walk`, answering the stored items as they are (index keys included, bodies not loaded). */
+  async walkItems({ filters, after, skip, limit }: QueueWalk) {
     const filter = filterExpression(filters);
     const shards: ShardCursor[] = Array.from({ length: this.shards }, (_, shard) => {
       const position = after?.[shard] ?? null;
@@ -102,7 +101,7 @@ export class QueueTable implements QueueReader, ExportCandidateSource {
       // With nothing left over, the next walk may start after what was read and filtered out.
       return !unmerged && shard.lastRead ? shard.lastRead : shard.lastTaken;
     });
-    return { items: await this.views.toViews(page), position, more: lookahead !== undefined };
+    return { items: page, position, more: lookahead !== undefined };
   }
 
   /**
@@ -157,6 +156,53 @@ export class QueueTable implements QueueReader, ExportCandidateSource {
         yield await this.views.toViews(batch);
         batch = [];
       }
+    }
+    if (batch.length > 0) yield await this.views.toViews(batch);
+    if (selection.statuses.includes("needs_review")) yield* this.streamLeased(selection, batchSize, pageSize);
+  }
+
+  /**
+   * Candidates leased to a reviewer at the moment (still `needs_review`, out of the queue's
+   * partitions while held), after everything else: their partitions are ordered by expiry, so
+   * they are read last rather than merged. The selection's filters and range apply as they do to
+   * the queue's partitions.
+   */
+  private async *streamLeased(
+    selection: CandidateSelection,
+    batchSize: number,
+    pageSize: number,
+  ): AsyncGenerator<CandidateView[]> {
+    const { from, to } = selection.range;
+    const inRange = (item: Item) => {
+      const key = queueSortKey(item as Parameters<typeof queueSortKey>[0]);
+      return (!from || key >= from) && (!to || key < to);
+    };
+    let batch: Item[] = [];
+    for (let shard = 0; shard < this.shards; shard++) {
+      let startKey: Item | undefined;
+      do {
+        const result = await this.dynamodb.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            IndexName: byStatus.name,
+            KeyConditionExpression: "#gpk = :gpk",
+            ExpressionAttributeNames: { "#gpk": byStatus.partitionKey },
+            ExpressionAttributeValues: { ":gpk": leasePartition(shard) },
+            Limit: pageSize,
+            ExclusiveStartKey: startKey,
+          }),
+        );
+        for (const item of result.Items ?? []) {
+          if (item.status !== "needs_review" || !matchesFilters(item, selection.filters) || !inRange(item))
+            continue;
+          batch.push(item);
+          if (batch.length >= batchSize) {
+            yield await this.views.toViews(batch);
+            batch = [];
+          }
+        }
+        startKey = result.LastEvaluatedKey;
+      } while (startKey);
     }
     if (batch.length > 0) yield await this.views.toViews(batch);
   }

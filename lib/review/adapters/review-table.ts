@@ -32,7 +32,7 @@ export class ReviewTable implements ReviewStore {
         Key: keys.candidate(id),
         ConsistentRead: true,
         ProjectionExpression:
-          "id, #status, #version, corrected_response, failure_category, #timestamp, task_type, provenance, prompt_ready",
+          "id, #status, #version, corrected_response, failure_category, #timestamp, task_type, provenance, prompt_ready, lease_holder, lease_holder_name, lease_expires_at",
         ExpressionAttributeNames: { "#status": "status", "#version": "version", "#timestamp": "timestamp" },
       }),
     );
@@ -46,7 +46,7 @@ export class ReviewTable implements ReviewStore {
       onConditionFailed: async () => {
         const current = await this.findSubject(transition.subject.id);
         if (!current) throw new NotFoundError(`Candidate ${transition.subject.id} not found`);
-        throw staleConflict(current);
+        throw staleConflict(current, transition);
       },
       idempotent: true,
     });
@@ -102,6 +102,9 @@ export class ReviewTable implements ReviewStore {
       "#gpk": byStatus.partitionKey,
       "#gsk": byStatus.sortKey,
       "#prov": "provenance",
+      "#leaseHolder": "lease_holder",
+      "#leaseName": "lease_holder_name",
+      "#leaseExpires": "lease_expires_at",
     };
     const values: Record<string, unknown> = {
       ":from": transition.from,
@@ -137,16 +140,30 @@ export class ReviewTable implements ReviewStore {
     // record stored without provenance gets a block holding the facts alone (backfill can then
     // fill in its origin); the condition makes sure no block appeared in the meantime.
     const hasProvenance = subject.provenance !== null && typeof subject.provenance === "object";
-    let removes: string[] = [];
+    // Any lease ends with the transition; the index keys above take the candidate out of its lease partition.
+    const removes: string[] = ["#leaseHolder", "#leaseName", "#leaseExpires"];
+    const conditions = [
+      "attribute_exists(#pk)",
+      "#status = :from",
+      "#version = :expected",
+      hasProvenance ? "attribute_exists(#prov)" : "attribute_not_exists(#prov)",
+    ];
+    if (transition.leaseGuard) {
+      values[":me"] = transition.leaseGuard.holder;
+      values[":now"] = transition.leaseGuard.at;
+      conditions.push(
+        "(attribute_not_exists(#leaseHolder) OR #leaseHolder = :me OR attribute_not_exists(#leaseExpires) OR #leaseExpires <= :now)",
+      );
+    }
     if (hasProvenance) {
       Object.entries(transition.provenance.set).forEach(([name, value], i) => {
         names[`#ps${i}`] = name;
         values[`:ps${i}`] = value;
         sets.push(`#prov.#ps${i} = :ps${i}`);
       });
-      removes = transition.provenance.remove.map((name, i) => {
+      transition.provenance.remove.forEach((name, i) => {
         names[`#pr${i}`] = name;
-        return `#prov.#pr${i}`;
+        removes.push(`#prov.#pr${i}`);
       });
     } else {
       values[":prov"] = transition.provenance.set;
@@ -157,10 +174,8 @@ export class ReviewTable implements ReviewStore {
         Update: {
           TableName: this.tableName,
           Key: keys.candidate(subject.id),
-          UpdateExpression: `SET ${sets.join(", ")}${removes.length > 0 ? ` REMOVE ${removes.join(", ")}` : ""}`,
-          ConditionExpression: `attribute_exists(#pk) AND #status = :from AND #version = :expected AND ${
-            hasProvenance ? "attribute_exists(#prov)" : "attribute_not_exists(#prov)"
-          }`,
+          UpdateExpression: `SET ${sets.join(", ")} REMOVE ${removes.join(", ")}`,
+          ConditionExpression: conditions.join(" AND "),
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
         },

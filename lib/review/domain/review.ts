@@ -3,6 +3,7 @@ import { type Candidate, type CandidateStatus, FailureCategory } from "../../com
 import { ConflictError } from "../../common/domain/errors.ts";
 import { type CounterDelta, deltaForChange } from "../../common/domain/stats.ts";
 import { REVIEW_ACTIONS } from "../../common/domain/vocabulary.ts";
+import { blockingLease, type LeaseFields, leaseConflict } from "./lease.ts";
 
 /**
  * The review state machine. A candidate waits in `needs_review`; a reviewer's decision moves it
@@ -81,6 +82,10 @@ export interface Decision {
 export const UndoRequest = z.object({ id: CandidateId });
 export type UndoRequest = z.infer<typeof UndoRequest>;
 
+/** `POST /api/sft/release`: gives a leased candidate back to the queue (a skip). */
+export const ReleaseRequest = z.object({ id: CandidateId });
+export type ReleaseRequest = z.infer<typeof ReleaseRequest>;
+
 /** What a transition needs to know about the candidate it changes. */
 export type ReviewSubject = Pick<
   Candidate,
@@ -93,7 +98,8 @@ export type ReviewSubject = Pick<
   | "task_type"
   | "provenance"
   | "prompt_ready"
->;
+> &
+  LeaseFields;
 
 /**
  * Who made a change: the immutable id that is recorded and compared (a token's `sub`), and a
@@ -176,6 +182,11 @@ export interface Transition {
   readonly provenance: ProvenanceReviewFacts;
   readonly counterDelta: CounterDelta;
   readonly event: ReviewEvent;
+  /**
+   * A decision applies only while nobody else holds the candidate: the write is conditional on
+   * no lease, the decider's own, or one expired by `at`. Every transition ends any lease.
+   */
+  readonly leaseGuard: { readonly holder: string; readonly at: string } | null;
 }
 
 function conflict(subject: Pick<ReviewSubject, "id" | "status">, expected: string): ConflictError {
@@ -223,6 +234,7 @@ function transition(
     updated_at: time,
     provenance: change.provenance,
     counterDelta: deltaForChange(subject, after),
+    leaseGuard: change.decided ? { holder: reviewer, at: time } : null,
     event: {
       candidate_id: subject.id,
       action: change.action,
@@ -242,6 +254,8 @@ function transition(
 /** A reviewer's decision on a candidate waiting for review; a `ConflictError` for any other state. */
 export function planDecision(subject: ReviewSubject, decision: Decision, actor: Actor, at: Date): Transition {
   if (subject.status !== "needs_review") throw conflict(subject, "needs_review");
+  const held = blockingLease(subject, actor, at);
+  if (held) throw leaseConflict(subject.id, held);
   const reviewer = actorId(actor);
   const to = DECISION_TARGET[decision.action];
   const time = at.toISOString();
@@ -302,8 +316,19 @@ export function planUndo(subject: ReviewSubject, actor: Actor, at: Date): Transi
   );
 }
 
-/** The conflict to report when a conditional write found the candidate changed since it was read. */
-export function staleConflict(current: Pick<ReviewSubject, "id" | "status">): ConflictError {
+/**
+ * The conflict to report when a conditional write found the candidate changed since it was read:
+ * held by another reviewer (when the transition was a decision), or moved on.
+ */
+export function staleConflict(
+  current: Pick<ReviewSubject, "id" | "status"> & LeaseFields,
+  transition?: Transition,
+): ConflictError {
+  const guard = transition?.leaseGuard;
+  if (guard && current.status === "needs_review") {
+    const held = blockingLease(current, guard.holder, guard.at);
+    if (held) return leaseConflict(current.id, held);
+  }
   return new ConflictError(
     `Candidate ${current.id} was changed by another reviewer (current status: ${current.status})`,
     current.status,

@@ -14,8 +14,10 @@ import {
   readReviewConfig,
   writeReviewConfig,
 } from "../../import/usecases/run-folders.ts";
+import { NextRequest } from "../domain/lease.ts";
 import { QueueQuery } from "../domain/queue.ts";
-import { SubmitRequest, UndoRequest } from "../domain/review.ts";
+import { ReleaseRequest, SubmitRequest, UndoRequest } from "../domain/review.ts";
+import { nextCandidate, releaseLease } from "../usecases/leases.ts";
 import { candidateDetail, submitDecision, undoDecision } from "../usecases/review.ts";
 import { reviewQueue } from "../usecases/review-queue.ts";
 import type { ReviewApiDeps } from "../wiring.ts";
@@ -51,6 +53,17 @@ export function registerReviewRoutes(
   routes.get("/api/sft/queue", async ({ req }) =>
     json(await reviewQueue(deps.queue, parseQuery(req, QueueQuery))),
   );
+
+  routes.post("/api/sft/next", async (reqCtx) => {
+    const request = await parseJsonBody(reqCtx.req, NextRequest);
+    return json(await nextCandidate(deps.leases, request, principalOf(reqCtx)));
+  });
+
+  routes.post("/api/sft/release", async (reqCtx) => {
+    const { id } = await parseJsonBody(reqCtx.req, ReleaseRequest);
+    await releaseLease(deps.leases, id, principalOf(reqCtx));
+    return { ok: true };
+  });
 
   routes.post("/api/sft/submit", async (reqCtx) => {
     const decision = await parseJsonBody(reqCtx.req, SubmitRequest);

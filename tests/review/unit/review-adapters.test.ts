@@ -72,9 +72,13 @@ describe("ReviewTable.apply", () => {
     expect(update?.Update).toMatchObject({
       TableName: "tbl",
       Key: { pk: "CAND#c1", sk: "CAND" },
+      // A decision also needs the candidate to be held by nobody else: no lease, the decider's, or one over.
       ConditionExpression:
-        "attribute_exists(#pk) AND #status = :from AND #version = :expected AND attribute_exists(#prov)",
+        "attribute_exists(#pk) AND #status = :from AND #version = :expected AND attribute_exists(#prov) AND " +
+        "(attribute_not_exists(#leaseHolder) OR #leaseHolder = :me OR attribute_not_exists(#leaseExpires) OR #leaseExpires <= :now)",
       ExpressionAttributeValues: {
+        ":me": "ana",
+        ":now": AT.toISOString(),
         ":from": "needs_review",
         ":expected": 1,
         ":to": "approved",
@@ -90,7 +94,7 @@ describe("ReviewTable.apply", () => {
     const expression = update?.Update?.UpdateExpression ?? "";
     expect(expression).not.toMatch(/#prov = /);
     expect(expression).toMatch(/#prov\.#ps0 = :ps0/);
-    expect(expression).toMatch(/ REMOVE #prov\.#pr0/);
+    expect(expression).toMatch(/ REMOVE #leaseHolder, #leaseName, #leaseExpires, #prov\.#pr0/);
     const names = update?.Update?.ExpressionAttributeNames ?? {};
     expect(names["#prov"]).toBe("provenance");
     expect(Object.values(names)).toEqual(expect.arrayContaining(["approved_by", "excluded"]));

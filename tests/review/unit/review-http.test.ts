@@ -264,6 +264,7 @@ function appWith(store: MemoryReviewStore) {
   const deps = {
     review: { store, now: () => new Date("2026-05-01T10:00:00.000Z") },
     queue: { queue: { shards: 4, walk: notUsed }, counters },
+    leases: { leases: {} as ReviewApiDeps["leases"]["leases"] },
     counters,
     runs: {} as ReviewApiDeps["runs"],
   } as ReviewApiDeps;
