@@ -126,7 +126,7 @@ export class Web extends Construct {
     acknowledgeNag(
       this.distribution,
       "AwsSolutions-CFR2",
-      "The site is static files; every /api route but the health check and ingest needs a JWT carrying the route's scope, and API Gateway throttles each route at its family's limits; a WAF's cost is not justified for a few reviewers.",
+      "The site is static files; every /api route but the open ones (health check, API description, ingest, which checks its own tokens) needs a JWT carrying the route's scope, and API Gateway throttles each route at its family's limits; a WAF's cost is not justified for a few reviewers.",
     );
     acknowledgeNag(
       this.distribution,
