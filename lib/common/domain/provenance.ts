@@ -166,6 +166,11 @@ export function validateProvenance(subject: ProvenanceSubject): ProvenanceVerdic
   if (subject.status === "approved" && provenance.approved === false) {
     errors.push("approved: must not be false when the record is approved");
   }
+  // The old tracker's rule, restored: an excluded record says why (every decision writes one).
+  if (provenance.excluded === true && isAbsent(provenance.exclusion_reason)) {
+    missing.push("exclusion_reason");
+    errors.push("exclusion_reason: is required when the record is excluded");
+  }
   return errors.length === 0 ? { valid: true } : { valid: false, missing, errors };
 }
 

@@ -3,11 +3,19 @@ import {
   planProvenanceFill,
   validateProvenance,
 } from "../../common/domain/provenance.ts";
+import {
+  isLegacyProvenance,
+  planLegacyProvenanceFill,
+  validateLegacyProvenance,
+  withProvenanceAliases,
+} from "../domain/legacy-provenance.ts";
 
 /**
  * JSONL files of training pairs kept outside the store: each line a JSON object, its provenance
  * (when it has one) under `provenance`, its review state (when it has one) under `status`. Both
- * functions read line by line, so memory stays flat whatever the size of the file.
+ * functions read line by line, so memory stays flat whatever the size of the file. A block in the
+ * old provenance tracker's format (`lib/provenance/domain/legacy-provenance.ts`) is checked and
+ * filled by that tracker's rules; in any block the old name `timestamp` reads as `captured_at`.
  */
 
 export interface FileValidation {
@@ -76,32 +84,42 @@ export async function backfillProvenanceLines(
       continue;
     }
     const record = parsed.value;
-    const plan = planProvenanceFill(
-      {
-        provenance: record.provenance,
-        status: typeof record.status === "string" ? record.status : undefined,
-        reviewer: record.reviewer,
-        decided_at: record.decided_at,
-      },
-      defaults,
-      context,
-    );
+    const status = typeof record.status === "string" ? record.status : undefined;
+    const plan = isLegacyProvenance(record.provenance)
+      ? planLegacyProvenanceFill(record.provenance, status, defaults, context)
+      : planProvenanceFill(
+          {
+            // An existing time under its old name is kept: `captured_at` is not missing.
+            provenance: withProvenanceAliases(record.provenance),
+            status,
+            reviewer: record.reviewer,
+            decided_at: record.decided_at,
+          },
+          defaults,
+          context,
+        );
     if (!plan) {
       unchanged += 1;
       await write(text);
       continue;
     }
     changed += 1;
-    await write(JSON.stringify({ ...record, provenance: plan.provenance }));
+    // Only what was filled is added: an aliased `captured_at` is not written beside `timestamp`.
+    const block = plan.createsBlock ? {} : (record.provenance as Record<string, unknown>);
+    const { backfilled_fields: _list, ...fields } = plan.fields as Record<string, unknown>;
+    const filledFields = plan.provenance.backfilled_fields;
+    await write(
+      JSON.stringify({ ...record, provenance: { ...block, ...fields, backfilled_fields: filledFields } }),
+    );
   }
   return { lines: total, changed, unchanged, skipped };
 }
 
 function verdictErrors(record: Record<string, unknown>): string[] {
-  const verdict = validateProvenance({
-    provenance: record.provenance,
-    status: typeof record.status === "string" ? record.status : undefined,
-  });
+  const status = typeof record.status === "string" ? record.status : undefined;
+  const verdict = isLegacyProvenance(record.provenance)
+    ? validateLegacyProvenance(record.provenance, status)
+    : validateProvenance({ provenance: withProvenanceAliases(record.provenance), status });
   return verdict.valid ? [] : verdict.errors;
 }
 
