@@ -56,7 +56,7 @@ export class Eval extends Construct {
       timeout: Duration.seconds(declaration.handlerTimeoutSeconds),
       bundling: props.bundling,
     })
-      .bindTable(props.table, "readUpdate")
+      .bindTable(props.table, "judge")
       // Session messages too big for an item live under blobs/, and so do candidate bodies.
       .bindBucket(props.bucket, { read: [BUCKET_PREFIXES.blobs], write: [BUCKET_PREFIXES.blobs] });
     this.judgeQueue.addConsumer(this.judge);

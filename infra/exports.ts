@@ -46,7 +46,7 @@ export class Exports extends Construct {
       bundling: props.bundling,
     })
       // Queries the status index and moves its job's state; never scans, never deletes.
-      .bindTable(props.table, "readUpdate")
+      .bindTable(props.table, "export")
       // Reads the bodies too big for an item; writes nothing but exports.
       .bindBucket(props.bucket, {
         read: [BUCKET_PREFIXES.blobs],

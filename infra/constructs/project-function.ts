@@ -24,7 +24,7 @@ export interface ProjectFunctionProps {
   readonly bundling?: BundlingOptions;
 }
 
-export type TableAccess = "insert" | "import" | "read" | "readUpdate" | "readWrite";
+export type TableAccess = "insert" | "import" | "judge" | "export" | "read" | "readUpdate" | "readWrite";
 
 /**
  * What the handlers do with the table. `Scan` and `DescribeTable` are left out on purpose:
@@ -44,15 +44,28 @@ const TABLE_ACTIONS: Record<TableAccess, readonly string[]> = {
    * counters, updates its run; never queries an index, never deletes, never batch-writes.
    */
   import: ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+  /**
+   * The judge: reads sessions and runs by key and by query, records evaluations and makes
+   * candidates (transactions of Puts and Updates); never reads in batches, never deletes.
+   */
+  judge: ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+  /**
+   * An export run: reads candidates through the status index and moves its job's state; creates
+   * nothing and reads nothing by key (the API creates and reads jobs).
+   */
+  export: ["dynamodb:Query", "dynamodb:UpdateItem"],
   read: ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"],
-  /** Reads, creates and changes items, never deletes them. */
+  /**
+   * Reads, creates and changes items, never deletes them. No `ConditionCheckItem`: only the
+   * counter recount's repair checks items in a transaction, and in AWS the recount is refused
+   * before it, at its scan.
+   */
   readUpdate: [
     "dynamodb:GetItem",
     "dynamodb:BatchGetItem",
     "dynamodb:Query",
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
-    "dynamodb:ConditionCheckItem",
   ],
   readWrite: [
     "dynamodb:GetItem",

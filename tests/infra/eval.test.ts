@@ -124,6 +124,8 @@ describe("eval in the Flywheel stack", () => {
       );
       expect(table).not.toContain("dynamodb:Scan");
       expect(table).not.toContain("dynamodb:DeleteItem");
+      expect(table).not.toContain("dynamodb:BatchGetItem");
+      expect(table).not.toContain("dynamodb:ConditionCheckItem");
     });
 
     it("touch blobs/ only in the bucket", () => {

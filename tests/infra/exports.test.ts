@@ -111,11 +111,9 @@ describe("exports in the Flywheel stack", () => {
       statements = statementsOf(exportFunction());
     });
 
-    it("read the table through keys and the indexes and update its job, never scan or delete", () => {
+    it("query the table and its indexes and update its job, and nothing else", () => {
       const table = actions().filter((a) => a.startsWith("dynamodb:"));
-      expect(table).toEqual(
-        expect.arrayContaining(["dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem"]),
-      );
+      expect([...new Set(table)].sort()).toEqual(["dynamodb:Query", "dynamodb:UpdateItem"]);
       expect(table).not.toContain("dynamodb:Scan");
       expect(table).not.toContain("dynamodb:DeleteItem");
       expect(table).not.toContain("dynamodb:BatchWriteItem");

@@ -374,7 +374,6 @@ describe("the API function", () => {
     const actions = statements.flatMap((s) => asArray(s.Action));
     expect([...new Set(actions)].sort()).toEqual([
       "dynamodb:BatchGetItem",
-      "dynamodb:ConditionCheckItem",
       "dynamodb:GetItem",
       "dynamodb:PutItem",
       "dynamodb:Query",

@@ -667,25 +667,11 @@ const UNUSED_BUT_NEEDED: Record<string, Record<string, string>> = {
 };
 
 /**
- * Grants this check found wider than any code of the bundle needs, not narrowed yet: the table
- * access levels of `bindTable` (infra/constructs/project-function.ts) grant them to functions
- * whose bundles contain no call that uses them. `ConditionCheckItem` is only used by the counter
- * recount's repair, which the API cannot reach in AWS (its role holds no `dynamodb:Scan`, so the
- * recount's scan is refused first); the import never queries; the judge never reads in batches;
- * the export function neither creates nor reads jobs by key (the API does). Each entry is a
- * defect to remove from the role, then from this list.
+ * Grants this check found wider than any code of the bundle needs and that are not narrowed yet,
+ * by function, named like the grants above. Each entry is a defect to remove from the role, then
+ * from this list.
  */
-const TOO_WIDE_TODAY: Record<string, string[]> = {
-  "functions/api.ts": ["dynamodb:ConditionCheckItem on table"],
-  "functions/import-run.ts": ["dynamodb:Query on table", "dynamodb:ConditionCheckItem on table"],
-  "functions/judge.ts": ["dynamodb:BatchGetItem on table", "dynamodb:ConditionCheckItem on table"],
-  "functions/export.ts": [
-    "dynamodb:GetItem on table",
-    "dynamodb:BatchGetItem on table",
-    "dynamodb:PutItem on table",
-    "dynamodb:ConditionCheckItem on table",
-  ],
-};
+const TOO_WIDE_TODAY: Record<string, string[]> = {};
 
 /**
  * cfn-lint rules whose findings are accepted, each with the reason. Errors are never acknowledged.
