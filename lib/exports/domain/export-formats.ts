@@ -492,11 +492,17 @@ export const FORMATS: Record<ExportFormat, FormatSpec> = {
   }),
 };
 
-/** A RAG record as a Knowledge Bases document: the text, and its metadata without empty values. */
+/**
+ * A RAG record as a Knowledge Bases document: the text, and its metadata without empty values.
+ * Knowledge Bases filters ranges (`greaterThan`, `lessThan`…) on numbers only, so beside the
+ * `captured_at` string (kept for whoever reads it) goes `captured_at_epoch`: seconds since 1970.
+ */
 export function kbDocument(example: TrainingExample, id: string): KbDocument {
-  const attributes: Record<string, string> = { record_id: id, candidate_id: example.candidateId };
+  const attributes: Record<string, string | number> = { record_id: id, candidate_id: example.candidateId };
   for (const [name, value] of Object.entries(example.context)) {
     if (typeof value === "string" && value !== "") attributes[name] = value;
   }
+  const captured = example.context.captured_at ? Date.parse(example.context.captured_at) : Number.NaN;
+  if (Number.isFinite(captured)) attributes.captured_at_epoch = Math.floor(captured / 1000);
   return { name: `${id}.txt`, text: example.chosen, metadata: { metadataAttributes: attributes } };
 }

@@ -84,6 +84,13 @@ export const ExportOptions = z.strictObject({
   trl_sft_style: z.enum(["messages", "prompt_completion"]).default("messages"),
   /** `rag`: also write each document with a Bedrock Knowledge Bases `.metadata.json` sidecar. */
   bedrock_kb_sidecars: z.boolean().default(true),
+  /**
+   * `rag`: where the documents go. `export` (when absent): `exports/<id>/documents/`, beside the
+   * export's other files. `separate`: `exports/kb/<id>/`, a prefix no other file of any export
+   * shares, so a Knowledge Base indexing `exports/kb/` (or one export under it) reads documents
+   * and their sidecars and nothing else — never the quarantine, the record index or the manifest.
+   */
+  bedrock_kb_prefix: z.enum(["export", "separate"]).optional(),
   /** The file name the download carries; by default `<format>_export_<UTC time>.jsonl`. */
   file_name: DownloadFileName.optional(),
 });

@@ -8,7 +8,12 @@ import {
   TooLargeForRequestError,
   ValidationError,
 } from "../../common/domain/errors.ts";
-import { EXPORT_FILES, exportPrefix } from "../../common/resources.ts";
+import {
+  BUCKET_PREFIXES,
+  EXPORT_FILES,
+  EXPORT_RETENTION_DAYS,
+  exportPrefix,
+} from "../../common/resources.ts";
 import { ExportFirewall, type ProvenanceCheck } from "../domain/export-firewall.ts";
 import { type KbDocument, kbDocument } from "../domain/export-formats.ts";
 import {
@@ -244,6 +249,7 @@ export async function buildExport(
         await deps.jobs.progress(job.id, { considered, exported, quarantined });
       }
     }
+    const finishedAt = now();
     const manifest = buildManifest(
       {
         export_id: job.id,
@@ -254,11 +260,11 @@ export async function buildExport(
         requested_by: job.requested_by,
         requested_at: job.created_at,
         started_at: startedAt,
-        finished_at: now().toISOString(),
+        finished_at: finishedAt.toISOString(),
         counts: tally.snapshot(),
         files: await files.close(),
       },
-      files.warnings(),
+      files.warnings(finishedAt),
     );
     await deps.objects.put(files.manifestKey, `${JSON.stringify(manifest, null, 2)}\n`, "application/json");
     return manifest;
@@ -286,7 +292,7 @@ class ExportFiles {
     this.records = new ReceiptWriter(objects, `${this.prefix}${EXPORT_FILES.records}`, NDJSON);
     this.documents =
       job.request.format === "rag" && job.request.options.bedrock_kb_sidecars
-        ? new DocumentWriter(objects, `${this.prefix}${EXPORT_FILES.documents}`)
+        ? new DocumentWriter(objects, documentsPrefix(job))
         : null;
     this.kto = job.request.format === "trl-kto" ? new KtoOrder() : null;
   }
@@ -330,11 +336,23 @@ class ExportFiles {
     await Promise.all(this.writers.map((writer) => writer.flush()));
   }
 
-  /** What only the files know: KTO pairs no layout kept apart. */
-  warnings(): ExportWarning[] {
+  /** What only the files know: KTO pairs no layout kept apart, when the documents expire. */
+  warnings(finishedAt: Date): ExportWarning[] {
+    const warnings: ExportWarning[] = [];
+    if (this.documents) {
+      const expiresAt = new Date(finishedAt.getTime() + EXPORT_RETENTION_DAYS * 86_400_000).toISOString();
+      warnings.push({
+        code: "documents_expire",
+        expires_at: expiresAt,
+        message:
+          `the documents under ${this.documents.prefix} are deleted ${EXPORT_RETENTION_DAYS} days after they were written (about ${expiresAt}); ` +
+          "a Knowledge Base synced after that removes every one of them from its index — copy the prefix somewhere that does not expire and point the data source there",
+      });
+    }
     const shared = this.kto?.collisions ?? 0;
-    if (shared === 0) return [];
+    if (shared === 0) return warnings;
     return [
+      ...warnings,
       {
         code: "kto_kl_shared_prompt",
         trainer: "TRL KTOTrainer",
@@ -354,9 +372,7 @@ class ExportFiles {
       dataset,
       quarantine,
       records,
-      documents: this.documents
-        ? { prefix: `${this.prefix}${EXPORT_FILES.documents}`, count: documentCount }
-        : null,
+      documents: this.documents ? { prefix: this.documents.prefix, count: documentCount } : null,
     };
   }
 
@@ -365,6 +381,19 @@ class ExportFiles {
     await this.documents?.close().catch(() => undefined);
   }
 }
+
+/**
+ * Where a RAG export's Knowledge Bases documents go: beside its files by default, or under
+ * `exports/kb/<id>/`, a prefix that holds nothing but documents and their sidecars.
+ */
+export function documentsPrefix(job: Pick<ExportJob, "id" | "request">): string {
+  return job.request.options.bedrock_kb_prefix === "separate"
+    ? `${BUCKET_PREFIXES.exports}${KB_PREFIX}${job.id}/`
+    : `${exportPrefix(job.id)}${EXPORT_FILES.documents}`;
+}
+
+/** Under `exports/` (the prefix the export may write, and whose lifecycle rule applies). */
+export const KB_PREFIX = "kb/";
 
 function selectionOf(filters: ExportFilters): CandidateSelection {
   const attributes: Record<string, string> = {};
@@ -445,7 +474,7 @@ class DocumentWriter {
 
   constructor(
     private readonly objects: ExportObjects,
-    private readonly prefix: string,
+    readonly prefix: string,
     private readonly concurrency = 16,
   ) {}
 

@@ -97,9 +97,15 @@ describe("golden lines from one reviewed candidate (prompt P, answer B, correcti
     const document = kbDocument(example, "246b89001b78f8fae265bac2f0a44be5");
     expect(document.name).toBe("246b89001b78f8fae265bac2f0a44be5.txt");
     expect(JSON.stringify(document.metadata)).toBe(
-      `{"metadataAttributes":{"record_id":"246b89001b78f8fae265bac2f0a44be5","candidate_id":"2026-04-07-143022-0000007","source":"benchmark","task_type":"math","captured_at":"2026-04-07T14:31:00.000Z"}}`,
+      `{"metadataAttributes":{"record_id":"246b89001b78f8fae265bac2f0a44be5","candidate_id":"2026-04-07-143022-0000007","source":"benchmark","task_type":"math","captured_at":"2026-04-07T14:31:00.000Z","captured_at_epoch":1775572260}}`,
     );
     expect(BedrockKbMetadata.safeParse(document.metadata).success).toBe(true);
+    // A range filter needs a number: the epoch seconds of the same instant, beside the string.
+    expect(new Date(1775572260 * 1000).toISOString()).toBe("2026-04-07T14:31:00.000Z");
+    for (const captured_at of [null, "", "not a date"]) {
+      const without = kbDocument({ ...example, context: { ...example.context, captured_at } }, "x");
+      expect(without.metadata.metadataAttributes).not.toHaveProperty("captured_at_epoch");
+    }
   });
 
   it("has a golden test for every format", () => {

@@ -205,6 +205,55 @@ describe("an export job", () => {
     expect([...plain.objects.objects.keys()].some((key) => key.includes("/documents/"))).toBe(false);
   });
 
+  it("keeps Knowledge Bases documents under exports/kb/<id>/ on request: nothing else of any export there", async () => {
+    const mix = seededMix().map((s) => s.candidate);
+    const setup = memoryExportDeps(mix);
+    const { job, manifest, quarantine } = await exported(setup, {
+      format: "rag",
+      options: { bedrock_kb_prefix: "separate" },
+    });
+    const prefix = `exports/kb/${job.id}/`;
+    expect(manifest.files.documents).toEqual({ prefix, count: manifest.counts.exported });
+    const keys = [...setup.objects.objects.keys()];
+    const underKb = keys.filter((key) => key.startsWith("exports/kb/"));
+    expect(underKb).toHaveLength(2 * manifest.counts.exported);
+    for (const key of underKb)
+      expect(key).toMatch(/^exports\/kb\/[^/]+\/[0-9a-f]{32}\.txt(\.metadata\.json)?$/);
+    // Everything else of the export sits under its own prefix, which the kb prefix does not share.
+    expect(
+      keys
+        .filter((key) => !key.startsWith("exports/kb/"))
+        .every((key) => key.startsWith(`exports/${job.id}/`)),
+    ).toBe(true);
+    expect(`exports/${job.id}/`.startsWith("exports/kb/")).toBe(false);
+    // No quarantined candidate's correction is among the documents.
+    const indexed = underKb.filter((key) => key.endsWith(".txt")).map((key) => setup.objects.body(key));
+    const quarantinedIds = new Set(parse(quarantine).map((entry) => entry.candidate_id));
+    expect(quarantinedIds.size).toBeGreaterThan(0);
+    for (const candidate of mix) {
+      const correction = candidate.corrected_response;
+      if (quarantinedIds.has(candidate.id) && typeof correction === "string" && correction.trim() !== "") {
+        const kept = mix.some((c) => !quarantinedIds.has(c.id) && c.corrected_response === correction);
+        if (!kept) expect(indexed).not.toContain(correction);
+      }
+    }
+  });
+
+  it("says in the manifest when a RAG export's documents expire, and a Knowledge Base's sync would drop them", async () => {
+    const setup = memoryExportDeps([reviewed("doc-x")]);
+    const { manifest } = await exported(setup, { format: "rag" });
+    const expiry = manifest.warnings.find((w) => w.code === "documents_expire");
+    expect(expiry).toBeDefined();
+    if (expiry?.code !== "documents_expire") return;
+    expect(Date.parse(expiry.expires_at) - Date.parse(manifest.finished_at)).toBe(30 * 86_400_000);
+    expect(expiry.message).toContain(manifest.files.documents?.prefix);
+    const none = await exported(memoryExportDeps([reviewed("doc-y")]), {
+      format: "rag",
+      options: { bedrock_kb_sidecars: false },
+    });
+    expect(none.manifest.warnings).toEqual([]);
+  });
+
   it("writes progress while it runs", async () => {
     const setup = memoryExportDeps(
       Array.from({ length: 7 }, (_, i) => reviewed(`progress-${i}`)),
