@@ -20,8 +20,9 @@ import { JudgeRunRequest, RunsQuery } from "../eval/domain/judge-run.ts";
 import { ExportListQuery, ExportRequest, ExportStatusQuery } from "../exports/domain/export-request.ts";
 import { ImportRunRequest, ReviewConfigRequest } from "../import/domain/run-folders.ts";
 import { BackfillRequest, ValidateQuery } from "../provenance/domain/provenance-requests.ts";
+import { NextRequest } from "../review/domain/lease.ts";
 import { QueueQuery } from "../review/domain/queue.ts";
-import { SubmitRequest, UndoRequest } from "../review/domain/review.ts";
+import { ReleaseRequest, SubmitRequest, UndoRequest } from "../review/domain/review.ts";
 
 /**
  * The API's contract, one entry per declared route: the zod schemas its handler validates the
@@ -78,6 +79,12 @@ const QueuePage = z.object({
   per_page: z.number(),
   next_cursor: z.string().nullable(),
 });
+
+const Lease = z.object({ holder: z.string(), holder_name: z.string(), expires_at: z.string() });
+const NextReply = z.union([
+  z.object({ candidate: CandidateView, lease: Lease }),
+  z.object({ candidate: z.null(), lease: z.null() }),
+]);
 
 const HistoryEvent = z.looseObject({
   candidate_id: z.string(),
@@ -152,6 +159,16 @@ export const API_CONTRACT = {
     summary: "The review queue, oldest first",
     query: QueueQuery,
     responses: { 200: QueuePage },
+  },
+  "POST /api/sft/next": {
+    summary: "Lease the next candidate nobody holds (the queue's filters; lease_seconds, 600 by default)",
+    body: NextRequest,
+    responses: { 200: NextReply },
+  },
+  "POST /api/sft/release": {
+    summary: "Give a leased candidate back to the queue (a skip)",
+    body: ReleaseRequest,
+    responses: { 200: Ok },
   },
   "POST /api/sft/submit": { summary: "Decide a candidate", body: SubmitRequest, responses: { 200: Ok } },
   "POST /api/sft/undo": { summary: "Take a decision back", body: UndoRequest, responses: { 200: Ok } },

@@ -118,6 +118,19 @@ describe("answers validate against the contract", () => {
     await conforming("POST", "/api/sft/config", "/api/sft/config", { body: { bench_results_dir: "runs/" } });
     await conforming("GET", "/api/sft/candidates/:id", `/api/sft/candidates/${first?.id}`);
     await conforming("GET", "/api/sft/candidates/:id", "/api/sft/candidates/no-such-id");
+    const next = await conforming("POST", "/api/sft/next", "/api/sft/next", { body: { run_id: RUN } });
+    expect(next.body.candidate).not.toBeNull();
+    await conforming("POST", "/api/sft/release", "/api/sft/release", {
+      body: { id: next.body.candidate.id },
+    });
+    await conforming("POST", "/api/sft/release", "/api/sft/release", {
+      body: { id: next.body.candidate.id },
+    });
+    await conforming("POST", "/api/sft/next", "/api/sft/next", { body: { lease_seconds: 5 } });
+    const none = await conforming("POST", "/api/sft/next", "/api/sft/next", {
+      body: { run_id: "no-such-run" },
+    });
+    expect(none.body).toEqual({ candidate: null, lease: null });
   });
 
   it("provenance, admin and exports", async () => {
