@@ -2,7 +2,13 @@ import { queueSortKey } from "../../lib/common/adapters/table-keys.ts";
 import { type Candidate, newCandidateFromLine } from "../../lib/common/domain/candidate.ts";
 import { ConflictError, NotFoundError } from "../../lib/common/domain/errors.ts";
 import { type CounterDelta, deltaForNew, mergeDeltas } from "../../lib/common/domain/stats.ts";
-import { blockingLease, type Lease, type LeaseFields, leaseConflict, matchesFilters } from "../../lib/review/domain/lease.ts";
+import {
+  blockingLease,
+  type Lease,
+  type LeaseFields,
+  leaseConflict,
+  matchesFilters,
+} from "../../lib/review/domain/lease.ts";
 import type { QueueFilters } from "../../lib/review/domain/queue.ts";
 import type { ReviewEvent, ReviewSubject, Transition } from "../../lib/review/domain/review.ts";
 import type { CandidateView, LeaseStore, QueuedItem, ReviewStore } from "../../lib/review/ports.ts";
@@ -151,7 +157,7 @@ export class MemoryLeaseStore implements LeaseStore {
       });
       return null;
     }
-    if (!current || current.status !== "needs_review") return null;
+    if (current?.status !== "needs_review") return null;
     const expires = current.lease_expires_at as string | undefined;
     if (expires !== undefined && expires > now) return null;
     const leased = {
