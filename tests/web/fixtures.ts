@@ -1,6 +1,6 @@
 import { vi } from "vitest";
 import { ApiError, type ExportJob, type ReviewApi } from "../../web/src/api.ts";
-import type { Candidate, QueuePage, ReviewStats } from "../../web/src/types.ts";
+import type { Candidate, NextReply, QueuePage, ReviewStats } from "../../web/src/types.ts";
 
 /** A candidate as a benchmark run has it, every field present. */
 export function candidate(n: number, overrides: Partial<Candidate> = {}): Candidate {
@@ -32,14 +32,33 @@ const stats: ReviewStats = {
 };
 
 /**
- * An in-memory review API: a queue of candidates, decisions that move them out, undo that moves
- * them back. `staleQueue` makes the queue keep answering with decided items, as an index that
- * has not caught up would.
+ * An in-memory review API: a queue of candidates, `next` leasing the oldest nobody holds,
+ * `release` giving one back, decisions that move them out (and end the lease), undo that moves
+ * them back. `staleQueue` makes the queue listing keep answering with decided items, as an index
+ * that has not caught up would.
  */
 export function fakeApi(items: Candidate[], options: { staleQueue?: boolean } = {}) {
   const queue = [...items];
   const decided = new Map<string, Candidate>();
+  const leased = new Set<string>();
   const api = {
+    next: vi.fn(async (): Promise<NextReply> => {
+      const candidate = queue.find((item) => !leased.has(item.id)) ?? null;
+      if (!candidate) return { candidate: null, lease: null };
+      leased.add(candidate.id);
+      return {
+        candidate: { ...candidate },
+        lease: {
+          holder: "local-reviewer",
+          holder_name: "local-reviewer",
+          expires_at: "2999-01-01T00:00:00.000Z",
+        },
+      };
+    }),
+    release: vi.fn(async (id: string) => {
+      if (!leased.delete(id)) throw new ApiError(409, `Candidate ${id} is not leased to you`);
+      return { ok: true as const };
+    }),
     queue: vi.fn(async (): Promise<QueuePage> => {
       const visible = options.staleQueue ? [...queue, ...decided.values()] : queue;
       return { items: [...visible], total: queue.length, page: 1, per_page: 20, next_cursor: null };
@@ -48,6 +67,7 @@ export function fakeApi(items: Candidate[], options: { staleQueue?: boolean } = 
       const index = queue.findIndex((item) => item.id === input.id);
       if (index < 0) throw new ApiError(409, `Candidate ${input.id} is discarded, not needs_review`);
       const [item] = queue.splice(index, 1);
+      leased.delete(input.id);
       decided.set(input.id, item as Candidate);
       return { ok: true as const };
     }),
@@ -58,7 +78,12 @@ export function fakeApi(items: Candidate[], options: { staleQueue?: boolean } = 
       queue.unshift(item);
       return { ok: true as const };
     }),
-    stats: vi.fn(async () => stats),
+    stats: vi.fn(
+      async (): Promise<ReviewStats> => ({
+        ...stats,
+        by_status: { ...stats.by_status, needs_review: queue.length },
+      }),
+    ),
     runs: vi.fn(async () => []),
     importRun: vi.fn(async () => ({ imported: 0, skipped: 0 })),
     candidate: vi.fn(async (id: string) => ({ candidate: { id }, history: [] })),
@@ -66,7 +91,7 @@ export function fakeApi(items: Candidate[], options: { staleQueue?: boolean } = 
     exportJob: vi.fn(async (_id: string): Promise<ExportJob> => ({ id: "export-1" })),
     legacyExport: vi.fn(async () => new Blob([])),
   };
-  return { api: api as typeof api & ReviewApi, queue, decided };
+  return { api: api as typeof api & ReviewApi, queue, decided, leased };
 }
 
 /** Lets pending promises and Vue's render queue settle. */

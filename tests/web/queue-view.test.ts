@@ -3,7 +3,7 @@ import { mount, type VueWrapper } from "@vue/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
 import { ApiError, NetworkError } from "../../web/src/api.ts";
 import QueueView from "../../web/src/components/QueueView.vue";
-import { createReviewSession } from "../../web/src/review-session.ts";
+import { createReviewSession, HELD_KEY } from "../../web/src/review-session.ts";
 import { candidate, fakeApi, press, settle } from "./fixtures.ts";
 
 let wrapper: VueWrapper | undefined;
@@ -32,6 +32,7 @@ afterEach(() => {
   wrapper?.unmount();
   wrapper = undefined;
   document.body.innerHTML = "";
+  sessionStorage.clear();
 });
 
 describe("QueueView by keyboard", () => {
@@ -203,17 +204,63 @@ describe("QueueView by keyboard", () => {
     expect(session.state.remaining).toBe(3);
   });
 
-  it("a refresh never brings back an item decided here, even from a stale queue", async () => {
-    const { session } = await view([candidate(1), candidate(2)], { staleQueue: true });
+  it("claims candidates through next, one shown and one ahead, each leased to this reviewer", async () => {
+    const { api, leased } = await view();
+    expect(api.next).toHaveBeenCalledTimes(2);
+    expect(api.queue).not.toHaveBeenCalled();
+    expect([...leased]).toEqual(["run-001", "run-002"]);
+
     press("d");
     await settle();
     press("Enter", {}, document.body);
     await settle();
 
+    expect(currentId()).toBe("run-002");
+    expect([...leased]).toEqual(["run-002", "run-003"]);
+  });
+
+  it("gives back what it held on a refresh, so those candidates come back in their place", async () => {
+    const { api, session, leased } = await view([candidate(1), candidate(2), candidate(3)]);
+    expect([...leased]).toEqual(["run-001", "run-002"]);
+
     await session.load();
     await settle();
 
-    expect(session.state.items.map((item) => item.id)).toEqual(["run-002"]);
+    expect(api.release).toHaveBeenCalledWith("run-001");
+    expect(api.release).toHaveBeenCalledWith("run-002");
+    expect(session.state.items.map((item) => item.id)).toEqual(["run-001", "run-002"]);
+  });
+
+  it("after a reload of the page, gives back the leases the tab held before", async () => {
+    const storage = new Map<string, string>();
+    const tab = {
+      getItem: (key: string) => storage.get(key) ?? null,
+      setItem: (k: string, v: string) => void storage.set(k, v),
+    };
+    const fake = fakeApi([candidate(1), candidate(2), candidate(3)]);
+    const first = createReviewSession(fake.api, tab);
+    await first.load();
+    expect(JSON.parse(storage.get(HELD_KEY) ?? "[]")).toEqual(["run-001", "run-002"]);
+
+    const reloaded = createReviewSession(fake.api, tab);
+    await reloaded.load();
+
+    expect(fake.api.release.mock.calls.map(([id]) => id).sort()).toEqual(["run-001", "run-002"]);
+    expect(reloaded.state.items.map((item) => item.id)).toEqual(["run-001", "run-002"]);
+  });
+
+  it("never shows again an item decided here, even if next served it", async () => {
+    const { api, session } = await view([candidate(1), candidate(2), candidate(3)]);
+    press("d");
+    await settle();
+    press("Enter", {}, document.body);
+    await settle();
+    api.next.mockResolvedValueOnce({ candidate: candidate(1), lease: null });
+
+    await session.load();
+    await settle();
+
+    expect(session.state.items.map((item) => item.id)).not.toContain("run-001");
   });
 
   it("? opens the cheat-sheet and Esc closes it", async () => {
@@ -237,7 +284,7 @@ describe("QueueView states", () => {
 
   it("shows a load error with a retry that works", async () => {
     const fake = fakeApi([candidate(1)]);
-    fake.api.queue.mockRejectedValueOnce(new ApiError(503, "Service Unavailable"));
+    fake.api.next.mockRejectedValueOnce(new ApiError(503, "Service Unavailable"));
     const session = createReviewSession(fake.api);
     wrapper = mount(QueueView, {
       attachTo: document.body,
@@ -254,7 +301,7 @@ describe("QueueView states", () => {
 
   it("shows a loading state while the first page is on its way", async () => {
     const fake = fakeApi([candidate(1)]);
-    fake.api.queue.mockReturnValueOnce(new Promise(() => {}));
+    fake.api.next.mockReturnValueOnce(new Promise(() => {}));
     const session = createReviewSession(fake.api);
     wrapper = mount(QueueView, { props: { session, api: fake.api, helpOpen: false } });
     await settle();

@@ -2,6 +2,7 @@ import type {
   Candidate,
   CandidateDetail,
   FailureCategory,
+  NextReply,
   QueuePage,
   ReviewAction,
   ReviewStats,
@@ -115,6 +116,14 @@ export function createApi(options: ApiOptions) {
       const params = new URLSearchParams({ per_page: String(query.perPage ?? 20) });
       if (query.cursor) params.set("cursor", query.cursor);
       return request<QueuePage>("GET", `/api/sft/queue?${params}`, undefined, signal);
+    },
+    /** Leases the next candidate nobody holds to this reviewer. */
+    next() {
+      return request<NextReply>("POST", "/api/sft/next", {});
+    },
+    /** Gives a leased candidate back to the queue. */
+    release(id: string) {
+      return request<{ ok: true }>("POST", "/api/sft/release", { id });
     },
     submit(input: SubmitInput) {
       return request<{ ok: true }>("POST", "/api/sft/submit", input);

@@ -3,9 +3,13 @@ import { ApiError, describeError, type ReviewApi } from "./api.ts";
 import { ACTION_PAST } from "./format.ts";
 import type { Candidate, FailureCategory, ReviewAction, ReviewStats } from "./types.ts";
 
-const PAGE_SIZE = 20;
-/** Fetch the next page once this few are left, so the next card is always there. */
-const LOW_WATER = 5;
+/**
+ * Candidates this tab holds at once through leases: the one shown and the next, so the next card
+ * is always there while nobody else is served either.
+ */
+const AHEAD = 2;
+/** Where the ids of the candidates this tab holds are kept, so a refresh can give them back. */
+export const HELD_KEY = "flywheel.held";
 const MAX_UNDO = 20;
 
 export interface UndoEntry {
@@ -32,17 +36,31 @@ export interface Decision {
   readonly correction?: string;
 }
 
+type HeldStore = Pick<Storage, "getItem" | "setItem">;
+
+function tabStorage(): HeldStore | null {
+  try {
+    return typeof sessionStorage === "undefined" ? null : sessionStorage;
+  } catch {
+    return null;
+  }
+}
+
 /**
- * The reviewer's queue in the browser: a buffer of candidates oldest first, the decisions made
- * here (which a refresh must never bring back, even from an index that has not caught up), the
- * undo stack and the counts.
+ * The reviewer's queue in the browser. Candidates come one at a time through `POST /api/sft/next`,
+ * which leases each to this reviewer so that reviewers working the same queue never get the same
+ * one; a decision ends the lease. The session keeps the candidates it holds oldest first, the
+ * decisions made here (never shown again), the undo stack and the counts. The ids it holds are
+ * kept in the tab's storage: a refresh gives them back to the queue before asking for more, so
+ * they come back in their place instead of waiting for their leases to expire.
  */
-export function createReviewSession(api: ReviewApi) {
+export function createReviewSession(api: ReviewApi, storage: HeldStore | null = tabStorage()) {
   const state = reactive({
     items: [] as Candidate[],
     /** Candidates waiting, as the server counts them (moved locally by each decision and undo). */
     remaining: null as number | null,
-    cursor: null as string | null,
+    /** `next` answered that nothing is left; "Check again" asks anew. */
+    exhausted: false,
     loading: false,
     loaded: false,
     loadError: null as string | null,
@@ -61,25 +79,56 @@ export function createReviewSession(api: ReviewApi) {
     state.notice = { kind, text, undoable, seq: ++seq };
   };
 
-  const fresh = (items: readonly Candidate[]) => {
-    const known = new Set(state.items.map((item) => item.id));
-    return items.filter((item) => !decided.has(item.id) && !known.has(item.id));
+  /** The ids this tab holds a lease on, as stored for the next load of the page. */
+  const held = new Set<string>(readHeld());
+
+  function readHeld(): string[] {
+    try {
+      const ids = JSON.parse(storage?.getItem(HELD_KEY) ?? "[]");
+      return Array.isArray(ids) ? ids.filter((id): id is string => typeof id === "string") : [];
+    } catch {
+      return [];
+    }
+  }
+
+  function saveHeld() {
+    try {
+      storage?.setItem(HELD_KEY, JSON.stringify([...held]));
+    } catch {}
+  }
+
+  const hold = (id: string) => {
+    held.add(id);
+    saveHeld();
+  };
+  const letGo = (id: string) => {
+    if (held.delete(id)) saveHeld();
   };
 
-  /** The queue from its start: the first page, without anything decided here. */
+  /** Gives back every candidate this tab holds (a refresh, or a fresh start); failures are left to expire. */
+  async function releaseHeld(): Promise<void> {
+    const ids = [...held];
+    await Promise.all(ids.map((id) => api.release(id).catch(() => undefined)));
+    for (const id of ids) held.delete(id);
+    saveHeld();
+  }
+
+  /** The queue from its start: what this tab held goes back, then the oldest candidates are claimed. */
   async function load(): Promise<void> {
     const token = ++loadToken;
     state.loading = true;
     state.loadError = null;
     try {
-      const page = await api.queue({ perPage: PAGE_SIZE });
+      await releaseHeld();
+      const stats = await api.stats();
       if (token !== loadToken) return;
+      state.stats = stats;
+      state.statsError = null;
+      state.remaining = stats.by_status.needs_review ?? null;
       state.items = [];
-      state.items = fresh(page.items);
-      state.cursor = page.next_cursor;
-      state.remaining = page.total;
-      state.loaded = true;
+      state.exhausted = false;
       await topUp(token);
+      if (token === loadToken) state.loaded = true;
     } catch (error) {
       if (token === loadToken) state.loadError = describeError(error);
     } finally {
@@ -87,22 +136,25 @@ export function createReviewSession(api: ReviewApi) {
     }
   }
 
-  /** Follows the cursor while few candidates are left (bounded: a few pages per call). */
+  /** Claims candidates through `next` until this tab holds `AHEAD` (bounded: a few calls at a time). */
   async function topUp(token = loadToken): Promise<void> {
-    for (let pages = 0; pages < 5 && state.cursor && state.items.length < LOW_WATER; pages++) {
-      const page = await api.queue({ perPage: PAGE_SIZE, cursor: state.cursor });
+    for (let calls = 0; calls < 5 && !state.exhausted && state.items.length < AHEAD; calls++) {
+      const { candidate } = await api.next();
+      if (candidate) hold(candidate.id);
       if (token !== loadToken) return;
-      state.items.push(...fresh(page.items));
-      state.cursor = page.next_cursor;
-      if (page.total !== null) state.remaining = page.total;
+      if (!candidate) {
+        state.exhausted = true;
+        return;
+      }
+      if (decided.has(candidate.id) || state.items.some((item) => item.id === candidate.id)) continue;
+      state.items.push(candidate);
     }
   }
 
-  /** After a decision: more from the cursor, or the queue again from the start once it ran dry. */
+  /** After a decision: claim the next candidate. */
   async function refill(): Promise<void> {
     try {
-      if (state.cursor) await topUp();
-      else if (state.items.length === 0) await load();
+      await topUp();
     } catch (error) {
       state.loadError = describeError(error);
     }
@@ -117,8 +169,10 @@ export function createReviewSession(api: ReviewApi) {
     }
   }
 
+  /** The candidate left this tab: decided here or elsewhere, its lease (if any) over. */
   function drop(id: string) {
     decided.add(id);
+    letGo(id);
     state.items = state.items.filter((item) => item.id !== id);
   }
 
@@ -137,7 +191,7 @@ export function createReviewSession(api: ReviewApi) {
       if (error instanceof ApiError && (error.status === 409 || error.status === 404)) {
         const message =
           error.status === 409
-            ? "Someone else already decided this candidate, so it left your queue. On to the next one."
+            ? "Someone else already decided this candidate (or holds it now), so it left your queue. On to the next one."
             : "This candidate no longer exists. On to the next one.";
         drop(candidate.id);
         if (state.remaining !== null) state.remaining = Math.max(0, state.remaining - 1);

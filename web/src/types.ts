@@ -36,6 +36,16 @@ export interface Candidate {
   readonly [field: string]: unknown;
 }
 
+/** `POST /api/sft/next`: the candidate now held for this reviewer, or `null` when none is left. */
+export interface NextReply {
+  readonly candidate: Candidate | null;
+  readonly lease: {
+    readonly holder: string;
+    readonly holder_name: string;
+    readonly expires_at: string;
+  } | null;
+}
+
 export interface QueuePage {
   readonly items: readonly Candidate[];
   readonly total: number | null;
