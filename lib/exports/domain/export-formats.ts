@@ -212,6 +212,35 @@ export const BedrockPreferenceLine = z
   });
 export type BedrockPreferenceLine = z.infer<typeof BedrockPreferenceLine>;
 
+/**
+ * Amazon Nova reinforcement fine-tuning (Nova 2 Lite on Bedrock): the prompt as `messages`, the
+ * correction as the `reference_answer` the grader scores the model's rollouts against.
+ */
+export const BedrockRftLine = z.strictObject({
+  id: recordIdField,
+  messages: z
+    .array(z.strictObject({ role: z.enum(["system", "user", "assistant"]), content: nonBlank }))
+    .min(1),
+  reference_answer: nonBlank,
+});
+export type BedrockRftLine = z.infer<typeof BedrockRftLine>;
+
+/**
+ * Vertex AI Gemini supervised tuning: the system prompt as `systemInstruction`, the conversation
+ * as `contents` with `user` and `model` turns of text `parts`.
+ */
+const Parts = z.array(z.strictObject({ text: nonBlank })).min(1);
+export const VertexGeminiLine = z
+  .strictObject({
+    systemInstruction: z.strictObject({ role: z.literal("system"), parts: Parts }).optional(),
+    contents: z.array(z.strictObject({ role: z.enum(["user", "model"]), parts: Parts })).min(2),
+  })
+  .refine(({ contents }) => contents.at(-1)?.role === "model", {
+    message: "the last turn is the model's",
+    path: ["contents"],
+  });
+export type VertexGeminiLine = z.infer<typeof VertexGeminiLine>;
+
 const nullableText = z.string().nullable();
 export const RagLine = z.strictObject({
   id: recordIdField,
@@ -287,24 +316,9 @@ const conversationOf = (example: TrainingExample) => [...example.prompt, turn("a
  */
 function bedrockRules(example: TrainingExample, withRejected = false): RuleViolation | null {
   const conversation = conversationOf(example);
-  const general = chatRules(conversation, new Set(["system", "user", "assistant"]));
-  if (general) return general;
-  const firstOther = conversation.findIndex((t) => t.role !== "system");
-  const lateSystem = conversation.findIndex((t, i) => i > firstOther && t.role === "system");
-  if (lateSystem >= 0) {
-    return {
-      rule: "system_not_leading",
-      detail: `turn ${lateSystem + 1} is a system turn after the conversation began`,
-    };
-  }
-  const dialogue = conversation.slice(firstOther);
-  const repeat = dialogue.findIndex((t, i) => i > 0 && dialogue[i - 1]?.role === t.role);
-  if (repeat >= 0) {
-    return {
-      rule: "turns_not_alternating",
-      detail: `turns ${firstOther + repeat} and ${firstOther + repeat + 1} are both from "${dialogue[repeat]?.role}"`,
-    };
-  }
+  const shape =
+    chatRules(conversation, new Set(["system", "user", "assistant"])) ?? leadingSystemRules(conversation);
+  if (shape) return shape;
   for (const [i, t] of conversation.entries()) {
     const reserved = bedrockReservedString(t.content);
     if (reserved) {
@@ -322,6 +336,56 @@ function bedrockRules(example: TrainingExample, withRejected = false): RuleViola
     };
   }
   return null;
+}
+
+/** System turns only first, then user and assistant in turn (Bedrock, Vertex). */
+function leadingSystemRules(conversation: readonly ChatTurn[]): RuleViolation | null {
+  const firstOther = conversation.findIndex((t) => t.role !== "system");
+  const lateSystem = conversation.findIndex((t, i) => i > firstOther && t.role === "system");
+  if (lateSystem >= 0) {
+    return {
+      rule: "system_not_leading",
+      detail: `turn ${lateSystem + 1} is a system turn after the conversation began`,
+    };
+  }
+  const dialogue = conversation.slice(firstOther);
+  const repeat = dialogue.findIndex((t, i) => i > 0 && dialogue[i - 1]?.role === t.role);
+  if (repeat >= 0) {
+    return {
+      rule: "turns_not_alternating",
+      detail: `turns ${firstOther + repeat} and ${firstOther + repeat + 1} are both from "${dialogue[repeat]?.role}"`,
+    };
+  }
+  return null;
+}
+
+/** Nova RFT: the chat rules, a leading system prompt, and no reserved string in the prompt. */
+function rftRules(example: TrainingExample): RuleViolation | null {
+  const conversation = conversationOf(example);
+  const general = chatRules(conversation, new Set(["system", "user", "assistant"]));
+  if (general) return general;
+  const firstOther = conversation.findIndex((t) => t.role !== "system");
+  if (conversation.some((t, i) => i > firstOther && t.role === "system")) {
+    return leadingSystemRules(conversation);
+  }
+  for (const [i, t] of example.prompt.entries()) {
+    const reserved = bedrockReservedString(t.content);
+    if (reserved) {
+      return {
+        rule: "bedrock_reserved_string",
+        detail: `turn ${i + 1} (${t.role}) contains "${reserved}", which Bedrock reserves`,
+      };
+    }
+  }
+  return null;
+}
+
+/** Vertex AI Gemini: the chat rules, the system prompt first, then user and model in turn. */
+function vertexRules(example: TrainingExample): RuleViolation | null {
+  const conversation = conversationOf(example);
+  return (
+    chatRules(conversation, new Set(["system", "user", "assistant"])) ?? leadingSystemRules(conversation)
+  );
 }
 
 /** Bedrock's shape of a conversation: system turns apart, every turn's text in blocks. */
@@ -465,6 +529,39 @@ export const FORMATS: Record<ExportFormat, FormatSpec> = {
         {
           recordId: recordId(example.candidateId, "bedrock-preference"),
           line: { ...head, messages: [...dialogue, candidates] },
+        },
+      ];
+    },
+  }),
+  "bedrock-rft": spec({
+    format: "bedrock-rft",
+    schema: BedrockRftLine,
+    pairs: false,
+    check: rftRules,
+    build: (example) => {
+      const id = recordId(example.candidateId, "bedrock-rft");
+      return [
+        { recordId: id, line: { id, messages: turns(example.prompt), reference_answer: example.chosen } },
+      ];
+    },
+  }),
+  "vertex-gemini": spec({
+    format: "vertex-gemini",
+    schema: VertexGeminiLine,
+    pairs: false,
+    check: vertexRules,
+    build: (example) => {
+      const system = example.prompt.filter((t) => t.role === "system").map((t) => ({ text: t.content }));
+      const contents = conversationOf(example)
+        .filter((t) => t.role !== "system")
+        .map((t) => ({ role: t.role === "assistant" ? "model" : "user", parts: [{ text: t.content }] }));
+      return [
+        {
+          recordId: recordId(example.candidateId, "vertex-gemini"),
+          line: {
+            ...(system.length > 0 ? { systemInstruction: { role: "system", parts: system } } : {}),
+            contents,
+          },
         },
       ];
     },

@@ -96,6 +96,13 @@ const NOVA_2_LITE_SFT: TrainerBound = {
   minimum: 200,
   unit: "samples",
 };
+/** The validator's bounds for Nova 2 Lite reinforcement fine-tuning. */
+const NOVA_2_LITE_RFT: TrainerBound = {
+  trainer: "Amazon Nova 2 Lite reinforcement fine-tuning on Bedrock",
+  minimum: 100,
+  maximum: 20_000,
+  unit: "samples",
+};
 const BEDROCK_PREFERENCE: TrainerBound = {
   trainer: "Amazon Bedrock preference tuning",
   minimum: 1_000,
@@ -110,6 +117,8 @@ export const TRAINER_BOUNDS: Readonly<Record<ExportFormat, readonly TrainerBound
   "trl-kto": [],
   "bedrock-conversation": [NOVA, NOVA_2_LITE_SFT],
   "bedrock-preference": [NOVA, BEDROCK_PREFERENCE],
+  "bedrock-rft": [NOVA_2_LITE_RFT],
+  "vertex-gemini": [],
   rag: [],
 };
 

@@ -15,6 +15,8 @@ export const EXPORT_FORMATS = [
   "trl-kto",
   "bedrock-conversation",
   "bedrock-preference",
+  "bedrock-rft",
+  "vertex-gemini",
   "rag",
 ] as const;
 export const ExportFormat = z.enum(EXPORT_FORMATS);

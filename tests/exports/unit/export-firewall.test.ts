@@ -21,6 +21,14 @@ import { expectationFor, reviewed, seededMix } from "../../support/export-fixtur
  * pair checks (blank or identical answers) come first, then Bedrock's trainer rules.
  */
 function expected(seeded: Parameters<typeof expectationFor>[0], format: ExportFormat) {
+  const bedrock = expectationFor(seeded, "bedrock-conversation");
+  const rule = typeof bedrock === "object" ? bedrock.rule : null;
+  // Nova RFT: Bedrock's reserved strings, but no alternation asked of the prompt.
+  if (format === "bedrock-rft") return rule === "turns_not_alternating" ? "exported" : bedrock;
+  // Vertex: Bedrock's shape of a conversation, without its reserved strings.
+  if (format === "vertex-gemini") {
+    return rule === "bedrock_reserved_string" ? expectationFor(seeded, "openai-sft") : bedrock;
+  }
   if (format !== "bedrock-preference") return expectationFor(seeded, format);
   const pair = expectationFor(seeded, "openai-preference");
   return pair === "exported" || typeof pair === "object"

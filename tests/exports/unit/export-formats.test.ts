@@ -76,6 +76,18 @@ describe("golden lines from one reviewed candidate (prompt P, answer B, correcti
     ]);
   });
 
+  it("bedrock-rft (Nova RFT): the record id, messages = P, reference_answer = C", () => {
+    expect(linesOf("bedrock-rft")).toEqual([
+      `{"id":"${recordId(KNOWN_CANDIDATE.id, "bedrock-rft")}","messages":${P},"reference_answer":"Answer: 27.5"}`,
+    ]);
+  });
+
+  it("vertex-gemini: systemInstruction apart, contents with user and model parts", () => {
+    expect(linesOf("vertex-gemini")).toEqual([
+      `{"systemInstruction":{"role":"system","parts":[{"text":"Solve the problem. End with 'Answer: <number>'."}]},"contents":[{"role":"user","parts":[{"text":"A train travels 55 km in 2 hours. What is its average speed in km/h?"}]},{"role":"model","parts":[{"text":"Answer: 27.5"}]}]}`,
+    ]);
+  });
+
   it("rag: C as a document with its metadata, and a Bedrock Knowledge Bases sidecar", () => {
     expect(linesOf("rag")).toEqual([
       `{"id":"246b89001b78f8fae265bac2f0a44be5","text":"Answer: 27.5","metadata":{"candidate_id":"2026-04-07-143022-0000007","question":"A train travels 55 km in 2 hours. What is its average speed in km/h?","source":"benchmark","task_type":"math","model":"Qwen2.5-3B","failure_category":"wrong_answer","captured_at":"2026-04-07T14:31:00.000Z","run_id":"2026-04-07-143022"}}`,
@@ -117,6 +129,8 @@ describe("golden lines from one reviewed candidate (prompt P, answer B, correcti
       "trl-kto",
       "bedrock-conversation",
       "bedrock-preference",
+      "bedrock-rft",
+      "vertex-gemini",
       "rag",
     ]);
   });

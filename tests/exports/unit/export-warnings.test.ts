@@ -55,3 +55,15 @@ describe("manifest warnings: each trainer's bounds, on the formats that trainer 
     expect(trainerWarnings("trl-sft", { exported: 100 }, { trl_sft_style: "prompt_completion" })).toEqual([]);
   });
 });
+
+describe("Nova RFT's bounds", () => {
+  it("warns below 100 and above 20,000 samples (Nova 2 Lite RFT, as AWS's validator bounds it)", () => {
+    expect(codes(trainerWarnings("bedrock-rft", { exported: 99 }))).toEqual([
+      "below_trainer_minimum:Amazon Nova 2 Lite reinforcement fine-tuning on Bedrock",
+    ]);
+    expect(trainerWarnings("bedrock-rft", { exported: 100 })).toEqual([]);
+    expect(codes(trainerWarnings("bedrock-rft", { exported: 20_001 }))).toEqual([
+      "above_trainer_maximum:Amazon Nova 2 Lite reinforcement fine-tuning on Bedrock",
+    ]);
+  });
+});
