@@ -27,7 +27,13 @@ export const EXPIRED_READ = 4;
 
 const filterValue = z.string().trim().min(1).max(512).optional();
 
-/** `POST /api/sft/next`: the queue's filters, and how long to hold the candidate. */
+/** The most ids a `next` call may pass over (`skip`): each widens what the call reads by one. */
+export const MAX_SKIP = 50;
+
+/**
+ * `POST /api/sft/next`: the queue's filters, how long to hold the candidate, and the candidates
+ * the caller skipped (released), which it is not handed again while they wait for someone else.
+ */
 export const NextRequest = z.object({
   model: filterValue,
   task_type: filterValue,
@@ -39,6 +45,7 @@ export const NextRequest = z.object({
     .min(MIN_LEASE_SECONDS)
     .max(MAX_LEASE_SECONDS)
     .default(DEFAULT_LEASE_SECONDS),
+  skip: z.array(z.string().min(1).max(512)).max(MAX_SKIP).default([]),
 });
 export type NextRequest = z.output<typeof NextRequest>;
 

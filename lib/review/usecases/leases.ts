@@ -31,7 +31,7 @@ export interface NextReply {
  * Takes the next candidate nobody holds for `actor`: first a candidate whose lease expired
  * (earliest expiry first) that passes the filters, else the oldest unleased one of the queue as
  * `GET /api/sft/queue` lists it. Each take is a conditional write; when another reviewer wins
- * the race for a candidate, another of the oldest few is tried, at most `MAX_CLAIM_ATTEMPTS`
+ * the race for a candidate, another of the oldest few is tried (never one the caller skipped), at most `MAX_CLAIM_ATTEMPTS`
  * times, after which the call ends with a 409 to be retried. Expired leases the filters leave out go back to
  * the queue on the way, so no candidate stays out of it for longer than its lease. Reads and
  * writes are bounded per call, whatever the size of the queue and however many are leased.
@@ -41,9 +41,11 @@ export async function nextCandidate(deps: LeaseDeps, request: NextRequest, actor
   const now = at.toISOString();
   const lease = planLease(actor, at, request.lease_seconds);
   const filters = nextFilters(request);
+  const skipped = new Set(request.skip);
   let attempts = 0;
 
   for (const item of await deps.leases.expired(now, EXPIRED_READ)) {
+    if (skipped.has(item.id)) continue;
     if (!matchesFilters(item, filters)) {
       await deps.leases.expire(item, now);
       continue;
@@ -59,9 +61,10 @@ export async function nextCandidate(deps: LeaseDeps, request: NextRequest, actor
   // A batch tried out is read afresh from the queue's start: what was lost is no longer in it.
   const random = deps.random ?? Math.random;
   while (attempts < MAX_CLAIM_ATTEMPTS) {
-    const items = await deps.leases.queued(filters, CLAIM_BATCH);
-    if (items.length === 0) return { candidate: null, lease: null };
-    const untried = [...items];
+    // Read past the skipped ones, so a full batch of others is there when the queue has them.
+    const read = await deps.leases.queued(filters, CLAIM_BATCH + skipped.size);
+    const untried = read.filter((item) => !skipped.has(item.id));
+    if (untried.length === 0) return { candidate: null, lease: null };
     while (untried.length > 0 && attempts < MAX_CLAIM_ATTEMPTS) {
       const pick = attempts === 0 ? 0 : Math.floor(random() * untried.length);
       const [item] = untried.splice(pick, 1);

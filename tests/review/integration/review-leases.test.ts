@@ -206,6 +206,22 @@ describe("a leased candidate", () => {
   });
 });
 
+describe("a skip", () => {
+  it("releases the candidate for others, and next passes over what the caller skipped", async () => {
+    const RUN = "2026-02-05-skip";
+    await seed(RUN, 3, START + 2 * 86_400_000);
+    const first = await ana("POST", "/api/sft/next", { body: { run_id: RUN } });
+    expect(first.body.candidate.id).toBe(idOf(RUN, 0));
+    expect((await ana("POST", "/api/sft/release", { body: { id: idOf(RUN, 0) } })).status).toBe(200);
+
+    const passedOver = await ana("POST", "/api/sft/next", { body: { run_id: RUN, skip: [idOf(RUN, 0)] } });
+    expect(passedOver.body.candidate.id).toBe(idOf(RUN, 1));
+    expect((await bo("POST", "/api/sft/next", { body: { run_id: RUN } })).body.candidate.id).toBe(
+      idOf(RUN, 0),
+    );
+  });
+});
+
 describe("an expired lease", () => {
   it("is reclaimed by the next call of anyone, before the queue's oldest", async () => {
     const RUN = "2026-02-03-expiry";

@@ -192,6 +192,24 @@ describe("nextCandidate", () => {
     expect(leases.stolen.size).toBe(5);
   });
 
+  it("passes over the candidates the caller skipped, leaving them for others", async () => {
+    const { deps, store } = world(3);
+    const skipping = NextRequest.parse({ skip: ["c0", "c1"] });
+    expect((await nextCandidate(deps, skipping, ANA)).candidate?.id).toBe("c2");
+    expect(store.candidates.get("c0")?.lease_holder).toBeUndefined();
+    expect(await nextCandidate(deps, skipping, ANA)).toEqual({ candidate: null, lease: null });
+    expect((await nextCandidate(deps, defaults, BO)).candidate?.id).toBe("c0");
+    expect(NextRequest.safeParse({ skip: Array.from({ length: 51 }, (_, i) => `c${i}`) }).success).toBe(
+      false,
+    );
+  });
+
+  it("after a lost race tries a random one of the oldest few, not the next in line", async () => {
+    const { deps, leases } = world(10);
+    leases.stolen.add("c0");
+    expect((await nextCandidate({ ...deps, random: () => 0.99 }, defaults, ANA)).candidate?.id).toBe("c9");
+  });
+
   it("answers no candidate once everything is held or decided", async () => {
     const { deps } = world(2);
     await nextCandidate(deps, defaults, ANA);
