@@ -42,8 +42,8 @@ export function fakeApi(items: Candidate[], options: { staleQueue?: boolean } = 
   const decided = new Map<string, Candidate>();
   const leased = new Set<string>();
   const api = {
-    next: vi.fn(async (): Promise<NextReply> => {
-      const candidate = queue.find((item) => !leased.has(item.id)) ?? null;
+    next: vi.fn(async (skip: readonly string[] = []): Promise<NextReply> => {
+      const candidate = queue.find((item) => !leased.has(item.id) && !skip.includes(item.id)) ?? null;
       if (!candidate) return { candidate: null, lease: null };
       leased.add(candidate.id);
       return {

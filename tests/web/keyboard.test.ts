@@ -15,6 +15,7 @@ describe("shortcutFor", () => {
     ["C", "correct"],
     ["d", "discard"],
     ["f", "flag"],
+    ["s", "skip"],
     ["u", "undo"],
     ["?", "help"],
     ["x", null],

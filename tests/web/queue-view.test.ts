@@ -219,6 +219,20 @@ describe("QueueView by keyboard", () => {
     expect([...leased]).toEqual(["run-002", "run-003"]);
   });
 
+  it("S skips: the lease goes back, the next card shows, and the skipped one is not handed out here again", async () => {
+    const { api, session, leased } = await view();
+    press("s");
+    await settle();
+
+    expect(api.release).toHaveBeenCalledWith("run-001");
+    expect(api.submit).not.toHaveBeenCalled();
+    expect(currentId()).toBe("run-002");
+    expect(api.next).toHaveBeenLastCalledWith(["run-001"]);
+    expect([...leased]).toEqual(["run-002", "run-003"]);
+    expect(session.state.notice?.text).toContain("Skipped run-001");
+    expect(session.state.remaining).toBe(3);
+  });
+
   it("gives back what it held on a refresh, so those candidates come back in their place", async () => {
     const { api, session, leased } = await view([candidate(1), candidate(2), candidate(3)]);
     expect([...leased]).toEqual(["run-001", "run-002"]);

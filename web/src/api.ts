@@ -117,9 +117,9 @@ export function createApi(options: ApiOptions) {
       if (query.cursor) params.set("cursor", query.cursor);
       return request<QueuePage>("GET", `/api/sft/queue?${params}`, undefined, signal);
     },
-    /** Leases the next candidate nobody holds to this reviewer. */
-    next() {
-      return request<NextReply>("POST", "/api/sft/next", {});
+    /** Leases the next candidate nobody holds to this reviewer, passing over the ones it skipped. */
+    next(skip: readonly string[] = []) {
+      return request<NextReply>("POST", "/api/sft/next", skip.length > 0 ? { skip } : {});
     },
     /** Gives a leased candidate back to the queue. */
     release(id: string) {

@@ -7,6 +7,7 @@ export type Shortcut =
   | { readonly kind: "correct" }
   | { readonly kind: "discard" }
   | { readonly kind: "flag" }
+  | { readonly kind: "skip" }
   | { readonly kind: "undo" }
   | { readonly kind: "help" }
   | { readonly kind: "cancel" }
@@ -62,6 +63,7 @@ export function shortcutFor(event: KeyInput, mode: ReviewMode): Shortcut | null 
       if (key === "c") return { kind: "correct" };
       if (key === "d") return { kind: "discard" };
       if (key === "f") return { kind: "flag" };
+      if (key === "s") return { kind: "skip" };
       if (key === "u") return { kind: "undo" };
       if (key === "?") return { kind: "help" };
       return null;
@@ -93,6 +95,7 @@ export const SHORTCUTS: readonly { keys: string; what: string }[] = [
   { keys: "F", what: "Flag the model's answer (asks to confirm)" },
   { keys: "1 – 6", what: "Pick a failure category while confirming" },
   { keys: "Enter", what: "Confirm a discard or flag" },
+  { keys: "S", what: "Skip: leave the candidate to another reviewer" },
   { keys: "U", what: "Undo the last decision" },
   { keys: "Esc", what: "Cancel the editor, the confirmation or this help" },
   { keys: "?", what: "Show or hide this help" },

@@ -10,6 +10,8 @@ import type { Candidate, FailureCategory, ReviewAction, ReviewStats } from "./ty
 const AHEAD = 2;
 /** Where the ids of the candidates this tab holds are kept, so a refresh can give them back. */
 export const HELD_KEY = "flywheel.held";
+/** Skipped candidates `next` is told to pass over: the most recent ones (the API takes 50). */
+const MAX_SKIPPED = 50;
 const MAX_UNDO = 20;
 
 export interface UndoEntry {
@@ -79,6 +81,8 @@ export function createReviewSession(api: ReviewApi, storage: HeldStore | null = 
     state.notice = { kind, text, undoable, seq: ++seq };
   };
 
+  /** Candidates skipped here, most recent last: `next` passes over them, others may take them. */
+  const skipped: string[] = [];
   /** The ids this tab holds a lease on, as stored for the next load of the page. */
   const held = new Set<string>(readHeld());
 
@@ -139,7 +143,7 @@ export function createReviewSession(api: ReviewApi, storage: HeldStore | null = 
   /** Claims candidates through `next` until this tab holds `AHEAD` (bounded: a few calls at a time). */
   async function topUp(token = loadToken): Promise<void> {
     for (let calls = 0; calls < 5 && !state.exhausted && state.items.length < AHEAD; calls++) {
-      const { candidate } = await api.next();
+      const { candidate } = await api.next(skipped);
       if (candidate) hold(candidate.id);
       if (token !== loadToken) return;
       if (!candidate) {
@@ -213,6 +217,33 @@ export function createReviewSession(api: ReviewApi, storage: HeldStore | null = 
     return { ok: true };
   }
 
+  /**
+   * Passes on a candidate: its lease is released, so it waits in the queue in its place for
+   * another reviewer, and this tab is not handed it again.
+   */
+  async function skip(candidate: Candidate): Promise<boolean> {
+    if (state.busy) return false;
+    state.busy = true;
+    try {
+      await api.release(candidate.id);
+    } catch (error) {
+      // 409/404: no longer ours (its lease expired and someone took it, or it is gone): skip all the same.
+      if (!(error instanceof ApiError && (error.status === 409 || error.status === 404))) {
+        notify("error", `Could not skip: ${describeError(error)}`);
+        return false;
+      }
+    } finally {
+      state.busy = false;
+    }
+    letGo(candidate.id);
+    skipped.push(candidate.id);
+    if (skipped.length > MAX_SKIPPED) skipped.shift();
+    state.items = state.items.filter((item) => item.id !== candidate.id);
+    notify("done", `Skipped ${candidate.id}: it waits for another reviewer`);
+    void refill();
+    return true;
+  }
+
   /** Takes back the latest decision made here; the candidate comes back at the front. */
   async function undo(): Promise<boolean> {
     const entry = state.undoStack.at(-1);
@@ -248,6 +279,7 @@ export function createReviewSession(api: ReviewApi, storage: HeldStore | null = 
     load,
     refreshStats,
     decide,
+    skip,
     undo,
     dismissNotice: () => {
       state.notice = null;
