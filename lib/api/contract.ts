@@ -8,6 +8,7 @@ import {
   type RouteAccess,
   scopeName,
 } from "../common/http/access.ts";
+import { ProfileInput } from "../eval/domain/eval-profile.ts";
 import {
   CandidateFromMessageInput,
   FeedbackInput,
@@ -274,6 +275,18 @@ export const API_CONTRACT = {
     summary: "Eval stats",
     query: StatsQuery,
     responses: { 200: Documented("docs/eval.md") },
+  },
+  "POST /api/eval/profiles": {
+    summary: "Record or replace a chat product's profile, which the judge reads",
+    body: ProfileInput,
+    responses: {
+      201: z.looseObject({ id: z.string(), description: z.string() }),
+      200: z.looseObject({ id: z.string(), description: z.string() }),
+    },
+  },
+  "GET /api/eval/profiles": {
+    summary: "The profile registry",
+    responses: { 200: z.looseObject({ profiles: z.array(z.looseObject({ id: z.string() })) }) },
   },
 } as const satisfies Record<DeclaredRoute, RouteContract>;
 

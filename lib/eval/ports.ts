@@ -1,4 +1,5 @@
 import type { Candidate } from "../common/domain/candidate.ts";
+import type { EvalProfile } from "./domain/eval-profile.ts";
 import type {
   EvalStatus,
   Evaluation,
@@ -52,6 +53,14 @@ export interface EvalSessionStore {
   ): Promise<{ sessions: SessionSummary[]; hasMore: boolean }>;
   /** Latest scores of the sessions evaluated under `current`, active at or after `since`. */
   statsSamples(since: string, current: JudgeVersions): Promise<StatsSample[]>;
+}
+
+/** The optional registry of chat products' profiles. */
+export interface EvalProfileStore {
+  /** Creates or replaces a profile. */
+  put(profile: EvalProfile): Promise<{ created: boolean }>;
+  get(id: string): Promise<EvalProfile | null>;
+  list(): Promise<EvalProfile[]>;
 }
 
 /** Stores new candidates once each (the review queue's insert, with its counters). */

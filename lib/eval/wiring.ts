@@ -5,6 +5,7 @@ import { CandidateTable } from "../common/adapters/candidate-table.ts";
 import { S3Bodies } from "../common/adapters/s3-objects.ts";
 import type { EvalApiConfig, JudgeConfig } from "../common/config.ts";
 import { BedrockConverseJudge } from "./adapters/bedrock-judge.ts";
+import { EvalProfileTable } from "./adapters/eval-profile-table.ts";
 import { EvalSessionIndex } from "./adapters/eval-session-index.ts";
 import { EvalSessionTable } from "./adapters/eval-session-table.ts";
 import { secretApiKey, staticApiKey } from "./adapters/judge-api-key.ts";
@@ -28,17 +29,19 @@ function evalStores(clients: AwsClients, names: { tableName: string; bucket: str
     ),
     runs: new JudgeRunTable(clients.dynamodb, names.tableName, index),
     candidates: new CandidateTable(clients.dynamodb, names.tableName, new S3Bodies(clients.s3, names.bucket)),
+    profiles: new EvalProfileTable(clients.dynamodb, names.tableName),
   };
 }
 
 /** What the eval routes call. */
 export function evalApiDeps(clients: AwsClients, config: EvalApiConfig): EvalRouteDeps {
-  const { sessions, runs, candidates } = evalStores(clients, {
+  const { sessions, runs, candidates, profiles } = evalStores(clients, {
     tableName: config.TABLE_NAME,
     bucket: config.BUCKET_NAME,
   });
   return {
     sessions: { sessions, candidates },
+    profiles: { profiles },
     runs: {
       runs,
       sessions,

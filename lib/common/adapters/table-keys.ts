@@ -32,6 +32,7 @@ export const keys = {
   }),
   /** The judge/rubric version pairs any evaluation was made with: the overview's partitions. */
   evalVersions: () => ({ [TABLE.partitionKey]: "EVAL", [TABLE.sortKey]: "VERSIONS" }),
+  evalProfile: (id: string) => ({ [TABLE.partitionKey]: "EVAL", [TABLE.sortKey]: `PROFILE#${id}` }),
   judgeRun: (runId: string) => ({ [TABLE.partitionKey]: `JUDGERUN#${runId}`, [TABLE.sortKey]: "RUN" }),
   exportJob: (exportId: string) => ({
     [TABLE.partitionKey]: `EXPORT#${exportId}`,

@@ -108,6 +108,8 @@ export const ROUTE_ACCESS = {
   "GET /api/eval/run/:id": SCOPES.evalRead,
   "GET /api/eval/runs": SCOPES.evalRead,
   "GET /api/eval/stats": SCOPES.evalRead,
+  "POST /api/eval/profiles": SCOPES.evalWrite,
+  "GET /api/eval/profiles": SCOPES.evalRead,
 } as const satisfies Record<RouteKey, RouteAccess>;
 export type DeclaredRoute = keyof typeof ROUTE_ACCESS;
 

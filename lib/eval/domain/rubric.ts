@@ -3,9 +3,10 @@ import { z } from "zod";
 /**
  * The judge's rubric. Bump `RUBRIC_VERSION` when an axis or its guidance changes and
  * `JUDGE_VERSION` when the prompts, the experts or the aggregation change: every evaluation
- * made under other versions then reads as `stale`.
+ * made under other versions then reads as `stale`. `rubric-2`: the judge reads the users' likes
+ * and dislikes of each message and the product's profile, as the session eval API's judge did.
  */
-export const RUBRIC_VERSION = "rubric-1";
+export const RUBRIC_VERSION = "rubric-2";
 export const JUDGE_VERSION = "judge-1";
 
 export interface JudgeVersions {
@@ -117,8 +118,41 @@ export interface ChatTurn {
 /** A conversation longer than this many characters is shown with its middle left out. */
 export const MAX_TRANSCRIPT_CHARS = 120_000;
 
-export function transcriptOf(messages: readonly { role: string; content: string }[]): string {
-  const text = messages.map((m, i) => `[${i}] ${m.role}:\n${m.content}`).join("\n\n");
+/** What the judge is told beside the conversation: the users' ratings and the product's profile. */
+export interface JudgeContext {
+  readonly feedback?: readonly { message_index: number; rating: 1 | -1; comment?: string | null }[];
+  readonly profile?: { readonly id: string; readonly name?: string; readonly description: string } | null;
+}
+
+const MAX_FEEDBACK_COMMENTS = 3;
+const MAX_COMMENT_CHARS = 300;
+
+/** One line under a rated message: its likes, dislikes and a few of the users' comments. */
+function feedbackNote(ratings: NonNullable<JudgeContext["feedback"]>): string | null {
+  if (ratings.length === 0) return null;
+  const likes = ratings.filter((r) => r.rating === 1).length;
+  const dislikes = ratings.length - likes;
+  const comments = ratings
+    .filter((r) => r.comment?.trim())
+    .slice(0, MAX_FEEDBACK_COMMENTS)
+    .map(
+      (r) =>
+        `${r.rating === 1 ? "liked" : "disliked"}: "${(r.comment ?? "").trim().slice(0, MAX_COMMENT_CHARS)}"`,
+    );
+  const counts = `${likes} like${likes === 1 ? "" : "s"}, ${dislikes} dislike${dislikes === 1 ? "" : "s"}`;
+  return `(user feedback on this message: ${counts}${comments.length > 0 ? `; ${comments.join("; ")}` : ""})`;
+}
+
+export function transcriptOf(
+  messages: readonly { role: string; content: string }[],
+  feedback: JudgeContext["feedback"] = [],
+): string {
+  const text = messages
+    .map((m, i) => {
+      const note = feedbackNote(feedback.filter((f) => f.message_index === i));
+      return `[${i}] ${m.role}:\n${m.content}${note ? `\n${note}` : ""}`;
+    })
+    .join("\n\n");
   if (text.length <= MAX_TRANSCRIPT_CHARS) return text;
   const half = MAX_TRANSCRIPT_CHARS / 2;
   return `${text.slice(0, half)}\n\n[… ${text.length - MAX_TRANSCRIPT_CHARS} characters left out …]\n\n${text.slice(-half)}`;
@@ -128,15 +162,32 @@ const OUTPUT_SHAPE = `{"scores": {${AXES.map((axis) =>
   (OPTIONAL_AXES as readonly string[]).includes(axis) ? `"${axis}": <0-100 or null>` : `"${axis}": <0-100>`,
 ).join(", ")}}, "comment": "<two to five sentences>"}`;
 
-/** The first request to one expert about one session. */
-export function expertPrompt(expert: Expert, messages: readonly { role: string; content: string }[]) {
+const EVIDENCE_GUIDANCE =
+  "Users may have liked or disliked messages; their feedback is shown under the message it is " +
+  "about. Treat it as evidence of how the answer landed, not as a verdict: a disliked answer " +
+  "that was right still scores well, a liked one that was wrong does not. When the product's " +
+  "profile is given, judge the assistant against what that product is for.";
+
+/** The first request to one expert about one session, with its users' feedback and profile. */
+export function expertPrompt(
+  expert: Expert,
+  messages: readonly { role: string; content: string }[],
+  context: JudgeContext = {},
+) {
   const rubric = AXES.map((axis) => `- ${axis}: ${AXIS_GUIDANCE[axis]}`).join("\n");
   const system =
     `${expert.focus}\n\nScore the conversation on every axis of this rubric (${RUBRIC_VERSION}):\n${rubric}\n\n` +
+    `${EVIDENCE_GUIDANCE}\n\n` +
     `Answer with one JSON object and nothing else, exactly of this shape:\n${OUTPUT_SHAPE}`;
+  const profile = context.profile
+    ? `Product profile "${context.profile.name || context.profile.id}":\n${context.profile.description}\n\n`
+    : "";
   return [
     { role: "system", content: system },
-    { role: "user", content: `Conversation to evaluate:\n\n${transcriptOf(messages)}` },
+    {
+      role: "user",
+      content: `${profile}Conversation to evaluate:\n\n${transcriptOf(messages, context.feedback)}`,
+    },
   ] satisfies ChatTurn[];
 }
 

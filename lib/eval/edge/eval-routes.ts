@@ -4,6 +4,7 @@ import { type ReviewerAuthenticator, reviewerOf } from "../../common/http/auth.t
 import { jsonReply } from "../../common/http/reply.ts";
 import { parseJsonBody, parseQuery, pathId } from "../../common/http/request.ts";
 import { guardedRoutes } from "../../common/http/routes.ts";
+import { ProfileInput } from "../domain/eval-profile.ts";
 import {
   CandidateFromMessageInput,
   FeedbackInput,
@@ -13,6 +14,7 @@ import {
 } from "../domain/eval-session.ts";
 import { StatsQuery } from "../domain/eval-stats.ts";
 import { JudgeRunRequest, RunsQuery } from "../domain/judge-run.ts";
+import { type EvalProfileDeps, listProfiles, putProfile } from "../usecases/eval-profiles.ts";
 import {
   candidateFromMessage,
   type EvalSessionDeps,
@@ -29,6 +31,7 @@ import { type JudgeRunDeps, judgeRun, judgeRuns, startJudgeRun } from "../usecas
 export interface EvalRouteDeps {
   readonly sessions: EvalSessionDeps;
   readonly runs: JudgeRunDeps;
+  readonly profiles: EvalProfileDeps;
 }
 
 const json = (value: unknown) => value as HandlerResponse;
@@ -91,6 +94,15 @@ export function registerEvalRoutes(
   routes.get("/api/eval/runs", async ({ req }) =>
     json(await judgeRuns(deps.runs, parseQuery(req, RunsQuery).limit)),
   );
+
+  // The optional profile registry the judge reads, as the session eval API had it.
+  routes.post("/api/eval/profiles", async (reqCtx) => {
+    const input = await parseJsonBody(reqCtx.req, ProfileInput);
+    const { created, profile } = await putProfile(deps.profiles, input, reviewerOf(reqCtx));
+    return jsonReply(created ? 201 : 200, profile);
+  });
+
+  routes.get("/api/eval/profiles", async () => json(await listProfiles(deps.profiles)));
 
   routes.get("/api/eval/stats", async ({ req }) =>
     json(await evalStats(deps.sessions, parseQuery(req, StatsQuery))),

@@ -9,9 +9,10 @@ import {
   type Expert,
   type ExpertVerdict,
   expertPrompt,
+  type JudgeContext,
   parseVerdict,
 } from "../domain/rubric.ts";
-import type { JudgeRunStore } from "../ports.ts";
+import type { EvalProfileStore, JudgeRunStore } from "../ports.ts";
 import { JudgeBackendError, type JudgeModel, JudgeNotConfiguredError, JudgeOutputError } from "../ports.ts";
 import { candidatesFromDislikes, type EvalSessionDeps } from "./eval-sessions.ts";
 
@@ -24,8 +25,9 @@ export async function askExpert(
   model: string,
   expert: Expert,
   messages: readonly SessionMessage[],
+  context: JudgeContext = {},
 ): Promise<ExpertVerdict> {
-  const turns = expertPrompt(expert, messages);
+  const turns = expertPrompt(expert, messages, context);
   const first = await judge.complete(model, turns);
   const parsed = parseVerdict(first);
   if (parsed.ok) return { expert: expert.name, ...parsed.verdict };
@@ -41,10 +43,11 @@ export async function judgeConversation(
   model: string,
   messages: readonly SessionMessage[],
   experts: readonly Expert[] = EXPERTS,
+  context: JudgeContext = {},
 ): Promise<{ scores: AxisScores; experts: ExpertVerdict[] }> {
   // Settle all before failing, so no request is left running after the session is recorded.
   const settled = await Promise.allSettled(
-    experts.map((expert) => askExpert(judge, model, expert, messages)),
+    experts.map((expert) => askExpert(judge, model, expert, messages, context)),
   );
   const failure = settled.find((result) => result.status === "rejected");
   if (failure) throw failure.reason;
@@ -54,6 +57,8 @@ export async function judgeConversation(
 
 export interface JudgeSessionDeps extends EvalSessionDeps {
   readonly runs: JudgeRunStore;
+  /** The profile registry; without it (or without the session's profile) the judge reads none. */
+  readonly profiles?: EvalProfileStore;
   readonly judges: Partial<Record<JudgeBackend, JudgeModel>>;
 }
 
@@ -98,7 +103,11 @@ export async function judgeSession(deps: JudgeSessionDeps, message: JudgeMessage
     try {
       const judge = deps.judges[run.backend];
       if (!judge) throw new JudgeNotConfiguredError(`no judge is configured for backend '${run.backend}'`);
-      const verdict = await judgeConversation(judge, run.model, messages);
+      const [feedback, profile] = await Promise.all([
+        deps.sessions.feedback(summary.id),
+        deps.profiles ? deps.profiles.get(summary.profile_id) : null,
+      ]);
+      const verdict = await judgeConversation(judge, run.model, messages, EXPERTS, { feedback, profile });
       const evaluation: Evaluation = {
         session_id: summary.id,
         run_id: run.id,

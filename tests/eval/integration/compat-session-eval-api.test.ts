@@ -171,6 +171,19 @@ describe("the session eval API's clients, unchanged", () => {
     });
   });
 
+  it("POST /api/eval/profiles registers a profile for the judge (201, then 200 when replaced)", async () => {
+    const body = { id: "support-bot", name: "Support", description: "Settles billing questions." };
+    expect(await call("POST", "/api/eval/profiles", { body })).toMatchObject({ status: 201, body });
+    const replaced = await call("POST", "/api/eval/profiles", {
+      body: { ...body, description: "Settles billing questions end to end." },
+    });
+    expect(replaced.status).toBe(200);
+    expect((await call("GET", "/api/eval/profiles")).body.profiles).toEqual([
+      expect.objectContaining({ id: "support-bot", description: "Settles billing questions end to end." }),
+    ]);
+    expect((await call("POST", "/api/eval/profiles", { body: { id: "x" } })).status).toBe(422);
+  });
+
   it("POST /api/eval/run {} starts a run of the unevaluated sessions on the default model and backend", async () => {
     const started = await call("POST", "/api/eval/run", { body: {} });
 
@@ -212,6 +225,17 @@ describe("the session eval API's clients, unchanged", () => {
     // Every call went to the Ollama endpoint, with the default model.
     expect(ollama.requests.length).toBe(2 * 3);
     expect(new Set(ollama.requests.map((r) => r.model))).toEqual(new Set(["llama3.1"]));
+    // As the old judge did, it read each message's feedback and the session's profile.
+    const aboutOld1 = ollama.requests
+      .map((r) => r.messages.find((m) => m.role === "user")?.content ?? "")
+      .filter((text) => text.includes("1 like, 0 dislikes"));
+    expect(aboutOld1).toHaveLength(3);
+    for (const text of aboutOld1) {
+      expect(text).toContain("Settles billing questions end to end.");
+      expect(text).toContain(
+        "[1] assistant:\nI can't help with billing.\n(user feedback on this message: 0 likes, 1 dislike)",
+      );
+    }
   });
 
   it("lists the evaluated sessions with their latest evaluation in the old fields, rounded", async () => {

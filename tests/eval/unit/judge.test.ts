@@ -11,8 +11,10 @@ import {
   type ChatTurn,
   CURRENT_VERSIONS,
   EXPERTS,
+  expertPrompt,
   type JudgeScores,
   parseVerdict,
+  RUBRIC_VERSION,
 } from "../../../lib/eval/domain/rubric.ts";
 import { createJudgeRecordHandler } from "../../../lib/eval/edge/judge-records.ts";
 import type { CandidateInserter, EvalSessionStore, JudgeRunStore } from "../../../lib/eval/ports.ts";
@@ -322,5 +324,38 @@ describe("the judge API key secret", () => {
     expect(keyFromSecret('{"api_key": "sk-json"}')).toBe("sk-json");
     expect(keyFromSecret("{not json")).toBe("{not json");
     expect(() => keyFromSecret('{"key": "sk"}')).toThrow("api_key");
+  });
+});
+
+describe("the judge's prompt (rubric-2): the users' feedback and the product's profile", () => {
+  const messages = [
+    { role: "user", content: "Refund order 8812?" },
+    { role: "assistant", content: "I can't help with billing." },
+  ];
+
+  it("shows each rated message's likes, dislikes and comments under it, and the profile above", () => {
+    const [system, user] = expertPrompt(EXPERTS[0] as (typeof EXPERTS)[0], messages, {
+      feedback: [
+        { message_index: 1, rating: -1, comment: "useless" },
+        { message_index: 1, rating: -1, comment: null },
+        { message_index: 1, rating: 1 },
+      ],
+      profile: { id: "support-bot", name: "Support", description: "Resolves billing issues end to end." },
+    });
+    expect(RUBRIC_VERSION).toBe("rubric-2");
+    expect(system?.content).toContain(`(${RUBRIC_VERSION})`);
+    expect(system?.content).toContain("not as a verdict");
+    expect(user?.content).toMatch(/^Product profile "Support":\nResolves billing issues end to end\.\n\n/);
+    expect(user?.content).toContain(
+      '[1] assistant:\nI can\'t help with billing.\n(user feedback on this message: 1 like, 2 dislikes; disliked: "useless")',
+    );
+    expect(user?.content).not.toContain("[0] user:\nRefund order 8812?\n(");
+  });
+
+  it("reads the transcript alone when there is neither feedback nor a profile", () => {
+    const [, user] = expertPrompt(EXPERTS[0] as (typeof EXPERTS)[0], messages);
+    expect(user?.content).toBe(
+      "Conversation to evaluate:\n\n[0] user:\nRefund order 8812?\n\n[1] assistant:\nI can't help with billing.",
+    );
   });
 });
