@@ -75,16 +75,16 @@ beforeAll(async () => {
 });
 
 describe("POST /api/sft/next with concurrent reviewers", () => {
-  it("hands 8 reviewers taking 25 each 200 distinct candidates from the head of the queue, with no 409 on submit", async () => {
+  it("hands 8 reviewers taking 50 each 400 distinct candidates from the head of the queue, with no 409 on submit", async () => {
     const RUN = "2026-02-01-race";
-    await seed(RUN, 230);
+    await seed(RUN, 430);
     const taken: string[][] = Array.from({ length: 8 }, () => []);
     const failures: unknown[] = [];
 
     await Promise.all(
       taken.map(async (mine, r) => {
         const call = as(10 + r);
-        for (let i = 0; i < 25; i++) {
+        for (let i = 0; i < 50; i++) {
           const next = await call("POST", "/api/sft/next", { body: { run_id: RUN } });
           if (next.status !== 200 || !next.body.candidate) {
             failures.push(next);
@@ -102,13 +102,13 @@ describe("POST /api/sft/next with concurrent reviewers", () => {
 
     expect(failures).toEqual([]);
     const all = taken.flat();
-    expect(all).toHaveLength(200);
-    expect(new Set(all).size).toBe(200);
+    expect(all).toHaveLength(400);
+    expect(new Set(all).size).toBe(400);
     // Each next took one of the oldest few free candidates: nothing much younger was taken.
-    expect(all.filter((id) => id >= idOf(RUN, 200 + CLAIM_BATCH))).toEqual([]);
+    expect(all.filter((id) => id >= idOf(RUN, 400 + CLAIM_BATCH))).toEqual([]);
     expect(await leasedCandidates(aws)).toEqual([]);
     expect(await reviewStateCountersStored(aws)).toEqual(await recount(aws));
-  }, 120_000);
+  }, 300_000);
 });
 
 describe("a leased candidate", () => {
