@@ -80,6 +80,12 @@ describe("Avocet's review clients, unchanged", () => {
     expect(reply.body.items[0]).toMatchObject({ id: `${RUN}-00000`, status: "needs_review" });
   });
 
+  it("GET /api/sft/queue without a query: Avocet's defaults, page 1 of 20", async () => {
+    const reply = await api("GET", "/api/sft/queue");
+    expect(reply.body).toMatchObject({ page: 1, per_page: 20, total: 5 });
+    expect(reply.body.items).toHaveLength(5);
+  });
+
   it("POST /api/sft/submit and /api/sft/undo answer {ok: true}; 404, 409 and 422 as Avocet did", async () => {
     const id = `${RUN}-00000`;
     const submit = (body: unknown) => api("POST", "/api/sft/submit", { body });
