@@ -526,6 +526,21 @@ describe("permissions as the template grants them", () => {
     }
   });
 
+  it("fails a function whose Handler names no export of its bundle, or a file it does not have", async () => {
+    const ingest = consumer("corrections");
+    for (const [handler, errorType] of [
+      ["index.main", "Runtime.HandlerNotFound"],
+      ["handler.handler", "Runtime.ImportModuleError"],
+    ] as const) {
+      const failed = await deployment.start({ ...ingest, handler }).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(failed).toBeInstanceOf(InvocationError);
+      expect((failed as InvocationError).error.errorType).toBe(errorType);
+    }
+  });
+
   it("fails a bundle whose environment variable the template names differently", async () => {
     const ingest = consumer("corrections");
     const copy = withRenamedVariable(deployment.stack.template, ingest, "TABLE_NAME", "TABLE");
