@@ -3,6 +3,7 @@ import { renderCostSection } from "./cost.ts";
 import { renderExportSection } from "./export.ts";
 import { IMPORT_GROWTH, type ImportResult, renderDeadlineImportSection } from "./import.ts";
 import { type IngestResult, ingestGrowth } from "./ingest.ts";
+import type { LocalRuntimeImportResult } from "./local-runtime.ts";
 import { renderRecountSection } from "./recount.ts";
 import { type LatencyRow, reviewGrowth } from "./review.ts";
 import { growth, measuredBy, renderGrowth, type Section } from "./sections.ts";
@@ -54,6 +55,7 @@ export function renderReport(results: Record<string, unknown>): string {
       ...renderDeadlineImportSection(results.importDeadline),
     );
   }
+  out.push(...renderLocalRuntimeSection(results.localRuntime, imports));
   const ingest = results.ingest as Section<IngestResult> | undefined;
   if (ingest) {
     // A row measured before the delay was, or with no record to measure (NaN is null in JSON): a dash.
@@ -112,4 +114,33 @@ export function renderReport(results: Record<string, unknown>): string {
   out.push(...renderColdStartSection(results.coldstart as Parameters<typeof renderColdStartSection>[0]));
   out.push(...renderCostSection(results.cost));
   return `${out.join("\n")}\n`;
+}
+
+/** The import through `npm start`, each row beside the in-process import of the same size. */
+function renderLocalRuntimeSection(section: unknown, imports: Section<ImportResult> | undefined): string[] {
+  const local = section as Section<LocalRuntimeImportResult> | undefined;
+  if (!local || local.rows.length === 0) return [];
+  const inProcess = (lines: number) => imports?.rows.find((row) => row.lines === lines)?.candidatesPerSecond;
+  return [
+    "## Import through npm start",
+    "",
+    ...measuredBy(local, (r) => r.lines),
+    "The same generated runs imported by `npm start` as a person runs it: `local/start.ts` in a process",
+    "of its own on a fresh data folder (DynamoDB Local on disk, objects in files, queues journaled), the",
+    "run uploaded in 8 MB parts, imported by the runtime's own poller (its deadline and checkpoints in",
+    "force). Start-up is from spawning the process to its ready line; seconds and candidates/s are the",
+    "import's own, from its run record; peak RSS is the runtime process's `VmHWM` (handlers, API, S3",
+    "and SQS emulation), DynamoDB Local's JVM apart. The in-process column is the import section's",
+    "figure at the same size (its own run, dated above): the handler alone in a process, DynamoDB Local",
+    "in memory. The machine's load (1-minute average, at the start and end of the row) says how much",
+    "of the 2 cores the runtime had; on a shared machine it moves these figures more than any setting.",
+    "",
+    "| lines | DynamoDB JVM | imported | start-up ms | emulators ms | seconds | candidates/s | in-process candidates/s | runtime peak RSS MB | DynamoDB RSS MB | load |",
+    "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ...local.rows.map((r) => {
+      const reference = inProcess(r.lines);
+      return `| ${r.lines} | ${r.jvm} | ${r.imported} | ${fixed(r.startupMs)} | ${fixed(r.emulatorsMs)} | ${fixed(r.seconds, 1)} | ${fixed(r.candidatesPerSecond)} | ${reference === undefined ? "–" : fixed(reference)} | ${fixed(r.runtimePeakRssMb)} | ${fixed(r.dynamodbRssMb)} | ${r.loadAverage.map((l) => l.toFixed(1)).join(" → ")} |`;
+    }),
+    "",
+  ];
 }

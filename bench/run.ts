@@ -1,6 +1,7 @@
 /**
  * `npm run bench [-- --only import] [-- --import-sizes 10000,100000]`: measures Flywheel on the
- * local emulators and writes bench/results.json and bench/RESULTS.md. Sections not run this time
+ * local emulators and writes bench/results.json and bench/RESULTS.md (`--only local`, never part
+ * of the default run: the import through `npm start`, `--local-sizes`, `--local-jvm full,quick`). Sections not run this time
  * keep their previous results, and so do the sizes of a section not measured again: `npm run
  * bench:scale` adds the million-candidate rows to those of the default sizes. Review runs first, on
  * an empty table, so its sizes are the table's.
@@ -22,6 +23,12 @@ import {
   type ImportResult,
 } from "./import.ts";
 import { benchIngest, type IngestResult, ingestGrowth, ingestRowKey } from "./ingest.ts";
+import {
+  benchLocalRuntimeImport,
+  type DynamoDbJvm,
+  type LocalRuntimeImportResult,
+  localRuntimeRowKey,
+} from "./local-runtime.ts";
 import { benchRecount, RECOUNT_GROWTH, type RecountResult } from "./recount.ts";
 import { renderReport } from "./report.ts";
 import { benchReviewLatency, type LatencyRow, reviewGrowth, seedCandidates } from "./review.ts";
@@ -39,6 +46,8 @@ const { values } = parseArgs({
     "recount-sizes": { type: "string", default: "100000" },
     "recount-segments": { type: "string", default: "8" },
     "cold-start-samples": { type: "string", default: "10" },
+    "local-sizes": { type: "string", default: "10000,100000" },
+    "local-jvm": { type: "string", default: "full" },
   },
 });
 const root = resolve(import.meta.dirname, "..");
@@ -46,8 +55,9 @@ const resultsFile = join(root, "bench/results.json");
 const previous = existsSync(resultsFile) ? JSON.parse(readFileSync(resultsFile, "utf8")) : {};
 const wanted = (section: string) => !values.only || values.only.split(",").includes(section);
 
-// Sections that only read what the others measured; the emulators start only for the rest.
-const OFFLINE_SECTIONS = ["cost", "coldstart"];
+// Sections that start what they measure themselves, or only read what the others measured; the
+// emulators start only for the rest.
+const OFFLINE_SECTIONS = ["cost", "coldstart", "local"];
 const needsEmulators =
   !values.only || values.only.split(",").some((name) => !OFFLINE_SECTIONS.includes(name));
 let env!: BenchEnvironment;
@@ -168,6 +178,21 @@ try {
       "export",
       growth((results.export as Section<ExportResult>).rows, (r) => r.approved, EXPORT_GROWTH),
     );
+  }
+  // Only when asked for (`--only local`): it starts its own runtime per size, minutes each.
+  if (values.only?.split(",").includes("local")) {
+    const rows: LocalRuntimeImportResult[] = [];
+    for (const jvm of (values["local-jvm"] ?? "").split(",").filter(Boolean) as DynamoDbJvm[]) {
+      for (const size of (values["local-sizes"] ?? "").split(",").map(Number).filter(Boolean)) {
+        console.log(`local: ${size} lines imported through npm start (DynamoDB Local JVM ${jvm})…`);
+        const row = await benchLocalRuntimeImport(size, jvm);
+        console.log(
+          `  started in ${row.startupMs} ms, ${row.candidatesPerSecond.toFixed(0)} candidates/s, runtime peak RSS ${row.runtimePeakRssMb.toFixed(0)} MB`,
+        );
+        rows.push(row);
+      }
+    }
+    results.localRuntime = section(results.localRuntime, rows, localRuntimeRowKey);
   }
   if (wanted("coldstart")) {
     console.log("coldstart: each synthesized bundle started in a fresh Node process…");

@@ -304,8 +304,7 @@ async function startEmulators(
   const [dynamo, fauxqs] = await Promise.allSettled([
     startDynamoDbLocal({
       port: dynamoPort,
-      // In memory only to measure what the files cost (bench/local-runtime.ts --in-memory-table).
-      dbPath: process.env.FLYWHEEL_DYNAMODB_IN_MEMORY === "1" ? undefined : join(dataDir, "dynamodb"),
+      dbPath: join(dataDir, "dynamodb"),
       quickStart: quickStartDynamoDb(),
     }),
     startS3SqsEmulator({
