@@ -190,7 +190,10 @@ export class ReviewApi extends Construct {
       let integration = integrations.get(fn);
       if (!integration) {
         const name = fn === this.handler ? "ApiIntegration" : `${fn.node.id}Integration`;
-        integration = new HttpLambdaIntegration(name, fn);
+        // One invoke permission per function for this API's routes, not one per route: the
+        // function's resource policy (20 KB at most) stays the same size however many routes
+        // ROUTE_ACCESS declares; the API has no route but those.
+        integration = new HttpLambdaIntegration(name, fn, { scopePermissionToRoute: false });
         integrations.set(fn, integration);
       }
       return integration;

@@ -312,6 +312,20 @@ describe("routes", () => {
       });
     }
   });
+
+  it("may invoke each function through one permission for the API, whatever the number of routes", () => {
+    const [apiId] = only("AWS::ApiGatewayV2::Api");
+    for (const functionId of [apiFunctionId(), functionIdBehind(template, "POST /api/sft/ingest")]) {
+      const permissions = resources("AWS::Lambda::Permission").filter(
+        ([, p]) =>
+          getAttId(p.Properties.FunctionName) === functionId &&
+          p.Properties.Principal === "apigateway.amazonaws.com",
+      );
+      expect(permissions, functionId).toHaveLength(1);
+      const source = JSON.stringify((permissions[0] as [string, Resource])[1].Properties.SourceArn);
+      expect(source).toContain(`{"Ref":"${apiId}"}`);
+    }
+  });
 });
 
 describe("throttles", () => {
