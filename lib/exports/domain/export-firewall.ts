@@ -45,6 +45,18 @@ export interface QuarantineEntry {
   readonly missing?: readonly string[];
   /** `duplicate_content` only: the dataset line of the first record with the same content. */
   readonly duplicate_of_line?: number;
+  /** `duplicate_content` only, when that line is in `validation.jsonl` rather than the dataset. */
+  readonly duplicate_in?: "validation";
+}
+
+/** Which file a passed record's lines go to. */
+export type Split = "train" | "validation";
+
+/** The side of the split a candidate falls on: a hash of its id alone, the same in every export. */
+export function splitOf(candidateId: string, validationFraction: number | undefined): Split {
+  if (!validationFraction) return "train";
+  const hash = createHash("sha256").update(`validation\n${candidateId}`).digest();
+  return hash.readUInt32BE(0) / 2 ** 32 < validationFraction ? "validation" : "train";
 }
 
 export type FirewallVerdict =
@@ -52,8 +64,10 @@ export type FirewallVerdict =
       readonly passed: true;
       readonly example: TrainingExample;
       readonly lines: readonly ExportLine[];
-      /** The dataset line number of the first of `lines`. */
+      /** The line number of the first of `lines`, in the file of its split. */
       readonly firstLine: number;
+      /** `train` (the dataset) unless `options.validation_fraction` put it in `validation.jsonl`. */
+      readonly split: Split;
     }
   | { readonly passed: false; readonly entry: QuarantineEntry };
 
@@ -91,7 +105,7 @@ const isBlank = (value: string | null) => value === null || value.trim() === "";
 export class ExportFirewall {
   private readonly spec: FormatSpec;
   private readonly exported = new FingerprintSet();
-  private nextLine = 1;
+  private readonly nextLine: Record<Split, number> = { train: 1, validation: 1 };
 
   constructor(
     private readonly policy: FirewallPolicy,
@@ -118,6 +132,7 @@ export class ExportFirewall {
         run_id: text(provenance.source_run_id) ?? text(candidate.benchmark_run_id),
         ...(extra.missing ? { missing: extra.missing } : {}),
         ...(extra.duplicate_of_line ? { duplicate_of_line: extra.duplicate_of_line } : {}),
+        ...(extra.duplicate_in ? { duplicate_in: extra.duplicate_in } : {}),
       },
     });
 
@@ -173,16 +188,22 @@ export class ExportFirewall {
     }
 
     const fingerprint = contentFingerprint(turns, example.chosen);
-    const first = this.exported.get(fingerprint);
-    if (first !== undefined) {
-      return exclude("duplicate_content", `same prompt and correction as dataset line ${first}`, {
-        duplicate_of_line: first,
-      });
+    // Stored as line × 2 + side, so a duplicate names the file its first record went to.
+    const stored = this.exported.get(fingerprint);
+    if (stored !== undefined) {
+      const line = Math.floor(stored / 2);
+      const inValidation = stored % 2 === 1;
+      return exclude(
+        "duplicate_content",
+        `same prompt and correction as ${inValidation ? "validation" : "dataset"} line ${line}`,
+        { duplicate_of_line: line, ...(inValidation ? { duplicate_in: "validation" as const } : {}) },
+      );
     }
-    const firstLine = this.nextLine;
-    this.exported.add(fingerprint, firstLine);
-    this.nextLine += lines.length;
-    return { passed: true, example, lines, firstLine };
+    const split = splitOf(example.candidateId, this.policy.options.validation_fraction);
+    const firstLine = this.nextLine[split];
+    this.exported.add(fingerprint, firstLine * 2 + (split === "validation" ? 1 : 0));
+    this.nextLine[split] += lines.length;
+    return { passed: true, example, lines, firstLine, split };
   }
 
   private categoryProblem(category: string | null): string | null {

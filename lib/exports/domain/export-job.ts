@@ -91,7 +91,7 @@ export function exportJobSummary(job: ExportJob) {
 /** A job as `GET /api/exports/{id}` shows it: the request, the manifest and, once done, the links. */
 export function exportJobView(
   job: ExportJob,
-  downloads: { dataset: SignedDownload; quarantine: SignedDownload } | null,
+  downloads: { dataset: SignedDownload; quarantine: SignedDownload; validation?: SignedDownload } | null,
 ) {
   return {
     ...exportJobSummary(job),
@@ -100,5 +100,7 @@ export function exportJobView(
     manifest: job.manifest,
     download: downloads?.dataset ?? null,
     quarantine_download: downloads?.quarantine ?? null,
+    // Only on an export with a validation split.
+    ...(downloads?.validation ? { validation_download: downloads.validation } : {}),
   };
 }

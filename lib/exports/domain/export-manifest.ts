@@ -229,6 +229,8 @@ export interface ExportManifest {
     readonly records: FileReceipt;
     /** RAG with Knowledge Bases sidecars: where the documents are and how many. */
     readonly documents: { readonly prefix: string; readonly count: number } | null;
+    /** With `options.validation_fraction`: the validation file. */
+    readonly validation?: FileReceipt;
   };
 }
 

@@ -93,17 +93,27 @@ export const ExportOptions = z.strictObject({
    * and their sidecars and nothing else — never the quarantine, the record index or the manifest.
    */
   bedrock_kb_prefix: z.enum(["export", "separate"]).optional(),
+  /**
+   * The share of exported candidates written to `validation.jsonl` instead of the dataset, chosen
+   * by a hash of the candidate id: a candidate stays on its side in every export and every format.
+   */
+  validation_fraction: z.number().gt(0).lt(1).optional(),
   /** The file name the download carries; by default `<format>_export_<UTC time>.jsonl`. */
   file_name: DownloadFileName.optional(),
 });
 export type ExportOptions = z.output<typeof ExportOptions>;
 
 /** `POST /api/exports`. */
-export const ExportRequest = z.strictObject({
-  format: ExportFormat,
-  filters: ExportFilters.prefault({}),
-  options: ExportOptions.prefault({}),
-});
+export const ExportRequest = z
+  .strictObject({
+    format: ExportFormat,
+    filters: ExportFilters.prefault({}),
+    options: ExportOptions.prefault({}),
+  })
+  .refine((request) => request.format !== "rag" || request.options.validation_fraction === undefined, {
+    message: "a RAG export has no validation split",
+    path: ["options", "validation_fraction"],
+  });
 export type ExportRequest = z.output<typeof ExportRequest>;
 
 /** The queue message that starts (or, redelivered, restarts) an export job. */

@@ -14,7 +14,7 @@ import {
   EXPORT_RETENTION_DAYS,
   exportPrefix,
 } from "../../common/resources.ts";
-import { ExportFirewall, type ProvenanceCheck } from "../domain/export-firewall.ts";
+import { ExportFirewall, type ProvenanceCheck, type Split } from "../domain/export-firewall.ts";
 import { type KbDocument, kbDocument } from "../domain/export-formats.ts";
 import {
   type ExportJob,
@@ -120,11 +120,15 @@ export async function exportStatus(deps: ExportApiDeps, id: string, expiresIn?: 
   }
   if (job.status !== "succeeded") return exportJobView(job, null);
   const quarantineName = job.file_name.replace(/\.jsonl$/, "").concat(".quarantine.jsonl");
-  const [dataset, quarantine] = await Promise.all([
+  const validationName = job.file_name.replace(/\.jsonl$/, "").concat(".validation.jsonl");
+  const [dataset, quarantine, validation] = await Promise.all([
     signed(deps, `${exportPrefix(job.id)}${EXPORT_FILES.dataset}`, job.file_name, seconds),
     signed(deps, `${exportPrefix(job.id)}${EXPORT_FILES.quarantine}`, quarantineName, seconds),
+    job.manifest?.files.validation
+      ? signed(deps, job.manifest.files.validation.key, validationName, seconds)
+      : Promise.resolve(undefined),
   ]);
-  return exportJobView(job, { dataset, quarantine });
+  return exportJobView(job, { dataset, quarantine, ...(validation ? { validation } : {}) });
 }
 
 export async function listExports(deps: Pick<ExportApiDeps, "jobs">, limit: number) {
@@ -281,9 +285,11 @@ class ExportFiles {
   private readonly quarantine: ReceiptWriter;
   private readonly records: ReceiptWriter;
   private readonly documents: DocumentWriter | null;
-  /** `trl-kto` only: lays its lines out so TRL's KL pairs never share a prompt. */
-  private readonly kto: KtoOrder | null;
-  private linesWritten = 0;
+  /** With `options.validation_fraction`: the candidates on the validation side. */
+  private readonly validation: ReceiptWriter | null;
+  /** `trl-kto` only, one per file: lays its lines out so TRL's KL pairs never share a prompt. */
+  private readonly kto: Record<Split, KtoOrder> | null;
+  private readonly linesWritten: Record<Split, number> = { train: 0, validation: 0 };
 
   constructor(objects: ExportObjects, job: ExportJob) {
     this.prefix = exportPrefix(job.id);
@@ -294,7 +300,12 @@ class ExportFiles {
       job.request.format === "rag" && job.request.options.bedrock_kb_sidecars
         ? new DocumentWriter(objects, documentsPrefix(job))
         : null;
-    this.kto = job.request.format === "trl-kto" ? new KtoOrder() : null;
+    this.validation =
+      job.request.options.validation_fraction !== undefined
+        ? new ReceiptWriter(objects, `${this.prefix}${VALIDATION_FILE}`, NDJSON)
+        : null;
+    this.kto =
+      job.request.format === "trl-kto" ? { train: new KtoOrder(), validation: new KtoOrder() } : null;
   }
 
   get manifestKey(): string {
@@ -302,7 +313,7 @@ class ExportFiles {
   }
 
   private get writers(): ReceiptWriter[] {
-    return [this.dataset, this.quarantine, this.records];
+    return [this.dataset, this.quarantine, this.records, ...(this.validation ? [this.validation] : [])];
   }
 
   /** A refused candidate goes to the quarantine; a passed one to the dataset and record index. */
@@ -312,23 +323,29 @@ class ExportFiles {
       return;
     }
     const { candidateId, prompt } = verdict.example;
+    const { split } = verdict;
     this.write(
+      split,
       this.kto
-        ? this.kto.push({ candidateId, prompt, lines: verdict.lines })
+        ? this.kto[split].push({ candidateId, prompt, lines: verdict.lines })
         : verdict.lines.map((line) => ({ ...line, candidateId })),
     );
     const first = verdict.lines[0];
     if (this.documents && first) await this.documents.add(kbDocument(verdict.example, first.recordId));
   }
 
-  /** Dataset lines and their record index entries, numbered in the order they are written. */
-  private write(lines: readonly OrderedLine[]): void {
+  /**
+   * Lines of the dataset (or the validation file) and their record index entries, numbered in the
+   * order they are written in their file; a validation line's entry says `file: "validation"`.
+   */
+  private write(split: Split, lines: readonly OrderedLine[]): void {
+    const file = split === "validation" ? this.validation : this.dataset;
+    if (!file) throw new Error("a validation line without a validation file");
     for (const { recordId, line, candidateId } of lines) {
-      this.linesWritten += 1;
-      this.dataset.add(JSON.stringify(line));
-      this.records.add(
-        JSON.stringify({ line: this.linesWritten, record_id: recordId, candidate_id: candidateId }),
-      );
+      this.linesWritten[split] += 1;
+      file.add(JSON.stringify(line));
+      const entry = { line: this.linesWritten[split], record_id: recordId, candidate_id: candidateId };
+      this.records.add(JSON.stringify(split === "validation" ? { ...entry, file: "validation" } : entry));
     }
   }
 
@@ -349,7 +366,7 @@ class ExportFiles {
           "a Knowledge Base synced after that removes every one of them from its index — copy the prefix somewhere that does not expire and point the data source there",
       });
     }
-    const shared = this.kto?.collisions ?? 0;
+    const shared = this.kto ? this.kto.train.collisions + this.kto.validation.collisions : 0;
     if (shared === 0) return warnings;
     return [
       ...warnings,
@@ -363,16 +380,20 @@ class ExportFiles {
   }
 
   async close() {
-    if (this.kto) this.write(this.kto.finish());
-    const [dataset, quarantine, records] = (await Promise.all(
+    if (this.kto) {
+      this.write("train", this.kto.train.finish());
+      if (this.validation) this.write("validation", this.kto.validation.finish());
+    }
+    const [dataset, quarantine, records, validation] = (await Promise.all(
       this.writers.map((writer) => writer.close()),
-    )) as [FileReceipt, FileReceipt, FileReceipt];
+    )) as [FileReceipt, FileReceipt, FileReceipt, FileReceipt | undefined];
     const documentCount = this.documents ? await this.documents.close() : 0;
     return {
       dataset,
       quarantine,
       records,
       documents: this.documents ? { prefix: this.documents.prefix, count: documentCount } : null,
+      ...(validation ? { validation } : {}),
     };
   }
 
@@ -391,6 +412,9 @@ export function documentsPrefix(job: Pick<ExportJob, "id" | "request">): string 
     ? `${BUCKET_PREFIXES.exports}${KB_PREFIX}${job.id}/`
     : `${exportPrefix(job.id)}${EXPORT_FILES.documents}`;
 }
+
+/** `exports/<id>/validation.jsonl`: the validation side of a split export. */
+export const VALIDATION_FILE = "validation.jsonl";
 
 /** Under `exports/` (the prefix the export may write, and whose lifecycle rule applies). */
 export const KB_PREFIX = "kb/";
