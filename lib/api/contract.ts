@@ -21,6 +21,7 @@ import { JudgeRunRequest, RunsQuery } from "../eval/domain/judge-run.ts";
 import { ExportListQuery, ExportRequest, ExportStatusQuery } from "../exports/domain/export-request.ts";
 import { ImportRunRequest, ReviewConfigRequest } from "../import/domain/run-folders.ts";
 import { BackfillRequest, ValidateQuery } from "../provenance/domain/provenance-requests.ts";
+import { BulkBatch, BulkRequest } from "../review/domain/bulk.ts";
 import { NextRequest } from "../review/domain/lease.ts";
 import { QueueQuery } from "../review/domain/queue.ts";
 import { ReleaseRequest, SubmitRequest, UndoRequest } from "../review/domain/review.ts";
@@ -86,6 +87,17 @@ const NextReply = z.union([
   z.object({ candidate: CandidateView, lease: Lease }),
   z.object({ candidate: z.null(), lease: z.null() }),
 ]);
+
+const BulkJob = z.looseObject({
+  id: z.string(),
+  action: z.enum(["discard", "flag"]),
+  target: z.string(),
+  state: z.enum(["running", "done", "undoing", "undone"]),
+  decided: z.number(),
+  skipped: z.number(),
+  undone: z.number(),
+  undo_skipped: z.number(),
+});
 
 const HistoryEvent = z.looseObject({
   candidate_id: z.string(),
@@ -170,6 +182,23 @@ export const API_CONTRACT = {
     summary: "Give a leased candidate back to the queue (a skip)",
     body: ReleaseRequest,
     responses: { 200: Ok },
+  },
+  "POST /api/sft/bulk": {
+    summary:
+      "Discard or flag every waiting candidate under a filter, as a job worked in batches (dry_run: count only)",
+    body: BulkRequest,
+    responses: { 200: z.object({ dry_run: z.literal(true), matched: z.number() }), 201: BulkJob },
+  },
+  "GET /api/sft/bulk/:id": { summary: "A bulk job and its progress", responses: { 200: BulkJob } },
+  "POST /api/sft/bulk/:id/run": {
+    summary: "Decide the bulk's next batch of candidates",
+    body: BulkBatch,
+    responses: { 200: BulkJob },
+  },
+  "POST /api/sft/bulk/:id/undo": {
+    summary: "Take back the bulk's next batch of decisions (those unchanged since)",
+    body: BulkBatch,
+    responses: { 200: BulkJob },
   },
   "POST /api/sft/submit": { summary: "Decide a candidate", body: SubmitRequest, responses: { 200: Ok } },
   "POST /api/sft/undo": { summary: "Take a decision back", body: UndoRequest, responses: { 200: Ok } },

@@ -1,4 +1,5 @@
 import type { CounterDelta } from "../common/domain/stats.ts";
+import type { BulkJob } from "./domain/bulk.ts";
 import type { Lease } from "./domain/lease.ts";
 import type { QueueFilters, QueuePosition } from "./domain/queue.ts";
 import type { ReviewEvent, ReviewSubject, Transition } from "./domain/review.ts";
@@ -13,6 +14,11 @@ export type CandidateView = Readonly<Record<string, unknown>> & {
   readonly status: string;
 };
 
+/** A decision made by a bulk job: its marker (the candidate and the version it left) is written with it. */
+export interface BulkMark {
+  readonly bulkId: string;
+}
+
 export interface ReviewStore {
   /** The candidate's current review state, read consistently; `null` when there is no such id. */
   findSubject(id: string): Promise<ReviewSubject | null>;
@@ -21,7 +27,7 @@ export interface ReviewStore {
    * applies only if the candidate is still at `from` and `expectedVersion`. Throws `NotFoundError`
    * when the candidate is gone and `ConflictError` (naming the current status) when it moved.
    */
-  apply(transition: Transition): Promise<void>;
+  apply(transition: Transition, bulk?: BulkMark): Promise<void>;
   /** The candidate and its history, oldest event first; `null` when there is no such id. */
   detail(id: string): Promise<{ candidate: CandidateView; history: ReviewEvent[] } | null>;
 }
@@ -76,4 +82,17 @@ export interface LeaseStore {
   ): Promise<{ released: true } | { released: false; current: ReviewSubject }>;
   /** Returns a candidate whose lease expired by `now` to the queue; `false` when it changed since read. */
   expire(item: QueuedItem, now: string): Promise<boolean>;
+}
+
+export interface BulkStore {
+  create(job: BulkJob): Promise<void>;
+  find(id: string): Promise<BulkJob | null>;
+  /** Saves `job` only if the stored one is still at `expectedVersion`; `false` when another batch saved first. */
+  save(job: BulkJob, expectedVersion: number): Promise<boolean>;
+  /** The candidates the bulk decided, with the version each decision left, in id order after `after`. */
+  marks(
+    id: string,
+    after: string | null,
+    limit: number,
+  ): Promise<{ items: { candidate_id: string; version: number }[]; last: string | null; more: boolean }>;
 }

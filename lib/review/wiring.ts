@@ -6,10 +6,12 @@ import { ReviewSettingsTable } from "../import/adapters/review-settings-table.ts
 import { RunRecords, S3RunFolders } from "../import/adapters/run-catalog.ts";
 import type { RunFolderDeps } from "../import/usecases/run-folders.ts";
 import { importRunDeps } from "../import/wiring.ts";
+import { BulkTable } from "./adapters/bulk-table.ts";
 import { LeaseTable } from "./adapters/lease-table.ts";
 import { QueueTable } from "./adapters/queue-table.ts";
 import { ReviewTable } from "./adapters/review-table.ts";
 import type { CounterReader } from "./ports.ts";
+import type { BulkDeps } from "./usecases/bulk.ts";
 import type { LeaseDeps } from "./usecases/leases.ts";
 import type { ReviewDeps } from "./usecases/review.ts";
 import type { ReviewQueueDeps } from "./usecases/review-queue.ts";
@@ -19,6 +21,7 @@ export interface ReviewApiDeps {
   readonly review: ReviewDeps;
   readonly queue: ReviewQueueDeps;
   readonly leases: LeaseDeps;
+  readonly bulk: BulkDeps;
   readonly counters: CounterReader;
   readonly runs: RunFolderDeps;
 }
@@ -37,6 +40,7 @@ export function reviewApiDeps(
     review: { store },
     queue: { queue, counters },
     leases: { leases: new LeaseTable(dynamodb, names.tableName, views, queue, store) },
+    bulk: { bulk: new BulkTable(dynamodb, names.tableName), store, queue },
     counters,
     runs: {
       bucket: names.bucket,

@@ -2,6 +2,7 @@ import { queueSortKey } from "../../lib/common/adapters/table-keys.ts";
 import { type Candidate, newCandidateFromLine } from "../../lib/common/domain/candidate.ts";
 import { ConflictError, NotFoundError } from "../../lib/common/domain/errors.ts";
 import { type CounterDelta, deltaForNew, mergeDeltas } from "../../lib/common/domain/stats.ts";
+import type { BulkJob } from "../../lib/review/domain/bulk.ts";
 import {
   blockingLease,
   type Lease,
@@ -11,7 +12,16 @@ import {
 } from "../../lib/review/domain/lease.ts";
 import type { QueueFilters } from "../../lib/review/domain/queue.ts";
 import type { ReviewEvent, ReviewSubject, Transition } from "../../lib/review/domain/review.ts";
-import type { CandidateView, LeaseStore, QueuedItem, ReviewStore } from "../../lib/review/ports.ts";
+import type {
+  BulkMark,
+  BulkStore,
+  CandidateView,
+  LeaseStore,
+  QueuedItem,
+  QueueReader,
+  QueueWalk,
+  ReviewStore,
+} from "../../lib/review/ports.ts";
 
 /** A stored candidate for tests: `needs_review`, version 1, from run `run-1`. */
 export function storedCandidate(id: string, overrides: Partial<Candidate> = {}): Candidate {
@@ -71,7 +81,10 @@ export class MemoryReviewStore implements ReviewStore {
     return this.candidates.get(id) ?? null;
   }
 
-  async apply(transition: Transition): Promise<void> {
+  /** Candidates decided by a bulk job, with the version the decision left, by bulk id. */
+  readonly bulkMarks = new Map<string, Map<string, number>>();
+
+  async apply(transition: Transition, bulk?: BulkMark): Promise<void> {
     const current = this.candidates.get(transition.subject.id);
     if (!current) throw new NotFoundError(`Candidate ${transition.subject.id} not found`);
     if (current.status !== transition.from || current.version !== transition.expectedVersion) {
@@ -98,6 +111,11 @@ export class MemoryReviewStore implements ReviewStore {
     });
     this.events.push(transition.event);
     this.counters = mergeDeltas([this.counters, transition.counterDelta]);
+    if (bulk) {
+      const marks = this.bulkMarks.get(bulk.bulkId) ?? new Map<string, number>();
+      marks.set(transition.subject.id, transition.version);
+      this.bulkMarks.set(bulk.bulkId, marks);
+    }
   }
 
   async detail(id: string) {
@@ -194,5 +212,57 @@ export class MemoryLeaseStore implements LeaseStore {
     if (!current) return;
     const { lease_holder: _h, lease_holder_name: _n, lease_expires_at: _e, ...rest } = current;
     this.store.candidates.set(id, rest as typeof current);
+  }
+}
+
+/** Bulk jobs in memory over a `MemoryReviewStore` (its markers), with the table's version check. */
+export class MemoryBulkStore implements BulkStore {
+  readonly jobs = new Map<string, BulkJob>();
+
+  constructor(private readonly store: MemoryReviewStore) {}
+
+  async create(job: BulkJob) {
+    this.jobs.set(job.id, job);
+  }
+
+  async find(id: string) {
+    return this.jobs.get(id) ?? null;
+  }
+
+  async save(job: BulkJob, expectedVersion: number) {
+    if (this.jobs.get(job.id)?.version !== expectedVersion) return false;
+    this.jobs.set(job.id, job);
+    return true;
+  }
+
+  async marks(id: string, after: string | null, limit: number) {
+    const all = [...(this.store.bulkMarks.get(id) ?? new Map<string, number>()).entries()]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .filter(([candidateId]) => after === null || candidateId > after);
+    const items = all.slice(0, limit).map(([candidate_id, version]) => ({ candidate_id, version }));
+    return { items, last: items.at(-1)?.candidate_id ?? after, more: all.length > limit };
+  }
+}
+
+/** The queue over a `MemoryReviewStore`: unleased `needs_review` candidates, oldest first. */
+export class MemoryQueue implements QueueReader {
+  readonly shards = 1;
+
+  constructor(private readonly store: MemoryReviewStore) {}
+
+  async walk({ filters, after, skip, limit }: QueueWalk) {
+    const start = after?.[0]?.[0] ?? "";
+    const queue = [...this.store.candidates.values()]
+      .filter((c) => c.status === "needs_review" && c.lease_expires_at === undefined)
+      .filter((c) => matchesFilters(c, filters))
+      .sort((a, b) => queueSortKey(a).localeCompare(queueSortKey(b)))
+      .filter((c) => queueSortKey(c) > start);
+    const items = queue.slice(skip, skip + limit);
+    const last = items.at(-1);
+    return {
+      items: items as unknown as CandidateView[],
+      position: [last ? ([queueSortKey(last), last.id] as [string, string]) : (after?.[0] ?? null)],
+      more: queue.length > skip + limit,
+    };
   }
 }

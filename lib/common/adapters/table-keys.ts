@@ -38,6 +38,12 @@ export const keys = {
     [TABLE.partitionKey]: `EXPORT#${exportId}`,
     [TABLE.sortKey]: "EXPORT",
   }),
+  /** A bulk decision job of the review queue, and one marker per candidate it decided (for its undo). */
+  bulkJob: (id: string) => ({ [TABLE.partitionKey]: `BULK#${id}`, [TABLE.sortKey]: "JOB" }),
+  bulkItem: (id: string, candidateId: string) => ({
+    [TABLE.partitionKey]: `BULK#${id}`,
+    [TABLE.sortKey]: `ITEM#${candidateId}`,
+  }),
   /** A session's progress within a judge run. */
   judgeRunSession: (runId: string, sessionId: string) => ({
     [TABLE.partitionKey]: `JUDGERUN#${runId}`,

@@ -6,7 +6,7 @@ import { transactConditionally } from "../../common/adapters/transactions.ts";
 import { NotFoundError } from "../../common/domain/errors.ts";
 import { TABLE } from "../../common/resources.ts";
 import { type ReviewEvent, type ReviewSubject, staleConflict, type Transition } from "../domain/review.ts";
-import type { CandidateView, ReviewStore } from "../ports.ts";
+import type { BulkMark, CandidateView, ReviewStore } from "../ports.ts";
 
 const EVENT_PREFIX = "EVENT#";
 
@@ -39,9 +39,27 @@ export class ReviewTable implements ReviewStore {
     return Item ? (Item as ReviewSubject) : null;
   }
 
-  async apply(transition: Transition): Promise<void> {
+  async apply(transition: Transition, bulk?: BulkMark): Promise<void> {
+    const mark = bulk
+      ? [
+          {
+            Put: {
+              TableName: this.tableName,
+              Item: {
+                ...keys.bulkItem(bulk.bulkId, transition.subject.id),
+                type: "bulk_item",
+                candidate_id: transition.subject.id,
+                version: transition.version,
+              },
+            },
+          },
+        ]
+      : [];
     await transactConditionally(this.dynamodb, this.tableName, {
-      build: async () => ({ items: this.transactItems(transition), counters: transition.counterDelta }),
+      build: async () => ({
+        items: [...this.transactItems(transition), ...mark],
+        counters: transition.counterDelta,
+      }),
       // The candidate moved on (or its event exists): answer with the state it is in now.
       onConditionFailed: async () => {
         const current = await this.findSubject(transition.subject.id);
@@ -72,6 +90,7 @@ export class ReviewTable implements ReviewStore {
           failure_category: (item.failure_category ?? null) as ReviewEvent["failure_category"],
           reviewer: item.reviewer as string,
           ...(typeof item.reviewer_name === "string" ? { reviewer_name: item.reviewer_name } : {}),
+          ...(typeof item.bulk_id === "string" ? { bulk_id: item.bulk_id } : {}),
           at: item.at as string,
           version: item.version as number,
           // Events written before these fields existed hold no text.

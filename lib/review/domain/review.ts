@@ -129,6 +129,8 @@ export interface ReviewEvent {
   readonly corrected_response: string | null;
   /** The correction in place before this change: what an undo took away stays readable here. */
   readonly replaced_correction: string | null;
+  /** The bulk job that made this change, when one did. */
+  readonly bulk_id?: string;
 }
 
 /** Review facts kept in the candidate's provenance, next to (never instead of) where it came from. */

@@ -14,9 +14,11 @@ import {
   readReviewConfig,
   writeReviewConfig,
 } from "../../import/usecases/run-folders.ts";
+import { BulkBatch, BulkRequest } from "../domain/bulk.ts";
 import { NextRequest } from "../domain/lease.ts";
 import { QueueQuery } from "../domain/queue.ts";
 import { ReleaseRequest, SubmitRequest, UndoRequest } from "../domain/review.ts";
+import { countBulk, createBulk, findBulk, runBulk, undoBulk } from "../usecases/bulk.ts";
 import { nextCandidate, releaseLease } from "../usecases/leases.ts";
 import { candidateDetail, submitDecision, undoDecision } from "../usecases/review.ts";
 import { reviewQueue } from "../usecases/review-queue.ts";
@@ -63,6 +65,29 @@ export function registerReviewRoutes(
     const { id } = await parseJsonBody(reqCtx.req, ReleaseRequest);
     await releaseLease(deps.leases, id, principalOf(reqCtx));
     return { ok: true };
+  });
+
+  // Bulk decisions: a dry run counts, a job is created, then worked and undone in batches.
+  routes.post("/api/sft/bulk", async (reqCtx) => {
+    const request = await parseJsonBody(reqCtx.req, BulkRequest);
+    if (request.dry_run) return json({ dry_run: true, matched: await countBulk(deps.bulk, request) });
+    return jsonReply(201, await createBulk(deps.bulk, request, principalOf(reqCtx)));
+  });
+
+  routes.get("/api/sft/bulk/:id", async ({ params }) =>
+    json(await findBulk(deps.bulk, pathId(params, "id", "Bulk"))),
+  );
+
+  routes.post("/api/sft/bulk/:id/run", async (reqCtx) => {
+    const { limit } = await parseJsonBody(reqCtx.req, BulkBatch);
+    const id = pathId(reqCtx.params, "id", "Bulk");
+    return json(await runBulk(deps.bulk, id, limit, principalOf(reqCtx)));
+  });
+
+  routes.post("/api/sft/bulk/:id/undo", async (reqCtx) => {
+    const { limit } = await parseJsonBody(reqCtx.req, BulkBatch);
+    const id = pathId(reqCtx.params, "id", "Bulk");
+    return json(await undoBulk(deps.bulk, id, limit, principalOf(reqCtx)));
   });
 
   routes.post("/api/sft/submit", async (reqCtx) => {

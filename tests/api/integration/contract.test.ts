@@ -131,6 +131,18 @@ describe("answers validate against the contract", () => {
       body: { run_id: "no-such-run" },
     });
     expect(none.body).toEqual({ candidate: null, lease: null });
+    await conforming("POST", "/api/sft/bulk", "/api/sft/bulk", {
+      body: { action: "flag", run_id: RUN, dry_run: true },
+    });
+    const bulk = await conforming("POST", "/api/sft/bulk", "/api/sft/bulk", {
+      body: { action: "flag", run_id: RUN },
+    });
+    await conforming("POST", "/api/sft/bulk/:id/run", `/api/sft/bulk/${bulk.body.id}/run`, {
+      body: { limit: 2 },
+    });
+    await conforming("GET", "/api/sft/bulk/:id", `/api/sft/bulk/${bulk.body.id}`);
+    await conforming("POST", "/api/sft/bulk/:id/undo", `/api/sft/bulk/${bulk.body.id}/undo`, { body: {} });
+    await conforming("POST", "/api/sft/bulk", "/api/sft/bulk", { body: { action: "flag" } });
   });
 
   it("provenance, admin and exports", async () => {

@@ -265,6 +265,7 @@ function appWith(store: MemoryReviewStore) {
     review: { store, now: () => new Date("2026-05-01T10:00:00.000Z") },
     queue: { queue: { shards: 4, walk: notUsed }, counters },
     leases: { leases: {} as ReviewApiDeps["leases"]["leases"] },
+    bulk: {} as ReviewApiDeps["bulk"],
     counters,
     runs: {} as ReviewApiDeps["runs"],
   } as ReviewApiDeps;

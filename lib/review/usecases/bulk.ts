@@ -1,0 +1,145 @@
+import { randomUUID } from "node:crypto";
+import { ConflictError, NotFoundError } from "../../common/domain/errors.ts";
+import { type BulkJob, type BulkRequest, newBulkJob } from "../domain/bulk.ts";
+import { planDecision, planUndo, type Transition } from "../domain/review.ts";
+import type { BulkStore, QueueReader, ReviewStore } from "../ports.ts";
+
+export interface BulkDeps {
+  readonly bulk: BulkStore;
+  readonly store: ReviewStore;
+  readonly queue: Pick<QueueReader, "walk">;
+  readonly now?: () => Date;
+  readonly newId?: () => string;
+}
+
+type Actor = { readonly id: string; readonly name: string };
+
+/**
+ * The waiting candidates a bulk request would decide, counted by walking the queue under its
+ * filters (pages of 1,000; what a count reads grows with what matches).
+ */
+export async function countBulk(deps: Pick<BulkDeps, "queue">, request: BulkRequest): Promise<number> {
+  const job = newBulkJob("dry-run", request, { id: "", name: "" }, new Date(0));
+  let matched = 0;
+  let after = null;
+  for (;;) {
+    const page = await deps.queue.walk({ filters: job.filters, after, skip: 0, limit: 1_000 });
+    matched += page.items.length;
+    if (!page.more) return matched;
+    after = page.position;
+  }
+}
+
+/** Records a bulk job; nothing is decided until its batches run. */
+export async function createBulk(deps: BulkDeps, request: BulkRequest, actor: Actor): Promise<BulkJob> {
+  const job = newBulkJob((deps.newId ?? randomUUID)(), request, actor, (deps.now ?? (() => new Date()))());
+  await deps.bulk.create(job);
+  return job;
+}
+
+export async function findBulk(deps: Pick<BulkDeps, "bulk">, id: string): Promise<BulkJob> {
+  const job = await deps.bulk.find(id);
+  if (!job) throw new NotFoundError(`Bulk ${id} not found`);
+  return job;
+}
+
+const tagged = (transition: Transition, bulkId: string): Transition => ({
+  ...transition,
+  event: { ...transition.event, bulk_id: bulkId },
+});
+
+/** A decision or undo that met a conflict (decided, held or changed by someone else) or a missing candidate. */
+const isSkippable = (error: unknown) => error instanceof ConflictError || error instanceof NotFoundError;
+
+async function saved(deps: BulkDeps, job: BulkJob, before: BulkJob): Promise<BulkJob> {
+  if (!(await deps.bulk.save(job, before.version))) {
+    throw new ConflictError(`Bulk ${job.id} was moved on by another call meanwhile: read it and call again`);
+  }
+  return job;
+}
+
+/**
+ * Decides the bulk's next `limit` waiting candidates, oldest first, each in its own conditional
+ * transaction with a marker for the undo; one decided, held or changed by someone else is
+ * skipped and counted. The job is saved with its counts and where the next batch starts, only if
+ * no other batch ran meanwhile (two batches at once: one is refused with a 409, the candidates'
+ * own conditions keep every decision single).
+ */
+export async function runBulk(deps: BulkDeps, id: string, limit: number, actor: Actor): Promise<BulkJob> {
+  const job = await findBulk(deps, id);
+  if (job.state !== "running") throw new ConflictError(`Bulk ${id} is ${job.state}, not running`, job.state);
+  const page = await deps.queue.walk({ filters: job.filters, after: job.position, skip: 0, limit });
+  let decided = 0;
+  let skipped = 0;
+  for (const item of page.items) {
+    try {
+      const subject = await deps.store.findSubject(item.id);
+      if (!subject) throw new NotFoundError(`Candidate ${item.id} not found`);
+      const decision = {
+        id: item.id,
+        action: job.action,
+        corrected_response: null,
+        failure_category: job.failure_category,
+      };
+      const transition = planDecision(subject, decision, actor, (deps.now ?? (() => new Date()))());
+      await deps.store.apply(tagged(transition, id), { bulkId: id });
+      decided++;
+    } catch (error) {
+      if (!isSkippable(error)) throw error;
+      skipped++;
+    }
+  }
+  return saved(
+    deps,
+    {
+      ...job,
+      decided: job.decided + decided,
+      skipped: job.skipped + skipped,
+      position: page.position,
+      state: page.more ? "running" : "done",
+      updated_at: (deps.now ?? (() => new Date()))().toISOString(),
+      version: job.version + 1,
+    },
+    job,
+  );
+}
+
+/**
+ * Takes the bulk back, `limit` decisions per call: each candidate it decided returns to the queue
+ * in its own transaction, unless it changed since (undone, decided again: its version moved), in
+ * which case it is left as it is and counted. Stops the bulk first if it was still running.
+ */
+export async function undoBulk(deps: BulkDeps, id: string, limit: number, actor: Actor): Promise<BulkJob> {
+  const job = await findBulk(deps, id);
+  if (job.state === "undone") throw new ConflictError(`Bulk ${id} is already undone`, job.state);
+  const page = await deps.bulk.marks(id, job.undo_position, limit);
+  let undone = 0;
+  let skipped = 0;
+  for (const mark of page.items) {
+    try {
+      const subject = await deps.store.findSubject(mark.candidate_id);
+      if (!subject || subject.version !== mark.version || subject.status !== job.target) {
+        skipped++;
+        continue;
+      }
+      await deps.store.apply(tagged(planUndo(subject, actor, (deps.now ?? (() => new Date()))()), id));
+      undone++;
+    } catch (error) {
+      if (!isSkippable(error)) throw error;
+      skipped++;
+    }
+  }
+  return saved(
+    deps,
+    {
+      ...job,
+      undone: job.undone + undone,
+      undo_skipped: job.undo_skipped + skipped,
+      undo_position: page.last,
+      state: page.more ? "undoing" : "undone",
+      updated_at: (deps.now ?? (() => new Date()))().toISOString(),
+      version: job.version + 1,
+    },
+    job,
+  );
+}

@@ -1,0 +1,126 @@
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
+import { beforeAll, describe, expect, it, vi } from "vitest";
+import { provisionTestAws, type TestAws } from "../../support/aws.ts";
+import { lambdaContext } from "../../support/events.ts";
+import { callApi, type HttpRequest } from "../../support/http-events.ts";
+import {
+  candidateLines,
+  recount,
+  reviewStateCountersStored,
+  uploadRun,
+} from "../../support/review-fixtures.ts";
+import { storedCandidate } from "../../support/steps.ts";
+
+/** Bulk discard of a run against DynamoDB Local, with a reviewer working the same run meanwhile, then its undo. */
+
+let aws: TestAws;
+let handler: (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+const context = lambdaContext("api");
+const claims = (sub: string, group: string) => ({
+  sub,
+  email: `${sub}@example.com`,
+  "cognito:groups": `[${group}]`,
+});
+const as =
+  (sub: string, group: string) =>
+  (method: string, path: string, request: HttpRequest = {}) =>
+    callApi(handler, context, method, path, { claims: claims(sub, group), ...request });
+const admin = as("admin", "admin");
+const reviewer = as("ana", "reviewer");
+const BROKEN = "2026-03-01-broken";
+const FINE = "2026-03-01-fine";
+const idOf = (runId: string, n: number) => `${runId}-${String(n).padStart(5, "0")}`;
+
+beforeAll(async () => {
+  aws = await provisionTestAws("bulk");
+  for (const [name, value] of Object.entries(aws.env)) vi.stubEnv(name, value);
+  vi.stubEnv("REVIEWER_TOKEN", "");
+  ({ handler } = await import("../../../functions/api.ts"));
+  await uploadRun(aws, BROKEN, candidateLines(BROKEN, 300));
+  await uploadRun(aws, FINE, candidateLines(FINE, 20));
+  for (const run of [BROKEN, FINE])
+    expect((await admin("POST", "/api/sft/import", { body: { run_id: run } })).status).toBe(200);
+}, 120_000);
+
+describe("a bulk discard of a run", () => {
+  it("counts, discards in batches while a reviewer works the run, and is undone; counters equal a recount throughout", async () => {
+    const filters = { run_id: BROKEN };
+    expect(
+      (await reviewer("POST", "/api/sft/bulk", { body: { action: "discard", ...filters, dry_run: true } }))
+        .status,
+    ).toBe(403);
+    const dry = await admin("POST", "/api/sft/bulk", {
+      body: { action: "discard", ...filters, dry_run: true },
+    });
+    expect(dry).toEqual({ status: 200, body: { dry_run: true, matched: 300 } });
+
+    const created = await admin("POST", "/api/sft/bulk", {
+      body: { action: "discard", failure_category: "scoring_artifact", ...filters },
+    });
+    expect(created.status).toBe(201);
+    const id = created.body.id;
+
+    // A reviewer decides some of the run while the bulk runs.
+    const reviewed: string[] = [];
+    const reviewing = (async () => {
+      for (let i = 0; i < 20; i++) {
+        const next = await reviewer("POST", "/api/sft/next", { body: filters });
+        if (!next.body.candidate) return;
+        const decided = await reviewer("POST", "/api/sft/submit", {
+          body: { id: next.body.candidate.id, action: "correct", corrected_response: "fixed" },
+        });
+        expect(decided.status).toBe(200);
+        reviewed.push(next.body.candidate.id);
+      }
+    })();
+    let job = created.body;
+    while (job.state === "running") {
+      const batch = await admin("POST", `/api/sft/bulk/${id}/run`, { body: { limit: 50 } });
+      expect(batch.status).toBe(200);
+      job = batch.body;
+    }
+    await reviewing;
+
+    expect(reviewed).toHaveLength(20);
+    // Every candidate of the run decided once: by the bulk, or by the reviewer (skipped by the bulk if it met it).
+    expect(job.decided + reviewed.length).toBe(300);
+    expect(job.state).toBe("done");
+    for (const reviewedId of reviewed)
+      expect((await storedCandidate(aws, reviewedId))?.status).toBe("approved");
+    expect((await storedCandidate(aws, idOf(FINE, 0)))?.status).toBe("needs_review");
+    const discarded = (await admin("GET", "/api/sft/stats")).body.by_status.discarded;
+    expect(discarded).toBe(job.decided);
+    expect(await reviewStateCountersStored(aws)).toEqual(await recount(aws));
+    expect(await admin("GET", `/api/sft/bulk/${id}`)).toEqual({ status: 200, body: job });
+
+    // A reviewer takes back one of the bulk's discards and decides it again: the undo leaves it.
+    const changed = (await admin("GET", "/api/sft/queue", { query: { run_id: BROKEN } })).body.items;
+    expect(changed).toEqual([]);
+    const bulkDecided = (await storedCandidate(aws, idOf(BROKEN, 299))) as { status: string };
+    expect(bulkDecided.status).toBe("discarded");
+    expect((await reviewer("POST", "/api/sft/undo", { body: { id: idOf(BROKEN, 299) } })).status).toBe(200);
+    expect(
+      (await reviewer("POST", "/api/sft/submit", { body: { id: idOf(BROKEN, 299), action: "flag" } })).status,
+    ).toBe(200);
+
+    while (job.state !== "undone") {
+      const batch = await admin("POST", `/api/sft/bulk/${id}/undo`, { body: { limit: 100 } });
+      expect(batch.status).toBe(200);
+      job = batch.body;
+    }
+    expect(job).toMatchObject({ undone: job.decided - 1, undo_skipped: 1 });
+    expect((await storedCandidate(aws, idOf(BROKEN, 299)))?.status).toBe("model_rejected");
+    expect((await admin("GET", "/api/sft/stats")).body.by_status).toMatchObject({
+      discarded: 0,
+      approved: 20,
+      model_rejected: 1,
+      needs_review: 320 - 21,
+    });
+    expect(await reviewStateCountersStored(aws)).toEqual(await recount(aws));
+    const history = (await admin("GET", `/api/sft/candidates/${idOf(BROKEN, 250)}`)).body.history;
+    expect(history.map((e: { action: string; bulk_id?: string }) => [e.action, e.bulk_id])).toEqual([
+      ["discard", id],
+      ["undo", id],
+    ]);
+  }, 240_000);
+});
