@@ -576,7 +576,11 @@ describe("the template itself", () => {
       );
       return;
     }
-    const unacknowledged = result.findings.filter((f) => !(f.Rule.Id in CFN_LINT_ACKNOWLEDGED));
+    if (result.kind === "failed") throw new Error(`cfn-lint did not run to the end: ${result.output}`);
+    // An error is never acknowledged.
+    const unacknowledged = result.findings.filter(
+      (f) => f.Level === "Error" || !(f.Rule.Id in CFN_LINT_ACKNOWLEDGED),
+    );
     expect(
       unacknowledged.map((f) => `${f.Level} ${f.Rule.Id} ${f.Location.Path.join("/")}: ${f.Message}`),
     ).toEqual([]);
@@ -704,20 +708,34 @@ interface CfnLintFinding {
   Rule: { Id: string };
   Location: { Path: (string | number)[] };
 }
-type CfnLintResult = { kind: "absent"; reason: string } | { kind: "ran"; findings: CfnLintFinding[] };
+type CfnLintResult =
+  | { kind: "absent"; reason: string }
+  | { kind: "failed"; output: string }
+  | { kind: "ran"; findings: CfnLintFinding[] };
 
+/**
+ * Runs cfn-lint on the template. Its exit code is a bit set of what it found (2 errors, 4
+ * warnings, 8 informational), with the findings on stdout; anything else (1, or no JSON) is a
+ * failed run, never a clean one. Absent when the command cannot be started at all.
+ */
 async function runCfnLint(templateFile: string): Promise<CfnLintResult> {
+  const run = await promisify(execFile)("cfn-lint", ["--format", "json", "--", templateFile], {
+    maxBuffer: 16 * 1024 * 1024,
+  }).then(
+    ({ stdout }) => ({ code: 0, stdout, stderr: "" }),
+    (error: { code?: unknown; stdout?: string; stderr?: string; message?: string }) => ({
+      code: error.code,
+      stdout: error.stdout ?? "",
+      stderr: error.stderr || error.message || "",
+    }),
+  );
+  if (typeof run.code !== "number")
+    return { kind: "absent", reason: String(run.stderr).split("\n")[0] ?? "" };
+  if ((run.code & ~0b1110) !== 0) return { kind: "failed", output: `exit ${run.code}: ${run.stderr}` };
   try {
-    const { stdout } = await promisify(execFile)("cfn-lint", ["--format", "json", "--", templateFile], {
-      maxBuffer: 16 * 1024 * 1024,
-    }).catch((error: { code?: unknown; stdout?: string }) => {
-      // cfn-lint exits non-zero when it finds anything; its findings are still on stdout.
-      if (typeof error.code === "number" && error.stdout !== undefined) return { stdout: error.stdout };
-      throw error;
-    });
-    return { kind: "ran", findings: JSON.parse(stdout || "[]") as CfnLintFinding[] };
-  } catch (error) {
-    return { kind: "absent", reason: String((error as Error).message).split("\n")[0] ?? "" };
+    return { kind: "ran", findings: JSON.parse(run.stdout) as CfnLintFinding[] };
+  } catch {
+    return { kind: "failed", output: `exit ${run.code}, no JSON on stdout: ${run.stdout}${run.stderr}` };
   }
 }
 
