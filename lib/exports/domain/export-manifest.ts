@@ -221,6 +221,8 @@ export interface ExportManifest {
   readonly started_at: string;
   readonly finished_at: string;
   readonly ordering: string;
+  /** `options.dry_run`: nothing was written; `files` tell what would have been. */
+  readonly dry_run?: true;
   readonly counts: ExportCounts;
   readonly warnings: readonly ExportWarning[];
   readonly files: {
@@ -235,7 +237,7 @@ export interface ExportManifest {
 }
 
 export function buildManifest(
-  input: Omit<ExportManifest, "manifest_version" | "ordering" | "warnings">,
+  input: Omit<ExportManifest, "manifest_version" | "ordering" | "warnings" | "dry_run">,
   /** Warnings only the build knows (the KTO order, the documents' expiry). */
   buildWarnings: readonly ExportWarning[] = [],
 ) {
@@ -251,6 +253,7 @@ export function buildManifest(
     started_at: input.started_at,
     finished_at: input.finished_at,
     ordering: EXPORT_ORDERING,
+    ...(input.request.options.dry_run ? { dry_run: true as const } : {}),
     counts: input.counts,
     warnings: [...trainerWarnings(input.format, input.counts, input.request.options), ...buildWarnings],
     files: input.files,

@@ -98,6 +98,11 @@ export const ExportOptions = z.strictObject({
    * by a hash of the candidate id: a candidate stays on its side in every export and every format.
    */
   validation_fraction: z.number().gt(0).lt(1).optional(),
+  /**
+   * Screen and count only: the manifest (counts, reasons, warnings, and the size and sha256 each
+   * file would have) is on the job, and no file is written.
+   */
+  dry_run: z.boolean().optional(),
   /** The file name the download carries; by default `<format>_export_<UTC time>.jsonl`. */
   file_name: DownloadFileName.optional(),
 });

@@ -118,7 +118,8 @@ export async function exportStatus(deps: ExportApiDeps, id: string, expiresIn?: 
       },
     ]);
   }
-  if (job.status !== "succeeded") return exportJobView(job, null);
+  // A dry run wrote nothing to download.
+  if (job.status !== "succeeded" || job.request.options.dry_run) return exportJobView(job, null);
   const quarantineName = job.file_name.replace(/\.jsonl$/, "").concat(".quarantine.jsonl");
   const validationName = job.file_name.replace(/\.jsonl$/, "").concat(".validation.jsonl");
   const [dataset, quarantine, validation] = await Promise.all([
@@ -229,7 +230,8 @@ export async function buildExport(
     deps.checkProvenance,
   );
   const tally = new ExportTally();
-  const files = new ExportFiles(deps.objects, job);
+  const dryRun = request.options.dry_run === true;
+  const files = new ExportFiles(dryRun ? DISCARD : deps.objects, job);
   const interval = deps.progressIntervalMs ?? 2_000;
   let lastProgress = now().getTime();
 
@@ -268,9 +270,12 @@ export async function buildExport(
         counts: tally.snapshot(),
         files: await files.close(),
       },
-      files.warnings(finishedAt),
+      // A dry run wrote no documents that could expire.
+      files.warnings(finishedAt).filter((warning) => !(dryRun && warning.code === "documents_expire")),
     );
-    await deps.objects.put(files.manifestKey, `${JSON.stringify(manifest, null, 2)}\n`, "application/json");
+    if (!dryRun) {
+      await deps.objects.put(files.manifestKey, `${JSON.stringify(manifest, null, 2)}\n`, "application/json");
+    }
     return manifest;
   } catch (error) {
     await files.abort();
@@ -412,6 +417,13 @@ export function documentsPrefix(job: Pick<ExportJob, "id" | "request">): string 
     ? `${BUCKET_PREFIXES.exports}${KB_PREFIX}${job.id}/`
     : `${exportPrefix(job.id)}${EXPORT_FILES.documents}`;
 }
+
+/** A dry run's objects: every write taken and dropped, nothing stored, nothing to sign. */
+const DISCARD: ExportObjects = {
+  openWriter: () => ({ write: async () => {}, close: async () => {}, abort: async () => {} }),
+  put: async () => {},
+  signedDownload: () => Promise.reject(new Error("a dry run has nothing to download")),
+};
 
 /** `exports/<id>/validation.jsonl`: the validation side of a split export. */
 export const VALIDATION_FILE = "validation.jsonl";
