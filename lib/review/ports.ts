@@ -51,6 +51,11 @@ export interface QueueReader {
   walk(walk: QueueWalk): Promise<{ items: CandidateView[]; position: QueuePosition; more: boolean }>;
 }
 
+/** The queue as its index holds it: `QueueReader.walk` without loading prompts and answers from the body store. */
+export interface QueueIndex {
+  walkItems(walk: QueueWalk): Promise<{ items: QueuedItem[]; position: QueuePosition; more: boolean }>;
+}
+
 export interface CounterReader {
   read(): Promise<CounterDelta>;
 }

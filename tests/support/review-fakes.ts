@@ -18,6 +18,7 @@ import type {
   CandidateView,
   LeaseStore,
   QueuedItem,
+  QueueIndex,
   QueueReader,
   QueueWalk,
   ReviewStore,
@@ -245,12 +246,17 @@ export class MemoryBulkStore implements BulkStore {
 }
 
 /** The queue over a `MemoryReviewStore`: unleased `needs_review` candidates, oldest first. */
-export class MemoryQueue implements QueueReader {
+export class MemoryQueue implements QueueReader, QueueIndex {
   readonly shards = 1;
 
   constructor(private readonly store: MemoryReviewStore) {}
 
-  async walk({ filters, after, skip, limit }: QueueWalk) {
+  async walk(walk: QueueWalk) {
+    const { items, position, more } = await this.walkItems(walk);
+    return { items: items as unknown as CandidateView[], position, more };
+  }
+
+  async walkItems({ filters, after, skip, limit }: QueueWalk) {
     const start = after?.[0]?.[0] ?? "";
     const queue = [...this.store.candidates.values()]
       .filter((c) => c.status === "needs_review" && c.lease_expires_at === undefined)
@@ -260,7 +266,7 @@ export class MemoryQueue implements QueueReader {
     const items = queue.slice(skip, skip + limit);
     const last = items.at(-1);
     return {
-      items: items as unknown as CandidateView[],
+      items: items as unknown as QueuedItem[],
       position: [last ? ([queueSortKey(last), last.id] as [string, string]) : (after?.[0] ?? null)],
       more: queue.length > skip + limit,
     };

@@ -70,7 +70,7 @@ export class LeaseTable implements LeaseStore {
   }
 
   async queued(filters: QueueFilters, limit: number): Promise<QueuedItem[]> {
-    return (await this.queue.walkItems({ filters, after: null, skip: 0, limit })).items as QueuedItem[];
+    return (await this.queue.walkItems({ filters, after: null, skip: 0, limit })).items;
   }
 
   async claim(item: QueuedItem, lease: Lease, now: string): Promise<CandidateView | null> {

@@ -6,7 +6,7 @@ import { STATUS_INDEX_SHARDS, TABLE } from "../../common/resources.ts";
 import type { CandidateSelection, ExportCandidateSource } from "../../exports/ports.ts";
 import { FILTER_PATHS, matchesFilters } from "../domain/lease.ts";
 import type { QueueFilters, QueuePosition } from "../domain/queue.ts";
-import type { CandidateView, QueueReader, QueueWalk } from "../ports.ts";
+import type { CandidateView, QueuedItem, QueueIndex, QueueReader, QueueWalk } from "../ports.ts";
 
 type Item = Record<string, unknown>;
 type Position = [sortKey: string, id: string];
@@ -34,7 +34,7 @@ const { byStatus } = TABLE.indexes;
  * reads about its share of the page; what a read costs depends on the page size, not on how many
  * candidates the table holds.
  */
-export class QueueTable implements QueueReader, ExportCandidateSource {
+export class QueueTable implements QueueReader, QueueIndex, ExportCandidateSource {
   readonly shards = STATUS_INDEX_SHARDS;
 
   constructor(
@@ -101,7 +101,7 @@ export class QueueTable implements QueueReader, ExportCandidateSource {
       // With nothing left over, the next walk may start after what was read and filtered out.
       return !unmerged && shard.lastRead ? shard.lastRead : shard.lastTaken;
     });
-    return { items: page, position, more: lookahead !== undefined };
+    return { items: page as QueuedItem[], position, more: lookahead !== undefined };
   }
 
   /**

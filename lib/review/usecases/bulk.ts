@@ -2,12 +2,12 @@ import { randomUUID } from "node:crypto";
 import { ConflictError, NotFoundError } from "../../common/domain/errors.ts";
 import { type BulkJob, type BulkRequest, newBulkJob } from "../domain/bulk.ts";
 import { planDecision, planUndo, type Transition } from "../domain/review.ts";
-import type { BulkStore, QueueReader, ReviewStore } from "../ports.ts";
+import type { BulkStore, QueueIndex, ReviewStore } from "../ports.ts";
 
 export interface BulkDeps {
   readonly bulk: BulkStore;
   readonly store: ReviewStore;
-  readonly queue: Pick<QueueReader, "walk">;
+  readonly queue: QueueIndex;
   readonly now?: () => Date;
   readonly newId?: () => string;
 }
@@ -15,15 +15,15 @@ export interface BulkDeps {
 type Actor = { readonly id: string; readonly name: string };
 
 /**
- * The waiting candidates a bulk request would decide, counted by walking the queue under its
- * filters (pages of 1,000; what a count reads grows with what matches).
+ * The waiting candidates a bulk request would decide, counted by walking the queue's index under
+ * its filters (pages of 1,000, no bodies loaded; what a count reads grows with what matches).
  */
 export async function countBulk(deps: Pick<BulkDeps, "queue">, request: BulkRequest): Promise<number> {
   const job = newBulkJob("dry-run", request, { id: "", name: "" }, new Date(0));
   let matched = 0;
   let after = null;
   for (;;) {
-    const page = await deps.queue.walk({ filters: job.filters, after, skip: 0, limit: 1_000 });
+    const page = await deps.queue.walkItems({ filters: job.filters, after, skip: 0, limit: 1_000 });
     matched += page.items.length;
     if (!page.more) return matched;
     after = page.position;
@@ -68,7 +68,7 @@ async function saved(deps: BulkDeps, job: BulkJob, before: BulkJob): Promise<Bul
 export async function runBulk(deps: BulkDeps, id: string, limit: number, actor: Actor): Promise<BulkJob> {
   const job = await findBulk(deps, id);
   if (job.state !== "running") throw new ConflictError(`Bulk ${id} is ${job.state}, not running`, job.state);
-  const page = await deps.queue.walk({ filters: job.filters, after: job.position, skip: 0, limit });
+  const page = await deps.queue.walkItems({ filters: job.filters, after: job.position, skip: 0, limit });
   let decided = 0;
   let skipped = 0;
   for (const item of page.items) {
