@@ -1,6 +1,7 @@
 import type { CandidateStatus } from "../common/domain/candidate.ts";
 import type { QueueFilters } from "../review/domain/queue.ts";
 import type { CandidateView } from "../review/ports.ts";
+import type { EvalItem } from "./domain/decontamination.ts";
 import type { ExportJob, ExportProgress } from "./domain/export-job.ts";
 import type { ExportManifest } from "./domain/export-manifest.ts";
 import type { ExportMessage } from "./domain/export-request.ts";
@@ -63,4 +64,9 @@ export interface ExportJobStore {
 
 export interface ExportQueue {
   send(message: ExportMessage): Promise<void>;
+}
+
+/** The eval sets a team registered, item by item, in batches: what every export is checked against. */
+export interface EvalSetSource {
+  items(): AsyncIterable<readonly EvalItem[]>;
 }

@@ -5,6 +5,7 @@ import {
   type ProvenanceVerdict,
   validateProvenance,
 } from "../../common/domain/provenance.ts";
+import type { EvalIndex } from "./decontamination.ts";
 import {
   type ChatTurn,
   type ExampleContext,
@@ -26,6 +27,7 @@ export const EXCLUSION_REASONS = [
   "empty_content",
   "self_pairing",
   "trainer_rule",
+  "eval_contamination",
   "duplicate_content",
 ] as const;
 export type ExclusionReason = (typeof EXCLUSION_REASONS)[number];
@@ -45,6 +47,9 @@ export interface QuarantineEntry {
   readonly missing?: readonly string[];
   /** `duplicate_content` only: the dataset line of the first record with the same content. */
   readonly duplicate_of_line?: number;
+  /** `eval_contamination` only: the registered eval set and the item the record overlaps. */
+  readonly eval_set?: string;
+  readonly eval_item?: string;
   /** `duplicate_content` only, when that line is in `validation.jsonl` rather than the dataset. */
   readonly duplicate_in?: "validation";
 }
@@ -77,6 +82,8 @@ export interface FirewallPolicy {
   readonly format: ExportFormat;
   readonly options: ExportOptions;
   readonly filters: Pick<ExportFilters, "include_categories" | "exclude_categories">;
+  /** The registered eval sets' n-grams: a record overlapping one is `eval_contamination`. */
+  readonly evalIndex?: EvalIndex | undefined;
 }
 
 type CandidateRecord = Readonly<Record<string, unknown>>;
@@ -97,7 +104,8 @@ const isBlank = (value: string | null) => value === null || value.trim() === "";
  *   6. self_pairing         — a preference pair whose two answers are the same
  *   7. trainer_rule         — a rule of the format's trainer (the rule is named)
  *   8. schema_violation     — the line built does not match the format's schema
- *   9. duplicate_content    — same normalised prompt and correction as a record already exported
+ *   9. eval_contamination   — shares a long run of words with an item of a registered eval set
+ *  10. duplicate_content    — same normalised prompt and correction as a record already exported
  *
  * Duplicates are decided last, so only records that would otherwise be exported count, and the
  * first of them in the export's (stable) order is the one kept.
@@ -133,6 +141,7 @@ export class ExportFirewall {
         ...(extra.missing ? { missing: extra.missing } : {}),
         ...(extra.duplicate_of_line ? { duplicate_of_line: extra.duplicate_of_line } : {}),
         ...(extra.duplicate_in ? { duplicate_in: extra.duplicate_in } : {}),
+        ...(extra.eval_set ? { eval_set: extra.eval_set, eval_item: extra.eval_item } : {}),
       },
     });
 
@@ -188,6 +197,15 @@ export class ExportFirewall {
     }
 
     const fingerprint = contentFingerprint(turns, example.chosen);
+    const hit = this.contamination(example);
+    if (hit) {
+      return exclude(
+        "eval_contamination",
+        `${hit.where} shares a ${this.policy.evalIndex?.n}-word run with item ${hit.item} of eval set ${hit.set}`,
+        { eval_set: hit.set, eval_item: hit.item },
+      );
+    }
+
     // Stored as line × 2 + side, so a duplicate names the file its first record went to.
     const stored = this.exported.get(fingerprint);
     if (stored !== undefined) {
@@ -204,6 +222,22 @@ export class ExportFirewall {
     this.exported.add(fingerprint, firstLine * 2 + (split === "validation" ? 1 : 0));
     this.nextLine[split] += lines.length;
     return { passed: true, example, lines, firstLine, split };
+  }
+
+  /** The first eval item the prompt, the correction or (for pairs) the model's answer overlaps. */
+  private contamination(example: TrainingExample) {
+    const index = this.policy.evalIndex;
+    if (!index) return null;
+    const texts: [string, string][] = [
+      ...example.prompt.map((t, i): [string, string] => [`prompt message ${i + 1}`, t.content]),
+      ["the correction", example.chosen],
+      ...(this.spec.pairs ? [["the model's answer", example.rejected] as [string, string]] : []),
+    ];
+    for (const [where, value] of texts) {
+      const hit = index.find(value);
+      if (hit) return { ...hit, where };
+    }
+    return null;
   }
 
   private categoryProblem(category: string | null): string | null {

@@ -221,6 +221,11 @@ export interface ExportManifest {
   readonly started_at: string;
   readonly finished_at: string;
   readonly ordering: string;
+  /** The eval sets every record was checked against, and the n-gram length. */
+  readonly decontamination?: {
+    readonly ngram: number;
+    readonly sets: readonly { readonly name: string; readonly items: number }[];
+  };
   /** `options.dry_run`: nothing was written; `files` tell what would have been. */
   readonly dry_run?: true;
   readonly counts: ExportCounts;
@@ -253,6 +258,7 @@ export function buildManifest(
     started_at: input.started_at,
     finished_at: input.finished_at,
     ordering: EXPORT_ORDERING,
+    ...(input.decontamination ? { decontamination: input.decontamination } : {}),
     ...(input.request.options.dry_run ? { dry_run: true as const } : {}),
     counts: input.counts,
     warnings: [...trainerWarnings(input.format, input.counts, input.request.options), ...buildWarnings],

@@ -98,6 +98,8 @@ export const ExportOptions = z.strictObject({
    * by a hash of the candidate id: a candidate stays on its side in every export and every format.
    */
   validation_fraction: z.number().gt(0).lt(1).optional(),
+  /** Decontamination: the length of the word n-grams a record may not share with an eval item. */
+  eval_ngram: z.number().int().min(5).max(50).optional(),
   /**
    * Screen and count only: the manifest (counts, reasons, warnings, and the size and sha256 each
    * file would have) is on the job, and no file is written.

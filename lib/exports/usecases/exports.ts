@@ -14,6 +14,7 @@ import {
   EXPORT_RETENTION_DAYS,
   exportPrefix,
 } from "../../common/resources.ts";
+import { DEFAULT_NGRAM, EvalIndex } from "../domain/decontamination.ts";
 import { ExportFirewall, type ProvenanceCheck, type Split } from "../domain/export-firewall.ts";
 import { type KbDocument, kbDocument } from "../domain/export-formats.ts";
 import {
@@ -34,6 +35,7 @@ import { type ExportFilters, ExportRequest, utcStamp } from "../domain/export-re
 import { KTO_CHECKED_BATCH_SIZE, KtoOrder, type OrderedLine } from "../domain/kto-order.ts";
 import type {
   CandidateSelection,
+  EvalSetSource,
   ExportCandidateSource,
   ExportJobStore,
   ExportObjects,
@@ -49,6 +51,8 @@ export interface ExportBuildDeps {
   readonly objects: ExportObjects;
   /** Stamped into every manifest. */
   readonly codeVersion: string;
+  /** The registered eval sets every export is checked against; none when absent. */
+  readonly evalSets?: EvalSetSource;
   /** The provenance validator (`validateProvenance` unless a test swaps it). */
   readonly checkProvenance?: ProvenanceCheck;
   readonly now?: () => Date;
@@ -225,8 +229,11 @@ export async function buildExport(
   const { request } = job;
   const { filters } = request;
   const now = clockOf(deps);
+  const evalIndex = deps.evalSets
+    ? await loadEvalIndex(deps.evalSets, request.options.eval_ngram)
+    : undefined;
   const firewall = new ExportFirewall(
-    { format: request.format, options: request.options, filters },
+    { format: request.format, options: request.options, filters, evalIndex },
     deps.checkProvenance,
   );
   const tally = new ExportTally();
@@ -269,6 +276,7 @@ export async function buildExport(
         finished_at: finishedAt.toISOString(),
         counts: tally.snapshot(),
         files: await files.close(),
+        ...(evalIndex ? { decontamination: { ngram: evalIndex.n, sets: evalIndex.registered } } : {}),
       },
       // A dry run wrote no documents that could expire.
       files.warnings(finishedAt).filter((warning) => !(dryRun && warning.code === "documents_expire")),
@@ -416,6 +424,13 @@ export function documentsPrefix(job: Pick<ExportJob, "id" | "request">): string 
   return job.request.options.bedrock_kb_prefix === "separate"
     ? `${BUCKET_PREFIXES.exports}${KB_PREFIX}${job.id}/`
     : `${exportPrefix(job.id)}${EXPORT_FILES.documents}`;
+}
+
+/** Every registered eval item's n-grams, read once per export. */
+async function loadEvalIndex(source: EvalSetSource, ngram = DEFAULT_NGRAM): Promise<EvalIndex> {
+  const index = new EvalIndex(ngram);
+  for await (const batch of source.items()) for (const item of batch) index.add(item);
+  return index;
 }
 
 /** A dry run's objects: every write taken and dropped, nothing stored, nothing to sign. */
