@@ -78,10 +78,18 @@ export async function startLocalDeployment(endpoints: {
   const secrets: Record<string, string> = { [judgeKeyArn]: JSON.stringify({ api_key: JUDGE_API_KEY }) };
   const secretsManager = await startFakeSecretsManager(secrets, calls);
 
-  const stack = synthesizeStack({
-    judgeOpenAiBaseUrl: judge.baseUrl,
-    judgeOpenAiApiKeySecretArn: judgeKeyArn,
-  });
+  const servers = [...proxies, secretsManager, judge];
+  const closeServers = () => Promise.all(servers.map((server) => server.close()));
+  let stack: SynthesizedStack;
+  try {
+    stack = synthesizeStack({
+      judgeOpenAiBaseUrl: judge.baseUrl,
+      judgeOpenAiApiKeySecretArn: judgeKeyArn,
+    });
+  } catch (error) {
+    await closeServers();
+    throw error;
+  }
   const resources = await provision(clients, {
     tableName: `flywheel-${suffix}`,
     bucket: `flywheel-${suffix}`,
@@ -190,7 +198,7 @@ export async function startLocalDeployment(endpoints: {
     },
     async stop() {
       await Promise.all(running.map((fn) => fn.stop()));
-      await Promise.all([...proxies, secretsManager, judge].map((server) => server.close()));
+      await closeServers();
       stack.remove();
     },
   };

@@ -50,11 +50,18 @@ export interface SynthesizedStack {
  */
 export function synthesizeStack(context: Record<string, unknown> = {}): SynthesizedStack {
   const directory = mkdtempSync(join(tmpdir(), "flywheel-cdk-out-"));
-  const app = new App({ outdir: directory, context, builtinCloudFormationValidation: false });
-  new FlywheelStack(app, "Flywheel", {
-    webSite: Source.data("index.html", "<!doctype html><title>Flywheel</title>"),
-  });
-  const assembly = app.synth();
+  let assembly: ReturnType<App["synth"]>;
+  try {
+    const app = new App({ outdir: directory, context, builtinCloudFormationValidation: false });
+    new FlywheelStack(app, "Flywheel", {
+      webSite: Source.data("index.html", "<!doctype html><title>Flywheel</title>"),
+    });
+    assembly = app.synth();
+  } catch (error) {
+    // A bundle that does not build: nothing of the assembly is kept.
+    rmSync(directory, { recursive: true, force: true });
+    throw error;
+  }
   const artifact = assembly.getStackByName("Flywheel");
   const templateFile = join(directory, artifact.templateFile);
   const template = JSON.parse(readFileSync(templateFile, "utf8")) as CfnTemplate;
