@@ -17,8 +17,8 @@ import type { ChatTurn, ExportLine } from "./export-formats.ts";
  * Labels alternate (every batch holds both), a candidate's undesirable line stays at dataset line
  * 2k + 1 as before, and with r = m/2 a candidate's two lines are m − 1 or m + 1 lines apart, which no
  * chunk of up to `KTO_CHECKED_BATCH_SIZE` lines pairs. Different candidates can share a prompt
- * too (two models asked the same question): each block tries rotations in a fixed order and keeps
- * the first under which no pair TRL would make — adjacent lines, or a chunk's first and last for
+ * too (two models asked the same question): each block tries up to `KTO_ROTATIONS_TRIED` rotations
+ * in a fixed order and keeps the first under which no pair TRL would make — adjacent lines, or a chunk's first and last for
  * every batch size from 2 to `KTO_CHECKED_BATCH_SIZE` — shares a prompt, counting what no
  * rotation avoids. Memory holds at most two blocks.
  */
@@ -27,6 +27,8 @@ import type { ChatTurn, ExportLine } from "./export-formats.ts";
 export const KTO_BLOCK = 64;
 /** Per-device batch sizes (2 to this) whose KL pairs the order is checked against. */
 export const KTO_CHECKED_BATCH_SIZE = 64;
+/** Rotations a block tries at most, so a prompt asked many times costs bounded time. */
+export const KTO_ROTATIONS_TRIED = 16;
 
 export interface KtoRecord {
   readonly candidateId: string;
@@ -85,7 +87,7 @@ export class KtoOrder {
     this.pending = this.pending.slice(size);
     const half = Math.floor(size / 2);
     let best = { rotation: 0, shared: Number.POSITIVE_INFINITY };
-    for (let step = 0; step < size; step += 1) {
+    for (let step = 0; step < Math.min(size, KTO_ROTATIONS_TRIED); step += 1) {
       const rotation = (half + step) % size;
       const shared = this.sharedIn(records, rotation, last, best.shared);
       if (shared < best.shared) best = { rotation, shared };
