@@ -118,6 +118,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       AWS_ENDPOINT_URL_SQS: fauxqs.endpoint,
       REVIEWER_TOKEN: tokens.reviewerToken,
       INGEST_TOKENS: JSON.stringify(tokens.ingestTokens),
+      LOCAL_ROLE_TOKENS: JSON.stringify(tokens.roleTokens ?? {}),
     };
     if (handlerEnvironment && JSON.stringify(handlerEnvironment.env) !== JSON.stringify(env)) {
       throw new Error(
@@ -252,6 +253,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       queues,
       reviewerToken: tokens.reviewerToken,
       ingestTokens: tokens.ingestTokens,
+      roleTokens: tokens.roleTokens ?? {},
     };
     const configFile = join(dataDir, "local.json");
     await writeFile(configFile, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });

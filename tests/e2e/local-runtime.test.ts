@@ -102,6 +102,33 @@ describe("local runtime", () => {
     expect(await response.json()).toEqual({ ok: true });
   });
 
+  it("gives each role a dev token that reaches exactly its role's routes", async () => {
+    const roleTokens = (runtime as LocalRuntime).config.roleTokens ?? {};
+    expect(Object.keys(roleTokens).sort()).toEqual([
+      "admin",
+      "eval-lead",
+      "eval-writer",
+      "exporter",
+      "reviewer",
+    ]);
+    const status = async (role: string, path: string) =>
+      (
+        await fetch(`${firstConfig.apiUrl}${path}`, {
+          headers: { authorization: `Bearer ${roleTokens[role]}` },
+        })
+      ).status;
+    expect(await status("reviewer", "/api/sft/stats")).toBe(200);
+    expect(await status("reviewer", "/api/exports")).toBe(403);
+    expect(await status("exporter", "/api/exports")).toBe(200);
+    expect(await status("exporter", "/api/sft/stats")).toBe(403);
+    const refused = await fetch(`${firstConfig.apiUrl}/api/sft/queue`, {
+      headers: { authorization: `Bearer ${roleTokens["eval-writer"]}` },
+    });
+    expect(await refused.json()).toEqual({
+      detail: "This route needs the scope flywheel/review, which local-eval-writer does not hold",
+    });
+  });
+
   it("imports a run uploaded to S3", async () => {
     const rt = runtime as LocalRuntime;
     await clientsFor(rt).s3.send(

@@ -25,6 +25,20 @@ describe("loadOrCreateTokens", () => {
     expect(await loadOrCreateTokens(join(dir, "other.json"))).not.toEqual(first);
   });
 
+  it("creates a dev token per role but the product's (products use their ingest tokens)", async () => {
+    const file = join(dir, "tokens.json");
+    const { roleTokens = {}, reviewerToken } = await loadOrCreateTokens(file);
+    expect(Object.keys(roleTokens).sort()).toEqual([
+      "admin",
+      "eval-lead",
+      "eval-writer",
+      "exporter",
+      "reviewer",
+    ]);
+    expect(new Set([reviewerToken, ...Object.values(roleTokens)]).size).toBe(6);
+    expect((await loadOrCreateTokens(file)).roleTokens).toEqual(roleTokens);
+  });
+
   it("adds tokens for new sources without changing existing ones", async () => {
     const file = join(dir, "tokens.json");
     await writeFile(file, JSON.stringify({ reviewerToken: "r", ingestTokens: { kiwi: "k" } }));
