@@ -17,6 +17,7 @@ import {
 } from "./export-formats.ts";
 import type { ExportFilters, ExportFormat, ExportOptions } from "./export-request.ts";
 import { FingerprintSet } from "./fingerprint-set.ts";
+import { NearDuplicateIndex, signature } from "./near-duplicates.ts";
 
 /** Why a considered candidate was kept out of a dataset: exactly one per quarantined record. */
 export const EXCLUSION_REASONS = [
@@ -29,6 +30,7 @@ export const EXCLUSION_REASONS = [
   "trainer_rule",
   "eval_contamination",
   "duplicate_content",
+  "near_duplicate",
 ] as const;
 export type ExclusionReason = (typeof EXCLUSION_REASONS)[number];
 
@@ -50,6 +52,8 @@ export interface QuarantineEntry {
   /** `eval_contamination` only: the registered eval set and the item the record overlaps. */
   readonly eval_set?: string;
   readonly eval_item?: string;
+  /** `near_duplicate` only: the line of the record it nearly repeats (with `duplicate_in` if there). */
+  readonly near_duplicate_of_line?: number;
   /** `duplicate_content` only, when that line is in `validation.jsonl` rather than the dataset. */
   readonly duplicate_in?: "validation";
 }
@@ -106,6 +110,7 @@ const isBlank = (value: string | null) => value === null || value.trim() === "";
  *   8. schema_violation     — the line built does not match the format's schema
  *   9. eval_contamination   — shares a long run of words with an item of a registered eval set
  *  10. duplicate_content    — same normalised prompt and correction as a record already exported
+ *  11. near_duplicate       — (on request) nearly the same words as a record already exported
  *
  * Duplicates are decided last, so only records that would otherwise be exported count, and the
  * first of them in the export's (stable) order is the one kept.
@@ -114,12 +119,16 @@ export class ExportFirewall {
   private readonly spec: FormatSpec;
   private readonly exported = new FingerprintSet();
   private readonly nextLine: Record<Split, number> = { train: 1, validation: 1 };
+  /** With `options.near_duplicate_threshold`: the exported records' MinHash signatures. */
+  private readonly near: NearDuplicateIndex | null;
 
   constructor(
     private readonly policy: FirewallPolicy,
     private readonly checkProvenance: ProvenanceCheck = validateProvenance,
   ) {
     this.spec = FORMATS[policy.format];
+    const threshold = policy.options.near_duplicate_threshold;
+    this.near = threshold === undefined ? null : new NearDuplicateIndex(threshold);
   }
 
   /** Long on purpose: the firewall's rules read top to bottom in the order they are applied, each one a few lines. */
@@ -140,6 +149,7 @@ export class ExportFirewall {
         run_id: text(provenance.source_run_id) ?? text(candidate.benchmark_run_id),
         ...(extra.missing ? { missing: extra.missing } : {}),
         ...(extra.duplicate_of_line ? { duplicate_of_line: extra.duplicate_of_line } : {}),
+        ...(extra.near_duplicate_of_line ? { near_duplicate_of_line: extra.near_duplicate_of_line } : {}),
         ...(extra.duplicate_in ? { duplicate_in: extra.duplicate_in } : {}),
         ...(extra.eval_set ? { eval_set: extra.eval_set, eval_item: extra.eval_item } : {}),
       },
@@ -219,7 +229,22 @@ export class ExportFirewall {
     }
     const split = splitOf(example.candidateId, this.policy.options.validation_fraction);
     const firstLine = this.nextLine[split];
-    this.exported.add(fingerprint, firstLine * 2 + (split === "validation" ? 1 : 0));
+    const stamp = firstLine * 2 + (split === "validation" ? 1 : 0);
+    if (this.near) {
+      const sig = signature([...turns.map((t) => t.content), example.chosen].join("\n"));
+      const match = this.near.find(sig);
+      if (match) {
+        const line = Math.floor(match.value / 2);
+        const inValidation = match.value % 2 === 1;
+        return exclude(
+          "near_duplicate",
+          `about ${Math.round(match.similarity * 100)}% the same words as ${inValidation ? "validation" : "dataset"} line ${line}`,
+          { near_duplicate_of_line: line, ...(inValidation ? { duplicate_in: "validation" as const } : {}) },
+        );
+      }
+      this.near.add(sig, stamp);
+    }
+    this.exported.add(fingerprint, stamp);
     this.nextLine[split] += lines.length;
     return { passed: true, example, lines, firstLine, split };
   }

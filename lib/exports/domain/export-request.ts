@@ -98,6 +98,11 @@ export const ExportOptions = z.strictObject({
    * by a hash of the candidate id: a candidate stays on its side in every export and every format.
    */
   validation_fraction: z.number().gt(0).lt(1).optional(),
+  /**
+   * Keep out records whose prompt and correction share at least this Jaccard similarity of word
+   * 3-grams (MinHash estimate) with a record already exported: `near_duplicate`. Off when absent.
+   */
+  near_duplicate_threshold: z.number().min(0.5).max(1).optional(),
   /** Decontamination: the length of the word n-grams a record may not share with an eval item. */
   eval_ngram: z.number().int().min(5).max(50).optional(),
   /**
