@@ -51,6 +51,28 @@ const tagged = (transition: Transition, bulkId: string): Transition => ({
 /** A decision or undo that met a conflict (decided, held or changed by someone else) or a missing candidate. */
 const isSkippable = (error: unknown) => error instanceof ConflictError || error instanceof NotFoundError;
 
+const nowOf = (deps: Pick<BulkDeps, "now">) => (deps.now ?? (() => new Date()))();
+
+/**
+ * Settles each item in turn with `settle`, which answers whether it changed the item: counts those
+ * it changed and those it skipped, as left alone or as changed by someone else meanwhile (a
+ * skippable error); any other error ends the batch.
+ */
+async function settleEach<T>(items: readonly T[], settle: (item: T) => Promise<boolean>) {
+  let settled = 0;
+  let skipped = 0;
+  for (const item of items) {
+    try {
+      if (await settle(item)) settled++;
+      else skipped++;
+    } catch (error) {
+      if (!isSkippable(error)) throw error;
+      skipped++;
+    }
+  }
+  return { settled, skipped };
+}
+
 async function saved(deps: BulkDeps, job: BulkJob, before: BulkJob): Promise<BulkJob> {
   if (!(await deps.bulk.save(job, before.version))) {
     throw new ConflictError(`Bulk ${job.id} was moved on by another call meanwhile: read it and call again`);
@@ -69,26 +91,19 @@ export async function runBulk(deps: BulkDeps, id: string, limit: number, actor: 
   const job = await findBulk(deps, id);
   if (job.state !== "running") throw new ConflictError(`Bulk ${id} is ${job.state}, not running`, job.state);
   const page = await deps.queue.walkItems({ filters: job.filters, after: job.position, skip: 0, limit });
-  let decided = 0;
-  let skipped = 0;
-  for (const item of page.items) {
-    try {
-      const subject = await deps.store.findSubject(item.id);
-      if (!subject) throw new NotFoundError(`Candidate ${item.id} not found`);
-      const decision = {
-        id: item.id,
-        action: job.action,
-        corrected_response: null,
-        failure_category: job.failure_category,
-      };
-      const transition = planDecision(subject, decision, actor, (deps.now ?? (() => new Date()))());
-      await deps.store.apply(tagged(transition, id), { bulkId: id });
-      decided++;
-    } catch (error) {
-      if (!isSkippable(error)) throw error;
-      skipped++;
-    }
-  }
+  const { settled: decided, skipped } = await settleEach(page.items, async (item) => {
+    const subject = await deps.store.findSubject(item.id);
+    if (!subject) throw new NotFoundError(`Candidate ${item.id} not found`);
+    const decision = {
+      id: item.id,
+      action: job.action,
+      corrected_response: null,
+      failure_category: job.failure_category,
+    };
+    const transition = planDecision(subject, decision, actor, nowOf(deps));
+    await deps.store.apply(tagged(transition, id), { bulkId: id });
+    return true;
+  });
   return saved(
     deps,
     {
@@ -97,7 +112,7 @@ export async function runBulk(deps: BulkDeps, id: string, limit: number, actor: 
       skipped: job.skipped + skipped,
       position: page.position,
       state: page.more ? "running" : "done",
-      updated_at: (deps.now ?? (() => new Date()))().toISOString(),
+      updated_at: nowOf(deps).toISOString(),
       version: job.version + 1,
     },
     job,
@@ -113,22 +128,12 @@ export async function undoBulk(deps: BulkDeps, id: string, limit: number, actor:
   const job = await findBulk(deps, id);
   if (job.state === "undone") throw new ConflictError(`Bulk ${id} is already undone`, job.state);
   const page = await deps.bulk.marks(id, job.undo_position, limit);
-  let undone = 0;
-  let skipped = 0;
-  for (const mark of page.items) {
-    try {
-      const subject = await deps.store.findSubject(mark.candidate_id);
-      if (!subject || subject.version !== mark.version || subject.status !== job.target) {
-        skipped++;
-        continue;
-      }
-      await deps.store.apply(tagged(planUndo(subject, actor, (deps.now ?? (() => new Date()))()), id));
-      undone++;
-    } catch (error) {
-      if (!isSkippable(error)) throw error;
-      skipped++;
-    }
-  }
+  const { settled: undone, skipped } = await settleEach(page.items, async (mark) => {
+    const subject = await deps.store.findSubject(mark.candidate_id);
+    if (!subject || subject.version !== mark.version || subject.status !== job.target) return false;
+    await deps.store.apply(tagged(planUndo(subject, actor, nowOf(deps)), id));
+    return true;
+  });
   return saved(
     deps,
     {
@@ -137,7 +142,7 @@ export async function undoBulk(deps: BulkDeps, id: string, limit: number, actor:
       undo_skipped: job.undo_skipped + skipped,
       undo_position: page.last,
       state: page.more ? "undoing" : "undone",
-      updated_at: (deps.now ?? (() => new Date()))().toISOString(),
+      updated_at: nowOf(deps).toISOString(),
       version: job.version + 1,
     },
     job,
