@@ -4,6 +4,7 @@ import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { DEFAULT_SEGMENTS, MAX_SEGMENTS, type RecountReport } from "../lib/admin/domain/recount.ts";
 import { recountCounters } from "../lib/admin/usecases/recount.ts";
 import { recountDeps } from "../lib/admin/wiring.ts";
+import { type CommandIo, toIo } from "./output.ts";
 import { callApi, localRuntimeTarget, resolveApiTarget, UsageError } from "./target.ts";
 
 export const ADMIN_USAGE = `  flywheel admin recount [--repair] [--segments N] [--json] [--local | --api-url URL [--token TOKEN]]
@@ -12,12 +13,14 @@ export const ADMIN_USAGE = `  flywheel admin recount [--repair] [--segments N] [
       Exits 1 while a difference remains unrepaired. Through the API (POST /api/admin/recount) a
       recount must finish within a request (25 s); a larger table, or an AWS deployment (whose API
       may not scan the table), takes --direct: the recount runs in this process against the local
-      runtime's table, or against --table NAME / FLYWHEEL_TABLE with the standard AWS credentials.`;
+      runtime's table, or against --table NAME / FLYWHEEL_TABLE with the standard AWS credentials.
+      JSON: {repair, segments, candidates, counters_checked, differences: [{name, stored, counted,
+      difference, repair, moved_during_recount}], unrepaired, items_scanned, duration_ms, note}.`;
 
 /** `flywheel admin …`; returns the exit code. */
 export async function adminCommand(
   argv: string[],
-  print: (line: string) => void,
+  output: CommandIo | ((line: string) => void),
   env: Record<string, string | undefined> = process.env,
 ): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -35,6 +38,8 @@ export async function adminCommand(
       help: { type: "boolean", short: "h" },
     },
   });
+  const io = toIo(output, values.json);
+  const print = io.print;
   const [command, ...rest] = positionals;
   if (values.help || !command) {
     print(`Usage:\n${ADMIN_USAGE}`);
@@ -57,8 +62,8 @@ export async function adminCommand(
     );
     report = await callApi<RecountReport>(api, "POST", "/api/admin/recount", request);
   }
-  if (values.json) print(JSON.stringify(report, null, 2));
-  else for (const line of formatRecountReport(report)) print(line);
+  io.emit(report);
+  for (const line of formatRecountReport(report)) print(line);
   return report.unrepaired === 0 ? 0 : 1;
 }
 

@@ -6,6 +6,7 @@ import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
+import { WaitTimeoutError } from "./output.ts";
 import { type ApiTarget, bearerToken, resolveApiTarget, UsageError } from "./target.ts";
 
 export const EXPORT_USAGE = `  flywheel export --format FORMAT -o OUT.jsonl [filters] [--local | --api-url URL [--token TOKEN]]
@@ -16,7 +17,9 @@ export const EXPORT_USAGE = `  flywheel export --format FORMAT -o OUT.jsonl [fil
       --source S, --run-id R, --from ISO-TIME, --to ISO-TIME, --status S (repeatable; all four by
       default), --limit N. Options: --trl-style messages|prompt_completion, --no-kb-sidecars,
       --file-name NAME, --timeout SECONDS (default 1800).
-      In AWS the API is --api-url or FLYWHEEL_API_URL; for its token see "Signing in" below.`;
+      In AWS the API is --api-url or FLYWHEEL_API_URL; for its token see "Signing in" below.
+      JSON: {id, status, output, manifest_file, sha256, bytes, counts: {exported, lines,
+      quarantined, by_reason}, warnings: [message]}.`;
 
 export interface ExportCommandIo {
   readonly print: (line: string) => void;
@@ -24,6 +27,9 @@ export interface ExportCommandIo {
   readonly progress?: (line: string) => void;
   readonly fetch?: typeof fetch;
   readonly pollIntervalMs?: number;
+  /** `--json`: the command's one document (the human lines are left out by `print`). */
+  readonly json?: boolean;
+  readonly emit?: (document: unknown) => void;
 }
 
 interface JobReply {
@@ -116,7 +122,23 @@ export async function exportCommand(
   );
   const output = resolve(values.output);
   const manifestFile = resolve(values.manifest ?? output.replace(/(\.jsonl)?$/, ".manifest.json"));
-  await runExport(target, request, { output, manifestFile, timeoutMs: timeoutSeconds * 1000 }, io);
+  const job = await runExport(
+    target,
+    request,
+    { output, manifestFile, timeoutMs: timeoutSeconds * 1000 },
+    io,
+  );
+  const manifest = job.manifest;
+  io.emit?.({
+    id: job.id,
+    status: job.status,
+    output,
+    manifest_file: manifestFile,
+    sha256: manifest?.files.dataset.sha256 ?? null,
+    bytes: manifest?.files.dataset.bytes ?? null,
+    counts: manifest?.counts ?? null,
+    warnings: (manifest?.warnings ?? []).map((warning) => warning.message),
+  });
   return 0;
 }
 
@@ -128,7 +150,7 @@ export async function runExport(
   io: ExportCommandIo,
 ): Promise<JobReply> {
   const call = apiCaller(target, io.fetch ?? fetch);
-  const progress = io.progress ?? io.print;
+  const progress = io.progress ?? (io.json ? () => {} : io.print);
   const created = await call<JobReply>("POST", "/api/exports", request);
   io.print(`export ${created.id} created on ${target.description}`);
 
@@ -142,7 +164,7 @@ export async function runExport(
       throw new ExportFailedError(`export ${job.id} failed: ${job.error ?? "no reason given"}`);
     }
     if (Date.now() > deadline)
-      throw new ExportFailedError(`export ${job.id} is still ${job.status}; gave up waiting`);
+      throw new WaitTimeoutError(`export ${job.id} is still ${job.status}; gave up waiting`);
     const line = progressLine(job);
     if (line !== shown) progress(line);
     shown = line;

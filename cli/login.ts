@@ -9,6 +9,7 @@ import {
   loginAccessToken,
   machineClient,
 } from "./auth.ts";
+import { type CommandIo, toIo } from "./output.ts";
 import { UsageError } from "./target.ts";
 import { configDir, removeCachedTokens } from "./token-cache.ts";
 
@@ -32,7 +33,9 @@ with its refresh token). The authorization server is --auth-url or FLYWHEEL_AUTH
 (for the stack: https://cognito-idp.<region>.amazonaws.com/<user pool id>); the client
 --client-id or FLYWHEEL_CLIENT_ID; scopes --scope or FLYWHEEL_SCOPE (unset: the server's choice).
 Tokens are kept in FLYWHEEL_CONFIG_DIR, else $XDG_CONFIG_HOME/flywheel or ~/.config/flywheel,
-readable by their owner only.`;
+readable by their owner only.
+JSON: login {issuer, expires_at, refreshable} (the URL and prompts go to stderr); logout {removed};
+token {access_token}.`;
 
 const AUTH_OPTIONS = {
   "auth-url": { type: "string" },
@@ -45,9 +48,11 @@ const AUTH_OPTIONS = {
 export async function authCommand(
   command: "login" | "logout" | "token",
   argv: string[],
-  print: (line: string) => void,
+  output: CommandIo | ((line: string) => void),
   env: Env = process.env,
 ): Promise<number> {
+  const io = toIo(output);
+  const print = io.print;
   if (command === "logout") {
     const { values, positionals } = parseArgs({
       args: argv,
@@ -57,6 +62,7 @@ export async function authCommand(
     if (values.help) return usage(print);
     if (positionals.length > 0) throw new UsageError("logout takes no arguments");
     const removed = await removeCachedTokens(env);
+    io.emit({ removed });
     print(
       removed > 0
         ? `signed out: removed ${removed} cached token file(s) from ${configDir(env)}`
@@ -79,6 +85,7 @@ export async function authCommand(
         "no token: set FLYWHEEL_CLIENT_ID, FLYWHEEL_CLIENT_SECRET and FLYWHEEL_AUTH_URL for a machine client, or sign in with flywheel login",
       );
     }
+    io.emit({ access_token: token });
     print(token);
     return 0;
   }
@@ -121,6 +128,11 @@ export async function authCommand(
     { port, redirectHost, timeoutSeconds, openBrowser: values.open, print },
     env,
   );
+  io.emit({
+    issuer: tokens.issuer,
+    expires_at: new Date(tokens.expiresAt).toISOString(),
+    refreshable: Boolean(tokens.refreshToken),
+  });
   const minutes = Math.round((tokens.expiresAt - Date.now()) / 60_000);
   print(
     `signed in to ${tokens.issuer}; the access token is valid for ${minutes} min` +

@@ -10,11 +10,13 @@ import {
   backfillProvenanceLines,
   validateProvenanceLines,
 } from "../lib/provenance/usecases/provenance-files.ts";
+import { type CommandIo, toIo } from "./output.ts";
 import { callApi, resolveApiTarget, UsageError } from "./target.ts";
 
 export const PROVENANCE_USAGE = `  flywheel provenance report [--local | --api-url URL [--token TOKEN]]
       Prints how much of the store is traceable, by source and by model. In AWS the API is
       --api-url or FLYWHEEL_API_URL; for its token see "Signing in" below.
+      JSON: the report as GET /api/provenance/report answers it ({total, valid, coverage, …}).
   flywheel provenance backfill-file <in.jsonl> --source S --model M -o <out.jsonl>
       Copies a JSONL file of training pairs, adding the provenance each line is missing
       (never changing a field a line has); prints {lines, changed, unchanged, skipped}.
@@ -24,9 +26,13 @@ export const PROVENANCE_USAGE = `  flywheel provenance report [--local | --api-u
 /** `flywheel provenance …`; returns the exit code. */
 export async function provenanceCommand(
   argv: string[],
-  print: (line: string) => void,
+  output: CommandIo | ((line: string) => void),
   env: Record<string, string | undefined> = process.env,
 ): Promise<number> {
+  const io = toIo(output);
+  const print = io.print;
+  /** backfill-file and validate-file print their summary as JSON either way. */
+  const summary = (document: unknown) => (io.json ? io.emit(document) : print(JSON.stringify(document)));
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -54,6 +60,7 @@ export async function provenanceCommand(
       env,
     );
     const report = await callApi<ProvenanceReport>(api, "GET", "/api/provenance/report");
+    io.emit(report);
     for (const line of formatProvenanceReport(report)) print(line);
     return 0;
   }
@@ -75,7 +82,7 @@ export async function provenanceCommand(
       if (!out.write(`${line}\n`)) await once(out, "drain");
     };
     try {
-      const summary = await backfillProvenanceLines(
+      const result = await backfillProvenanceLines(
         readLines(input),
         write,
         { source, model },
@@ -84,8 +91,8 @@ export async function provenanceCommand(
           by: `cli:${userInfo().username}`,
         },
       );
-      print(JSON.stringify(summary));
-      return summary.skipped.length === 0 ? 0 : 1;
+      summary(result);
+      return result.skipped.length === 0 ? 0 : 1;
     } finally {
       out.end();
       await once(out, "close");
@@ -97,7 +104,7 @@ export async function provenanceCommand(
     if (!file || extra.length > 0) throw new UsageError("provenance validate-file takes exactly one file");
     await requireFile(file);
     const result = await validateProvenanceLines(readLines(file));
-    print(JSON.stringify(result));
+    summary(result);
     return result.invalid === 0 ? 0 : 1;
   }
 

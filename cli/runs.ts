@@ -32,7 +32,12 @@ const CONTENT_TYPES: Record<string, string> = {
 export async function uploadRun(
   target: Target,
   dir: string,
-  options: { runId?: string; print?: (line: string) => void } = {},
+  options: {
+    runId?: string;
+    print?: (line: string) => void;
+    /** Byte progress over the whole folder (a person's terminal); `final` on the last call. */
+    progress?: ((line: string, final?: boolean) => void) | undefined;
+  } = {},
 ): Promise<UploadedFile[]> {
   const print = options.print ?? (() => {});
   const folder = resolve(dir);
@@ -53,9 +58,22 @@ export async function uploadRun(
     `uploading ${ordered.length} file(s) of run ${runId} to s3://${target.bucket}/ on ${target.description}`,
   );
   const uploaded: UploadedFile[] = [];
-  for (const file of ordered) {
+  const sizes = await Promise.all(ordered.map(async (file) => (await stat(file)).size));
+  const totalBytes = sizes.reduce((sum, size) => sum + size, 0);
+  let doneBytes = 0;
+  const started = Date.now();
+  const showProgress = (sent: number, final = false) => {
+    if (!options.progress) return;
+    const seconds = Math.max((Date.now() - started) / 1000, 0.001);
+    const percent = totalBytes === 0 ? 100 : Math.floor((sent / totalBytes) * 100);
+    options.progress(
+      `uploading ${formatBytes(sent)} of ${formatBytes(totalBytes)} (${percent}%), ${formatBytes(sent / seconds)}/s`,
+      final,
+    );
+  };
+  for (const [index, file] of ordered.entries()) {
     const key = `${RUN_UPLOAD.prefix}${runId}/${relative(folder, file).split(sep).join("/")}`;
-    const size = (await stat(file)).size;
+    const size = sizes[index] ?? 0;
     const upload = new Upload({
       client: target.s3,
       params: {
@@ -67,7 +85,10 @@ export async function uploadRun(
       partSize: PART_BYTES,
       queueSize: 4,
     });
+    upload.on("httpUploadProgress", ({ loaded }) => showProgress(doneBytes + Math.min(loaded ?? 0, size)));
     const result = await upload.done();
+    doneBytes += size;
+    showProgress(doneBytes, index === ordered.length - 1);
     const eTag = (result.ETag ?? "").replaceAll('"', "");
     uploaded.push({ key, size, eTag });
     print(`  s3://${target.bucket}/${key}  ${formatBytes(size)}  etag ${eTag}`);
@@ -126,7 +147,7 @@ async function listFiles(dir: string): Promise<string[]> {
 }
 
 export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024) return `${Math.round(bytes)} B`;
   const units = ["KiB", "MiB", "GiB", "TiB"];
   let value = bytes / 1024;
   let unit = 0;
