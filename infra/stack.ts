@@ -7,6 +7,7 @@ import { Eval } from "./eval.ts";
 import { Exports } from "./exports.ts";
 import { Ingest } from "./ingest.ts";
 import { MACHINE_CLIENTS_CONTEXT, parseMachineClients } from "./machine-clients.ts";
+import { Monitoring } from "./monitoring.ts";
 import { ReviewApi } from "./review-api.ts";
 import { Reviewers } from "./reviewers.ts";
 import { Storage } from "./storage.ts";
@@ -34,7 +35,7 @@ const jsonContext = (value: unknown): unknown =>
 
 /**
  * Flywheel in one stack, one construct per capability: storage (stateful), uploads, review API,
- * ingest, eval, web UI.
+ * ingest, eval, web UI, exports; monitoring (alarms and the dashboard) over all of them.
  * No `env`: the template is environment-agnostic and synthesises without AWS credentials.
  */
 export class FlywheelStack extends Stack {
@@ -110,6 +111,9 @@ export class FlywheelStack extends Stack {
       bundling,
     });
 
+    // Last: it finds every function and queue created above and alarms on each.
+    const monitoring = new Monitoring(this, "Monitoring", { api: reviewApi.httpApi });
+
     new CfnOutput(this, "BucketName", { value: bucket.bucketName });
     new CfnOutput(this, "TableName", { value: table.tableName });
     new CfnOutput(this, "RunUploadsQueueUrl", { value: uploads.runUploads.queue.queueUrl });
@@ -140,5 +144,9 @@ export class FlywheelStack extends Stack {
     });
     new CfnOutput(this, "WebUrl", { value: web.url });
     new CfnOutput(this, "SignInUrl", { value: web.signInUrl });
+    new CfnOutput(this, "AlarmTopicArn", {
+      value: monitoring.topic.topicArn,
+      description: "Every alarm notifies this topic: aws sns subscribe --topic-arn <arn> --protocol email …",
+    });
   }
 }
