@@ -14,6 +14,11 @@ import { ResilientQueue } from "./constructs/resilient-queue.ts";
 export const EVAL_CONTEXT = {
   openAiBaseUrl: "judgeOpenAiBaseUrl",
   openAiApiKeySecretArn: "judgeOpenAiApiKeySecretArn",
+  /** An Ollama server's OpenAI-compatible root (`backend: "ollama"`), reachable from the judge. */
+  ollamaBaseUrl: "judgeOllamaBaseUrl",
+  /** What `POST /api/eval/run` uses when the request names no model / backend (the old API's defaults). */
+  defaultModel: "judgeDefaultModel",
+  defaultBackend: "judgeDefaultBackend",
 } as const;
 
 export interface OpenAiCompatibleJudgeProps {
@@ -86,6 +91,14 @@ export class Eval extends Construct {
         openAi.apiKeySecret.grantRead(this.judge);
       }
     }
+
+    const context = (key: string) => this.node.tryGetContext(key) as string | undefined;
+    const ollama = context(EVAL_CONTEXT.ollamaBaseUrl);
+    if (ollama) this.judge.addEnvironment("JUDGE_OLLAMA_BASE_URL", ollama);
+    const defaultModel = context(EVAL_CONTEXT.defaultModel);
+    if (defaultModel) props.api.addEnvironment("JUDGE_DEFAULT_MODEL", defaultModel);
+    const defaultBackend = context(EVAL_CONTEXT.defaultBackend);
+    if (defaultBackend) props.api.addEnvironment("JUDGE_DEFAULT_BACKEND", defaultBackend);
 
     props.api.addEnvironment("JUDGE_QUEUE_URL", this.judgeQueue.queue.queueUrl);
     this.judgeQueue.queue.grantSendMessages(props.api);

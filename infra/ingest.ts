@@ -29,6 +29,8 @@ export interface IngestProps {
 export const INGEST_QUEUE_SENDERS_CONTEXT = "ingestQueueSenders";
 /** Context key: each product source's defaults (its model), for both ingest paths. */
 export const INGEST_SOURCE_DEFAULTS_CONTEXT = "ingestSourceDefaults";
+/** Context key: the sources Avocet's one shared secret (`_legacy` in the tokens secret) may still ingest for. */
+export const INGEST_LEGACY_SOURCES_CONTEXT = "ingestLegacySources";
 
 /**
  * Corrections from products: the corrections queue (with its DLQ) and the function that stores
@@ -87,6 +89,15 @@ export class Ingest extends Construct {
       const json = typeof defaults === "string" ? defaults : JSON.stringify(defaults);
       this.ingestCorrections.addEnvironment("INGEST_SOURCE_DEFAULTS", json);
       this.ingestApi.addEnvironment("INGEST_SOURCE_DEFAULTS", json);
+    }
+    // `-c ingestLegacySources='["kiwi"]'`: old products keep posting with the shared secret while
+    // they move to tokens of their own; no other source may use it.
+    const legacy = this.node.tryGetContext(INGEST_LEGACY_SOURCES_CONTEXT) as unknown;
+    if (legacy) {
+      this.ingestApi.addEnvironment(
+        "INGEST_LEGACY_SOURCES",
+        typeof legacy === "string" ? legacy : JSON.stringify(legacy),
+      );
     }
 
     this.tokens = new Secret(this, "IngestTokens", {

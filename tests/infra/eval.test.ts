@@ -226,3 +226,39 @@ describe("the OpenAI-compatible backend", () => {
     expect(secretReads.map((s) => s.Resource)).toEqual([secretArn]);
   });
 });
+
+describe("the old eval API's defaults, from the context", () => {
+  it("give the API the default model and backend and the judge an Ollama root, and nothing without them", () => {
+    const stackWith = (context: Record<string, unknown>) =>
+      Template.fromStack(
+        new FlywheelStack(
+          new App({
+            builtinCloudFormationValidation: false,
+            context: { "aws:cdk:bundling-stacks": [], ...context },
+          }),
+          "Flywheel",
+        ),
+      );
+    const variables = (t: Template, description: string) =>
+      Object.values(
+        t.findResources("AWS::Lambda::Function", {
+          Properties: { Description: Match.stringLikeRegexp(description) },
+        }),
+      ).map((fn) => fn.Properties.Environment.Variables as Record<string, unknown>)[0] ?? {};
+    const configured = stackWith({
+      [EVAL_CONTEXT.defaultModel]: "llama3.1",
+      [EVAL_CONTEXT.defaultBackend]: "ollama",
+      [EVAL_CONTEXT.ollamaBaseUrl]: "http://ollama.internal:11434/v1",
+    });
+    expect(variables(configured, "Serves the review HTTP API")).toMatchObject({
+      JUDGE_DEFAULT_MODEL: "llama3.1",
+      JUDGE_DEFAULT_BACKEND: "ollama",
+    });
+    expect(variables(configured, "Judges chat sessions")).toMatchObject({
+      JUDGE_OLLAMA_BASE_URL: "http://ollama.internal:11434/v1",
+    });
+    const plain = stackWith({});
+    expect(variables(plain, "Serves the review HTTP API")).not.toHaveProperty("JUDGE_DEFAULT_MODEL");
+    expect(variables(plain, "Judges chat sessions")).not.toHaveProperty("JUDGE_OLLAMA_BASE_URL");
+  });
+});

@@ -287,3 +287,22 @@ describe("source defaults", () => {
     }
   });
 });
+
+describe("the old products' shared secret", () => {
+  it("is allowed for the sources the ingestLegacySources context names, and for none without it", () => {
+    const app = new App({
+      builtinCloudFormationValidation: false,
+      context: { "aws:cdk:bundling-stacks": [], ingestLegacySources: ["kiwi"] },
+    });
+    const variablesOf = (t: Template) =>
+      Object.values(
+        t.findResources("AWS::Lambda::Function", {
+          Properties: { Description: Match.stringLikeRegexp("posts to POST /api/sft/ingest") },
+        }),
+      ).map((fn) => fn.Properties.Environment.Variables as Record<string, unknown>);
+    const [configured] = variablesOf(Template.fromStack(new FlywheelStack(app, "Flywheel")));
+    expect(configured?.INGEST_LEGACY_SOURCES).toBe('["kiwi"]');
+    const [plain] = variablesOf(template);
+    expect(plain?.INGEST_LEGACY_SOURCES).toBeUndefined();
+  });
+});
