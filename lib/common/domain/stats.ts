@@ -54,13 +54,21 @@ export const UNKNOWN = "unknown";
  * Only duplicates are beyond a count of single records: an export keeps the first of two records
  * with the same prompt and correction, and this counts both.
  */
-export function isExportReady(candidate: CountedCandidate): boolean {
+export function isExportReady(
+  candidate: CountedCandidate,
+  traceable: () => boolean = () => isTraceable(candidate),
+): boolean {
   return (
     candidate.status === "approved" &&
     (candidate.corrected_response ?? "").trim() !== "" &&
     candidate.prompt_ready !== false &&
-    validateProvenance({ provenance: candidate.provenance, status: candidate.status }).valid
+    traceable()
   );
+}
+
+/** Whether the candidate's provenance is valid for its status (`validateProvenance`). */
+function isTraceable(candidate: CountedCandidate): boolean {
+  return validateProvenance({ provenance: candidate.provenance, status: candidate.status }).valid;
 }
 
 /**
@@ -96,9 +104,12 @@ export function countedDimensions(candidate: Pick<CountedCandidate, "provenance"
 }
 
 /** The counters that depend on the candidate's review state: they move on every transition. */
-export function reviewStateCounters(candidate: CountedCandidate): CounterDelta {
+export function reviewStateCounters(
+  candidate: CountedCandidate,
+  traceable: () => boolean = () => isTraceable(candidate),
+): CounterDelta {
   const delta: CounterDelta = { [counterName.status(candidate.status)]: 1 };
-  if (isExportReady(candidate)) delta[counterName.exportReady] = 1;
+  if (isExportReady(candidate, traceable)) delta[counterName.exportReady] = 1;
   if (candidate.status === "needs_review") {
     const { source, model } = countedDimensions(candidate);
     delta[counterName.queued.model(model)] = 1;
@@ -109,10 +120,13 @@ export function reviewStateCounters(candidate: CountedCandidate): CounterDelta {
 }
 
 /** The traceability counters of a candidate: valid or missing provenance, approved, excluded. */
-export function provenanceCounters(candidate: CountedCandidate): CounterDelta {
+export function provenanceCounters(
+  candidate: CountedCandidate,
+  traceable: boolean = isTraceable(candidate),
+): CounterDelta {
   const { source, model } = countedDimensions(candidate);
   const names = counterName.provenance;
-  const delta: CounterDelta = validateProvenance(candidate).valid
+  const delta: CounterDelta = traceable
     ? { [names.valid.source(source)]: 1, [names.valid.model(model)]: 1 }
     : { [names.missing]: 1, [names.missingBy.source(source)]: 1, [names.missingBy.model(model)]: 1 };
   const block = (candidate.provenance ?? {}) as Record<string, unknown>;
@@ -124,6 +138,8 @@ export function provenanceCounters(candidate: CountedCandidate): CounterDelta {
 /** Everything one stored candidate adds to the counters. */
 export function countersOf(candidate: CountedCandidate): CounterDelta {
   const { source, model } = countedDimensions(candidate);
+  // Provenance is validated once, though both the review-state and the provenance counters need it.
+  const traceable = isTraceable(candidate);
   return mergeDeltas([
     {
       [counterName.total]: 1,
@@ -131,8 +147,8 @@ export function countersOf(candidate: CountedCandidate): CounterDelta {
       [counterName.taskType(candidate.task_type ?? UNKNOWN)]: 1,
       [counterName.source(source)]: 1,
     },
-    reviewStateCounters(candidate),
-    provenanceCounters(candidate),
+    reviewStateCounters(candidate, () => traceable),
+    provenanceCounters(candidate, traceable),
   ]);
 }
 
