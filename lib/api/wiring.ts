@@ -38,8 +38,13 @@ export function createApiRouter(clients: AwsClients, config: ReviewApiConfig): R
 
   const open = guardedRoutes(app);
   open.get("/api/health", async () => ({ ok: true }));
-  const contract = openApiDocument(loadConfig(ExportApiConfig).CODE_VERSION ?? "dev");
-  open.get("/api/openapi.json", async () => contract as HandlerResponse);
+  const exportConfig = loadConfig(ExportApiConfig);
+  // Built on the first request, not at cold start: only documentation readers pay for it.
+  let contract: Record<string, unknown> | undefined;
+  open.get("/api/openapi.json", async () => {
+    contract ??= openApiDocument(exportConfig.CODE_VERSION ?? "dev");
+    return contract as HandlerResponse;
+  });
   registerReviewRoutes(
     app,
     reviewApiDeps(clients, {
@@ -53,7 +58,7 @@ export function createApiRouter(clients: AwsClients, config: ReviewApiConfig): R
   registerIngestRoutes(app, ingestApiDeps(clients, loadConfig(IngestApiConfig)));
   registerEvalRoutes(app, evalApiDeps(clients, loadConfig(EvalApiConfig)), reviewer);
   registerProvenanceRoutes(app, provenanceApiDeps(clients, config), reviewer);
-  registerExportRoutes(app, exportApiDeps(clients, loadConfig(ExportApiConfig)), reviewer);
+  registerExportRoutes(app, exportApiDeps(clients, exportConfig), reviewer);
   registerAdminRoutes(app, adminApiDeps(clients, config), reviewer);
   const missing = unregisteredRoutes(app);
   if (missing.length > 0) throw new Error(`declared in ROUTE_ACCESS but not served: ${missing.join(", ")}`);
