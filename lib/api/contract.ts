@@ -10,6 +10,16 @@ import {
 } from "../common/http/access.ts";
 import { ProfileInput } from "../eval/domain/eval-profile.ts";
 import {
+  CandidateMadeReply,
+  EvalStatsReply,
+  FeedbackReply,
+  JudgeRunReply,
+  JudgeRunsReply,
+  LegacySessionRowReply,
+  OverviewPageReply,
+  SessionDetailReply,
+} from "../eval/domain/eval-replies.ts";
+import {
   CandidateFromMessageInput,
   FeedbackInput,
   LegacyOverviewQuery,
@@ -267,18 +277,18 @@ export const API_CONTRACT = {
   "GET /api/eval/sessions": {
     summary: "Sessions overview, the session eval API's bare list of rows",
     query: LegacyOverviewQuery,
-    responses: { 200: Documented("docs/eval.md") },
+    responses: { 200: z.array(LegacySessionRowReply) },
   },
   "GET /api/v2/eval/sessions": {
     summary: "Sessions overview, Flywheel's richer shape",
     query: OverviewQuery,
-    responses: { 200: Documented("docs/eval.md") },
+    responses: { 200: OverviewPageReply },
   },
-  "GET /api/eval/sessions/:id": { summary: "A session", responses: { 200: Documented("docs/eval.md") } },
+  "GET /api/eval/sessions/:id": { summary: "A session", responses: { 200: SessionDetailReply } },
   "POST /api/eval/sessions/:id/candidates": {
     summary: "Make a session's answer a review candidate",
     body: CandidateFromMessageInput,
-    responses: { 201: z.looseObject({}), 200: z.looseObject({}) },
+    responses: { 201: CandidateMadeReply, 200: CandidateMadeReply },
   },
   "POST /api/eval/feedback": {
     summary: "Like or dislike a message",
@@ -287,23 +297,23 @@ export const API_CONTRACT = {
   },
   "GET /api/eval/feedback/:session_id": {
     summary: "A session's feedback",
-    responses: { 200: z.looseObject({ session_id: z.string(), feedback: z.array(z.unknown()) }) },
+    responses: { 200: z.looseObject({ session_id: z.string(), feedback: z.array(FeedbackReply) }) },
   },
   "POST /api/eval/run": {
     summary: "Start a judge run",
     body: JudgeRunRequest,
-    responses: { 202: Documented("docs/eval.md") },
+    responses: { 202: JudgeRunReply },
   },
-  "GET /api/eval/run/:id": { summary: "A judge run", responses: { 200: Documented("docs/eval.md") } },
+  "GET /api/eval/run/:id": { summary: "A judge run", responses: { 200: JudgeRunReply } },
   "GET /api/eval/runs": {
     summary: "Recent judge runs",
     query: RunsQuery,
-    responses: { 200: Documented("docs/eval.md") },
+    responses: { 200: JudgeRunsReply },
   },
   "GET /api/eval/stats": {
     summary: "Eval stats",
     query: StatsQuery,
-    responses: { 200: Documented("docs/eval.md") },
+    responses: { 200: EvalStatsReply },
   },
   "POST /api/eval/profiles": {
     summary: "Record or replace a chat product's profile, which the judge reads",

@@ -185,8 +185,15 @@ describe("answers validate against the contract", () => {
         body: { message_index: 1 },
       },
     );
+    await conforming("GET", "/api/v2/eval/sessions", "/api/v2/eval/sessions?status=pending");
+    const run = await conforming("POST", "/api/eval/run", "/api/eval/run", {
+      body: { scope: "session", session_id: session.id },
+    });
+    expect(run.status).toBe(202);
+    await conforming("GET", "/api/eval/run/:id", `/api/eval/run/${run.body.id}`);
     await conforming("GET", "/api/eval/runs", "/api/eval/runs");
     await conforming("GET", "/api/eval/stats", "/api/eval/stats");
+    await conforming("GET", "/api/eval/stats", "/api/eval/stats?by_complexity_bucket=true");
     await conforming("GET", "/api/eval/run/:id", "/api/eval/run/no-such-run");
   });
 });
