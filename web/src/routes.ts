@@ -1,0 +1,108 @@
+import type { ReviewApi } from "./api.ts";
+import type { Auth } from "./auth.ts";
+import RunsPage from "./components/RunsPage.vue";
+import EvalPage from "./pages/EvalPage.vue";
+import ExportJobPage from "./pages/ExportJobPage.vue";
+import ExportNewPage from "./pages/ExportNewPage.vue";
+import ExportsPage from "./pages/ExportsPage.vue";
+import ProvenancePage from "./pages/ProvenancePage.vue";
+import QueuePage from "./pages/QueuePage.vue";
+import SettingsPage from "./pages/SettingsPage.vue";
+import type { ReviewSession } from "./review-session.ts";
+import type { RouteDef } from "./router.ts";
+
+/** What every page may be handed: the signed-in API client, the review session, the shell's state. */
+export interface Services {
+  readonly api: ReviewApi;
+  readonly session: ReviewSession;
+  readonly auth: Auth | null;
+  readonly helpOpen: boolean;
+  readonly setHelpOpen: (open: boolean) => void;
+}
+
+/** The navigation bar, in order; `section` names a route's entry. */
+export const NAV: readonly { readonly section: string; readonly label: string; readonly href: string }[] = [
+  { section: "queue", label: "Queue", href: "#/queue" },
+  { section: "runs", label: "Runs", href: "#/runs" },
+  { section: "exports", label: "Exports", href: "#/exports" },
+  { section: "eval", label: "Eval", href: "#/eval" },
+  { section: "provenance", label: "Provenance", href: "#/provenance" },
+  { section: "settings", label: "Settings", href: "#/settings" },
+];
+
+// A page registers here: { path: "/thing/:id", component, props: ({ services, params, query }) => ({…}), title, section } (first match wins; `section` is a NAV entry).
+export const ROUTES: readonly RouteDef<Services>[] = [
+  {
+    path: "/",
+    component: QueuePage,
+    title: "Review queue",
+    section: "queue",
+    props: ({ services, query }) => queueProps(services, query),
+  },
+  {
+    path: "/queue",
+    component: QueuePage,
+    title: "Review queue",
+    section: "queue",
+    props: ({ services, query }) => queueProps(services, query),
+  },
+  {
+    path: "/runs",
+    component: RunsPage,
+    title: "Runs",
+    section: "runs",
+    props: ({ services }) => ({ api: services.api }),
+  },
+  {
+    path: "/exports",
+    component: ExportsPage,
+    title: "Exports",
+    section: "exports",
+    props: ({ services }) => ({ api: services.api }),
+  },
+  {
+    path: "/exports/new",
+    component: ExportNewPage,
+    title: "New export",
+    section: "exports",
+    props: ({ services }) => ({ api: services.api }),
+  },
+  {
+    path: "/exports/:id",
+    component: ExportJobPage,
+    title: "Export",
+    section: "exports",
+    props: ({ services, params }) => ({ api: services.api, id: params.id }),
+  },
+  {
+    path: "/eval",
+    component: EvalPage,
+    title: "Eval",
+    section: "eval",
+    props: ({ services }) => ({ api: services.api }),
+  },
+  {
+    path: "/provenance",
+    component: ProvenancePage,
+    title: "Provenance",
+    section: "provenance",
+    props: ({ services }) => ({ api: services.api }),
+  },
+  {
+    path: "/settings",
+    component: SettingsPage,
+    title: "Settings",
+    section: "settings",
+    props: ({ services }) => ({ api: services.api }),
+  },
+];
+
+function queueProps(services: Services, query: Readonly<Record<string, string>>) {
+  return {
+    session: services.session,
+    api: services.api,
+    query,
+    helpOpen: services.helpOpen,
+    "onUpdate:helpOpen": services.setHelpOpen,
+  };
+}
