@@ -1031,7 +1031,7 @@ export function renderCostSection(section: unknown): string[] {
     "",
     "Not modelled: free tiers (they would lower the serverless bill most); Lambda cold-start init time; the",
     "web UI's CloudFront distribution and the reviewers' Cognito sign-ins (within free tiers at this scale);",
-    "the judge and its model calls (not in this workload); an export's default selection of all four statuses",
+    "the judge and its model calls (not in this workload); an export with options.quarantine_unselected",
     `(it reads every candidate the filters select, not only the approved ones: 10× the export read units here);`,
     "a RAG export with Knowledge Bases sidecars (2 PUTs per record: $1 per 100k records).",
     "",

@@ -14,9 +14,10 @@ export const EXPORT_USAGE = `  flywheel export --format FORMAT -o OUT.jsonl [fil
       signed URL and checks its sha256 against the manifest (written beside it, OUT.manifest.json).
       Formats: openai-sft, openai-preference, trl-sft, trl-dpo, trl-kto, bedrock-conversation, rag.
       Filters: --include-category C, --exclude-category C (repeatable), --model M, --task-type T,
-      --source S, --run-id R, --from ISO-TIME, --to ISO-TIME, --status S (repeatable; all four by
-      default), --limit N. Options: --trl-style messages|prompt_completion, --no-kb-sidecars,
-      --file-name NAME, --timeout SECONDS (default 1800).
+      --source S, --run-id R, --from ISO-TIME, --to ISO-TIME, --status S (repeatable; approved
+      only by default, the other statuses counted), --limit N. Options: --trl-style
+      messages|prompt_completion, --no-kb-sidecars, --quarantine-unselected (read every status and
+      list what cannot pass in the quarantine), --file-name NAME, --timeout SECONDS (default 1800).
       In AWS the API is --api-url or FLYWHEEL_API_URL; for its token see "Signing in" below.
       JSON: {id, status, output, manifest_file, sha256, bytes, counts: {exported, lines,
       quarantined, by_reason}, warnings: [message]}.`;
@@ -39,7 +40,13 @@ interface JobReply {
   readonly progress?: { considered: number; exported: number; quarantined: number };
   readonly download?: { url: string; file_name: string } | null;
   readonly manifest?: {
-    counts: { exported: number; lines: number; quarantined: number; by_reason: Record<string, number> };
+    counts: {
+      exported: number;
+      lines: number;
+      quarantined: number;
+      by_reason: Record<string, number>;
+      not_read_by_status?: Record<string, number>;
+    };
     warnings: { message: string }[];
     files: { dataset: { sha256: string; bytes: number; lines: number } };
   } | null;
@@ -72,6 +79,7 @@ export async function exportCommand(
       limit: { type: "string" },
       "trl-style": { type: "string" },
       "no-kb-sidecars": { type: "boolean" },
+      "quarantine-unselected": { type: "boolean" },
       "file-name": { type: "string" },
       timeout: { type: "string" },
       "api-url": { type: "string" },
@@ -113,6 +121,7 @@ export async function exportCommand(
     options: compact({
       trl_sft_style: values["trl-style"],
       bedrock_kb_sidecars: values["no-kb-sidecars"] ? false : undefined,
+      quarantine_unselected: values["quarantine-unselected"] ? true : undefined,
       file_name: values["file-name"],
     }),
   };
@@ -195,6 +204,10 @@ export async function runExport(
     .filter(([, n]) => n > 0)
     .map(([reason, n]) => `${reason} ${n}`);
   io.print(`${counts.quarantined} quarantined${reasons.length > 0 ? `: ${reasons.join(", ")}` : ""}`);
+  const unread = Object.entries(counts.not_read_by_status ?? {}).filter(([, n]) => n > 0);
+  if (unread.length > 0) {
+    io.print(`not read (cannot pass): ${unread.map(([status, n]) => `${status} ${n}`).join(", ")}`);
+  }
   for (const warning of manifest.warnings) io.print(`warning: ${warning.message}`);
   io.print(`manifest: ${files.manifestFile}`);
   return job;

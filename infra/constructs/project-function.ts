@@ -50,10 +50,11 @@ const TABLE_ACTIONS: Record<TableAccess, readonly string[]> = {
    */
   judge: ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"],
   /**
-   * An export run: reads candidates through the status index and moves its job's state; creates
-   * nothing and reads nothing by key (the API creates and reads jobs).
+   * An export run: reads candidates through the status index, the stats counters' shards in one
+   * batch (the statuses it does not read are counted in the manifest), and moves its job's state;
+   * creates nothing (the API creates and reads jobs).
    */
-  export: ["dynamodb:Query", "dynamodb:UpdateItem"],
+  export: ["dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:UpdateItem"],
   read: ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"],
   /**
    * Reads, creates and changes items, never deletes them. No `ConditionCheckItem`: only the

@@ -1,9 +1,10 @@
 import type { CandidateStatus } from "../common/domain/candidate.ts";
 import type { QueueFilters } from "../review/domain/queue.ts";
 import type { CandidateView } from "../review/ports.ts";
-import type { EvalItem } from "./domain/decontamination.ts";
+import type { EvalIndex, EvalItem } from "./domain/decontamination.ts";
 import type { ExportJob, ExportProgress } from "./domain/export-job.ts";
 import type { ExportManifest } from "./domain/export-manifest.ts";
+import type { ExportContinuation } from "./domain/export-continuation.ts";
 import type { ExportMessage } from "./domain/export-request.ts";
 
 /**
@@ -18,12 +19,70 @@ export interface CandidateSelection {
   readonly range: { readonly from?: string | undefined; readonly to?: string | undefined };
 }
 
+/**
+ * Where a stream of a selection stands after a batch (plain JSON): saved in an export's
+ * checkpoint, and handed back to `stream` to carry on after it in a later invocation.
+ */
+export type ReadPosition = { readonly [key: string]: unknown };
+
+/** A batch of a stream; `position` when the source can say where the stream stands after it. */
+export type CandidateBatch = readonly CandidateView[] & { readonly position?: ReadPosition };
+
 export interface ExportCandidateSource {
   /**
    * Every candidate of the selection, full bodies loaded, in index order (time, then id) merged
-   * over the partitions, in batches; never the whole selection in memory.
+   * over the partitions, in batches; never the whole selection in memory. With `after` (a
+   * batch's `position` from an earlier stream of the same selection), the candidates after it.
+   * A source whose batches carry no position is read from the start again and the candidates
+   * already screened are skipped.
    */
-  stream(selection: CandidateSelection): AsyncIterable<readonly CandidateView[]>;
+  stream(selection: CandidateSelection, after?: ReadPosition): AsyncIterable<CandidateBatch>;
+}
+
+/** A part of a multipart upload: its number and the ETag S3 answered. */
+export interface UploadedPart {
+  readonly number: number;
+  readonly etag: string;
+}
+
+/**
+ * S3's multipart upload, driven part by part so that an export can stop and go on in another
+ * invocation, and the export's state objects (its checkpoints), read and removed by key.
+ */
+export interface ExportPartStore {
+  /** Starts a multipart upload of `key`: its upload id. */
+  startUpload(key: string, contentType: string): Promise<string>;
+  /** Uploads part `number` (1-based): its ETag. */
+  uploadPart(key: string, uploadId: string, number: number, body: Uint8Array): Promise<string>;
+  completeUpload(key: string, uploadId: string, parts: readonly UploadedPart[]): Promise<void>;
+  abortUpload(key: string, uploadId: string): Promise<void>;
+  /** Puts an object whole from its chunks, in order. */
+  putBytes(key: string, chunks: readonly Uint8Array[], contentType: string): Promise<void>;
+  getBytes(key: string): Promise<Uint8Array>;
+  remove(keys: readonly string[]): Promise<void>;
+}
+
+/**
+ * Where an export stands between invocations, on its job: the sequence of its last checkpoint
+ * (1, 2, …), the state object holding it, and whether the message that continues from it was
+ * sent.
+ */
+export interface ExportCheckpointPointer {
+  readonly seq: number;
+  readonly state_key: string;
+  readonly handed_on: boolean;
+  readonly saved_at: string;
+}
+
+export interface ExportCheckpointStore {
+  read(exportId: string): Promise<ExportCheckpointPointer | null>;
+  /**
+   * Saves `next` while the job runs and its checkpoint is still at `previousSeq` (0: none yet):
+   * `false` when another invocation got there first (or the job finished), and nothing changed.
+   */
+  save(exportId: string, next: ExportCheckpointPointer, previousSeq: number): Promise<boolean>;
+  /** Notes that the message continuing from checkpoint `seq` was sent. */
+  markHandedOn(exportId: string, seq: number): Promise<void>;
 }
 
 export interface ObjectWriter {
@@ -63,10 +122,16 @@ export interface ExportJobStore {
 }
 
 export interface ExportQueue {
-  send(message: ExportMessage): Promise<void>;
+  send(message: ExportMessage | ExportContinuation): Promise<void>;
 }
 
 /** The eval sets a team registered, item by item, in batches: what every export is checked against. */
 export interface EvalSetSource {
   items(): AsyncIterable<readonly EvalItem[]>;
+}
+
+/** The registered eval sets' n-gram indexes, each built once per set version and stored. */
+export interface EvalIndexSource {
+  /** Every registered set's index for this n-gram length, in one; `null` when none is registered. */
+  load(ngram: number): Promise<EvalIndex | null>;
 }

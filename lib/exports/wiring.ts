@@ -4,6 +4,7 @@ import { readCounters } from "../common/adapters/counters.ts";
 import { S3Bodies } from "../common/adapters/s3-objects.ts";
 import { codeVersion } from "../common/code-version.ts";
 import type { ExportApiConfig, ExportConfig } from "../common/config.ts";
+import { CANDIDATE_STATUSES } from "../common/domain/candidate.ts";
 import { counterName } from "../common/domain/stats.ts";
 import { QueueTable } from "../review/adapters/queue-table.ts";
 import { ExportJobTable } from "./adapters/export-job-table.ts";
@@ -20,6 +21,12 @@ export function exportBuildDeps(clients: AwsClients, config: ExportConfig): Expo
     candidates: new QueueTable(dynamodb, config.TABLE_NAME, views),
     objects: new S3ExportObjects(s3, config.BUCKET_NAME),
     codeVersion: codeVersion(config.CODE_VERSION),
+    statusCounts: async () => {
+      const counters = await readCounters(dynamodb, config.TABLE_NAME);
+      return Object.fromEntries(
+        CANDIDATE_STATUSES.map((status) => [status, counters[counterName.status(status)] ?? 0]),
+      );
+    },
   };
 }
 

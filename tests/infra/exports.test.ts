@@ -111,9 +111,13 @@ describe("exports in the Flywheel stack", () => {
       statements = statementsOf(exportFunction());
     });
 
-    it("query the table and its indexes and update its job, and nothing else", () => {
+    it("query the table and its indexes, batch-read the counters and update its job, and nothing else", () => {
       const table = actions().filter((a) => a.startsWith("dynamodb:"));
-      expect([...new Set(table)].sort()).toEqual(["dynamodb:Query", "dynamodb:UpdateItem"]);
+      expect([...new Set(table)].sort()).toEqual([
+        "dynamodb:BatchGetItem",
+        "dynamodb:Query",
+        "dynamodb:UpdateItem",
+      ]);
       expect(table).not.toContain("dynamodb:Scan");
       expect(table).not.toContain("dynamodb:DeleteItem");
       expect(table).not.toContain("dynamodb:BatchWriteItem");
@@ -155,6 +159,42 @@ describe("exports in the Flywheel stack", () => {
     const grants = objectGrants(statements);
     expect(grants["s3:GetObject"]).toContain(`${BUCKET_PREFIXES.exports}*`);
     expect(grants["s3:PutObject"]).toContain(`${BUCKET_PREFIXES.exports}*`);
+  });
+
+  it("keeps dataset versions out of every expiry rule: no lifecycle rule deletes anything under datasets/", () => {
+    const [, bucket] = only("AWS::S3::Bucket", {
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([Match.objectLike({ Prefix: BUCKET_PREFIXES.exports })]),
+      },
+    });
+    const rules = (
+      bucket.Properties.LifecycleConfiguration as {
+        Rules: { Prefix?: string; Filter?: { Prefix?: string }; ExpirationInDays?: number; ExpirationDate?: string }[];
+      }
+    ).Rules;
+    const expiring = rules.filter((rule) => rule.ExpirationInDays !== undefined || rule.ExpirationDate !== undefined);
+    expect(expiring.length).toBeGreaterThan(0);
+    for (const rule of expiring) {
+      const prefix = rule.Prefix ?? rule.Filter?.Prefix ?? "";
+      // An expiry rule with no prefix, or one that datasets/ keys would match, would delete versions.
+      expect(prefix, "an expiring rule's prefix").not.toBe("");
+      expect(`${BUCKET_PREFIXES.datasets}name/v1/dataset.jsonl`.startsWith(prefix)).toBe(false);
+    }
+  });
+
+  it("lets the API function copy into datasets/ and sign its files, and never delete or rewrite there", () => {
+    const statements = statementsOf(apiFunction());
+    const grants = objectGrants(statements);
+    expect(grants["s3:GetObject"]).toContain(`${BUCKET_PREFIXES.datasets}*`);
+    expect(grants["s3:PutObject"]).toContain(`${BUCKET_PREFIXES.datasets}*`);
+    expect(grants["s3:DeleteObject"] ?? []).not.toContain(`${BUCKET_PREFIXES.datasets}*`);
+    const listing = statements.filter((s) => asArray(s.Action).includes("s3:ListBucket"));
+    const prefixes = listing.flatMap(
+      (s) => (s.Condition as { StringLike: { "s3:prefix": string[] } }).StringLike["s3:prefix"],
+    );
+    expect(prefixes).toEqual(
+      expect.arrayContaining([`${BUCKET_PREFIXES.exports}*`, `${BUCKET_PREFIXES.datasets}*`]),
+    );
   });
 
   it("publishes the exports queue and its dead-letter queue", () => {

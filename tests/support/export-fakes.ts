@@ -194,6 +194,11 @@ export function memoryExportDeps(candidates: Stored[], overrides: Partial<Export
     queue,
     codeVersion: "0.1.0+abcdef123456",
     approvedCount: async () => candidates.filter((c) => c.status === "approved").length,
+    statusCounts: async () => {
+      const counts: Record<string, number> = {};
+      for (const { status } of candidates) counts[status] = (counts[status] ?? 0) + 1;
+      return counts;
+    },
     urlExpirySeconds: 900,
     maxUrlExpirySeconds: 3600,
     syncMaxRecords: 1000,

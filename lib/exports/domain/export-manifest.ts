@@ -24,10 +24,25 @@ export interface ExportCounts {
   readonly by_reason: Readonly<Record<ExclusionReason, number>>;
   /** `trainer_rule` exclusions by rule. */
   readonly by_rule: Readonly<Record<TrainerRule, number>>;
+  /**
+   * The statuses the export did not read and how many candidates hold each, from the stats
+   * counters when it started (the whole table: the other filters do not narrow these).
+   */
+  readonly not_read_by_status?: Readonly<Record<string, number>>;
 }
 
 const zeros = <K extends string>(names: readonly K[]) =>
   Object.fromEntries(names.map((name) => [name, 0])) as Record<K, number>;
+
+/** A tally as an export's checkpoint keeps it. */
+export interface TallyMemory {
+  readonly considered: number;
+  readonly exported: number;
+  readonly lines: number;
+  readonly by_status: Record<string, number>;
+  readonly by_reason: Record<string, number>;
+  readonly by_rule: Record<string, number>;
+}
 
 /** Counts an export as it screens, in fixed key order so the manifest reads the same every time. */
 export class ExportTally {
@@ -53,6 +68,30 @@ export class ExportTally {
     }
     this.byReason[verdict.entry.reason] += 1;
     if (verdict.entry.rule) this.byRule[verdict.entry.rule] += 1;
+  }
+
+  /** Everything counted so far, for an export's checkpoint. */
+  save(): TallyMemory {
+    return {
+      considered: this.considered,
+      exported: this.exportedCandidates,
+      lines: this.lines,
+      by_status: { ...this.byStatus },
+      by_reason: { ...this.byReason },
+      by_rule: { ...this.byRule },
+    };
+  }
+
+  /** Counts on from a saved tally. */
+  static restore(saved: TallyMemory): ExportTally {
+    const tally = new ExportTally();
+    tally.considered = saved.considered;
+    tally.exportedCandidates = saved.exported;
+    tally.lines = saved.lines;
+    Object.assign(tally.byStatus, saved.by_status);
+    Object.assign(tally.byReason, saved.by_reason);
+    Object.assign(tally.byRule, saved.by_rule);
+    return tally;
   }
 
   snapshot(): ExportCounts {

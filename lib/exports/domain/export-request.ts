@@ -33,9 +33,11 @@ const setOf = <T extends string>(values: readonly T[], order: readonly T[]) =>
 
 /**
  * Which candidates an export considers. `statuses` are the partitions of the status index it
- * reads (all four by default): every candidate read is either in the dataset or in the
- * quarantine with its reason, so the default makes the quarantine account for the whole
- * selection. Model, task type, source, run and the time range narrow what is read; the
+ * reads: by default `approved` only, the one status that can pass (the others are counted in the
+ * manifest from the stats counters, `counts.not_read_by_status`); with
+ * `options.quarantine_unselected` all four, each candidate of another status then listed in the
+ * quarantine as `status_disallowed`. Every candidate read is either in the dataset or in the
+ * quarantine with its reason. Model, task type, source, run and the time range narrow what is read; the
  * categories decide at the firewall (`category_disallowed`). The range is on the time the
  * answer was produced (or captured), `from` inclusive and `to` exclusive.
  */
@@ -66,7 +68,7 @@ export const ExportFilters = z
       .array(CandidateStatus)
       .min(1)
       .transform((values) => setOf(values, CANDIDATE_STATUSES))
-      .default([...CANDIDATE_STATUSES]),
+      .optional(),
     /** At most this many candidates in the dataset; reading stops once they are written. */
     limit: z.number().int().min(1).max(MAX_EXPORT_LIMIT).optional(),
   })
@@ -74,7 +76,8 @@ export const ExportFilters = z
     message: "from must be earlier than to",
     path: ["to"],
   });
-export type ExportFilters = z.output<typeof ExportFilters>;
+/** The filters of a parsed request: `statuses` always set (`ExportRequest` fills the default). */
+export type ExportFilters = ExportRequest["filters"];
 
 /** A name for the downloaded file: no path, no quotes, nothing a header could be split on. */
 export const DownloadFileName = z
@@ -103,6 +106,12 @@ export const ExportOptions = z.strictObject({
    * 3-grams (MinHash estimate) with a record already exported: `near_duplicate`. Off when absent.
    */
   near_duplicate_threshold: z.number().min(0.5).max(1).optional(),
+  /**
+   * Without `filters.statuses`: read every status partition, not `approved` alone, and list each
+   * candidate that cannot pass in the quarantine (`status_disallowed`), as exports did by default
+   * before; without it those are only counted (`counts.not_read_by_status`).
+   */
+  quarantine_unselected: z.boolean().optional(),
   /** Decontamination: the length of the word n-grams a record may not share with an eval item. */
   eval_ngram: z.number().int().min(5).max(50).optional(),
   /**
@@ -125,8 +134,17 @@ export const ExportRequest = z
   .refine((request) => request.format !== "rag" || request.options.validation_fraction === undefined, {
     message: "a RAG export has no validation split",
     path: ["options", "validation_fraction"],
-  });
+  })
+  .transform((request) => ({
+    ...request,
+    filters: { ...request.filters, statuses: request.filters.statuses ?? defaultStatuses(request.options) },
+  }));
 export type ExportRequest = z.output<typeof ExportRequest>;
+
+/** The partitions read when the request names none: those that can pass, or all four if asked. */
+function defaultStatuses(options: ExportOptions): CandidateStatus[] {
+  return options.quarantine_unselected ? [...CANDIDATE_STATUSES] : ["approved"];
+}
 
 /** The queue message that starts (or, redelivered, restarts) an export job. */
 export const ExportMessage = z.strictObject({ export_id: z.string().min(1).max(64) });

@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from "node:crypto";
 import { isDeepStrictEqual } from "node:util";
+import { CANDIDATE_STATUSES } from "../../common/domain/candidate.ts";
 import {
   ConflictError,
   NotConfiguredError,
@@ -35,6 +36,7 @@ import { type ExportFilters, ExportRequest, utcStamp } from "../domain/export-re
 import { KTO_CHECKED_BATCH_SIZE, KtoOrder, type OrderedLine } from "../domain/kto-order.ts";
 import type {
   CandidateSelection,
+  EvalIndexSource,
   EvalSetSource,
   ExportCandidateSource,
   ExportJobStore,
@@ -53,6 +55,10 @@ export interface ExportBuildDeps {
   readonly codeVersion: string;
   /** The registered eval sets every export is checked against; none when absent. */
   readonly evalSets?: EvalSetSource;
+  /** The registered eval sets' stored n-gram indexes, for an n-gram length (`evalsets/`). */
+  readonly evalIndexes?: EvalIndexSource;
+  /** Candidates by status, from the stats counters: the manifest counts the statuses not read. */
+  readonly statusCounts?: () => Promise<Readonly<Record<string, number>>>;
   /** The provenance validator (`validateProvenance` unless a test swaps it). */
   readonly checkProvenance?: ProvenanceCheck;
   readonly now?: () => Date;
@@ -229,9 +235,8 @@ export async function buildExport(
   const { request } = job;
   const { filters } = request;
   const now = clockOf(deps);
-  const evalIndex = deps.evalSets
-    ? await loadEvalIndex(deps.evalSets, request.options.eval_ngram)
-    : undefined;
+  const evalIndex = await evalIndexOf(deps, request.options.eval_ngram);
+  const notRead = await notReadByStatus(deps, filters.statuses);
   const firewall = new ExportFirewall(
     { format: request.format, options: request.options, filters, evalIndex },
     deps.checkProvenance,
@@ -274,7 +279,7 @@ export async function buildExport(
         requested_at: job.created_at,
         started_at: startedAt,
         finished_at: finishedAt.toISOString(),
-        counts: tally.snapshot(),
+        counts: { ...tally.snapshot(), ...notRead },
         files: await files.close(),
         ...(evalIndex ? { decontamination: { ngram: evalIndex.n, sets: evalIndex.registered } } : {}),
       },
@@ -426,11 +431,27 @@ export function documentsPrefix(job: Pick<ExportJob, "id" | "request">): string 
     : `${exportPrefix(job.id)}${EXPORT_FILES.documents}`;
 }
 
-/** Every registered eval item's n-grams, read once per export. */
-async function loadEvalIndex(source: EvalSetSource, ngram = DEFAULT_NGRAM): Promise<EvalIndex> {
+/**
+ * The registered eval sets' n-grams, once per export: their stored indexes, or every item read
+ * through `evalSets`; none (and no check) when nothing is registered.
+ */
+async function evalIndexOf(deps: ExportBuildDeps, ngram = DEFAULT_NGRAM): Promise<EvalIndex | undefined> {
+  if (deps.evalIndexes) return (await deps.evalIndexes.load(ngram)) ?? undefined;
+  if (!deps.evalSets) return undefined;
   const index = new EvalIndex(ngram);
-  for await (const batch of source.items()) for (const item of batch) index.add(item);
+  for await (const batch of deps.evalSets.items()) for (const item of batch) index.add(item);
   return index;
+}
+
+/** The statuses an export does not read, counted from the stats counters (nothing without them). */
+async function notReadByStatus(
+  deps: ExportBuildDeps,
+  read: readonly string[],
+): Promise<{ not_read_by_status?: Record<string, number> }> {
+  const unread = CANDIDATE_STATUSES.filter((status) => !read.includes(status));
+  if (!deps.statusCounts || unread.length === 0) return {};
+  const counters = await deps.statusCounts();
+  return { not_read_by_status: Object.fromEntries(unread.map((status) => [status, counters[status] ?? 0])) };
 }
 
 /** A dry run's objects: every write taken and dropped, nothing stored, nothing to sign. */

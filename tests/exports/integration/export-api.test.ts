@@ -194,15 +194,18 @@ describe("exports of a reviewed run", () => {
       const clean = PLAN.filter((p) => p.expect === "exported").map((p) => id(p.n));
       const linesPerRecord = format === "trl-kto" ? 2 : 1;
       expect(jsonLines(dataset.bytes.toString())).toHaveLength(clean.length * linesPerRecord);
+      // Only the approved partition is read: what could never pass is counted, not listed.
+      const read = PLAN.filter((p) => p.expect !== "status_disallowed");
       expect(
         jsonLines(quarantine.bytes.toString()).map((entry) => [entry.candidate_id, entry.reason]),
-      ).toEqual(PLAN.filter((p) => p.expect !== "exported").map((p) => [id(p.n), p.expect]));
+      ).toEqual(read.filter((p) => p.expect !== "exported").map((p) => [id(p.n), p.expect]));
       expect(manifest.counts).toMatchObject({
-        considered: PLAN.length,
+        considered: read.length,
         exported: clean.length,
-        quarantined: PLAN.length - clean.length,
+        quarantined: read.length - clean.length,
+        not_read_by_status: { needs_review: 1, discarded: 1, model_rejected: 1 },
         by_reason: {
-          status_disallowed: 3,
+          status_disallowed: 0,
           category_disallowed: 1,
           missing_provenance: 1,
           duplicate_content: 1,
@@ -221,6 +224,25 @@ describe("exports of a reviewed run", () => {
       expect(dataset.bytes.toString()).toContain("a very long document. ".repeat(16_000).trim());
     },
   );
+
+  it("lists every candidate that cannot pass in the quarantine with options.quarantine_unselected", async () => {
+    const job = await exportJob({ ...request("trl-dpo"), options: { quarantine_unselected: true } });
+    expect(job.manifest.filters.statuses).toEqual([
+      "needs_review",
+      "approved",
+      "discarded",
+      "model_rejected",
+    ]);
+    const quarantine = jsonLines((await download(job.quarantine_download.url)).bytes.toString());
+    expect(quarantine.map((entry) => [entry.candidate_id, entry.reason])).toEqual(
+      PLAN.filter((p) => p.expect !== "exported").map((p) => [id(p.n), p.expect]),
+    );
+    expect(job.manifest.counts).toMatchObject({
+      considered: PLAN.length,
+      by_reason: { status_disallowed: 3 },
+    });
+    expect(job.manifest.counts).not.toHaveProperty("not_read_by_status");
+  });
 
   it("writes the same bytes for the same request over the same data", async () => {
     const [first, second] = [await exportJob(request("trl-dpo")), await exportJob(request("trl-dpo"))];

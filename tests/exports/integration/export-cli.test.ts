@@ -88,16 +88,19 @@ describe("flywheel export", () => {
       .split("\n")
       .map((line) => JSON.parse(line));
     expect(lines.map((line) => line.chosen[0].content)).toEqual(["right 0", "right 2", "right 3", "right 4"]);
-    expect(manifest.counts.by_reason).toMatchObject({ category_disallowed: 1, status_disallowed: 1 });
+    // Only the approved partition is read; the discarded candidate is counted, not listed.
+    expect(manifest.counts.by_reason).toMatchObject({ category_disallowed: 1, status_disallowed: 0 });
+    expect(manifest.counts.not_read_by_status).toEqual({ needs_review: 0, discarded: 1, model_rejected: 0 });
 
     expect(printed[0]).toMatch(/^export [0-9a-f-]{36} created on http:\/\/127\.0\.0\.1:\d+$/);
     expect(printed).toEqual(
       expect.arrayContaining([
-        expect.stringMatching(/^export [0-9a-f-]{36}: succeeded, 6 considered, 4 exported, 2 quarantined$/),
+        expect.stringMatching(/^export [0-9a-f-]{36}: succeeded, 5 considered, 4 exported, 1 quarantined$/),
         expect.stringMatching(
           /^wrote .*dpo\.jsonl: 4 line\(s\) from 4 candidate\(s\), sha256 [0-9a-f]{64} verified$/,
         ),
-        "2 quarantined: status_disallowed 1, category_disallowed 1",
+        "1 quarantined: category_disallowed 1",
+        "not read (cannot pass): discarded 1",
       ]),
     );
     // TRL's DPO trainer has no minimum, and Bedrock's preference minimum is not for a format it never reads.

@@ -49,7 +49,9 @@ describe("an export job", () => {
   it("is queued with 202's body and one message, then written with its manifest", async () => {
     const mix = seededMix();
     const setup = memoryExportDeps(mix.map((s) => s.candidate));
-    const { job, manifest, dataset, quarantine, records, stored } = await exported(setup, request);
+    // Every status read, each candidate that cannot pass listed in the quarantine.
+    const everyStatus = { ...request, options: { quarantine_unselected: true } };
+    const { job, manifest, dataset, quarantine, records, stored } = await exported(setup, everyStatus);
 
     expect(job).toMatchObject({ id: "export-001", status: "queued", format: "trl-dpo", origin: "api" });
     expect(setup.queue.sent).toEqual([{ export_id: "export-001" }]);
@@ -102,8 +104,11 @@ describe("an export job", () => {
       format: "trl-dpo",
       code_version: "0.1.0+abcdef123456",
       requested_by: "ana@example.com",
-      request: { format: "trl-dpo", filters: { exclude_categories: ["scoring_artifact"] } },
-      filters: { statuses: ["needs_review", "approved", "discarded", "model_rejected"] },
+      request: { format: "trl-dpo", options: { quarantine_unselected: true } },
+      filters: {
+        exclude_categories: ["scoring_artifact"],
+        statuses: ["needs_review", "approved", "discarded", "model_rejected"],
+      },
       // TRL's DPO trainer has no minimum, and Bedrock does not read this format.
       warnings: [],
     });
@@ -113,6 +118,41 @@ describe("an export job", () => {
 
     const done = await exportStatus(setup.deps, job.id);
     expect(done).toMatchObject({ status: "succeeded", attempts: 1, error: null, manifest });
+  });
+
+  it("reads only the approved partition by default, and counts the other statuses from the counters", async () => {
+    const mix = seededMix();
+    const setup = memoryExportDeps(mix.map((s) => s.candidate));
+    const { manifest, quarantine, dataset } = await exported(setup, request);
+    const everyStatus = await exported(setup, { ...request, options: { quarantine_unselected: true } });
+
+    expect(setup.source.selections.map((s) => s.statuses)).toEqual([
+      ["approved"],
+      ["needs_review", "approved", "discarded", "model_rejected"],
+    ]);
+    // The dataset is the same; the quarantine no longer lists what could never pass.
+    expect(dataset).toBe(everyStatus.dataset);
+    expect(parse(quarantine).map((entry) => entry.candidate_id)).toEqual(
+      parse(everyStatus.quarantine)
+        .filter((entry) => entry.reason !== "status_disallowed")
+        .map((entry) => entry.candidate_id),
+    );
+    expect(manifest.filters.statuses).toEqual(["approved"]);
+    expect(manifest.counts).toMatchObject({
+      considered: mix.length - 3,
+      considered_by_status: { needs_review: 0, approved: mix.length - 3, discarded: 0, model_rejected: 0 },
+      by_reason: { status_disallowed: 0 },
+      not_read_by_status: { needs_review: 1, discarded: 1, model_rejected: 1 },
+    });
+    expect(everyStatus.manifest.counts).not.toHaveProperty("not_read_by_status");
+
+    // Statuses named in the filters are read as asked, and those left out counted.
+    const named = await exported(setup, { ...request, filters: { statuses: ["approved", "discarded"] } });
+    expect(setup.source.selections.at(-1)?.statuses).toEqual(["approved", "discarded"]);
+    expect(named.manifest.counts).toMatchObject({
+      by_reason: { status_disallowed: 1 },
+      not_read_by_status: { needs_review: 1, model_rejected: 1 },
+    });
   });
 
   it("writes the same bytes for the same request over the same data", async () => {
