@@ -24,7 +24,7 @@ import {
   type Scope,
   scopeName,
 } from "../lib/common/http/access.ts";
-import { BUCKET_PREFIXES } from "../lib/common/resources.ts";
+import { BUCKET_PREFIXES, INGEST_QUARANTINE_PREFIX } from "../lib/common/resources.ts";
 import { acknowledgeNag } from "./constructs/nag.ts";
 import { ProjectFunction } from "./constructs/project-function.ts";
 import { RUN_QUARANTINE_PREFIX } from "./uploads.ts";
@@ -141,10 +141,12 @@ export class ReviewApi extends Construct {
       .bindTable(props.table, "readUpdate")
       // Reviews read run folders and big bodies; `POST /api/sft/import` runs an import, which
       // writes bodies and quarantine files, and copies its quarantine file into a part when it
-      // hands the rest of a run on. Listing is limited to the run folders.
+      // hands the rest of a run on. The quarantine routes read runs' quarantine files and list
+      // and read the ingest path's refused messages. Listing is limited to the run folders and
+      // the ingest quarantine.
       .bindBucket(props.bucket, {
-        read: [BUCKET_PREFIXES.runs, BUCKET_PREFIXES.blobs, RUN_QUARANTINE_PREFIX],
-        list: [BUCKET_PREFIXES.runs],
+        read: [BUCKET_PREFIXES.runs, BUCKET_PREFIXES.blobs, RUN_QUARANTINE_PREFIX, INGEST_QUARANTINE_PREFIX],
+        list: [BUCKET_PREFIXES.runs, INGEST_QUARANTINE_PREFIX],
         write: [BUCKET_PREFIXES.quarantine, BUCKET_PREFIXES.blobs],
       });
     this.handler.addEnvironment("RUNS_PREFIX", BUCKET_PREFIXES.runs);

@@ -8,6 +8,12 @@ import {
   type RouteAccess,
   scopeName,
 } from "../common/http/access.ts";
+import {
+  DiffQuery,
+  ListQuery as DatasetListQuery,
+  PinRequest,
+  VersionQuery,
+} from "../datasets/domain/dataset-version.ts";
 import { ProfileInput } from "../eval/domain/eval-profile.ts";
 import {
   CandidateMadeReply,
@@ -30,11 +36,15 @@ import { StatsQuery } from "../eval/domain/eval-stats.ts";
 import { JudgeRunRequest, RunsQuery } from "../eval/domain/judge-run.ts";
 import { ExportListQuery, ExportRequest, ExportStatusQuery } from "../exports/domain/export-request.ts";
 import { ImportRunRequest, ReviewConfigRequest } from "../import/domain/run-folders.ts";
+import { RunQuarantineQuery } from "../import/domain/run-quarantine.ts";
+import { IngestQuarantineQuery } from "../ingest/domain/quarantine-listing.ts";
 import { BackfillRequest, ValidateQuery } from "../provenance/domain/provenance-requests.ts";
 import { BulkBatch, BulkRequest } from "../review/domain/bulk.ts";
 import { NextRequest } from "../review/domain/lease.ts";
 import { QueueQuery } from "../review/domain/queue.ts";
 import { ReleaseRequest, SubmitRequest, UndoRequest } from "../review/domain/review.ts";
+import { FAILURE_REASONS, SKIP_REASONS, SuggestionJobRequest } from "../suggest/domain/job.ts";
+import { CORRECTION_ORIGINS, Suggestion } from "../suggest/domain/suggestion.ts";
 
 /**
  * The API's contract, one entry per declared route: the zod schemas its handler validates the
@@ -82,6 +92,8 @@ const CandidateView = z.looseObject({
   version: z.number(),
   corrected_response: z.string().nullable(),
   failure_category: z.string().nullable(),
+  /** The suggested correction a suggestion job stored beside the candidate, when one did. */
+  suggestion: Suggestion.optional(),
 });
 
 const QueuePage = z.object({
@@ -118,6 +130,29 @@ const HistoryEvent = z.looseObject({
   reviewer_name: z.string().nullish(),
   at: z.string(),
   version: z.number(),
+  correction_origin: z.enum(CORRECTION_ORIGINS).optional(),
+});
+
+const SuggestionJobReply = z.looseObject({
+  id: z.string(),
+  state: z.enum(["running", "done"]),
+  filters: z.record(z.string(), z.string()),
+  limit: z.number(),
+  replace: z.boolean(),
+  model: z.string(),
+  backend: z.string(),
+  prompt_version: z.string(),
+  total: z.number(),
+  pending: z.number(),
+  passed_over: z.number(),
+  suggested: z.number(),
+  failed: z.number(),
+  failed_by_reason: z.partialRecord(z.enum(FAILURE_REASONS), z.number()),
+  skipped: z.number(),
+  skipped_by_reason: z.partialRecord(z.enum(SKIP_REASONS), z.number()),
+  created_at: z.string(),
+  created_by: z.string(),
+  completed_at: z.string().nullable(),
 });
 
 const Stats = z.object({
@@ -127,6 +162,12 @@ const Stats = z.object({
   by_task_type: counts,
   by_source: counts,
   export_ready: z.number(),
+  suggestions: z.object({
+    accepted: z.number(),
+    edited: z.number(),
+    written: z.number(),
+    acceptance_rate: z.number().nullable(),
+  }),
 });
 
 const Coverage = z.object({
@@ -146,7 +187,70 @@ const ProvenanceReport = z.looseObject({
   by_model: z.record(z.string(), Coverage),
 });
 
+const SignedLink = z.object({
+  url: z.string(),
+  file_name: z.string(),
+  expires_in: z.number(),
+  expires_at: z.string(),
+});
+const QuarantineExcerpt = {
+  reason: z.string(),
+  detail: z.string(),
+  raw_excerpt: z.string(),
+  raw_chars: z.number(),
+  raw_truncated: z.boolean(),
+};
+const RunQuarantinePage = z.object({
+  run_id: z.string(),
+  import_id: z.string().nullable(),
+  state: z.string(),
+  quarantined: nullableNumber,
+  by_reason: counts.nullable(),
+  reason: z.string().nullable(),
+  items: z.array(z.object({ line: z.number(), ...QuarantineExcerpt })),
+  next_cursor: z.string().nullable(),
+  scanned_bytes: z.number(),
+  file_bytes: z.number(),
+  download: SignedLink.nullable(),
+});
+const IngestQuarantinePage = z.object({
+  day: z.string().nullable(),
+  days: z.array(z.string()),
+  reason: z.string().nullable(),
+  items: z.array(
+    z.object({
+      message_id: z.string(),
+      ...QuarantineExcerpt,
+      received_at: z.string().nullable(),
+      quarantined_at: z.string().nullable(),
+      raw_bytes: nullableNumber,
+      download: SignedLink,
+    }),
+  ),
+  examined: z.number(),
+  next_cursor: z.string().nullable(),
+  by_reason: counts.nullable(),
+  counted: nullableNumber,
+  counts_complete: z.boolean().nullable(),
+});
+
 const ExportJob = z.looseObject({ id: z.string(), status: z.string(), format: z.string() });
+const DatasetVersionReply = z.looseObject({
+  name: z.string(),
+  version: z.number(),
+  export_id: z.string(),
+  format: z.string(),
+  state: z.enum(["copying", "ready"]),
+  prefix: z.string(),
+  files: z.looseObject({}),
+  manifest: z.looseObject({}),
+});
+const DatasetReply = z.looseObject({
+  name: z.string(),
+  last_version: z.number(),
+  versions: z.array(DatasetVersionReply),
+});
+const DiffRecord = z.object({ record_id: z.string(), candidate_id: z.string() });
 
 /** A JSON value whose shape this contract leaves to the capability's manual. */
 const Documented = (manual: string) => z.unknown().describe(`See ${manual}`);
@@ -210,6 +314,16 @@ export const API_CONTRACT = {
     body: BulkBatch,
     responses: { 200: BulkJob },
   },
+  "POST /api/sft/suggestions": {
+    summary:
+      "Start a suggestion job: the LLM suggests a corrected answer for each waiting candidate under the filters",
+    body: SuggestionJobRequest,
+    responses: { 202: SuggestionJobReply },
+  },
+  "GET /api/sft/suggestions/:id": {
+    summary: "A suggestion job and its progress (suggested, failed by reason, skipped by reason)",
+    responses: { 200: SuggestionJobReply },
+  },
   "POST /api/sft/submit": { summary: "Decide a candidate", body: SubmitRequest, responses: { 200: Ok } },
   "POST /api/sft/undo": { summary: "Take a decision back", body: UndoRequest, responses: { 200: Ok } },
   "GET /api/sft/stats": {
@@ -229,6 +343,18 @@ export const API_CONTRACT = {
     summary: "A candidate and its history",
     responses: { 200: z.object({ candidate: CandidateView, history: z.array(HistoryEvent) }) },
   },
+  "GET /api/sft/runs/:run_id/quarantine": {
+    summary:
+      "A run's quarantined lines, in line order: paged (the cursor is a byte offset into the file), by reason, with counts by reason and a signed link to the whole file",
+    query: RunQuarantineQuery,
+    responses: { 200: RunQuarantinePage },
+  },
+  "GET /api/sft/ingest/quarantine": {
+    summary:
+      "The corrections queue's refused messages of one day (the newest unless asked): paged, by reason, with counts by reason and a signed link to each",
+    query: IngestQuarantineQuery,
+    responses: { 200: IngestQuarantinePage },
+  },
   "POST /api/exports": {
     summary: "Start an export job (Idempotency-Key honoured)",
     body: ExportRequest,
@@ -247,6 +373,40 @@ export const API_CONTRACT = {
   "GET /api/sft/export": {
     summary: "Avocet's SFT export: 303 to a signed URL",
     responses: { 303: z.null() },
+  },
+  "POST /api/datasets": {
+    summary: "Pin a finished export as the next version of a dataset (202 while still copying: post again)",
+    body: PinRequest,
+    responses: { 201: DatasetVersionReply, 200: DatasetVersionReply, 202: DatasetVersionReply },
+  },
+  "GET /api/datasets": {
+    summary: "Datasets by name, each with its versions and their manifests",
+    query: DatasetListQuery,
+    responses: { 200: z.object({ datasets: z.array(DatasetReply) }) },
+  },
+  "GET /api/datasets/:name": {
+    summary: "A dataset's versions with their manifests",
+    responses: { 200: DatasetReply },
+  },
+  "GET /api/datasets/:name/versions/:version": {
+    summary: "A dataset version with signed download links to its files",
+    query: VersionQuery,
+    responses: {
+      200: DatasetVersionReply.extend({ downloads: z.record(z.string(), SignedLink).nullable() }),
+    },
+  },
+  "GET /api/datasets/:name/diff": {
+    summary: "Record ids added and removed between two versions, one hash partition per page",
+    query: DiffQuery,
+    responses: {
+      200: z.looseObject({
+        added: z.array(DiffRecord),
+        removed: z.array(DiffRecord),
+        partition: z.number(),
+        partitions: z.number(),
+        next_cursor: z.string().nullable(),
+      }),
+    },
   },
   "GET /api/provenance/report": { summary: "Provenance coverage", responses: { 200: ProvenanceReport } },
   "GET /api/provenance/validate": {

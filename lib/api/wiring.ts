@@ -9,22 +9,29 @@ import {
   IngestApiConfig,
   loadConfig,
   type ReviewApiConfig,
+  SuggestApiConfig,
 } from "../common/config.ts";
 import { reviewerAuthenticator } from "../common/http/auth.ts";
 import { registerErrorResponses } from "../common/http/errors.ts";
 import { routerHandler } from "../common/http/handler.ts";
 import { guardedRoutes, unregisteredRoutes } from "../common/http/routes.ts";
 import { logger } from "../common/logger.ts";
+import { registerDatasetRoutes } from "../datasets/edge/dataset-routes.ts";
+import { datasetDeps } from "../datasets/wiring.ts";
 import { registerEvalRoutes } from "../eval/edge/eval-routes.ts";
 import { evalApiDeps } from "../eval/wiring.ts";
 import { registerExportRoutes } from "../exports/edge/export-routes.ts";
 import { exportApiDeps } from "../exports/wiring.ts";
+import { registerQuarantineRoutes } from "../import/edge/quarantine-routes.ts";
+import { quarantineRouteDeps } from "../import/wiring.ts";
 import { registerIngestRoutes } from "../ingest/edge/ingest-routes.ts";
 import { ingestApiDeps } from "../ingest/wiring.ts";
 import { registerProvenanceRoutes } from "../provenance/edge/provenance-routes.ts";
 import { provenanceApiDeps } from "../provenance/wiring.ts";
 import { registerReviewRoutes } from "../review/edge/review-routes.ts";
 import { reviewApiDeps } from "../review/wiring.ts";
+import { registerSuggestionRoutes } from "../suggest/edge/suggestion-routes.ts";
+import { suggestionApiDeps } from "../suggest/wiring.ts";
 import { openApiDocument } from "./contract.ts";
 
 /**
@@ -56,9 +63,23 @@ export function createApiRouter(clients: AwsClients, config: ReviewApiConfig): R
     reviewer,
   );
   registerIngestRoutes(app, ingestApiDeps(clients, loadConfig(IngestApiConfig)));
+  registerQuarantineRoutes(
+    app,
+    quarantineRouteDeps(
+      clients,
+      { tableName: config.TABLE_NAME, bucket: config.BUCKET_NAME },
+      {
+        urlExpirySeconds: exportConfig.EXPORT_URL_EXPIRY_SECONDS,
+        maxUrlExpirySeconds: exportConfig.EXPORT_URL_MAX_EXPIRY_SECONDS,
+      },
+    ),
+    reviewer,
+  );
   registerEvalRoutes(app, evalApiDeps(clients, loadConfig(EvalApiConfig)), reviewer);
+  registerSuggestionRoutes(app, suggestionApiDeps(clients, loadConfig(SuggestApiConfig)), reviewer);
   registerProvenanceRoutes(app, provenanceApiDeps(clients, config), reviewer);
   registerExportRoutes(app, exportApiDeps(clients, exportConfig), reviewer);
+  registerDatasetRoutes(app, datasetDeps(clients, exportConfig), reviewer);
   registerAdminRoutes(app, adminApiDeps(clients, config), reviewer);
   const missing = unregisteredRoutes(app);
   if (missing.length > 0) throw new Error(`declared in ROUTE_ACCESS but not served: ${missing.join(", ")}`);

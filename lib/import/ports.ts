@@ -185,3 +185,43 @@ export interface ReviewSettingsStore {
   readRunsPrefix(): Promise<string | null>;
   writeRunsPrefix(prefix: string, changedBy: string, at: string): Promise<void>;
 }
+
+/** What a run's record says of its latest import's quarantine. */
+export interface RunQuarantineRecord {
+  readonly run_id: string;
+  readonly import_id: string;
+  readonly state: string;
+  /** The import's quarantine file; `null` when it quarantined nothing or has not finished. */
+  readonly quarantine_key: string | null;
+  readonly quarantined: number | null;
+  readonly quarantined_by_reason: Readonly<Record<string, number>> | null;
+}
+
+/** One line of a quarantine file and its byte range (`end` is just past its newline). */
+export interface QuarantineFileLine {
+  readonly text: string | null;
+  readonly start: number;
+  readonly end: number;
+}
+
+/** A signed, expiring link to a file. */
+export interface QuarantineFileLink {
+  readonly url: string;
+  readonly file_name: string;
+  readonly expires_in: number;
+  readonly expires_at: string;
+}
+
+/** Reads runs' quarantine files for people to look at. */
+export interface RunQuarantineReader {
+  /** The run's record; `null` when the run was never imported. */
+  readRun(runId: string): Promise<RunQuarantineRecord | null>;
+  /** The file of one import of a run (it may not exist). */
+  keyOf(runId: string, importId: string): string;
+  /** The file's lines from byte `from`, which must begin a line (else a 422 naming the cursor). */
+  openLines(
+    key: string,
+    from: number,
+  ): Promise<{ readonly size: number; readonly lines: AsyncIterable<QuarantineFileLine> }>;
+  signedLink(key: string, fileName: string, expiresInSeconds: number): Promise<QuarantineFileLink>;
+}

@@ -40,3 +40,22 @@ export interface IngestQuarantine {
   /** Stores the entry (again, for a redelivery) and returns where it is. */
   put(entry: IngestQuarantineEntry): Promise<string>;
 }
+
+/** A signed, expiring link to a file. */
+export interface IngestQuarantineLink {
+  readonly url: string;
+  readonly file_name: string;
+  readonly expires_in: number;
+  readonly expires_at: string;
+}
+
+/** Reads the refused messages back, day by day, for people to look at. */
+export interface IngestQuarantineReader {
+  /** The days (`yyyy-mm-dd`, or `undated`) that hold entries, newest first. */
+  days(): Promise<string[]>;
+  /** Up to `max` of a day's entry keys after `after`, in key order; `more` when further keys follow. */
+  keys(day: string, after: string | null, max: number): Promise<{ keys: string[]; more: boolean }>;
+  /** The stored entry; `null` when it is gone or not a JSON object. */
+  read(key: string): Promise<Record<string, unknown> | null>;
+  signedLink(key: string, fileName: string, expiresInSeconds: number): Promise<IngestQuarantineLink>;
+}

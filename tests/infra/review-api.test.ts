@@ -400,16 +400,21 @@ describe("the API function", () => {
   });
 
   // exports/: it signs export download links and builds Avocet's SFT export (tests/infra/exports.test.ts).
-  // quarantine/runs/: an import it hands on keeps its quarantine file as a part, by a copy.
-  it("reads runs/, blobs/, exports/ and a run's quarantine, writes quarantine/, blobs/ and exports/, and lists only runs/", () => {
+  // datasets/: it pins exports there as dataset versions and signs their files.
+  // quarantine/runs/: an import it hands on keeps its quarantine file as a part, by a copy, and
+  // the quarantine routes read it; quarantine/ingest/: those routes list and read refused messages.
+  it("reads runs/, blobs/, exports/ and the quarantine, writes quarantine/, blobs/ and exports/, and lists only runs/ and the ingest quarantine", () => {
     expect(patternsFor("s3:GetObject")).toEqual([
       `${BUCKET_PREFIXES.blobs}*`,
+      `${BUCKET_PREFIXES.datasets}*`,
       `${BUCKET_PREFIXES.exports}*`,
+      `${BUCKET_PREFIXES.quarantine}ingest/*`,
       `${BUCKET_PREFIXES.quarantine}runs/*`,
       `${BUCKET_PREFIXES.runs}*`,
     ]);
     expect(patternsFor("s3:PutObject")).toEqual([
       `${BUCKET_PREFIXES.blobs}*`,
+      `${BUCKET_PREFIXES.datasets}*`,
       `${BUCKET_PREFIXES.exports}*`,
       `${BUCKET_PREFIXES.quarantine}*`,
     ]);
@@ -418,7 +423,15 @@ describe("the API function", () => {
     expect(listing).toEqual([
       expect.objectContaining({
         Resource: { "Fn::GetAtt": [dataBucketId(), "Arn"] },
-        Condition: { StringLike: { "s3:prefix": [`${BUCKET_PREFIXES.runs}*`] } },
+        Condition: {
+          StringLike: { "s3:prefix": [`${BUCKET_PREFIXES.runs}*`, `${BUCKET_PREFIXES.quarantine}ingest/*`] },
+        },
+      }),
+      // Dataset pins list a RAG export's documents and the versions they copy them to.
+      expect.objectContaining({
+        Condition: {
+          StringLike: { "s3:prefix": [`${BUCKET_PREFIXES.exports}*`, `${BUCKET_PREFIXES.datasets}*`] },
+        },
       }),
     ]);
     const s3Actions = apiStatements().flatMap((s) => asArray(s.Action).filter((a) => a.startsWith("s3:")));

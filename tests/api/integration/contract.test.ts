@@ -145,6 +145,29 @@ describe("answers validate against the contract", () => {
     await conforming("POST", "/api/sft/bulk", "/api/sft/bulk", { body: { action: "flag" } });
   });
 
+  it("quarantine: a run's lines and the ingest path's messages", async () => {
+    const bad = "quarantine-contract";
+    await uploadRun(aws, bad, `${candidateLines(bad, 2)}\nnot json\n[1]`);
+    await conforming("POST", "/api/sft/import", "/api/sft/import", { body: { run_id: bad } });
+    const page = await conforming(
+      "GET",
+      "/api/sft/runs/:run_id/quarantine",
+      `/api/sft/runs/${bad}/quarantine`,
+      { query: { limit: "1" } },
+    );
+    expect(page.body.items).toHaveLength(1);
+    expect(page.body.next_cursor).not.toBeNull();
+    await conforming("GET", "/api/sft/runs/:run_id/quarantine", `/api/sft/runs/${RUN}/quarantine`);
+    await conforming("GET", "/api/sft/runs/:run_id/quarantine", "/api/sft/runs/no-such-run/quarantine");
+    await conforming("GET", "/api/sft/runs/:run_id/quarantine", `/api/sft/runs/${bad}/quarantine`, {
+      query: { reason: "nonsense" },
+    });
+    await conforming("GET", "/api/sft/ingest/quarantine", "/api/sft/ingest/quarantine");
+    await conforming("GET", "/api/sft/ingest/quarantine", "/api/sft/ingest/quarantine", {
+      query: { day: "not-a-day" },
+    });
+  });
+
   it("provenance, admin and exports", async () => {
     await conforming("GET", "/api/provenance/report", "/api/provenance/report");
     await conforming("GET", "/api/provenance/validate", "/api/provenance/validate");
