@@ -117,9 +117,9 @@ export interface JudgeRunStore {
   completeIfFinished(runId: string, at: string): Promise<void>;
 }
 
-export interface JudgeQueue {
+export interface JudgeQueue<Message = JudgeMessage> {
   /** Sends one message per session; returns those that could not be sent. */
-  send(messages: readonly JudgeMessage[]): Promise<{ failed: { message: JudgeMessage; error: string }[] }>;
+  send(messages: readonly Message[]): Promise<{ failed: { message: Message; error: string }[] }>;
 }
 
 /** A chat model that answers a conversation with text. */
@@ -129,6 +129,9 @@ export interface JudgeModel {
 
 /** The model could not be asked: timeout, refused connection, HTTP error, unreadable envelope. */
 export class JudgeBackendError extends Error {}
+
+/** The model did not answer within the configured time (`JUDGE_TIMEOUT_MS`). */
+export class JudgeTimeoutError extends JudgeBackendError {}
 
 /**
  * The model is shedding load (HTTP 429 or 5xx, throttling) and still was after a few tries: not a

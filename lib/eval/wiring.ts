@@ -54,9 +54,11 @@ export function evalApiDeps(clients: AwsClients, config: EvalApiConfig): EvalRou
   };
 }
 
-/** The judge with every backend this deployment configures. */
-export function judgeDeps(clients: AwsClients, config: JudgeConfig): JudgeSessionDeps {
-  const stores = evalStores(clients, { tableName: config.TABLE_NAME, bucket: config.BUCKET_NAME });
+/**
+ * The LLM backends this deployment configures, by name: the judge's, and the suggestion job's
+ * (which reads the same `JUDGE_*` settings).
+ */
+export function judgeModels(config: JudgeConfig): JudgeSessionDeps["judges"] {
   const apiKey = config.JUDGE_OPENAI_API_KEY_SECRET_ARN
     ? secretApiKey(
         new SecretsManagerClient({ region: config.AWS_REGION }),
@@ -64,26 +66,29 @@ export function judgeDeps(clients: AwsClients, config: JudgeConfig): JudgeSessio
       )
     : staticApiKey(config.JUDGE_OPENAI_API_KEY);
   return {
-    ...stores,
-    judges: {
-      openai: config.JUDGE_OPENAI_BASE_URL
-        ? new OpenAiCompatibleJudge({
-            baseUrl: config.JUDGE_OPENAI_BASE_URL,
-            apiKey,
-            timeoutMs: config.JUDGE_TIMEOUT_MS,
-          })
-        : undefined,
-      ollama: config.JUDGE_OLLAMA_BASE_URL
-        ? new OpenAiCompatibleJudge({
-            baseUrl: config.JUDGE_OLLAMA_BASE_URL,
-            apiKey: staticApiKey(config.JUDGE_OLLAMA_API_KEY),
-            timeoutMs: config.JUDGE_TIMEOUT_MS,
-          })
-        : undefined,
-      bedrock: new BedrockConverseJudge(
-        new BedrockRuntimeClient({ region: config.JUDGE_BEDROCK_REGION ?? config.AWS_REGION }),
-        { timeoutMs: config.JUDGE_TIMEOUT_MS },
-      ),
-    },
+    openai: config.JUDGE_OPENAI_BASE_URL
+      ? new OpenAiCompatibleJudge({
+          baseUrl: config.JUDGE_OPENAI_BASE_URL,
+          apiKey,
+          timeoutMs: config.JUDGE_TIMEOUT_MS,
+        })
+      : undefined,
+    ollama: config.JUDGE_OLLAMA_BASE_URL
+      ? new OpenAiCompatibleJudge({
+          baseUrl: config.JUDGE_OLLAMA_BASE_URL,
+          apiKey: staticApiKey(config.JUDGE_OLLAMA_API_KEY),
+          timeoutMs: config.JUDGE_TIMEOUT_MS,
+        })
+      : undefined,
+    bedrock: new BedrockConverseJudge(
+      new BedrockRuntimeClient({ region: config.JUDGE_BEDROCK_REGION ?? config.AWS_REGION }),
+      { timeoutMs: config.JUDGE_TIMEOUT_MS },
+    ),
   };
+}
+
+/** The judge with every backend this deployment configures. */
+export function judgeDeps(clients: AwsClients, config: JudgeConfig): JudgeSessionDeps {
+  const stores = evalStores(clients, { tableName: config.TABLE_NAME, bucket: config.BUCKET_NAME });
+  return { ...stores, judges: judgeModels(config) };
 }

@@ -6,7 +6,7 @@ import {
   type Message,
 } from "@aws-sdk/client-bedrock-runtime";
 import type { ChatTurn } from "../domain/rubric.ts";
-import { JudgeBackendError, JudgeBusyError, type JudgeModel } from "../ports.ts";
+import { JudgeBackendError, JudgeBusyError, type JudgeModel, JudgeTimeoutError } from "../ports.ts";
 
 export interface BedrockJudgeOptions {
   readonly timeoutMs: number;
@@ -53,7 +53,7 @@ export class BedrockConverseJudge implements JudgeModel {
         .join("");
     } catch (error) {
       if (signal.aborted) {
-        throw new JudgeBackendError(`Bedrock did not answer within ${this.options.timeoutMs} ms`);
+        throw new JudgeTimeoutError(`Bedrock did not answer within ${this.options.timeoutMs} ms`);
       }
       if (error instanceof BedrockRuntimeServiceException && BUSY.has(error.name)) {
         throw new JudgeBusyError(`Bedrock is busy: ${error.name}: ${error.message}`);

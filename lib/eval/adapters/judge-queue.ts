@@ -6,15 +6,18 @@ import type { JudgeQueue } from "../ports.ts";
 /** SendMessageBatch takes at most ten entries. */
 const BATCH = 10;
 
-/** The judge queue: one message per session, sent ten at a time; entries SQS refuses are retried. */
-export class SqsJudgeQueue implements JudgeQueue {
+/**
+ * The judge queue: one message per session, sent ten at a time; entries SQS refuses are retried.
+ * Any queue of JSON messages sends the same way (the suggestion queue: one message per candidate).
+ */
+export class SqsJudgeQueue<Message = JudgeMessage> implements JudgeQueue<Message> {
   constructor(
     private readonly sqs: SQSClient,
     private readonly queueUrl: string,
   ) {}
 
-  async send(messages: readonly JudgeMessage[]) {
-    const failed: { message: JudgeMessage; error: string }[] = [];
+  async send(messages: readonly Message[]) {
+    const failed: { message: Message; error: string }[] = [];
     for (let offset = 0; offset < messages.length; offset += BATCH) {
       let pending = messages.slice(offset, offset + BATCH).map((message, i) => ({ id: String(i), message }));
       for (let attempt = 0; pending.length > 0; attempt++) {

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { ChatTurn } from "../domain/rubric.ts";
-import { JudgeBackendError, JudgeBusyError, type JudgeModel } from "../ports.ts";
+import { JudgeBackendError, JudgeBusyError, type JudgeModel, JudgeTimeoutError } from "../ports.ts";
 
 /** Reads the API key when a request needs it (a fixed value, or a cached secret). */
 export type ApiKeySource = () => Promise<string | undefined>;
@@ -104,7 +104,7 @@ export class OpenAiCompatibleJudge implements JudgeModel {
       }
     } catch (error) {
       if (signal.aborted) {
-        throw new JudgeBackendError(`the judge did not answer within ${this.options.timeoutMs} ms`);
+        throw new JudgeTimeoutError(`the judge did not answer within ${this.options.timeoutMs} ms`);
       }
       throw new JudgeBackendError(`the judge could not be reached: ${(error as Error).message}`);
     }

@@ -221,7 +221,8 @@ export function parseVerdict(reply: string): VerdictParse {
   return { ok: false, problem: issues.join("; ") };
 }
 
-function extractJson(text: string): unknown {
+/** The JSON object in a reply: the whole text, a fenced block, or the span between the outer braces. */
+export function extractJson(text: string): unknown {
   const candidates = [text.trim()];
   const fenced = /```(?:json)?\s*([\s\S]*?)```/i.exec(text);
   if (fenced?.[1]) candidates.push(fenced[1].trim());
