@@ -9,8 +9,8 @@ import {
   scopeName,
 } from "../common/http/access.ts";
 import {
-  DiffQuery,
   ListQuery as DatasetListQuery,
+  DiffQuery,
   PinRequest,
   VersionQuery,
 } from "../datasets/domain/dataset-version.ts";
@@ -420,7 +420,7 @@ export const API_CONTRACT = {
     },
   },
   "POST /api/provenance/backfill": {
-    summary: "Fill in missing provenance",
+    summary: "Fill in missing provenance (dry_run: what it would fill, writing nothing)",
     body: BackfillRequest,
     responses: { 200: z.looseObject({ matched: z.number(), changed: z.number() }) },
   },

@@ -42,6 +42,8 @@ export const BackfillRequest = z.strictObject({
   model: z.string().trim().min(1).max(256),
   /** Continues a backfill that stopped at its per-request budget. */
   cursor: z.string().min(1).max(4096).optional(),
+  /** Plans the fill and says what it would change, writing nothing. */
+  dry_run: z.boolean().optional(),
 });
 export type BackfillRequest = z.infer<typeof BackfillRequest>;
 

@@ -8,6 +8,7 @@ import {
   backfillProvenance,
   listInvalidProvenance,
   type ProvenanceDeps,
+  previewBackfill,
   readProvenanceReport,
 } from "../usecases/provenance.ts";
 
@@ -30,6 +31,7 @@ export function registerProvenanceRoutes(
 
   routes.post("/api/provenance/backfill", async (reqCtx) => {
     const request = await parseJsonBody(reqCtx.req, BackfillRequest);
+    if (request.dry_run) return json(await previewBackfill(deps, request, reviewerOf(reqCtx)));
     return json(await backfillProvenance(deps, request, reviewerOf(reqCtx)));
   });
 }

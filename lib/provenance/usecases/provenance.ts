@@ -116,6 +116,86 @@ export interface BackfillOutcome {
   readonly next_cursor: string | null;
 }
 
+/** What a dry run says it would fill in one record. */
+export interface PlannedFill {
+  readonly id: string;
+  readonly status: CandidateStatus;
+  readonly source: string | null;
+  /** Each field it would fill, with the value. */
+  readonly fill: Readonly<Record<string, unknown>>;
+  /** Fields still missing after the fill (an origin backfill cannot know). */
+  readonly still_missing: readonly string[];
+}
+
+/** Records of a dry run listed with their planned fill; the counts cover every record. */
+export const DRY_RUN_LISTED = 50;
+
+export interface BackfillPreview extends BackfillOutcome {
+  readonly dry_run: true;
+  /** Records the backfill would fill in (`changed` stays 0: nothing is written). */
+  readonly would_change: number;
+  /** The first `DRY_RUN_LISTED` of them. */
+  readonly changes: readonly PlannedFill[];
+}
+
+/**
+ * What `backfillProvenance` would do over the same records, writing nothing: the records it
+ * would fill, the fields and values of the first few, and those that would stay invalid. Pages
+ * with the same cursor as the backfill itself.
+ */
+export async function previewBackfill(
+  deps: ProvenanceDeps,
+  request: BackfillRequest,
+  principal: string,
+): Promise<BackfillPreview> {
+  const limits = { ...DEFAULT_PROVENANCE_LIMITS, ...deps.limits };
+  const now = deps.now ?? (() => new Date());
+  const status = request.filter.status ?? null;
+  const start = request.cursor
+    ? decodeWalkCursor(request.cursor, status, ["body", "cursor"])
+    : { status, partition: 0, after: null };
+  const defaults = { source: request.source, model: request.model };
+  let examined = 0;
+  let matched = 0;
+  let wouldChange = 0;
+  let stillInvalid = 0;
+  const changes: PlannedFill[] = [];
+  const walk = walkRecords(deps.store, start, Math.min(limits.pageSize, limits.backfillBudget));
+  for await (const { record } of walk) {
+    examined += 1;
+    if (matches(record, request.filter)) {
+      matched += 1;
+      const plan = planProvenanceFill(record, defaults, { at: now(), by: principal });
+      const after = plan ? { ...record, provenance: plan.provenance } : record;
+      const verdict = validateProvenance(after);
+      if (!verdict.valid) stillInvalid += 1;
+      if (plan) {
+        wouldChange += 1;
+        if (changes.length < DRY_RUN_LISTED) {
+          changes.push({
+            id: record.id,
+            status: record.status,
+            source: sourceOf(record),
+            fill: Object.fromEntries(plan.filled.map((field) => [field, plan.fields[field]])),
+            still_missing: verdict.valid ? [] : verdict.missing,
+          });
+        }
+      }
+    }
+    if (examined >= limits.backfillBudget) break;
+  }
+  return {
+    dry_run: true,
+    matched,
+    changed: 0,
+    would_change: wouldChange,
+    still_invalid: stillInvalid,
+    conflicts: 0,
+    changes,
+    next_cursor: walk.cursor(),
+  };
+}
+
 /**
  * Fills in the provenance that records are missing, never a field they have: each fill is one
  * conditional write with its counter delta, so a record changed meanwhile is read again and

@@ -311,6 +311,35 @@ describe("validate and backfill", () => {
 
     const before = new Map((await allCandidates()).map((item) => [item.id, item]));
     const body = { filter: { run_id: CLEAN_RUN }, source: "cf-orch-benchmark", model: "Qwen2.5-3B" };
+    // A dry run says what the backfill would fill, field by field, and writes nothing.
+    const preview = await call("POST", "/api/provenance/backfill", { body: { ...body, dry_run: true } });
+    expect(preview.status).toBe(200);
+    expect(preview.body).toMatchObject({
+      dry_run: true,
+      matched: 30,
+      changed: 0,
+      would_change: 2,
+      still_invalid: 0,
+      next_cursor: null,
+    });
+    const planned = Object.fromEntries(
+      (preview.body.changes as { id: string; fill: Record<string, unknown> }[]).map((c) => [c.id, c]),
+    );
+    expect(Object.keys(planned).sort()).toEqual([stripped, partial].sort());
+    expect(planned[stripped]).toMatchObject({
+      status: "needs_review",
+      fill: {
+        source: "cf-orch-benchmark",
+        channel: "backfill",
+        model: "Qwen2.5-3B",
+        captured_at: expect.any(String),
+      },
+      still_missing: [],
+    });
+    expect(Object.keys(planned[partial]?.fill ?? {})).toEqual(["model", "captured_at"]);
+    for (const item of await allCandidates()) expect(item).toEqual(before.get(item.id));
+    expect((await call("GET", "/api/provenance/report")).body.missing_provenance).toBe(2);
+
     const filled = await call("POST", "/api/provenance/backfill", { body });
     expect(filled).toEqual({
       status: 200,
