@@ -176,6 +176,17 @@ export const EvalApiConfig = BaseConfig.extend({
 });
 export type EvalApiConfig = z.infer<typeof EvalApiConfig>;
 
+/**
+ * The suggestion routes of `functions/api.ts`: jobs are put on this queue; a request naming no
+ * model or backend gets the judge's defaults (`JUDGE_DEFAULT_MODEL`, `JUDGE_DEFAULT_BACKEND`).
+ * The suggestion function (`functions/suggest.ts`) reads `JudgeConfig`: the same backends.
+ */
+export const SuggestApiConfig = EvalApiConfig.extend({
+  /** Absent on a deployment without suggestions: starting a job then answers 503. */
+  SUGGEST_QUEUE_URL: optionalText.pipe(z.url().optional()),
+});
+export type SuggestApiConfig = z.infer<typeof SuggestApiConfig>;
+
 /** The judge (`functions/judge.ts`) and its model backends. */
 export const JudgeConfig = BaseConfig.extend({
   /** The OpenAI-compatible API root, e.g. `https://api.openai.com/v1`; without it that backend is off. */

@@ -36,6 +36,12 @@ export const BUCKET_PREFIXES = {
   quarantine: "quarantine/",
   exports: "exports/",
   blobs: "blobs/",
+  /** Registered eval sets: `evalsets/<name>/*.jsonl`, uploaded or written by the API. */
+  evalsets: "evalsets/",
+  /** Each eval set version's n-gram index, built once: `evalset-index/<name>/<version>/n<N>.*`. */
+  evalsetIndex: "evalset-index/",
+  /** Pinned dataset versions: copies of finished exports, with no lifecycle rule (never expire). */
+  datasets: "datasets/",
 } as const;
 
 /** Uploads that start an import: `runs/<run_id>/sft_candidates.jsonl`. */
@@ -104,6 +110,18 @@ export const QUEUES = {
     batchSize: 5,
     // The judge is a shared model endpoint: four invocations of five sessions, each process
     // holding at most four requests in flight, keep a run of any size within 16 at once.
+    maxConcurrency: 4,
+  },
+  /**
+   * One message per candidate of a suggestion job; each calls the LLM once (twice for a malformed
+   * reply). Bounded like the judge: the model endpoint is shared.
+   */
+  suggestions: {
+    name: "suggestions",
+    handlerTimeoutSeconds: 300,
+    visibilityTimeoutSeconds: 1800,
+    maxReceiveCount: 3,
+    batchSize: 5,
     maxConcurrency: 4,
   },
   /**

@@ -38,10 +38,28 @@ export const keys = {
     [TABLE.partitionKey]: `EXPORT#${exportId}`,
     [TABLE.sortKey]: "EXPORT",
   }),
+  /** A named dataset: the last version number handed out; its versions and pins sit beside it. */
+  dataset: (name: string) => ({ [TABLE.partitionKey]: `DATASET#${name}`, [TABLE.sortKey]: "DATASET" }),
+  /** One pinned version, zero-padded so the versions list in order. */
+  datasetVersion: (name: string, version: number) => ({
+    [TABLE.partitionKey]: `DATASET#${name}`,
+    [TABLE.sortKey]: `${DATASET_VERSION_PREFIX}${String(version).padStart(9, "0")}`,
+  }),
+  /** Which version an export was pinned as under this name: a second pin finds it. */
+  datasetPin: (name: string, exportId: string) => ({
+    [TABLE.partitionKey]: `DATASET#${name}`,
+    [TABLE.sortKey]: `PIN#${exportId}`,
+  }),
   /** A bulk decision job of the review queue, and one marker per candidate it decided (for its undo). */
   bulkJob: (id: string) => ({ [TABLE.partitionKey]: `BULK#${id}`, [TABLE.sortKey]: "JOB" }),
   bulkItem: (id: string, candidateId: string) => ({
     [TABLE.partitionKey]: `BULK#${id}`,
+    [TABLE.sortKey]: `ITEM#${candidateId}`,
+  }),
+  /** A suggestion job, and one marker per candidate it counted (so a redelivery counts nothing twice). */
+  suggestionJob: (id: string) => ({ [TABLE.partitionKey]: `SUGGEST#${id}`, [TABLE.sortKey]: "JOB" }),
+  suggestionItem: (id: string, candidateId: string) => ({
+    [TABLE.partitionKey]: `SUGGEST#${id}`,
     [TABLE.sortKey]: `ITEM#${candidateId}`,
   }),
   /** A session's progress within a judge run. */
@@ -116,6 +134,17 @@ export function judgeRunIndexKeys(run: { readonly id: string; readonly created_a
     [evalSessions.partitionKey]: JUDGE_RUNS_PARTITION,
     [evalSessions.sortKey]: `${run.created_at}#${run.id}`,
   };
+}
+
+/** The sort-key prefix of a dataset's versions. */
+export const DATASET_VERSION_PREFIX = "VERSION#";
+
+/** Datasets are listed by name from a partition of their own of the eval-session index. */
+export const DATASETS_PARTITION = "DATASETS";
+
+export function datasetIndexKeys(name: string) {
+  const { evalSessions } = TABLE.indexes;
+  return { [evalSessions.partitionKey]: DATASETS_PARTITION, [evalSessions.sortKey]: name };
 }
 
 /** Export jobs also live in a partition of their own of the eval-session index, newest first. */

@@ -1,5 +1,6 @@
 import type { CandidateStatus } from "./candidate.ts";
 import { validateProvenance } from "./provenance.ts";
+import { CORRECTION_ORIGINS, type CorrectionOrigin } from "./vocabulary.ts";
 
 /**
  * Stats are kept as counters named `<dimension>#<value>` that move in the same write as the
@@ -19,6 +20,8 @@ export const counterName = {
   taskType: (taskType: string) => `task_type#${taskType}`,
   source: (source: string) => `source#${source}`,
   exportReady: "export_ready",
+  /** Approved candidates by where a reviewer's correction came from (`correction_origin` in provenance). */
+  correctionOrigin: (origin: CorrectionOrigin) => `correction_origin#${origin}`,
   /** The review queue (`needs_review`) by dimension, so a filtered queue knows its size without a scan. */
   queued: {
     model: (model: string) => `needs_review#model#${model}`,
@@ -110,6 +113,8 @@ export function reviewStateCounters(
 ): CounterDelta {
   const delta: CounterDelta = { [counterName.status(candidate.status)]: 1 };
   if (isExportReady(candidate, traceable)) delta[counterName.exportReady] = 1;
+  const origin = correctionOriginOf(candidate);
+  if (origin) delta[counterName.correctionOrigin(origin)] = 1;
   if (candidate.status === "needs_review") {
     const { source, model } = countedDimensions(candidate);
     delta[counterName.queued.model(model)] = 1;
@@ -117,6 +122,15 @@ export function reviewStateCounters(
     delta[counterName.queued.source(source)] = 1;
   }
   return delta;
+}
+
+/** Where an approved candidate's correction came from, as its provenance records it; `null` when it does not say. */
+export function correctionOriginOf(candidate: CountedCandidate): CorrectionOrigin | null {
+  if (candidate.status !== "approved") return null;
+  const origin = provenanceText(candidate, "correction_origin");
+  return (CORRECTION_ORIGINS as readonly string[]).includes(origin ?? "")
+    ? (origin as CorrectionOrigin)
+    : null;
 }
 
 /** The traceability counters of a candidate: valid or missing provenance, approved, excluded. */
@@ -184,6 +198,16 @@ export interface ReviewStats {
   readonly by_task_type: Record<string, number>;
   readonly by_source: Record<string, number>;
   readonly export_ready: number;
+  /**
+   * Reviewers' corrections of approved candidates by origin, and the acceptance rate: the share
+   * of corrections started from a suggestion that were accepted as suggested (`null` before any).
+   */
+  readonly suggestions: {
+    readonly accepted: number;
+    readonly edited: number;
+    readonly written: number;
+    readonly acceptance_rate: number | null;
+  };
 }
 
 export function reviewStats(counters: CounterDelta, statuses: readonly CandidateStatus[]): ReviewStats {
@@ -203,6 +227,20 @@ export function reviewStats(counters: CounterDelta, statuses: readonly Candidate
     by_task_type: dimension(counterName.taskType("")),
     by_source: dimension(counterName.source("")),
     export_ready: counters[counterName.exportReady] ?? 0,
+    suggestions: suggestionStats(counters),
+  };
+}
+
+function suggestionStats(counters: CounterDelta): ReviewStats["suggestions"] {
+  const [accepted, edited, written] = CORRECTION_ORIGINS.map(
+    (origin) => counters[counterName.correctionOrigin(origin)] ?? 0,
+  ) as [number, number, number];
+  const fromSuggestion = accepted + edited;
+  return {
+    accepted,
+    edited,
+    written,
+    acceptance_rate: fromSuggestion === 0 ? null : Math.round((accepted / fromSuggestion) * 10_000) / 10_000,
   };
 }
 

@@ -21,3 +21,10 @@ export type CandidateStatus = (typeof CANDIDATE_STATUSES)[number];
 /** What a reviewer can decide about a candidate. */
 export const REVIEW_ACTIONS = ["correct", "discard", "flag"] as const;
 export type ReviewAction = (typeof REVIEW_ACTIONS)[number];
+
+/**
+ * Where a reviewer's correction came from: `accepted` as a suggestion job suggested it, `edited`
+ * from that suggestion, or `written` without one.
+ */
+export const CORRECTION_ORIGINS = ["accepted", "edited", "written"] as const;
+export type CorrectionOrigin = (typeof CORRECTION_ORIGINS)[number];

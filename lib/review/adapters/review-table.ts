@@ -32,7 +32,7 @@ export class ReviewTable implements ReviewStore {
         Key: keys.candidate(id),
         ConsistentRead: true,
         ProjectionExpression:
-          "id, #status, #version, corrected_response, failure_category, #timestamp, task_type, provenance, prompt_ready, lease_holder, lease_holder_name, lease_expires_at",
+          "id, #status, #version, corrected_response, failure_category, #timestamp, task_type, provenance, prompt_ready, lease_holder, lease_holder_name, lease_expires_at, suggestion",
         ExpressionAttributeNames: { "#status": "status", "#version": "version", "#timestamp": "timestamp" },
       }),
     );
@@ -91,6 +91,9 @@ export class ReviewTable implements ReviewStore {
           reviewer: item.reviewer as string,
           ...(typeof item.reviewer_name === "string" ? { reviewer_name: item.reviewer_name } : {}),
           ...(typeof item.bulk_id === "string" ? { bulk_id: item.bulk_id } : {}),
+          ...(typeof item.correction_origin === "string"
+            ? { correction_origin: item.correction_origin as ReviewEvent["correction_origin"] }
+            : {}),
           at: item.at as string,
           version: item.version as number,
           // Events written before these fields existed hold no text.

@@ -3,6 +3,12 @@ import { type Candidate, type CandidateStatus, FailureCategory } from "../../com
 import { ConflictError } from "../../common/domain/errors.ts";
 import { type CounterDelta, deltaForChange } from "../../common/domain/stats.ts";
 import { REVIEW_ACTIONS } from "../../common/domain/vocabulary.ts";
+import {
+  type CorrectionOrigin,
+  correctionSource,
+  ORIGIN_FACTS,
+  originFacts,
+} from "../../suggest/domain/suggestion.ts";
 import { blockingLease, type LeaseFields, leaseConflict } from "./lease.ts";
 
 /**
@@ -43,6 +49,11 @@ export const SubmitRequest = z
     action: ReviewAction,
     corrected_response: z.string().nullish(),
     failure_category: FailureCategory.nullish(),
+    /**
+     * The suggestion (its `id`) the reviewer's correction started from, if any: the server
+     * compares the texts and records the correction as `accepted` or `edited` (else `written`).
+     */
+    suggestion_id: z.string().min(1).max(512).nullish(),
   })
   .superRefine((request, ctx) => {
     const correction = request.corrected_response ?? "";
@@ -67,6 +78,9 @@ export const SubmitRequest = z
       action: request.action,
       corrected_response: request.action === "correct" ? (request.corrected_response ?? null) : null,
       failure_category: request.failure_category ?? null,
+      ...(request.action === "correct" && request.suggestion_id
+        ? { suggestion_id: request.suggestion_id }
+        : {}),
     }),
   );
 export type SubmitRequest = z.input<typeof SubmitRequest>;
@@ -76,6 +90,8 @@ export interface Decision {
   readonly action: ReviewAction;
   readonly corrected_response: string | null;
   readonly failure_category: FailureCategory | null;
+  /** The suggestion a correction started from, as the client says; absent or `null`: none. */
+  readonly suggestion_id?: string | null;
 }
 
 /** `POST /api/sft/undo`. */
@@ -99,7 +115,10 @@ export type ReviewSubject = Pick<
   | "provenance"
   | "prompt_ready"
 > &
-  LeaseFields;
+  LeaseFields & {
+    /** The suggested correction stored beside the candidate, if a suggestion job wrote one. */
+    readonly suggestion?: unknown;
+  };
 
 /**
  * Who made a change: the immutable id that is recorded and compared (a token's `sub`), and a
@@ -131,6 +150,8 @@ export interface ReviewEvent {
   readonly replaced_correction: string | null;
   /** The bulk job that made this change, when one did. */
   readonly bulk_id?: string;
+  /** A reviewer's correction: accepted as suggested, edited from the suggestion, or written without one. */
+  readonly correction_origin?: CorrectionOrigin;
 }
 
 /** Review facts kept in the candidate's provenance, next to (never instead of) where it came from. */
@@ -147,6 +168,7 @@ const REVIEW_FACTS = [
   "exclusion_reason",
   "excluded_by",
   "excluded_at",
+  ...ORIGIN_FACTS,
 ] as const;
 
 /** The provenance block once `facts` are applied: only the review facts change, the origin stays. */
@@ -206,6 +228,7 @@ function transition(
   > & {
     readonly action: ReviewEvent["action"];
     readonly decided: boolean;
+    readonly correction_origin?: CorrectionOrigin;
   },
   actor: Actor,
   at: Date,
@@ -249,6 +272,7 @@ function transition(
       version,
       corrected_response: change.corrected_response,
       replaced_correction: subject.corrected_response ?? null,
+      ...(change.correction_origin ? { correction_origin: change.correction_origin } : {}),
     },
   };
 }
@@ -261,11 +285,21 @@ export function planDecision(subject: ReviewSubject, decision: Decision, actor: 
   const reviewer = actorId(actor);
   const to = DECISION_TARGET[decision.action];
   const time = at.toISOString();
+  // Where a correction came from, by the texts the server holds (`correctionSource`).
+  const source =
+    to === "approved"
+      ? correctionSource(
+          decision.corrected_response ?? "",
+          decision.suggestion_id ?? null,
+          subject.suggestion,
+        )
+      : null;
+  const origin = source ? originFacts(source) : {};
   const facts: ProvenanceReviewFacts =
     to === "approved"
       ? {
-          set: { approved: true, approved_by: reviewer, approved_at: time },
-          remove: REVIEW_FACTS.filter((f) => !f.startsWith("approved")),
+          set: { approved: true, approved_by: reviewer, approved_at: time, ...origin },
+          remove: REVIEW_FACTS.filter((f) => !f.startsWith("approved") && !(f in origin)),
         }
       : {
           set: {
@@ -275,7 +309,7 @@ export function planDecision(subject: ReviewSubject, decision: Decision, actor: 
             excluded_by: reviewer,
             excluded_at: time,
           },
-          remove: ["approved_by", "approved_at"],
+          remove: ["approved_by", "approved_at", ...ORIGIN_FACTS],
         };
   return transition(
     subject,
@@ -287,6 +321,7 @@ export function planDecision(subject: ReviewSubject, decision: Decision, actor: 
       failure_category: decision.failure_category,
       provenance: facts,
       decided: true,
+      ...(source ? { correction_origin: source.origin } : {}),
     },
     actor,
     at,

@@ -117,7 +117,14 @@ describe("planDecision", () => {
         excluded_by: "ana",
         excluded_at: AT.toISOString(),
       },
-      remove: ["approved_by", "approved_at"],
+      remove: [
+        "approved_by",
+        "approved_at",
+        "correction_origin",
+        "suggestion_id",
+        "suggestion_model",
+        "suggestion_prompt_version",
+      ],
     });
   });
 
@@ -139,8 +146,21 @@ describe("planDecision", () => {
       AT,
     );
     expect(transition.provenance).toEqual({
-      set: { approved: true, approved_by: "ana", approved_at: AT.toISOString() },
-      remove: ["excluded", "exclusion_reason", "excluded_by", "excluded_at"],
+      set: {
+        approved: true,
+        approved_by: "ana",
+        approved_at: AT.toISOString(),
+        correction_origin: "written",
+      },
+      remove: [
+        "excluded",
+        "exclusion_reason",
+        "excluded_by",
+        "excluded_at",
+        "suggestion_id",
+        "suggestion_model",
+        "suggestion_prompt_version",
+      ],
     });
   });
 
@@ -161,6 +181,7 @@ describe("planDecision", () => {
       "status#approved": 1,
       export_ready: 1,
       prov_approved: 1,
+      "correction_origin#written": 1,
     });
     expect(flag.counterDelta).toMatchObject({
       "status#needs_review": -1,
@@ -322,6 +343,7 @@ describe("counters", () => {
       by_task_type: { math: 3 },
       by_source: {},
       export_ready: 1,
+      suggestions: { accepted: 0, edited: 0, written: 0, acceptance_rate: null },
     });
   });
 });
