@@ -1,8 +1,15 @@
+import { createEvalApi } from "./eval-api.ts";
+import { createQualityApi } from "./quality-api.ts";
 import type {
   Candidate,
   CandidateDetail,
+  ConfigReply,
+  ExportJobSummary,
+  ExportJobView,
+  ExportRequestBody,
   FailureCategory,
   NextReply,
+  QueueFilters,
   QueuePage,
   ReviewAction,
   ReviewStats,
@@ -79,8 +86,14 @@ export type ReviewApi = ReturnType<typeof createApi>;
 export function createApi(options: ApiOptions) {
   const doFetch = options.fetch ?? ((input, init) => fetch(input, init));
 
-  async function request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
-    const headers: Record<string, string> = { accept: "application/json" };
+  async function request<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    signal?: AbortSignal,
+    extraHeaders: Record<string, string> = {},
+  ): Promise<T> {
+    const headers: Record<string, string> = { accept: "application/json", ...extraHeaders };
     const token = await options.token();
     if (token) headers.authorization = `Bearer ${token}`;
     if (body !== undefined) headers["content-type"] = "application/json";
@@ -112,14 +125,25 @@ export function createApi(options: ApiOptions) {
   }
 
   return {
-    queue(query: { cursor?: string | null; perPage?: number }, signal?: AbortSignal) {
+    /** The eval API: sessions, judge runs and stats (`eval-api.ts`). */
+    eval: createEvalApi(request),
+    /** Quarantine and provenance: what was kept out on the way in, and what records can be traced to. */
+    quality: createQualityApi(request),
+    queue(query: { cursor?: string | null; perPage?: number; filters?: QueueFilters }, signal?: AbortSignal) {
       const params = new URLSearchParams({ per_page: String(query.perPage ?? 20) });
       if (query.cursor) params.set("cursor", query.cursor);
+      for (const [name, value] of Object.entries(query.filters ?? {})) if (value) params.set(name, value);
       return request<QueuePage>("GET", `/api/sft/queue?${params}`, undefined, signal);
     },
-    /** Leases the next candidate nobody holds to this reviewer, passing over the ones it skipped. */
-    next(skip: readonly string[] = []) {
-      return request<NextReply>("POST", "/api/sft/next", skip.length > 0 ? { skip } : {});
+    /**
+     * Leases the next candidate nobody holds to this reviewer, passing over the ones it skipped,
+     * within the queue's filters (model, task type, run, source) when given.
+     */
+    next(skip: readonly string[] = [], filters: QueueFilters = {}) {
+      const body: Record<string, unknown> = {};
+      for (const [name, value] of Object.entries(filters)) if (value) body[name] = value;
+      if (skip.length > 0) body.skip = skip;
+      return request<NextReply>("POST", "/api/sft/next", body);
     },
     /** Gives a leased candidate back to the queue. */
     release(id: string) {
@@ -148,6 +172,27 @@ export function createApi(options: ApiOptions) {
     },
     exportJob(id: string) {
       return request<ExportJob>("GET", `/api/exports/${encodeURIComponent(id)}`);
+    },
+    /** `POST /api/exports` with every filter and option the form sets. */
+    startExport(body: ExportRequestBody, idempotencyKey?: string) {
+      return request<ExportJobSummary>("POST", "/api/exports", body, undefined, {
+        ...(idempotencyKey ? { "idempotency-key": idempotencyKey } : {}),
+      });
+    },
+    /** The latest export jobs, newest first. */
+    exportJobs(limit = 20) {
+      return request<{ exports: ExportJobSummary[] }>("GET", `/api/exports?limit=${limit}`);
+    },
+    /** A job with its request, manifest and, once it succeeded, its signed downloads. */
+    exportView(id: string) {
+      return request<ExportJobView>("GET", `/api/exports/${encodeURIComponent(id)}`);
+    },
+    /** The runs prefix, and whether this caller may change it. */
+    config() {
+      return request<ConfigReply>("GET", "/api/sft/config");
+    },
+    setConfig(benchResultsDir: string) {
+      return request<ConfigReply>("POST", "/api/sft/config", { bench_results_dir: benchResultsDir });
     },
     /**
      * Avocet's `GET /api/sft/export`: a 303 to a signed URL, followed by the browser. The bytes

@@ -2,6 +2,10 @@ import type { ReviewApi } from "./api.ts";
 import type { Auth } from "./auth.ts";
 import RunsPage from "./components/RunsPage.vue";
 import EvalPage from "./pages/EvalPage.vue";
+import EvalRunPage from "./pages/EvalRunPage.vue";
+import EvalRunsPage from "./pages/EvalRunsPage.vue";
+import EvalSessionPage from "./pages/EvalSessionPage.vue";
+import EvalTrendPage from "./pages/EvalTrendPage.vue";
 import ExportJobPage from "./pages/ExportJobPage.vue";
 import ExportNewPage from "./pages/ExportNewPage.vue";
 import ExportsPage from "./pages/ExportsPage.vue";
@@ -77,9 +81,37 @@ export const ROUTES: readonly RouteDef<Services>[] = [
   {
     path: "/eval",
     component: EvalPage,
-    title: "Eval",
+    title: "Chat sessions",
     section: "eval",
-    props: ({ services }) => ({ api: services.api }),
+    props: ({ services, query }) => ({ api: services.api, query }),
+  },
+  {
+    path: "/eval/sessions/:id",
+    component: EvalSessionPage,
+    title: "Chat session",
+    section: "eval",
+    props: ({ services, params }) => ({ api: services.api, id: params.id }),
+  },
+  {
+    path: "/eval/runs",
+    component: EvalRunsPage,
+    title: "Judge runs",
+    section: "eval",
+    props: ({ services, query }) => ({ api: services.api, query }),
+  },
+  {
+    path: "/eval/runs/:id",
+    component: EvalRunPage,
+    title: "Judge run",
+    section: "eval",
+    props: ({ services, params }) => ({ api: services.api, id: params.id }),
+  },
+  {
+    path: "/eval/trend",
+    component: EvalTrendPage,
+    title: "Eval trend",
+    section: "eval",
+    props: ({ services, query }) => ({ api: services.api, query }),
   },
   {
     path: "/provenance",
