@@ -47,13 +47,22 @@ export class Exports extends Construct {
     })
       // Queries the status index and moves its job's state; never scans, never deletes.
       .bindTable(props.table, "export")
-      // Reads the bodies too big for an item; writes nothing but exports.
+      // Reads the bodies too big for an item and the registered eval sets; writes exports, and
+      // the n-gram index of an eval set version it finds unindexed; never changes a set.
       .bindBucket(props.bucket, {
-        read: [BUCKET_PREFIXES.blobs],
-        list: [],
-        write: [BUCKET_PREFIXES.exports],
+        read: [BUCKET_PREFIXES.blobs, BUCKET_PREFIXES.evalsets, BUCKET_PREFIXES.evalsetIndex],
+        list: [BUCKET_PREFIXES.evalsets, BUCKET_PREFIXES.evalsetIndex],
+        write: [BUCKET_PREFIXES.exports, BUCKET_PREFIXES.evalsetIndex],
       });
     this.exportsQueue.addConsumer(this.exporter);
+    // Eval sets: the API registers (writes evalsets/<name>/items.jsonl), lists, indexes and
+    // removes them; an export it builds itself (GET /api/sft/export) reads them as the function does.
+    props.api.bindBucket(props.bucket, {
+      read: [BUCKET_PREFIXES.evalsets, BUCKET_PREFIXES.evalsetIndex],
+      list: [BUCKET_PREFIXES.evalsets, BUCKET_PREFIXES.evalsetIndex],
+      write: [BUCKET_PREFIXES.evalsets, BUCKET_PREFIXES.evalsetIndex],
+      delete: [BUCKET_PREFIXES.evalsets, BUCKET_PREFIXES.evalsetIndex],
+    });
 
     props.api.addEnvironment("EXPORTS_QUEUE_URL", this.exportsQueue.queue.queueUrl);
     props.api.addEnvironment("CODE_VERSION", codeVersion);
@@ -64,6 +73,14 @@ export class Exports extends Construct {
       read: [BUCKET_PREFIXES.exports],
       list: [],
       write: [BUCKET_PREFIXES.exports],
+    });
+    // Dataset versions: a pin copies an export's files (and lists a RAG export's documents) into
+    // datasets/, which no lifecycle rule expires, and signs their downloads. Nothing may delete
+    // there: a pinned version is never changed.
+    props.api.bindBucket(props.bucket, {
+      read: [BUCKET_PREFIXES.datasets],
+      list: [BUCKET_PREFIXES.exports, BUCKET_PREFIXES.datasets],
+      write: [BUCKET_PREFIXES.datasets],
     });
   }
 }

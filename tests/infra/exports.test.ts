@@ -169,10 +169,17 @@ describe("exports in the Flywheel stack", () => {
     });
     const rules = (
       bucket.Properties.LifecycleConfiguration as {
-        Rules: { Prefix?: string; Filter?: { Prefix?: string }; ExpirationInDays?: number; ExpirationDate?: string }[];
+        Rules: {
+          Prefix?: string;
+          Filter?: { Prefix?: string };
+          ExpirationInDays?: number;
+          ExpirationDate?: string;
+        }[];
       }
     ).Rules;
-    const expiring = rules.filter((rule) => rule.ExpirationInDays !== undefined || rule.ExpirationDate !== undefined);
+    const expiring = rules.filter(
+      (rule) => rule.ExpirationInDays !== undefined || rule.ExpirationDate !== undefined,
+    );
     expect(expiring.length).toBeGreaterThan(0);
     for (const rule of expiring) {
       const prefix = rule.Prefix ?? rule.Filter?.Prefix ?? "";
