@@ -1,6 +1,7 @@
 import { basename, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { ADMIN_USAGE, adminCommand } from "./admin.ts";
+import { DATASETS_USAGE, datasetsCommand } from "./datasets.ts";
 import { DEMO_USAGE, demoCommand } from "./demo.ts";
 import { EXPORT_USAGE, exportCommand, terminalProgress } from "./export.ts";
 import { INGEST_USAGE, ingestCommand } from "./ingest.ts";
@@ -35,6 +36,7 @@ const USAGE = `Usage:
       JSON: {bucket, runs: [{run_id, files, bytes, has_candidates, last_modified}]}.
 ${INGEST_USAGE}
 ${EXPORT_USAGE}
+${DATASETS_USAGE}
 ${PROVENANCE_USAGE}
 ${DEMO_USAGE}
 ${ADMIN_USAGE}
@@ -84,6 +86,7 @@ async function main(
       emit: io.emit,
     });
   }
+  if (argv[0] === "datasets") return datasetsCommand(argv.slice(1), io);
   if (argv[0] === "provenance") return provenanceCommand(argv.slice(1), io);
   if (argv[0] === "demo" && argv.length === 1) return demoCommand(io);
   if (argv[0] === "admin") return adminCommand(argv.slice(1), io);

@@ -220,7 +220,7 @@ function progressLine(job: JobReply): string {
 }
 
 /** Streams the signed URL to `file` (through `<file>.part`), hashing the bytes as they arrive. */
-async function downloadTo(url: string, file: string, doFetch: typeof fetch) {
+export async function downloadTo(url: string, file: string, doFetch: typeof fetch) {
   const response = await doFetch(url);
   if (!response.ok || !response.body) throw new ExportFailedError(`download failed: HTTP ${response.status}`);
   const hash = createHash("sha256");

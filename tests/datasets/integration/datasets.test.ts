@@ -1,7 +1,12 @@
 import { createHash } from "node:crypto";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
-import { beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { datasetsCommand } from "../../../cli/datasets.ts";
+import { commandIo } from "../../../cli/output.ts";
 import { ExportConfig, loadConfig } from "../../../lib/common/config.ts";
 import { ConflictError } from "../../../lib/common/domain/errors.ts";
 import { S3DatasetObjects } from "../../../lib/datasets/adapters/dataset-objects.ts";
@@ -13,6 +18,7 @@ import { newExportJob } from "../../../lib/exports/domain/export-job.ts";
 import { ExportRequest } from "../../../lib/exports/domain/export-request.ts";
 import { runExportJob } from "../../../lib/exports/usecases/exports.ts";
 import { exportBuildDeps } from "../../../lib/exports/wiring.ts";
+import { type HttpApiServer, startHttpApi } from "../../../local/http-api.ts";
 import { provisionTestAws, type TestAws } from "../../support/aws.ts";
 import { lambdaContext } from "../../support/events.ts";
 import { MemoryCandidates } from "../../support/export-fakes.ts";
@@ -295,5 +301,66 @@ describe("RAG versions", () => {
       expect(key).toMatch(/^datasets\/kb\/v1\/documents\/[0-9a-f]{32}\.txt(\.metadata\.json)?$/);
     const sidecar = JSON.parse(String(await objectBytes(keys.find((k) => k.endsWith(".json")) as string)));
     expect(sidecar.metadataAttributes).toBeDefined();
+  });
+});
+
+describe("flywheel datasets", () => {
+  let server: HttpApiServer;
+  let dir: string;
+  const target = () => ["--api-url", server.url, "--token", TOKEN];
+  /** Runs the command with --json and returns its one document. */
+  async function json(args: string[]) {
+    const printed: string[] = [];
+    const code = await datasetsCommand(
+      [...args, ...target()],
+      commandIo(true, (line) => printed.push(line)),
+    );
+    expect(code).toBe(0);
+    expect(printed).toHaveLength(1);
+    return JSON.parse(printed[0] as string);
+  }
+
+  beforeAll(async () => {
+    server = await startHttpApi({ port: 0, handler: api, region: "us-east-1" });
+    dir = await mkdtemp(join(tmpdir(), "flywheel-datasets-cli-"));
+  });
+  afterAll(async () => {
+    await server?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it("pins, lists, diffs and downloads as the API does", async () => {
+    const first = await exportOf(FIRST, { format: "trl-sft" });
+    const second = await exportOf(SECOND, { format: "trl-sft" });
+    const v1 = await json(["pin", "cli-sft", first]);
+    expect(v1).toMatchObject({ name: "cli-sft", version: 1, state: "ready", export_id: first });
+    expect((await json(["pin", "cli-sft", first])).version).toBe(1);
+    expect((await json(["pin", "cli-sft", second])).version).toBe(2);
+
+    const listed = await json(["list", "cli-sft"]);
+    expect(listed.versions.map((v: { export_id: string }) => v.export_id)).toEqual([first, second]);
+    expect((await json(["list"])).datasets.map((d: { name: string }) => d.name)).toContain("cli-sft");
+
+    const diff = await json(["diff", "cli-sft", "1", "2"]);
+    const sft = (n: number) => recordId(`dataset-cand-${n}`, "trl-sft");
+    expect(diff.added.map((r: { record_id: string }) => r.record_id).sort()).toEqual([sft(5), sft(6)].sort());
+    expect(diff.removed.map((r: { record_id: string }) => r.record_id)).toEqual([sft(1)]);
+    expect(diff.unchanged).toBe(3);
+
+    await expire(first);
+    const out = join(dir, "v1.jsonl");
+    const downloaded = await json(["download", "cli-sft", "1", "-o", out]);
+    expect(downloaded.sha256).toBe(v1.files.dataset.sha256);
+    expect(sha256(await readFile(out))).toBe(v1.manifest.files.dataset.sha256);
+
+    const human: string[] = [];
+    expect(
+      await datasetsCommand(
+        ["diff", "cli-sft", "1", "2", ...target()],
+        commandIo(false, (l) => human.push(l)),
+      ),
+    ).toBe(0);
+    expect(human.at(-1)).toBe("cli-sft v1 → v2: 2 added, 1 removed, 3 unchanged");
+    expect(human.filter((line) => line.startsWith("+ "))).toHaveLength(2);
   });
 });
