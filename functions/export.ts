@@ -2,7 +2,7 @@ import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-p
 import type { Context, SQSEvent } from "aws-lambda";
 import { createAwsClients } from "../lib/common/adapters/aws-clients.ts";
 import { ExportConfig, loadConfig } from "../lib/common/config.ts";
-import { logger } from "../lib/common/logger.ts";
+import { observedHandler } from "../lib/common/observed.ts";
 import { QUEUES } from "../lib/common/resources.ts";
 import { createExportRecordHandler } from "../lib/exports/edge/export-records.ts";
 import { exportBuildDeps } from "../lib/exports/wiring.ts";
@@ -13,7 +13,6 @@ const processor = new BatchProcessor(EventType.SQS);
 const recordHandler = createExportRecordHandler(deps, { maxReceiveCount: QUEUES.exports.maxReceiveCount });
 
 /** exports queue → one export job streamed to S3 per message; a failed job is reported alone. */
-export const handler = async (event: SQSEvent, context: Context) => {
-  logger.addContext(context);
-  return processPartialResponse(event, recordHandler, processor, { context });
-};
+export const handler = observedHandler((event: SQSEvent, context: Context) =>
+  processPartialResponse(event, recordHandler, processor, { context }),
+);

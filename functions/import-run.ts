@@ -2,7 +2,7 @@ import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-p
 import type { Context, SQSEvent } from "aws-lambda";
 import { createAwsClients } from "../lib/common/adapters/aws-clients.ts";
 import { ImportConfig, loadConfig } from "../lib/common/config.ts";
-import { logger } from "../lib/common/logger.ts";
+import { observedHandler } from "../lib/common/observed.ts";
 import { createRunUploadRecordHandler } from "../lib/import/edge/run-upload-records.ts";
 import { importRunDeps, runsPrefixSettings } from "../lib/import/wiring.ts";
 
@@ -20,7 +20,6 @@ const recordHandler = createRunUploadRecordHandler(
 );
 
 /** run-uploads queue → one import per S3 notification or continuation; failed messages are reported, not thrown. */
-export const handler = async (event: SQSEvent, context: Context) => {
-  logger.addContext(context);
-  return processPartialResponse(event, recordHandler, processor, { context });
-};
+export const handler = observedHandler((event: SQSEvent, context: Context) =>
+  processPartialResponse(event, recordHandler, processor, { context }),
+);

@@ -2,7 +2,7 @@ import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-p
 import type { Context, SQSEvent } from "aws-lambda";
 import { createAwsClients } from "../lib/common/adapters/aws-clients.ts";
 import { IngestQueueConfig, loadConfig } from "../lib/common/config.ts";
-import { logger } from "../lib/common/logger.ts";
+import { observedHandler } from "../lib/common/observed.ts";
 import { createCorrectionRecordHandler } from "../lib/ingest/edge/correction-records.ts";
 import { ingestCorrectionDeps } from "../lib/ingest/wiring.ts";
 
@@ -16,7 +16,6 @@ const processor = new BatchProcessor(EventType.SQS);
 const recordHandler = createCorrectionRecordHandler(deps);
 
 /** corrections queue → one approved record per message; poison messages are quarantined, not retried. */
-export const handler = async (event: SQSEvent, context: Context) => {
-  logger.addContext(context);
-  return processPartialResponse(event, recordHandler, processor, { context });
-};
+export const handler = observedHandler((event: SQSEvent, context: Context) =>
+  processPartialResponse(event, recordHandler, processor, { context }),
+);

@@ -2,7 +2,7 @@ import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-p
 import type { Context, SQSEvent } from "aws-lambda";
 import { createAwsClients } from "../lib/common/adapters/aws-clients.ts";
 import { JudgeConfig, loadConfig } from "../lib/common/config.ts";
-import { logger } from "../lib/common/logger.ts";
+import { observedHandler } from "../lib/common/observed.ts";
 import { QUEUES } from "../lib/common/resources.ts";
 import { createJudgeRecordHandler } from "../lib/eval/edge/judge-records.ts";
 import { judgeDeps } from "../lib/eval/wiring.ts";
@@ -13,7 +13,6 @@ const processor = new BatchProcessor(EventType.SQS);
 const recordHandler = createJudgeRecordHandler(deps, { maxReceiveCount: QUEUES.judge.maxReceiveCount });
 
 /** judge queue → one session judged per message; a judge failure is recorded, never thrown. */
-export const handler = async (event: SQSEvent, context: Context) => {
-  logger.addContext(context);
-  return processPartialResponse(event, recordHandler, processor, { context });
-};
+export const handler = observedHandler((event: SQSEvent, context: Context) =>
+  processPartialResponse(event, recordHandler, processor, { context }),
+);

@@ -1,5 +1,6 @@
 import type { SQSRecord } from "aws-lambda";
-import { logger } from "../../common/logger.ts";
+import { appendLogKeys, logger } from "../../common/logger.ts";
+import { correlatedRecords } from "../../common/observed.ts";
 import { JudgeMessage } from "../domain/judge-run.ts";
 import { type JudgeSessionDeps, judgeSession } from "../usecases/judge-session.ts";
 
@@ -10,8 +11,9 @@ import { type JudgeSessionDeps, judgeSession } from "../usecases/judge-session.t
  * message itself goes on to the dead-letter queue.
  */
 export function createJudgeRecordHandler(deps: JudgeSessionDeps, options: { maxReceiveCount: number }) {
-  return async (record: SQSRecord): Promise<void> => {
+  return correlatedRecords(async (record: SQSRecord): Promise<void> => {
     const message = JudgeMessage.parse(JSON.parse(record.body));
+    appendLogKeys({ judge_run_id: message.run_id, session_id: message.session_id });
     try {
       const outcome = await judgeSession(deps, message);
       const fields = { messageId: record.messageId, ...message, outcome: outcome.status };
@@ -32,5 +34,5 @@ export function createJudgeRecordHandler(deps: JudgeSessionDeps, options: { maxR
       }
       throw error;
     }
-  };
+  });
 }

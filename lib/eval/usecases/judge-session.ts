@@ -1,3 +1,5 @@
+import { type Metrics, metrics as processMetrics } from "../../common/metrics.ts";
+import { inSpan } from "../../common/tracing.ts";
 import type { Evaluation, SessionMessage } from "../domain/eval-session.ts";
 import type { JudgeBackend, JudgeMessage } from "../domain/judge-run.ts";
 import {
@@ -12,8 +14,15 @@ import {
   type JudgeContext,
   parseVerdict,
 } from "../domain/rubric.ts";
+import { EVAL_METRICS, type JudgeSessionFailure } from "../metrics.ts";
 import type { EvalProfileStore, JudgeRunStore } from "../ports.ts";
-import { JudgeBackendError, type JudgeModel, JudgeNotConfiguredError, JudgeOutputError } from "../ports.ts";
+import {
+  JudgeBackendError,
+  JudgeBusyError,
+  type JudgeModel,
+  JudgeNotConfiguredError,
+  JudgeOutputError,
+} from "../ports.ts";
 import { candidatesFromDislikes, type EvalSessionDeps } from "./eval-sessions.ts";
 
 /**
@@ -60,6 +69,43 @@ export interface JudgeSessionDeps extends EvalSessionDeps {
   /** The profile registry; without it (or without the session's profile) the judge reads none. */
   readonly profiles?: EvalProfileStore;
   readonly judges: Partial<Record<JudgeBackend, JudgeModel>>;
+  /** Where calls to the judge, their failures and latency are counted; the process's unless given. */
+  readonly metrics?: Metrics;
+}
+
+/**
+ * `judge` with every call counted (by backend), timed, its failure counted by why, and traced as
+ * a `judge` subsegment annotated with the backend; the answer or the error passes through
+ * unchanged.
+ */
+export function measuredJudge(judge: JudgeModel, backend: JudgeBackend, metrics: Metrics): JudgeModel {
+  return {
+    async complete(model, turns) {
+      const started = performance.now();
+      metrics.count(EVAL_METRICS.calls, 1, backend);
+      try {
+        return await inSpan("judge", { backend }, () => judge.complete(model, turns));
+      } catch (error) {
+        const reason =
+          error instanceof JudgeBusyError
+            ? "busy"
+            : error instanceof JudgeBackendError
+              ? "backend_error"
+              : "other";
+        metrics.count(EVAL_METRICS.callFailures, 1, reason);
+        throw error;
+      } finally {
+        metrics.time(EVAL_METRICS.latency, performance.now() - started);
+      }
+    },
+  };
+}
+
+/** Why a session's judging failed, for its count. */
+function sessionFailureOf(error: unknown): JudgeSessionFailure {
+  if (error instanceof JudgeNotConfiguredError) return "not_configured";
+  if (error instanceof JudgeOutputError) return "output_error";
+  return "backend_error";
 }
 
 export type JudgeOutcome =
@@ -84,24 +130,27 @@ export async function judgeSession(deps: JudgeSessionDeps, message: JudgeMessage
   const found = await deps.runs.progress(message.run_id, message.session_id);
   if (!found) return { status: "skipped", reason: "unknown run or session" };
   const { run } = found;
+  const metrics = deps.metrics ?? processMetrics;
   if (!(await deps.runs.markRunning(run.id, message.session_id, now()))) {
     return { status: "skipped", reason: "already finished" };
   }
   try {
-    const fail = async (error: string): Promise<JudgeOutcome> => {
+    const fail = async (error: string, reason: JudgeSessionFailure): Promise<JudgeOutcome> => {
       await deps.runs.recordFailure(run.id, message.session_id, error, now());
+      metrics.count(EVAL_METRICS.sessionsFailed, 1, reason);
       return { status: "failed", error };
     };
     const [summary, messages] = await Promise.all([
       deps.sessions.summary(message.session_id),
       deps.sessions.messages(message.session_id),
     ]);
-    if (!summary || !messages) return await fail("session not found");
+    if (!summary || !messages) return await fail("session not found", "session_not_found");
     const candidates = run.candidates_from_dislikes
       ? await candidatesFromDislikes(deps, summary, messages)
       : null;
     try {
-      const judge = deps.judges[run.backend];
+      const configured = deps.judges[run.backend];
+      const judge = configured && measuredJudge(configured, run.backend, metrics);
       if (!judge) throw new JudgeNotConfiguredError(`no judge is configured for backend '${run.backend}'`);
       const [feedback, profile] = await Promise.all([
         deps.sessions.feedback(summary.id),
@@ -122,11 +171,12 @@ export async function judgeSession(deps: JudgeSessionDeps, message: JudgeMessage
       const recorded = await deps.runs.recordEvaluation(evaluation, {
         candidatesCreated: candidates ? candidates.created.length : null,
       });
+      if (recorded === "recorded") metrics.count(EVAL_METRICS.sessionsJudged);
       return recorded === "recorded"
         ? { status: "evaluated", evaluation }
         : { status: "skipped", reason: "already finished" };
     } catch (error) {
-      if (isJudgeFailure(error)) return await fail((error as Error).message);
+      if (isJudgeFailure(error)) return await fail((error as Error).message, sessionFailureOf(error));
       throw error;
     }
   } finally {

@@ -1,7 +1,12 @@
 import type { Context, SQSRecord } from "aws-lambda";
 import { NotFoundError } from "../../common/domain/errors.ts";
-import { logger } from "../../common/logger.ts";
+import { appendLogKeys, logger } from "../../common/logger.ts";
+import { type Metrics, metrics as processMetrics } from "../../common/metrics.ts";
+import { correlatedRecords } from "../../common/observed.ts";
+import { EXCLUSION_REASONS } from "../domain/export-firewall.ts";
+import type { ExportManifest } from "../domain/export-manifest.ts";
 import { ExportMessage } from "../domain/export-request.ts";
+import { EXPORT_METRICS } from "../metrics.ts";
 import { type ExportBuildDeps, runExportJob } from "../usecases/exports.ts";
 
 /** Time kept back before the function's timeout to abort an unfinished export and record it. */
@@ -13,15 +18,22 @@ const STOP_MARGIN_MS = 30_000;
  * delivery the job is marked failed before the message goes on to the dead-letter queue. A
  * message naming no job can never succeed and is dropped with a warning.
  */
-export function createExportRecordHandler(deps: ExportBuildDeps, options: { maxReceiveCount: number }) {
-  return async (record: SQSRecord, context?: Context): Promise<void> => {
+export function createExportRecordHandler(
+  deps: ExportBuildDeps,
+  options: { maxReceiveCount: number; metrics?: Metrics },
+) {
+  const metrics = options.metrics ?? processMetrics;
+  return correlatedRecords(async (record: SQSRecord, context?: Context): Promise<void> => {
     const { export_id: exportId } = ExportMessage.parse(JSON.parse(record.body));
+    appendLogKeys({ export_id: exportId });
     // Stop in time to abort the uploads and record why, instead of being cut off mid-write.
     const deadline = context ? Date.now() + context.getRemainingTimeInMillis() - STOP_MARGIN_MS : undefined;
     try {
       const manifest = await runExportJob(deps, exportId, { deadline });
-      if (manifest) logger.info("export written", { exportId, counts: manifest.counts });
-      else logger.info("export already finished", { exportId, messageId: record.messageId });
+      if (manifest) {
+        countExport(metrics, manifest);
+        logger.info("export written", { exportId, counts: manifest.counts });
+      } else logger.info("export already finished", { exportId, messageId: record.messageId });
     } catch (error) {
       if (error instanceof NotFoundError) {
         logger.warn("export job not found; message dropped", { exportId, messageId: record.messageId });
@@ -38,5 +50,15 @@ export function createExportRecordHandler(deps: ExportBuildDeps, options: { maxR
         .catch((recordError: unknown) => logger.error("could not record the failure", recordError as Error));
       throw error;
     }
-  };
+  });
+}
+
+/** Counts one export written: its records, and the candidates kept out by reason. */
+function countExport(metrics: Metrics, manifest: ExportManifest): void {
+  if (manifest.dry_run) return;
+  metrics.count(EXPORT_METRICS.exports);
+  metrics.count(EXPORT_METRICS.records, manifest.counts.exported);
+  for (const reason of EXCLUSION_REASONS) {
+    metrics.count(EXPORT_METRICS.quarantined, manifest.counts.by_reason[reason] ?? 0, reason);
+  }
 }

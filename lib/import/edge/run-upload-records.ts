@@ -1,5 +1,6 @@
 import type { Context, SQSRecord } from "aws-lambda";
-import { logger } from "../../common/logger.ts";
+import { appendLogKeys, logger } from "../../common/logger.ts";
+import { correlatedRecords } from "../../common/observed.ts";
 import { continuationIn } from "../domain/continuation.ts";
 import { InvalidRunKeyError, runIdFromKey } from "../domain/run-upload.ts";
 import type { ReviewSettingsStore } from "../ports.ts";
@@ -32,7 +33,7 @@ export function createRunUploadRecordHandler(
   settings?: Pick<ReviewSettingsStore, "readRunsPrefix">,
   reserveMs = IMPORT_DEADLINE_RESERVE_MS,
 ) {
-  return async (record: SQSRecord, context?: Context): Promise<void> => {
+  return correlatedRecords(async (record: SQSRecord, context?: Context): Promise<void> => {
     const deadline = context && deps.continuations ? deadlineOf(context, reserveMs) : undefined;
     const continuation = continuationIn(record.body);
     const work: { upload: RunUpload; options: ImportRunOptions }[] = continuation
@@ -45,7 +46,10 @@ export function createRunUploadRecordHandler(
         );
     for (const { upload, options } of work) {
       try {
-        const outcome = await importRun(deps, upload, options);
+        const outcome = await importRun(deps, upload, {
+          ...options,
+          onStart: ({ runId, importId }) => appendLogKeys({ run_id: runId, import_id: importId }),
+        });
         logger.info(outcome.status === "handed_on" ? "run import handed on" : "run import finished", {
           messageId: record.messageId,
           key: upload.key,
@@ -66,7 +70,7 @@ export function createRunUploadRecordHandler(
         throw error;
       }
     }
-  };
+  });
 }
 
 /**

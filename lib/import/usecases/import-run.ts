@@ -1,9 +1,11 @@
 import { createHash, randomUUID } from "node:crypto";
 import { createSHA256, type IHasher } from "hash-wasm";
 import { type Candidate, modelOf, newCandidateFromLine } from "../../common/domain/candidate.ts";
+import { type Metrics, metrics as processMetrics } from "../../common/metrics.ts";
 import { type RawLine, splitLines } from "../domain/lines.ts";
-import { classifyRunLine, excerpt, type QuarantineReason } from "../domain/run-line.ts";
+import { classifyRunLine, excerpt, QUARANTINE_REASONS, type QuarantineReason } from "../domain/run-line.ts";
 import { runIdFromKey } from "../domain/run-upload.ts";
+import { IMPORT_METRICS } from "../metrics.ts";
 import type {
   CandidateImportStore,
   ContinuationQueue,
@@ -39,6 +41,8 @@ export interface ImportRunDeps {
   readonly continuations?: ContinuationQueue;
   readonly now?: () => Date;
   readonly limits?: Partial<ImportLimits>;
+  /** Where each invocation's counts go (candidates imported, skipped, lines quarantined by reason); the process's metrics unless given. */
+  readonly metrics?: Metrics;
 }
 
 /** The time an invocation has: an import stops reading once less than `reserveMs` is left. */
@@ -60,6 +64,8 @@ export interface ImportRunOptions {
   readonly deadline?: ImportDeadline;
   /** Resuming from a continuation: the import it continues (an object replaced since is not). */
   readonly continuationOf?: string;
+  /** Told the import's run and id as soon as they are known (before any line is read). */
+  readonly onStart?: (ids: { readonly runId: string; readonly importId: string }) => void;
 }
 
 export interface ImportLimits {
@@ -134,6 +140,7 @@ export async function importRun(
   const now = deps.now ?? (() => new Date());
   const opened = await openRun(deps, upload, now());
   const { runId, importId } = opened.start;
+  options.onStart?.({ runId, importId });
   if (options.continuationOf !== undefined && options.continuationOf !== importId) {
     return { status: "superseded", runId, importId };
   }
@@ -156,10 +163,18 @@ export async function importRun(
   });
   try {
     const position = await run.readLines(body, options.deadline);
-    if (position) return await run.handOn(position);
-    return { status: "imported", runId, importId, summary: await run.finish() };
+    if (position) {
+      const outcome = await run.handOn(position);
+      run.recordMetrics();
+      return outcome;
+    }
+    const summary = await run.finish();
+    run.recordMetrics();
+    return { status: "imported", runId, importId, summary };
   } catch (error) {
     await run.abandon(error);
+    // What it stored stays stored (a retry skips it): counted now, its quarantine not (redone).
+    run.recordMetrics({ storedOnly: true });
     throw error;
   } finally {
     untrack();
@@ -315,6 +330,22 @@ class RunImport {
       });
     }
     return { status: "handed_on", runId, importId, counts: this.counts };
+  }
+
+  /**
+   * Counts what this invocation did (a resumed import counted its checkpoint's share before):
+   * candidates imported and skipped, lines quarantined by reason.
+   */
+  recordMetrics(only: { storedOnly?: boolean } = {}): void {
+    const metrics = this.deps.metrics ?? processMetrics;
+    const before = this.resumed?.counts;
+    metrics.count(IMPORT_METRICS.imported, this.counts.imported - (before?.imported ?? 0));
+    if (only.storedOnly) return;
+    metrics.count(IMPORT_METRICS.skipped, this.counts.skipped - (before?.skipped ?? 0));
+    for (const reason of QUARANTINE_REASONS) {
+      const now = this.counts.quarantined_by_reason[reason] ?? 0;
+      metrics.count(IMPORT_METRICS.quarantined, now - (before?.quarantined_by_reason[reason] ?? 0), reason);
+    }
   }
 
   /** Lets the chunks in flight settle, drops the partial quarantine and marks the run failed. */

@@ -1,5 +1,6 @@
 import type { SQSRecord } from "aws-lambda";
 import { logger } from "../../common/logger.ts";
+import { correlatedRecords } from "../../common/observed.ts";
 import { type IngestCorrectionDeps, ingestCorrectionDelivery } from "../usecases/ingest-correction.ts";
 
 /**
@@ -11,7 +12,7 @@ export function createCorrectionRecordHandler(
   deps: IngestCorrectionDeps,
   now: () => Date = () => new Date(),
 ) {
-  return async (record: SQSRecord): Promise<void> => {
+  return correlatedRecords(async (record: SQSRecord): Promise<void> => {
     const sentAt = Number(record.attributes.SentTimestamp);
     const outcome = await ingestCorrectionDelivery(deps, {
       messageId: record.messageId,
@@ -40,5 +41,5 @@ export function createCorrectionRecordHandler(
         id: outcome.id,
       });
     }
-  };
+  });
 }

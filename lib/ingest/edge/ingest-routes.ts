@@ -1,9 +1,21 @@
 import { randomUUID } from "node:crypto";
 import type { Router } from "@aws-lambda-powertools/event-handler/http";
-import { ForbiddenError, PayloadTooLargeError, ValidationError } from "../../common/domain/errors.ts";
+import {
+  ForbiddenError,
+  PayloadTooLargeError,
+  UnauthorizedError,
+  ValidationError,
+} from "../../common/domain/errors.ts";
 import { guardedRoutes } from "../../common/http/routes.ts";
+import { metrics } from "../../common/metrics.ts";
 import { type CorrectionMessage, classifyCorrection } from "../domain/correction.ts";
-import { type IngestCorrectionDeps, ingestCorrection } from "../usecases/ingest-correction.ts";
+import { CORRECTION_REFUSALS, type CorrectionRefusal, INGEST_METRICS } from "../metrics.ts";
+import {
+  CorrectionTooLargeError,
+  IdempotencyConflictError,
+  type IngestCorrectionDeps,
+  ingestCorrection,
+} from "../usecases/ingest-correction.ts";
 import {
   authenticateIngest,
   type IngestClients,
@@ -30,32 +42,58 @@ export interface IngestRouteDeps {
  */
 export function registerIngestRoutes(app: Router, deps: IngestRouteDeps): void {
   guardedRoutes(app).post("/api/sft/ingest", async ({ req, event }) => {
-    const caller = await authenticateIngest(
-      req.headers.get("authorization"),
-      await deps.tokens.tokens(),
-      deps.clients,
-      deps.legacySources,
-    );
-    const body = await readBody(req, MAX_INGEST_BODY_BYTES);
-    const message = withIdempotencyKey(parseCorrection(body), req.headers.get("idempotency-key"));
-    if (!mayIngestFor(caller, message.source)) {
-      throw new ForbiddenError(
-        caller.source === null
-          ? "The shared ingest secret may not ingest corrections for this source"
-          : "This token may only ingest corrections for its own source",
-      );
+    try {
+      return await ingestOne(deps, req, event);
+    } catch (error) {
+      const reason = refusalOf(error);
+      if (reason) (deps.ingest.metrics ?? metrics).count(INGEST_METRICS.refused, 1, reason);
+      throw error;
     }
-    const { id, warnings } = await ingestCorrection(deps.ingest, message, {
-      channel: "http",
-      deliveryId:
-        (event as { requestContext?: { requestId?: string } }).requestContext?.requestId ?? randomUUID(),
-      // The shared secret names no product: the record names the source it posted for.
-      principal: caller.source === null ? `${caller.principal}:${message.source}` : caller.principal,
-      receivedAt: new Date().toISOString(),
-    });
-    // Avocet answered `{ok, id}`; `warnings` is new beside them (empty for a traceable record).
-    return { ok: true, id, warnings: [...warnings] };
   });
+}
+
+/** Why a request was refused, when it was the caller's (a 4xx); `null` for a failure of ours. */
+function refusalOf(error: unknown): CorrectionRefusal | null {
+  if (error instanceof UnauthorizedError) return "unauthorized";
+  if (error instanceof ForbiddenError) return "forbidden_source";
+  if (error instanceof CorrectionTooLargeError) return "item_too_large";
+  if (error instanceof PayloadTooLargeError) return "too_large";
+  if (error instanceof IdempotencyConflictError) return "idempotency_conflict";
+  if (error instanceof ValidationError) {
+    const type = typeof error.issues === "string" ? undefined : error.issues[0]?.type;
+    return (CORRECTION_REFUSALS as readonly string[]).includes(type ?? "")
+      ? (type as CorrectionRefusal)
+      : "invalid_field";
+  }
+  return null;
+}
+
+async function ingestOne(deps: IngestRouteDeps, req: Request, event: unknown) {
+  const caller = await authenticateIngest(
+    req.headers.get("authorization"),
+    await deps.tokens.tokens(),
+    deps.clients,
+    deps.legacySources,
+  );
+  const body = await readBody(req, MAX_INGEST_BODY_BYTES);
+  const message = withIdempotencyKey(parseCorrection(body), req.headers.get("idempotency-key"));
+  if (!mayIngestFor(caller, message.source)) {
+    throw new ForbiddenError(
+      caller.source === null
+        ? "The shared ingest secret may not ingest corrections for this source"
+        : "This token may only ingest corrections for its own source",
+    );
+  }
+  const { id, warnings } = await ingestCorrection(deps.ingest, message, {
+    channel: "http",
+    deliveryId:
+      (event as { requestContext?: { requestId?: string } }).requestContext?.requestId ?? randomUUID(),
+    // The shared secret names no product: the record names the source it posted for.
+    principal: caller.source === null ? `${caller.principal}:${message.source}` : caller.principal,
+    receivedAt: new Date().toISOString(),
+  });
+  // Avocet answered `{ok, id}`; `warnings` is new beside them (empty for a traceable record).
+  return { ok: true, id, warnings: [...warnings] };
 }
 
 async function readBody(req: Request, limit: number): Promise<string> {

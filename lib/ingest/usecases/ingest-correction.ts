@@ -1,6 +1,7 @@
 import type { Candidate } from "../../common/domain/candidate.ts";
 import { ConflictError, PayloadTooLargeError, ValidationError } from "../../common/domain/errors.ts";
 import { validateProvenance } from "../../common/domain/provenance.ts";
+import { type Metrics, metrics } from "../../common/metrics.ts";
 import { excerpt } from "../../import/domain/run-line.ts";
 import {
   type CorrectionFault,
@@ -11,6 +12,7 @@ import {
   earlierRecordId,
   type SourceDefaults,
 } from "../domain/correction.ts";
+import { INGEST_METRICS } from "../metrics.ts";
 import type { CorrectionStore, IngestQuarantine } from "../ports.ts";
 
 export interface IngestCorrectionDeps {
@@ -21,6 +23,8 @@ export interface IngestCorrectionDeps {
   readonly senders?: Readonly<Record<string, readonly string[]>>;
   /** What each source's messages may leave out (its model): filled in, and noted in provenance. */
   readonly sourceDefaults?: SourceDefaults;
+  /** Where corrections ingested, already ingested and refused (by reason) are counted; the process's metrics unless given. */
+  readonly metrics?: Metrics;
 }
 
 /** Bodies above this are refused unread: SQS itself carries at most 1 MiB. */
@@ -62,6 +66,7 @@ export async function ingestCorrection(
   const earlier = await storedUnderEarlierId(deps, message, origin);
   if (earlier) {
     refuseConflict(message, earlier.id, earlier.stored.fingerprint, candidate.correction_sha256);
+    metricsOf(deps).count(INGEST_METRICS.duplicates);
     return { status: "already_ingested", id: earlier.id, warnings };
   }
   const stored = await deps.corrections.insertIfAbsent(candidate);
@@ -72,8 +77,11 @@ export async function ingestCorrection(
     const fingerprint = (await deps.corrections.storedCorrection(candidate.id))?.fingerprint;
     refuseConflict(message, candidate.id, fingerprint ?? null, candidate.correction_sha256);
   }
+  metricsOf(deps).count(stored === "inserted" ? INGEST_METRICS.ingested : INGEST_METRICS.duplicates);
   return { status: stored === "inserted" ? "ingested" : "already_ingested", id: candidate.id, warnings };
 }
+
+const metricsOf = (deps: Pick<IngestCorrectionDeps, "metrics">): Metrics => deps.metrics ?? metrics;
 
 /** The record's provenance problems, each saying what to send or configure. */
 function provenanceWarnings(candidate: Candidate): string[] {
@@ -145,6 +153,7 @@ export async function ingestCorrectionDelivery(
       raw: excerpt(delivery.body, QUARANTINE_RAW_CHARS),
       raw_bytes: Buffer.byteLength(delivery.body),
     });
+    metricsOf(deps).count(INGEST_METRICS.refused, 1, reason);
     return { status: "quarantined", reason, key };
   };
 

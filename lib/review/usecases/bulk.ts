@@ -1,7 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { ConflictError, NotFoundError } from "../../common/domain/errors.ts";
+import { type Metrics, metrics } from "../../common/metrics.ts";
 import { type BulkJob, type BulkRequest, newBulkJob } from "../domain/bulk.ts";
 import { planDecision, planUndo, type Transition } from "../domain/review.ts";
+import { REVIEW_METRICS } from "../metrics.ts";
 import type { BulkStore, QueueIndex, ReviewStore } from "../ports.ts";
 
 export interface BulkDeps {
@@ -10,6 +12,8 @@ export interface BulkDeps {
   readonly queue: QueueIndex;
   readonly now?: () => Date;
   readonly newId?: () => string;
+  /** Where the decisions a bulk records (by action) and takes back are counted; the process's metrics unless given. */
+  readonly metrics?: Metrics;
 }
 
 type Actor = { readonly id: string; readonly name: string };
@@ -102,6 +106,7 @@ export async function runBulk(deps: BulkDeps, id: string, limit: number, actor: 
     };
     const transition = planDecision(subject, decision, actor, nowOf(deps));
     await deps.store.apply(tagged(transition, id), { bulkId: id });
+    (deps.metrics ?? metrics).count(REVIEW_METRICS.decisions, 1, job.action);
     return true;
   });
   return saved(
@@ -132,6 +137,7 @@ export async function undoBulk(deps: BulkDeps, id: string, limit: number, actor:
     const subject = await deps.store.findSubject(mark.candidate_id);
     if (!subject || subject.version !== mark.version || subject.status !== job.target) return false;
     await deps.store.apply(tagged(planUndo(subject, actor, nowOf(deps)), id));
+    (deps.metrics ?? metrics).count(REVIEW_METRICS.undos);
     return true;
   });
   return saved(

@@ -1,4 +1,5 @@
 import { NotFoundError } from "../../common/domain/errors.ts";
+import { type Metrics, metrics } from "../../common/metrics.ts";
 import {
   type Actor,
   type Decision,
@@ -7,11 +8,14 @@ import {
   type ReviewSubject,
   type Transition,
 } from "../domain/review.ts";
+import { REVIEW_METRICS } from "../metrics.ts";
 import type { ReviewStore } from "../ports.ts";
 
 export interface ReviewDeps {
   readonly store: ReviewStore;
   readonly now?: () => Date;
+  /** Where decisions (by action) and undos are counted; the process's metrics unless given. */
+  readonly metrics?: Metrics;
 }
 
 async function subjectOf(deps: ReviewDeps, id: string): Promise<ReviewSubject> {
@@ -32,6 +36,7 @@ export async function submitDecision(
   const subject = await subjectOf(deps, decision.id);
   const transition = planDecision(subject, decision, reviewer, (deps.now ?? (() => new Date()))());
   await deps.store.apply(transition);
+  (deps.metrics ?? metrics).count(REVIEW_METRICS.decisions, 1, decision.action);
   return transition;
 }
 
@@ -40,6 +45,7 @@ export async function undoDecision(deps: ReviewDeps, id: string, reviewer: Actor
   const subject = await subjectOf(deps, id);
   const transition = planUndo(subject, reviewer, (deps.now ?? (() => new Date()))());
   await deps.store.apply(transition);
+  (deps.metrics ?? metrics).count(REVIEW_METRICS.undos);
   return transition;
 }
 

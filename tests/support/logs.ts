@@ -1,0 +1,27 @@
+import { vi } from "vitest";
+import { logger } from "../../lib/common/logger.ts";
+
+/**
+ * The lines the process's logger writes (stdout and stderr) at INFO and above while `work` runs
+ * (the test environment keeps it silent otherwise). Tests run outside Lambda, so they are the
+ * readable lines: `… message  key=value …`.
+ */
+export async function capturedLogLines(work: () => Promise<unknown>): Promise<string[]> {
+  const chunks: string[] = [];
+  const capture = (chunk: unknown) => {
+    chunks.push(String(chunk));
+    return true;
+  };
+  const level = logger.getLevelName();
+  logger.setLogLevel("INFO");
+  const out = vi.spyOn(process.stdout, "write").mockImplementation(capture);
+  const err = vi.spyOn(process.stderr, "write").mockImplementation(capture);
+  try {
+    await work();
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+    logger.setLogLevel(level);
+  }
+  return chunks.join("").split("\n").filter(Boolean);
+}
