@@ -10,6 +10,7 @@ import ExportJobPage from "./pages/ExportJobPage.vue";
 import ExportNewPage from "./pages/ExportNewPage.vue";
 import ExportsPage from "./pages/ExportsPage.vue";
 import ProvenancePage from "./pages/ProvenancePage.vue";
+import QuarantinePage from "./pages/QuarantinePage.vue";
 import QueuePage from "./pages/QueuePage.vue";
 import SettingsPage from "./pages/SettingsPage.vue";
 import type { ReviewSession } from "./review-session.ts";
@@ -56,6 +57,20 @@ export const ROUTES: readonly RouteDef<Services>[] = [
     title: "Runs",
     section: "runs",
     props: ({ services }) => ({ api: services.api }),
+  },
+  {
+    path: "/runs/:run_id/quarantine",
+    component: QuarantinePage,
+    title: "Run quarantine",
+    section: "runs",
+    props: ({ services, params, query }) => ({ api: services.api, runId: params.run_id, query }),
+  },
+  {
+    path: "/ingest/quarantine",
+    component: QuarantinePage,
+    title: "Ingest quarantine",
+    section: "runs",
+    props: ({ services, query }) => ({ api: services.api, query }),
   },
   {
     path: "/exports",
