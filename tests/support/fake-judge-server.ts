@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { JudgeScores } from "../../lib/eval/domain/rubric.ts";
+import { SUGGESTION_SYSTEM_PROMPT } from "../../lib/suggest/domain/prompt.ts";
 
 export interface ChatRequest {
   readonly model: string;
@@ -14,16 +15,31 @@ export interface ChatRequest {
  * - `garbage`: prose without JSON, every time;
  * - `flaky`: garbage first, a valid verdict when asked again after the judge's correction;
  * - `slow`: a valid verdict after `slowMs` (beyond the judge's timeout);
- * - `broken`: HTTP 500.
+ * - `broken`: HTTP 500;
+ * - `busy`: HTTP 429 with `Retry-After: 0`, every time;
+ * - `busy-once`: HTTP 429 the first time a conversation is asked, a valid answer after.
  * A conversation containing `[judge:garbage]` gets garbage whatever the model.
+ * A suggestion request (the suggestion job's system prompt) is answered `{"answer": …}` with
+ * `suggestionFor`'s text where the judge's would get a verdict.
  */
-export type FakeBehaviour = "good" | "garbage" | "flaky" | "slow" | "broken";
+export type FakeBehaviour = "good" | "garbage" | "flaky" | "slow" | "broken" | "busy" | "busy-once";
 
 export interface FakeJudgeServer {
   /** The API root to configure, `http://127.0.0.1:<port>/v1`. */
   readonly baseUrl: string;
   readonly requests: ChatRequest[];
   close(): Promise<void>;
+}
+
+/** Whether a request is a suggestion job's, by its system prompt. */
+export function isSuggestionRequest(request: Pick<ChatRequest, "messages">): boolean {
+  return request.messages.find((m) => m.role === "system")?.content === SUGGESTION_SYSTEM_PROMPT;
+}
+
+/** The model's answer a suggestion request quotes (between `<<<` and `>>>`). */
+export function quotedAnswer(request: Pick<ChatRequest, "messages">): string {
+  const user = request.messages.find((m) => m.role === "user")?.content ?? "";
+  return /<<<\n([\s\S]*?)\n>>>/.exec(user)?.[1] ?? "";
 }
 
 /** The expert a request is for, from the focus sentence of its system prompt. */
@@ -76,16 +92,27 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
 
 /** Starts an OpenAI-compatible chat-completions server on 127.0.0.1, on a free port. */
 export async function startFakeJudgeServer(
-  options: { scoresFor?: (request: ChatRequest) => JudgeScores; slowMs?: number; apiKey?: string } = {},
+  options: {
+    scoresFor?: (request: ChatRequest) => JudgeScores;
+    /** A suggestion's text; by default the quoted answer with every number doubled. */
+    suggestionFor?: (request: ChatRequest) => string;
+    slowMs?: number;
+    apiKey?: string;
+  } = {},
 ): Promise<FakeJudgeServer> {
   const requests: ChatRequest[] = [];
+  const suggestionFor =
+    options.suggestionFor ??
+    ((request: ChatRequest) => quotedAnswer(request).replace(/\d+(\.\d+)?/g, (n) => String(Number(n) * 2)));
+  const busyOnce = new Set<string>();
   const scoresFor = options.scoresFor ?? ((request) => EXPERT_SCORES[expertOf(request)] as JudgeScores);
   const server: Server = createServer(async (req, res) => {
-    const reply = (status: number, body: unknown) => {
+    const reply = (status: number, body: unknown, headers: Record<string, string> = {}) => {
       if (res.destroyed) return;
-      res.writeHead(status, { "content-type": "application/json" });
+      res.writeHead(status, { "content-type": "application/json", ...headers });
       res.end(JSON.stringify(body));
     };
+    const busyReply = () => reply(429, { error: { message: "rate limited" } }, { "retry-after": "0" });
     if (req.method !== "POST" || req.url !== "/v1/chat/completions")
       return reply(404, { error: "not found" });
     if (options.apiKey && req.headers.authorization !== `Bearer ${options.apiKey}`) {
@@ -102,7 +129,12 @@ export async function startFakeJudgeServer(
         choices: [{ index: 0, finish_reason: "stop", message: { role: "assistant", content } }],
       });
     const verdict = () =>
-      JSON.stringify({ scores: scoresFor(request), comment: `${expertOf(request)} read the conversation.` });
+      isSuggestionRequest(request)
+        ? JSON.stringify({ answer: suggestionFor(request) })
+        : JSON.stringify({
+            scores: scoresFor(request),
+            comment: `${expertOf(request)} read the conversation.`,
+          });
     const garbage = "Overall a lovely conversation, I would give it a solid B+!";
     const behaviour = conversationOf(request).includes("[judge:garbage]")
       ? "garbage"
@@ -119,6 +151,12 @@ export async function startFakeJudgeServer(
         return;
       case "broken":
         return reply(500, { error: { message: "model crashed" } });
+      case "busy-once":
+        if (busyOnce.has(conversationOf(request))) return completion(verdict());
+        busyOnce.add(conversationOf(request));
+        return busyReply();
+      case "busy":
+        return busyReply();
       default:
         return completion(verdict());
     }

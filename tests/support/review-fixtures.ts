@@ -86,7 +86,10 @@ export async function reviewStateCountersStored(aws: TestAws): Promise<CounterDe
     Object.entries(counters).filter(
       ([name, value]) =>
         value !== 0 &&
-        (name.startsWith("status#") || name.startsWith("needs_review#") || name === "export_ready"),
+        (name.startsWith("status#") ||
+          name.startsWith("needs_review#") ||
+          name.startsWith("correction_origin#") ||
+          name === "export_ready"),
     ),
   );
 }
