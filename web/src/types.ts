@@ -2,12 +2,24 @@
 
 export {
   CANDIDATE_STATUSES,
+  type CandidateStatus,
   FAILURE_CATEGORIES,
   type FailureCategory,
   REVIEW_ACTIONS,
   type ReviewAction,
 } from "../../lib/common/domain/vocabulary.ts";
 export type { RunListing } from "../../lib/import/domain/run-folders.ts";
+
+import type { z } from "zod";
+import type {
+  ExportJobSummaryReply,
+  ExportJobViewReply,
+  ExportManifestReply,
+  ExportWarningReply,
+  FileReceiptReply,
+  SignedDownloadReply,
+} from "../../lib/exports/domain/export-replies.ts";
+import type { Reply, RequestBody } from "./contract-types.ts";
 
 export interface PromptMessage {
   readonly role?: unknown;
@@ -54,11 +66,28 @@ export interface QueuePage {
   readonly next_cursor: string | null;
 }
 
-export interface ReviewStats {
-  readonly total: number;
-  readonly by_status: Readonly<Record<string, number>>;
-  readonly export_ready: number;
-}
+/** `GET /api/sft/stats`, as the contract has it; the counts by model, task type and source may be absent. */
+export type StatsReply = Reply<"GET /api/sft/stats">;
+export type ReviewStats = Pick<StatsReply, "total" | "by_status" | "export_ready"> &
+  Partial<Pick<StatsReply, "by_model" | "by_task_type" | "by_source">>;
+
+/** What the queue and `next` may be narrowed to (`POST /api/sft/next`'s filters). */
+export type QueueFilters = Partial<
+  Pick<RequestBody<"POST /api/sft/next">, "model" | "task_type" | "run_id" | "source">
+>;
+
+/** `POST /api/exports`: what a client may send (defaults not yet filled). */
+export type ExportRequestBody = RequestBody<"POST /api/exports">;
+/** A job as `GET /api/exports` lists it, and as `GET /api/exports/{id}` shows it. */
+export type ExportJobSummary = z.output<typeof ExportJobSummaryReply>;
+export type ExportJobView = z.output<typeof ExportJobViewReply>;
+export type ExportManifest = z.output<typeof ExportManifestReply>;
+export type ExportWarning = z.output<typeof ExportWarningReply>;
+export type FileReceipt = z.output<typeof FileReceiptReply>;
+export type SignedDownload = z.output<typeof SignedDownloadReply>;
+
+/** `GET`/`POST /api/sft/config`: the runs prefix; `can_change` says whether this caller may set it. */
+export type ConfigReply = Reply<"GET /api/sft/config"> & { readonly can_change?: boolean };
 
 export interface HistoryEvent {
   readonly action: string;

@@ -91,7 +91,12 @@ export function exportJobSummary(job: ExportJob) {
 /** A job as `GET /api/exports/{id}` shows it: the request, the manifest and, once done, the links. */
 export function exportJobView(
   job: ExportJob,
-  downloads: { dataset: SignedDownload; quarantine: SignedDownload; validation?: SignedDownload } | null,
+  downloads: {
+    dataset: SignedDownload;
+    quarantine: SignedDownload;
+    records?: SignedDownload;
+    validation?: SignedDownload;
+  } | null,
 ) {
   return {
     ...exportJobSummary(job),
@@ -100,6 +105,8 @@ export function exportJobView(
     manifest: job.manifest,
     download: downloads?.dataset ?? null,
     quarantine_download: downloads?.quarantine ?? null,
+    // The record index: dataset line → record id → candidate.
+    record_index_download: downloads?.records ?? null,
     // Only on an export with a validation split.
     ...(downloads?.validation ? { validation_download: downloads.validation } : {}),
   };
