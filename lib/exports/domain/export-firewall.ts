@@ -16,6 +16,7 @@ import {
   type TrainingExample,
 } from "./export-formats.ts";
 import type { ExportFilters, ExportFormat, ExportOptions } from "./export-request.ts";
+import type { StateReader, StateWriter } from "./export-state.ts";
 import { FingerprintSet } from "./fingerprint-set.ts";
 import { NearDuplicateIndex, signature } from "./near-duplicates.ts";
 
@@ -31,6 +32,8 @@ export const EXCLUSION_REASONS = [
   "eval_contamination",
   "duplicate_content",
   "near_duplicate",
+  /** `pairing: "same_task"` only: the candidate is in no pair of its task (none to pair, or the cap). */
+  "unpaired",
 ] as const;
 export type ExclusionReason = (typeof EXCLUSION_REASONS)[number];
 
@@ -115,12 +118,21 @@ const isBlank = (value: string | null) => value === null || value.trim() === "";
  * Duplicates are decided last, so only records that would otherwise be exported count, and the
  * first of them in the export's (stable) order is the one kept.
  */
+/** The header part of a saved firewall (its tables are sections of the state object). */
+export interface FirewallMemory {
+  readonly nextLine: Record<Split, number>;
+  /** Fingerprints in the exported table. */
+  readonly exported: number;
+  /** Entries in each near-duplicate band table, when near-duplicates are checked. */
+  readonly near: number[] | null;
+}
+
 export class ExportFirewall {
   private readonly spec: FormatSpec;
-  private readonly exported = new FingerprintSet();
-  private readonly nextLine: Record<Split, number> = { train: 1, validation: 1 };
+  private exported = new FingerprintSet();
+  private nextLine: Record<Split, number> = { train: 1, validation: 1 };
   /** With `options.near_duplicate_threshold`: the exported records' MinHash signatures. */
-  private readonly near: NearDuplicateIndex | null;
+  private near: NearDuplicateIndex | null;
 
   constructor(
     private readonly policy: FirewallPolicy,
@@ -179,7 +191,11 @@ export class ExportFirewall {
         return exclude("empty_content", `prompt message ${blank + 1} (${turns[blank]?.role}) is blank`);
       }
     }
-    if (this.spec.pairs) {
+    // Same-task pairing: an answer approved unchanged, or none, still offers its correction to
+    // the task's other candidates' pairs, so it has no own pair rather than being refused.
+    const ownPair =
+      this.spec.pairs && !isBlank(rejected) && normalise(rejected as string) !== normalise(chosen as string);
+    if (this.spec.pairs && !(this.policy.options.pairing === "same_task" && !ownPair)) {
       if (isBlank(rejected)) return exclude("empty_content", "the model's answer is blank");
       if (normalise(rejected as string) === normalise(chosen as string)) {
         return exclude("self_pairing", "the correction is the model's answer: chosen equals rejected");
@@ -196,7 +212,7 @@ export class ExportFirewall {
     const violation = this.spec.check(example);
     if (violation) return exclude("trainer_rule", violation.detail, { rule: violation.rule });
 
-    const lines = this.spec.build(example, this.policy.options);
+    const lines = this.spec.pairs && !ownPair ? [] : this.spec.build(example, this.policy.options);
     for (const { line } of lines) {
       const parsed = this.spec.schema.safeParse(line);
       if (!parsed.success) {
@@ -247,6 +263,47 @@ export class ExportFirewall {
     this.exported.add(fingerprint, stamp);
     this.nextLine[split] += lines.length;
     return { passed: true, example, lines, firstLine, split };
+  }
+
+  /**
+   * What the firewall remembers from one record to the next (the exported records' fingerprints,
+   * their signatures, the next line of each file), written into an export's checkpoint: the
+   * tables go into `state` as they lie in memory, the rest is returned for the header.
+   */
+  save(state: StateWriter): FirewallMemory {
+    const exported = this.exported.save();
+    state.u32("firewall.exported.keys", exported.keys).u32("firewall.exported.values", exported.values);
+    if (this.near) {
+      const near = this.near.save();
+      state.u32("firewall.near.signatures", near.signatures).u32("firewall.near.values", near.values);
+      near.bands.forEach((band, i) => {
+        state.u32(`firewall.near.band${i}.keys`, band.keys).u32(`firewall.near.band${i}.values`, band.values);
+      });
+      return { nextLine: { ...this.nextLine }, exported: exported.used, near: near.bands.map((b) => b.used) };
+    }
+    return { nextLine: { ...this.nextLine }, exported: exported.used, near: null };
+  }
+
+  /** Takes up where a saved firewall left off. */
+  restore(memory: FirewallMemory, state: StateReader): void {
+    this.nextLine = { ...memory.nextLine };
+    this.exported = FingerprintSet.restore({
+      keys: state.u32("firewall.exported.keys"),
+      values: state.u32("firewall.exported.values"),
+      used: memory.exported,
+    });
+    const threshold = this.policy.options.near_duplicate_threshold;
+    if (threshold !== undefined && memory.near) {
+      this.near = NearDuplicateIndex.restore(threshold, {
+        signatures: state.u32("firewall.near.signatures"),
+        values: state.u32("firewall.near.values"),
+        bands: memory.near.map((used, i) => ({
+          keys: state.u32(`firewall.near.band${i}.keys`),
+          values: state.u32(`firewall.near.band${i}.values`),
+          used,
+        })),
+      });
+    }
   }
 
   /** The first eval item the prompt, the correction or (for pairs) the model's answer overlaps. */

@@ -38,6 +38,21 @@ export class FingerprintSet {
     return true;
   }
 
+  /** The table as it lies in memory, for an export's checkpoint (views, not copies). */
+  save(): { keys: Uint32Array; values: Uint32Array; used: number } {
+    return { keys: this.keys, values: this.values, used: this.used };
+  }
+
+  /** A set holding exactly what `save` returned. */
+  static restore(saved: { keys: Uint32Array; values: Uint32Array; used: number }): FingerprintSet {
+    if (saved.keys.length !== saved.values.length * 2) throw new Error("a fingerprint table out of shape");
+    const set = new FingerprintSet(1);
+    set.keys = saved.keys;
+    set.values = saved.values;
+    set.used = saved.used;
+    return set;
+  }
+
   private occupied(slot: number): boolean {
     return this.keys[slot * 2] !== 0 || this.keys[slot * 2 + 1] !== 0;
   }

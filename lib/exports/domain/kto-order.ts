@@ -47,6 +47,14 @@ interface Pending {
   readonly desirable: OrderedLine;
 }
 
+/** A KTO order as an export's checkpoint keeps it. */
+export interface KtoMemory {
+  readonly pending: readonly Pending[];
+  readonly history: readonly string[];
+  readonly written: number;
+  readonly shared: number;
+}
+
 /** Lays out `trl-kto` lines as they arrive; `push` and `finish` return the lines to write next. */
 export class KtoOrder {
   private pending: Pending[] = [];
@@ -63,6 +71,21 @@ export class KtoOrder {
   /** KL pairs (at some checked batch size) that share a prompt: 0 unless no layout avoided one. */
   get collisions(): number {
     return this.sharedPairs;
+  }
+
+  /** The blocks waiting and the lines just written, for an export's checkpoint (plain JSON). */
+  save(): KtoMemory {
+    return { pending: this.pending, history: this.history, written: this.written, shared: this.sharedPairs };
+  }
+
+  /** Lays out on from a saved order. */
+  static restore(saved: KtoMemory): KtoOrder {
+    const order = new KtoOrder();
+    order.pending = [...saved.pending];
+    order.history = [...saved.history];
+    order.written = saved.written;
+    order.sharedPairs = saved.shared;
+    return order;
   }
 
   push(record: KtoRecord): OrderedLine[] {

@@ -107,6 +107,28 @@ export class NearDuplicateIndex {
     return best;
   }
 
+  /** The signatures, their values and the band tables, for an export's checkpoint. */
+  save() {
+    return {
+      signatures: this.signatures.subarray(0, this.values.length * HASHES),
+      values: Uint32Array.from(this.values),
+      bands: this.bands.map((band) => band.save()),
+    };
+  }
+
+  /** An index holding exactly what `save` returned. */
+  static restore(threshold: number, saved: ReturnType<NearDuplicateIndex["save"]>): NearDuplicateIndex {
+    const index = new NearDuplicateIndex(threshold);
+    const room = Math.max(1024, saved.values.length * 2);
+    index.signatures = new Uint32Array(HASHES * room);
+    index.signatures.set(saved.signatures);
+    index.values = Array.from(saved.values);
+    saved.bands.forEach((band, i) => {
+      index.bands[i] = FingerprintSet.restore(band);
+    });
+    return index;
+  }
+
   add(sig: Uint32Array, value: number): void {
     const ref = this.values.length;
     if ((ref + 1) * HASHES > this.signatures.length) {

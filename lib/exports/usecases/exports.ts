@@ -33,6 +33,8 @@ import {
   type FileReceipt,
 } from "../domain/export-manifest.ts";
 import { type ExportFilters, ExportRequest, utcStamp } from "../domain/export-request.ts";
+import { StateWriter } from "../domain/export-state.ts";
+import { SameTaskPairing } from "../domain/same-task-pairs.ts";
 import { KTO_CHECKED_BATCH_SIZE, KtoOrder, type OrderedLine } from "../domain/kto-order.ts";
 import type {
   CandidateSelection,
@@ -41,9 +43,20 @@ import type {
   ExportCandidateSource,
   ExportJobStore,
   ExportObjects,
+  ExportPartStore,
   ExportQueue,
   ObjectWriter,
 } from "../ports.ts";
+import {
+  type ExportContinuationDeps,
+  type ExportHandedOn,
+  type ExportResume,
+  type ExportSuperseded,
+  type FilesMemory,
+  isSkipPosition,
+  saveCheckpoint,
+} from "./export-checkpoint.ts";
+import { type FileMemory, ResumableFile } from "./resumable-file.ts";
 
 export const NDJSON = "application/x-ndjson";
 
@@ -64,6 +77,11 @@ export interface ExportBuildDeps {
   readonly now?: () => Date;
   /** How often a running job's progress is written. */
   readonly progressIntervalMs?: number;
+  /**
+   * Where an export that runs short of time saves a checkpoint and hands the rest on (the export
+   * function's); without it such an export stops and fails with `TimeLimitError`.
+   */
+  readonly continuation?: ExportContinuationDeps | undefined;
 }
 
 export interface ExportApiDeps extends ExportBuildDeps {
@@ -132,14 +150,16 @@ export async function exportStatus(deps: ExportApiDeps, id: string, expiresIn?: 
   if (job.status !== "succeeded" || job.request.options.dry_run) return exportJobView(job, null);
   const quarantineName = job.file_name.replace(/\.jsonl$/, "").concat(".quarantine.jsonl");
   const validationName = job.file_name.replace(/\.jsonl$/, "").concat(".validation.jsonl");
-  const [dataset, quarantine, validation] = await Promise.all([
+  const recordsName = job.file_name.replace(/\.jsonl$/, "").concat(".records.jsonl");
+  const [dataset, quarantine, records, validation] = await Promise.all([
     signed(deps, `${exportPrefix(job.id)}${EXPORT_FILES.dataset}`, job.file_name, seconds),
     signed(deps, `${exportPrefix(job.id)}${EXPORT_FILES.quarantine}`, quarantineName, seconds),
+    signed(deps, `${exportPrefix(job.id)}${EXPORT_FILES.records}`, recordsName, seconds),
     job.manifest?.files.validation
       ? signed(deps, job.manifest.files.validation.key, validationName, seconds)
       : Promise.resolve(undefined),
   ]);
-  return exportJobView(job, { dataset, quarantine, ...(validation ? { validation } : {}) });
+  return exportJobView(job, { dataset, quarantine, records, ...(validation ? { validation } : {}) });
 }
 
 export async function listExports(deps: Pick<ExportApiDeps, "jobs">, limit: number) {
@@ -204,8 +224,9 @@ export interface RunLimits {
 }
 
 /**
- * Runs one export job to the end: `null` when it had already finished. Any failure is thrown
- * for the caller to record (and, from the queue, to retry).
+ * Runs one export job to the end: `null` when it had already finished (or, with checkpoints,
+ * when it handed the rest on to a later invocation). Any failure is thrown for the caller to
+ * record (and, from the queue, to retry).
  */
 export async function runExportJob(
   deps: ExportBuildDeps,
@@ -215,10 +236,17 @@ export async function runExportJob(
   const startedAt = clockOf(deps)().toISOString();
   const job = await deps.jobs.start(exportId, startedAt);
   if (!job) return null;
-  const manifest = await buildExport(deps, job, startedAt, limits);
-  await deps.jobs.succeed(job.id, manifest);
-  return manifest;
+  const outcome = await buildExportStep(deps, job, startedAt, limits, null);
+  if (outcome.status !== "finished") return null;
+  await deps.jobs.succeed(job.id, outcome.manifest);
+  return outcome.manifest;
 }
+
+/** How one invocation's share of an export ended. */
+export type ExportStep =
+  | { readonly status: "finished"; readonly manifest: ExportManifest }
+  | ExportHandedOn
+  | ExportSuperseded;
 
 /**
  * Streams one export: reads the selection in index order, screens every candidate through the
@@ -232,34 +260,115 @@ export async function buildExport(
   startedAt: string,
   limits: RunLimits = {},
 ): Promise<ExportManifest> {
+  const outcome = await buildExportStep({ ...deps, continuation: undefined }, job, startedAt, limits, null);
+  if (outcome.status !== "finished") throw new Error(`the export ${outcome.status}`);
+  return outcome.manifest;
+}
+
+/**
+ * One invocation's share of an export: `buildExport`, going on from `resume` when given. With
+ * `deps.continuation`, an invocation whose deadline comes before the read ends saves everything
+ * it would need to go on — the read position, the tally, the firewall's fingerprints, each file's
+ * upload id, parts, unuploaded tail and running sha256, the KTO blocks waiting — as a checkpoint
+ * and hands the rest on; the files the last invocation completes are byte for byte those of an
+ * export that ran in one go.
+ */
+export async function buildExportStep(
+  deps: ExportBuildDeps,
+  job: ExportJob,
+  startedAt: string,
+  limits: RunLimits,
+  resume: ExportResume | null,
+): Promise<ExportStep> {
   const { request } = job;
   const { filters } = request;
   const now = clockOf(deps);
   const evalIndex = await evalIndexOf(deps, request.options.eval_ngram);
-  const notRead = await notReadByStatus(deps, filters.statuses);
+  const notRead = resume ? resume.header.not_read : await notReadByStatus(deps, filters.statuses);
   const firewall = new ExportFirewall(
     { format: request.format, options: request.options, filters, evalIndex },
     deps.checkProvenance,
   );
-  const tally = new ExportTally();
+  if (resume) firewall.restore(resume.header.firewall, resume.state);
+  // Same-task pairs: candidates wait, grouped by task, in a bounded buffer (same-task-pairs.ts).
+  const pairing =
+    request.options.pairing === "same_task" ? new SameTaskPairing(request.format, request.options) : null;
+  const writePaired = async () => {
+    for (const screened of pairing?.finish() ?? []) {
+      tally.count(screened.status, screened.verdict);
+      await files.add(screened.verdict);
+    }
+  };
+  const tally = resume ? ExportTally.restore(resume.header.tally) : new ExportTally();
   const dryRun = request.options.dry_run === true;
-  const files = new ExportFiles(dryRun ? DISCARD : deps.objects, job);
+  const { continuation } = deps;
+  const files = new ExportFiles(
+    dryRun ? DISCARD : deps.objects,
+    job,
+    continuation ? resumableOpener(continuation, dryRun, resume) : undefined,
+  );
+  if (resume) files.restore(resume.header.files);
   const interval = deps.progressIntervalMs ?? 2_000;
   let lastProgress = now().getTime();
+  // Where the read stands. A source whose batches say nothing is read from the start again and
+  // the candidates already screened are skipped.
+  let position = resume?.header.position ?? null;
+  const skipped = isSkipPosition(position) ? position.skip : 0;
+  let streamed = 0;
 
   try {
-    read: for await (const batch of deps.candidates.stream(selectionOf(filters))) {
+    const stream = deps.candidates.stream(
+      selectionOf(filters),
+      position && !isSkipPosition(position) ? { after: position } : {},
+    );
+    read: for await (const batch of stream) {
       for (const candidate of batch) {
+        streamed += 1;
+        if (streamed <= skipped) continue;
         if (filters.limit !== undefined && tally.exported >= filters.limit) break read;
         const verdict = firewall.screen(candidate);
-        tally.count(candidate.status, verdict);
-        await files.add(verdict);
+        const ready = pairing
+          ? pairing.add(candidate.status, verdict, candidate.task_id)
+          : [{ status: candidate.status, verdict }];
+        for (const screened of ready) {
+          tally.count(screened.status, screened.verdict);
+          await files.add(screened.verdict);
+        }
       }
+      position = batch.position ?? { skip: streamed };
       await files.flush();
       if (limits.deadline !== undefined && Date.now() >= limits.deadline) {
-        throw new TimeLimitError(
-          `the export stopped after ${tally.snapshot().considered} candidates: the time this run may take is nearly up`,
-        );
+        if (!continuation) {
+          throw new TimeLimitError(
+            `the export stopped after ${tally.snapshot().considered} candidates: the time this run may take is nearly up`,
+          );
+        }
+        // The groups still waiting are paired now, as a full buffer would let them go.
+        if (pairing && pairing.pending > 0) {
+          await writePaired();
+          await files.flush();
+        }
+        const state = new StateWriter();
+        const { considered, exported, quarantined } = tally.snapshot();
+        const handed = await saveCheckpoint(continuation, {
+          header: {
+            export_id: job.id,
+            started_at: startedAt,
+            invocations: (resume?.header.invocations ?? 0) + 1,
+            position,
+            tally: tally.save(),
+            firewall: firewall.save(state),
+            files: await files.save(state),
+            not_read: notRead,
+          },
+          state,
+          previous: resume,
+          counts: { considered, exported, quarantined },
+          at: now().toISOString(),
+        });
+        if (handed.status === "superseded") await files.abort();
+        else await deps.jobs.progress(job.id, handed.counts);
+        return handed;
       }
       if (now().getTime() - lastProgress >= interval) {
         lastProgress = now().getTime();
@@ -267,6 +376,7 @@ export async function buildExport(
         await deps.jobs.progress(job.id, { considered, exported, quarantined });
       }
     }
+    await writePaired();
     const finishedAt = now();
     const manifest = buildManifest(
       {
@@ -289,38 +399,80 @@ export async function buildExport(
     if (!dryRun) {
       await deps.objects.put(files.manifestKey, `${JSON.stringify(manifest, null, 2)}\n`, "application/json");
     }
-    return manifest;
+    return { status: "finished", manifest };
   } catch (error) {
     await files.abort();
     throw error;
   }
 }
 
+/** With checkpoints, every file is a resumable multipart upload (a dry run's uploads go nowhere). */
+function resumableOpener(
+  continuation: ExportContinuationDeps,
+  dryRun: boolean,
+  resume: ExportResume | null,
+): FileOpener {
+  const store = dryRun ? DISCARD_PARTS : continuation.parts;
+  return (name, key) => {
+    const saved = resume?.header.files.files[name];
+    return saved && resume
+      ? ResumableFile.restore(store, NDJSON, saved, resume.state, `file.${name}`, continuation.partBytes)
+      : new ResumableFile(store, key, NDJSON, continuation.partBytes);
+  };
+}
+
+/** A dry run's uploads: parts taken and dropped. */
+const DISCARD_PARTS: ExportPartStore = {
+  startUpload: async () => "dry-run",
+  uploadPart: async (_key, _id, number) => `"dry-run-${number}"`,
+  completeUpload: async () => {},
+  abortUpload: async () => {},
+  putBytes: async () => {},
+  getBytes: () => Promise.reject(new Error("a dry run stores nothing")),
+  remove: async () => {},
+};
+
+/** One file of an export, as `ExportFiles` writes it. */
+interface LineFile {
+  add(line: string): void;
+  flush(): Promise<void>;
+  close(): Promise<FileReceipt>;
+  abort(): Promise<void>;
+  /** Resumable files only: what a later invocation needs to go on. */
+  save?(state: StateWriter, section: string): Promise<FileMemory>;
+}
+
+type FileOpener = (name: string, key: string) => LineFile;
+
 /** The files of one export, written while it reads: dataset, quarantine, record index, documents. */
 class ExportFiles {
   private readonly prefix: string;
-  private readonly dataset: ReceiptWriter;
-  private readonly quarantine: ReceiptWriter;
-  private readonly records: ReceiptWriter;
+  private readonly dataset: LineFile;
+  private readonly quarantine: LineFile;
+  private readonly records: LineFile;
   private readonly documents: DocumentWriter | null;
   /** With `options.validation_fraction`: the candidates on the validation side. */
-  private readonly validation: ReceiptWriter | null;
+  private readonly validation: LineFile | null;
   /** `trl-kto` only, one per file: lays its lines out so TRL's KL pairs never share a prompt. */
-  private readonly kto: Record<Split, KtoOrder> | null;
-  private readonly linesWritten: Record<Split, number> = { train: 0, validation: 0 };
+  private kto: Record<Split, KtoOrder> | null;
+  private linesWritten: Record<Split, number> = { train: 0, validation: 0 };
 
-  constructor(objects: ExportObjects, job: ExportJob) {
+  constructor(
+    objects: ExportObjects,
+    job: ExportJob,
+    open: FileOpener = (_name, key) => new ReceiptWriter(objects, key, NDJSON),
+  ) {
     this.prefix = exportPrefix(job.id);
-    this.dataset = new ReceiptWriter(objects, `${this.prefix}${EXPORT_FILES.dataset}`, NDJSON);
-    this.quarantine = new ReceiptWriter(objects, `${this.prefix}${EXPORT_FILES.quarantine}`, NDJSON);
-    this.records = new ReceiptWriter(objects, `${this.prefix}${EXPORT_FILES.records}`, NDJSON);
+    this.dataset = open("dataset", `${this.prefix}${EXPORT_FILES.dataset}`);
+    this.quarantine = open("quarantine", `${this.prefix}${EXPORT_FILES.quarantine}`);
+    this.records = open("records", `${this.prefix}${EXPORT_FILES.records}`);
     this.documents =
       job.request.format === "rag" && job.request.options.bedrock_kb_sidecars
         ? new DocumentWriter(objects, documentsPrefix(job))
         : null;
     this.validation =
       job.request.options.validation_fraction !== undefined
-        ? new ReceiptWriter(objects, `${this.prefix}${VALIDATION_FILE}`, NDJSON)
+        ? open("validation", `${this.prefix}${VALIDATION_FILE}`)
         : null;
     this.kto =
       job.request.format === "trl-kto" ? { train: new KtoOrder(), validation: new KtoOrder() } : null;
@@ -330,7 +482,7 @@ class ExportFiles {
     return `${this.prefix}${EXPORT_FILES.manifest}`;
   }
 
-  private get writers(): ReceiptWriter[] {
+  private get writers(): LineFile[] {
     return [this.dataset, this.quarantine, this.records, ...(this.validation ? [this.validation] : [])];
   }
 
@@ -369,6 +521,44 @@ class ExportFiles {
 
   async flush(): Promise<void> {
     await Promise.all(this.writers.map((writer) => writer.flush()));
+  }
+
+  /**
+   * Waits for every upload in flight and writes what a later invocation needs to go on: each
+   * file's tail as a section of `state`, the rest returned for the checkpoint's header.
+   */
+  async save(state: StateWriter): Promise<FilesMemory> {
+    const named: [string, LineFile | null][] = [
+      ["dataset", this.dataset],
+      ["quarantine", this.quarantine],
+      ["records", this.records],
+      ["validation", this.validation],
+    ];
+    const files: Record<string, FileMemory> = {};
+    for (const [name, file] of named) {
+      if (!file) continue;
+      if (!file.save) throw new Error("only resumable files can be saved");
+      files[name] = await file.save(state, `file.${name}`);
+    }
+    const documents = this.documents ? await this.documents.close() : 0;
+    return {
+      files,
+      kto: this.kto ? { train: this.kto.train.save(), validation: this.kto.validation.save() } : null,
+      linesWritten: { ...this.linesWritten },
+      documents,
+    };
+  }
+
+  /** Goes on from saved files (each file itself was opened from its saved state). */
+  restore(memory: FilesMemory): void {
+    if (this.kto && memory.kto) {
+      this.kto = {
+        train: KtoOrder.restore(memory.kto.train),
+        validation: KtoOrder.restore(memory.kto.validation),
+      };
+    }
+    this.linesWritten = { ...memory.linesWritten };
+    this.documents?.countFrom(memory.documents);
   }
 
   /** What only the files know: KTO pairs no layout kept apart, when the documents expire. */
@@ -549,6 +739,11 @@ class DocumentWriter {
     readonly prefix: string,
     private readonly concurrency = 16,
   ) {}
+
+  /** Goes on counting from the documents an earlier invocation wrote. */
+  countFrom(count: number): void {
+    this.count = count;
+  }
 
   async add(document: KbDocument): Promise<void> {
     if (this.failure) throw this.failure.error;

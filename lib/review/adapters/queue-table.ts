@@ -3,10 +3,15 @@ import type { CandidateViews } from "../../common/adapters/candidate-view.ts";
 import { keys, leasePartition, queueSortKey, statusPartition } from "../../common/adapters/table-keys.ts";
 import type { CandidateStatus } from "../../common/domain/candidate.ts";
 import { STATUS_INDEX_SHARDS, TABLE } from "../../common/resources.ts";
-import type { CandidateSelection, ExportCandidateSource } from "../../exports/ports.ts";
+import type {
+  CandidateBatch,
+  CandidateSelection,
+  ExportCandidateSource,
+  ReadPosition,
+} from "../../exports/ports.ts";
 import { FILTER_PATHS, matchesFilters } from "../domain/lease.ts";
 import type { QueueFilters, QueuePosition } from "../domain/queue.ts";
-import type { CandidateView, QueuedItem, QueueIndex, QueueReader, QueueWalk } from "../ports.ts";
+import type { QueuedItem, QueueIndex, QueueReader, QueueWalk } from "../ports.ts";
 
 type Item = Record<string, unknown>;
 type Position = [sortKey: string, id: string];
@@ -113,20 +118,40 @@ export class QueueTable implements QueueReader, QueueIndex, ExportCandidateSourc
   async *stream(
     selection: CandidateSelection,
     // Pages as large as a query returns (1 MB); each query costs a round trip whatever its size.
-    { batchSize = 100, pageSize = 1_000 }: { batchSize?: number; pageSize?: number } = {},
-  ): AsyncGenerator<CandidateView[]> {
+    {
+      after,
+      batchSize = 100,
+      pageSize = 1_000,
+    }: { after?: ReadPosition; batchSize?: number; pageSize?: number } = {},
+  ): AsyncGenerator<CandidateBatch> {
+    const resumed = after as StreamPosition | undefined;
+    if (resumed?.leased) {
+      yield* this.streamLeased(selection, batchSize, pageSize, resumed.leased);
+      return;
+    }
     const filter = filterExpression(selection.filters);
     const range = rangeCondition(selection.range);
-    const shards: ShardCursor[] = selection.statuses.flatMap((status) =>
-      Array.from({ length: this.shards }, (_, shard) => ({
-        partition: statusPartition(status, shard),
-        buffer: [],
-        startKey: undefined,
-        exhausted: false,
-        lastTaken: null,
-        lastRead: null,
-      })),
+    const shards: ShardCursor[] = selection.statuses.flatMap((status, s) =>
+      Array.from({ length: this.shards }, (_, shard) => {
+        const partition = statusPartition(status, shard);
+        // Every shard goes on after the last item taken from it: what the merge had not taken
+        // yet all sorts after the position, so the merge reads on exactly where it stopped.
+        const taken = resumed?.merged[s * this.shards + shard] ?? null;
+        return {
+          partition,
+          buffer: [],
+          startKey: taken ? startKey(partition, taken) : undefined,
+          exhausted: false,
+          lastTaken: taken ? [...taken] : null,
+          lastRead: null,
+        };
+      }),
     );
+    const positioned = async (items: Item[]): Promise<CandidateBatch> => {
+      // Taken before the bodies load: the merge does not move while the batch is out.
+      const position: StreamPosition = { merged: shards.map((shard) => shard.lastTaken) };
+      return Object.assign(await this.views.toViews(items), { position });
+    };
     const refill = (shard: ShardCursor) => {
       shard.reading ??= this.read(shard, pageSize, filter, range).finally(() => {
         shard.reading = undefined;
@@ -149,16 +174,20 @@ export class QueueTable implements QueueReader, QueueIndex, ExportCandidateSourc
         const best = shards[oldest]?.buffer[0];
         if (head && (!best || sortKeyOf(head) < sortKeyOf(best))) oldest = i;
       });
-      const item = shards[oldest]?.buffer.shift();
-      if (!item) break;
+      const from = shards[oldest];
+      const item = from?.buffer.shift();
+      if (!from || !item) break;
+      from.lastTaken = positionOf(item);
       batch.push(item);
       if (batch.length >= batchSize) {
-        yield await this.views.toViews(batch);
+        yield await positioned(batch);
         batch = [];
       }
     }
-    if (batch.length > 0) yield await this.views.toViews(batch);
-    if (selection.statuses.includes("needs_review")) yield* this.streamLeased(selection, batchSize, pageSize);
+    if (batch.length > 0) yield await positioned(batch);
+    if (selection.statuses.includes("needs_review")) {
+      yield* this.streamLeased(selection, batchSize, pageSize, { shard: 0, after: null });
+    }
   }
 
   /**
@@ -171,15 +200,22 @@ export class QueueTable implements QueueReader, QueueIndex, ExportCandidateSourc
     selection: CandidateSelection,
     batchSize: number,
     pageSize: number,
-  ): AsyncGenerator<CandidateView[]> {
+    start: LeasedPosition,
+  ): AsyncGenerator<CandidateBatch> {
     const { from, to } = selection.range;
     const inRange = (item: Item) => {
       const key = queueSortKey(item as Parameters<typeof queueSortKey>[0]);
       return (!from || key >= from) && (!to || key < to);
     };
     let batch: Item[] = [];
-    for (let shard = 0; shard < this.shards; shard++) {
-      let startKey: Item | undefined;
+    // Where the stream stands after the last item batched: its shard, and its keys to start after.
+    let at: LeasedPosition = start;
+    const positioned = async (items: Item[]): Promise<CandidateBatch> =>
+      Object.assign(await this.views.toViews(items), {
+        position: { merged: [], leased: at } satisfies StreamPosition,
+      });
+    for (let shard = start.shard; shard < this.shards; shard++) {
+      let startKey: Item | undefined = shard === start.shard ? (start.after ?? undefined) : undefined;
       do {
         const result = await this.dynamodb.send(
           new QueryCommand({
@@ -196,15 +232,16 @@ export class QueueTable implements QueueReader, QueueIndex, ExportCandidateSourc
           if (item.status !== "needs_review" || !matchesFilters(item, selection.filters) || !inRange(item))
             continue;
           batch.push(item);
+          at = { shard, after: leaseKeyOf(item) };
           if (batch.length >= batchSize) {
-            yield await this.views.toViews(batch);
+            yield await positioned(batch);
             batch = [];
           }
         }
         startKey = result.LastEvaluatedKey;
       } while (startKey);
     }
-    if (batch.length > 0) yield await this.views.toViews(batch);
+    if (batch.length > 0) yield await positioned(batch);
   }
 
   private async read(shard: ShardCursor, limit: number, filter: Filter | null, range: Filter | null = null) {
@@ -270,6 +307,31 @@ function rangeCondition(range: CandidateSelection["range"]): Filter | null {
 }
 
 const sortKeyOf = (item: Item) => String(item[byStatus.sortKey]);
+
+/** Where the leased partitions' read stands: the shard, and the key of the last item taken in it. */
+interface LeasedPosition {
+  readonly shard: number;
+  readonly after: Item | null;
+}
+
+/**
+ * Where `stream` stands: the last item taken from each merged partition (statuses × shards, in
+ * the selection's order), and once the merge is done, where the leased partitions' read is.
+ */
+interface StreamPosition {
+  readonly merged: readonly (Position | null)[];
+  readonly leased?: LeasedPosition;
+}
+
+/** The index and table keys of a leased item: where a query of its partition goes on after it. */
+function leaseKeyOf(item: Item): Item {
+  return {
+    [TABLE.partitionKey]: item[TABLE.partitionKey],
+    [TABLE.sortKey]: item[TABLE.sortKey],
+    [byStatus.partitionKey]: item[byStatus.partitionKey],
+    [byStatus.sortKey]: item[byStatus.sortKey],
+  };
+}
 
 function positionOf(item: Item): Position {
   const id = String(item[TABLE.partitionKey]).slice("CAND#".length);
