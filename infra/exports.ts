@@ -8,6 +8,9 @@ import { BUCKET_PREFIXES, QUEUES } from "../lib/common/resources.ts";
 import { ProjectFunction } from "./constructs/project-function.ts";
 import { ResilientQueue } from "./constructs/resilient-queue.ts";
 
+/** Every export's checkpoint state objects, `exports/<id>/checkpoints/…`, as an IAM object pattern. */
+const EXPORT_CHECKPOINTS = `${BUCKET_PREFIXES.exports}*/checkpoints/`;
+
 export interface ExportsProps {
   readonly table: ITable;
   readonly bucket: IBucket;
@@ -53,8 +56,13 @@ export class Exports extends Construct {
         read: [BUCKET_PREFIXES.blobs, BUCKET_PREFIXES.evalsets, BUCKET_PREFIXES.evalsetIndex],
         list: [BUCKET_PREFIXES.evalsets, BUCKET_PREFIXES.evalsetIndex],
         write: [BUCKET_PREFIXES.exports, BUCKET_PREFIXES.evalsetIndex],
-      });
+      })
+      // Reads back and removes its own checkpoints' state objects (exports/<id>/checkpoints/).
+      .bindBucket(props.bucket, { read: [EXPORT_CHECKPOINTS], list: [], delete: [EXPORT_CHECKPOINTS] });
     this.exportsQueue.addConsumer(this.exporter);
+    // An export that runs short of time saves a checkpoint and hands the rest on to its own queue.
+    this.exporter.addEnvironment("EXPORTS_QUEUE_URL", this.exportsQueue.queue.queueUrl);
+    this.exportsQueue.queue.grantSendMessages(this.exporter);
     // Eval sets: the API registers (writes evalsets/<name>/items.jsonl), lists, indexes and
     // removes them; an export it builds itself (GET /api/sft/export) reads them as the function does.
     props.api.bindBucket(props.bucket, {

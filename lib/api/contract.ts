@@ -34,6 +34,7 @@ import {
 } from "../eval/domain/eval-session.ts";
 import { StatsQuery } from "../eval/domain/eval-stats.ts";
 import { JudgeRunRequest, RunsQuery } from "../eval/domain/judge-run.ts";
+import { EvalSetUpload } from "../exports/domain/evalsets.ts";
 import { ExportListQuery, ExportRequest, ExportStatusQuery } from "../exports/domain/export-request.ts";
 import { ImportRunRequest, ReviewConfigRequest } from "../import/domain/run-folders.ts";
 import { RunQuarantineQuery } from "../import/domain/run-quarantine.ts";
@@ -235,6 +236,20 @@ const IngestQuarantinePage = z.object({
 });
 
 const ExportJob = z.looseObject({ id: z.string(), status: z.string(), format: z.string() });
+
+const EvalSetReply = z.object({
+  name: z.string(),
+  version: z.string(),
+  items: z.number(),
+  indexed_items: z.number(),
+  bytes: z.number(),
+  skipped_lines: z.number(),
+  skipped: z.array(z.object({ where: z.string(), reason: z.string() })),
+  files: z.array(z.object({ key: z.string(), bytes: z.number() })),
+  ngram: z.number(),
+  grams: z.number(),
+  indexed_at: z.string(),
+});
 const DatasetVersionReply = z.looseObject({
   name: z.string(),
   version: z.number(),
@@ -373,6 +388,21 @@ export const API_CONTRACT = {
   "GET /api/sft/export": {
     summary: "Avocet's SFT export: 303 to a signed URL",
     responses: { 303: z.null() },
+  },
+  "POST /api/evalsets/:name": {
+    summary:
+      "Register an eval set every export is checked against: a JSONL body (application/x-ndjson) or JSON {items}; replaces the set's items.jsonl",
+    body: EvalSetUpload,
+    responses: { 201: EvalSetReply },
+  },
+  "GET /api/evalsets": {
+    summary: "The registered eval sets with their item counts, sizes and versions",
+    responses: { 200: z.object({ evalsets: z.array(EvalSetReply) }) },
+  },
+  "GET /api/evalsets/:name": { summary: "A registered eval set", responses: { 200: EvalSetReply } },
+  "DELETE /api/evalsets/:name": {
+    summary: "Remove an eval set and its indexes",
+    responses: { 200: z.object({ name: z.string(), deleted: z.number() }) },
   },
   "POST /api/datasets": {
     summary: "Pin a finished export as the next version of a dataset (202 while still copying: post again)",

@@ -20,8 +20,9 @@ import { registerDatasetRoutes } from "../datasets/edge/dataset-routes.ts";
 import { datasetDeps } from "../datasets/wiring.ts";
 import { registerEvalRoutes } from "../eval/edge/eval-routes.ts";
 import { evalApiDeps } from "../eval/wiring.ts";
+import { registerEvalSetRoutes } from "../exports/edge/evalset-routes.ts";
 import { registerExportRoutes } from "../exports/edge/export-routes.ts";
-import { exportApiDeps } from "../exports/wiring.ts";
+import { evalSetDeps, exportApiDeps } from "../exports/wiring.ts";
 import { registerQuarantineRoutes } from "../import/edge/quarantine-routes.ts";
 import { quarantineRouteDeps } from "../import/wiring.ts";
 import { registerIngestRoutes } from "../ingest/edge/ingest-routes.ts";
@@ -79,6 +80,7 @@ export function createApiRouter(clients: AwsClients, config: ReviewApiConfig): R
   registerSuggestionRoutes(app, suggestionApiDeps(clients, loadConfig(SuggestApiConfig)), reviewer);
   registerProvenanceRoutes(app, provenanceApiDeps(clients, config), reviewer);
   registerExportRoutes(app, exportApiDeps(clients, exportConfig), reviewer);
+  registerEvalSetRoutes(app, evalSetDeps(clients, exportConfig), reviewer);
   registerDatasetRoutes(app, datasetDeps(clients, exportConfig), reviewer);
   registerAdminRoutes(app, adminApiDeps(clients, config), reviewer);
   const missing = unregisteredRoutes(app);

@@ -2,9 +2,10 @@ import type { CandidateStatus } from "../common/domain/candidate.ts";
 import type { QueueFilters } from "../review/domain/queue.ts";
 import type { CandidateView } from "../review/ports.ts";
 import type { EvalIndex, EvalItem } from "./domain/decontamination.ts";
+import type { EvalIndexMeta, EvalSetListing } from "./domain/evalsets.ts";
+import type { ExportContinuation } from "./domain/export-continuation.ts";
 import type { ExportJob, ExportProgress } from "./domain/export-job.ts";
 import type { ExportManifest } from "./domain/export-manifest.ts";
-import type { ExportContinuation } from "./domain/export-continuation.ts";
 import type { ExportMessage } from "./domain/export-request.ts";
 
 /**
@@ -23,7 +24,7 @@ export interface CandidateSelection {
  * Where a stream of a selection stands after a batch (plain JSON): saved in an export's
  * checkpoint, and handed back to `stream` to carry on after it in a later invocation.
  */
-export type ReadPosition = { readonly [key: string]: unknown };
+export type ReadPosition = object;
 
 /** A batch of a stream; `position` when the source can say where the stream stands after it. */
 export type CandidateBatch = readonly CandidateView[] & { readonly position?: ReadPosition };
@@ -36,7 +37,7 @@ export interface ExportCandidateSource {
    * A source whose batches carry no position is read from the start again and the candidates
    * already screened are skipped.
    */
-  stream(selection: CandidateSelection, after?: ReadPosition): AsyncIterable<CandidateBatch>;
+  stream(selection: CandidateSelection, options?: { after?: ReadPosition }): AsyncIterable<CandidateBatch>;
 }
 
 /** A part of a multipart upload: its number and the ETag S3 answered. */
@@ -134,4 +135,25 @@ export interface EvalSetSource {
 export interface EvalIndexSource {
   /** Every registered set's index for this n-gram length, in one; `null` when none is registered. */
   load(ngram: number): Promise<EvalIndex | null>;
+}
+
+/**
+ * The registered eval sets in the bucket (`evalsets/<name>/*.jsonl`) and their n-gram indexes
+ * (`evalset-index/<name>/<version>/`), one per set version and n-gram length.
+ */
+export interface EvalSetStore {
+  /** Every set (or the one named) with its `.jsonl` objects and version; empty sets are not listed. */
+  list(name?: string): Promise<EvalSetListing[]>;
+  /** The lines of one of a set's objects, streamed. */
+  lines(key: string): AsyncIterable<string>;
+  /** Writes a set's `items.jsonl` (the API's registration). */
+  putItems(name: string, body: string): Promise<void>;
+  /** Removes a set's objects and its indexes; how many objects were removed. */
+  remove(name: string): Promise<number>;
+  /** The index of a set version for an n-gram length, if built. */
+  indexMeta(name: string, version: string, ngram: number): Promise<EvalIndexMeta | null>;
+  /** The index's grams, 12 bytes each, read into one buffer of `bytes`. */
+  indexGrams(name: string, version: string, ngram: number, bytes: number): Promise<Uint8Array>;
+  /** Stores a built index: the grams first, then the meta that says it is complete. */
+  putIndex(meta: EvalIndexMeta, grams: Uint8Array): Promise<void>;
 }

@@ -125,13 +125,22 @@ describe("exports in the Flywheel stack", () => {
       expect(asArray(indexGrant?.Action ?? [])).toContain("dynamodb:Query");
     });
 
-    it("write objects only under exports/, and read only the bodies under blobs/", () => {
+    it("write objects only under exports/ and eval set indexes, and read the bodies under blobs/ and the eval sets", () => {
       expect(objectGrants(statements)).toEqual({
-        "s3:PutObject": [`${BUCKET_PREFIXES.exports}*`],
-        "s3:AbortMultipartUpload": [`${BUCKET_PREFIXES.exports}*`],
-        "s3:GetObject": [`${BUCKET_PREFIXES.blobs}*`],
+        "s3:PutObject": [`${BUCKET_PREFIXES.evalsetIndex}*`, `${BUCKET_PREFIXES.exports}*`],
+        "s3:AbortMultipartUpload": [`${BUCKET_PREFIXES.evalsetIndex}*`, `${BUCKET_PREFIXES.exports}*`],
+        "s3:GetObject": [
+          `${BUCKET_PREFIXES.blobs}*`,
+          `${BUCKET_PREFIXES.evalsetIndex}*`,
+          `${BUCKET_PREFIXES.evalsets}*`,
+        ],
       });
       expect(actions().filter((a) => a.startsWith("s3:") && a.includes("Delete"))).toEqual([]);
+      // It lists the registered sets (and finds an index missing as a 404, not a 403); never a set's contents elsewhere.
+      const listing = statements.filter((s) => asArray(s.Action).includes("s3:ListBucket"));
+      expect(listing.map((s) => s.Condition)).toEqual([
+        { StringLike: { "s3:prefix": [`${BUCKET_PREFIXES.evalsets}*`, `${BUCKET_PREFIXES.evalsetIndex}*`] } },
+      ]);
     });
 
     it("touch no queue but consume their own, and grant nothing on every resource but X-Ray", () => {
@@ -159,6 +168,16 @@ describe("exports in the Flywheel stack", () => {
     const grants = objectGrants(statements);
     expect(grants["s3:GetObject"]).toContain(`${BUCKET_PREFIXES.exports}*`);
     expect(grants["s3:PutObject"]).toContain(`${BUCKET_PREFIXES.exports}*`);
+    // Eval sets: registered (written), listed, indexed and removed through the API.
+    for (const action of ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]) {
+      expect(grants[action]).toEqual(
+        expect.arrayContaining([`${BUCKET_PREFIXES.evalsets}*`, `${BUCKET_PREFIXES.evalsetIndex}*`]),
+      );
+    }
+    expect(grants["s3:DeleteObject"]).toEqual([
+      `${BUCKET_PREFIXES.evalsetIndex}*`,
+      `${BUCKET_PREFIXES.evalsets}*`,
+    ]);
   });
 
   it("keeps dataset versions out of every expiry rule: no lifecycle rule deletes anything under datasets/", () => {

@@ -407,6 +407,8 @@ describe("the API function", () => {
     expect(patternsFor("s3:GetObject")).toEqual([
       `${BUCKET_PREFIXES.blobs}*`,
       `${BUCKET_PREFIXES.datasets}*`,
+      `${BUCKET_PREFIXES.evalsetIndex}*`,
+      `${BUCKET_PREFIXES.evalsets}*`,
       `${BUCKET_PREFIXES.exports}*`,
       `${BUCKET_PREFIXES.quarantine}ingest/*`,
       `${BUCKET_PREFIXES.quarantine}runs/*`,
@@ -415,6 +417,8 @@ describe("the API function", () => {
     expect(patternsFor("s3:PutObject")).toEqual([
       `${BUCKET_PREFIXES.blobs}*`,
       `${BUCKET_PREFIXES.datasets}*`,
+      `${BUCKET_PREFIXES.evalsetIndex}*`,
+      `${BUCKET_PREFIXES.evalsets}*`,
       `${BUCKET_PREFIXES.exports}*`,
       `${BUCKET_PREFIXES.quarantine}*`,
     ]);
@@ -427,6 +431,12 @@ describe("the API function", () => {
           StringLike: { "s3:prefix": [`${BUCKET_PREFIXES.runs}*`, `${BUCKET_PREFIXES.quarantine}ingest/*`] },
         },
       }),
+      // Eval sets: registered, listed, indexed and removed (tests/infra/exports.test.ts).
+      expect.objectContaining({
+        Condition: {
+          StringLike: { "s3:prefix": [`${BUCKET_PREFIXES.evalsets}*`, `${BUCKET_PREFIXES.evalsetIndex}*`] },
+        },
+      }),
       // Dataset pins list a RAG export's documents and the versions they copy them to.
       expect.objectContaining({
         Condition: {
@@ -437,9 +447,15 @@ describe("the API function", () => {
     const s3Actions = apiStatements().flatMap((s) => asArray(s.Action).filter((a) => a.startsWith("s3:")));
     expect([...new Set(s3Actions)].sort()).toEqual([
       "s3:AbortMultipartUpload",
+      "s3:DeleteObject",
       "s3:GetObject",
       "s3:ListBucket",
       "s3:PutObject",
+    ]);
+    // It deletes nothing but eval sets and their indexes (DELETE /api/evalsets/{name}).
+    expect(patternsFor("s3:DeleteObject")).toEqual([
+      `${BUCKET_PREFIXES.evalsetIndex}*`,
+      `${BUCKET_PREFIXES.evalsets}*`,
     ]);
   });
 

@@ -22,12 +22,13 @@ const registered = new WeakMap<Router, Set<DeclaredRoute>>();
 export function guardedRoutes(app: Router, authenticate?: ReviewerAuthenticator) {
   const seen = registered.get(app) ?? new Set<DeclaredRoute>();
   registered.set(app, seen);
-  const add = (method: "GET" | "POST", path: `/${string}`, handler: RouteHandler) => {
+  const add = (method: "GET" | "POST" | "DELETE", path: `/${string}`, handler: RouteHandler) => {
     const route = `${method} ${path}`;
     if (!Object.hasOwn(ROUTE_ACCESS, route)) throw new UndeclaredRouteError(route);
     const access = ROUTE_ACCESS[route as DeclaredRoute];
     seen.add(route as DeclaredRoute);
-    const register = method === "GET" ? app.get.bind(app) : app.post.bind(app);
+    const register =
+      method === "GET" ? app.get.bind(app) : method === "DELETE" ? app.delete.bind(app) : app.post.bind(app);
     if (access === "open") return register(path, handler);
     if (!authenticate) throw new Error(`${route} needs the scope ${access}, but no authenticator was given`);
     register(path, [requireScope(authenticate, access)], handler);
@@ -35,6 +36,7 @@ export function guardedRoutes(app: Router, authenticate?: ReviewerAuthenticator)
   return {
     get: (path: `/${string}`, handler: RouteHandler) => add("GET", path, handler),
     post: (path: `/${string}`, handler: RouteHandler) => add("POST", path, handler),
+    delete: (path: `/${string}`, handler: RouteHandler) => add("DELETE", path, handler),
   };
 }
 

@@ -1,5 +1,11 @@
-import { createHash } from "node:crypto";
-import { FingerprintSet } from "./fingerprint-set.ts";
+import {
+  EvalNgramBuilder,
+  type EvalNgramTable,
+  evalWords,
+  gramFingerprint,
+  MIN_ITEM_WORDS,
+  wordHashes,
+} from "./eval-ngrams.ts";
 
 /**
  * Decontamination against the eval sets a team measures on: a training record that shares a long
@@ -11,8 +17,7 @@ import { FingerprintSet } from "./fingerprint-set.ts";
  */
 
 export const DEFAULT_NGRAM = 13;
-/** Items shorter than this are too generic to tell contamination from coincidence. */
-export const MIN_ITEM_WORDS = 8;
+export { evalWords, MIN_ITEM_WORDS };
 
 export interface EvalItem {
   /** The registered eval set. */
@@ -27,60 +32,82 @@ export interface EvalHit {
   readonly item: string;
 }
 
-/** Lower-cased words of letters and digits, Unicode compatibility forms folded: punctuation and spacing do not count. */
-export function evalWords(text: string): string[] {
-  return (
-    text
-      .normalize("NFKC")
-      .toLowerCase()
-      .match(/[\p{L}\p{N}]+/gu) ?? []
-  );
+/** A registered set as the manifest lists it. */
+export interface EvalSetSummary {
+  readonly name: string;
+  readonly items: number;
+  /** The set's version (a hash of its objects' ETags), when it was read from the bucket. */
+  readonly version?: string;
 }
 
-const gramKey = (words: readonly string[], from: number, length: number) =>
-  createHash("sha256")
-    .update(words.slice(from, from + length).join(" "))
-    .digest();
+interface IndexedSet {
+  readonly summary: EvalSetSummary;
+  readonly table: EvalNgramTable;
+}
 
 /**
- * The n-grams of every registered item, as 64-bit fingerprints in flat typed arrays (24–48 bytes
- * each), each naming the item it came from.
+ * Every registered set's n-gram table, checked together: a text's n-grams are fingerprinted once
+ * and looked up in each table (a binary search over 12 bytes a gram). Sets come as stored tables
+ * (`addTable`) or item by item (`add`, sorted into a table on the first lookup).
  */
 export class EvalIndex {
-  private readonly grams = new FingerprintSet();
-  private readonly items: EvalHit[] = [];
-  /** Lengths of the items shorter than n that were indexed whole. */
-  private readonly shortLengths = new Set<number>();
-  private readonly sets = new Map<string, number>();
+  private readonly sets: IndexedSet[] = [];
+  private readonly pending = new Map<string, { builder: EvalNgramBuilder; texts: Map<string, string[]> }>();
+  private lengths: number[] = [];
 
   constructor(readonly n = DEFAULT_NGRAM) {}
 
+  /** An item of a set (its texts added one by one under the same item id are one item). */
   add(item: EvalItem): void {
-    const words = evalWords(item.text);
-    this.sets.set(item.set, (this.sets.get(item.set) ?? 0) + 1);
-    if (words.length < MIN_ITEM_WORDS) return;
-    const ref = this.items.length;
-    this.items.push({ set: item.set, item: item.item });
-    const length = Math.min(this.n, words.length);
-    if (length < this.n) this.shortLengths.add(length);
-    for (let from = 0; from + length <= words.length; from += 1) {
-      this.grams.add(gramKey(words, from, length), ref);
+    let set = this.pending.get(item.set);
+    if (!set) {
+      set = { builder: new EvalNgramBuilder(this.n), texts: new Map() };
+      this.pending.set(item.set, set);
+    }
+    const texts = set.texts.get(item.item) ?? [];
+    texts.push(item.text);
+    set.texts.set(item.item, texts);
+  }
+
+  /** A set's stored table, built for this index's n. */
+  addTable(summary: EvalSetSummary, table: EvalNgramTable): void {
+    if (table.n !== this.n)
+      throw new Error(`eval set ${summary.name}: a ${table.n}-gram table in a ${this.n}-gram index`);
+    this.sets.push({ summary, table });
+    this.lengths = [...new Set([this.n, ...this.sets.flatMap((set) => set.table.shortLengths)])];
+  }
+
+  private seal(): void {
+    if (this.pending.size === 0) return;
+    const pending = [...this.pending];
+    this.pending.clear();
+    for (const [name, { builder, texts }] of pending) {
+      for (const [item, itemTexts] of texts) builder.addItem(item, itemTexts);
+      this.addTable({ name, items: builder.items }, builder.build());
     }
   }
 
   /** The registered sets and how many items each holds. */
-  get registered(): { name: string; items: number }[] {
-    return [...this.sets].map(([name, items]) => ({ name, items }));
+  get registered(): EvalSetSummary[] {
+    this.seal();
+    return this.sets.map((set) => set.summary);
   }
 
   /** The first item `text` shares an n-gram with (or contains whole, if short), or `null`. */
   find(text: string): EvalHit | null {
-    if (this.items.length === 0) return null;
+    this.seal();
+    if (this.sets.length === 0) return null;
     const words = evalWords(text);
-    for (const length of [this.n, ...this.shortLengths]) {
+    if (words.length < MIN_ITEM_WORDS) return null;
+    const hashes = wordHashes(words);
+    const fingerprint = new Uint32Array(2);
+    for (const length of this.lengths) {
       for (let from = 0; from + length <= words.length; from += 1) {
-        const ref = this.grams.get(gramKey(words, from, length));
-        if (ref !== undefined) return this.items[ref] ?? null;
+        gramFingerprint(hashes, from, length, fingerprint);
+        for (const { summary, table } of this.sets) {
+          const ref = table.lookup(fingerprint[0] as number, fingerprint[1] as number);
+          if (ref >= 0) return { set: summary.name, item: table.itemIds[ref] as string };
+        }
       }
     }
     return null;

@@ -183,6 +183,33 @@ describe("answers validate against the contract", () => {
     await conforming("POST", "/api/exports", "/api/exports", { body: { format: "no-such-format" } });
   });
 
+  it("eval sets: register (JSONL or items), list, show, remove", async () => {
+    const item = {
+      id: "q1",
+      question: "Which of these eight planets of the solar system is the largest one?",
+      answer: "Jupiter",
+    };
+    await conforming("POST", "/api/evalsets/:name", "/api/evalsets/contract-jsonl", {
+      body: `${JSON.stringify(item)}\n`,
+      headers: { "content-type": "application/x-ndjson" },
+    });
+    await conforming("POST", "/api/evalsets/:name", "/api/evalsets/contract-items", {
+      body: { items: [item] },
+    });
+    const listed = await conforming("GET", "/api/evalsets", "/api/evalsets");
+    expect(listed.body.evalsets.map((set: { name: string }) => set.name)).toEqual(
+      expect.arrayContaining(["contract-items", "contract-jsonl"]),
+    );
+    await conforming("GET", "/api/evalsets/:name", "/api/evalsets/contract-items");
+    await conforming("DELETE", "/api/evalsets/:name", "/api/evalsets/contract-items");
+    expect((await conforming("GET", "/api/evalsets/:name", "/api/evalsets/contract-items")).status).toBe(404);
+    expect(
+      (await conforming("POST", "/api/evalsets/:name", "/api/evalsets/bad", { body: { items: [{}] } }))
+        .status,
+    ).toBe(422);
+    await conforming("DELETE", "/api/evalsets/:name", "/api/evalsets/contract-jsonl");
+  });
+
   it("eval: sessions, feedback, candidates from answers, runs and stats", async () => {
     const session = {
       id: "contract-session",
