@@ -119,9 +119,20 @@ export const ExportOptions = z.strictObject({
    * file would have) is on the job, and no file is written.
    */
   dry_run: z.boolean().optional(),
+  /**
+   * Preference formats: `correction` (when absent) pairs each candidate's correction with its own
+   * model's answer; `same_task` also pairs the candidates of one task with each other (approved
+   * corrections and answers over rejected answers), as the distillation exporter did.
+   */
+  pairing: z.enum(["correction", "same_task"]).optional(),
+  /** `pairing: "same_task"`: at most this many pairs per task (5 when absent). */
+  max_pairs_per_task: z.number().int().min(1).max(1_000).optional(),
   /** The file name the download carries; by default `<format>_export_<UTC time>.jsonl`. */
   file_name: DownloadFileName.optional(),
 });
+
+/** The formats whose lines are preference pairs (`options.pairing` applies to them). */
+export const PAIR_FORMATS: readonly ExportFormat[] = ["openai-preference", "trl-dpo", "bedrock-preference"];
 export type ExportOptions = z.output<typeof ExportOptions>;
 
 /** `POST /api/exports`. */
@@ -131,6 +142,14 @@ export const ExportRequest = z
     filters: ExportFilters.prefault({}),
     options: ExportOptions.prefault({}),
   })
+  .refine((request) => request.options.pairing !== "same_task" || PAIR_FORMATS.includes(request.format), {
+    message: `pairing same_task builds preference pairs: ${PAIR_FORMATS.join(", ")} only`,
+    path: ["options", "pairing"],
+  })
+  .refine(
+    (request) => request.options.max_pairs_per_task === undefined || request.options.pairing === "same_task",
+    { message: "max_pairs_per_task goes with pairing same_task", path: ["options", "max_pairs_per_task"] },
+  )
   .refine((request) => request.format !== "rag" || request.options.validation_fraction === undefined, {
     message: "a RAG export has no validation split",
     path: ["options", "validation_fraction"],

@@ -34,8 +34,8 @@ import {
 } from "../domain/export-manifest.ts";
 import { type ExportFilters, ExportRequest, utcStamp } from "../domain/export-request.ts";
 import { StateWriter } from "../domain/export-state.ts";
-import { SameTaskPairing } from "../domain/same-task-pairs.ts";
 import { KTO_CHECKED_BATCH_SIZE, KtoOrder, type OrderedLine } from "../domain/kto-order.ts";
+import { SameTaskPairing } from "../domain/same-task-pairs.ts";
 import type {
   CandidateSelection,
   EvalIndexSource,
