@@ -17,7 +17,13 @@ import { PolicyStatement, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import { Key } from "aws-cdk-lib/aws-kms";
 import { Topic } from "aws-cdk-lib/aws-sns";
 import { Construct, type IConstruct } from "constructs";
-import { ProjectFunction } from "./constructs/project-function.ts";
+import { METRICS_NAMESPACE, type MetricCapability, type MetricSpec } from "../lib/common/metrics.ts";
+import { EVAL_METRICS } from "../lib/eval/metrics.ts";
+import { EXPORT_METRICS } from "../lib/exports/metrics.ts";
+import { IMPORT_METRICS } from "../lib/import/metrics.ts";
+import { INGEST_METRICS } from "../lib/ingest/metrics.ts";
+import { REVIEW_METRICS } from "../lib/review/metrics.ts";
+import { ProjectFunction, SERVICE_NAME } from "./constructs/project-function.ts";
 import { ResilientQueue } from "./constructs/resilient-queue.ts";
 
 const PERIOD = Duration.minutes(5);
@@ -64,6 +70,9 @@ export interface MonitoringProps {
  * - each function's errors and throttles;
  * - each queue whose oldest message is older than it could be were the queue draining;
  * - the API's 5xx rate and p99 latency.
+ *
+ * It also names the namespace the functions' own metrics go to (`POWERTOOLS_METRICS_NAMESPACE` on
+ * every project function, read by `lib/common/metrics.ts`), and the dashboard shows them.
  */
 export class Monitoring extends Construct {
   readonly topic: Topic;
@@ -111,6 +120,9 @@ export class Monitoring extends Construct {
     };
 
     this.functions = lambdaFunctionsOf(stack);
+    for (const fn of stack.node.findAll().filter((c): c is ProjectFunction => c instanceof ProjectFunction)) {
+      fn.addEnvironment("POWERTOOLS_METRICS_NAMESPACE", METRICS_NAMESPACE);
+    }
     this.queues = stack.node.findAll().filter((c): c is ResilientQueue => c instanceof ResilientQueue);
 
     for (const fn of this.functions) {
@@ -189,6 +201,41 @@ export class Monitoring extends Construct {
       graph("API 5xx rate (%)", [serverErrorRate]),
       graph("API latency (ms)", [latency("p50"), latency("p99")]),
     );
+    this.dashboard.addWidgets(
+      new TextWidget({
+        markdown: `## What the flywheel did\nThe functions' own counts (namespace \`${METRICS_NAMESPACE}\`), by capability; a breakdown by reason, action or backend is one line per value.`,
+        width: 24,
+        height: 2,
+      }),
+      graph("Imports: candidates", [appMetric(IMPORT_METRICS.imported), appMetric(IMPORT_METRICS.skipped)]),
+      graph("Imports: lines quarantined by reason", [breakdown(IMPORT_METRICS.quarantined)]),
+      graph(
+        "Ingest: corrections",
+        [appMetric(INGEST_METRICS.ingested), appMetric(INGEST_METRICS.duplicates)],
+        [appMetric(INGEST_METRICS.refused)],
+      ),
+      graph("Ingest: corrections refused by reason", [breakdown(INGEST_METRICS.refused)]),
+      graph(
+        "Review: decisions by action, and undos",
+        [breakdown(REVIEW_METRICS.decisions)],
+        [appMetric(REVIEW_METRICS.undos)],
+      ),
+      graph(
+        "Exports: records written",
+        [appMetric(EXPORT_METRICS.records)],
+        [appMetric(EXPORT_METRICS.exports)],
+      ),
+      graph("Exports: records kept out by reason", [breakdown(EXPORT_METRICS.quarantined)]),
+      graph(
+        "Judge: calls by backend, and failures",
+        [breakdown(EVAL_METRICS.calls), appMetric(EVAL_METRICS.sessionsJudged)],
+        [appMetric(EVAL_METRICS.callFailures), appMetric(EVAL_METRICS.sessionsFailed)],
+      ),
+      graph("Judge: call latency (ms)", [
+        appMetric(EVAL_METRICS.latency, "p50"),
+        appMetric(EVAL_METRICS.latency, "p99"),
+      ]),
+    );
     for (const capability of capabilitiesOf(this.functions, this.queues)) {
       const fns = this.functions.filter((fn) => fn.capability === capability);
       const queues = this.queues.filter((queue) => capabilityOf(queue) === capability);
@@ -263,6 +310,35 @@ export const DEPLOY_TIME_HANDLERS = "Deploy-time handlers (CDK)";
 
 const graph = (title: string, left: IMetric[], right: IMetric[] = []) =>
   new GraphWidget({ title, left, right, width: 8, height: 6 });
+
+/** The dimensions every metric of the functions carries (`lib/common/metrics.ts`). */
+const appDimensions = (capability: MetricCapability) => ({ service: SERVICE_NAME, capability });
+
+/** One of the functions' own metrics, its total over all values of its breakdown. */
+function appMetric(metric: MetricSpec, statistic = metric.unit === "Count" ? "Sum" : "p50"): Metric {
+  return new Metric({
+    namespace: METRICS_NAMESPACE,
+    metricName: metric.name,
+    dimensionsMap: appDimensions(metric.capability),
+    statistic,
+    period: PERIOD,
+    label: statistic === "Sum" ? metric.name : `${metric.name} ${statistic}`,
+  });
+}
+
+/** A metric's breakdown: one line per value of its dimension that has data (a search, so new values appear). */
+function breakdown(metric: MetricSpec): MathExpression {
+  const dimension = metric.dimension?.name;
+  if (!dimension) throw new Error(`${metric.name} has no breakdown`);
+  const schema = ["capability", dimension, "service"].sort().join(",");
+  return new MathExpression({
+    expression: `SEARCH('{${METRICS_NAMESPACE},${schema}} MetricName="${metric.name}" capability="${metric.capability}" service="${SERVICE_NAME}"', 'Sum', ${PERIOD.toSeconds()})`,
+    usingMetrics: {},
+    period: PERIOD,
+    // A dynamic label: each line is named by its value of the dimension.
+    label: `\${PROP('Dim.${dimension}')}`,
+  });
+}
 
 function lambdaMetric(fn: MonitoredFunction, metricName: string, statistic: string): Metric {
   return new Metric({

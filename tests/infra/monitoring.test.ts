@@ -6,7 +6,13 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { ResilientQueue } from "../../infra/constructs/resilient-queue.ts";
 import { Monitoring, oldestMessageThresholdSeconds } from "../../infra/monitoring.ts";
 import { FlywheelStack } from "../../infra/stack.ts";
+import { METRICS_NAMESPACE } from "../../lib/common/metrics.ts";
 import { QUEUES } from "../../lib/common/resources.ts";
+import { EVAL_METRICS } from "../../lib/eval/metrics.ts";
+import { EXPORT_METRICS } from "../../lib/exports/metrics.ts";
+import { IMPORT_METRICS } from "../../lib/import/metrics.ts";
+import { INGEST_METRICS } from "../../lib/ingest/metrics.ts";
+import { REVIEW_METRICS } from "../../lib/review/metrics.ts";
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
 type Dimension = { Name: string; Value: unknown };
@@ -194,6 +200,69 @@ describe("dashboard", () => {
     expect(body).toContain(JSON.stringify({ Ref: apiId }));
     for (const heading of ["Imports", "Review API", "Ingest", "Judge", "Exports"]) {
       expect(body).toContain(heading);
+    }
+  });
+});
+
+/** The project's functions: those whose environment names the service (CDK's own handlers do not). */
+const projectFunctions = (t: Template) =>
+  Object.entries(resourcesOf(t, "AWS::Lambda::Function")).filter(
+    ([, fn]) =>
+      (fn.Properties.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables
+        ?.POWERTOOLS_SERVICE_NAME !== undefined,
+  );
+
+describe("the functions' own metrics", () => {
+  it("every project function emits to the Flywheel namespace", () => {
+    const fns = projectFunctions(template);
+    expect(fns.length).toBeGreaterThanOrEqual(7);
+    for (const [id, fn] of fns) {
+      const variables = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+      expect(variables.POWERTOOLS_METRICS_NAMESPACE, id).toBe(METRICS_NAMESPACE);
+    }
+  });
+
+  it("the dashboard shows every metric the capabilities count, in that namespace", () => {
+    const [dashboard] = Object.values(resourcesOf(template, "AWS::CloudWatch::Dashboard"));
+    const body = (dashboard as Resource).Properties.DashboardBody as { "Fn::Join": [string, unknown[]] };
+    const text = body["Fn::Join"][1].map((part) => (typeof part === "string" ? part : "REF")).join("");
+    const widgets = (JSON.parse(text) as { widgets: { properties: { metrics?: unknown[][] } }[] }).widgets;
+    const lines = widgets.flatMap((widget) => widget.properties.metrics ?? []);
+    const own = lines.filter((line) => line[0] === METRICS_NAMESPACE).map((line) => line[1]);
+    const searches = lines
+      .map((line) => (line.at(-1) as { expression?: string }).expression ?? "")
+      .filter((expression) => expression.startsWith("SEARCH("));
+    const all = [IMPORT_METRICS, INGEST_METRICS, REVIEW_METRICS, EXPORT_METRICS, EVAL_METRICS].flatMap(
+      (group) => Object.values(group),
+    );
+    for (const metric of all) {
+      const shown =
+        own.includes(metric.name) || searches.some((s) => s.includes(`MetricName="${metric.name}"`));
+      expect(shown, metric.name).toBe(true);
+    }
+    // A breakdown is a search over the closed dimension, never a per-run or per-model series.
+    expect(searches).toContain(
+      `SEARCH('{${METRICS_NAMESPACE},capability,reason,service} MetricName="LinesQuarantined" capability="import" service="flywheel"', 'Sum', 300)`,
+    );
+    for (const search of searches) expect(search).not.toMatch(/run_id|model/);
+  });
+});
+
+describe("tracing", () => {
+  it("every project function is traced actively and may write to X-Ray", () => {
+    const policies = Object.values(resourcesOf(template, "AWS::IAM::Policy"));
+    for (const [id, fn] of projectFunctions(template)) {
+      expect(fn.Properties.TracingConfig, id).toEqual({ Mode: "Active" });
+      const role = (fn.Properties.Role as { "Fn::GetAtt": [string] })["Fn::GetAtt"][0];
+      const statements = policies
+        .filter((policy) => JSON.stringify(policy.Properties.Roles).includes(role))
+        .flatMap(
+          (policy) => (policy.Properties.PolicyDocument as { Statement: { Action: unknown }[] }).Statement,
+        );
+      const actions = statements.flatMap((statement) => [statement.Action].flat());
+      expect(actions, id).toEqual(
+        expect.arrayContaining(["xray:PutTraceSegments", "xray:PutTelemetryRecords"]),
+      );
     }
   });
 });
