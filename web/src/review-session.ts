@@ -1,7 +1,7 @@
 import { reactive } from "vue";
 import { ApiError, describeError, type ReviewApi } from "./api.ts";
 import { ACTION_PAST } from "./format.ts";
-import type { Candidate, FailureCategory, ReviewAction, ReviewStats } from "./types.ts";
+import type { Candidate, FailureCategory, QueueFilters, ReviewAction, ReviewStats } from "./types.ts";
 
 /**
  * Candidates this tab holds at once through leases: the one shown and the next, so the next card
@@ -13,6 +13,21 @@ export const HELD_KEY = "flywheel.held";
 /** Skipped candidates `next` is told to pass over: the most recent ones (the API takes 50). */
 const MAX_SKIPPED = 50;
 const MAX_UNDO = 20;
+/** A filter the API has no counter for (a run, several at once) is counted by paging, up to this many. */
+export const MAX_COUNTED = 1_000;
+const FILTER_NAMES = ["model", "task_type", "run_id", "source"] as const;
+
+/** The filters that are set, in a fixed order, empty values left out. */
+export function cleanFilters(filters: Readonly<Record<string, string | undefined>>): QueueFilters {
+  const clean: Record<string, string> = {};
+  for (const name of FILTER_NAMES) {
+    const value = filters[name]?.trim();
+    if (value) clean[name] = value;
+  }
+  return clean;
+}
+
+const sameFilters = (a: QueueFilters, b: QueueFilters) => FILTER_NAMES.every((name) => a[name] === b[name]);
 
 export interface UndoEntry {
   readonly candidate: Candidate;
@@ -61,6 +76,10 @@ export function createReviewSession(api: ReviewApi, storage: HeldStore | null = 
     items: [] as Candidate[],
     /** Candidates waiting, as the server counts them (moved locally by each decision and undo). */
     remaining: null as number | null,
+    /** `remaining` is a lower bound: the filtered queue was counted up to `MAX_COUNTED`. */
+    remainingAtLeast: false,
+    /** What the queue is narrowed to; `next` and the count follow it. */
+    filters: {} as QueueFilters,
     /** `next` answered that nothing is left; "Check again" asks anew. */
     exhausted: false,
     loading: false,
@@ -128,7 +147,11 @@ export function createReviewSession(api: ReviewApi, storage: HeldStore | null = 
       if (token !== loadToken) return;
       state.stats = stats;
       state.statsError = null;
-      state.remaining = stats.by_status.needs_review ?? null;
+      const filters = state.filters;
+      const counted = Object.keys(filters).length === 0 ? null : await countQueue(filters);
+      if (token !== loadToken) return;
+      state.remaining = counted ? counted.count : (stats.by_status.needs_review ?? null);
+      state.remainingAtLeast = counted?.atLeast ?? false;
       state.items = [];
       state.exhausted = false;
       await topUp(token);
@@ -143,7 +166,8 @@ export function createReviewSession(api: ReviewApi, storage: HeldStore | null = 
   /** Claims candidates through `next` until this tab holds `AHEAD` (bounded: a few calls at a time). */
   async function topUp(token = loadToken): Promise<void> {
     for (let calls = 0; calls < 5 && !state.exhausted && state.items.length < AHEAD; calls++) {
-      const { candidate } = await api.next(skipped);
+      const filtered = Object.keys(state.filters).length > 0;
+      const { candidate } = await (filtered ? api.next(skipped, state.filters) : api.next(skipped));
       if (candidate) hold(candidate.id);
       if (token !== loadToken) return;
       if (!candidate) {
@@ -153,6 +177,35 @@ export function createReviewSession(api: ReviewApi, storage: HeldStore | null = 
       if (decided.has(candidate.id) || state.items.some((item) => item.id === candidate.id)) continue;
       state.items.push(candidate);
     }
+  }
+
+  /**
+   * The size of the filtered queue: the API's own total where a counter gives it (one model, task
+   * type or source), else counted page by page up to `MAX_COUNTED`.
+   */
+  async function countQueue(filters: QueueFilters): Promise<{ count: number; atLeast: boolean }> {
+    const first = await api.queue({ perPage: 1, filters });
+    if (first.total !== null && first.total !== undefined) return { count: first.total, atLeast: false };
+    let count = 0;
+    let cursor: string | null = null;
+    do {
+      const page: Awaited<ReturnType<typeof api.queue>> = await api.queue({ perPage: 100, cursor, filters });
+      count += page.items.length;
+      cursor = page.next_cursor;
+    } while (cursor && count < MAX_COUNTED);
+    return { count, atLeast: cursor !== null };
+  }
+
+  /**
+   * Narrows the queue (a model, task type, run or source); answers whether anything changed. The
+   * caller reloads: what this tab holds goes back, and `next` claims within the new filters.
+   */
+  function setFilters(filters: Readonly<Record<string, string | undefined>>): boolean {
+    const next = cleanFilters(filters);
+    if (sameFilters(next, state.filters)) return false;
+    state.filters = next;
+    skipped.length = 0;
+    return true;
   }
 
   /** After a decision: claim the next candidate. */
@@ -277,6 +330,7 @@ export function createReviewSession(api: ReviewApi, storage: HeldStore | null = 
   return {
     state,
     load,
+    setFilters,
     refreshStats,
     decide,
     skip,
