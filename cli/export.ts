@@ -17,7 +17,9 @@ export const EXPORT_USAGE = `  flywheel export --format FORMAT -o OUT.jsonl [fil
       --source S, --run-id R, --from ISO-TIME, --to ISO-TIME, --status S (repeatable; approved
       only by default, the other statuses counted), --limit N. Options: --trl-style
       messages|prompt_completion, --no-kb-sidecars, --quarantine-unselected (read every status and
-      list what cannot pass in the quarantine), --file-name NAME, --timeout SECONDS (default 1800).
+      list what cannot pass in the quarantine), --pairing correction|same_task and
+      --max-pairs-per-task N (preference formats), --include-in-review (rag), --file-name NAME,
+      --timeout SECONDS (default 1800).
       In AWS the API is --api-url or FLYWHEEL_API_URL; for its token see "Signing in" below.
       JSON: {id, status, output, manifest_file, sha256, bytes, counts: {exported, lines,
       quarantined, by_reason}, warnings: [message]}.`;
@@ -80,6 +82,9 @@ export async function exportCommand(
       "trl-style": { type: "string" },
       "no-kb-sidecars": { type: "boolean" },
       "quarantine-unselected": { type: "boolean" },
+      pairing: { type: "string" },
+      "max-pairs-per-task": { type: "string" },
+      "include-in-review": { type: "boolean" },
       "file-name": { type: "string" },
       timeout: { type: "string" },
       "api-url": { type: "string" },
@@ -122,6 +127,10 @@ export async function exportCommand(
       trl_sft_style: values["trl-style"],
       bedrock_kb_sidecars: values["no-kb-sidecars"] ? false : undefined,
       quarantine_unselected: values["quarantine-unselected"] ? true : undefined,
+      pairing: values.pairing,
+      max_pairs_per_task:
+        values["max-pairs-per-task"] === undefined ? undefined : Number(values["max-pairs-per-task"]),
+      include_in_review: values["include-in-review"] ? true : undefined,
       file_name: values["file-name"],
     }),
   };

@@ -167,7 +167,12 @@ export class ExportFirewall {
       },
     });
 
-    if (status !== "approved") {
+    // RAG may take candidates still in review, on request; never discarded or flagged ones.
+    const inReview =
+      status === "needs_review" &&
+      this.policy.format === "rag" &&
+      this.policy.options.include_in_review === true;
+    if (status !== "approved" && !inReview) {
       return exclude("status_disallowed", `the candidate is ${status ?? "without a status"}, not approved`);
     }
     const categoryProblem = this.categoryProblem(category);
@@ -181,9 +186,17 @@ export class ExportFirewall {
     const prompt = promptOf(candidate.prompt_messages);
     if (!prompt.ok && this.spec.needsPrompt) return exclude("schema_violation", prompt.problem);
     const turns = prompt.ok ? prompt.turns : [];
-    const chosen = text(candidate.corrected_response);
+    // In review, the correction is the one the uploaded line came with, if any (kept as `upstream`).
+    const chosen = inReview
+      ? text((isRecord(candidate.upstream) ? candidate.upstream : {}).corrected_response)
+      : text(candidate.corrected_response);
     const rejected = text(candidate.model_response);
-    if (isBlank(chosen)) return exclude("empty_content", "the correction is blank");
+    if (isBlank(chosen)) {
+      return exclude(
+        "empty_content",
+        inReview ? "the candidate is in review and came with no correction" : "the correction is blank",
+      );
+    }
     if (this.spec.needsPrompt) {
       if (turns.length === 0) return exclude("empty_content", "the prompt has no messages");
       const blank = turns.findIndex((t) => t.content.trim() === "");
@@ -207,7 +220,9 @@ export class ExportFirewall {
       prompt: turns,
       chosen: chosen as string,
       rejected: rejected ?? "",
-      context: contextOf(candidate, provenance, category),
+      context: inReview
+        ? { ...contextOf(candidate, provenance, category), review_status: "needs_review" }
+        : contextOf(candidate, provenance, category),
     };
     const violation = this.spec.check(example);
     if (violation) return exclude("trainer_rule", violation.detail, { rule: violation.rule });

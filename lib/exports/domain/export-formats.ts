@@ -22,6 +22,8 @@ export interface ExampleContext {
   readonly failure_category: string | null;
   readonly captured_at: string | null;
   readonly run_id: string | null;
+  /** RAG with `options.include_in_review`: set on a candidate still in review, absent otherwise. */
+  readonly review_status?: "needs_review";
 }
 
 /** One reviewed candidate, as every format is built from it. */
@@ -254,6 +256,8 @@ export const RagLine = z.strictObject({
     failure_category: nullableText,
     captured_at: nullableText,
     run_id: nullableText,
+    /** With `options.include_in_review`, on the documents of candidates still in review only. */
+    review_status: z.literal("needs_review").optional(),
   }),
 });
 export type RagLine = z.infer<typeof RagLine>;

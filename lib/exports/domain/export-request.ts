@@ -125,6 +125,12 @@ export const ExportOptions = z.strictObject({
    * corrections and answers over rejected answers), as the distillation exporter did.
    */
   pairing: z.enum(["correction", "same_task"]).optional(),
+  /**
+   * `rag` only: also read the candidates still in review and write those that came with a
+   * correction (the uploaded line's, kept as `upstream`), their metadata saying
+   * `review_status: "needs_review"`. Discarded and flagged candidates never pass.
+   */
+  include_in_review: z.boolean().optional(),
   /** `pairing: "same_task"`: at most this many pairs per task (5 when absent). */
   max_pairs_per_task: z.number().int().min(1).max(1_000).optional(),
   /** The file name the download carries; by default `<format>_export_<UTC time>.jsonl`. */
@@ -150,6 +156,10 @@ export const ExportRequest = z
     (request) => request.options.max_pairs_per_task === undefined || request.options.pairing === "same_task",
     { message: "max_pairs_per_task goes with pairing same_task", path: ["options", "max_pairs_per_task"] },
   )
+  .refine((request) => request.format === "rag" || request.options.include_in_review === undefined, {
+    message: "include_in_review is for rag exports",
+    path: ["options", "include_in_review"],
+  })
   .refine((request) => request.format !== "rag" || request.options.validation_fraction === undefined, {
     message: "a RAG export has no validation split",
     path: ["options", "validation_fraction"],
@@ -162,7 +172,8 @@ export type ExportRequest = z.output<typeof ExportRequest>;
 
 /** The partitions read when the request names none: those that can pass, or all four if asked. */
 function defaultStatuses(options: ExportOptions): CandidateStatus[] {
-  return options.quarantine_unselected ? [...CANDIDATE_STATUSES] : ["approved"];
+  if (options.quarantine_unselected) return [...CANDIDATE_STATUSES];
+  return options.include_in_review ? ["needs_review", "approved"] : ["approved"];
 }
 
 /** The queue message that starts (or, redelivered, restarts) an export job. */
