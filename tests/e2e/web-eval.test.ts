@@ -116,14 +116,16 @@ const seen = (locator: Locator) => locator.innerText();
 /** A screenshot of the window as a reader at this height sees it (the totals bar stays at its foot). */
 async function snap(path: string, height: number) {
   await page.setViewportSize({ width: 1280, height });
-  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.evaluate("window.scrollTo(0, 0)");
   await page.waitForTimeout(300);
   await page.screenshot({ path });
   await page.setViewportSize({ width: 1280, height: 900 });
 }
-const open = async (hash: string) => {
-  await page.goto(`${runtime.config.apiUrl}/${hash}`);
+const open = async (to: string) => {
+  await page.goto(`${runtime.config.apiUrl}/${to}`);
 };
+/** Where the page's hash route is now. */
+const hash = () => new URL(page.url()).hash;
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) {
@@ -223,7 +225,7 @@ describe("the eval pages in Chromium", () => {
 
   it("filters by profile and status, keeping the filters in the URL", async () => {
     await page.getByTestId("filter-profile").selectOption("coding-agent");
-    await expect.poll(() => page.evaluate(() => window.location.hash)).toBe("#/eval?profile=coding-agent");
+    await expect.poll(() => hash()).toBe("#/eval?profile=coding-agent");
     const rows = page.locator("[data-session]");
     await expect
       .poll(async () =>
@@ -281,7 +283,7 @@ describe("the eval pages in Chromium", () => {
     await expectAccessible(page, "judge runs page");
     await page.getByTestId("run-model").fill("slow");
     await page.getByTestId("run-start").click();
-    await expect.poll(() => page.evaluate(() => window.location.hash)).toMatch(/^#\/eval\/runs\/[\w-]+$/);
+    await expect.poll(() => hash()).toMatch(/^#\/eval\/runs\/[\w-]+$/);
     await page.getByTestId("run-sessions").waitFor();
 
     // Read the page as it changes: the settled count climbs one session at a time, not all at once.
@@ -353,15 +355,17 @@ describe("the eval pages in Chromium", () => {
     // The numbers under the chart are the API's weeks; the canvas is named by them.
     expect(await overall.locator("tbody th").allTextContents()).toEqual(weeks);
     expect(await overall.locator("canvas").getAttribute("aria-label")).toContain("Goal completion:");
-    // A canvas with something drawn on it.
-    const painted = await overall
-      .locator("canvas")
-      .evaluate((canvas: HTMLCanvasElement) => canvas.toDataURL().length > 5_000);
-    expect(painted).toBe(true);
+    // A canvas with something drawn on it, once Chart.js has loaded (a blank one encodes small).
+    const drawnBytes = (canvas: Locator) =>
+      canvas.evaluate((element) => (element as unknown as { toDataURL(): string }).toDataURL().length);
+    const blank = await page.evaluate(
+      "(() => { const c = document.createElement('canvas'); c.width = 1000; c.height = 260; return c.toDataURL().length; })()",
+    );
+    await expect.poll(() => drawnBytes(overall.locator("canvas"))).toBeGreaterThan((blank as number) * 5);
 
     const bucket = page.getByTestId("trend-bucket");
     await bucket.getByLabel("Complexity 76+").check();
-    await expect.poll(() => page.evaluate(() => window.location.hash)).toContain("bucket=76%2B");
+    await expect.poll(() => hash()).toContain("bucket=76%2B");
     await bucket.locator("canvas").waitFor();
     const complexWeeks = new Set(
       trendSessions

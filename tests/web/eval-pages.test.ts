@@ -7,6 +7,8 @@ import EvalRunPage from "../../web/src/pages/EvalRunPage.vue";
 import EvalRunsPage from "../../web/src/pages/EvalRunsPage.vue";
 import EvalSessionPage from "../../web/src/pages/EvalSessionPage.vue";
 import EvalTrendPage from "../../web/src/pages/EvalTrendPage.vue";
+import { matchRoute, parseHash } from "../../web/src/router.ts";
+import { ROUTES } from "../../web/src/routes.ts";
 import { detail, evaluation, fakeEvalApi, row, run, scores } from "./eval-fixtures.ts";
 import { settle } from "./fixtures.ts";
 
@@ -360,5 +362,21 @@ describe("the weekly trend", () => {
       { days: 30, byComplexityBucket: true },
       expect.any(AbortSignal),
     );
+  });
+});
+
+describe("the eval routes", () => {
+  it("open each eval page from its hash, with the session or run named in the path", () => {
+    const at = (hash: string) => {
+      const found = matchRoute(ROUTES, parseHash(hash));
+      return (
+        found && { component: found.route.component, params: found.params, section: found.route.section }
+      );
+    };
+    expect(at("#/eval?status=stale")).toMatchObject({ component: EvalPage, section: "eval" });
+    expect(at("#/eval/sessions/a%2Fb")).toMatchObject({ component: EvalSessionPage, params: { id: "a/b" } });
+    expect(at("#/eval/runs")).toMatchObject({ component: EvalRunsPage });
+    expect(at("#/eval/runs/r-1")).toMatchObject({ component: EvalRunPage, params: { id: "r-1" } });
+    expect(at("#/eval/trend?bucket=76%2B")).toMatchObject({ component: EvalTrendPage });
   });
 });

@@ -14,11 +14,11 @@ import {
 } from "../../../lib/eval/domain/eval-session.ts";
 import { weeklyStats } from "../../../lib/eval/domain/eval-stats.ts";
 import { type JudgeRun, judgeRunView } from "../../../lib/eval/domain/judge-run.ts";
-import { type AxisScores, CURRENT_VERSIONS } from "../../../lib/eval/domain/rubric.ts";
+import { CURRENT_VERSIONS, type JudgeScores } from "../../../lib/eval/domain/rubric.ts";
 
 /** The reply schemas the contract and the web UI use describe what the domain builds. */
 
-const scores: AxisScores = {
+const scores: JudgeScores = {
   task_complexity: 40,
   goal_completion: 80.5,
   tool_usage_quality: 70,
