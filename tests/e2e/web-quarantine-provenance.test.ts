@@ -232,9 +232,10 @@ describe("quarantine and provenance in Chromium", () => {
     expect(await table.locator("tbody .chip").allInnerTexts()).toEqual(["invalid_json"]);
     expect(await seen(table.locator("tbody code"))).toBe("this is not a correction");
     expect(await seen(page.getByTestId("quarantine-summary"))).toMatch(
-      /1 refused messages on \d{4}-\d{2}-\d{2}/,
+      /1 refused message on \d{4}-\d{2}-\d{2}/,
     );
     await expectAccessible(page, "the ingest quarantine");
+    await screenshotOf("ingest-quarantine.png");
   });
 
   it("shows coverage by source and model as bars, the records missing provenance, and previews then applies a backfill", async () => {
