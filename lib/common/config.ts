@@ -212,6 +212,12 @@ export const ExportConfig = BaseConfig.extend({
 });
 export type ExportConfig = z.infer<typeof ExportConfig>;
 
+/** The export function: with its own queue's URL, an export that runs short of time hands the rest on. */
+export const ExportRunConfig = ExportConfig.extend({
+  EXPORTS_QUEUE_URL: optionalText.pipe(z.url().optional()),
+});
+export type ExportRunConfig = z.infer<typeof ExportRunConfig>;
+
 /** The export routes of `functions/api.ts`. */
 export const ExportApiConfig = ExportConfig.extend({
   /** Absent on a deployment without the exports capability: creating a job then answers 503. */
