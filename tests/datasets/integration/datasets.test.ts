@@ -11,7 +11,7 @@ import { ExportConfig, loadConfig } from "../../../lib/common/config.ts";
 import { ConflictError } from "../../../lib/common/domain/errors.ts";
 import { S3DatasetObjects } from "../../../lib/datasets/adapters/dataset-objects.ts";
 import { DatasetTable } from "../../../lib/datasets/adapters/dataset-table.ts";
-import { diffVersions } from "../../../lib/datasets/usecases/datasets.ts";
+import { diffVersions, pinDataset } from "../../../lib/datasets/usecases/datasets.ts";
 import { datasetDeps } from "../../../lib/datasets/wiring.ts";
 import { recordId } from "../../../lib/exports/domain/export-formats.ts";
 import { newExportJob } from "../../../lib/exports/domain/export-job.ts";
@@ -237,6 +237,29 @@ describe("pinning exports as dataset versions", () => {
     expect(badName.status).toBe(422);
     expect((await call("GET", "/api/datasets/nothing-here")).status).toBe(404);
     expect((await call("GET", "/api/datasets/math-dpo/versions/99")).status).toBe(404);
+  });
+});
+
+describe("a pin cut short", () => {
+  it("answers the version still copying when out of time, and the same pin again carries on to ready", async () => {
+    const rag = await exportOf(ALL, { format: "rag" });
+    const deps = { ...datasetDeps(aws.clients, loadConfig(ExportConfig) as never), copyConcurrency: 2 };
+    const request = { name: "kb-slow", export_id: rag };
+    // The deadline has passed: the version is recorded, its copy unfinished.
+    const first = await pinDataset(deps, request, "trainer@example.com", { deadline: Date.now() + 1 });
+    expect(first.version.state).toBe("copying");
+    expect(first.version.version).toBe(1);
+    expect(await keysUnder("datasets/kb-slow/v1/manifest.json")).toEqual([]);
+    const answered = await call("GET", "/api/datasets/kb-slow/versions/1");
+    expect(answered.body).toMatchObject({ state: "copying", downloads: null });
+
+    const again = await pinDataset(deps, request, "trainer@example.com");
+    expect(again).toMatchObject({ outcome: "existing", version: { version: 1, state: "ready" } });
+    expect(await keysUnder("datasets/kb-slow/v1/documents/")).toHaveLength(ALL.length * 2);
+    expect(await keysUnder("datasets/kb-slow/v1/manifest.json")).toEqual([
+      "datasets/kb-slow/v1/manifest.json",
+    ]);
+    expect((await call("GET", "/api/datasets/kb-slow")).body.versions).toHaveLength(1);
   });
 });
 
