@@ -34,6 +34,7 @@ const shots = {
   sessions: join(repoRoot, "docs", "eval-sessions.png"),
   session: join(repoRoot, "docs", "eval-session.png"),
   trend: join(repoRoot, "docs", "eval-trend.png"),
+  run: join(repoRoot, "docs", "eval-run.png"),
 };
 
 interface SampleSession {
@@ -306,6 +307,7 @@ describe("the eval pages in Chromium", () => {
     const goal = await page.locator('[data-session="trend-08"] td').nth(1).innerText();
     expect(goal).toBe("85"); // (85 + 75 + 95) / 3
     await expectAccessible(page, "judge run page");
+    await snap(shots.run, 900);
     // Every expert of every session answered the judge.
     expect(judge.requests.filter((r) => r.model === "slow")).toHaveLength(total() * 3);
   });
@@ -385,6 +387,20 @@ describe("the eval pages in Chromium", () => {
     expect(await bucket.locator("tbody th").allTextContents()).toEqual([...complexWeeks].sort());
     await expectAccessible(page, "trend page");
     await snap(shots.trend, 1400);
+  });
+
+  it("fits a narrow window (200% zoom of a 1280 px screen): only the sessions table scrolls sideways", async () => {
+    await page.setViewportSize({ width: 640, height: 450 });
+    await open("#/eval");
+    await page.locator('[data-session="sess-001"]').waitFor();
+    const overflow = await page.locator("html").evaluate((html) => html.scrollWidth - html.clientWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    await page.getByRole("link", { name: "Refund question" }).click();
+    await page.getByTestId("transcript").waitFor();
+    expect(
+      await page.locator("html").evaluate((html) => html.scrollWidth - html.clientWidth),
+    ).toBeLessThanOrEqual(0);
+    await page.setViewportSize({ width: 1280, height: 900 });
   });
 
   it("never left this machine and raised no page error", () => {
