@@ -3,6 +3,7 @@ import { parseArgs } from "node:util";
 import { ADMIN_USAGE, adminCommand } from "./admin.ts";
 import { DATASETS_USAGE, datasetsCommand } from "./datasets.ts";
 import { DEMO_USAGE, demoCommand } from "./demo.ts";
+import { EVALSETS_USAGE, evalsetsCommand } from "./evalsets.ts";
 import { EXPORT_USAGE, exportCommand, terminalProgress } from "./export.ts";
 import { INGEST_USAGE, ingestCommand } from "./ingest.ts";
 import { AUTH_USAGE, authCommand } from "./login.ts";
@@ -37,6 +38,7 @@ const USAGE = `Usage:
 ${INGEST_USAGE}
 ${EXPORT_USAGE}
 ${DATASETS_USAGE}
+${EVALSETS_USAGE}
 ${PROVENANCE_USAGE}
 ${DEMO_USAGE}
 ${ADMIN_USAGE}
@@ -87,6 +89,7 @@ async function main(
     });
   }
   if (argv[0] === "datasets") return datasetsCommand(argv.slice(1), io);
+  if (argv[0] === "evalsets") return evalsetsCommand(argv.slice(1), io);
   if (argv[0] === "provenance") return provenanceCommand(argv.slice(1), io);
   if (argv[0] === "demo" && argv.length === 1) return demoCommand(io);
   if (argv[0] === "admin") return adminCommand(argv.slice(1), io);

@@ -1,0 +1,144 @@
+import { readFile, stat } from "node:fs/promises";
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { type CommandIo, toIo } from "./output.ts";
+import { formatBytes } from "./runs.ts";
+import { type ApiTarget, bearerToken, resolveApiTarget, resolveTarget, UsageError } from "./target.ts";
+
+/** Above this a file goes straight to the bucket: the API takes request bodies up to 6 MB. */
+export const EVALSET_API_MAX_BYTES = 5 * 1024 * 1024;
+
+export const EVALSETS_USAGE = `  flywheel evalsets add NAME FILE.jsonl [--bucket NAME] [--local | --api-url URL [--token TOKEN]]
+      Registers eval set NAME (every export is then checked against it): FILE.jsonl, one item a
+      line with an id, a prompt and/or an answer (docs/exports.md), is posted to
+      POST /api/evalsets/NAME, which refuses it whole if a line is not an item; a file over 5 MiB
+      (or with --bucket) is uploaded to s3://BUCKET/evalsets/NAME/items.jsonl instead, its bad
+      lines skipped and listed. Either way the set is indexed before the command returns.
+      JSON: the set {name, version, items, indexed_items, bytes, skipped_lines, skipped, files,
+      ngram, grams, indexed_at}.
+  flywheel evalsets list
+      The registered eval sets with their items, size and version. JSON: {evalsets: [...]}.
+  flywheel evalsets remove NAME
+      Removes the set (its objects and indexes); later exports no longer check it.
+      JSON: {name, deleted}.`;
+
+export interface EvalSetReply {
+  readonly name: string;
+  readonly version: string;
+  readonly items: number;
+  readonly indexed_items: number;
+  readonly bytes: number;
+  readonly skipped_lines: number;
+  readonly skipped: readonly { where: string; reason: string }[];
+  readonly files: readonly { key: string; bytes: number }[];
+}
+
+async function request<T>(
+  api: ApiTarget,
+  method: "GET" | "POST" | "DELETE",
+  path: string,
+  body?: { type: string; text: string },
+): Promise<T> {
+  const response = await fetch(`${api.apiUrl.replace(/\/$/, "")}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${await bearerToken(api)}`,
+      ...(body ? { "content-type": body.type } : {}),
+    },
+    ...(body ? { body: body.text } : {}),
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${method} ${path} answered ${response.status}: ${text}`);
+  return JSON.parse(text) as T;
+}
+
+/** `flywheel evalsets …`; returns the exit code. */
+export async function evalsetsCommand(
+  argv: string[],
+  output: CommandIo | ((line: string) => void),
+  env: Record<string, string | undefined> = process.env,
+): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      bucket: { type: "string" },
+      "api-url": { type: "string" },
+      token: { type: "string" },
+      local: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  const io = toIo(output);
+  const [command, ...args] = positionals;
+  if (values.help || !command) {
+    io.print(`Usage:\n${EVALSETS_USAGE}`);
+    return values.help ? 0 : 2;
+  }
+  if (values.local && values["api-url"]) throw new UsageError("--local and --api-url cannot be combined");
+  const api = () =>
+    resolveApiTarget({ local: values.local, apiUrl: values["api-url"], token: values.token }, env);
+  const path = (name: string) => `/api/evalsets/${encodeURIComponent(name)}`;
+
+  if (command === "add") {
+    const [name, file, ...extra] = args;
+    if (!name || !file || extra.length > 0) throw new UsageError("evalsets add takes NAME FILE.jsonl");
+    const fileName = resolve(file);
+    const size = (await stat(fileName)).size;
+    const target = await api();
+    let set: EvalSetReply;
+    if (values.bucket !== undefined || size > EVALSET_API_MAX_BYTES) {
+      const bucket = await resolveTarget(
+        { ...(values.local ? { local: true } : {}), ...(values.bucket ? { bucket: values.bucket } : {}) },
+        env,
+      );
+      const key = `evalsets/${name}/items.jsonl`;
+      await bucket.s3.send(
+        new PutObjectCommand({
+          Bucket: bucket.bucket,
+          Key: key,
+          Body: await readFile(fileName),
+          ContentType: "application/x-ndjson",
+        }),
+      );
+      io.print(`uploaded ${formatBytes(size)} to s3://${bucket.bucket}/${key}`);
+      set = await request<EvalSetReply>(target, "GET", path(name));
+    } else {
+      const text = await readFile(fileName, "utf8");
+      set = await request<EvalSetReply>(target, "POST", path(name), { type: "application/x-ndjson", text });
+    }
+    io.emit(set);
+    printSet(io, set);
+    for (const line of set.skipped) io.print(`  skipped ${line.where}: ${line.reason}`);
+    return set.skipped_lines > 0 ? 1 : 0;
+  }
+
+  if (command === "list") {
+    if (args.length > 0) throw new UsageError("evalsets list takes no arguments");
+    const listed = await request<{ evalsets: EvalSetReply[] }>(await api(), "GET", "/api/evalsets");
+    io.emit(listed);
+    if (listed.evalsets.length === 0)
+      io.print("no eval sets registered: flywheel evalsets add NAME FILE.jsonl");
+    for (const set of listed.evalsets) printSet(io, set);
+    return 0;
+  }
+
+  if (command === "remove") {
+    const [name, ...extra] = args;
+    if (!name || extra.length > 0) throw new UsageError("evalsets remove takes NAME");
+    const removed = await request<{ name: string; deleted: number }>(await api(), "DELETE", path(name));
+    io.emit(removed);
+    io.print(`removed eval set ${removed.name} (${removed.deleted} file(s))`);
+    return 0;
+  }
+
+  throw new UsageError(`unknown command: evalsets ${positionals.join(" ")}`);
+}
+
+function printSet(io: { print: (line: string) => void }, set: EvalSetReply): void {
+  const skipped = set.skipped_lines > 0 ? `, ${set.skipped_lines} line(s) skipped` : "";
+  io.print(
+    `${set.name}: ${set.items} item(s) (${set.indexed_items} long enough to check), ${formatBytes(set.bytes)}, version ${set.version}${skipped}`,
+  );
+}
