@@ -95,11 +95,10 @@ export async function loadResume(
 }
 
 /**
- * Saves a checkpoint and hands the rest of the export on: the state object first (under a key of
- * its own, so two invocations never write the same one), then the job's checkpoint moved from
- * the sequence this invocation resumed — only one invocation gets to — then the message that
- * goes on from it, then a note that it was sent. An invocation that loses the race removes its
- * state object and changes nothing else.
+ * Saves a checkpoint: the state object first (under a key of its own, so two invocations never
+ * write the same one), then the job's checkpoint moved from the sequence this invocation resumed
+ * — only one invocation gets to. An invocation that loses the race removes its state object and
+ * changes nothing else. The winner then hands the rest on ({@link sendContinuation}).
  */
 export async function saveCheckpoint(
   continuation: ExportContinuationDeps,
@@ -107,10 +106,9 @@ export async function saveCheckpoint(
     readonly header: Omit<CheckpointHeader, "seq">;
     readonly state: StateWriter;
     readonly previous: ExportResume | null;
-    readonly counts: ExportProgress;
     readonly at: string;
   },
-): Promise<ExportHandedOn | ExportSuperseded> {
+): Promise<{ readonly status: "saved"; readonly seq: number } | ExportSuperseded> {
   const { header, previous } = input;
   const seq = (previous?.pointer.seq ?? 0) + 1;
   const key = `${checkpointPrefix(header.export_id)}${String(seq).padStart(6, "0")}-${randomUUID().slice(0, 8)}.bin`;
@@ -125,8 +123,7 @@ export async function saveCheckpoint(
   }
   // The checkpoint it went on from is read by no one any more.
   if (previous) await continuation.parts.remove([previous.pointer.state_key]).catch(() => undefined);
-  await sendContinuation(continuation, header.export_id, seq);
-  return { status: "handed_on", seq, counts: input.counts };
+  return { status: "saved", seq };
 }
 
 /** Sends the message that goes on from checkpoint `seq` (retried a little), then notes it was sent. */

@@ -55,6 +55,7 @@ import {
   type FilesMemory,
   isSkipPosition,
   saveCheckpoint,
+  sendContinuation,
 } from "./export-checkpoint.ts";
 import { type FileMemory, ResumableFile } from "./resumable-file.ts";
 
@@ -315,6 +316,8 @@ export async function buildExportStep(
   let position = resume?.header.position ?? null;
   const skipped = isSkipPosition(position) ? position.skip : 0;
   let streamed = 0;
+  // Once a checkpoint names this invocation's uploads, a failure leaves them for the retry.
+  let checkpointed = false;
 
   try {
     const stream = deps.candidates.stream(
@@ -350,7 +353,7 @@ export async function buildExportStep(
         }
         const state = new StateWriter();
         const { considered, exported, quarantined } = tally.snapshot();
-        const handed = await saveCheckpoint(continuation, {
+        const saved = await saveCheckpoint(continuation, {
           header: {
             export_id: job.id,
             started_at: startedAt,
@@ -363,12 +366,17 @@ export async function buildExportStep(
           },
           state,
           previous: resume,
-          counts: { considered, exported, quarantined },
           at: now().toISOString(),
         });
-        if (handed.status === "superseded") await files.abort();
-        else await deps.jobs.progress(job.id, handed.counts);
-        return handed;
+        if (saved.status === "superseded") {
+          await files.abort();
+          return saved;
+        }
+        checkpointed = true;
+        await sendContinuation(continuation, job.id, saved.seq);
+        const counts = { considered, exported, quarantined };
+        await deps.jobs.progress(job.id, counts);
+        return { status: "handed_on", seq: saved.seq, counts };
       }
       if (now().getTime() - lastProgress >= interval) {
         lastProgress = now().getTime();
@@ -401,7 +409,7 @@ export async function buildExportStep(
     }
     return { status: "finished", manifest };
   } catch (error) {
-    await files.abort();
+    if (!checkpointed) await files.abort();
     throw error;
   }
 }
