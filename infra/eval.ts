@@ -48,11 +48,11 @@ export interface EvalProps {
 export class Eval extends Construct {
   readonly judgeQueue: ResilientQueue;
   readonly judge: ProjectFunction;
+  private readonly openAi: OpenAiCompatibleJudgeProps | undefined;
 
   constructor(scope: Construct, id: string, props: EvalProps) {
     super(scope, id);
     const declaration = QUEUES.judge;
-    const stack = Stack.of(this);
 
     this.judgeQueue = new ResilientQueue(this, "JudgeQueue", { declaration });
     this.judge = new ProjectFunction(this, "Judge", {
@@ -66,35 +66,10 @@ export class Eval extends Construct {
       .bindBucket(props.bucket, { read: [BUCKET_PREFIXES.blobs], write: [BUCKET_PREFIXES.blobs] });
     this.judgeQueue.addConsumer(this.judge);
 
-    // Converse is authorised by InvokeModel. The model is chosen per run, so every foundation
-    // model and this account's inference profiles (which route to models in other regions).
-    const bedrockModels = [
-      `arn:${stack.partition}:bedrock:*::foundation-model/*`,
-      `arn:${stack.partition}:bedrock:${stack.region}:${stack.account}:inference-profile/*`,
-    ];
-    this.judge.addToRolePolicy(
-      new PolicyStatement({ actions: ["bedrock:InvokeModel"], resources: bedrockModels }),
-    );
-    for (const arn of bedrockModels) {
-      acknowledgeNag(
-        this.judge,
-        wildcardResourceFinding(this.judge, arn),
-        "Each judge run names its model, so the judge may invoke any Bedrock model and inference profile, and nothing else.",
-      );
-    }
-
-    const openAi = props.openAiCompatible ?? openAiFromContext(this);
-    if (openAi) {
-      this.judge.addEnvironment("JUDGE_OPENAI_BASE_URL", openAi.baseUrl);
-      if (openAi.apiKeySecret) {
-        this.judge.addEnvironment("JUDGE_OPENAI_API_KEY_SECRET_ARN", openAi.apiKeySecret.secretArn);
-        openAi.apiKeySecret.grantRead(this.judge);
-      }
-    }
+    this.openAi = props.openAiCompatible ?? openAiFromContext(this);
+    this.allowModelCalls(this.judge);
 
     const context = (key: string) => this.node.tryGetContext(key) as string | undefined;
-    const ollama = context(EVAL_CONTEXT.ollamaBaseUrl);
-    if (ollama) this.judge.addEnvironment("JUDGE_OLLAMA_BASE_URL", ollama);
     const defaultModel = context(EVAL_CONTEXT.defaultModel);
     if (defaultModel) props.api.addEnvironment("JUDGE_DEFAULT_MODEL", defaultModel);
     const defaultBackend = context(EVAL_CONTEXT.defaultBackend);
@@ -102,6 +77,38 @@ export class Eval extends Construct {
 
     props.api.addEnvironment("JUDGE_QUEUE_URL", this.judgeQueue.queue.queueUrl);
     this.judgeQueue.queue.grantSendMessages(props.api);
+  }
+
+  /**
+   * Lets `fn` call the LLM backends the judge calls, configured the same way: Bedrock's Converse
+   * on any foundation model and this account's inference profiles, the OpenAI-compatible endpoint
+   * and its key's secret, the Ollama endpoint (the suggestion function uses it too).
+   */
+  allowModelCalls(fn: ProjectFunction): void {
+    const stack = Stack.of(this);
+    // Converse is authorised by InvokeModel. The model is chosen per run, so every foundation
+    // model and this account's inference profiles (which route to models in other regions).
+    const bedrockModels = [
+      `arn:${stack.partition}:bedrock:*::foundation-model/*`,
+      `arn:${stack.partition}:bedrock:${stack.region}:${stack.account}:inference-profile/*`,
+    ];
+    fn.addToRolePolicy(new PolicyStatement({ actions: ["bedrock:InvokeModel"], resources: bedrockModels }));
+    for (const arn of bedrockModels) {
+      acknowledgeNag(
+        fn,
+        wildcardResourceFinding(fn, arn),
+        "Each run or job names its model, so the function may invoke any Bedrock model and inference profile, and nothing else.",
+      );
+    }
+    if (this.openAi) {
+      fn.addEnvironment("JUDGE_OPENAI_BASE_URL", this.openAi.baseUrl);
+      if (this.openAi.apiKeySecret) {
+        fn.addEnvironment("JUDGE_OPENAI_API_KEY_SECRET_ARN", this.openAi.apiKeySecret.secretArn);
+        this.openAi.apiKeySecret.grantRead(fn);
+      }
+    }
+    const ollama = this.node.tryGetContext(EVAL_CONTEXT.ollamaBaseUrl) as string | undefined;
+    if (ollama) fn.addEnvironment("JUDGE_OLLAMA_BASE_URL", ollama);
   }
 }
 

@@ -11,6 +11,7 @@ import { Monitoring } from "./monitoring.ts";
 import { ReviewApi } from "./review-api.ts";
 import { Reviewers } from "./reviewers.ts";
 import { Storage } from "./storage.ts";
+import { Suggestions } from "./suggestions.ts";
 import { Uploads } from "./uploads.ts";
 import { Web } from "./web.ts";
 
@@ -95,6 +96,15 @@ export class FlywheelStack extends Stack {
       bundling,
     });
 
+    const suggestions = new Suggestions(this, "Suggestions", {
+      table,
+      bucket,
+      suggestEntry: functionEntry("suggest.ts"),
+      api: reviewApi.handler,
+      models: evaluation,
+      bundling,
+    });
+
     const web = new Web(this, "Web", {
       api: reviewApi.httpApi,
       reviewers,
@@ -123,6 +133,10 @@ export class FlywheelStack extends Stack {
     new CfnOutput(this, "ApiUrl", { value: reviewApi.stage.url });
     new CfnOutput(this, "JudgeQueueUrl", { value: evaluation.judgeQueue.queue.queueUrl });
     new CfnOutput(this, "JudgeDeadLetterQueueUrl", { value: evaluation.judgeQueue.deadLetterQueue.queueUrl });
+    new CfnOutput(this, "SuggestionQueueUrl", { value: suggestions.queue.queue.queueUrl });
+    new CfnOutput(this, "SuggestionDeadLetterQueueUrl", {
+      value: suggestions.queue.deadLetterQueue.queueUrl,
+    });
     new CfnOutput(this, "CorrectionsQueueUrl", { value: ingest.corrections.queue.queueUrl });
     new CfnOutput(this, "CorrectionsDeadLetterQueueUrl", {
       value: ingest.corrections.deadLetterQueue.queueUrl,

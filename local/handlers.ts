@@ -22,6 +22,10 @@ export const QUEUE_CONSUMERS: { readonly [K in QueueKey]?: QueueConsumer } = {
     load: async () => (await import("../functions/ingest-corrections.ts")).handler,
   },
   judge: { functionName: "judge", load: async () => (await import("../functions/judge.ts")).handler },
+  suggestions: {
+    functionName: "suggest",
+    load: async () => (await import("../functions/suggest.ts")).handler,
+  },
   exports: { functionName: "export", load: async () => (await import("../functions/export.ts")).handler },
 };
 

@@ -140,6 +140,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     const provisioned = await provision(clients, LOCAL_NAMES);
     // Starting a judge run sends to the judge queue, whose URL the stack gives the API function.
     process.env.JUDGE_QUEUE_URL = provisioned.queues.judge.url;
+    process.env.SUGGEST_QUEUE_URL = provisioned.queues.suggestions.url;
     process.env.EXPORTS_QUEUE_URL = provisioned.queues.exports.url;
     // An import running short of time hands the rest on to the run-uploads queue.
     process.env.RUN_UPLOADS_QUEUE_URL = provisioned.queues.runUploads.url;

@@ -24,7 +24,15 @@ export interface ProjectFunctionProps {
   readonly bundling?: BundlingOptions;
 }
 
-export type TableAccess = "insert" | "import" | "judge" | "export" | "read" | "readUpdate" | "readWrite";
+export type TableAccess =
+  | "insert"
+  | "import"
+  | "judge"
+  | "suggest"
+  | "export"
+  | "read"
+  | "readUpdate"
+  | "readWrite";
 
 /**
  * What the handlers do with the table. `Scan` and `DescribeTable` are left out on purpose:
@@ -55,6 +63,11 @@ const TABLE_ACTIONS: Record<TableAccess, readonly string[]> = {
    * creates nothing (the API creates and reads jobs).
    */
   export: ["dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:UpdateItem"],
+  /**
+   * A suggestion: reads its job and its candidate by key, writes the suggestion on the candidate
+   * and counts it on the job with a marker (a transaction of an Update and a Put); never queries.
+   */
+  suggest: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
   read: ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"],
   /**
    * Reads, creates and changes items, never deletes them. No `ConditionCheckItem`: only the
@@ -155,7 +168,7 @@ export class ProjectFunction extends NodejsFunction {
   /** Sets `TABLE_NAME` and grants the item actions of `access` on the table and its indexes. */
   bindTable(table: ITable, access: TableAccess): this {
     this.addEnvironment("TABLE_NAME", table.tableName);
-    if (access === "insert" || access === "import") {
+    if (access === "insert" || access === "import" || access === "suggest") {
       // These never query: the table itself, and none of its indexes.
       this.addToRolePolicy(
         new PolicyStatement({ actions: [...TABLE_ACTIONS[access]], resources: [table.tableArn] }),

@@ -297,8 +297,8 @@ describe("functions", () => {
     );
 
   it("run on nodejs22.x and arm64 with tracing, source maps and their own log group", () => {
-    // API, ingest API, import, ingest queue, judge, export, and the user pool's pre-token trigger.
-    expect(projectFunctions()).toHaveLength(7);
+    // API, ingest API, import, ingest queue, judge, suggest, export, and the user pool's pre-token trigger.
+    expect(projectFunctions()).toHaveLength(8);
     for (const fn of projectFunctions()) {
       expect(fn.Properties).toMatchObject({
         Runtime: "nodejs22.x",

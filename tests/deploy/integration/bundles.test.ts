@@ -442,6 +442,36 @@ describe("the synthesized bundles, each with its template environment, against t
     const read = await api("GET", `/api/eval/sessions/${session.id}`);
     expect(read.body.evaluations).toHaveLength(1);
   });
+
+  it("suggests corrections through the suggest bundle against the model server the template names, and one is accepted", async () => {
+    const asked = deployment.judge.requests.length;
+    const started = await api("POST", "/api/sft/suggestions", {
+      body: { run_id: runId, limit: 2, suggest_model: "good", backend: "openai" },
+    });
+    expect(started).toMatchObject({ status: 202, body: { total: 2, state: "running" } });
+
+    expect(await deliver("suggestions")).toEqual([{ batchItemFailures: [] }]);
+
+    const job = await api("GET", `/api/sft/suggestions/${started.body.id}`);
+    expect(job.body).toMatchObject({ state: "done", suggested: 2, failed: 0, skipped: 0 });
+    expect(deployment.judge.requests.length - asked).toBe(2);
+    const queue = await api("GET", "/api/sft/queue", { query: { run_id: runId, per_page: "1" } });
+    const [first] = queue.body.items as { id: string; suggestion: { text: string; model: string } }[];
+    expect(first?.suggestion).toMatchObject({ model: "good" });
+    const accepted = await api("POST", "/api/sft/submit", {
+      body: {
+        id: first?.id,
+        action: "correct",
+        corrected_response: first?.suggestion.text,
+        suggestion_id: started.body.id,
+      },
+    });
+    expect(accepted.status).toBe(200);
+    expect(await getItem(`CAND#${first?.id}`, "CAND")).toMatchObject({
+      status: "approved",
+      provenance: { correction_origin: "accepted", suggestion_model: "good" },
+    });
+  });
 });
 
 describe("the user pool's triggers", () => {
@@ -686,6 +716,12 @@ const UNUSED_BUT_NEEDED: Record<string, Record<string, string>> = {
   },
   "functions/export.ts": {
     "s3:GetObject on blobs/*": "reads the bodies of candidates too big for an item back from blobs/",
+  },
+  "functions/suggest.ts": {
+    "s3:GetObject on blobs/*": "reads the prompt and answer of a candidate too big for its item from blobs/",
+    "s3:ListBucket on bucket": "makes a missing body read as 404 (NoSuchKey), not 403",
+    "bedrock:InvokeModel on arn:aws:bedrock:*::foundation-model/*":
+      "the Bedrock backend (a job with backend: bedrock); the flow suggests with the OpenAI-compatible one",
   },
 };
 
