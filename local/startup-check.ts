@@ -125,11 +125,18 @@ async function repairExports(deps: StartupCheckDeps, report: (repair: StartupRep
     if (job.status !== "queued" && job.status !== "running") continue;
     const id = String(job.id);
     if (queued.has(id)) continue;
-    await send(deps.sqs, deps.queues.exports.url, JSON.stringify({ export_id: id }));
+    // One that saved a checkpoint goes on from it; its first message would now change nothing.
+    const checkpoint = (job.checkpoint as { seq?: unknown } | undefined)?.seq;
+    const message =
+      typeof checkpoint === "number" ? { export_id: id, continue_from: checkpoint } : { export_id: id };
+    await send(deps.sqs, deps.queues.exports.url, JSON.stringify(message));
     report({
       kind: "export",
       id,
-      action: `was left ${job.status} with nothing queued to finish it: queued again`,
+      action:
+        typeof checkpoint === "number"
+          ? `was left ${job.status} with nothing queued to finish it: goes on from checkpoint ${checkpoint}`
+          : `was left ${job.status} with nothing queued to finish it: queued again`,
     });
   }
 }
