@@ -303,6 +303,8 @@ describe("judge runs", () => {
     expect(rows.map((r) => r.attributes("data-state"))).toEqual(["done", "failed"]);
     expect(rows[0]?.findAll("td")[1]?.text()).toBe("80");
     expect(rows[1]?.text()).toContain("judge timed out");
+    // A run that makes no candidates has no column for them.
+    expect(wrapper.findAll("thead th").map((th) => th.text())).not.toContain("Candidates made");
     const calls = fake.eval.run.mock.calls.length;
     await new Promise((done) => setTimeout(done, 200));
     expect(fake.eval.run).toHaveBeenCalledTimes(calls);
@@ -378,5 +380,41 @@ describe("the eval routes", () => {
     expect(at("#/eval/runs")).toMatchObject({ component: EvalRunsPage });
     expect(at("#/eval/runs/r-1")).toMatchObject({ component: EvalRunPage, params: { id: "r-1" } });
     expect(at("#/eval/trend?bucket=76%2B")).toMatchObject({ component: EvalTrendPage });
+  });
+});
+
+describe("a run that makes candidates from dislikes", () => {
+  it("shows how many each session made", async () => {
+    const fake = fakeEvalApi({
+      run: run({
+        candidates_from_dislikes: true,
+        status: "completed",
+        done: 2,
+        counts: { pending: 0, running: 0, done: 2, failed: 0 },
+        sessions: [
+          {
+            session_id: "sess-001",
+            status: "done",
+            state: "ok",
+            avg: null,
+            error: null,
+            candidates_created: 2,
+          },
+          {
+            session_id: "sess-002",
+            status: "done",
+            state: "ok",
+            avg: null,
+            error: null,
+            candidates_created: null,
+          },
+        ],
+      }),
+    });
+    wrapper = mount(EvalRunPage, { attachTo: document.body, props: { api: fake.api, id: "run-1" } });
+    await settle();
+    const column = wrapper.findAll("thead th").findIndex((th) => th.text() === "Candidates made");
+    expect(column).toBeGreaterThan(0);
+    expect(wrapper.findAll("tbody tr").map((tr) => tr.findAll("th, td")[column]?.text())).toEqual(["2", "0"]);
   });
 });
