@@ -14,6 +14,72 @@ export type Shortcut =
   | { readonly kind: "confirm" }
   | { readonly kind: "category"; readonly category: FailureCategory };
 
+/** The single-key shortcuts a reviewer may turn off or move to another key (WCAG 2.1.4). */
+export const REMAPPABLE = ["correct", "discard", "flag", "skip", "undo", "help"] as const;
+export type Remappable = (typeof REMAPPABLE)[number];
+
+export interface ShortcutSettings {
+  /** Off: no single character key does anything (Esc, Enter and Ctrl/⌘ + Enter still work). */
+  readonly enabled: boolean;
+  /** The key of each shortcut, one character, lower case for letters. */
+  readonly keys: Readonly<Record<Remappable, string>>;
+}
+
+export const DEFAULT_SHORTCUTS: ShortcutSettings = {
+  enabled: true,
+  keys: { correct: "c", discard: "d", flag: "f", skip: "s", undo: "u", help: "?" },
+};
+
+/** Where the settings are kept in the browser. */
+export const SHORTCUTS_KEY = "flywheel.shortcuts";
+
+/** Why a key map cannot be used (a key empty, taken twice, or a digit the categories use), or `null`. */
+export function keyMapProblem(keys: Readonly<Record<Remappable, string>>): string | null {
+  const seen = new Map<string, Remappable>();
+  for (const name of REMAPPABLE) {
+    const key = normaliseKey(keys[name] ?? "");
+    if ([...key].length !== 1 || /\s/.test(key)) return `${name}: one character, not a space`;
+    if (/^[1-9]$/.test(key)) return `${name}: digits 1–9 pick a failure category`;
+    const other = seen.get(key);
+    if (other) return `${name} and ${other} both use ${key.toUpperCase()}`;
+    seen.set(key, name);
+  }
+  return null;
+}
+
+export const normaliseKey = (key: string) => (key.length === 1 ? key.toLowerCase() : key);
+
+/** The settings as stored, or the defaults for anything missing or unusable. */
+export function readShortcutSettings(storage: Pick<Storage, "getItem"> | null): ShortcutSettings {
+  try {
+    const stored = JSON.parse(storage?.getItem(SHORTCUTS_KEY) ?? "null") as Partial<ShortcutSettings> | null;
+    if (!stored || typeof stored !== "object") return DEFAULT_SHORTCUTS;
+    const keys = { ...DEFAULT_SHORTCUTS.keys };
+    for (const name of REMAPPABLE) {
+      const key = stored.keys?.[name];
+      if (typeof key === "string") keys[name] = normaliseKey(key);
+    }
+    return {
+      enabled: stored.enabled !== false,
+      keys: keyMapProblem(keys) ? DEFAULT_SHORTCUTS.keys : keys,
+    };
+  } catch {
+    return DEFAULT_SHORTCUTS;
+  }
+}
+
+export function writeShortcutSettings(
+  storage: Pick<Storage, "setItem"> | null,
+  settings: ShortcutSettings,
+): void {
+  try {
+    storage?.setItem(SHORTCUTS_KEY, JSON.stringify(settings));
+  } catch {}
+}
+
+/** How a key reads on screen: letters upper case. */
+export const keyLabel = (key: string) => (key.length === 1 ? key.toUpperCase() : key);
+
 /** The parts of a `KeyboardEvent` the rules read, so they can be tested without a DOM. */
 export interface KeyInput {
   readonly key: string;
@@ -52,31 +118,34 @@ function isButton(target: EventTarget | null | undefined): boolean {
  * D and F only open the confirm step; Enter there confirms, unless a button has the focus, which
  * then acts as a button does.
  */
-export function shortcutFor(event: KeyInput, mode: ReviewMode): Shortcut | null {
+export function shortcutFor(
+  event: KeyInput,
+  mode: ReviewMode,
+  settings: ShortcutSettings = DEFAULT_SHORTCUTS,
+): Shortcut | null {
   if (event.repeat || event.isComposing) return null;
   if (event.ctrlKey || event.metaKey || event.altKey) return null;
   if (isTypingTarget(event.target)) return null;
-  const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
+  const key = normaliseKey(event.key);
+  // Turned off: a single character key is the browser's (or the screen reader's) again.
+  const single = settings.enabled && key.length === 1;
 
   switch (mode) {
-    case "idle":
-      if (key === "c") return { kind: "correct" };
-      if (key === "d") return { kind: "discard" };
-      if (key === "f") return { kind: "flag" };
-      if (key === "s") return { kind: "skip" };
-      if (key === "u") return { kind: "undo" };
-      if (key === "?") return { kind: "help" };
-      return null;
+    case "idle": {
+      if (!single) return null;
+      const name = REMAPPABLE.find((shortcut) => settings.keys[shortcut] === key);
+      return name ? { kind: name } : null;
+    }
     case "confirming": {
       if (key === "Escape") return { kind: "cancel" };
       if (key === "Enter") return isButton(event.target) ? null : { kind: "confirm" };
-      const category = categoryForDigit(key);
+      const category = single ? categoryForDigit(key) : null;
       return category ? { kind: "category", category } : null;
     }
     case "editing":
       return key === "Escape" ? { kind: "cancel" } : null;
     case "help":
-      return key === "Escape" || key === "?" ? { kind: "cancel" } : null;
+      return key === "Escape" || (single && key === settings.keys.help) ? { kind: "cancel" } : null;
     case "busy":
       return null;
   }
@@ -86,6 +155,24 @@ export function shortcutFor(event: KeyInput, mode: ReviewMode): Shortcut | null 
 export function categoryForDigit(key: string): FailureCategory | null {
   if (!/^[1-9]$/.test(key)) return null;
   return FAILURE_CATEGORIES[Number(key) - 1] ?? null;
+}
+
+/** The cheat sheet's rows under `settings`: remapped keys shown as mapped, single keys gone when off. */
+export function shortcutRows(settings: ShortcutSettings): readonly { keys: string; what: string }[] {
+  const k = (name: Remappable) => keyLabel(settings.keys[name]);
+  const rows = [
+    { keys: k("correct"), what: "Correct: open the editor for the right answer", single: true },
+    { keys: "Ctrl/⌘ + Enter", what: "Submit the correction", single: false },
+    { keys: k("discard"), what: "Discard (asks to confirm)", single: true },
+    { keys: k("flag"), what: "Flag the model's answer (asks to confirm)", single: true },
+    { keys: "1 – 6", what: "Pick a failure category while confirming", single: true },
+    { keys: "Enter", what: "Confirm a discard or flag", single: false },
+    { keys: k("skip"), what: "Skip: leave the candidate to another reviewer", single: true },
+    { keys: k("undo"), what: "Undo the last decision", single: true },
+    { keys: "Esc", what: "Cancel the editor, the confirmation or this help", single: false },
+    { keys: k("help"), what: "Show or hide this help", single: true },
+  ];
+  return rows.filter((row) => settings.enabled || !row.single).map(({ keys, what }) => ({ keys, what }));
 }
 
 export const SHORTCUTS: readonly { keys: string; what: string }[] = [

@@ -2,6 +2,7 @@ import type { Router } from "@aws-lambda-powertools/event-handler/http";
 import type { HandlerResponse } from "@aws-lambda-powertools/event-handler/types";
 import { CANDIDATE_STATUSES } from "../../common/domain/candidate.ts";
 import { reviewStats } from "../../common/domain/stats.ts";
+import { ROUTE_ACCESS } from "../../common/http/access.ts";
 import { principalOf, type ReviewerAuthenticator, reviewerOf } from "../../common/http/auth.ts";
 import { jsonReply } from "../../common/http/reply.ts";
 import { parseJsonBody, parseQuery, pathId } from "../../common/http/request.ts";
@@ -23,6 +24,9 @@ import { nextCandidate, releaseLease } from "../usecases/leases.ts";
 import { candidateDetail, submitDecision, undoDecision } from "../usecases/review.ts";
 import { reviewQueue } from "../usecases/review-queue.ts";
 import type { ReviewApiDeps } from "../wiring.ts";
+
+/** The scope `POST /api/sft/config` needs, as the access table declares it. */
+const CONFIG_CHANGE_SCOPE = ROUTE_ACCESS["POST /api/sft/config"];
 
 /** Time kept in hand before the API's timeout when a request imports a run. */
 const REQUEST_RESERVE_MS = 9_000;
@@ -104,7 +108,13 @@ export function registerReviewRoutes(
 
   routes.get("/api/sft/stats", async () => json(reviewStats(await deps.counters.read(), CANDIDATE_STATUSES)));
 
-  routes.get("/api/sft/config", async () => json(await readReviewConfig(deps.runs)));
+  routes.get("/api/sft/config", async (reqCtx) =>
+    json({
+      ...(await readReviewConfig(deps.runs)),
+      // Whether this caller may change it, so a client can say so before anyone tries.
+      can_change: principalOf(reqCtx).scopes.has(CONFIG_CHANGE_SCOPE),
+    }),
+  );
 
   routes.post("/api/sft/config", async (reqCtx) => {
     const { bench_results_dir } = await parseJsonBody(reqCtx.req, ReviewConfigRequest);

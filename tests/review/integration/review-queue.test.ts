@@ -249,7 +249,8 @@ describe("GET|POST /api/sft/config", () => {
   it("reads the runs prefix and moves it to a folder inside the runs area", async () => {
     expect(await api("GET", "/api/sft/config")).toEqual({
       status: 200,
-      body: { bench_results_dir: "runs/" },
+      // can_change: the operator's token holds the scope the change needs.
+      body: { bench_results_dir: "runs/", can_change: true },
     });
     await uploadRun(aws, "nested-run", candidateLines("nested-run", 2), "runs/nightly/");
 
@@ -258,7 +259,10 @@ describe("GET|POST /api/sft/config", () => {
     });
 
     expect(moved).toEqual({ status: 200, body: { ok: true, bench_results_dir: "runs/nightly/" } });
-    expect((await api("GET", "/api/sft/config")).body).toEqual({ bench_results_dir: "runs/nightly/" });
+    expect((await api("GET", "/api/sft/config")).body).toEqual({
+      bench_results_dir: "runs/nightly/",
+      can_change: true,
+    });
     const runs = await api("GET", "/api/sft/runs");
     expect(runs.body.map((run: { run_id: string }) => run.run_id)).toEqual(["nested-run"]);
     expect((await importRun("nested-run")).body).toEqual({ imported: 2, skipped: 0 });
@@ -283,6 +287,6 @@ describe("GET|POST /api/sft/config", () => {
     const reply = await api("POST", "/api/sft/config", { body: { bench_results_dir: value } });
     expect(reply.status).toBe(422);
     expect(reply.body.detail).toEqual([expect.objectContaining({ loc: ["body", "bench_results_dir"] })]);
-    expect((await api("GET", "/api/sft/config")).body).toEqual({ bench_results_dir: "runs/" });
+    expect((await api("GET", "/api/sft/config")).body).toMatchObject({ bench_results_dir: "runs/" });
   });
 });
