@@ -71,6 +71,14 @@ export function gramFingerprint(
 
 /** One eval set's sorted n-gram fingerprints and the items they name. */
 export class EvalNgramTable {
+  /**
+   * Where each value of the fingerprints' top bits starts (a directory of about one entry per 8
+   * grams, 0.5 bytes a gram): a lookup searches one bucket of a few grams instead of the whole
+   * table, a cache miss or two rather than twenty.
+   */
+  private readonly directory: Uint32Array;
+  private readonly shift: number;
+
   constructor(
     /** The word n-gram length. */
     readonly n: number,
@@ -81,7 +89,17 @@ export class EvalNgramTable {
     readonly hi: Uint32Array,
     readonly lo: Uint32Array,
     readonly ref: Uint32Array,
-  ) {}
+  ) {
+    const bits = Math.min(24, Math.max(1, Math.ceil(Math.log2(Math.max(2, hi.length))) - 3));
+    this.shift = 32 - bits;
+    this.directory = new Uint32Array((1 << bits) + 1);
+    let at = 0;
+    for (let bucket = 0; bucket < 1 << bits; bucket++) {
+      this.directory[bucket] = at;
+      while (at < hi.length && (hi[at] as number) >>> this.shift === bucket) at++;
+    }
+    this.directory[1 << bits] = hi.length;
+  }
 
   get size(): number {
     return this.hi.length;
@@ -89,8 +107,10 @@ export class EvalNgramTable {
 
   /** The item reference of this fingerprint, or -1. */
   lookup(high: number, low: number): number {
-    let from = 0;
-    let to = this.hi.length;
+    const bucket = high >>> this.shift;
+    let from = this.directory[bucket] as number;
+    let to = this.directory[bucket + 1] as number;
+    const end = to;
     while (from < to) {
       const mid = (from + to) >>> 1;
       const h = this.hi[mid] as number;
@@ -98,9 +118,7 @@ export class EvalNgramTable {
       if (h < high || (h === high && l < low)) from = mid + 1;
       else to = mid;
     }
-    return from < this.hi.length && this.hi[from] === high && this.lo[from] === low
-      ? (this.ref[from] as number)
-      : -1;
+    return from < end && this.hi[from] === high && this.lo[from] === low ? (this.ref[from] as number) : -1;
   }
 
   /** The three planes, one after another, as stored: 12 bytes a gram, little-endian. */

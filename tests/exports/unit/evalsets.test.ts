@@ -96,6 +96,26 @@ describe("an eval set's n-gram table", () => {
     }
     expect(read.lookup(1, 2)).toBe(-1);
   });
+
+  it("finds every gram of a large table through its directory, and nothing else", () => {
+    const builder = new EvalNgramBuilder(8);
+    let seed = 7;
+    const word = () => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return `w${seed % 5000}`;
+    };
+    for (let i = 0; i < 3000; i++) builder.addItem(`i${i}`, [Array.from({ length: 20 }, word).join(" ")]);
+    const table = builder.build();
+    expect(table.size).toBeGreaterThan(30_000);
+    for (let i = 0; i < table.size; i++) {
+      expect(table.lookup(table.hi[i] as number, table.lo[i] as number)).toBe(table.ref[i]);
+    }
+    let misses = 0;
+    for (let i = 0; i < table.size; i++) {
+      if (table.lookup(table.hi[i] as number, ((table.lo[i] as number) + 1) >>> 0) === -1) misses++;
+    }
+    expect(misses).toBe(table.size);
+  });
 });
 
 describe("registered eval sets", () => {
