@@ -1,7 +1,7 @@
 import type { Context, SQSRecord } from "aws-lambda";
 import { logger, withLogKeys } from "./logger.ts";
 import { type Metrics, metrics as processMetrics } from "./metrics.ts";
-import { tracer } from "./tracing.ts";
+import { currentSegment, tracer } from "./tracing.ts";
 
 /**
  * Wraps a Lambda handler with what every invocation needs: the invocation's context on the
@@ -14,9 +14,9 @@ export function observedHandler<E, R>(
 ): (event: E, context: Context) => Promise<R> {
   return async (event, context) => {
     logger.addContext(context);
-    const segment = tracer.isTracingEnabled() ? tracer.getSegment() : undefined;
+    const segment = currentSegment();
     const subsegment = segment?.addNewSubsegment("## handler");
-    if (subsegment) {
+    if (tracer && subsegment) {
       tracer.setSegment(subsegment);
       tracer.annotateColdStart();
       tracer.addServiceNameAnnotation();
@@ -28,7 +28,7 @@ export function observedHandler<E, R>(
       throw error;
     } finally {
       metrics.flush();
-      if (segment && subsegment) {
+      if (tracer && segment && subsegment) {
         subsegment.close();
         tracer.setSegment(segment);
       }
