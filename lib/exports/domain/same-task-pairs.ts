@@ -8,6 +8,7 @@ import {
   type TrainingExample,
 } from "./export-formats.ts";
 import type { ExportFormat, ExportOptions } from "./export-request.ts";
+import type { StateReader, StateWriter } from "./export-state.ts";
 
 /**
  * Same-task preference pairs (`options.pairing: "same_task"`), as the distillation exporter built
@@ -41,6 +42,7 @@ import type { ExportFormat, ExportOptions } from "./export-request.ts";
  * `unpaired`.
  */
 export const DEFAULT_MAX_PAIRS_PER_TASK = 5;
+const PAIRING_SECTION = "pairing";
 
 export interface PairingLimits {
   readonly bufferCandidates: number;
@@ -118,6 +120,31 @@ export class SameTaskPairing {
       released.push(...this.release(oldest));
     }
     return released;
+  }
+
+  /**
+   * Into an export's checkpoint: the groups waiting (their candidates as screened) and the pairs
+   * each task has had, so the invocation that goes on pairs exactly as one that never stopped.
+   */
+  save(state: StateWriter): void {
+    const groups = [...this.groups].map(([key, group]) => ({ key, ...group }));
+    const saved = { groups, pairsOfTask: [...this.pairsOfTask] };
+    state.bytes(PAIRING_SECTION, Buffer.from(JSON.stringify(saved)));
+  }
+
+  /** Takes up where a saved pairing left off (nothing to do when the checkpoint has none). */
+  restore(state: StateReader): void {
+    if (!state.has(PAIRING_SECTION)) return;
+    const saved = JSON.parse(Buffer.from(state.bytes(PAIRING_SECTION)).toString("utf8")) as {
+      groups: (Group & { key: string })[];
+      pairsOfTask: [string, number][];
+    };
+    for (const { key, task, members } of saved.groups) {
+      this.groups.set(key, { task, members });
+      this.buffered += members.length;
+      for (const member of members) this.chars += textSize(member.verdict.example);
+    }
+    for (const [task, count] of saved.pairsOfTask) this.pairsOfTask.set(task, count);
   }
 
   /** Pairs every group still waiting, in the order the groups started. */

@@ -294,6 +294,7 @@ export async function buildExportStep(
   // Same-task pairs: candidates wait, grouped by task, in a bounded buffer (same-task-pairs.ts).
   const pairing =
     request.options.pairing === "same_task" ? new SameTaskPairing(request.format, request.options) : null;
+  if (resume && pairing) pairing.restore(resume.state);
   const writePaired = async () => {
     for (const screened of pairing?.finish() ?? []) {
       tally.count(screened.status, screened.verdict);
@@ -346,12 +347,8 @@ export async function buildExportStep(
             `the export stopped after ${tally.snapshot().considered} candidates: the time this run may take is nearly up`,
           );
         }
-        // The groups still waiting are paired now, as a full buffer would let them go.
-        if (pairing && pairing.pending > 0) {
-          await writePaired();
-          await files.flush();
-        }
         const state = new StateWriter();
+        pairing?.save(state);
         const { considered, exported, quarantined } = tally.snapshot();
         const saved = await saveCheckpoint(continuation, {
           header: {
