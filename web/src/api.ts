@@ -70,6 +70,8 @@ export interface SubmitInput {
   readonly action: ReviewAction;
   readonly corrected_response?: string;
   readonly failure_category: FailureCategory | null;
+  /** The suggestion a correction started from (the server tells accepted from edited by the texts). */
+  readonly suggestion_id?: string;
 }
 
 /** A created export job and what its status reads; field names as the exports API sends them. */

@@ -5,6 +5,7 @@ export type ReviewMode = "idle" | "editing" | "confirming" | "help" | "busy";
 
 export type Shortcut =
   | { readonly kind: "correct" }
+  | { readonly kind: "accept" }
   | { readonly kind: "discard" }
   | { readonly kind: "flag" }
   | { readonly kind: "skip" }
@@ -15,7 +16,7 @@ export type Shortcut =
   | { readonly kind: "category"; readonly category: FailureCategory };
 
 /** The single-key shortcuts a reviewer may turn off or move to another key (WCAG 2.1.4). */
-export const REMAPPABLE = ["correct", "discard", "flag", "skip", "undo", "help"] as const;
+export const REMAPPABLE = ["correct", "accept", "discard", "flag", "skip", "undo", "help"] as const;
 export type Remappable = (typeof REMAPPABLE)[number];
 
 export interface ShortcutSettings {
@@ -27,7 +28,7 @@ export interface ShortcutSettings {
 
 export const DEFAULT_SHORTCUTS: ShortcutSettings = {
   enabled: true,
-  keys: { correct: "c", discard: "d", flag: "f", skip: "s", undo: "u", help: "?" },
+  keys: { correct: "c", accept: "a", discard: "d", flag: "f", skip: "s", undo: "u", help: "?" },
 };
 
 /** Where the settings are kept in the browser. */
@@ -162,6 +163,11 @@ export function shortcutRows(settings: ShortcutSettings): readonly { keys: strin
   const k = (name: Remappable) => keyLabel(settings.keys[name]);
   const rows = [
     { keys: k("correct"), what: "Correct: open the editor for the right answer", single: true },
+    {
+      keys: k("accept"),
+      what: "Accept the suggested correction as it is, when the candidate has one",
+      single: true,
+    },
     { keys: "Ctrl/⌘ + Enter", what: "Submit the correction", single: false },
     { keys: k("discard"), what: "Discard (asks to confirm)", single: true },
     { keys: k("flag"), what: "Flag the model's answer (asks to confirm)", single: true },
@@ -177,6 +183,7 @@ export function shortcutRows(settings: ShortcutSettings): readonly { keys: strin
 
 export const SHORTCUTS: readonly { keys: string; what: string }[] = [
   { keys: "C", what: "Correct: open the editor for the right answer" },
+  { keys: "A", what: "Accept the suggested correction as it is, when the candidate has one" },
   { keys: "Ctrl/⌘ + Enter", what: "Submit the correction" },
   { keys: "D", what: "Discard (asks to confirm)" },
   { keys: "F", what: "Flag the model's answer (asks to confirm)" },

@@ -51,6 +51,8 @@ export interface Decision {
   readonly action: ReviewAction;
   readonly category: FailureCategory | null;
   readonly correction?: string;
+  /** The suggestion (its id) the correction started from, if any. */
+  readonly suggestionId?: string | null;
 }
 
 type HeldStore = Pick<Storage, "getItem" | "setItem">;
@@ -242,6 +244,9 @@ export function createReviewSession(api: ReviewApi, storage: HeldStore | null = 
         action: decision.action,
         failure_category: decision.category,
         ...(decision.action === "correct" ? { corrected_response: decision.correction ?? "" } : {}),
+        ...(decision.action === "correct" && decision.suggestionId
+          ? { suggestion_id: decision.suggestionId }
+          : {}),
       });
     } catch (error) {
       state.busy = false;

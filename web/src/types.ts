@@ -45,7 +45,20 @@ export interface Candidate {
   readonly timestamp?: string | null;
   /** A correction an undo took away, offered back as the starting draft. */
   readonly draft_correction?: string | null;
+  /** A corrected answer an LLM suggested (a suggestion job), to accept or edit. */
+  readonly suggestion?: Suggestion | null;
   readonly [field: string]: unknown;
+}
+
+/** A suggested correction as the API stores it beside a candidate. */
+export interface Suggestion {
+  /** The suggestion job that wrote it; a correction started from it names it (`suggestion_id`). */
+  readonly id: string;
+  readonly text: string;
+  readonly model: string;
+  readonly backend?: string;
+  readonly prompt_version: string;
+  readonly suggested_at?: string;
 }
 
 /** `POST /api/sft/next`: the candidate now held for this reviewer, or `null` when none is left. */
