@@ -237,7 +237,14 @@ export class ExportFirewall {
       }
     }
 
-    const fingerprint = contentFingerprint(turns, example.chosen);
+    // Same-task pairing: two models corrected to the same answer are two rejected answers, not a
+    // duplicate; the pairing keeps the same two texts from pairing twice.
+    const fingerprint = contentFingerprint(
+      turns,
+      this.policy.options.pairing === "same_task"
+        ? `${example.chosen}\u0003${example.rejected}`
+        : example.chosen,
+    );
     const hit = this.contamination(example);
     if (hit) {
       return exclude(

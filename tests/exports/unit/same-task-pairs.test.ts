@@ -175,6 +175,46 @@ describe("pairing: same_task", () => {
   });
 });
 
+describe("pairing: same_task and duplicates", () => {
+  it("keeps two wrong answers corrected to the same answer (two rejected sides, not a duplicate), pairing their texts once", async () => {
+    const setup = memoryExportDeps([
+      member("x1", "X", "Answer: 32", "Answer: 42"),
+      member("x2", "X", "Answer: 41", "Answer: 42"),
+      member("x3", "X", "Answer: 41", "Answer: 42"),
+    ]);
+    const job = await createExport(
+      setup.deps,
+      ExportRequest.parse({ format: "trl-dpo", options: { pairing: "same_task" } }),
+      "ana@example.com",
+    );
+    const manifest = (await runExportJob(setup.deps, job.id)) as ExportManifest;
+    const dataset = setup.objects
+      .body(manifest.files.dataset.key)
+      .split("\n")
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as Line);
+    expect(pairsOf(dataset)).toEqual([
+      ["Answer: 42", "Answer: 32"],
+      ["Answer: 42", "Answer: 41"],
+    ]);
+    // x3 repeats x2 whole (prompt, correction and answer): that one is a duplicate.
+    const quarantine = setup.objects.body(manifest.files.quarantine.key);
+    expect(quarantine).toContain('"candidate_id":"x3","reason":"duplicate_content"');
+    // The default pairing keeps its rule: the same prompt and correction is a duplicate.
+    const plain = memoryExportDeps([
+      member("x1", "X", "Answer: 32", "Answer: 42"),
+      member("x2", "X", "Answer: 41", "Answer: 42"),
+    ]);
+    const plainJob = await createExport(
+      plain.deps,
+      ExportRequest.parse({ format: "trl-dpo" }),
+      "ana@example.com",
+    );
+    const plainManifest = (await runExportJob(plain.deps, plainJob.id)) as ExportManifest;
+    expect(plainManifest.counts.by_reason.duplicate_content).toBe(1);
+  });
+});
+
 describe("the pairing buffer", () => {
   it("holds a bounded number of candidates, lets the oldest task go when full, and keeps its cap across the split", () => {
     const request = ExportRequest.parse({
