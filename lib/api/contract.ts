@@ -35,6 +35,11 @@ import {
 import { StatsQuery } from "../eval/domain/eval-stats.ts";
 import { JudgeRunRequest, RunsQuery } from "../eval/domain/judge-run.ts";
 import { EvalSetUpload } from "../exports/domain/evalsets.ts";
+import {
+  ExportJobSummaryReply,
+  ExportJobViewReply,
+  ExportListReply,
+} from "../exports/domain/export-replies.ts";
 import { ExportListQuery, ExportRequest, ExportStatusQuery } from "../exports/domain/export-request.ts";
 import { ImportRunRequest, ReviewConfigRequest } from "../import/domain/run-folders.ts";
 import { RunQuarantineQuery } from "../import/domain/run-quarantine.ts";
@@ -235,8 +240,6 @@ const IngestQuarantinePage = z.object({
   counts_complete: z.boolean().nullable(),
 });
 
-const ExportJob = z.looseObject({ id: z.string(), status: z.string(), format: z.string() });
-
 const EvalSetReply = z.object({
   name: z.string(),
   version: z.string(),
@@ -346,8 +349,8 @@ export const API_CONTRACT = {
     responses: { 200: Stats },
   },
   "GET /api/sft/config": {
-    summary: "The runs prefix",
-    responses: { 200: z.looseObject({ bench_results_dir: z.string() }) },
+    summary: "The runs prefix, and whether the caller may change it (can_change)",
+    responses: { 200: z.looseObject({ bench_results_dir: z.string(), can_change: z.boolean() }) },
   },
   "POST /api/sft/config": {
     summary: "Change the runs prefix",
@@ -373,17 +376,17 @@ export const API_CONTRACT = {
   "POST /api/exports": {
     summary: "Start an export job (Idempotency-Key honoured)",
     body: ExportRequest,
-    responses: { 202: ExportJob, 200: ExportJob },
+    responses: { 202: ExportJobSummaryReply, 200: ExportJobSummaryReply },
   },
   "GET /api/exports": {
     summary: "Recent export jobs",
     query: ExportListQuery,
-    responses: { 200: z.object({ exports: z.array(ExportJob) }) },
+    responses: { 200: ExportListReply },
   },
   "GET /api/exports/:id": {
     summary: "An export job: progress, manifest and signed download links",
     query: ExportStatusQuery,
-    responses: { 200: ExportJob },
+    responses: { 200: ExportJobViewReply },
   },
   "GET /api/sft/export": {
     summary: "Avocet's SFT export: 303 to a signed URL",
