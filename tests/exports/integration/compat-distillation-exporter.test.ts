@@ -290,9 +290,8 @@ describe("the distillation exporter's RAG records still in review", () => {
       lines.map((line) => [(line.metadata as { candidate_id: string }).candidate_id, line]),
     );
     expect(byCandidate.get(id(7))?.text).toBe("Answer: 4");
-    expect((byCandidate.get(id(7))?.metadata as { review_status?: string }).review_status).toBe(
-      "needs_review",
-    );
+    const inReview = byCandidate.get(id(7))?.metadata as { review_status?: string } | undefined;
+    expect(inReview?.review_status).toBe("needs_review");
     expect(byCandidate.has(id(4))).toBe(false);
     expect(byCandidate.has(id(8))).toBe(false);
     // Without the opt-in, only what was approved.
