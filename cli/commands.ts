@@ -1,6 +1,7 @@
 import { basename, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { ADMIN_USAGE, adminCommand } from "./admin.ts";
+import { COMPLETION_USAGE, completionCommand } from "./completion.ts";
 import { DATASETS_USAGE, datasetsCommand } from "./datasets.ts";
 import { DEMO_USAGE, demoCommand } from "./demo.ts";
 import { EVALSETS_USAGE, evalsetsCommand } from "./evalsets.ts";
@@ -43,6 +44,7 @@ ${PROVENANCE_USAGE}
 ${DEMO_USAGE}
 ${ADMIN_USAGE}
 ${AUTH_USAGE}
+${COMPLETION_USAGE}
 
 Every command takes --json: one JSON document on stdout (its shape is given with the command; the
 human lines are left out), and on failure {"error": {"message", "exit_code"}} on stderr.
@@ -79,6 +81,7 @@ async function main(
     else out(`flywheel ${info.version}${info.commit ? ` (${info.commit})` : ""}`);
     return EXIT.ok;
   }
+  if (argv[0] === "completion") return completionCommand(argv.slice(1), USAGE, out);
   if (argv[0] === "ingest") return ingestCommand(argv.slice(1), io);
   if (argv[0] === "export") {
     return exportCommand(argv.slice(1), {
