@@ -263,7 +263,8 @@ export interface ExportManifest {
   /** The eval sets every record was checked against, and the n-gram length. */
   readonly decontamination?: {
     readonly ngram: number;
-    readonly sets: readonly { readonly name: string; readonly items: number }[];
+    /** Each registered set, with its version (a hash of its files) when read from the bucket. */
+    readonly sets: readonly { readonly name: string; readonly items: number; readonly version?: string }[];
   };
   /** `options.dry_run`: nothing was written; `files` tell what would have been. */
   readonly dry_run?: true;

@@ -376,6 +376,14 @@ describe("the synthesized bundles, each with its template environment, against t
   });
 
   it("exports the approved candidates (API → exports queue → export bundle → presigned download)", async () => {
+    // An eval set registered through the API (written and indexed under evalsets/ and
+    // evalset-index/), which the export bundle reads back and checks every record against.
+    const item = {
+      id: "deploy-1",
+      question: "Name every planet of the solar system in order of their distance from the sun.",
+    };
+    const registered = await api("POST", "/api/evalsets/deploy-check", { body: { items: [item] } });
+    expect(registered).toMatchObject({ status: 201, body: { name: "deploy-check", items: 1 } });
     const started = await api("POST", "/api/exports", { body: { format: "openai-sft" } });
     expect(started).toMatchObject({ status: 202, body: { status: "queued" } });
     const exportId = started.body.id as string;
@@ -397,6 +405,14 @@ describe("the synthesized bundles, each with its template environment, against t
       .map((l) => JSON.parse(l));
     // The reviewer's correction, the HTTP ingest and the queue ingest: three approved records.
     expect(lines).toHaveLength(3);
+    expect(job.body.manifest.decontamination).toEqual({
+      ngram: 13,
+      sets: [{ name: "deploy-check", version: registered.body.version, items: 1 }],
+    });
+    expect(await api("DELETE", "/api/evalsets/deploy-check")).toMatchObject({
+      status: 200,
+      body: { deleted: 1 },
+    });
     expect(lines.map((l) => l.messages.at(-1).content)).toContain("The corrected answer.");
 
     // Avocet's export, built within the request by the API bundle itself.
