@@ -91,7 +91,9 @@ const hashOf = () => new URL(page.url()).hash;
 async function screenshotOf(name: string) {
   const path = join(repoRoot, "docs", name);
   await mkdir(dirname(path), { recursive: true });
-  const height = await page.evaluate(() => document.documentElement.scrollHeight);
+  const height = await page
+    .locator("html")
+    .evaluate((html) => (html as { scrollHeight: number }).scrollHeight);
   await page.setViewportSize({ width: 1280, height: Math.min(height + 80, 4000) });
   await page.screenshot({ path });
   await page.setViewportSize({ width: 1280, height: 900 });
