@@ -57,6 +57,8 @@ const REFERENCES: Record<string, string> = {
     'export * from "@aws-sdk/lib-dynamodb"; export { DynamoDBClient } from "@aws-sdk/client-dynamodb"; export { S3Client, GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3"; export { SQSClient, SendMessageCommand } from "@aws-sdk/client-sqs";',
   "Powertools (logger, batch)":
     'export * from "@aws-lambda-powertools/logger"; export * from "@aws-lambda-powertools/batch";',
+  "Powertools Metrics": 'export * from "@aws-lambda-powertools/metrics";',
+  "Powertools Tracer (with the X-Ray SDK)": 'export * from "@aws-lambda-powertools/tracer";',
 };
 
 /**
@@ -178,6 +180,8 @@ async function startOnce(fn: SynthesizedFunction, environment: Record<string, st
     AWS_SECRET_ACCESS_KEY: "bench",
     AWS_LAMBDA_FUNCTION_NAME: fn.logicalId,
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMb),
+    // As Lambda sets it: the handlers load their tracer (lib/common/tracing.ts) only when it is set.
+    AWS_EXECUTION_ENV: `AWS_Lambda_${fn.runtime}`,
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
     ...environment,
   });
