@@ -21,6 +21,8 @@ export interface DatasetStore {
   dataset(name: string): Promise<DatasetSummary | null>;
   /** Datasets by name. */
   list(limit: number): Promise<DatasetSummary[]>;
+  /** A `copying` version's documents are copied up to this key (in listing order). */
+  saveProgress(name: string, version: number, copiedThrough: string): Promise<void>;
   /** `copying` → `ready` with the files copied; a ready version is never written again. */
   markReady(name: string, version: number, files: VersionFiles, at: string): Promise<void>;
 }
@@ -33,8 +35,11 @@ export interface DatasetObjects {
    * when the destination holds something else.
    */
   copy(step: CopyStep): Promise<"copied" | "present">;
-  /** The objects under `prefix`, a page at a time. */
-  list(prefix: string): AsyncIterable<readonly { readonly key: string; readonly bytes: number }[]>;
+  /** The objects under `prefix` in key order (after `startAfter`), a page at a time. */
+  list(
+    prefix: string,
+    startAfter?: string,
+  ): AsyncIterable<readonly { readonly key: string; readonly bytes: number }[]>;
   /** The lines of an object, streamed. */
   lines(key: string): AsyncIterable<string>;
   signedDownload(

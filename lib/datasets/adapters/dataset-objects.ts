@@ -142,11 +142,9 @@ export class S3DatasetObjects implements DatasetObjects {
     }
   }
 
-  async *list(prefix: string): AsyncIterable<readonly { key: string; bytes: number }[]> {
-    for await (const page of paginateListObjectsV2(
-      { client: this.s3 },
-      { Bucket: this.bucket, Prefix: prefix },
-    )) {
+  async *list(prefix: string, startAfter?: string): AsyncIterable<readonly { key: string; bytes: number }[]> {
+    const input = { Bucket: this.bucket, Prefix: prefix, ...(startAfter ? { StartAfter: startAfter } : {}) };
+    for await (const page of paginateListObjectsV2({ client: this.s3 }, input)) {
       yield (page.Contents ?? []).map((object) => ({
         key: String(object.Key),
         bytes: Number(object.Size ?? 0),

@@ -31,6 +31,7 @@ function versionFromItem(item: Item): DatasetVersion {
     pinned_by: String(item.pinned_by),
     pinned_at: String(item.pinned_at),
     ready_at: typeof item.ready_at === "string" ? item.ready_at : null,
+    ...(typeof item.copied_through === "string" ? { copied_through: item.copied_through } : {}),
     prefix: String(item.prefix),
     files: JSON.parse(String(item.files)),
     manifest: JSON.parse(String(item.manifest)),
@@ -190,6 +191,28 @@ export class DatasetTable implements DatasetStore {
       }),
     );
     return (page.Items ?? []).map(summaryFromItem);
+  }
+
+  async saveProgress(name: string, version: number, copiedThrough: string): Promise<void> {
+    try {
+      await this.dynamodb.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.datasetVersion(name, version),
+          UpdateExpression: "SET #through = :through",
+          ConditionExpression: "attribute_exists(#pk) AND #state = :copying",
+          ExpressionAttributeNames: {
+            "#pk": TABLE.partitionKey,
+            "#state": "state",
+            "#through": "copied_through",
+          },
+          ExpressionAttributeValues: { ":copying": "copying", ":through": copiedThrough },
+        }),
+      );
+    } catch (error) {
+      // Ready meanwhile (another pin of the export finished it): nothing left to remember.
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
   }
 
   async markReady(name: string, version: number, files: VersionFiles, at: string): Promise<void> {

@@ -47,6 +47,8 @@ export interface DatasetVersion {
   readonly ready_at: string | null;
   readonly prefix: string;
   readonly files: VersionFiles;
+  /** While `copying`: the last of the export's documents copied, where a repeated pin lists on from. */
+  readonly copied_through?: string | null;
   /** The export's manifest as it was written (its keys name the export's own, expiring, files). */
   readonly manifest: ExportManifest;
 }

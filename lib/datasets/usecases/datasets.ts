@@ -120,7 +120,18 @@ async function finishCopy(
     let documents: VersionFiles["documents"] = null;
     if (documentsFrom) {
       const target = `${version.prefix}${EXPORT_FILES.documents}`;
-      if ((await copyPrefix(deps, documentsFrom, target, outOfTime)) === null) return version;
+      const through = await copyPrefix(
+        deps,
+        documentsFrom,
+        target,
+        outOfTime,
+        version.copied_through ?? undefined,
+      );
+      if (through !== null) {
+        // Out of time: the next pin lists on from the last document copied, not from the start.
+        await deps.datasets.saveProgress(version.name, version.version, through);
+        return { ...version, copied_through: through };
+      }
       documents = { prefix: target, count: version.manifest.files.documents?.count ?? 0 };
     }
     const manifestStep = steps.at(-1) as CopyStep;
@@ -140,18 +151,22 @@ async function finishCopy(
   }
 }
 
-/** Copies every object under `from` to `to`, a bounded number at once; how many, or `null` if out of time. */
+/**
+ * Copies the objects under `from` (after `startAfter`, in key order) to `to`, a bounded number at
+ * once: `null` when all are copied, else the last key copied when time ran out.
+ */
 async function copyPrefix(
   deps: DatasetDeps,
   from: string,
   to: string,
   outOfTime: () => boolean,
-): Promise<number | null> {
+  startAfter: string | undefined,
+): Promise<string | null> {
   const concurrency = deps.copyConcurrency ?? 16;
-  let count = 0;
-  for await (const page of deps.objects.list(from)) {
+  let last = startAfter ?? null;
+  for await (const page of deps.objects.list(from, startAfter)) {
     for (let i = 0; i < page.length; i += concurrency) {
-      if (outOfTime()) return null;
+      if (outOfTime()) return last ?? "";
       const slice = page.slice(i, i + concurrency);
       await Promise.all(
         slice.map((object) =>
@@ -162,10 +177,10 @@ async function copyPrefix(
           }),
         ),
       );
-      count += slice.length;
+      last = slice.at(-1)?.key ?? last;
     }
   }
-  return count;
+  return null;
 }
 
 /** A version as the API shows it. */
