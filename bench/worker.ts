@@ -52,7 +52,9 @@ export function runWorker(
  * the measure as one JSON line. `FLYWHEEL_BENCH_MEMORY_TRACE=1` also traces memory to stderr.
  */
 export async function measureHandler(
-  invoke: (started: number) => Promise<{ batchItemFailures: readonly unknown[] }>,
+  invoke: (
+    started: number,
+  ) => Promise<{ batchItemFailures: readonly unknown[]; extra?: Record<string, unknown> }>,
 ): Promise<void> {
   let heapPeak = 0;
   let ticks = 0;
@@ -71,6 +73,8 @@ export async function measureHandler(
   const durationMs = performance.now() - started;
   clearInterval(sampler);
   const measure: WorkerMeasure = {
+    // What the worker reports besides (an export's invocations), first so it never hides these.
+    ...result.extra,
     durationMs,
     failures: result.batchItemFailures.length,
     maxRssMb: peakRssMb(),
