@@ -290,7 +290,7 @@ describe("ExportJobPage", () => {
     wrapper = mount(ExportJobPage, { attachTo: document.body, props: { api, id: "exp-1" } });
     await settle();
 
-    expect(wrapper.get('[data-testid="export-status"]').text()).toBe("succeeded");
+    expect(wrapper.get('[data-testid="export-job-status"]').text()).toBe("succeeded");
     expect(wrapper.get('[data-testid="download-dataset"]').attributes("href")).toBe(
       link("trl-dpo.jsonl").url,
     );
@@ -337,7 +337,7 @@ describe("ExportJobPage", () => {
     expect(wrapper.get('[data-testid="export-progress"]').text()).toContain("10 considered, 7 exported");
     expect(wrapper.find('[data-testid="download-dataset"]').exists()).toBe(false);
     await vi.advanceTimersByTimeAsync(1_100);
-    expect(wrapper.get('[data-testid="export-status"]').text()).toBe("succeeded");
+    expect(wrapper.get('[data-testid="export-job-status"]').text()).toBe("succeeded");
     expect(wrapper.find('[data-testid="download-dataset"]').exists()).toBe(true);
   });
 });
