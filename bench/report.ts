@@ -4,6 +4,7 @@ import { renderExportSection } from "./export.ts";
 import { IMPORT_GROWTH, type ImportResult, renderDeadlineImportSection } from "./import.ts";
 import { type IngestResult, ingestGrowth } from "./ingest.ts";
 import type { LocalRuntimeImportResult } from "./local-runtime.ts";
+import { renderQuarantineSection } from "./quarantine.ts";
 import { renderRecountSection } from "./recount.ts";
 import { type LatencyRow, reviewGrowth } from "./review.ts";
 import { growth, measuredBy, renderGrowth, type Section } from "./sections.ts";
@@ -109,6 +110,7 @@ export function renderReport(results: Record<string, unknown>): string {
       ...renderGrowth(reviewGrowth(review.rows), "stored candidates", "target ≤ 1.5"),
     );
   }
+  out.push(...renderQuarantineSection(results.quarantine));
   out.push(...renderExportSection(results.export));
   out.push(...renderRecountSection(results.recount));
   out.push(...renderColdStartSection(results.coldstart as Parameters<typeof renderColdStartSection>[0]));

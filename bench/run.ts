@@ -14,7 +14,17 @@ import { readCounters } from "../lib/common/adapters/counters.ts";
 import { benchColdStart } from "./cold-start.ts";
 import { modelCost } from "./cost.ts";
 import { type BenchEnvironment, startBenchEnvironment } from "./environment.ts";
-import { benchExport, EXPORT_GROWTH, type ExportResult, seedApproved } from "./export.ts";
+import {
+  benchExport,
+  EXPORT_GROWTH,
+  EXPORT_VARIANTS,
+  type ExportResult,
+  type ExportVariant,
+  exportRowKey,
+  registerEvalSet,
+  seedApproved,
+  unregisterEvalSet,
+} from "./export.ts";
 import {
   benchImport,
   benchImportWithDeadline,
@@ -29,6 +39,7 @@ import {
   type LocalRuntimeImportResult,
   localRuntimeRowKey,
 } from "./local-runtime.ts";
+import { benchQuarantine, type QuarantineRow, quarantineRowKey } from "./quarantine.ts";
 import { benchRecount, RECOUNT_GROWTH, type RecountResult } from "./recount.ts";
 import { renderReport } from "./report.ts";
 import { benchReviewLatency, type LatencyRow, reviewGrowth, seedCandidates } from "./review.ts";
@@ -43,11 +54,17 @@ const { values } = parseArgs({
     "review-sizes": { type: "string", default: "1000,100000" },
     "review-samples": { type: "string", default: "500" },
     "export-sizes": { type: "string", default: "100000,1000000" },
+    // plain, decontamination (an eval set registered, near-duplicates on), forced-deadline.
+    "export-variants": { type: "string", default: "plain,decontamination,forced-deadline" },
+    "export-eval-items": { type: "string", default: "100000" },
+    // Seconds each forced-deadline invocation has; a sixth of the uninterrupted export's by default.
+    "export-invocation-seconds": { type: "string" },
     "recount-sizes": { type: "string", default: "100000" },
     "recount-segments": { type: "string", default: "8" },
     "cold-start-samples": { type: "string", default: "10" },
     "local-sizes": { type: "string", default: "10000,100000" },
     "local-jvm": { type: "string", default: "full" },
+    "quarantine-sizes": { type: "string", default: "1000,15000" },
   },
 });
 const root = resolve(import.meta.dirname, "..");
@@ -161,23 +178,72 @@ try {
       .filter(Boolean)
       .sort((a, b) => a - b);
     const rows: ExportResult[] = [];
+    const variants = (values["export-variants"] ?? "").split(",").filter(Boolean) as ExportVariant[];
+    const unknown = variants.filter((variant) => !EXPORT_VARIANTS.includes(variant));
+    if (unknown.length > 0) throw new Error(`unknown export variant(s): ${unknown.join(", ")}`);
+    const evalItems = Number(values["export-eval-items"]);
     let seeded = 0;
     for (const size of sizes) {
       console.log(`export: seeding ${size - seeded} more approved candidates…`);
-      await seedApproved(env, seeded, size);
+      await seedApproved(env, seeded, size, evalItems);
       seeded = size;
-      console.log(`export: ${size} approved candidates, openai-sft…`);
-      const row = await benchExport(env, size);
-      console.log(
-        `  ${row.recordsPerSecond.toFixed(0)} records/s, peak RSS ${row.peakRssMb.toFixed(0)} MB, sha256 ${row.sha256Verified ? "matches" : "MISMATCH"}`,
-      );
-      rows.push(row);
+      let uninterrupted: ExportResult | undefined;
+      for (const variant of variants) {
+        // Every export checks the registered sets: the plain one runs with none registered.
+        if (variant === "plain") await unregisterEvalSet(env);
+        else {
+          console.log(`export: registering an eval set of ${evalItems} items…`);
+          await registerEvalSet(env, evalItems);
+        }
+        if (variant === "forced-deadline" && !uninterrupted) {
+          uninterrupted = await benchExport(env, size, { variant: "decontamination", evalItems });
+        }
+        // Several invocations: a sixth of the uninterrupted export's time each, unless given.
+        const invocationSeconds = values["export-invocation-seconds"]
+          ? Number(values["export-invocation-seconds"])
+          : Math.max(1, Math.ceil((uninterrupted?.seconds ?? 60) / 6));
+        console.log(`export: ${size} approved candidates, openai-sft, ${variant}…`);
+        const row = await benchExport(env, size, {
+          variant,
+          evalItems,
+          invocationSeconds,
+          ...(uninterrupted?.sha256 ? { uninterrupted: uninterrupted.sha256 } : {}),
+        });
+        if (variant === "decontamination") uninterrupted = row;
+        console.log(
+          `  ${row.recordsPerSecond.toFixed(0)} records/s, peak RSS ${row.peakRssMb.toFixed(0)} MB, ${row.invocations} invocation(s), sha256 ${row.sha256Verified ? "matches" : "MISMATCH"}${
+            row.sameAsUninterrupted === undefined
+              ? ""
+              : row.sameAsUninterrupted
+                ? " = uninterrupted"
+                : " DIFFERS from uninterrupted"
+          }`,
+        );
+        rows.push(row);
+      }
     }
-    results.export = section(results.export, rows, (row) => row.approved);
+    results.export = section(results.export, rows, exportRowKey);
     printGrowth(
       "export",
-      growth((results.export as Section<ExportResult>).rows, (r) => r.approved, EXPORT_GROWTH),
+      growth(
+        (results.export as Section<ExportResult>).rows.filter((r) => (r.variant ?? "plain") === "plain"),
+        (r) => r.approved,
+        EXPORT_GROWTH,
+      ),
     );
+  }
+  if (wanted("quarantine")) {
+    const rows: QuarantineRow[] = [];
+    for (const size of (values["quarantine-sizes"] ?? "").split(",").map(Number).filter(Boolean)) {
+      console.log(`quarantine: a run of ${size} bad lines, its quarantine read page by page…`);
+      for (const row of await benchQuarantine(env, size)) {
+        console.log(
+          `  ${row.page}: p50 ${row.p50.toFixed(1)} ms, ${row.scannedMb.toFixed(2)} MB read of ${row.fileMb.toFixed(1)}`,
+        );
+        rows.push(row);
+      }
+    }
+    results.quarantine = section(results.quarantine, rows, quarantineRowKey);
   }
   // Only when asked for (`--only local`): it starts its own runtime per size, minutes each.
   if (values.only?.split(",").includes("local")) {
