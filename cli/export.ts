@@ -12,7 +12,9 @@ import { type ApiTarget, bearerToken, resolveApiTarget, UsageError } from "./tar
 export const EXPORT_USAGE = `  flywheel export --format FORMAT -o OUT.jsonl [filters] [--local | --api-url URL [--token TOKEN]]
       Creates an export job, waits for it with a progress line, downloads the dataset through its
       signed URL and checks its sha256 against the manifest (written beside it, OUT.manifest.json).
-      Formats: openai-sft, openai-preference, trl-sft, trl-dpo, trl-kto, bedrock-conversation, rag.
+      A repeated --format writes those formats too in the same job (under formats/<format>/, one
+      manifest); the first is the one downloaded. Formats: openai-sft, openai-preference,
+      trl-sft, trl-dpo, trl-kto, bedrock-conversation, rag.
       Filters: --include-category C, --exclude-category C (repeatable), --model M, --task-type T,
       --source S, --run-id R, --from ISO-TIME, --to ISO-TIME, --status S (repeatable; approved
       only by default, the other statuses counted), --limit N. Options: --trl-style
@@ -66,7 +68,7 @@ export async function exportCommand(
     args: argv,
     allowPositionals: true,
     options: {
-      format: { type: "string" },
+      format: { type: "string", multiple: true },
       output: { type: "string", short: "o" },
       manifest: { type: "string" },
       "include-category": { type: "string", multiple: true },
@@ -99,7 +101,8 @@ export async function exportCommand(
   }
   if (positionals.length > 0)
     throw new UsageError(`export takes no positional arguments: ${positionals.join(" ")}`);
-  if (!values.format) throw new UsageError("export needs --format");
+  const [format, ...otherFormats] = values.format ?? [];
+  if (!format) throw new UsageError("export needs --format");
   if (!values.output) throw new UsageError("export needs -o OUT.jsonl");
   if (values.local && values["api-url"]) throw new UsageError("--local and --api-url cannot be combined");
   const limit = values.limit === undefined ? undefined : Number(values.limit);
@@ -110,7 +113,9 @@ export async function exportCommand(
   if (!(timeoutSeconds > 0)) throw new UsageError("--timeout must be a positive number of seconds");
 
   const request = {
-    format: values.format,
+    format,
+    // More --format flags: the same job writes those too (formats), downloaded from its links.
+    ...(otherFormats.length > 0 ? { formats: otherFormats } : {}),
     filters: compact({
       include_categories: values["include-category"],
       exclude_categories: values["exclude-category"],

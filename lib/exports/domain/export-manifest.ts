@@ -266,6 +266,16 @@ export interface ExportManifest {
     /** Each registered set, with its version (a hash of its files) when read from the bucket. */
     readonly sets: readonly { readonly name: string; readonly items: number; readonly version?: string }[];
   };
+  /**
+   * With `formats`: every format the job wrote, the request's `format` first (its files are the
+   * top-level `files`), each with its own counts, warnings and files.
+   */
+  readonly formats?: readonly {
+    readonly format: ExportFormat;
+    readonly counts: ExportCounts;
+    readonly warnings: readonly ExportWarning[];
+    readonly files: ExportManifest["files"];
+  }[];
   /** `options.dry_run`: nothing was written; `files` tell what would have been. */
   readonly dry_run?: true;
   readonly counts: ExportCounts;

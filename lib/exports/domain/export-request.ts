@@ -145,6 +145,16 @@ export type ExportOptions = z.output<typeof ExportOptions>;
 export const ExportRequest = z
   .strictObject({
     format: ExportFormat,
+    /**
+     * More formats the same job writes, from the same selection and options, each under
+     * `exports/<id>/formats/<format>/`; one manifest lists them all (`format` stays the first).
+     */
+    formats: z
+      .array(ExportFormat)
+      .min(1)
+      .max(EXPORT_FORMATS.length)
+      .refine((formats) => new Set(formats).size === formats.length, "each format once")
+      .optional(),
     filters: ExportFilters.prefault({}),
     options: ExportOptions.prefault({}),
   })

@@ -9,6 +9,7 @@ import {
   loadResume,
   sendContinuation,
 } from "./export-checkpoint.ts";
+import { writeExtraFormats } from "./export-formats-job.ts";
 import { buildExportStep, type ExportBuildDeps, type RunLimits, runExportJob } from "./exports.ts";
 
 /** How one message of the exports queue was handled. */
@@ -79,7 +80,9 @@ async function finish(
 ): Promise<ExportInvocationOutcome> {
   const step = await buildExportStep(deps, job, startedAt, limits, resume);
   if (step.status !== "finished") return step;
-  await deps.jobs.succeed(job.id, step.manifest);
+  // The job's other formats (`formats`), in this invocation, after its first.
+  const manifest = await writeExtraFormats(deps, job, startedAt, limits, step.manifest);
+  await deps.jobs.succeed(job.id, manifest);
   if (resume) await deps.continuation?.parts.remove([resume.pointer.state_key]).catch(() => undefined);
-  return { status: "succeeded", manifest: step.manifest };
+  return { status: "succeeded", manifest };
 }

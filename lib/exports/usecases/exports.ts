@@ -57,6 +57,7 @@ import {
   saveCheckpoint,
   sendContinuation,
 } from "./export-checkpoint.ts";
+import { checkExtraFormats, writeExtraFormats } from "./export-formats-job.ts";
 import { type FileMemory, ResumableFile } from "./resumable-file.ts";
 
 export const NDJSON = "application/x-ndjson";
@@ -108,6 +109,7 @@ export async function createExport(
   idempotencyKey?: string,
 ) {
   if (!deps.queue) throw new NotConfiguredError("Exports are not configured on this deployment");
+  checkExtraFormats(request);
   const now = clockOf(deps);
   const job = newExportJob({
     id: idempotencyKey ? idempotentExportId(requester, idempotencyKey) : (deps.newId ?? randomUUID)(),
@@ -160,7 +162,26 @@ export async function exportStatus(deps: ExportApiDeps, id: string, expiresIn?: 
       ? signed(deps, job.manifest.files.validation.key, validationName, seconds)
       : Promise.resolve(undefined),
   ]);
-  return exportJobView(job, { dataset, quarantine, records, ...(validation ? { validation } : {}) });
+  const view = exportJobView(job, { dataset, quarantine, records, ...(validation ? { validation } : {}) });
+  // With `formats`: each other format's dataset and quarantine, by format.
+  const parts = job.manifest?.formats?.slice(1) ?? [];
+  if (parts.length === 0) return view;
+  const stem = job.file_name.replace(/\.jsonl$/, "");
+  const signedParts = await Promise.all(
+    parts.map(async ({ format, files }) => [
+      format,
+      {
+        download: await signed(deps, files.dataset.key, `${stem}.${format}.jsonl`, seconds),
+        quarantine_download: await signed(
+          deps,
+          files.quarantine.key,
+          `${stem}.${format}.quarantine.jsonl`,
+          seconds,
+        ),
+      },
+    ]),
+  );
+  return { ...view, format_downloads: Object.fromEntries(signedParts) };
 }
 
 export async function listExports(deps: Pick<ExportApiDeps, "jobs">, limit: number) {
@@ -239,8 +260,9 @@ export async function runExportJob(
   if (!job) return null;
   const outcome = await buildExportStep(deps, job, startedAt, limits, null);
   if (outcome.status !== "finished") return null;
-  await deps.jobs.succeed(job.id, outcome.manifest);
-  return outcome.manifest;
+  const manifest = await writeExtraFormats(deps, job, startedAt, limits, outcome.manifest);
+  await deps.jobs.succeed(job.id, manifest);
+  return manifest;
 }
 
 /** How one invocation's share of an export ended. */

@@ -244,6 +244,19 @@ describe("exports of a reviewed run", () => {
     expect(job.manifest.counts).not.toHaveProperty("not_read_by_status");
   });
 
+  it("writes several formats in one job (formats), each as that format alone, with one manifest", async () => {
+    const job = await exportJob({ ...request("openai-sft"), formats: ["trl-dpo"] });
+    expect(job.manifest.formats.map((part: { format: string }) => part.format)).toEqual([
+      "openai-sft",
+      "trl-dpo",
+    ]);
+    const alone = await exportJob(request("trl-dpo"));
+    const part = await download(job.format_downloads["trl-dpo"].download.url);
+    expect(part.bytes.equals((await download(alone.download.url)).bytes)).toBe(true);
+    expect(sha256(part.bytes)).toBe(job.manifest.formats[1].files.dataset.sha256);
+    expect(job.manifest.formats[1].counts).toEqual(alone.manifest.counts);
+  });
+
   it("writes the same bytes for the same request over the same data", async () => {
     const [first, second] = [await exportJob(request("trl-dpo")), await exportJob(request("trl-dpo"))];
     expect(second.id).not.toBe(first.id);
