@@ -162,10 +162,32 @@ export function diffPartitions(lines: number, perPartition = DIFF_PARTITION_IDS)
   return Math.max(1, Math.ceil(lines / perPartition));
 }
 
-/** The partition a record id falls in: a hash of the id, so both versions agree. */
+/**
+ * The partition a record id falls in, the same in both versions: a record id is already a hash
+ * (32 hex digits), so its first 8 digits are used as they are; anything else is hashed.
+ */
 export function partitionOf(recordId: string, partitions: number): number {
   if (partitions === 1) return 0;
-  return createHash("md5").update(recordId).digest().readUInt32BE(0) % partitions;
+  const head = HEX_ID.test(recordId) ? Number.parseInt(recordId.slice(0, 8), 16) : Number.NaN;
+  const value = Number.isNaN(head) ? createHash("md5").update(recordId).digest().readUInt32BE(0) : head;
+  return value % partitions;
+}
+
+const HEX_ID = /^[0-9a-f]{32}$/;
+
+const RECORD_ID_FIELD = '"record_id":"';
+
+/**
+ * The record id of a `records.jsonl` line without parsing the whole line (the diff reads every
+ * line of two indexes per page): the value after `"record_id":"`, which holds no escapes (hex).
+ */
+export function recordIdOfLine(line: string): string | null {
+  const at = line.indexOf(RECORD_ID_FIELD);
+  if (at < 0) return null;
+  const start = at + RECORD_ID_FIELD.length;
+  const end = line.indexOf('"', start);
+  const id = end < 0 ? "" : line.slice(start, end);
+  return id.includes("\\") || id === "" ? null : id;
 }
 
 /** One record of a version's `records.jsonl`, as the diff names it. */

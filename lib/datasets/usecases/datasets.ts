@@ -9,6 +9,7 @@ import {
   type PinRequest,
   partitionOf,
   planVersion,
+  recordIdOfLine,
   type VersionFiles,
   versionPrefix,
 } from "../domain/dataset-version.ts";
@@ -287,14 +288,12 @@ export async function diffVersions(
     ]);
   }
   const before = new Map<string, string>();
-  for await (const record of recordsIn(deps, from.files.records.key)) {
-    if (partitionOf(record.record_id, partitions) === partition)
-      before.set(record.record_id, record.candidate_id);
+  for await (const record of recordsIn(deps, from.files.records.key, partition, partitions)) {
+    before.set(record.record_id, record.candidate_id);
   }
   const added: DiffRecord[] = [];
   let unchanged = 0;
-  for await (const record of recordsIn(deps, to.files.records.key)) {
-    if (partitionOf(record.record_id, partitions) !== partition) continue;
+  for await (const record of recordsIn(deps, to.files.records.key, partition, partitions)) {
     if (before.delete(record.record_id)) unchanged += 1;
     else added.push(record);
   }
@@ -315,10 +314,19 @@ export async function diffVersions(
   };
 }
 
-async function* recordsIn(deps: DatasetDeps, key: string): AsyncIterable<DiffRecord> {
+/** The records of one hash partition of a record index; only their lines are parsed whole. */
+async function* recordsIn(
+  deps: DatasetDeps,
+  key: string,
+  partition: number,
+  partitions: number,
+): AsyncIterable<DiffRecord> {
   for await (const line of deps.objects.lines(key)) {
     if (line.trim() === "") continue;
+    const quick = recordIdOfLine(line);
+    if (quick !== null && partitionOf(quick, partitions) !== partition) continue;
     const entry = JSON.parse(line) as { record_id: string; candidate_id: string };
+    if (partitionOf(entry.record_id, partitions) !== partition) continue;
     yield { record_id: entry.record_id, candidate_id: entry.candidate_id };
   }
 }
