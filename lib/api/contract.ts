@@ -46,9 +46,23 @@ import { RunQuarantineQuery } from "../import/domain/run-quarantine.ts";
 import { IngestQuarantineQuery } from "../ingest/domain/quarantine-listing.ts";
 import { BackfillRequest, ValidateQuery } from "../provenance/domain/provenance-requests.ts";
 import { BulkBatch, BulkRequest } from "../review/domain/bulk.ts";
+import {
+  AdjudicationBody,
+  AdjudicationQuery,
+  AgreementQuery,
+  ReviewPolicyRequest,
+} from "../review/domain/double-review.ts";
+import {
+  AdjudicationPage,
+  AgreementReply,
+  ReviewerStatsReply,
+  ReviewPolicyReply,
+  SubmitReply,
+} from "../review/domain/double-review-replies.ts";
 import { NextRequest } from "../review/domain/lease.ts";
 import { QueueQuery } from "../review/domain/queue.ts";
 import { ReleaseRequest, SubmitRequest, UndoRequest } from "../review/domain/review.ts";
+import { ReviewerStatsQuery } from "../review/domain/reviewer-numbers.ts";
 import { FAILURE_REASONS, SKIP_REASONS, SuggestionJobRequest } from "../suggest/domain/job.ts";
 import { CORRECTION_ORIGINS, Suggestion } from "../suggest/domain/suggestion.ts";
 
@@ -342,7 +356,42 @@ export const API_CONTRACT = {
     summary: "A suggestion job and its progress (suggested, failed by reason, skipped by reason)",
     responses: { 200: SuggestionJobReply },
   },
-  "POST /api/sft/submit": { summary: "Decide a candidate", body: SubmitRequest, responses: { 200: Ok } },
+  "POST /api/sft/submit": {
+    summary: "Decide a candidate (under a double-review policy: vote; `review` says where it stands)",
+    body: SubmitRequest,
+    responses: { 200: SubmitReply },
+  },
+  "GET /api/sft/review-policy": {
+    summary: "The double-review policy: reviews required per source or task type",
+    responses: { 200: ReviewPolicyReply },
+  },
+  "POST /api/sft/review-policy": {
+    summary: "Replace the double-review policy",
+    body: ReviewPolicyRequest,
+    responses: { 200: ReviewPolicyReply },
+  },
+  "GET /api/sft/adjudication": {
+    summary: "Candidates whose reviewers disagreed, oldest first, with their votes",
+    query: AdjudicationQuery,
+    responses: { 200: AdjudicationPage },
+  },
+  "POST /api/sft/adjudication/:id": {
+    summary: "An admin's decision on a candidate in adjudication: it settles the candidate",
+    body: AdjudicationBody,
+    responses: { 200: SubmitReply },
+  },
+  "GET /api/sft/stats/agreement": {
+    summary:
+      "Agreement of double review (percent and Cohen's kappa, by action), per reviewer pair and overall",
+    query: AgreementQuery,
+    responses: { 200: AgreementReply },
+  },
+  "GET /api/sft/stats/reviewers": {
+    summary:
+      "Decisions per hour, median time per decision, undo rate and suggestion acceptance, per reviewer and overall",
+    query: ReviewerStatsQuery,
+    responses: { 200: ReviewerStatsReply },
+  },
   "POST /api/sft/undo": { summary: "Take a decision back", body: UndoRequest, responses: { 200: Ok } },
   "GET /api/sft/stats": {
     summary: "Counts by status, model, task type and source",

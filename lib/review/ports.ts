@@ -1,8 +1,10 @@
 import type { CounterDelta } from "../common/domain/stats.ts";
 import type { BulkJob } from "./domain/bulk.ts";
+import type { ReviewPolicy, ReviewPolicyRule, ReviewRound, Vote } from "./domain/double-review.ts";
 import type { Lease } from "./domain/lease.ts";
 import type { QueueFilters, QueuePosition } from "./domain/queue.ts";
 import type { ReviewEvent, ReviewSubject, Transition } from "./domain/review.ts";
+import type { LogEvent } from "./domain/reviewer-numbers.ts";
 
 /**
  * The ports of this capability: what its use cases need from the outside world, each implemented
@@ -69,6 +71,11 @@ export type QueuedItem = Readonly<Record<string, unknown>> & {
 export interface LeaseStore {
   /** Up to `perShard` candidates per lease partition whose lease expired by `now`, earliest first. */
   expired(now: string, perShard: number): Promise<QueuedItem[]>;
+  /**
+   * Candidates waiting for more votes (double review) under `filters` that `voter` has not voted
+   * on, in the queue's order: of at most `perShard` read per voting partition.
+   */
+  awaitingVotes(filters: QueueFilters, voter: string, perShard: number): Promise<QueuedItem[]>;
   /** The `limit` oldest unleased `needs_review` candidates under `filters`, in the queue's order. */
   queued(filters: QueueFilters, limit: number): Promise<QueuedItem[]>;
   /**
@@ -100,4 +107,31 @@ export interface BulkStore {
     after: string | null,
     limit: number,
   ): Promise<{ items: { candidate_id: string; version: number }[]; last: string | null; more: boolean }>;
+}
+
+/** Double review: the policy, votes and rounds, the adjudication queue and the review log. */
+export interface VoteStore {
+  readPolicy(): Promise<ReviewPolicy>;
+  writePolicy(rules: readonly ReviewPolicyRule[], by: string, at: string): Promise<ReviewPolicy>;
+  /** The votes of a candidate's round, oldest first, read consistently. */
+  votes(id: string, round: number): Promise<Vote[]>;
+  /**
+   * A vote that does not settle the candidate, with its history event; with `round`, the votes
+   * disagreed and the candidate goes to adjudication. A `ConflictError` when this reviewer voted
+   * already or the candidate moved on.
+   */
+  castVote(subject: ReviewSubject, vote: Vote, event: ReviewEvent, round: ReviewRound | null): Promise<void>;
+  /** The settling vote: the transition, the vote and the round's record in one transaction. */
+  settle(transition: Transition, vote: Vote, round: ReviewRound): Promise<void>;
+  /** An admin's decision on a candidate in adjudication, noted on its round's record. */
+  adjudicate(transition: Transition, round: number): Promise<void>;
+  /** Candidates waiting for adjudication, oldest first. */
+  awaitingAdjudication(
+    after: QueuePosition | null,
+    limit: number,
+  ): Promise<{ items: CandidateView[]; position: QueuePosition; more: boolean }>;
+  /** Completed rounds whose record time falls between `from` and `to` (either may be open). */
+  rounds(from: string | null, to: string | null): Promise<ReviewRound[]>;
+  /** The review log of these UTC days, between `from` and `to`. */
+  log(days: readonly string[], from: string, to: string): Promise<LogEvent[]>;
 }

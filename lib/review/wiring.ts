@@ -10,8 +10,10 @@ import { BulkTable } from "./adapters/bulk-table.ts";
 import { LeaseTable } from "./adapters/lease-table.ts";
 import { QueueTable } from "./adapters/queue-table.ts";
 import { ReviewTable } from "./adapters/review-table.ts";
+import { VoteTable } from "./adapters/vote-table.ts";
 import type { CounterReader } from "./ports.ts";
 import type { BulkDeps } from "./usecases/bulk.ts";
+import type { DoubleReviewDeps } from "./usecases/double-review.ts";
 import type { LeaseDeps } from "./usecases/leases.ts";
 import type { ReviewDeps } from "./usecases/review.ts";
 import type { ReviewQueueDeps } from "./usecases/review-queue.ts";
@@ -22,6 +24,8 @@ export interface ReviewApiDeps {
   readonly queue: ReviewQueueDeps;
   readonly leases: LeaseDeps;
   readonly bulk: BulkDeps;
+  /** Double review: the policy, votes, adjudication and the agreement and reviewer numbers. */
+  readonly votes: DoubleReviewDeps;
   readonly counters: CounterReader;
   readonly runs: RunFolderDeps;
 }
@@ -41,6 +45,7 @@ export function reviewApiDeps(
     queue: { queue, counters },
     leases: { leases: new LeaseTable(dynamodb, names.tableName, views, queue, store) },
     bulk: { bulk: new BulkTable(dynamodb, names.tableName), store, queue },
+    votes: { store, votes: new VoteTable(dynamodb, names.tableName, views, store) },
     counters,
     runs: {
       bucket: names.bucket,

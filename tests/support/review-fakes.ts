@@ -155,9 +155,23 @@ export class MemoryLeaseStore implements LeaseStore {
     return expired as unknown as QueuedItem[];
   }
 
-  async queued(filters: QueueFilters, limit: number): Promise<QueuedItem[]> {
+  async awaitingVotes(filters: QueueFilters, voter: string, perShard: number): Promise<QueuedItem[]> {
+    const voted = (c: Record<string, unknown>) => Array.isArray(c.voters) && c.voters.includes(voter);
     const items = this.all
       .filter((c) => c.status === "needs_review" && c.lease_expires_at === undefined)
+      .filter((c) => typeof c.votes === "number" && c.votes > 0 && !c.adjudication && !voted(c))
+      .filter((c) => matchesFilters(c, filters))
+      .sort((a, b) => queueSortKey(a).localeCompare(queueSortKey(b)))
+      .slice(0, perShard * 4);
+    this.reads += items.length;
+    return items as unknown as QueuedItem[];
+  }
+
+  async queued(filters: QueueFilters, limit: number): Promise<QueuedItem[]> {
+    const items = this.all
+      .filter(
+        (c) => c.status === "needs_review" && c.lease_expires_at === undefined && !c.votes && !c.adjudication,
+      )
       .filter((c) => matchesFilters(c, filters))
       .sort((a, b) => queueSortKey(a).localeCompare(queueSortKey(b)))
       .slice(0, limit);

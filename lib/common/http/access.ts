@@ -91,6 +91,12 @@ export const ROUTE_ACCESS = {
   "GET /api/sft/config": SCOPES.review,
   "POST /api/sft/config": SCOPES.admin,
   "GET /api/sft/candidates/:id": SCOPES.review,
+  "GET /api/sft/review-policy": SCOPES.review,
+  "POST /api/sft/review-policy": SCOPES.admin,
+  "GET /api/sft/adjudication": SCOPES.admin,
+  "POST /api/sft/adjudication/:id": SCOPES.admin,
+  "GET /api/sft/stats/agreement": SCOPES.review,
+  "GET /api/sft/stats/reviewers": SCOPES.review,
   "GET /api/sft/runs/:run_id/quarantine": SCOPES.review,
   "GET /api/sft/ingest/quarantine": SCOPES.review,
 

@@ -13,8 +13,9 @@ import { STATUS_INDEX_SHARDS, TABLE } from "../../common/resources.ts";
 import type { Lease } from "../domain/lease.ts";
 import type { QueueFilters } from "../domain/queue.ts";
 import type { CandidateView, LeaseStore, QueuedItem } from "../ports.ts";
-import type { QueueTable } from "./queue-table.ts";
+import { filterExpression, type QueueTable } from "./queue-table.ts";
 import type { ReviewTable } from "./review-table.ts";
+import { votingIndexKeys, votingPartition } from "./vote-keys.ts";
 
 const { byStatus } = TABLE.indexes;
 
@@ -24,11 +25,12 @@ const NAMES = {
   "#leaseHolder": "lease_holder",
   "#leaseName": "lease_holder_name",
   "#leaseExpires": "lease_expires_at",
+  "#leaseStarted": "lease_started_at",
   "#gpk": byStatus.partitionKey,
   "#gsk": byStatus.sortKey,
 };
 
-type IndexInput = Pick<Candidate, "id" | "timestamp" | "provenance">;
+type IndexInput = Pick<Candidate, "id" | "timestamp" | "provenance"> & { readonly votes?: number | null };
 
 /**
  * Leases in the single table. A leased candidate stays `needs_review` but moves, in the same
@@ -69,6 +71,34 @@ export class LeaseTable implements LeaseStore {
       .sort((a, b) => String(a[byStatus.sortKey]).localeCompare(String(b[byStatus.sortKey])));
   }
 
+  async awaitingVotes(filters: QueueFilters, voter: string, perShard: number): Promise<QueuedItem[]> {
+    const filter = filterExpression(filters);
+    const shards = await Promise.all(
+      Array.from({ length: STATUS_INDEX_SHARDS }, async (_, shard) => {
+        // `Limit` bounds what is read; the filter then drops what this voter voted on already.
+        const result = await this.dynamodb.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            IndexName: byStatus.name,
+            KeyConditionExpression: "#gpk = :gpk",
+            FilterExpression: `NOT contains(#voters, :voter)${filter ? ` AND ${filter.expression}` : ""}`,
+            ExpressionAttributeNames: {
+              "#gpk": byStatus.partitionKey,
+              "#voters": "voters",
+              ...filter?.names,
+            },
+            ExpressionAttributeValues: { ":gpk": votingPartition(shard), ":voter": voter, ...filter?.values },
+            Limit: perShard,
+          }),
+        );
+        return (result.Items ?? []) as QueuedItem[];
+      }),
+    );
+    return shards
+      .flat()
+      .sort((a, b) => String(a[byStatus.sortKey]).localeCompare(String(b[byStatus.sortKey])));
+  }
+
   async queued(filters: QueueFilters, limit: number): Promise<QueuedItem[]> {
     return (await this.queue.walkItems({ filters, after: null, skip: 0, limit })).items;
   }
@@ -80,10 +110,11 @@ export class LeaseTable implements LeaseStore {
           TableName: this.tableName,
           Key: keys.candidate(item.id),
           UpdateExpression:
-            "SET #leaseHolder = :holder, #leaseName = :name, #leaseExpires = :expires, #gpk = :gpk, #gsk = :gsk",
+            "SET #leaseHolder = :holder, #leaseName = :name, #leaseExpires = :expires, #leaseStarted = :now, #gpk = :gpk, #gsk = :gsk",
+          // Never a candidate the caller voted on, nor one waiting for adjudication (double review).
           ConditionExpression:
-            "attribute_exists(#pk) AND #status = :needs AND (attribute_not_exists(#leaseExpires) OR #leaseExpires <= :now)",
-          ExpressionAttributeNames: NAMES,
+            "attribute_exists(#pk) AND #status = :needs AND (attribute_not_exists(#leaseExpires) OR #leaseExpires <= :now) AND NOT contains(#voters, :holder) AND attribute_not_exists(#adj)",
+          ExpressionAttributeNames: { ...NAMES, "#voters": "voters", "#adj": "adjudication" },
           ExpressionAttributeValues: {
             ":holder": lease.holder,
             ":name": lease.holder_name,
@@ -133,13 +164,16 @@ export class LeaseTable implements LeaseStore {
     condition: string,
     values: Record<string, string>,
   ): Promise<boolean> {
-    const indexKeys = candidateIndexKeys(candidate, "needs_review");
+    // A candidate with votes goes back to the voting partition it was taken from (double review).
+    const indexKeys =
+      (candidate.votes ?? 0) > 0 ? votingIndexKeys(candidate) : candidateIndexKeys(candidate, "needs_review");
     try {
       await this.dynamodb.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: keys.candidate(candidate.id),
-          UpdateExpression: "SET #gpk = :gpk, #gsk = :gsk REMOVE #leaseHolder, #leaseName, #leaseExpires",
+          UpdateExpression:
+            "SET #gpk = :gpk, #gsk = :gsk REMOVE #leaseHolder, #leaseName, #leaseExpires, #leaseStarted",
           ConditionExpression: `attribute_exists(#pk) AND #status = :needs AND ${condition}`,
           ExpressionAttributeNames: NAMES,
           ExpressionAttributeValues: {

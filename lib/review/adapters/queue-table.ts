@@ -12,6 +12,7 @@ import type {
 import { FILTER_PATHS, matchesFilters } from "../domain/lease.ts";
 import type { QueueFilters, QueuePosition } from "../domain/queue.ts";
 import type { QueuedItem, QueueIndex, QueueReader, QueueWalk } from "../ports.ts";
+import { adjudicationPartition, votingPartition } from "./vote-keys.ts";
 
 type Item = Record<string, unknown>;
 type Position = [sortKey: string, id: string];
@@ -47,6 +48,8 @@ export class QueueTable implements QueueReader, QueueIndex, ExportCandidateSourc
     private readonly tableName: string,
     private readonly views: CandidateViews,
     private readonly status: CandidateStatus = "needs_review",
+    /** The status-index partition of a shard `walk` reads: the status's own, or another list kept in that index. */
+    private readonly partitionOf: (shard: number) => string = (shard) => statusPartition(status, shard),
   ) {}
 
   async walk(walk: QueueWalk) {
@@ -59,7 +62,7 @@ export class QueueTable implements QueueReader, QueueIndex, ExportCandidateSourc
     const filter = filterExpression(filters);
     const shards: ShardCursor[] = Array.from({ length: this.shards }, (_, shard) => {
       const position = after?.[shard] ?? null;
-      const partition = statusPartition(this.status, shard);
+      const partition = this.partitionOf(shard);
       return {
         partition,
         buffer: [],
@@ -214,7 +217,11 @@ export class QueueTable implements QueueReader, QueueIndex, ExportCandidateSourc
       Object.assign(await this.views.toViews(items), {
         position: { merged: [], leased: at } satisfies StreamPosition,
       });
-    for (let shard = start.shard; shard < this.shards; shard++) {
+    // The lease partitions, then (double review) the voting and the adjudication partitions: all
+    // hold `needs_review` candidates out of the queue's partitions, numbered on from the leases'.
+    const held = [leasePartition, votingPartition, adjudicationPartition];
+    for (let shard = start.shard; shard < this.shards * held.length; shard++) {
+      const partition = (held[Math.floor(shard / this.shards)] ?? leasePartition)(shard % this.shards);
       let startKey: Item | undefined = shard === start.shard ? (start.after ?? undefined) : undefined;
       do {
         const result = await this.dynamodb.send(
@@ -223,7 +230,7 @@ export class QueueTable implements QueueReader, QueueIndex, ExportCandidateSourc
             IndexName: byStatus.name,
             KeyConditionExpression: "#gpk = :gpk",
             ExpressionAttributeNames: { "#gpk": byStatus.partitionKey },
-            ExpressionAttributeValues: { ":gpk": leasePartition(shard) },
+            ExpressionAttributeValues: { ":gpk": partition },
             Limit: pageSize,
             ExclusiveStartKey: startKey,
           }),
@@ -272,7 +279,7 @@ interface Filter {
   readonly values: Record<string, string>;
 }
 
-function filterExpression(filters: QueueFilters): Filter | null {
+export function filterExpression(filters: QueueFilters): Filter | null {
   const names: Record<string, string> = {};
   const values: Record<string, string> = {};
   const clauses: string[] = [];

@@ -1,4 +1,4 @@
-import { type DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
+import { type DynamoDBDocumentClient, GetCommand, type TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
 import type { CandidateViews } from "../../common/adapters/candidate-view.ts";
 import { readPartition } from "../../common/adapters/partition-reads.ts";
 import { candidateIndexKeys, keys } from "../../common/adapters/table-keys.ts";
@@ -7,11 +7,16 @@ import { NotFoundError } from "../../common/domain/errors.ts";
 import { TABLE } from "../../common/resources.ts";
 import { type ReviewEvent, type ReviewSubject, staleConflict, type Transition } from "../domain/review.ts";
 import type { BulkMark, CandidateView, ReviewStore } from "../ports.ts";
+import { reviewLogKeys } from "./vote-keys.ts";
 
 const EVENT_PREFIX = "EVENT#";
 
+type TransactItem = NonNullable<
+  ConstructorParameters<typeof TransactWriteCommand>[0]["TransactItems"]
+>[number];
+
 /** The sort key suffix of an event: the candidate's version after it, so two events never share a key. */
-const eventSequence = (version: number) => String(version).padStart(10, "0");
+export const eventSequence = (version: number) => String(version).padStart(10, "0");
 
 /**
  * Review decisions in the single table. A transition is one TransactWriteItems: the conditional
@@ -32,14 +37,18 @@ export class ReviewTable implements ReviewStore {
         Key: keys.candidate(id),
         ConsistentRead: true,
         ProjectionExpression:
-          "id, #status, #version, corrected_response, failure_category, #timestamp, task_type, provenance, prompt_ready, lease_holder, lease_holder_name, lease_expires_at, suggestion",
+          "id, #status, #version, corrected_response, failure_category, #timestamp, task_type, provenance, prompt_ready, lease_holder, lease_holder_name, lease_expires_at, lease_started_at, suggestion, votes, voters, vote_round, adjudication",
         ExpressionAttributeNames: { "#status": "status", "#version": "version", "#timestamp": "timestamp" },
       }),
     );
     return Item ? (Item as ReviewSubject) : null;
   }
 
-  async apply(transition: Transition, bulk?: BulkMark): Promise<void> {
+  /**
+   * `extra`: items written in the same transaction (a settling vote and its round record); a
+   * failed condition among them reads as the candidate having moved on.
+   */
+  async apply(transition: Transition, bulk?: BulkMark, extra: readonly TransactItem[] = []): Promise<void> {
     const mark = bulk
       ? [
           {
@@ -57,7 +66,7 @@ export class ReviewTable implements ReviewStore {
       : [];
     await transactConditionally(this.dynamodb, this.tableName, {
       build: async () => ({
-        items: [...this.transactItems(transition), ...mark],
+        items: [...this.transactItems(transition), ...mark, ...extra],
         counters: transition.counterDelta,
       }),
       // The candidate moved on (or its event exists): answer with the state it is in now.
@@ -94,6 +103,12 @@ export class ReviewTable implements ReviewStore {
           ...(typeof item.correction_origin === "string"
             ? { correction_origin: item.correction_origin as ReviewEvent["correction_origin"] }
             : {}),
+          ...(item.vote === true ? { vote: true } : {}),
+          ...(item.to_adjudication === true ? { to_adjudication: true } : {}),
+          ...(item.settled_by === "agreement" || item.settled_by === "adjudication"
+            ? { settled_by: item.settled_by }
+            : {}),
+          ...(typeof item.lease_started_at === "string" ? { lease_started_at: item.lease_started_at } : {}),
           at: item.at as string,
           version: item.version as number,
           // Events written before these fields existed hold no text.
@@ -127,6 +142,8 @@ export class ReviewTable implements ReviewStore {
       "#leaseHolder": "lease_holder",
       "#leaseName": "lease_holder_name",
       "#leaseExpires": "lease_expires_at",
+      "#leaseStarted": "lease_started_at",
+      "#adj": "adjudication",
     };
     const values: Record<string, unknown> = {
       ":from": transition.from,
@@ -163,13 +180,29 @@ export class ReviewTable implements ReviewStore {
     // fill in its origin); the condition makes sure no block appeared in the meantime.
     const hasProvenance = subject.provenance !== null && typeof subject.provenance === "object";
     // Any lease ends with the transition; the index keys above take the candidate out of its lease partition.
-    const removes: string[] = ["#leaseHolder", "#leaseName", "#leaseExpires"];
+    const removes: string[] = ["#leaseHolder", "#leaseName", "#leaseExpires", "#leaseStarted"];
     const conditions = [
       "attribute_exists(#pk)",
       "#status = :from",
       "#version = :expected",
       hasProvenance ? "attribute_exists(#prov)" : "attribute_not_exists(#prov)",
     ];
+    // Double review: only an adjudication decides a candidate in adjudication, and nothing else
+    // does. A settlement ends the round: its votes go, and the next round (after an undo) is new.
+    if (transition.settled_by === "adjudication") {
+      values[":true"] = true;
+      conditions.push("#adj = :true");
+    } else if (transition.to !== "needs_review") {
+      conditions.push("attribute_not_exists(#adj)");
+    }
+    if (transition.settled_by) {
+      names["#votes"] = "votes";
+      names["#voters"] = "voters";
+      names["#round"] = "vote_round";
+      values[":nextRound"] = (subject.vote_round ?? 0) + 1;
+      sets.push("#round = :nextRound");
+      removes.push("#votes", "#voters", "#adj");
+    }
     if (transition.leaseGuard) {
       values[":me"] = transition.leaseGuard.holder;
       values[":now"] = transition.leaseGuard.at;
@@ -208,6 +241,7 @@ export class ReviewTable implements ReviewStore {
           Item: {
             ...keys.candidateEvent(subject.id, event.at, eventSequence(event.version)),
             type: "candidate_event",
+            ...reviewLogKeys(subject.id, event.at, eventSequence(event.version)),
             ...event,
           },
           ConditionExpression: "attribute_not_exists(#pk)",

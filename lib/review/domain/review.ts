@@ -9,6 +9,7 @@ import {
   ORIGIN_FACTS,
   originFacts,
 } from "../../suggest/domain/suggestion.ts";
+import { adjudicationConflict, type VoteFields } from "./double-review.ts";
 import { blockingLease, type LeaseFields, leaseConflict } from "./lease.ts";
 
 /**
@@ -115,9 +116,12 @@ export type ReviewSubject = Pick<
   | "provenance"
   | "prompt_ready"
 > &
-  LeaseFields & {
+  LeaseFields &
+  VoteFields & {
     /** The suggested correction stored beside the candidate, if a suggestion job wrote one. */
     readonly suggestion?: unknown;
+    /** When the current lease began (`next`), for the time a decision took. */
+    readonly lease_started_at?: string | null;
   };
 
 /**
@@ -152,6 +156,14 @@ export interface ReviewEvent {
   readonly bulk_id?: string;
   /** A reviewer's correction: accepted as suggested, edited from the suggestion, or written without one. */
   readonly correction_origin?: CorrectionOrigin;
+  /** When the decider's lease on the candidate began, when they decided under it. */
+  readonly lease_started_at?: string;
+  /** A vote of double review that did not settle the candidate (its status did not change). */
+  readonly vote?: boolean;
+  /** A double-reviewed candidate's settlement: its votes agreed, or an admin adjudicated them. */
+  readonly settled_by?: "agreement" | "adjudication";
+  /** A vote that found the votes disagreeing: the candidate went to adjudication. */
+  readonly to_adjudication?: boolean;
 }
 
 /** Review facts kept in the candidate's provenance, next to (never instead of) where it came from. */
@@ -211,6 +223,8 @@ export interface Transition {
    * no lease, the decider's own, or one expired by `at`. Every transition ends any lease.
    */
   readonly leaseGuard: { readonly holder: string; readonly at: string } | null;
+  /** Set when this decision settles a double review: by agreement, or an admin's on a candidate in adjudication. */
+  readonly settled_by?: "agreement" | "adjudication";
 }
 
 function conflict(subject: Pick<ReviewSubject, "id" | "status">, expected: string): ConflictError {
@@ -237,6 +251,10 @@ function transition(
   const version = subject.version + 1;
   const reviewer = actorId(actor);
   const name = actorName(actor);
+  const leaseStarted =
+    change.decided && subject.lease_holder === reviewer && subject.lease_started_at
+      ? subject.lease_started_at
+      : null;
   const after = {
     ...subject,
     status: change.to,
@@ -273,13 +291,31 @@ function transition(
       corrected_response: change.corrected_response,
       replaced_correction: subject.corrected_response ?? null,
       ...(change.correction_origin ? { correction_origin: change.correction_origin } : {}),
+      ...(leaseStarted ? { lease_started_at: leaseStarted } : {}),
     },
   };
 }
 
-/** A reviewer's decision on a candidate waiting for review; a `ConflictError` for any other state. */
-export function planDecision(subject: ReviewSubject, decision: Decision, actor: Actor, at: Date): Transition {
+/**
+ * A reviewer's decision on a candidate waiting for review; a `ConflictError` for any other state.
+ * `settledBy` marks the decision that settles a double review (the last agreeing vote, or an
+ * admin's adjudication, the only decision a candidate in adjudication takes).
+ */
+export function planDecision(
+  subject: ReviewSubject,
+  decision: Decision,
+  actor: Actor,
+  at: Date,
+  settledBy?: "agreement" | "adjudication",
+): Transition {
   if (subject.status !== "needs_review") throw conflict(subject, "needs_review");
+  if (Boolean(subject.adjudication) !== (settledBy === "adjudication")) {
+    if (subject.adjudication) throw adjudicationConflict(subject.id);
+    throw new ConflictError(
+      `Candidate ${subject.id} is not awaiting adjudication (current status: ${subject.status})`,
+      subject.status,
+    );
+  }
   const held = blockingLease(subject, actor, at);
   if (held) throw leaseConflict(subject.id, held);
   const reviewer = actorId(actor);
@@ -311,7 +347,7 @@ export function planDecision(subject: ReviewSubject, decision: Decision, actor: 
           },
           remove: ["approved_by", "approved_at", ...ORIGIN_FACTS],
         };
-  return transition(
+  const planned = transition(
     subject,
     {
       action: decision.action,
@@ -326,6 +362,9 @@ export function planDecision(subject: ReviewSubject, decision: Decision, actor: 
     actor,
     at,
   );
+  return settledBy
+    ? { ...planned, settled_by: settledBy, event: { ...planned.event, settled_by: settledBy } }
+    : planned;
 }
 
 /** Takes a decision back: the candidate waits for review again, without correction or category. */

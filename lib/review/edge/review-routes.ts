@@ -5,8 +5,9 @@ import { reviewStats } from "../../common/domain/stats.ts";
 import { ROUTE_ACCESS } from "../../common/http/access.ts";
 import { principalOf, type ReviewerAuthenticator, reviewerOf } from "../../common/http/auth.ts";
 import { jsonReply } from "../../common/http/reply.ts";
-import { parseJsonBody, parseQuery, pathId } from "../../common/http/request.ts";
+import { parseJsonBody, parseQuery, parseWith, pathId } from "../../common/http/request.ts";
 import { guardedRoutes } from "../../common/http/routes.ts";
+import { STATUS_INDEX_SHARDS } from "../../common/resources.ts";
 import { ImportRunRequest, ReviewConfigRequest } from "../../import/domain/run-folders.ts";
 import { deadlineOf } from "../../import/usecases/import-run.ts";
 import {
@@ -16,12 +17,28 @@ import {
   writeReviewConfig,
 } from "../../import/usecases/run-folders.ts";
 import { BulkBatch, BulkRequest } from "../domain/bulk.ts";
+import {
+  AdjudicationBody,
+  AdjudicationQuery,
+  AgreementQuery,
+  ReviewPolicyRequest,
+} from "../domain/double-review.ts";
 import { NextRequest } from "../domain/lease.ts";
 import { QueueQuery } from "../domain/queue.ts";
 import { ReleaseRequest, SubmitRequest, UndoRequest } from "../domain/review.ts";
+import { ReviewerStatsQuery } from "../domain/reviewer-numbers.ts";
 import { countBulk, createBulk, findBulk, runBulk, undoBulk } from "../usecases/bulk.ts";
+import {
+  adjudicate,
+  adjudicationQueue,
+  agreementStats,
+  decide,
+  readPolicy,
+  reviewerStats,
+  writePolicy,
+} from "../usecases/double-review.ts";
 import { nextCandidate, releaseLease } from "../usecases/leases.ts";
-import { candidateDetail, submitDecision, undoDecision } from "../usecases/review.ts";
+import { candidateDetail, undoDecision } from "../usecases/review.ts";
 import { reviewQueue } from "../usecases/review-queue.ts";
 import type { ReviewApiDeps } from "../wiring.ts";
 
@@ -96,9 +113,40 @@ export function registerReviewRoutes(
 
   routes.post("/api/sft/submit", async (reqCtx) => {
     const decision = await parseJsonBody(reqCtx.req, SubmitRequest);
-    await submitDecision(deps.review, decision, principalOf(reqCtx));
-    return { ok: true };
+    const outcome = await decide({ ...deps.votes, ...deps.review }, decision, principalOf(reqCtx));
+    // Avocet's `{ok: true}`; `review` beside it says where a double review stands.
+    return json(outcome.reviews_required ? { ok: true, review: outcome } : { ok: true });
   });
+
+  // Double review: the policy, the adjudication queue, agreement and reviewer numbers.
+  routes.get("/api/sft/review-policy", async () => json(await readPolicy(deps.votes)));
+
+  routes.post("/api/sft/review-policy", async (reqCtx) => {
+    const request = await parseJsonBody(reqCtx.req, ReviewPolicyRequest);
+    return json(await writePolicy(deps.votes, request, principalOf(reqCtx)));
+  });
+
+  routes.get("/api/sft/adjudication", async ({ req }) =>
+    json(await adjudicationQueue(deps.votes, parseQuery(req, AdjudicationQuery), STATUS_INDEX_SHARDS)),
+  );
+
+  routes.post("/api/sft/adjudication/:id", async (reqCtx) => {
+    const id = pathId(reqCtx.params, "id", "Candidate");
+    const body = await parseJsonBody(reqCtx.req, AdjudicationBody);
+    const decision = parseWith(SubmitRequest, { ...body, id }, "body");
+    return json({
+      ok: true,
+      review: await adjudicate({ ...deps.votes, ...deps.review }, decision, principalOf(reqCtx)),
+    });
+  });
+
+  routes.get("/api/sft/stats/agreement", async ({ req }) =>
+    json(await agreementStats(deps.votes, parseQuery(req, AgreementQuery))),
+  );
+
+  routes.get("/api/sft/stats/reviewers", async ({ req }) =>
+    json(await reviewerStats(deps.votes, parseQuery(req, ReviewerStatsQuery))),
+  );
 
   routes.post("/api/sft/undo", async (reqCtx) => {
     const { id } = await parseJsonBody(reqCtx.req, UndoRequest);

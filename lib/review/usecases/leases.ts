@@ -12,7 +12,13 @@ import {
   planLease,
 } from "../domain/lease.ts";
 import type { Actor } from "../domain/review.ts";
-import type { CandidateView, LeaseStore } from "../ports.ts";
+import type { CandidateView, LeaseStore, QueuedItem } from "../ports.ts";
+
+/**
+ * Items read per voting partition (double review) by one `next`: the filter drops those the caller
+ * voted on, so a reviewer with many votes waiting for a second reviewer reads at most this many.
+ */
+export const VOTING_READ = 25;
 
 export interface LeaseDeps {
   readonly leases: LeaseStore;
@@ -44,12 +50,25 @@ export async function nextCandidate(deps: LeaseDeps, request: NextRequest, actor
   const skipped = new Set(request.skip);
   let attempts = 0;
 
+  const holder = lease.holder;
+  const votedOn = (item: QueuedItem) => Array.isArray(item.voters) && item.voters.includes(holder);
   for (const item of await deps.leases.expired(now, EXPIRED_READ)) {
     if (skipped.has(item.id)) continue;
-    if (!matchesFilters(item, filters)) {
+    // One the caller voted on (double review) is not theirs to take: it waits for another reviewer.
+    if (!matchesFilters(item, filters) || votedOn(item)) {
       await deps.leases.expire(item, now);
       continue;
     }
+    if (attempts >= MAX_CLAIM_ATTEMPTS) break;
+    attempts++;
+    const candidate = await deps.leases.claim(item, lease, now);
+    if (candidate) return { candidate, lease };
+  }
+
+  // Candidates waiting for a further vote come first, so a double review finishes before new
+  // ones start; never one the caller voted on (a bounded read per voting partition).
+  for (const item of await deps.leases.awaitingVotes(filters, holder, VOTING_READ)) {
+    if (skipped.has(item.id)) continue;
     if (attempts >= MAX_CLAIM_ATTEMPTS) break;
     attempts++;
     const candidate = await deps.leases.claim(item, lease, now);

@@ -72,9 +72,11 @@ describe("ReviewTable.apply", () => {
     expect(update?.Update).toMatchObject({
       TableName: "tbl",
       Key: { pk: "CAND#c1", sk: "CAND" },
-      // A decision also needs the candidate to be held by nobody else: no lease, the decider's, or one over.
+      // A decision also needs the candidate to be held by nobody else: no lease, the decider's, or one
+      // over; and not to be waiting for adjudication (double review), which only an admin decides.
       ConditionExpression:
         "attribute_exists(#pk) AND #status = :from AND #version = :expected AND attribute_exists(#prov) AND " +
+        "attribute_not_exists(#adj) AND " +
         "(attribute_not_exists(#leaseHolder) OR #leaseHolder = :me OR attribute_not_exists(#leaseExpires) OR #leaseExpires <= :now)",
       ExpressionAttributeValues: {
         ":me": "ana",
@@ -94,7 +96,7 @@ describe("ReviewTable.apply", () => {
     const expression = update?.Update?.UpdateExpression ?? "";
     expect(expression).not.toMatch(/#prov = /);
     expect(expression).toMatch(/#prov\.#ps0 = :ps0/);
-    expect(expression).toMatch(/ REMOVE #leaseHolder, #leaseName, #leaseExpires, #prov\.#pr0/);
+    expect(expression).toMatch(/ REMOVE #leaseHolder, #leaseName, #leaseExpires, #leaseStarted, #prov\.#pr0/);
     const names = update?.Update?.ExpressionAttributeNames ?? {};
     expect(names["#prov"]).toBe("provenance");
     expect(Object.values(names)).toEqual(expect.arrayContaining(["approved_by", "excluded"]));
@@ -107,6 +109,9 @@ describe("ReviewTable.apply", () => {
         from: "needs_review",
         to: "approved",
         reviewer: "ana",
+        // The day's review log (reviewer numbers) is a partition of gsi3.
+        gsi3pk: `REVIEWLOG#${AT.toISOString().slice(0, 10)}`,
+        gsi3sk: `${AT.toISOString()}#c1#0000000002`,
       },
       ConditionExpression: "attribute_not_exists(#pk)",
     });
