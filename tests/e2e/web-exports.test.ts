@@ -69,11 +69,12 @@ const remaining = () => page.getByTestId("remaining");
 const shoot = async (name: string) => {
   await mkdir(docs, { recursive: true });
   const size = page.viewportSize() ?? { width: 1280, height: 860 };
-  const height = await page.evaluate(() => document.documentElement.scrollHeight);
+  const height = await page.locator("html").evaluate((html) => html.scrollHeight);
   await page.setViewportSize({ width: size.width, height: Math.min(Math.max(height, size.height), 2400) });
   await page.screenshot({ path: join(docs, name) });
   await page.setViewportSize(size);
 };
+const hashOf = () => new URL(page.url()).hash;
 const go = async (hash: string) => {
   await page.goto(`${runtime.config.apiUrl}/${hash}`);
 };
@@ -181,7 +182,7 @@ describe("the workbench in Chromium", () => {
     expect(expected.body.total).toBeLessThan(30 - APPROVED - DISCARDED);
 
     await page.getByTestId("queue-filters").getByLabel("Model").selectOption(model);
-    await expect.poll(() => page.evaluate(() => window.location.hash)).toBe(`#/queue?model=${model}`);
+    await expect.poll(() => hashOf()).toBe(`#/queue?model=${model}`);
     await expect.poll(() => seen(remaining()), { timeout: WAIT_MS }).toBe(`${expected.body.total} remaining`);
     await expect.poll(() => seen(page.locator('[data-testid="queue-card"] .card-title'))).toBe(model);
 
@@ -212,12 +213,8 @@ describe("the workbench in Chromium", () => {
     await shoot("export-new.png");
     await page.getByTestId("start-export").click();
 
-    await expect
-      .poll(() => page.evaluate(() => window.location.hash), { timeout: WAIT_MS })
-      .toMatch(/^#\/exports\/(?!new$)[^/]+$/);
-    exportId = decodeURIComponent(
-      (await page.evaluate(() => window.location.hash)).slice("#/exports/".length),
-    );
+    await expect.poll(() => hashOf(), { timeout: WAIT_MS }).toMatch(/^#\/exports\/(?!new$)[^/]+$/);
+    exportId = decodeURIComponent(hashOf().slice("#/exports/".length));
     await expect
       .poll(() => seen(page.getByTestId("export-job-status")), { timeout: 90_000, interval: 500 })
       .toBe("succeeded");

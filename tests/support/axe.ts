@@ -31,13 +31,17 @@ const TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-prac
 
 /** Runs axe-core in the page as it is now and returns its violations. */
 export async function axeViolations(page: Page, options: AxeOptions = {}): Promise<AxeViolation[]> {
-  const loaded = await page.evaluate(() => typeof (window as { axe?: unknown }).axe === "object");
+  const loaded = await page.evaluate(() => typeof (globalThis as { axe?: unknown }).axe === "object");
   if (!loaded) await page.addScriptTag({ content: await axeSource() });
   return page.evaluate(
     async ({ tags, skip, include }) => {
-      const axe = (window as unknown as { axe: { run: (...args: unknown[]) => Promise<unknown> } }).axe;
+      const browser = globalThis as unknown as {
+        axe: { run: (...args: unknown[]) => Promise<unknown> };
+        document: unknown;
+      };
+      const axe = browser.axe;
       const rules = Object.fromEntries(skip.map((id) => [id, { enabled: false }]));
-      const result = (await axe.run(include ? { include: [include] } : document, {
+      const result = (await axe.run(include ? { include: [include] } : browser.document, {
         runOnly: { type: "tag", values: tags },
         rules,
         resultTypes: ["violations"],
