@@ -266,6 +266,8 @@ function appWith(store: MemoryReviewStore) {
     queue: { queue: { shards: 4, walk: notUsed }, counters },
     leases: { leases: {} as ReviewApiDeps["leases"]["leases"] },
     bulk: {} as ReviewApiDeps["bulk"],
+    // No vote store: every decision is a single review.
+    votes: {} as ReviewApiDeps["votes"],
     counters,
     runs: {} as ReviewApiDeps["runs"],
   } as ReviewApiDeps;
