@@ -375,6 +375,20 @@ describe("the synthesized bundles, each with its template environment, against t
     ]);
   });
 
+  it("reads the ingest path's and a run's quarantine through the API bundle", async () => {
+    const ingest = await api("GET", "/api/sft/ingest/quarantine");
+    expect(ingest.status, JSON.stringify(ingest.body)).toBe(200);
+    expect(ingest.body).toMatchObject({ counted: 1, by_reason: { invalid_json: 1 } });
+    expect(ingest.body.items[0].download.url).toContain("X-Amz-Signature=");
+    const run = await api("GET", "/api/sft/runs/deploy-continued/quarantine");
+    expect(run.status, JSON.stringify(run.body)).toBe(200);
+    expect(run.body).toMatchObject({
+      quarantined: 1,
+      items: [{ line: expect.any(Number) }],
+      next_cursor: null,
+    });
+  });
+
   it("exports the approved candidates (API → exports queue → export bundle → presigned download)", async () => {
     // An eval set registered through the API (written and indexed under evalsets/ and
     // evalset-index/), which the export bundle reads back and checks every record against.
