@@ -18,6 +18,7 @@ import {
   waitForImport,
 } from "./run-wait.ts";
 import { formatBytes, listRuns, uploadRun } from "./runs.ts";
+import { SUGGESTIONS_USAGE, suggestionsCommand } from "./suggestions.ts";
 import { findLocalConfig, resolveApiTarget, resolveTarget, UsageError } from "./target.ts";
 
 const DEFAULT_WAIT_SECONDS = 1800;
@@ -41,6 +42,7 @@ ${EXPORT_USAGE}
 ${DATASETS_USAGE}
 ${EVALSETS_USAGE}
 ${PROVENANCE_USAGE}
+${SUGGESTIONS_USAGE}
 ${DEMO_USAGE}
 ${ADMIN_USAGE}
 ${AUTH_USAGE}
@@ -52,8 +54,9 @@ flywheel --version prints the version (and the git commit of this checkout); wit
 {version, commit}.
 
 Exit codes: 0 done; 1 failed, or found what it reports as a difference (refused or invalid lines,
-an import that failed, counters left unrepaired); 2 usage error (unknown command or flag, a missing
-argument); 3 gave up waiting at --timeout (runs upload --wait, export; the work may still finish).
+an import that failed, counters left unrepaired, suggestions that failed); 2 usage error (unknown
+command or flag, a missing argument); 3 gave up waiting at --timeout (runs upload --wait, export,
+suggestions start --wait; the work may still finish).
 
 Target: the local runtime when .flywheel/local.json exists (npm start) or with --local, with its
 dev token; otherwise AWS: the standard credentials and region for S3 and SQS (the bucket from
@@ -94,6 +97,7 @@ async function main(
   if (argv[0] === "datasets") return datasetsCommand(argv.slice(1), io);
   if (argv[0] === "evalsets") return evalsetsCommand(argv.slice(1), io);
   if (argv[0] === "provenance") return provenanceCommand(argv.slice(1), io);
+  if (argv[0] === "suggestions") return suggestionsCommand(argv.slice(1), io);
   if (argv[0] === "demo" && argv.length === 1) return demoCommand(io);
   if (argv[0] === "admin") return adminCommand(argv.slice(1), io);
   if (argv[0] === "login" || argv[0] === "logout" || argv[0] === "token") {

@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { S3Client } from "@aws-sdk/client-s3";
+import type { AnyReply, RequestBody, RouteName } from "../lib/api/types.ts";
 import { type LocalConfig, readLocalConfig } from "../local/local-config.ts";
 import { authSettings, clientCredentialsToken, loginAccessToken, machineClient } from "./auth.ts";
 
@@ -150,7 +151,7 @@ export async function resolveTarget(
  */
 export async function callApi<T>(
   api: ApiTarget,
-  method: "GET" | "POST",
+  method: "GET" | "POST" | "DELETE",
   path: string,
   body?: unknown,
 ): Promise<T> {
@@ -165,4 +166,19 @@ export async function callApi<T>(
   const text = await response.text();
   if (!response.ok) throw new Error(`${method} ${path} answered ${response.status}: ${text}`);
   return (text ? JSON.parse(text) : null) as T;
+}
+
+/**
+ * Calls one route of the API's contract (`"GET /api/sft/suggestions/:id"`) at `path` (its
+ * parameters filled in, a query appended): the body and the reply are typed from the contract's
+ * zod schemas (lib/api/types.ts), the same the handler validates with.
+ */
+export function callRoute<R extends RouteName>(
+  api: ApiTarget,
+  route: R,
+  path: string,
+  ...body: [RequestBody<R>] extends [never] ? [] : [RequestBody<R>]
+): Promise<AnyReply<R>> {
+  const method = route.slice(0, route.indexOf(" ")) as "GET" | "POST" | "DELETE";
+  return callApi<AnyReply<R>>(api, method, path, ...body);
 }
