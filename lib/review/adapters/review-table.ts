@@ -143,7 +143,6 @@ export class ReviewTable implements ReviewStore {
       "#leaseName": "lease_holder_name",
       "#leaseExpires": "lease_expires_at",
       "#leaseStarted": "lease_started_at",
-      "#adj": "adjudication",
     };
     const values: Record<string, unknown> = {
       ":from": transition.from,
@@ -189,6 +188,7 @@ export class ReviewTable implements ReviewStore {
     ];
     // Double review: only an adjudication decides a candidate in adjudication, and nothing else
     // does. A settlement ends the round: its votes go, and the next round (after an undo) is new.
+    if (transition.settled_by || transition.to !== "needs_review") names["#adj"] = "adjudication";
     if (transition.settled_by === "adjudication") {
       values[":true"] = true;
       conditions.push("#adj = :true");
