@@ -23,10 +23,11 @@ import { evalApiDeps } from "../eval/wiring.ts";
 import { registerEvalSetRoutes } from "../exports/edge/evalset-routes.ts";
 import { registerExportRoutes } from "../exports/edge/export-routes.ts";
 import { evalSetDeps, exportApiDeps } from "../exports/wiring.ts";
-import { registerQuarantineRoutes } from "../import/edge/quarantine-routes.ts";
-import { quarantineRouteDeps } from "../import/wiring.ts";
+import { registerRunQuarantineRoutes } from "../import/edge/quarantine-routes.ts";
+import { runQuarantineDeps } from "../import/wiring.ts";
 import { registerIngestRoutes } from "../ingest/edge/ingest-routes.ts";
-import { ingestApiDeps } from "../ingest/wiring.ts";
+import { registerIngestQuarantineRoutes } from "../ingest/edge/quarantine-routes.ts";
+import { ingestApiDeps, ingestQuarantineListingDeps } from "../ingest/wiring.ts";
 import { registerProvenanceRoutes } from "../provenance/edge/provenance-routes.ts";
 import { provenanceApiDeps } from "../provenance/wiring.ts";
 import { registerReviewRoutes } from "../review/edge/review-routes.ts";
@@ -64,18 +65,14 @@ export function createApiRouter(clients: AwsClients, config: ReviewApiConfig): R
     reviewer,
   );
   registerIngestRoutes(app, ingestApiDeps(clients, loadConfig(IngestApiConfig)));
-  registerQuarantineRoutes(
-    app,
-    quarantineRouteDeps(
-      clients,
-      { tableName: config.TABLE_NAME, bucket: config.BUCKET_NAME },
-      {
-        urlExpirySeconds: exportConfig.EXPORT_URL_EXPIRY_SECONDS,
-        maxUrlExpirySeconds: exportConfig.EXPORT_URL_MAX_EXPIRY_SECONDS,
-      },
-    ),
-    reviewer,
-  );
+  // Quarantine files are handed out as signed links that last as long as an export's.
+  const links = {
+    urlExpirySeconds: exportConfig.EXPORT_URL_EXPIRY_SECONDS,
+    maxUrlExpirySeconds: exportConfig.EXPORT_URL_MAX_EXPIRY_SECONDS,
+  };
+  const names = { tableName: config.TABLE_NAME, bucket: config.BUCKET_NAME };
+  registerRunQuarantineRoutes(app, runQuarantineDeps(clients, names, links), reviewer);
+  registerIngestQuarantineRoutes(app, ingestQuarantineListingDeps(clients, names, links), reviewer);
   registerEvalRoutes(app, evalApiDeps(clients, loadConfig(EvalApiConfig)), reviewer);
   registerSuggestionRoutes(app, suggestionApiDeps(clients, loadConfig(SuggestApiConfig)), reviewer);
   registerProvenanceRoutes(app, provenanceApiDeps(clients, config), reviewer);

@@ -1,13 +1,12 @@
 import type { AwsClients } from "../common/adapters/aws-clients.ts";
 import { CandidateTable } from "../common/adapters/candidate-table.ts";
 import { S3Bodies, S3Quarantine, S3RunObjects } from "../common/adapters/s3-objects.ts";
-import { S3IngestQuarantineReader } from "../ingest/adapters/ingest-quarantine.ts";
 import { SqsContinuationQueue } from "./adapters/continuation-queue.ts";
 import { ReviewSettingsTable } from "./adapters/review-settings-table.ts";
 import { RunQuarantineFiles } from "./adapters/run-quarantine-files.ts";
 import { RunTable } from "./adapters/run-table.ts";
-import type { QuarantineRouteDeps } from "./edge/quarantine-routes.ts";
 import type { ImportRunDeps } from "./usecases/import-run.ts";
+import type { RunQuarantineDeps } from "./usecases/run-quarantine.ts";
 
 /**
  * The import use case wired to DynamoDB and S3, and to the run-uploads queue when its URL is
@@ -33,17 +32,14 @@ export function runsPrefixSettings(clients: AwsClients, names: { tableName: stri
   return new ReviewSettingsTable(clients.dynamodb, names.tableName);
 }
 
-/** The quarantine routes: runs' files through their records, the ingest path's entries day by day. */
-export function quarantineRouteDeps(
+/** The run quarantine route: a run's file found through its record, read in ranges, linked signed. */
+export function runQuarantineDeps(
   clients: AwsClients,
   names: { tableName: string; bucket: string },
   links: { urlExpirySeconds: number; maxUrlExpirySeconds: number },
-): QuarantineRouteDeps {
+): RunQuarantineDeps {
   return {
-    runs: {
-      quarantine: new RunQuarantineFiles(clients.dynamodb, names.tableName, clients.s3, names.bucket),
-      ...links,
-    },
-    ingest: { quarantine: new S3IngestQuarantineReader(clients.s3, names.bucket), ...links },
+    quarantine: new RunQuarantineFiles(clients.dynamodb, names.tableName, clients.s3, names.bucket),
+    ...links,
   };
 }

@@ -4,11 +4,12 @@ import { S3Bodies } from "../common/adapters/s3-objects.ts";
 import type { IngestApiConfig } from "../common/config.ts";
 import { CorrectionTable } from "./adapters/correction-table.ts";
 import { CognitoIngestJwt } from "./adapters/ingest-jwt.ts";
-import { S3IngestQuarantine } from "./adapters/ingest-quarantine.ts";
+import { S3IngestQuarantine, S3IngestQuarantineReader } from "./adapters/ingest-quarantine.ts";
 import { SecretsManagerIngestTokens, staticIngestTokens } from "./adapters/ingest-tokens.ts";
 import { LEGACY_SECRET_KEY } from "./edge/ingest-auth.ts";
 import type { IngestRouteDeps } from "./edge/ingest-routes.ts";
 import type { IngestCorrectionDeps } from "./usecases/ingest-correction.ts";
+import type { IngestQuarantineListingDeps } from "./usecases/quarantine-listing.ts";
 
 /**
  * The ingest use case wired to DynamoDB and S3; queue senders bound to their sources and the
@@ -58,4 +59,13 @@ export function ingestApiDeps(clients: AwsClients, config: IngestApiConfig): Ing
       { sourceDefaults: config.INGEST_SOURCE_DEFAULTS },
     ),
   };
+}
+
+/** The ingest quarantine route: the refused messages read back from S3, each linked signed. */
+export function ingestQuarantineListingDeps(
+  clients: AwsClients,
+  names: { bucket: string },
+  links: { urlExpirySeconds: number; maxUrlExpirySeconds: number },
+): IngestQuarantineListingDeps {
+  return { quarantine: new S3IngestQuarantineReader(clients.s3, names.bucket), ...links };
 }
