@@ -269,6 +269,23 @@ describe("the workbench in Chromium", () => {
     }
   });
 
+  it("a dry run through the form: counts and sha256s, and nothing to download", async () => {
+    await page.getByRole("link", { name: "New export" }).click();
+    await page.getByTestId("export-form").waitFor();
+    await page.getByLabel(/^rag/).check();
+    await page.getByLabel("Dry run").check();
+    await page.getByTestId("start-export").click();
+    await expect
+      .poll(() => hashOf(), { timeout: WAIT_MS })
+      .toMatch(new RegExp(`^#/exports/(?!new$)(?!${exportId}$)[^/]+$`));
+    await expect
+      .poll(() => seen(page.getByTestId("export-job-status")), { timeout: 90_000, interval: 500 })
+      .toBe("succeeded");
+    expect(await page.getByText("dry run: nothing written").count()).toBe(1);
+    expect(await page.locator('[data-testid^="download-"]').count()).toBe(0);
+    expect(await seen(page.getByTestId("sha256-dataset"))).toMatch(/^[0-9a-f]{64}$/);
+  }, 180_000);
+
   it("lists the export with its counts", async () => {
     await page.getByRole("link", { name: "All exports" }).click();
     const row = page.locator(`tr[data-export="${exportId}"]`);
@@ -281,6 +298,9 @@ describe("the workbench in Chromium", () => {
       String(APPROVED),
       String(DISCARDED),
     ]);
+    // Newest first: the dry run, then the export.
+    const formats = await page.locator("tr[data-export] td:first-of-type").allInnerTexts();
+    expect(formats).toEqual(["rag", "trl-sft"]);
     await expectAccessible(page, "the exports list");
     await shoot("exports.png");
   });
