@@ -34,6 +34,8 @@ export interface VersionFiles {
   readonly manifest: { readonly key: string };
   /** RAG: a prefix holding nothing but the documents and their Knowledge Bases sidecars. */
   readonly documents: { readonly prefix: string; readonly count: number } | null;
+  /** A job of several formats: each other format's files, under `formats/<format>/`. */
+  readonly formats?: Readonly<Record<string, Omit<VersionFiles, "formats">>>;
 }
 
 export interface DatasetVersion {
@@ -71,27 +73,37 @@ export interface CopyStep {
   readonly bytes?: number;
 }
 
+/** The copies of one format's files, and where its documents are listed from and go. */
+export interface FormatPlan {
+  readonly steps: CopyStep[];
+  readonly files: Omit<VersionFiles, "formats">;
+  readonly documentsFrom: string | null;
+}
+
 /**
- * What pinning an export copies, and the files the version then lists: the dataset, quarantine
- * and record index (and validation file), then `manifest.json` last. The documents of a RAG export
- * are listed from their prefix and copied under the version's `documents/`.
+ * What pinning one format's files copies, and the files the version then lists: the dataset,
+ * quarantine and record index (and validation file), then its `manifest.json`. The documents of a
+ * RAG export are listed from their prefix and copied under `documents/`.
  */
-export function planVersion(
-  manifest: ExportManifest,
-  exportPrefix: string,
+export function planFormat(
+  source: ExportManifest["files"],
+  manifestFrom: string,
   prefix: string,
-): { steps: CopyStep[]; files: Omit<VersionFiles, "documents">; documentsFrom: string | null } {
+): FormatPlan {
   const moved = (receipt: FileReceipt, name: string): FileReceipt => ({
     ...receipt,
     key: `${prefix}${name}`,
   });
-  const { dataset, quarantine, records, validation } = manifest.files;
+  const { dataset, quarantine, records, validation } = source;
   const files = {
     dataset: moved(dataset, EXPORT_FILES.dataset),
     quarantine: moved(quarantine, EXPORT_FILES.quarantine),
     records: moved(records, EXPORT_FILES.records),
     ...(validation ? { validation: moved(validation, basename(validation.key)) } : {}),
     manifest: { key: `${prefix}${EXPORT_FILES.manifest}` },
+    documents: source.documents
+      ? { prefix: `${prefix}${EXPORT_FILES.documents}`, count: source.documents.count }
+      : null,
   };
   const steps: CopyStep[] = [
     { from: dataset.key, to: files.dataset.key, bytes: dataset.bytes },
@@ -100,9 +112,40 @@ export function planVersion(
     ...(validation && files.validation
       ? [{ from: validation.key, to: files.validation.key, bytes: validation.bytes }]
       : []),
-    { from: `${exportPrefix}${EXPORT_FILES.manifest}`, to: files.manifest.key },
+    { from: manifestFrom, to: files.manifest.key },
   ];
-  return { steps, files, documentsFrom: manifest.files.documents?.prefix ?? null };
+  return { steps, files, documentsFrom: source.documents?.prefix ?? null };
+}
+
+/**
+ * Every format a pin copies: the export's own (its files at `exports/<id>/`, pinned at the
+ * version's prefix) and, for a job of several formats, each other one (`exports/<id>/formats/<f>/`
+ * → `formats/<f>/` under the version's prefix).
+ */
+export function planVersion(
+  manifest: ExportManifest,
+  exportPrefix: string,
+  prefix: string,
+): { main: FormatPlan; others: (FormatPlan & { readonly format: string })[] } {
+  const main = planFormat(manifest.files, `${exportPrefix}${EXPORT_FILES.manifest}`, prefix);
+  const others = (manifest.formats ?? []).slice(1).map((part) => ({
+    format: part.format,
+    ...planFormat(
+      part.files,
+      `${exportPrefix}formats/${part.format}/${EXPORT_FILES.manifest}`,
+      `${prefix}formats/${part.format}/`,
+    ),
+  }));
+  return { main, others };
+}
+
+/** The files a version lists, all of them copied. */
+export function versionFiles(plan: ReturnType<typeof planVersion>): VersionFiles {
+  if (plan.others.length === 0) return plan.main.files;
+  return {
+    ...plan.main.files,
+    formats: Object.fromEntries(plan.others.map((other) => [other.format, other.files])),
+  };
 }
 
 const basename = (key: string) => key.slice(key.lastIndexOf("/") + 1);

@@ -1,5 +1,5 @@
 import { ConflictError, NotFoundError, ValidationError } from "../../common/domain/errors.ts";
-import { EXPORT_FILES, exportPrefix } from "../../common/resources.ts";
+import { exportPrefix } from "../../common/resources.ts";
 import {
   type CopyStep,
   type DatasetVersion,
@@ -11,6 +11,7 @@ import {
   planVersion,
   recordIdOfLine,
   type VersionFiles,
+  versionFiles,
   versionPrefix,
 } from "../domain/dataset-version.ts";
 import type { DatasetObjects, DatasetStore, PinnedExports } from "../ports.ts";
@@ -70,7 +71,7 @@ export async function pinDataset(
   const at = now().toISOString();
   const number = await deps.datasets.nextVersion(name, at);
   const prefix = versionPrefix(name, number);
-  const { files } = planVersion(job.manifest, exportPrefix(exportId), prefix);
+  const files = versionFiles(planVersion(job.manifest, exportPrefix(exportId), prefix));
   const version: DatasetVersion = {
     name,
     version: number,
@@ -81,12 +82,7 @@ export async function pinDataset(
     pinned_at: at,
     ready_at: null,
     prefix,
-    files: {
-      ...files,
-      documents: job.manifest.files.documents
-        ? { prefix: `${prefix}${EXPORT_FILES.documents}`, count: job.manifest.files.documents.count }
-        : null,
-    },
+    files,
     manifest: job.manifest,
   };
   const stored = await deps.datasets.create(version);
@@ -106,39 +102,35 @@ async function finishCopy(
   limits: { readonly deadline?: number | undefined },
 ): Promise<DatasetVersion> {
   if (version.state === "ready") return version;
-  const { steps, files, documentsFrom } = planVersion(
-    version.manifest,
-    exportPrefix(version.export_id),
-    version.prefix,
-  );
+  const plan = planVersion(version.manifest, exportPrefix(version.export_id), version.prefix);
+  const parts = [plan.main, ...plan.others];
   const outOfTime = () => limits.deadline !== undefined && Date.now() >= limits.deadline;
   try {
-    // The manifest last: a version's manifest.json is there only once its files are.
-    for (const step of steps.slice(0, -1)) {
+    // The export's own manifest.json last: a version's manifest is there only once all else is.
+    const steps = [...plan.main.steps.slice(0, -1), ...plan.others.flatMap((other) => other.steps)];
+    for (const step of steps) {
       if (outOfTime()) return version;
       await deps.objects.copy(step);
     }
-    let documents: VersionFiles["documents"] = null;
-    if (documentsFrom) {
-      const target = `${version.prefix}${EXPORT_FILES.documents}`;
+    for (const part of parts) {
+      if (!part.documentsFrom || !part.files.documents) continue;
+      const cursor = version.copied_through ?? undefined;
       const through = await copyPrefix(
         deps,
-        documentsFrom,
-        target,
+        part.documentsFrom,
+        part.files.documents.prefix,
         outOfTime,
-        version.copied_through ?? undefined,
+        cursor?.startsWith(part.documentsFrom) ? cursor : undefined,
       );
       if (through !== null) {
         // Out of time: the next pin lists on from the last document copied, not from the start.
         await deps.datasets.saveProgress(version.name, version.version, through);
         return { ...version, copied_through: through };
       }
-      documents = { prefix: target, count: version.manifest.files.documents?.count ?? 0 };
     }
-    const manifestStep = steps.at(-1) as CopyStep;
     if (outOfTime()) return version;
-    await deps.objects.copy(manifestStep);
-    const ready: VersionFiles = { ...files, documents };
+    await deps.objects.copy(plan.main.steps.at(-1) as CopyStep);
+    const ready = versionFiles(plan);
     const at = clockOf(deps)().toISOString();
     await deps.datasets.markReady(version.name, version.version, ready, at);
     return { ...version, state: "ready", ready_at: at, files: ready };
@@ -242,17 +234,28 @@ export async function datasetVersion(deps: DatasetDeps, name: string, number: nu
     expires_in: seconds,
     expires_at: expiresAt,
   });
-  const { files } = version;
-  const [dataset, quarantine, records, manifest, validation] = await Promise.all([
-    sign(files.dataset.key, `${base}.jsonl`),
-    sign(files.quarantine.key, `${base}.quarantine.jsonl`),
-    sign(files.records.key, `${base}.records.jsonl`),
-    sign(files.manifest.key, `${base}.manifest.json`, "application/json"),
-    files.validation ? sign(files.validation.key, `${base}.validation.jsonl`) : Promise.resolve(undefined),
+  const signFiles = async (files: Omit<VersionFiles, "formats">, base: string) => {
+    const [dataset, quarantine, records, manifest, validation] = await Promise.all([
+      sign(files.dataset.key, `${base}.jsonl`),
+      sign(files.quarantine.key, `${base}.quarantine.jsonl`),
+      sign(files.records.key, `${base}.records.jsonl`),
+      sign(files.manifest.key, `${base}.manifest.json`, "application/json"),
+      files.validation ? sign(files.validation.key, `${base}.validation.jsonl`) : Promise.resolve(undefined),
+    ]);
+    return { dataset, quarantine, records, manifest, ...(validation ? { validation } : {}) };
+  };
+  const others = Object.entries(version.files.formats ?? {});
+  const [downloads, ...formatDownloads] = await Promise.all([
+    signFiles(version.files, base),
+    ...others.map(([format, files]) => signFiles(files, `${base}.${format}`)),
   ]);
   return {
     ...versionView(version),
-    downloads: { dataset, quarantine, records, manifest, ...(validation ? { validation } : {}) },
+    downloads,
+    // A job of several formats: the other formats' files, by format.
+    ...(others.length > 0
+      ? { format_downloads: Object.fromEntries(others.map(([format], i) => [format, formatDownloads[i]])) }
+      : {}),
   };
 }
 

@@ -310,6 +310,30 @@ describe("diffs between versions", () => {
   });
 });
 
+describe("a job of several formats", () => {
+  it("pins every format: the first at the version's prefix, the others under formats/<format>/", async () => {
+    const multi = await exportOf(FIRST, { format: "trl-dpo", formats: ["trl-dpo", "rag", "trl-sft"] });
+    const pinned = await call("POST", "/api/datasets", { body: { name: "multi", export_id: multi } });
+    expect(pinned.status).toBe(201);
+    const { files, manifest } = pinned.body;
+    expect(files.dataset.key).toBe("datasets/multi/v1/dataset.jsonl");
+    expect(Object.keys(files.formats).sort()).toEqual(["rag", "trl-sft"]);
+    expect(files.formats.rag.documents).toEqual({
+      prefix: "datasets/multi/v1/formats/rag/documents/",
+      count: FIRST.length,
+    });
+    expect(files.formats["trl-sft"].dataset.key).toBe("datasets/multi/v1/formats/trl-sft/dataset.jsonl");
+    await expire(multi);
+    const version = await call("GET", "/api/datasets/multi/versions/1");
+    const sft = manifest.formats.find((part: { format: string }) => part.format === "trl-sft");
+    const bytes = await download(version.body.format_downloads["trl-sft"].dataset.url);
+    expect(sha256(bytes)).toBe(sft.files.dataset.sha256);
+    expect(version.body.format_downloads["trl-sft"].dataset.file_name).toBe("multi-v1.trl-sft.jsonl");
+    expect(await keysUnder("datasets/multi/v1/formats/rag/documents/")).toHaveLength(FIRST.length * 2);
+    expect(sha256(await download(version.body.downloads.dataset.url))).toBe(manifest.files.dataset.sha256);
+  });
+});
+
 describe("RAG versions", () => {
   it("holds nothing but documents and their sidecars under the version's documents prefix", async () => {
     const rag = await exportOf(FIRST, { format: "rag", options: { bedrock_kb_prefix: "separate" } });
