@@ -303,6 +303,25 @@ describe("the distillation exporter's RAG records still in review", () => {
   });
 });
 
+describe("the distillation exporter's export-all", () => {
+  it("writes every format from one job, each with its old line fields", async () => {
+    const job = await exportJob({ format: "trl-dpo", formats: ["trl-dpo", "trl-kto", "rag"] });
+    expect(job.status).toBe("succeeded");
+    expect(job.manifest.formats.map((part: { format: string }) => part.format)).toEqual([
+      "trl-dpo",
+      "trl-kto",
+      "rag",
+    ]);
+    for (const line of await linesAt(job.download.url)) {
+      expect(keysOf(line)).toEqual(["chosen", "id", "prompt", "rejected"]);
+    }
+    const kto = await linesAt(job.format_downloads["trl-kto"].download.url);
+    for (const line of kto) expect(keysOf(line)).toEqual(["completion", "id", "label", "prompt"]);
+    const rag = await linesAt(job.format_downloads.rag.download.url);
+    for (const line of rag) expect(keysOf(line)).toEqual(["id", "metadata", "text"]);
+  });
+});
+
 describe("the distillation exporter's other formats keep their shapes", () => {
   it.each([
     ["trl-kto", ["completion", "id", "label", "prompt"]],
