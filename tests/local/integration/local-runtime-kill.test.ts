@@ -1,0 +1,263 @@
+import { createHash } from "node:crypto";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { GetObjectCommand } from "@aws-sdk/client-s3";
+import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
+import { BatchGetCommand, BatchWriteCommand, GetCommand } from "@aws-sdk/lib-dynamodb";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { candidateItem } from "../../../lib/common/adapters/candidate-table.ts";
+import type { Candidate } from "../../../lib/common/domain/candidate.ts";
+import type { ExportManifest } from "../../../lib/exports/domain/export-manifest.ts";
+import { publishCorrection } from "../../../lib/ingest/client/publish-correction.ts";
+import type { LocalConfig } from "../../../local/local-config.ts";
+import { samplePath } from "../../../samples/index.ts";
+import { LocalProcess, localClients, seededRandom } from "../../support/local-process.ts";
+
+/**
+ * `npm start` killed outright (SIGKILL) at a random point — the seed is printed, and
+ * FLYWHEEL_TEST_SEED repeats a run — of an export and of an ingest burst, then started again on
+ * the same data folder: the export finishes by itself with the bytes of a clean export, and every
+ * correction of the burst is stored exactly once.
+ */
+const APPROVED = 2_000;
+const BURST = 1_000;
+const RUN = "2026-07-01-000000-killed-export";
+/** Three starts of the runtime on a busy 2-core machine, seeding and two exports. */
+const TEST_TIMEOUT_MS = 240_000;
+let dataDir: string;
+let local: LocalProcess;
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), "flywheel-kill-"));
+  local = new LocalProcess(dataDir);
+});
+
+afterEach(() => local.killLeftover());
+
+afterAll(async () => {
+  await local.killLeftover();
+  // Give the DynamoDB Local of a killed runtime its moment to see its stdin close and stop.
+  await new Promise((r) => setTimeout(r, 500));
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+/** An approved candidate of about 8 KB, each with words of its own. */
+function approved(i: number): Candidate {
+  const at = new Date(Date.UTC(2026, 6, 1) + i * 1_000).toISOString();
+  const words = Array.from(
+    { length: 600 },
+    (_, k) => `w${((i * 7_919 + k * 104_729) % 50_021).toString(36)}`,
+  );
+  return {
+    id: `${RUN}-${String(i).padStart(6, "0")}`,
+    source: "cf-orch-benchmark",
+    timestamp: at,
+    status: "approved",
+    prompt_messages: [{ role: "user", content: `Problem ${i}: ${words.join(" ")}` }],
+    model_response: `Answer ${i * 2}`,
+    corrected_response: `Answer ${i}`,
+    failure_category: "wrong_answer",
+    task_type: "math",
+    model_name: "model-x",
+    version: 2,
+    provenance: {
+      source: "benchmark",
+      channel: "s3-upload",
+      model: "model-x",
+      captured_at: at,
+      source_run_id: RUN,
+      key: `runs/${RUN}/sft_candidates.jsonl`,
+      line: i + 1,
+      approved: true,
+      approved_by: "reviewer@example.com",
+      approved_at: at,
+    } as Candidate["provenance"],
+  };
+}
+
+async function seedApproved(config: LocalConfig): Promise<void> {
+  const { db } = localClients(config);
+  let next = 0;
+  const worker = async () => {
+    while (next < APPROVED) {
+      const from = next;
+      next = Math.min(APPROVED, next + 25);
+      let requests = Array.from({ length: next - from }, (_, k) => ({
+        PutRequest: { Item: candidateItem(approved(from + k)) },
+      }));
+      while (requests.length > 0) {
+        const result = await db.send(
+          new BatchWriteCommand({ RequestItems: { [config.tableName]: requests } }),
+        );
+        requests = (result.UnprocessedItems?.[config.tableName] as typeof requests | undefined) ?? [];
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: 4 }, worker));
+}
+
+async function api(config: LocalConfig, method: string, path: string, body?: unknown) {
+  const response = await fetch(`${config.apiUrl}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${config.reviewerToken}`, "content-type": "application/json" },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
+  return response.json() as Promise<Record<string, unknown>>;
+}
+
+const exportRequest = { format: "openai-sft", filters: { run_id: RUN } };
+
+async function exportJob(config: LocalConfig, id: string) {
+  const { Item } = await localClients(config).db.send(
+    new GetCommand({
+      TableName: config.tableName,
+      Key: { pk: `EXPORT#${id}`, sk: "EXPORT" },
+      ConsistentRead: true,
+    }),
+  );
+  return Item;
+}
+
+const succeeded = (config: LocalConfig, id: string) =>
+  local.until(`export ${id} succeeded`, async () => {
+    const job = await exportJob(config, id);
+    if (job?.status === "failed") throw new Error(`export failed: ${job.error}`);
+    return job?.status === "succeeded" ? (JSON.parse(job.manifest as string) as ExportManifest) : undefined;
+  });
+
+/** Each data file's sha256, computed from the bytes in the bucket (and checked against the manifest). */
+async function fileHashes(config: LocalConfig, manifest: ExportManifest) {
+  const hashes: Record<string, string> = {};
+  for (const name of ["dataset", "quarantine", "records"] as const) {
+    const file = manifest.files[name];
+    const object = await localClients(config).s3.send(
+      new GetObjectCommand({ Bucket: config.bucket, Key: file.key }),
+    );
+    const sha256 = createHash("sha256")
+      .update(await (object.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray())
+      .digest("hex");
+    expect(sha256).toBe(file.sha256);
+    hashes[name] = sha256;
+  }
+  return hashes;
+}
+
+async function statsTotal(config: LocalConfig): Promise<number> {
+  return (await api(config, "GET", "/api/sft/stats")).total as number;
+}
+
+describe("npm start killed (SIGKILL) at a random point", () => {
+  it(
+    "finishes an export by itself after the restart, byte for byte a clean export",
+    async () => {
+      const random = seededRandom("export killed at a random point");
+      const began = Date.now();
+      const phase = (what: string) => console.log(`${((Date.now() - began) / 1000).toFixed(1)} s: ${what}`);
+      const first = await local.start();
+      phase("started");
+      await seedApproved(first.config);
+      phase(`${APPROVED} approved candidates stored`);
+      // A clean export first: the bytes to match, and how long an export takes on this machine.
+      const clean = (await api(first.config, "POST", "/api/exports", exportRequest)) as { id: string };
+      await local.until("the clean export under way", async () =>
+        (await exportJob(first.config, clean.id))?.status === "running" ? true : undefined,
+      );
+      const cleanStarted = Date.now();
+      const reference = await succeeded(first.config, clean.id);
+      const durationMs = Date.now() - cleanStarted;
+      phase(`the clean export took ${durationMs} ms`);
+
+      const { id } = (await api(first.config, "POST", "/api/exports", exportRequest)) as { id: string };
+      await local.until("the export under way", async () =>
+        (await exportJob(first.config, id))?.status === "running" ? true : undefined,
+      );
+      // A random point within the first four fifths of the time an export takes here.
+      const delayMs = Math.floor(random() * 0.8 * durationMs);
+      await new Promise((r) => setTimeout(r, delayMs));
+      const atKill = await exportJob(first.config, id);
+      first.process.kill("SIGKILL");
+      await first.exited;
+      phase(`killed ${delayMs} ms into the export, ${JSON.stringify(atKill?.progress)} written`);
+      expect(atKill?.status).toBe("running");
+
+      local.clearOutput();
+      const second = await local.start();
+      phase("started again");
+      const manifest = await succeeded(second.config, id);
+      phase("the killed export succeeded");
+      expect(manifest.counts).toMatchObject({ considered: APPROVED, exported: APPROVED, quarantined: 0 });
+      expect(manifest.counts).toEqual(reference.counts);
+      expect(await fileHashes(second.config, manifest)).toEqual(await fileHashes(second.config, reference));
+      second.process.kill("SIGKILL");
+      await second.exited;
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    "ingests a burst of corrections exactly once each after the restart",
+    async () => {
+      const random = seededRandom("ingest burst killed at a random point");
+      local.clearOutput();
+      const running = await local.start();
+      const examples = (await readFile(samplePath("corrections", "valid.jsonl"), "utf8"))
+        .split("\n")
+        .filter(Boolean);
+      const burst = Array.from({ length: BURST }, (_, i) => {
+        const example = JSON.parse(examples[i % examples.length] as string);
+        const prompt =
+          typeof example.prompt === "string" ? { prompt: `${example.prompt} (#${i} killed)` } : {};
+        return { ...example, ...prompt, idempotency_key: `kill-burst-${i}` };
+      });
+      const queueUrl = running.config.queues["flywheel-corrections"] as string;
+      const before = await statsTotal(running.config);
+      const reports = await publishCorrection(localClients(running.config).sqs, queueUrl, burst);
+      expect(reports.filter((report) => !report.ok)).toEqual([]);
+      // Somewhere between 5% and 80% of the burst stored.
+      const killAt = Math.floor(BURST * (0.05 + 0.75 * random()));
+      const storedAtKill = await local.until("the burst under way", async () => {
+        const stored = (await statsTotal(running.config)) - before;
+        return stored >= killAt ? stored : undefined;
+      });
+      running.process.kill("SIGKILL");
+      await running.exited;
+      console.log(`killed at ${storedAtKill} of ${BURST} stored (aimed at ${killAt})`);
+      expect(storedAtKill).toBeLessThan(BURST);
+
+      local.clearOutput();
+      const restarted = await local.start();
+      const { sqs, db } = localClients(restarted.config);
+      await local.until("the burst ingested", async () => {
+        const { Attributes } = await sqs.send(
+          new GetQueueAttributesCommand({
+            QueueUrl: restarted.config.queues["flywheel-corrections"],
+            AttributeNames: ["All"],
+          }),
+        );
+        return Attributes?.ApproximateNumberOfMessages === "0" &&
+          Attributes?.ApproximateNumberOfMessagesNotVisible === "0"
+          ? true
+          : undefined;
+      });
+      expect(await statsTotal(restarted.config)).toBe(before + BURST);
+      const ids = reports.map((report) => (report as { recordId: string }).recordId);
+      expect(new Set(ids).size).toBe(BURST);
+      let found = 0;
+      for (let offset = 0; offset < ids.length; offset += 100) {
+        const Keys = ids.slice(offset, offset + 100).map((id) => ({ pk: `CAND#${id}`, sk: "CAND" }));
+        const got = await db.send(
+          new BatchGetCommand({
+            RequestItems: { [restarted.config.tableName]: { Keys, ProjectionExpression: "pk" } },
+          }),
+        );
+        found += got.Responses?.[restarted.config.tableName]?.length ?? 0;
+      }
+      expect(found).toBe(BURST);
+      restarted.process.kill("SIGKILL");
+      await restarted.exited;
+    },
+    TEST_TIMEOUT_MS,
+  );
+});
