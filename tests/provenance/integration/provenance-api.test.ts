@@ -248,6 +248,7 @@ describe("decisions and undo", () => {
       approved: true,
       approved_by: "local-reviewer",
       approved_at: expect.any(String),
+      correction_origin: "written",
     });
     expect((await call("POST", "/api/sft/undo", { body: { id } })).status).toBe(200);
     expect((await stored(id)).provenance).toEqual(origin);
@@ -387,6 +388,7 @@ describe("validate and backfill", () => {
       approved: true,
       approved_by: "local-reviewer",
       approved_at: expect.any(String),
+      correction_origin: "written",
     });
     const listed = await call("GET", "/api/provenance/validate", { query: { status: "approved" } });
     expect(listed.body.items.map((item: { id: string }) => item.id)).toEqual([id]);
