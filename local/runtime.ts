@@ -172,6 +172,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
         },
         exports: queueHandle("exports"),
         judge: queueHandle("judge"),
+        suggestions: queueHandle("suggestions"),
       },
       log,
     });

@@ -6,11 +6,13 @@ import {
   EXPORT_JOBS_PARTITION,
   JUDGE_RUNS_PARTITION,
   keys,
+  SUGGESTION_JOBS_PARTITION,
 } from "../lib/common/adapters/table-keys.ts";
 import { RUN_UPLOAD, TABLE } from "../lib/common/resources.ts";
 import { continuationIn, continuationMessage } from "../lib/import/domain/continuation.ts";
 import { decodeS3EventKey } from "../lib/import/domain/run-upload.ts";
 import { importIdOf } from "../lib/import/usecases/import-run.ts";
+import { SELECTION } from "../lib/suggest/adapters/suggestion-table.ts";
 import { buildObjectCreatedEvent, createSequencer } from "./s3-events.ts";
 
 type Item = Record<string, unknown>;
@@ -26,6 +28,8 @@ export interface StartupCheckDeps {
     readonly runUploads: QueueHandle;
     readonly exports: QueueHandle;
     readonly judge: QueueHandle;
+    /** Absent: suggestion jobs are not checked. */
+    readonly suggestions?: QueueHandle;
   };
   readonly log: (line: string) => void;
 }
@@ -39,17 +43,18 @@ export interface QueueHandle {
 }
 
 export interface StartupRepair {
-  readonly kind: "import" | "export" | "judge";
+  readonly kind: "import" | "export" | "judge" | "suggestions";
   readonly id: string;
   readonly action: string;
 }
 
 /**
  * Finds work the table says is under way that no queued message will ever finish (a run left
- * `importing`, an export `queued` or `running`, a judge run's session `pending` or `running`),
- * as a crash of an earlier runtime could leave it, and queues the message that finishes it. Runs
- * are found from the run objects in the bucket, exports and judge runs from their listings in the
- * index, so the check never scans the table. Returns what it repaired (each also logged).
+ * `importing`, an export `queued` or `running`, a judge run's session `pending` or `running`, a
+ * suggestion job's candidate not yet counted), as a crash of an earlier runtime could leave it,
+ * and queues the message that finishes it. Runs are found from the run objects in the bucket,
+ * exports, judge runs and suggestion jobs from their listings in the index, so the check never
+ * scans the table. Returns what it repaired (each also logged).
  */
 export async function repairStrandedWork(deps: StartupCheckDeps): Promise<StartupRepair[]> {
   const repairs: StartupRepair[] = [];
@@ -60,6 +65,7 @@ export async function repairStrandedWork(deps: StartupCheckDeps): Promise<Startu
   await repairImports(deps, report);
   await repairExports(deps, report);
   await repairJudgeRuns(deps, report);
+  await repairSuggestionJobs(deps, report);
   return repairs;
 }
 
@@ -169,6 +175,49 @@ async function repairJudgeRuns(deps: StartupCheckDeps, report: (repair: StartupR
         kind: "judge",
         id: runId,
         action: `was left running with ${requeued} session(s) that nothing queued would judge: queued again`,
+      });
+    }
+  }
+}
+
+/**
+ * A suggestion job still running (some selected candidate not counted) whose uncounted candidates
+ * have no message on the suggestions queue: each gets its message again. A candidate's message
+ * that was handled already changes nothing (its marker says it was counted), so this never counts
+ * one twice.
+ */
+async function repairSuggestionJobs(deps: StartupCheckDeps, report: (repair: StartupRepair) => void) {
+  const queue = deps.queues.suggestions;
+  if (!queue) return;
+  const queued = new Set(
+    queue.bodies().map((body) => `${field(body, "job_id")}\n${field(body, "candidate_id")}`),
+  );
+  for (const job of await listing(deps, SUGGESTION_JOBS_PARTITION)) {
+    if (job.completed_at || Number(job.finished ?? 0) >= Number(job.total ?? 0)) continue;
+    const jobId = String(job.id);
+    const selection = job[SELECTION];
+    if (!Array.isArray(selection)) continue;
+    const markers = await queryAll(deps, {
+      KeyConditionExpression: "#pk = :pk AND begins_with(#sk, :prefix)",
+      ProjectionExpression: "candidate_id",
+      ExpressionAttributeNames: { "#pk": TABLE.partitionKey, "#sk": TABLE.sortKey },
+      ExpressionAttributeValues: {
+        ":pk": keys.suggestionJob(jobId)[TABLE.partitionKey],
+        ":prefix": "ITEM#",
+      },
+    });
+    const counted = new Set(markers.map((marker) => String(marker.candidate_id)));
+    const lost = selection
+      .map(String)
+      .filter((candidateId) => !counted.has(candidateId) && !queued.has(`${jobId}\n${candidateId}`));
+    for (const candidateId of lost) {
+      await send(deps.sqs, queue.url, JSON.stringify({ job_id: jobId, candidate_id: candidateId }));
+    }
+    if (lost.length > 0) {
+      report({
+        kind: "suggestions",
+        id: jobId,
+        action: `was left running with ${lost.length} candidate(s) that nothing queued would suggest for: queued again`,
       });
     }
   }

@@ -26,7 +26,8 @@ export type SuggestionCandidate = Readonly<Record<string, unknown>> & {
 };
 
 export interface SuggestionStore {
-  create(job: SuggestionJob): Promise<void>;
+  /** Stores a new job with the candidates it selected (so work left unfinished can be queued again). */
+  create(job: SuggestionJob, selection: readonly string[]): Promise<void>;
   /** The job, read consistently; `null` for an unknown id. */
   find(id: string): Promise<SuggestionJob | null>;
   /** The candidate with its bodies loaded from the body store; `null` when there is none. */

@@ -158,6 +158,20 @@ export function exportJobIndexKeys(job: { readonly id: string; readonly created_
   };
 }
 
+/**
+ * Suggestion jobs are listed in a partition of their own of the eval-session index, newest first,
+ * so the local runtime's start-up check finds those left unfinished without a scan.
+ */
+export const SUGGESTION_JOBS_PARTITION = "SUGGESTIONS";
+
+export function suggestionJobIndexKeys(job: { readonly id: string; readonly created_at: string }) {
+  const { evalSessions } = TABLE.indexes;
+  return {
+    [evalSessions.partitionKey]: SUGGESTION_JOBS_PARTITION,
+    [evalSessions.sortKey]: `${job.created_at}#${job.id}`,
+  };
+}
+
 export function shardOf(id: string, shards: number): number {
   return createHash("md5").update(id).digest().readUInt32BE(0) % shards;
 }

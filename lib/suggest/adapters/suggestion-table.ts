@@ -1,7 +1,7 @@
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { CandidateViews } from "../../common/adapters/candidate-view.ts";
-import { keys } from "../../common/adapters/table-keys.ts";
+import { keys, suggestionJobIndexKeys } from "../../common/adapters/table-keys.ts";
 import { type TransactionAttempt, transactConditionally } from "../../common/adapters/transactions.ts";
 import { TABLE } from "../../common/resources.ts";
 import type { FailureReason, SkipReason, SuggestionJob } from "../domain/job.ts";
@@ -14,11 +14,15 @@ const withoutNull = (job: SuggestionJob) => {
   return completed_at === null ? rest : job;
 };
 
+/** The job item's list of the candidates it selected (one message each), not part of the job's view. */
+export const SELECTION = "selection";
+
 /** The longest failure message kept on a marker. */
 const MAX_ERROR_CHARS = 500;
 
 /**
- * Suggestion jobs in the single table: the job at `SUGGEST#<id>`/`JOB` with its counts, and one
+ * Suggestion jobs in the single table: the job at `SUGGEST#<id>`/`JOB` with its counts and the
+ * candidates it selected (listed in the eval-session index's `SUGGESTIONS` partition), and one
  * marker per candidate it counted (`ITEM#<candidate id>`), written in the same transaction as the
  * count (and, for a suggestion, as the candidate's update), so a redelivered message changes
  * nothing. The candidate's update is conditional on `needs_review` only: a suggestion is not a
@@ -32,11 +36,18 @@ export class SuggestionTable implements SuggestionStore {
     private readonly views: CandidateViews,
   ) {}
 
-  async create(job: SuggestionJob): Promise<void> {
+  async create(job: SuggestionJob, selection: readonly string[]): Promise<void> {
     await this.dynamodb.send(
       new PutCommand({
         TableName: this.tableName,
-        Item: { ...keys.suggestionJob(job.id), type: "suggestion_job", ...withoutNull(job), finished: 0 },
+        Item: {
+          ...keys.suggestionJob(job.id),
+          ...suggestionJobIndexKeys(job),
+          type: "suggestion_job",
+          ...withoutNull(job),
+          finished: 0,
+          [SELECTION]: [...selection],
+        },
         ConditionExpression: "attribute_not_exists(#pk)",
         ExpressionAttributeNames: { "#pk": TABLE.partitionKey },
       }),
@@ -51,8 +62,11 @@ export class SuggestionTable implements SuggestionStore {
     const {
       [TABLE.partitionKey]: _pk,
       [TABLE.sortKey]: _sk,
+      [TABLE.indexes.evalSessions.partitionKey]: _listing,
+      [TABLE.indexes.evalSessions.sortKey]: _listed,
       type: _type,
       finished: _finished,
+      [SELECTION]: _selection,
       ...job
     } = Item;
     return { ...job, completed_at: job.completed_at ?? null } as SuggestionJob;

@@ -81,7 +81,7 @@ export async function startSuggestionJob(
     passed_over: passedOver,
     completed_at: ids.length === 0 ? at.toISOString() : null,
   };
-  await deps.store.create(job);
+  await deps.store.create(job, ids);
   const { failed } = await deps.messages.send(ids.map((candidate_id) => ({ job_id: job.id, candidate_id })));
   for (const { message, error } of failed) {
     await deps.store.recordOutcome(

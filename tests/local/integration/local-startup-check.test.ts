@@ -2,12 +2,17 @@ import { copyFile, mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { S3Client } from "@aws-sdk/client-s3";
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CandidateViews } from "../../../lib/common/adapters/candidate-view.ts";
+import { S3Bodies } from "../../../lib/common/adapters/s3-objects.ts";
 import { judgeRunIndexKeys, keys } from "../../../lib/common/adapters/table-keys.ts";
 import { ExportJobTable } from "../../../lib/exports/adapters/export-job-table.ts";
 import { newExportJob } from "../../../lib/exports/domain/export-job.ts";
 import { ExportRequest } from "../../../lib/exports/domain/export-request.ts";
+import { SuggestionTable } from "../../../lib/suggest/adapters/suggestion-table.ts";
+import { newSuggestionJob, SuggestionJobRequest } from "../../../lib/suggest/domain/job.ts";
 import { type LocalRuntime, startLocalRuntime } from "../../../local/runtime.ts";
 import { CLEAN_RUN_ID, sampleRunFile } from "../../../samples/index.ts";
 
@@ -131,5 +136,73 @@ describe("the start-up check", () => {
       { pk: "EXPORT#stranded-export", sk: "EXPORT" },
       (item) => item.status === "succeeded",
     );
+  });
+  it("queues again a suggestion job's candidates that nothing queued would count, and only those", async () => {
+    const rt = runtime as LocalRuntime;
+    const queue = (await (
+      await fetch(`${rt.config.apiUrl}/api/sft/queue?run_id=stranded&per_page=3`, {
+        headers: { authorization: `Bearer ${rt.config.reviewerToken}` },
+      })
+    ).json()) as { items: { id: string }[] };
+    const [counted, lost, alsoLost] = queue.items.map((item) => item.id);
+    if (!counted || !lost || !alsoLost)
+      throw new Error(`three waiting candidates expected: ${JSON.stringify(queue)}`);
+    // A job that selected three candidates and counted one; the other two messages were never
+    // sent (as a crash between storing the job and queueing its messages leaves them).
+    const store = new SuggestionTable(
+      tableOf(rt),
+      rt.config.tableName,
+      new CandidateViews(
+        new S3Bodies(
+          new S3Client({
+            region: rt.config.region,
+            endpoint: rt.config.s3Endpoint,
+            forcePathStyle: true,
+            credentials: { accessKeyId: "local", secretAccessKey: "local" },
+          }),
+          rt.config.bucket,
+        ),
+      ),
+    );
+    const draft = newSuggestionJob(
+      "stranded-suggest",
+      SuggestionJobRequest.parse({ run_id: "stranded", limit: 3 }),
+      { model: "suggest-model", backend: "openai" },
+      "test",
+      new Date(),
+    );
+    await store.create({ ...draft, total: 3 }, [counted, lost, alsoLost]);
+    await store.recordOutcome(
+      draft.id,
+      counted,
+      { kind: "skipped", reason: "decided" },
+      new Date().toISOString(),
+    );
+    // A finished job is left alone.
+    const finished = newSuggestionJob(
+      "finished-suggest",
+      SuggestionJobRequest.parse({}),
+      { model: "suggest-model", backend: "openai" },
+      "test",
+      new Date(),
+    );
+    await store.create({ ...finished, completed_at: new Date().toISOString() }, []);
+    await rt.stop();
+    logs.length = 0;
+
+    const again = await start(ports);
+    expect(logs.filter((line) => line.startsWith("start-up check:"))).toEqual([
+      "start-up check: suggestions stranded-suggest was left running with 2 candidate(s) that nothing queued would suggest for: queued again",
+    ]);
+    // The two messages are handled (suggested, or failed for want of a model): every candidate counted once.
+    const job = await waitForItem(
+      again,
+      { pk: "SUGGEST#stranded-suggest", sk: "JOB" },
+      (item) => typeof item.completed_at === "string",
+    );
+    expect(job).toMatchObject({ total: 3, finished: 3, skipped: 1, skipped_by_reason: { decided: 1 } });
+    expect(Number(job.suggested) + Number(job.failed)).toBe(2);
+    // The job's view leaves out the listing and the selection.
+    expect(await store.find(draft.id)).not.toHaveProperty("selection");
   });
 });
