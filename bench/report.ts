@@ -1,3 +1,4 @@
+import { renderBulkSection } from "./bulk.ts";
 import { renderColdStartSection } from "./cold-start.ts";
 import { renderCostSection } from "./cost.ts";
 import { renderExportSection } from "./export.ts";
@@ -111,6 +112,7 @@ export function renderReport(results: Record<string, unknown>): string {
     );
   }
   out.push(...renderQuarantineSection(results.quarantine));
+  out.push(...renderBulkSection(results.bulk));
   out.push(...renderExportSection(results.export));
   out.push(...renderRecountSection(results.recount));
   out.push(...renderColdStartSection(results.coldstart as Parameters<typeof renderColdStartSection>[0]));

@@ -121,6 +121,16 @@ export async function benchReviewLatency(
     const index = Math.min(seeded - 1, Math.floor(((i + 0.5) / samples) * seeded) + offset);
     return syntheticCandidate(index, runId).id;
   };
+  /** `next` leases the oldest candidate; the release (untimed) puts it back, so the queue stays as seeded. */
+  async function nextAndRelease(): Promise<number> {
+    const started = performance.now();
+    const reply = await call("POST", "/api/sft/next", { body: {} });
+    const elapsed = performance.now() - started;
+    const id = reply.body.candidate?.id;
+    if (typeof id !== "string") throw new Error(`next found no candidate: ${JSON.stringify(reply.body)}`);
+    await call("POST", "/api/sft/release", { body: { id } });
+    return elapsed;
+  }
   // Warm every path first (the handler's code, the emulator's caches) on ids the samples leave alone.
   for (let i = 0; i < WARM_UP_CALLS; i++) {
     await call("GET", "/api/sft/queue", { query: { per_page: "20" } });
@@ -128,6 +138,7 @@ export async function benchReviewLatency(
     await call("POST", "/api/sft/submit", { body });
     await call("POST", "/api/sft/undo", { body: { id: body.id } });
     await call("GET", "/api/sft/stats");
+    await nextAndRelease();
   }
 
   const rows: LatencyRow[] = [];
@@ -159,6 +170,13 @@ export async function benchReviewLatency(
     await time(samples, async (i) => {
       await call("POST", "/api/sft/undo", { body: { id: idAt(i) } });
     }),
+  );
+  // Every candidate stored is queued (needs_review, nobody holds one): `next` at this queue size.
+  const nextDurations: number[] = [];
+  for (let i = 0; i < samples; i++) nextDurations.push(await nextAndRelease());
+  record(
+    "next (lease, queued = stored)",
+    nextDurations.sort((a, b) => a - b),
   );
   record(
     "stats",

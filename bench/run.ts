@@ -11,6 +11,7 @@ import { cpus, loadavg, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { readCounters } from "../lib/common/adapters/counters.ts";
+import { type BulkRow, benchBulk, bulkRowKey } from "./bulk.ts";
 import { benchColdStart } from "./cold-start.ts";
 import { modelCost } from "./cost.ts";
 import { type BenchEnvironment, startBenchEnvironment } from "./environment.ts";
@@ -53,6 +54,8 @@ const { values } = parseArgs({
     "ingest-bursts": { type: "string", default: "1000,10000" },
     "review-sizes": { type: "string", default: "1000,100000" },
     "review-samples": { type: "string", default: "500" },
+    // A bulk discard of a run this size, then its undo (each size seeds its own run).
+    "bulk-sizes": { type: "string", default: "1000,10000" },
     "export-sizes": { type: "string", default: "100000,1000000" },
     // plain, decontamination (an eval set registered, near-duplicates on), forced-deadline.
     "export-variants": { type: "string", default: "plain,decontamination,forced-deadline" },
@@ -65,10 +68,13 @@ const { values } = parseArgs({
     "local-sizes": { type: "string", default: "10000,100000" },
     "local-jvm": { type: "string", default: "full" },
     "quarantine-sizes": { type: "string", default: "1000,15000" },
+    // Where results.json and RESULTS.md are read and written: a trial run can keep its figures apart.
+    "results-dir": { type: "string", default: "bench" },
   },
 });
 const root = resolve(import.meta.dirname, "..");
-const resultsFile = join(root, "bench/results.json");
+const resultsDir = resolve(root, values["results-dir"] ?? "bench");
+const resultsFile = join(resultsDir, "results.json");
 const previous = existsSync(resultsFile) ? JSON.parse(readFileSync(resultsFile, "utf8")) : {};
 const wanted = (section: string) => !values.only || values.only.split(",").includes(section);
 
@@ -232,6 +238,20 @@ try {
       ),
     );
   }
+  if (wanted("bulk")) {
+    const rows: BulkRow[] = [];
+    for (const size of (values["bulk-sizes"] ?? "").split(",").map(Number).filter(Boolean)) {
+      const stored = ((await readCounters(env.clients.dynamodb, env.tableName)).total ?? 0) + size;
+      console.log(`bulk: a run of ${size} candidates discarded by one bulk job, then undone…`);
+      for (const row of await benchBulk(env, size, stored)) {
+        console.log(
+          `  ${row.operation}: ${row.changed} in ${row.seconds.toFixed(1)} s, ${row.perSecond.toFixed(0)}/s`,
+        );
+        rows.push(row);
+      }
+    }
+    results.bulk = section(results.bulk, rows, bulkRowKey);
+  }
   if (wanted("quarantine")) {
     const rows: QuarantineRow[] = [];
     for (const size of (values["quarantine-sizes"] ?? "").split(",").map(Number).filter(Boolean)) {
@@ -290,8 +310,8 @@ results.machine = {
   node: process.version,
 };
 writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
-writeFileSync(join(root, "bench/RESULTS.md"), renderReport(results));
-console.log("wrote bench/results.json and bench/RESULTS.md");
+writeFileSync(join(resultsDir, "RESULTS.md"), renderReport(results));
+console.log(`wrote ${resultsFile} and ${join(resultsDir, "RESULTS.md")}`);
 
 /** The section's rows merged with those of sizes not measured this time. */
 function section<Row>(previous: unknown, rows: Row[], sizeOf: (row: Row) => number) {
