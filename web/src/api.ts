@@ -1,5 +1,6 @@
 import { createEvalApi } from "./eval-api.ts";
 import { createQualityApi } from "./quality-api.ts";
+import { createReviewersApi } from "./reviewers-api.ts";
 import type {
   Candidate,
   CandidateDetail,
@@ -131,6 +132,8 @@ export function createApi(options: ApiOptions) {
     eval: createEvalApi(request),
     /** Quarantine and provenance: what was kept out on the way in, and what records can be traced to. */
     quality: createQualityApi(request),
+    /** Double review and reviewer numbers: the policy, adjudication, agreement, per-reviewer figures. */
+    reviewers: createReviewersApi(request),
     queue(query: { cursor?: string | null; perPage?: number; filters?: QueueFilters }, signal?: AbortSignal) {
       const params = new URLSearchParams({ per_page: String(query.perPage ?? 20) });
       if (query.cursor) params.set("cursor", query.cursor);

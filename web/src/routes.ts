@@ -12,6 +12,7 @@ import ExportsPage from "./pages/ExportsPage.vue";
 import ProvenancePage from "./pages/ProvenancePage.vue";
 import QuarantinePage from "./pages/QuarantinePage.vue";
 import QueuePage from "./pages/QueuePage.vue";
+import ReviewersPage from "./pages/ReviewersPage.vue";
 import SettingsPage from "./pages/SettingsPage.vue";
 import type { ReviewSession } from "./review-session.ts";
 import type { RouteDef } from "./router.ts";
@@ -32,6 +33,7 @@ export const NAV: readonly { readonly section: string; readonly label: string; r
   { section: "exports", label: "Exports", href: "#/exports" },
   { section: "eval", label: "Eval", href: "#/eval" },
   { section: "provenance", label: "Provenance", href: "#/provenance" },
+  { section: "reviewers", label: "Reviewers", href: "#/reviewers" },
   { section: "settings", label: "Settings", href: "#/settings" },
 ];
 
@@ -133,6 +135,13 @@ export const ROUTES: readonly RouteDef<Services>[] = [
     component: ProvenancePage,
     title: "Provenance",
     section: "provenance",
+    props: ({ services }) => ({ api: services.api }),
+  },
+  {
+    path: "/reviewers",
+    component: ReviewersPage,
+    title: "Reviewers",
+    section: "reviewers",
     props: ({ services }) => ({ api: services.api }),
   },
   {
