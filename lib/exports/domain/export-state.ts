@@ -6,7 +6,9 @@
  *
  *   "FWXS" | version u32 | header length u32 | header JSON | section bytes…
  *
- * The header lists every section's name and length in order.
+ * The header lists every section's name and length in order. The header and every section are
+ * padded to 8 bytes, so a loaded section of 32-bit words is a view of the object's bytes, never
+ * a second copy of a table that may hold millions of entries.
  */
 
 const MAGIC = "FWXS";
@@ -32,12 +34,21 @@ export class StateWriter {
 
   /** The whole object: prefix, header (`header` and the section list), then the sections. */
   chunks(header: unknown): Uint8Array[] {
-    const json = Buffer.from(JSON.stringify({ header, sections: this.sections.map((s) => s.entry) }));
+    const text = JSON.stringify({ header, sections: this.sections.map((s) => s.entry) });
+    // JSON takes trailing spaces: the header ends on an 8-byte boundary.
+    const json = Buffer.from(text.padEnd(text.length + padding(12 + Buffer.byteLength(text)), " "));
     const prefix = Buffer.alloc(12);
     prefix.write(MAGIC, 0, "latin1");
     prefix.writeUInt32BE(VERSION, 4);
     prefix.writeUInt32BE(json.byteLength, 8);
-    return [prefix, json, ...this.sections.map((s) => s.data)];
+    return [
+      prefix,
+      json,
+      ...this.sections.flatMap((s) => {
+        const pad = padding(s.data.byteLength);
+        return pad > 0 ? [s.data, new Uint8Array(pad)] : [s.data];
+      }),
+    ];
   }
 }
 
@@ -62,7 +73,7 @@ export class StateReader {
     let start = 12 + length;
     for (const { name, bytes } of parsed.sections) {
       this.offsets.set(name, { start, bytes });
-      start += bytes;
+      start += bytes + padding(bytes);
     }
     if (start !== view.byteLength) throw new Error("export state object is truncated or too long");
   }
@@ -79,9 +90,11 @@ export class StateReader {
     return copy;
   }
 
+  /** A view of the section's words where the object's bytes are aligned (they are as loaded), else a copy. */
   u32(name: string): Uint32Array<ArrayBuffer> {
     const at = this.at(name);
-    // A fresh buffer at offset 0: always aligned.
+    const offset = this.data.byteOffset + at.start;
+    if (offset % 4 === 0) return new Uint32Array(this.data.buffer as ArrayBuffer, offset, at.bytes / 4);
     const words = new Uint32Array(at.bytes / 4);
     new Uint8Array(words.buffer).set(this.data.subarray(at.start, at.start + at.bytes));
     return words;
@@ -93,3 +106,6 @@ export class StateReader {
     return at;
   }
 }
+
+/** Bytes that bring `length` to a multiple of 8. */
+const padding = (length: number) => (8 - (length % 8)) % 8;

@@ -119,7 +119,8 @@ export class NearDuplicateIndex {
   /** An index holding exactly what `save` returned. */
   static restore(threshold: number, saved: ReturnType<NearDuplicateIndex["save"]>): NearDuplicateIndex {
     const index = new NearDuplicateIndex(threshold);
-    const room = Math.max(1024, saved.values.length * 2);
+    // Room for a batch or two more; it doubles as it fills, as it always does.
+    const room = Math.max(1024, saved.values.length + 1024);
     index.signatures = new Uint32Array(HASHES * room);
     index.signatures.set(saved.signatures);
     index.values = Array.from(saved.values);
