@@ -121,6 +121,8 @@ export interface VoteStore {
    * already or the candidate moved on.
    */
   castVote(subject: ReviewSubject, vote: Vote, event: ReviewEvent, round: ReviewRound | null): Promise<void>;
+  /** Takes `reviewer`'s vote back (with its history event): the candidate waits for it again. */
+  retract(subject: ReviewSubject, reviewer: string, event: ReviewEvent): Promise<void>;
   /** The settling vote: the transition, the vote and the round's record in one transaction. */
   settle(transition: Transition, vote: Vote, round: ReviewRound): Promise<void>;
   /** An admin's decision on a candidate in adjudication, noted on its round's record. */

@@ -1,6 +1,6 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import type { CandidateViews } from "../../common/adapters/candidate-view.ts";
-import { keys } from "../../common/adapters/table-keys.ts";
+import { candidateIndexKeys, keys } from "../../common/adapters/table-keys.ts";
 import { transactConditionally } from "../../common/adapters/transactions.ts";
 import { ConflictError, NotFoundError } from "../../common/domain/errors.ts";
 import { TABLE } from "../../common/resources.ts";
@@ -186,6 +186,83 @@ export class VoteTable implements VoteStore {
         if (!current) throw new NotFoundError(`Candidate ${subject.id} not found`);
         if ((current.voters ?? []).includes(vote.reviewer)) throw alreadyVoted(subject.id);
         throw staleConflict(current, { leaseGuard: { holder: vote.reviewer, at: vote.at } } as Transition);
+      },
+      idempotent: true,
+    });
+  }
+
+  async retract(subject: ReviewSubject, reviewer: string, event: ReviewEvent): Promise<void> {
+    const round = subject.vote_round ?? 0;
+    const voters = (subject.voters ?? []).filter((voter) => voter !== reviewer);
+    // The last vote taken back: the candidate is back in the queue as if nobody had voted.
+    const indexKeys =
+      voters.length > 0 ? votingIndexKeys(subject) : candidateIndexKeys(subject, "needs_review");
+    const update =
+      voters.length > 0
+        ? "SET #version = :version, #votes = :votes, #voters = :voters, #gpk = :gpk, #gsk = :gsk"
+        : "SET #version = :version, #gpk = :gpk, #gsk = :gsk REMOVE #votes, #voters";
+    const items = [
+      {
+        Update: {
+          TableName: this.tableName,
+          Key: keys.candidate(subject.id),
+          UpdateExpression: update,
+          ConditionExpression:
+            "attribute_exists(#pk) AND #status = :needs AND #version = :expected AND contains(#voters, :me) AND attribute_not_exists(#adj) AND #round = :round",
+          ExpressionAttributeNames: {
+            "#pk": TABLE.partitionKey,
+            "#status": "status",
+            "#version": "version",
+            "#votes": "votes",
+            "#voters": "voters",
+            "#adj": "adjudication",
+            "#round": "vote_round",
+            "#gpk": byStatus.partitionKey,
+            "#gsk": byStatus.sortKey,
+          },
+          ExpressionAttributeValues: {
+            ":needs": "needs_review",
+            ":expected": subject.version,
+            ":version": event.version,
+            ":me": reviewer,
+            ":round": round,
+            ":gpk": indexKeys[byStatus.partitionKey],
+            ":gsk": indexKeys[byStatus.sortKey],
+            ...(voters.length > 0 ? { ":votes": voters.length, ":voters": voters } : {}),
+          },
+        },
+      },
+      {
+        Delete: {
+          TableName: this.tableName,
+          Key: voteKeys.vote(subject.id, round, reviewer),
+          ConditionExpression: "attribute_exists(#pk)",
+          ExpressionAttributeNames: { "#pk": TABLE.partitionKey },
+        },
+      },
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: {
+            ...keys.candidateEvent(subject.id, event.at, eventSequence(event.version)),
+            type: "candidate_event",
+            ...reviewLogKeys(subject.id, event.at, eventSequence(event.version)),
+            ...event,
+          },
+          ConditionExpression: "attribute_not_exists(#pk)",
+          ExpressionAttributeNames: { "#pk": TABLE.partitionKey },
+        },
+      },
+    ];
+    await transactConditionally(this.dynamodb, this.tableName, {
+      build: async () => ({ items }),
+      onConditionFailed: async () => {
+        const current = await this.review.findSubject(subject.id);
+        if (!current) throw new NotFoundError(`Candidate ${subject.id} not found`);
+        throw new ConflictError(
+          `Candidate ${subject.id} was changed by another reviewer (current status: ${current.status})`,
+          current.status,
+        );
       },
       idempotent: true,
     });

@@ -35,10 +35,11 @@ import {
   decide,
   readPolicy,
   reviewerStats,
+  undo,
   writePolicy,
 } from "../usecases/double-review.ts";
 import { nextCandidate, releaseLease } from "../usecases/leases.ts";
-import { candidateDetail, undoDecision } from "../usecases/review.ts";
+import { candidateDetail } from "../usecases/review.ts";
 import { reviewQueue } from "../usecases/review-queue.ts";
 import type { ReviewApiDeps } from "../wiring.ts";
 
@@ -150,7 +151,7 @@ export function registerReviewRoutes(
 
   routes.post("/api/sft/undo", async (reqCtx) => {
     const { id } = await parseJsonBody(reqCtx.req, UndoRequest);
-    await undoDecision(deps.review, id, principalOf(reqCtx));
+    await undo({ ...deps.votes, ...deps.review }, id, principalOf(reqCtx));
     return { ok: true };
   });
 

@@ -3,6 +3,7 @@ import { type Metrics, metrics } from "../../common/metrics.ts";
 import { correctionSource } from "../../suggest/domain/suggestion.ts";
 import { type AgreementReport, agreementReport } from "../domain/agreement.ts";
 import {
+  adjudicationConflict,
   planVote,
   type ReviewPolicy,
   type ReviewPolicyRequest,
@@ -27,7 +28,7 @@ import {
 } from "../domain/reviewer-numbers.ts";
 import { REVIEW_METRICS } from "../metrics.ts";
 import type { CandidateView, ReviewStore, VoteStore } from "../ports.ts";
-import { submitDecision } from "./review.ts";
+import { submitDecision, undoDecision } from "./review.ts";
 
 export interface DoubleReviewDeps {
   readonly store: ReviewStore;
@@ -150,6 +151,43 @@ function voteEvent(
     ...(origin ? { correction_origin: origin } : {}),
     ...(vote.lease_started_at ? { lease_started_at: vote.lease_started_at } : {}),
   };
+}
+
+/**
+ * `POST /api/sft/undo`: a decision is taken back as always (`undoDecision`; a settled double
+ * review starts a new round). On a candidate still waiting for votes, the caller's own vote is
+ * taken back instead; the candidate waits for it again (and is the caller's to take again).
+ */
+export async function undo(
+  deps: Omit<DoubleReviewDeps, "votes"> & { readonly votes?: VoteStore | undefined },
+  id: string,
+  actor: Actor,
+): Promise<void> {
+  const { votes: store } = deps;
+  const subject = store ? await subjectOf(deps, id) : null;
+  const reviewer = actorId(actor);
+  if (!store || !subject || subject.status !== "needs_review" || !(subject.voters ?? []).includes(reviewer)) {
+    await undoDecision(deps, id, actor);
+    return;
+  }
+  if (subject.adjudication) throw adjudicationConflict(id);
+  const at = clock(deps).toISOString();
+  const name = typeof actor === "string" || actor.name === actor.id ? null : actor.name;
+  await store.retract(subject, reviewer, {
+    candidate_id: id,
+    action: "undo",
+    from: "needs_review",
+    to: "needs_review",
+    failure_category: null,
+    reviewer,
+    ...(name ? { reviewer_name: name } : {}),
+    at,
+    version: subject.version + 1,
+    corrected_response: null,
+    replaced_correction: null,
+    vote: true,
+  });
+  (deps.metrics ?? metrics).count(REVIEW_METRICS.undos);
 }
 
 /** `POST /api/sft/adjudication/{id}`: an admin's decision on a candidate whose votes disagreed settles it. */

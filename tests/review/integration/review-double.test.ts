@@ -196,12 +196,28 @@ describe("double review through the API", () => {
     await countersMatchRecount();
     const again = await ana("POST", "/api/sft/submit", { body: { id: agreed, action: "discard" } });
     expect(again.body.review).toEqual({ state: "awaiting_votes", votes: 1, reviews_required: 2 });
+    // An undo of a vote that settled nothing takes it back: the candidate waits in the queue as before.
+    expect((await bo("POST", "/api/sft/undo", { body: { id: agreed } })).status).toBe(409);
+    expect((await ana("POST", "/api/sft/undo", { body: { id: agreed } })).status).toBe(200);
+    const retracted = (await ana("GET", `/api/sft/candidates/${agreed}`)).body;
+    expect(retracted.candidate).toMatchObject({ status: "needs_review", vote_round: 1 });
+    expect(retracted.candidate.votes).toBeUndefined();
+    expect(retracted.candidate.voters).toBeUndefined();
+    expect(retracted.history.at(-1)).toMatchObject({
+      action: "undo",
+      from: "needs_review",
+      to: "needs_review",
+      vote: true,
+    });
+    const page = await ana("GET", "/api/sft/queue", { query: { run_id: RUN, per_page: "50" } });
+    expect(page.body.items.map((c: { id: string }) => c.id)).toContain(agreed);
+    await countersMatchRecount();
 
     // Reviewer numbers count each vote as its reviewer's decision, and the admin's ruling.
     const numbers = await cy("GET", "/api/sft/stats/reviewers");
     expect(numbers.status).toBe(200);
     const of = (id: string) => numbers.body.reviewers.find((r: { reviewer: string }) => r.reviewer === id);
-    expect(of("sub-ana")).toMatchObject({ decisions: 3, undos: 1, timed_decisions: 2 });
+    expect(of("sub-ana")).toMatchObject({ decisions: 3, undos: 2, timed_decisions: 2 });
     expect(of("sub-bo")).toMatchObject({ decisions: 2, undos: 0, timed_decisions: 2 });
     expect(of("sub-admin")).toMatchObject({ decisions: 1, timed_decisions: 0 });
   });
