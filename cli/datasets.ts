@@ -2,9 +2,10 @@ import { rm } from "node:fs/promises";
 import { resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
+import type { AnyReply, Reply } from "../lib/api/types.ts";
 import { downloadTo, ExportFailedError } from "./export.ts";
 import { type CommandIo, toIo, WaitTimeoutError } from "./output.ts";
-import { callApi, resolveApiTarget, UsageError } from "./target.ts";
+import { callRoute, resolveApiTarget, UsageError } from "./target.ts";
 
 export const DATASETS_USAGE = `  flywheel datasets pin NAME EXPORT_ID [--timeout SECONDS] [--local | --api-url URL [--token TOKEN]]
       Pins a finished export as the next version of dataset NAME (POST /api/datasets): its files
@@ -22,35 +23,10 @@ export const DATASETS_USAGE = `  flywheel datasets pin NAME EXPORT_ID [--timeout
       Downloads the version's dataset through its signed URL and checks its sha256 and size
       against the version's files. JSON: {name, version, output, sha256, bytes}.`;
 
-interface VersionReply {
-  readonly name: string;
-  readonly version: number;
-  readonly export_id: string;
-  readonly format: string;
-  readonly state: "copying" | "ready";
-  readonly prefix: string;
-  readonly pinned_at: string;
-  readonly files: {
-    readonly dataset: { key: string; bytes: number; lines: number; sha256: string };
-    readonly documents: { prefix: string; count: number } | null;
-  };
-  readonly manifest: { counts: { exported: number; lines: number; quarantined: number } };
-  readonly downloads?: { dataset: { url: string } } | null;
-}
-
-interface DatasetReply {
-  readonly name: string;
-  readonly last_version: number;
-  readonly versions: VersionReply[];
-}
-
-interface DiffPage {
-  readonly added: { record_id: string; candidate_id: string }[];
-  readonly removed: { record_id: string; candidate_id: string }[];
-  readonly unchanged: number;
-  readonly formats: { from: string; to: string };
-  readonly next_cursor: string | null;
-}
+/** The API's replies, as its contract has them (lib/api/types.ts). */
+type VersionReply = AnyReply<"POST /api/datasets">;
+type DatasetReply = Reply<"GET /api/datasets/:name">;
+type DiffPage = Reply<"GET /api/datasets/:name/diff">;
 
 /** `flywheel datasets …`; returns the exit code. */
 export async function datasetsCommand(
@@ -89,7 +65,8 @@ export async function datasetsCommand(
     if (!(timeoutSeconds > 0)) throw new UsageError("--timeout must be a positive number of seconds");
     const target = await api();
     const deadline = Date.now() + timeoutSeconds * 1000;
-    let version = await callApi<VersionReply>(target, "POST", "/api/datasets", { name, export_id: exportId });
+    const pin = () => callRoute(target, "POST /api/datasets", "/api/datasets", { name, export_id: exportId });
+    let version = await pin();
     // Still copying when the request's time ran out: the same pin carries on where it stopped.
     while (version.state !== "ready") {
       if (Date.now() > deadline) {
@@ -97,7 +74,7 @@ export async function datasetsCommand(
       }
       io.print(`${name} v${version.version}: copying…`);
       await sleep(options.pollIntervalMs ?? 1_000);
-      version = await callApi<VersionReply>(target, "POST", "/api/datasets", { name, export_id: exportId });
+      version = await pin();
     }
     io.emit(version);
     io.print(`${name} v${version.version} (${version.state}) ← export ${version.export_id}`);
@@ -110,12 +87,12 @@ export async function datasetsCommand(
     const target = await api();
     const [name] = args;
     if (name) {
-      const dataset = await callApi<DatasetReply>(target, "GET", path(name));
+      const dataset = await callRoute(target, "GET /api/datasets/:name", path(name));
       io.emit(dataset);
       printDataset(io, dataset);
       return 0;
     }
-    const listed = await callApi<{ datasets: DatasetReply[] }>(target, "GET", "/api/datasets?limit=100");
+    const listed = await callRoute(target, "GET /api/datasets", "/api/datasets?limit=100");
     io.emit(listed);
     if (listed.datasets.length === 0) io.print("no datasets yet: flywheel datasets pin NAME EXPORT_ID");
     for (const dataset of listed.datasets) printDataset(io, dataset);
@@ -135,9 +112,9 @@ export async function datasetsCommand(
     let formats: DiffPage["formats"] | null = null;
     let cursor: string | null = "0";
     while (cursor !== null) {
-      const page: DiffPage = await callApi<DiffPage>(
+      const page: DiffPage = await callRoute(
         target,
-        "GET",
+        "GET /api/datasets/:name/diff",
         `${path(name)}/diff?from=${from}&to=${to}&cursor=${cursor}`,
       );
       formats = page.formats;
@@ -171,7 +148,11 @@ export async function datasetsCommand(
     if (!/^\d+$/.test(version)) throw new UsageError(`${version} is not a version number`);
     if (!values.output) throw new UsageError("datasets download needs -o OUT.jsonl");
     const target = await api();
-    const reply = await callApi<VersionReply>(target, "GET", `${path(name)}/versions/${version}`);
+    const reply = await callRoute(
+      target,
+      "GET /api/datasets/:name/versions/:version",
+      `${path(name)}/versions/${version}`,
+    );
     if (!reply.downloads) throw new ExportFailedError(`${name} v${version} is still copying: pin it again`);
     const file = resolve(values.output);
     const received = await downloadTo(reply.downloads.dataset.url, file, fetch);

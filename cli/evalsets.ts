@@ -2,6 +2,7 @@ import { readFile, stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
+import type { AnyReply, Reply } from "../lib/api/types.ts";
 import { type CommandIo, toIo } from "./output.ts";
 import { formatBytes } from "./runs.ts";
 import { type ApiTarget, bearerToken, resolveApiTarget, resolveTarget, UsageError } from "./target.ts";
@@ -23,16 +24,8 @@ export const EVALSETS_USAGE = `  flywheel evalsets add NAME FILE.jsonl [--bucket
       Removes the set (its objects and indexes); later exports no longer check it.
       JSON: {name, deleted}.`;
 
-export interface EvalSetReply {
-  readonly name: string;
-  readonly version: string;
-  readonly items: number;
-  readonly indexed_items: number;
-  readonly bytes: number;
-  readonly skipped_lines: number;
-  readonly skipped: readonly { where: string; reason: string }[];
-  readonly files: readonly { key: string; bytes: number }[];
-}
+/** A registered eval set, as the API's contract has it (lib/api/types.ts). */
+export type EvalSetReply = Reply<"GET /api/evalsets/:name">;
 
 async function request<T>(
   api: ApiTarget,
@@ -106,7 +99,10 @@ export async function evalsetsCommand(
       set = await request<EvalSetReply>(target, "GET", path(name));
     } else {
       const text = await readFile(fileName, "utf8");
-      set = await request<EvalSetReply>(target, "POST", path(name), { type: "application/x-ndjson", text });
+      set = await request<AnyReply<"POST /api/evalsets/:name">>(target, "POST", path(name), {
+        type: "application/x-ndjson",
+        text,
+      });
     }
     io.emit(set);
     printSet(io, set);
@@ -116,7 +112,7 @@ export async function evalsetsCommand(
 
   if (command === "list") {
     if (args.length > 0) throw new UsageError("evalsets list takes no arguments");
-    const listed = await request<{ evalsets: EvalSetReply[] }>(await api(), "GET", "/api/evalsets");
+    const listed = await request<Reply<"GET /api/evalsets">>(await api(), "GET", "/api/evalsets");
     io.emit(listed);
     if (listed.evalsets.length === 0)
       io.print("no eval sets registered: flywheel evalsets add NAME FILE.jsonl");
@@ -127,7 +123,7 @@ export async function evalsetsCommand(
   if (command === "remove") {
     const [name, ...extra] = args;
     if (!name || extra.length > 0) throw new UsageError("evalsets remove takes NAME");
-    const removed = await request<{ name: string; deleted: number }>(await api(), "DELETE", path(name));
+    const removed = await request<Reply<"DELETE /api/evalsets/:name">>(await api(), "DELETE", path(name));
     io.emit(removed);
     io.print(`removed eval set ${removed.name} (${removed.deleted} file(s))`);
     return 0;

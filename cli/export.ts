@@ -6,6 +6,7 @@ import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
+import type { AnyReply, Reply } from "../lib/api/types.ts";
 import { WaitTimeoutError } from "./output.ts";
 import { type ApiTarget, bearerToken, resolveApiTarget, UsageError } from "./target.ts";
 
@@ -37,24 +38,12 @@ export interface ExportCommandIo {
   readonly emit?: (document: unknown) => void;
 }
 
-interface JobReply {
-  readonly id: string;
-  readonly status: string;
-  readonly error?: string | null;
-  readonly progress?: { considered: number; exported: number; quarantined: number };
-  readonly download?: { url: string; file_name: string } | null;
-  readonly manifest?: {
-    counts: {
-      exported: number;
-      lines: number;
-      quarantined: number;
-      by_reason: Record<string, number>;
-      not_read_by_status?: Record<string, number>;
-    };
-    warnings: { message: string }[];
-    files: { dataset: { sha256: string; bytes: number; lines: number } };
-  } | null;
-}
+/**
+ * The job as `POST /api/exports` answers it (its summary), then as `GET /api/exports/{id}` shows
+ * it, with its manifest and download once done: the contract's types (lib/api/types.ts).
+ */
+type JobReply = AnyReply<"POST /api/exports"> &
+  Partial<Pick<Reply<"GET /api/exports/:id">, "manifest" | "download">>;
 
 export class ExportFailedError extends Error {}
 
@@ -174,11 +163,11 @@ export async function runExport(
 ): Promise<JobReply> {
   const call = apiCaller(target, io.fetch ?? fetch);
   const progress = io.progress ?? (io.json ? () => {} : io.print);
-  const created = await call<JobReply>("POST", "/api/exports", request);
+  const created = await call<AnyReply<"POST /api/exports">>("POST", "/api/exports", request);
   io.print(`export ${created.id} created on ${target.description}`);
 
   const deadline = Date.now() + files.timeoutMs;
-  let job = created;
+  let job: JobReply = created;
   let shown = "";
   let delay = io.pollIntervalMs ?? 500;
   while (job.status !== "succeeded") {
@@ -193,7 +182,7 @@ export async function runExport(
     shown = line;
     await sleep(delay);
     delay = Math.min(delay * 1.5, 5_000);
-    job = await call<JobReply>("GET", `/api/exports/${encodeURIComponent(job.id)}`);
+    job = await call<Reply<"GET /api/exports/:id">>("GET", `/api/exports/${encodeURIComponent(job.id)}`);
   }
   progress(progressLine(job));
   const { manifest, download } = job;

@@ -5,13 +5,17 @@ import { userInfo } from "node:os";
 import { resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
-import type { ProvenanceCoverage, ProvenanceReport } from "../lib/common/domain/stats.ts";
+import type { Reply } from "../lib/api/types.ts";
 import {
   backfillProvenanceLines,
   validateProvenanceLines,
 } from "../lib/provenance/usecases/provenance-files.ts";
 import { type CommandIo, toIo } from "./output.ts";
-import { callApi, resolveApiTarget, UsageError } from "./target.ts";
+import { callRoute, resolveApiTarget, UsageError } from "./target.ts";
+
+/** `GET /api/provenance/report`, as the API's contract has it (lib/api/types.ts). */
+type ProvenanceReport = Reply<"GET /api/provenance/report">;
+type ProvenanceCoverage = ProvenanceReport["by_source"][string];
 
 export const PROVENANCE_USAGE = `  flywheel provenance report [--local | --api-url URL [--token TOKEN]]
       Prints how much of the store is traceable, by source and by model. In AWS the API is
@@ -59,7 +63,7 @@ export async function provenanceCommand(
       { local: values.local, apiUrl: values["api-url"], token: values.token },
       env,
     );
-    const report = await callApi<ProvenanceReport>(api, "GET", "/api/provenance/report");
+    const report = await callRoute(api, "GET /api/provenance/report", "/api/provenance/report");
     io.emit(report);
     for (const line of formatProvenanceReport(report)) print(line);
     return 0;

@@ -2,10 +2,13 @@ import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { GetObjectCommand, HeadObjectCommand, paginateListObjectsV2 } from "@aws-sdk/client-s3";
+import type { Reply } from "../lib/api/types.ts";
 import { BUCKET_PREFIXES, RUN_UPLOAD } from "../lib/common/resources.ts";
-import type { RunListing } from "../lib/import/domain/run-folders.ts";
 import { WaitTimeoutError } from "./output.ts";
-import { type ApiTarget, callApi, type Target } from "./target.ts";
+import { type ApiTarget, callRoute, type Target } from "./target.ts";
+
+/** A run's entry of `GET /api/sft/runs`, as the API's contract has it (lib/api/types.ts). */
+export type RunListing = Reply<"GET /api/sft/runs">[number];
 
 /** The import's outcome as `runs upload --wait` reports it. */
 export interface ImportResult {
@@ -36,7 +39,7 @@ export interface WaitOptions {
 
 /** The run's entry of `GET /api/sft/runs`, if it has one. */
 export async function runEntry(api: ApiTarget, runId: string): Promise<RunListing | undefined> {
-  const runs = await callApi<RunListing[]>(api, "GET", "/api/sft/runs");
+  const runs = await callRoute(api, "GET /api/sft/runs", "/api/sft/runs");
   return runs.find((run) => run.run_id === runId);
 }
 

@@ -273,9 +273,15 @@ const DatasetVersionReply = z.looseObject({
   export_id: z.string(),
   format: z.string(),
   state: z.enum(["copying", "ready"]),
+  pinned_at: z.string(),
   prefix: z.string(),
-  files: z.looseObject({}),
-  manifest: z.looseObject({}),
+  files: z.looseObject({
+    dataset: z.looseObject({ key: z.string(), bytes: z.number(), lines: z.number(), sha256: z.string() }),
+    documents: z.looseObject({ prefix: z.string(), count: z.number() }).nullable(),
+  }),
+  manifest: z.looseObject({
+    counts: z.looseObject({ exported: z.number(), lines: z.number(), quarantined: z.number() }),
+  }),
 });
 const DatasetReply = z.looseObject({
   name: z.string(),
@@ -474,7 +480,9 @@ export const API_CONTRACT = {
     summary: "A dataset version with signed download links to its files",
     query: VersionQuery,
     responses: {
-      200: DatasetVersionReply.extend({ downloads: z.record(z.string(), SignedLink).nullable() }),
+      200: DatasetVersionReply.extend({
+        downloads: z.object({ dataset: SignedLink }).catchall(SignedLink).nullable(),
+      }),
     },
   },
   "GET /api/datasets/:name/diff": {
@@ -484,6 +492,8 @@ export const API_CONTRACT = {
       200: z.looseObject({
         added: z.array(DiffRecord),
         removed: z.array(DiffRecord),
+        unchanged: z.number(),
+        formats: z.object({ from: z.string(), to: z.string() }),
         partition: z.number(),
         partitions: z.number(),
         next_cursor: z.string().nullable(),

@@ -7,6 +7,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { datasetsCommand } from "../../../cli/datasets.ts";
 import { commandIo } from "../../../cli/output.ts";
+import { API_CONTRACT } from "../../../lib/api/contract.ts";
 import { ExportConfig, loadConfig } from "../../../lib/common/config.ts";
 import { ConflictError } from "../../../lib/common/domain/errors.ts";
 import { S3DatasetObjects } from "../../../lib/datasets/adapters/dataset-objects.ts";
@@ -409,5 +410,45 @@ describe("flywheel datasets", () => {
     ).toBe(0);
     expect(human.at(-1)).toBe("cli-sft v1 → v2: 2 added, 1 removed, 3 unchanged");
     expect(human.filter((line) => line.startsWith("+ "))).toHaveLength(2);
+  });
+});
+
+describe("the API's contract", () => {
+  /** The reply parsed with the contract's schema for its route and status (what the CLI's types come from). */
+  const conforms = async (route: keyof typeof API_CONTRACT, path: string, request: HttpRequest = {}) => {
+    const [method] = route.split(" ");
+    const reply = await call(method ?? "GET", path, request);
+    const schema = (API_CONTRACT[route].responses as Record<number, { safeParse: (v: unknown) => unknown }>)[
+      reply.status
+    ];
+    expect(schema, `${route} answered ${reply.status}`).toBeDefined();
+    expect(schema?.safeParse(reply.body)).toMatchObject({ success: true });
+    return reply;
+  };
+
+  it("describes what the dataset routes answer: versions, lists, downloads and diffs", async () => {
+    expect(
+      (
+        await conforms("POST /api/datasets", "/api/datasets", {
+          body: { name: "math-dpo", export_id: v1Export },
+        })
+      ).status,
+    ).toBe(200);
+    await conforms("GET /api/datasets", "/api/datasets");
+    await conforms("GET /api/datasets/:name", "/api/datasets/math-dpo");
+    const ready = await conforms(
+      "GET /api/datasets/:name/versions/:version",
+      "/api/datasets/math-dpo/versions/1",
+    );
+    expect(ready.body.downloads.dataset.url).toEqual(expect.any(String));
+    // A RAG version: its documents' prefix and count beside the dataset.
+    const rag = await conforms("GET /api/datasets/:name/versions/:version", "/api/datasets/kb/versions/1");
+    expect(rag.body.files.documents).toMatchObject({ count: expect.any(Number) });
+    const diff = await conforms("GET /api/datasets/:name/diff", "/api/datasets/math-dpo/diff?from=1&to=2");
+    expect(diff.body).toMatchObject({ unchanged: expect.any(Number), formats: { from: "trl-dpo" } });
+    // A schema that did not describe these replies would fail here: one without `unchanged` is refused.
+    const diffSchema = API_CONTRACT["GET /api/datasets/:name/diff"].responses[200];
+    const { unchanged: _unchanged, ...withoutUnchanged } = diff.body;
+    expect(diffSchema.safeParse(withoutUnchanged).success).toBe(false);
   });
 });
