@@ -11,6 +11,7 @@ import {
   type Vote,
   votesAgree,
 } from "../../../lib/review/domain/double-review.ts";
+import { NextRequest } from "../../../lib/review/domain/lease.ts";
 import type { ReviewAction, ReviewSubject } from "../../../lib/review/domain/review.ts";
 import {
   daysOf,
@@ -18,6 +19,8 @@ import {
   reviewerNumbers,
   windowOf,
 } from "../../../lib/review/domain/reviewer-numbers.ts";
+import { nextCandidate } from "../../../lib/review/usecases/leases.ts";
+import { MemoryLeaseStore, MemoryReviewStore, storedCandidate } from "../../support/review-fakes.ts";
 
 const AT = new Date("2026-05-01T10:00:00.000Z");
 
@@ -373,5 +376,36 @@ describe("reviewer numbers from a scripted log", () => {
       "2026-05-01",
       "2026-05-02",
     ]);
+  });
+});
+
+describe("next under double review", () => {
+  const ANA = { id: "sub-ana", name: "ana@example.com" };
+  const BO = { id: "sub-bo", name: "bo@example.com" };
+
+  it("serves a candidate waiting for a further vote first, never to a reviewer who voted on it", async () => {
+    const store = new MemoryReviewStore().add(
+      storedCandidate("c0", { timestamp: "2026-04-01T00:00:00Z" }),
+      storedCandidate("c1", { timestamp: "2026-04-02T00:00:00Z" }),
+      // Younger than both, but it has Ana's vote and waits for another reviewer.
+      {
+        ...storedCandidate("c2", { timestamp: "2026-04-03T00:00:00Z" }),
+        votes: 1,
+        voters: ["sub-ana"],
+      } as never,
+    );
+    const leases = new MemoryLeaseStore(store);
+    let clock = AT;
+    const deps = { leases, now: () => clock, random: () => 0 };
+    const request = NextRequest.parse({ lease_seconds: 60 });
+
+    expect((await nextCandidate(deps, NextRequest.parse({}), ANA)).candidate?.id).toBe("c0");
+    expect((await nextCandidate(deps, request, BO)).candidate?.id).toBe("c2");
+    // Bo's lease runs out: Ana's next puts it back for others rather than taking it.
+    clock = new Date(AT.getTime() + 120_000);
+    const anaAgain = await nextCandidate(deps, NextRequest.parse({ skip: ["c0"] }), ANA);
+    expect(anaAgain.candidate?.id).toBe("c1");
+    expect(store.candidates.get("c2")?.lease_holder).toBeUndefined();
+    expect((await nextCandidate(deps, request, BO)).candidate?.id).toBe("c2");
   });
 });
