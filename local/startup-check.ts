@@ -12,7 +12,7 @@ import { RUN_UPLOAD, TABLE } from "../lib/common/resources.ts";
 import { continuationIn, continuationMessage } from "../lib/import/domain/continuation.ts";
 import { decodeS3EventKey } from "../lib/import/domain/run-upload.ts";
 import { importIdOf } from "../lib/import/usecases/import-run.ts";
-import { SELECTION } from "../lib/suggest/adapters/suggestion-table.ts";
+import { SELECTION_PREFIX } from "../lib/suggest/adapters/suggestion-table.ts";
 import { buildObjectCreatedEvent, createSequencer } from "./s3-events.ts";
 
 type Item = Record<string, unknown>;
@@ -195,21 +195,29 @@ async function repairSuggestionJobs(deps: StartupCheckDeps, report: (repair: Sta
   for (const job of await listing(deps, SUGGESTION_JOBS_PARTITION)) {
     if (job.completed_at || Number(job.finished ?? 0) >= Number(job.total ?? 0)) continue;
     const jobId = String(job.id);
-    const selection = job[SELECTION];
-    if (!Array.isArray(selection)) continue;
-    const markers = await queryAll(deps, {
-      KeyConditionExpression: "#pk = :pk AND begins_with(#sk, :prefix)",
-      ProjectionExpression: "candidate_id",
-      ExpressionAttributeNames: { "#pk": TABLE.partitionKey, "#sk": TABLE.sortKey },
-      ExpressionAttributeValues: {
-        ":pk": keys.suggestionJob(jobId)[TABLE.partitionKey],
-        ":prefix": "ITEM#",
-      },
-    });
-    const counted = new Set(markers.map((marker) => String(marker.candidate_id)));
-    const lost = selection
-      .map(String)
-      .filter((candidateId) => !counted.has(candidateId) && !queued.has(`${jobId}\n${candidateId}`));
+    const inJob = (prefix: string, attribute: string) =>
+      queryAll(deps, {
+        KeyConditionExpression: "#pk = :pk AND begins_with(#sk, :prefix)",
+        ProjectionExpression: "#attribute",
+        ExpressionAttributeNames: {
+          "#pk": TABLE.partitionKey,
+          "#sk": TABLE.sortKey,
+          "#attribute": attribute,
+        },
+        ExpressionAttributeValues: {
+          ":pk": keys.suggestionJob(jobId)[TABLE.partitionKey],
+          ":prefix": prefix,
+        },
+      });
+    const selection = (await inJob(SELECTION_PREFIX, "candidate_ids")).flatMap((part) =>
+      Array.isArray(part.candidate_ids) ? part.candidate_ids.map(String) : [],
+    );
+    const counted = new Set(
+      (await inJob("ITEM#", "candidate_id")).map((marker) => String(marker.candidate_id)),
+    );
+    const lost = selection.filter(
+      (candidateId) => !counted.has(candidateId) && !queued.has(`${jobId}\n${candidateId}`),
+    );
     for (const candidateId of lost) {
       await send(deps.sqs, queue.url, JSON.stringify({ job_id: jobId, candidate_id: candidateId }));
     }

@@ -62,6 +62,11 @@ export const keys = {
     [TABLE.partitionKey]: `SUGGEST#${id}`,
     [TABLE.sortKey]: `ITEM#${candidateId}`,
   }),
+  /** One part of the candidates a suggestion job selected (parts keep each item under the size limit). */
+  suggestionSelection: (id: string, part: number) => ({
+    [TABLE.partitionKey]: `SUGGEST#${id}`,
+    [TABLE.sortKey]: `SELECTION#${String(part).padStart(4, "0")}`,
+  }),
   /** A session's progress within a judge run. */
   judgeRunSession: (runId: string, sessionId: string) => ({
     [TABLE.partitionKey]: `JUDGERUN#${runId}`,

@@ -14,8 +14,10 @@ const withoutNull = (job: SuggestionJob) => {
   return completed_at === null ? rest : job;
 };
 
-/** The job item's list of the candidates it selected (one message each), not part of the job's view. */
-export const SELECTION = "selection";
+/** The sort-key prefix of the parts of a job's selection (`SUGGEST#<id>`/`SELECTION#0000`, …). */
+export const SELECTION_PREFIX = "SELECTION#";
+/** Candidate ids per selection item: ids reach 960 bytes, and an item stops at 400 KB. */
+const SELECTION_PART_BYTES = 300_000;
 
 /** The longest failure message kept on a marker. */
 const MAX_ERROR_CHARS = 500;
@@ -37,6 +39,20 @@ export class SuggestionTable implements SuggestionStore {
   ) {}
 
   async create(job: SuggestionJob, selection: readonly string[]): Promise<void> {
+    // The selection first: a job is never stored without it (a part left by a job that was not is inert).
+    for (const [part, candidate_ids] of selectionParts(selection).entries()) {
+      await this.dynamodb.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            ...keys.suggestionSelection(job.id, part),
+            type: "suggestion_selection",
+            job_id: job.id,
+            candidate_ids,
+          },
+        }),
+      );
+    }
     await this.dynamodb.send(
       new PutCommand({
         TableName: this.tableName,
@@ -46,7 +62,6 @@ export class SuggestionTable implements SuggestionStore {
           type: "suggestion_job",
           ...withoutNull(job),
           finished: 0,
-          [SELECTION]: [...selection],
         },
         ConditionExpression: "attribute_not_exists(#pk)",
         ExpressionAttributeNames: { "#pk": TABLE.partitionKey },
@@ -66,7 +81,6 @@ export class SuggestionTable implements SuggestionStore {
       [TABLE.indexes.evalSessions.sortKey]: _listed,
       type: _type,
       finished: _finished,
-      [SELECTION]: _selection,
       ...job
     } = Item;
     return { ...job, completed_at: job.completed_at ?? null } as SuggestionJob;
@@ -221,4 +235,23 @@ export class SuggestionTable implements SuggestionStore {
     });
     return outcome.committed ? null : outcome.value;
   }
+}
+
+/** The selection in parts of at most `SELECTION_PART_BYTES` of ids each. */
+export function selectionParts(selection: readonly string[]): string[][] {
+  const parts: string[][] = [];
+  let current: string[] = [];
+  let bytes = 0;
+  for (const id of selection) {
+    const size = Buffer.byteLength(id) + 8;
+    if (current.length > 0 && bytes + size > SELECTION_PART_BYTES) {
+      parts.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(id);
+    bytes += size;
+  }
+  if (current.length > 0) parts.push(current);
+  return parts;
 }

@@ -8,6 +8,7 @@ import {
   JudgeTimeoutError,
 } from "../../../lib/eval/ports.ts";
 import { planDecision, SubmitRequest } from "../../../lib/review/domain/review.ts";
+import { selectionParts } from "../../../lib/suggest/adapters/suggestion-table.ts";
 import {
   alreadySuggested,
   newSuggestionJob,
@@ -297,5 +298,20 @@ describe("suggestion jobs", () => {
     expect(alreadySuggested({ ...job, model: "other" }, suggestion)).toBe(false);
     expect(alreadySuggested({ ...job, prompt_version: "suggest-0" }, suggestion)).toBe(false);
     expect(alreadySuggested(job, null)).toBe(false);
+  });
+});
+
+describe("a job's selection, stored in parts", () => {
+  it("keeps every id in order, in parts under the item size limit even for the longest ids", () => {
+    const longest = Array.from(
+      { length: 1_000 },
+      (_, i) => `${String(i).padStart(4, "0")}${"x".repeat(956)}`,
+    );
+    const parts = selectionParts(longest);
+    expect(parts.length).toBeGreaterThan(1);
+    expect(parts.flat()).toEqual(longest);
+    for (const part of parts) expect(Buffer.byteLength(JSON.stringify(part))).toBeLessThan(300_000);
+    expect(selectionParts(["a", "b", "c"])).toEqual([["a", "b", "c"]]);
+    expect(selectionParts([])).toEqual([]);
   });
 });
