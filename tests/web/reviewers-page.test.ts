@@ -5,10 +5,11 @@ import { agreementReport } from "../../lib/review/domain/agreement.ts";
 import { reviewerNumbers } from "../../lib/review/domain/reviewer-numbers.ts";
 import { ApiError, type ReviewApi } from "../../web/src/api.ts";
 import ReviewersPage from "../../web/src/pages/ReviewersPage.vue";
+import { createReviewSession } from "../../web/src/review-session.ts";
 import type { AdjudicationPage } from "../../web/src/reviewers-api.ts";
 import { matchRoute, parseHash } from "../../web/src/router.ts";
 import { ROUTES } from "../../web/src/routes.ts";
-import { settle } from "./fixtures.ts";
+import { fakeApi, settle } from "./fixtures.ts";
 
 let wrapper: VueWrapper | undefined;
 afterEach(() => {
@@ -179,5 +180,27 @@ describe("the Reviewers page", () => {
       failure_category: null,
     });
     expect(wrapper.text()).toContain("Nothing awaits adjudication.");
+  });
+});
+
+describe("a decision that is a vote", () => {
+  it("tells the reviewer their vote waits for another reviewer's, or that an admin decides", async () => {
+    const { api } = fakeApi([
+      { id: "c1", status: "needs_review" },
+      { id: "c2", status: "needs_review" },
+    ] as never);
+    const replies = [{ state: "awaiting_votes" }, { state: "adjudication" }];
+    const submit = api.submit;
+    api.submit = vi.fn(async (input: Parameters<typeof submit>[0]) => {
+      await submit(input);
+      return { ok: true as const, review: replies.shift() };
+    }) as never;
+    const session = createReviewSession(api as unknown as ReviewApi, null);
+    await session.load();
+    const [first, second] = session.state.items;
+    await session.decide(first as never, { action: "discard", category: null });
+    expect(session.state.notice?.text).toBe("Discarded c1: your vote waits for another reviewer's");
+    await session.decide(second as never, { action: "flag", category: null });
+    expect(session.state.notice?.text).toMatch(/^Flagged c2: the reviewers disagree, so an admin decides$/);
   });
 });

@@ -154,8 +154,13 @@ export function createApi(options: ApiOptions) {
     release(id: string) {
       return request<{ ok: true }>("POST", "/api/sft/release", { id });
     },
+    /** `review` says where a double review stands when the decision was a vote. */
     submit(input: SubmitInput) {
-      return request<{ ok: true }>("POST", "/api/sft/submit", input);
+      return request<{ ok: true; review?: { state: "decided" | "awaiting_votes" | "adjudication" } }>(
+        "POST",
+        "/api/sft/submit",
+        input,
+      );
     },
     undo(id: string) {
       return request<{ ok: true }>("POST", "/api/sft/undo", { id });

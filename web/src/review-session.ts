@@ -238,8 +238,9 @@ export function createReviewSession(api: ReviewApi, storage: HeldStore | null = 
   async function decide(candidate: Candidate, decision: Decision): Promise<DecisionOutcome> {
     if (state.busy) return { ok: false, moved: false, message: "Still saving the previous decision" };
     state.busy = true;
+    let review: "decided" | "awaiting_votes" | "adjudication" | undefined;
     try {
-      await api.submit({
+      const reply = await api.submit({
         id: candidate.id,
         action: decision.action,
         failure_category: decision.category,
@@ -248,6 +249,7 @@ export function createReviewSession(api: ReviewApi, storage: HeldStore | null = 
           ? { suggestion_id: decision.suggestionId }
           : {}),
       });
+      review = reply?.review?.state;
     } catch (error) {
       state.busy = false;
       if (error instanceof ApiError && (error.status === 409 || error.status === 404)) {
@@ -268,7 +270,14 @@ export function createReviewSession(api: ReviewApi, storage: HeldStore | null = 
     state.undoStack.push({ candidate, action: decision.action });
     if (state.undoStack.length > MAX_UNDO) state.undoStack.shift();
     if (state.remaining !== null) state.remaining = Math.max(0, state.remaining - 1);
-    notify("done", `${ACTION_PAST[decision.action]} ${candidate.id}`, true);
+    // Under double review a decision is a vote: say what happens to the candidate next.
+    const next =
+      review === "awaiting_votes"
+        ? ": your vote waits for another reviewer's"
+        : review === "adjudication"
+          ? ": the reviewers disagree, so an admin decides"
+          : "";
+    notify("done", `${ACTION_PAST[decision.action]} ${candidate.id}${next}`, true);
     state.busy = false;
     void refreshStats();
     void refill();
