@@ -140,9 +140,13 @@ const isBackend = (value: string): value is (typeof JUDGE_BACKENDS)[number] =>
 const defined = <K extends string, V>(name: K, value: V | undefined) =>
   (value === undefined ? {} : { [name]: value }) as Partial<Record<K, V>>;
 
+/** Polls, once a job is `done`, for the `completed_at` stamped just after its last count. */
+const STAMP_POLLS = 3;
+
 /**
- * Follows a job through `GET /api/sft/suggestions/{id}` until it is `done`. Throws
- * {@link WaitTimeoutError} past the timeout (the job goes on).
+ * Follows a job through `GET /api/sft/suggestions/{id}` until it is `done` (and stamped
+ * `completed_at`, which follows the last count by a moment). Throws {@link WaitTimeoutError} past
+ * the timeout (the job goes on).
  */
 export async function waitForSuggestions(
   api: ApiTarget,
@@ -157,13 +161,18 @@ export async function waitForSuggestions(
   const deadline = begun + options.timeoutMs;
   let interval = options.intervalMs ?? 500;
   let job = started;
+  let stampPolls = 0;
   for (;;) {
     const seconds = Math.round((Date.now() - begun) / 1000);
     if (job.state === "done") {
-      options.progress?.(progressLine(job, seconds), true);
-      return job;
+      if (job.completed_at !== null || stampPolls >= STAMP_POLLS || Date.now() + interval > deadline) {
+        options.progress?.(progressLine(job, seconds), true);
+        return job;
+      }
+      stampPolls += 1;
+    } else {
+      options.progress?.(progressLine(job, seconds));
     }
-    options.progress?.(progressLine(job, seconds));
     if (Date.now() + interval > deadline) {
       throw new WaitTimeoutError(
         `suggestion job ${job.id} is still running (${job.pending} of ${job.total} candidate(s) pending) after ${seconds} s; gave up waiting`,

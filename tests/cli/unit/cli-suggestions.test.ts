@@ -172,6 +172,21 @@ describe("flywheel suggestions start", () => {
     expect(waited.progress.map((p) => p.final)).toEqual([false, false, false, true]);
   });
 
+  it("--wait waits a moment for the done job's completed_at, which follows its last count", async () => {
+    polls = [done({ completed_at: null }), done()];
+    const waited = await suggestions(true, "start", "--wait", ...target());
+    expect(waited.code).toBe(0);
+    expect(JSON.parse(waited.out).completed_at).toBe("2026-12-06T01:00:05.000Z");
+    expect(waited.progress.filter((p) => p.final)).toHaveLength(1);
+    // A job never stamped is printed as it is after a few polls, not waited for until the timeout.
+    requests.length = 0;
+    polls = [done({ completed_at: null })];
+    const unstamped = await suggestions(true, "start", "--wait", ...target());
+    expect(unstamped.code).toBe(0);
+    expect(JSON.parse(unstamped.out).completed_at).toBeNull();
+    expect(requests.filter((r) => r.method === "GET")).toHaveLength(4);
+  });
+
   it("--wait exits 1 when a candidate failed, and says why by reason", async () => {
     polls = [done({ suggested: 1, failed: 2, failed_by_reason: { timeout: 1, malformed: 1 } })];
     const waited = await suggestions(false, "start", "--wait", ...target());

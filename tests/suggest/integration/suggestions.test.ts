@@ -8,7 +8,10 @@ import type {
   SQSEvent,
 } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { commandIo } from "../../../cli/output.ts";
+import { suggestionsCommand } from "../../../cli/suggestions.ts";
 import { SUGGESTION_PROMPT_VERSION } from "../../../lib/suggest/domain/prompt.ts";
+import { type HttpApiServer, startHttpApi } from "../../../local/http-api.ts";
 import { provisionTestAws, type TestAws } from "../../support/aws.ts";
 import { lambdaContext, sqsEvent, sqsRecord } from "../../support/events.ts";
 import {
@@ -330,5 +333,81 @@ describe("a suggestion job against an OpenAI-compatible server", () => {
     expect((await call("POST", "/api/sft/suggestions", { body: { limit: 0 } })).status).toBe(422);
     expect((await call("POST", "/api/sft/suggestions", { body: { backend: "gpt" } })).status).toBe(422);
     expect((await call("GET", "/api/sft/suggestions/nope")).status).toBe(404);
+  });
+});
+
+describe("flywheel suggestions, through the API over HTTP", () => {
+  let http: HttpApiServer;
+  const target = () => ["--api-url", http.url, "--token", TOKEN];
+
+  beforeAll(async () => {
+    http = await startHttpApi({ port: 0, handler: api, region: "us-east-1" });
+  });
+  afterAll(async () => {
+    await http?.stop();
+  });
+
+  /** Hands the queue's messages to the real handler until `done` settles. */
+  async function pump(done: Promise<unknown>) {
+    let settled = false;
+    void done.finally(() => {
+      settled = true;
+    });
+    while (!settled) {
+      const received = await aws.clients.sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: queueUrl(), MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+      );
+      const records = (received.Messages ?? []).map((m) =>
+        sqsRecord(m.Body ?? "", {
+          messageId: m.MessageId ?? randomUUID(),
+          receiptHandle: m.ReceiptHandle ?? "",
+          eventSourceARN: aws.resources.queues.suggestions.arn,
+        }),
+      );
+      if (records.length === 0) continue;
+      await suggest(sqsEvent(...records), lambdaContext("suggest"));
+      for (const record of records) {
+        await aws.clients.sqs.send(
+          new DeleteMessageCommand({ QueueUrl: queueUrl(), ReceiptHandle: record.receiptHandle }),
+        );
+      }
+    }
+  }
+
+  it("start --wait --json follows the job to done and prints it; show prints the same job", async () => {
+    const { runId, ids } = await newRun(3);
+    const printed: string[] = [];
+    const progress: string[] = [];
+    const command = suggestionsCommand(
+      ["start", "--run", runId, "--limit", "2", "--suggest-model", "good", "--wait", ...target()],
+      commandIo(true, (line) => printed.push(line)),
+      {},
+      { progress: (line) => progress.push(line), pollIntervalMs: 50 },
+    );
+    await pump(command);
+    expect(await command).toBe(0);
+    expect(printed).toHaveLength(1);
+    const job = JSON.parse(printed[0] as string);
+    expect(job).toMatchObject({
+      state: "done",
+      filters: { run_id: runId },
+      limit: 2,
+      model: "good",
+      total: 2,
+      pending: 0,
+      suggested: 2,
+      failed: 0,
+    });
+    expect(progress.at(-1)).toMatch(new RegExp(`^suggestion job ${job.id}: done, 2 of 2 counted`));
+    expect((await candidate(ids[0] as string)).candidate.suggestion).toMatchObject({ id: job.id });
+
+    const shown: string[] = [];
+    expect(
+      await suggestionsCommand(
+        ["show", job.id, ...target()],
+        commandIo(true, (line) => shown.push(line)),
+      ),
+    ).toBe(0);
+    expect(JSON.parse(shown[0] as string)).toEqual(job);
   });
 });
