@@ -273,7 +273,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     let stoppingNow: Promise<void> | undefined;
     // The cleanup empties `pollers`; what is running is still worth telling while it stops.
     const consumers = [...pollers];
-    const importers = consumers.filter((poller) => poller.functionName === IMPORT_FUNCTION);
+    // Imports and exports stop at their next checkpoint once cut short and hand the rest on.
+    const importers = consumers.filter(
+      (poller) => poller.functionName === IMPORT_FUNCTION || poller.functionName === EXPORT_FUNCTION,
+    );
     return {
       config,
       activity: () => describeActivity(consumers),
@@ -324,6 +327,7 @@ async function startEmulators(
 }
 
 const IMPORT_FUNCTION = "import-run";
+const EXPORT_FUNCTION = "export";
 
 /** One line per import in progress, then one per other consumer with a batch in hand. */
 function describeActivity(pollers: readonly Poller[]): string[] {

@@ -63,7 +63,7 @@ function stopGracefully(running: LocalRuntime, signal: string) {
   );
 }
 
-/** The second Ctrl-C: imports checkpoint and hand the rest on; everything else stays queued. */
+/** The second Ctrl-C: imports and exports checkpoint and hand the rest on; everything else stays queued. */
 function stopAtCheckpoint(running: LocalRuntime, signal: string) {
   log(`${signal} again: stopping at the next checkpoint`);
   for (const line of running.activity()) log(`  ${line}`);

@@ -37,9 +37,9 @@ export function createExportRecordHandler(
     // Stop in time to hand the rest on (or without checkpoints, to abort the uploads and record
     // why), instead of being cut off mid-write.
     const margin = deps.continuation ? CHECKPOINT_MARGIN_MS : STOP_MARGIN_MS;
-    const deadline = context ? Date.now() + context.getRemainingTimeInMillis() - margin : undefined;
+    const deadlineNow = context ? () => Date.now() + context.getRemainingTimeInMillis() - margin : undefined;
     try {
-      const outcome = await runExportInvocation(deps, message, { deadline });
+      const outcome = await runExportInvocation(deps, message, { deadlineNow });
       const { messageId } = record;
       if (outcome.status === "succeeded") {
         countExport(metrics, outcome.manifest);

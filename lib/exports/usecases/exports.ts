@@ -243,6 +243,11 @@ export interface RunLimits {
    * uploads and fails with `TimeLimitError`, rather than being cut off with its job left running.
    */
   readonly deadline?: number | undefined;
+  /**
+   * The same, read again after every batch: an invocation whose time is cut short (`npm start`'s
+   * second Ctrl-C) stops at its next checkpoint. Takes the place of `deadline` when given.
+   */
+  readonly deadlineNow?: (() => number) | undefined;
 }
 
 /**
@@ -363,7 +368,8 @@ export async function buildExportStep(
       }
       position = batch.position ?? { skip: streamed };
       await files.flush();
-      if (limits.deadline !== undefined && Date.now() >= limits.deadline) {
+      const deadline = limits.deadlineNow ? limits.deadlineNow() : limits.deadline;
+      if (deadline !== undefined && Date.now() >= deadline) {
         if (!continuation) {
           throw new TimeLimitError(
             `the export stopped after ${tally.snapshot().considered} candidates: the time this run may take is nearly up`,

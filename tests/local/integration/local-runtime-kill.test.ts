@@ -197,6 +197,67 @@ describe("npm start killed (SIGKILL) at a random point", () => {
   );
 
   it(
+    "finishes an export stopped at a checkpoint (two Ctrl-Cs) and then killed in its continuation, byte for byte a clean export",
+    async () => {
+      const random = seededRandom("export continuation killed at a random point");
+      local.clearOutput();
+      const first = await local.start();
+      // The candidates of the test above, unless it failed before storing them.
+      const { db } = localClients(first.config);
+      const last = await db.send(
+        new GetCommand({
+          TableName: first.config.tableName,
+          Key: { pk: `CAND#${approved(APPROVED - 1).id}`, sk: "CAND" },
+        }),
+      );
+      if (!last.Item) await seedApproved(first.config);
+      // Near-duplicates on: the fingerprints and signatures go through the checkpoint too.
+      const request = { ...exportRequest, options: { near_duplicate_threshold: 0.8 } };
+      const { id } = (await api(first.config, "POST", "/api/exports", request)) as { id: string };
+      await local.until("the export under way", async () =>
+        (await exportJob(first.config, id))?.status === "running" ? true : undefined,
+      );
+      await new Promise((r) => setTimeout(r, Math.floor(random() * 300)));
+      first.process.kill("SIGINT");
+      await local.until("the first Ctrl-C answered", async () =>
+        local.output.includes("Ctrl-C again") ? true : undefined,
+      );
+      // A second signal within a second is tsx passing the first one on, not a person.
+      await new Promise((r) => setTimeout(r, 1_100));
+      first.process.kill("SIGINT");
+      expect(await first.exited).toBe(0);
+      expect(local.output).toContain("stopped at a checkpoint");
+      const stopOutput = local.output;
+
+      local.clearOutput();
+      const second = await local.start();
+      // Saved by the stopped invocation, with its continuation sent (and kept on disk).
+      const resumed = await exportJob(second.config, id);
+      expect(resumed?.checkpoint, `${JSON.stringify(resumed)}\n${stopOutput}`).toMatchObject({
+        seq: 1,
+        handed_on: true,
+      });
+      // Killed at a random point of the invocation that goes on from the checkpoint.
+      await new Promise((r) => setTimeout(r, Math.floor(random() * 1_000)));
+      const atKill = await exportJob(second.config, id);
+      second.process.kill("SIGKILL");
+      await second.exited;
+      console.log(`continuation killed with the job ${atKill?.status}, ${JSON.stringify(atKill?.progress)}`);
+
+      local.clearOutput();
+      const third = await local.start();
+      const manifest = await succeeded(third.config, id);
+      const clean = (await api(third.config, "POST", "/api/exports", request)) as { id: string };
+      const reference = await succeeded(third.config, clean.id);
+      expect(manifest.counts).toEqual(reference.counts);
+      expect(await fileHashes(third.config, manifest)).toEqual(await fileHashes(third.config, reference));
+      third.process.kill("SIGKILL");
+      await third.exited;
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
     "ingests a burst of corrections exactly once each after the restart",
     async () => {
       const random = seededRandom("ingest burst killed at a random point");
