@@ -5,7 +5,7 @@ import { DEFAULT_SEGMENTS, MAX_SEGMENTS, type RecountReport } from "../lib/admin
 import { recountCounters } from "../lib/admin/usecases/recount.ts";
 import { recountDeps } from "../lib/admin/wiring.ts";
 import { type CommandIo, toIo } from "./output.ts";
-import { callApi, localRuntimeTarget, resolveApiTarget, UsageError } from "./target.ts";
+import { callRoute, localRuntimeTarget, resolveApiTarget, UsageError } from "./target.ts";
 
 export const ADMIN_USAGE = `  flywheel admin recount [--repair] [--segments N] [--json] [--local | --api-url URL [--token TOKEN]]
       Recounts the stats counters from the stored candidates (a parallel scan in N segments,
@@ -60,7 +60,7 @@ export async function adminCommand(
       { local: values.local, apiUrl: values["api-url"], token: values.token },
       env,
     );
-    report = await callApi<RecountReport>(api, "POST", "/api/admin/recount", request);
+    report = await callRoute(api, "POST /api/admin/recount", "/api/admin/recount", request);
   }
   io.emit(report);
   for (const line of formatRecountReport(report)) print(line);

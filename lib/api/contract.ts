@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { RecountRequest } from "../admin/domain/recount.ts";
+import { RecountReply, RecountRequest } from "../admin/domain/recount.ts";
 import { CANDIDATE_STATUSES } from "../common/domain/candidate.ts";
 import {
   type DeclaredRoute,
@@ -519,7 +519,7 @@ export const API_CONTRACT = {
   "POST /api/admin/recount": {
     summary: "Recount the stats counters (and repair them on request)",
     body: RecountRequest,
-    responses: { 200: z.looseObject({ differences: z.array(z.unknown()) }) },
+    responses: { 200: RecountReply },
   },
   "POST /api/eval/sessions": {
     summary: "Record or replace a chat session",

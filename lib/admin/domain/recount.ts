@@ -151,3 +151,25 @@ export const RecountRequest = z.strictObject({
   segments: z.number().int().min(1).max(MAX_SEGMENTS).default(DEFAULT_SEGMENTS),
 });
 export type RecountRequest = z.infer<typeof RecountRequest>;
+
+/** What `POST /api/admin/recount` answers (a `RecountReport`), for the API's contract and its clients. */
+export const RecountReply = z.looseObject({
+  repair: z.boolean(),
+  differences: z.array(
+    z.looseObject({
+      name: z.string(),
+      stored: z.number(),
+      counted: z.number(),
+      difference: z.number(),
+      moved_during_recount: z.boolean(),
+      repair: z.enum(["repaired", "moved_during_recount", "changed_before_repair"]).nullable(),
+    }),
+  ),
+  unrepaired: z.number(),
+  items_scanned: z.number(),
+  candidates: z.number(),
+  counters_checked: z.number(),
+  segments: z.number(),
+  duration_ms: z.number(),
+  note: z.string(),
+});

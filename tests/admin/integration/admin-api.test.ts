@@ -3,6 +3,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { adminCommand } from "../../../cli/admin.ts";
 import { UsageError } from "../../../cli/target.ts";
+import { API_CONTRACT } from "../../../lib/api/contract.ts";
 import { CandidateTable } from "../../../lib/common/adapters/candidate-table.ts";
 import { keys } from "../../../lib/common/adapters/table-keys.ts";
 import { type CounterDelta, countersOf, mergeDeltas } from "../../../lib/common/domain/stats.ts";
@@ -100,6 +101,11 @@ describe("POST /api/admin/recount", () => {
     expect(repaired.body.differences).toEqual([
       expect.objectContaining({ name: "status#discarded", difference: 3, repair: "repaired" }),
     ]);
+    // Both reports, with a difference each, are what the API's contract says (the CLI's type).
+    const schema = API_CONTRACT["POST /api/admin/recount"].responses[200];
+    expect(schema.safeParse(report.body).success).toBe(true);
+    expect(schema.safeParse(repaired.body).success).toBe(true);
+    expect(schema.safeParse({ ...repaired.body, differences: [{ name: "x" }] }).success).toBe(false);
     expect(nonZero(await storedCounters(aws))).toEqual(truth());
   });
 
