@@ -235,6 +235,55 @@ describe("double review through the API", () => {
   });
 });
 
+describe("double review with concurrent reviewers", () => {
+  it("has 4 reviewers working through next settle every candidate with two distinct votes, no 409, counters equal to a recount", async () => {
+    const CROWD = "2026-03-07-crowd";
+    await uploadRun(aws, CROWD, candidateLines(CROWD, 30, Date.UTC(2025, 0, 1)));
+    expect((await admin("POST", "/api/sft/import", { body: { run_id: CROWD } })).status).toBe(200);
+    expect(
+      (
+        await admin("POST", "/api/sft/review-policy", {
+          body: { rules: [{ source: SOURCE, reviews_required: 2 }] },
+        })
+      ).status,
+    ).toBe(200);
+    const failures: unknown[] = [];
+    const votes: Record<string, string[]> = {};
+    await Promise.all(
+      ["sub-r1", "sub-r2", "sub-r3", "sub-r4"].map(async (sub) => {
+        const call = as(sub, "reviewer");
+        for (;;) {
+          const next = await call("POST", "/api/sft/next", { body: { run_id: CROWD } });
+          if (next.status !== 200) {
+            failures.push(next);
+            continue;
+          }
+          const id = next.body.candidate?.id as string | undefined;
+          if (!id) return;
+          const submit = await call("POST", "/api/sft/submit", { body: { id, action: "discard" } });
+          if (submit.status !== 200) failures.push(submit);
+          (votes[id] ??= []).push(sub);
+        }
+      }),
+    );
+    expect(failures).toEqual([]);
+    expect(Object.keys(votes)).toHaveLength(30);
+    for (const [id, voters] of Object.entries(votes)) {
+      expect(new Set(voters).size, id).toBe(2);
+      expect(voters, id).toHaveLength(2);
+    }
+    for (const id of Object.keys(votes)) {
+      const { candidate, history } = (await admin("GET", `/api/sft/candidates/${id}`)).body;
+      expect(candidate.status, id).toBe("discarded");
+      expect(
+        history.map((e: { settled_by?: string }) => e.settled_by ?? null),
+        id,
+      ).toEqual([null, "agreement"]);
+    }
+    await countersMatchRecount();
+  }, 180_000);
+});
+
 describe("reviewer numbers from scripted decisions with fixed clocks", () => {
   it("gives decisions per hour, the median time from lease to decision and the undo rate", async () => {
     const { tableName } = aws.resources;
