@@ -16,6 +16,11 @@ import { callRoute, resolveApiTarget, UsageError } from "./target.ts";
 /** `GET /api/provenance/report`, as the API's contract has it (lib/api/types.ts). */
 type ProvenanceReport = Reply<"GET /api/provenance/report">;
 type ProvenanceCoverage = ProvenanceReport["by_source"][string];
+/** What the table shows of a report: the contract's fields, without its room for additive ones. */
+type ReportTotals = Pick<
+  ProvenanceReport,
+  "total" | "valid" | "missing_provenance" | "coverage" | "approved" | "excluded" | "by_source" | "by_model"
+>;
 
 export const PROVENANCE_USAGE = `  flywheel provenance report [--local | --api-url URL [--token TOKEN]]
       Prints how much of the store is traceable, by source and by model. In AWS the API is
@@ -116,7 +121,7 @@ export async function provenanceCommand(
 }
 
 /** The report as a table: the totals, then one row per source and per model. */
-export function formatProvenanceReport(report: ProvenanceReport): string[] {
+export function formatProvenanceReport(report: ReportTotals): string[] {
   const lines = [
     `records ${report.total}  valid ${report.valid}  missing provenance ${report.missing_provenance}  ` +
       `coverage ${report.coverage.toFixed(2)}%  approved ${report.approved}  excluded ${report.excluded}`,
