@@ -183,6 +183,44 @@ describe("the Reviewers page", () => {
   });
 });
 
+describe("the policy editor", () => {
+  it("is offered to an admin only, and saves the rules with empty fields left out", async () => {
+    const reviewer = api({ admin: false });
+    wrapper = mount(ReviewersPage, { props: { api: reviewer }, attachTo: document.body });
+    await settle();
+    expect(wrapper.find("[data-testid='policy-form']").exists()).toBe(false);
+    wrapper.unmount();
+
+    const fake = api({ admin: true });
+    fake.reviewers.setPolicy.mockImplementation(async (body: { rules: unknown[] }) => ({
+      rules: body.rules,
+      updated_by: "sub-admin",
+      updated_at: WINDOW.to,
+    }));
+    wrapper = mount(ReviewersPage, { props: { api: fake }, attachTo: document.body });
+    await settle();
+    const form = wrapper.find("[data-testid='policy-form']");
+    expect(form.exists()).toBe(true);
+    await wrapper
+      .findAll("button")
+      .find((b) => b.text() === "Add a rule")
+      ?.trigger("click");
+    const inputs = form.findAll("fieldset").at(1)?.findAll("input") ?? [];
+    await inputs[1]?.setValue(" legal ");
+    await inputs[2]?.setValue("3");
+    await form.trigger("submit");
+    await settle();
+    expect(fake.reviewers.setPolicy).toHaveBeenCalledWith({
+      rules: [
+        { source: "bench", reviews_required: 2 },
+        { task_type: "legal", reviews_required: 3 },
+      ],
+    });
+    expect(wrapper.text()).toContain("task type legal: 3 reviews");
+    expect(wrapper.text()).toContain("Saved.");
+  });
+});
+
 describe("a decision that is a vote", () => {
   it("tells the reviewer their vote waits for another reviewer's, or that an admin decides", async () => {
     const { api } = fakeApi([
