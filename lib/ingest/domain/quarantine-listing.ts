@@ -13,16 +13,16 @@ const integer = (name: string, min: number, max?: number) =>
     .transform(Number)
     .pipe(max === undefined ? z.number().int().min(min) : z.number().int().min(min).max(max));
 
+/** A day's folder of refused messages: a UTC date, or `undated`. */
+const QuarantineDay = z.string().regex(/^(\d{4}-\d{2}-\d{2}|undated)$/, "day is a date, yyyy-mm-dd");
+
 /**
  * `GET /api/sft/ingest/quarantine`: one page of one day's refused messages (the newest day that
  * has any unless `day` names one), in message id order. The cursor is opaque: the day and the
  * last entry read.
  */
 export const IngestQuarantineQuery = z.object({
-  day: z
-    .string()
-    .regex(/^(\d{4}-\d{2}-\d{2}|undated)$/, "day is a date, yyyy-mm-dd")
-    .optional(),
+  day: QuarantineDay.optional(),
   reason: z.enum(CORRECTION_FAULTS).optional(),
   limit: integer("limit", 1, MAX_INGEST_QUARANTINE_LIMIT).default(DEFAULT_INGEST_QUARANTINE_LIMIT),
   cursor: z.string().min(1).max(2048).optional(),
@@ -38,7 +38,8 @@ export interface IngestQuarantineCursor {
 
 const CursorBody = z.object({
   v: z.literal(1),
-  d: z.string().min(1).max(32),
+  // The day names the folder listed: a forged cursor may not name any other prefix.
+  d: QuarantineDay,
   a: z.string().min(1).max(1024),
 });
 

@@ -106,4 +106,23 @@ describe("listIngestQuarantine", () => {
     const empty = await listIngestQuarantine(deps(fakeReader({}).reader), query({}));
     expect(empty).toMatchObject({ day: null, days: [], items: [], next_cursor: null });
   });
+
+  it("refuses a forged cursor whose day is not a day, before listing anything", async () => {
+    const listed: string[] = [];
+    const { reader } = fakeReader({ "2026-12-06": entries });
+    const watched = {
+      ...reader,
+      keys: (day: string, after: string | null, max: number) => {
+        listed.push(day);
+        return reader.keys(day, after, max);
+      },
+    };
+    for (const day of ["2026-12-06/../other", "other-prefix", "2026-12-06/"]) {
+      const cursor = Buffer.from(JSON.stringify({ v: 1, d: day, a: "x" })).toString("base64url");
+      await expect(listIngestQuarantine(deps(watched), query({ cursor }))).rejects.toBeInstanceOf(
+        ValidationError,
+      );
+    }
+    expect(listed).toEqual([]);
+  });
 });
