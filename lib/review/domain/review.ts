@@ -316,6 +316,14 @@ export function planDecision(
       subject.status,
     );
   }
+  // A candidate with votes is settled by its votes alone (or an adjudication): a single decision
+  // (a bulk batch that listed it before the first vote) would leave the round's votes behind.
+  if (!settledBy && (subject.votes ?? 0) > 0) {
+    throw new ConflictError(
+      `Candidate ${subject.id} is under double review: it is decided by its votes (current status: needs_review)`,
+      subject.status,
+    );
+  }
   const held = blockingLease(subject, actor, at);
   if (held) throw leaseConflict(subject.id, held);
   const reviewer = actorId(actor);

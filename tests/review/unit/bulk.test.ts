@@ -140,4 +140,21 @@ describe("a bulk discard of a run", () => {
     };
     await expect(runBulk(deps, "b1", 2, ADMIN)).rejects.toThrow(/moved on by another call/);
   });
+
+  it("skips a candidate a reviewer voted on after the queue listed it, leaving the double review whole", async () => {
+    const { store, deps } = world();
+    // The first vote of a double review lands between the bulk's read of the queue and its decision.
+    const voted = store.candidates.get("c0");
+    store.candidates.set("c0", {
+      ...voted,
+      votes: 1,
+      voters: ["ana"],
+      vote_round: 0,
+      version: 2,
+    } as NonNullable<typeof voted>);
+    await createBulk(deps, BulkRequest.parse({ action: "discard", run_id: "broken" }), ADMIN);
+    const job = await runBulk(deps, "b1", 7, ADMIN);
+    expect(job).toMatchObject({ decided: 6, skipped: 1 });
+    expect(store.candidates.get("c0")).toMatchObject({ status: "needs_review", votes: 1, voters: ["ana"] });
+  });
 });
