@@ -241,7 +241,9 @@ export class ReviewTable implements ReviewStore {
           Item: {
             ...keys.candidateEvent(subject.id, event.at, eventSequence(event.version)),
             type: "candidate_event",
-            ...reviewLogKeys(subject.id, event.at, eventSequence(event.version)),
+            // The review log (reviewer numbers) leaves a bulk's events out: they are not indexed
+            // there, so a bulk of any size adds nothing for the reviewers' page to read.
+            ...(event.bulk_id ? {} : reviewLogKeys(subject.id, event.at, eventSequence(event.version))),
             ...event,
           },
           ConditionExpression: "attribute_not_exists(#pk)",

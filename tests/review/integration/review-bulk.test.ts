@@ -1,5 +1,7 @@
+import { QueryCommand } from "@aws-sdk/lib-dynamodb";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { beforeAll, describe, expect, it, vi } from "vitest";
+import { TABLE } from "../../../lib/common/resources.ts";
 import { provisionTestAws, type TestAws } from "../../support/aws.ts";
 import { lambdaContext } from "../../support/events.ts";
 import { callApi, type HttpRequest } from "../../support/http-events.ts";
@@ -122,5 +124,28 @@ describe("a bulk discard of a run", () => {
       ["discard", id],
       ["undo", id],
     ]);
+
+    // The review log (reviewer numbers) holds the reviewer's events, never a bulk's: a bulk of a
+    // million candidates adds nothing that the reviewers' page would have to read and pass over.
+    const today = new Date();
+    const days = [new Date(today.getTime() - 86_400_000), today].map((d) => d.toISOString().slice(0, 10));
+    const logged = (
+      await Promise.all(
+        days.map((day) =>
+          aws.clients.dynamodb.send(
+            new QueryCommand({
+              TableName: aws.resources.tableName,
+              IndexName: TABLE.indexes.evalSessions.name,
+              KeyConditionExpression: "#pk = :pk",
+              ExpressionAttributeNames: { "#pk": TABLE.indexes.evalSessions.partitionKey },
+              ExpressionAttributeValues: { ":pk": `REVIEWLOG#${day}` },
+            }),
+          ),
+        ),
+      )
+    ).flatMap((page) => page.Items ?? []);
+    expect(logged.filter((event) => event.bulk_id !== undefined)).toEqual([]);
+    // 20 corrections, then an undo and a flag of one the bulk had discarded.
+    expect(logged.filter((event) => event.reviewer === "ana")).toHaveLength(22);
   }, 240_000);
 });
