@@ -39,7 +39,7 @@ describe("an export's state object", () => {
       { length: 200 },
       (_, n) => `record ${n} ${"alpha beta gamma delta ".repeat(3)} ${n * 31}`,
     );
-    texts.forEach((text, n) => near.add(signature(text), n));
+    for (const [n, text] of texts.entries()) near.add(signature(text), n);
 
     const state = new StateWriter();
     const saved = set.save();

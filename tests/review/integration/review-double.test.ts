@@ -262,7 +262,7 @@ describe("double review with concurrent reviewers", () => {
           if (!id) return;
           const submit = await call("POST", "/api/sft/submit", { body: { id, action: "discard" } });
           if (submit.status !== 200) failures.push(submit);
-          (votes[id] ??= []).push(sub);
+          votes[id] = [...(votes[id] ?? []), sub];
         }
       }),
     );
