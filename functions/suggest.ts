@@ -2,7 +2,7 @@ import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-p
 import type { Context, SQSEvent } from "aws-lambda";
 import { createAwsClients } from "../lib/common/adapters/aws-clients.ts";
 import { JudgeConfig, loadConfig } from "../lib/common/config.ts";
-import { logger } from "../lib/common/logger.ts";
+import { observedHandler } from "../lib/common/observed.ts";
 import { QUEUES } from "../lib/common/resources.ts";
 import { createSuggestRecordHandler } from "../lib/suggest/edge/suggest-records.ts";
 import { suggestDeps } from "../lib/suggest/wiring.ts";
@@ -15,7 +15,6 @@ const recordHandler = createSuggestRecordHandler(deps, {
 });
 
 /** suggestions queue → one candidate's suggested correction per message; a model failure is counted, never thrown. */
-export const handler = async (event: SQSEvent, context: Context) => {
-  logger.addContext(context);
-  return processPartialResponse(event, recordHandler, processor, { context });
-};
+export const handler = observedHandler((event: SQSEvent, context: Context) =>
+  processPartialResponse(event, recordHandler, processor, { context }),
+);

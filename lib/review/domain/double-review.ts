@@ -34,7 +34,7 @@ export const ReviewPolicyRule = z
   .strict();
 export type ReviewPolicyRule = z.infer<typeof ReviewPolicyRule>;
 
-/** `PUT /api/sft/review-policy`: the whole list of rules, replacing the stored one. */
+/** `POST /api/sft/review-policy`: the whole list of rules, replacing the stored one. */
 export const ReviewPolicyRequest = z
   .object({ rules: z.array(ReviewPolicyRule).max(200) })
   .strict()

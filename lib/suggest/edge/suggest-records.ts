@@ -1,5 +1,6 @@
 import type { SQSRecord } from "aws-lambda";
-import { logger } from "../../common/logger.ts";
+import { appendLogKeys, logger } from "../../common/logger.ts";
+import { correlatedRecords } from "../../common/observed.ts";
 import { JudgeBusyError } from "../../eval/ports.ts";
 import { SuggestMessage } from "../domain/job.ts";
 import { type SuggestCandidateDeps, suggestCandidate } from "../usecases/suggest-candidate.ts";
@@ -12,8 +13,9 @@ import { type SuggestCandidateDeps, suggestCandidate } from "../usecases/suggest
  * goes on to the dead-letter queue.
  */
 export function createSuggestRecordHandler(deps: SuggestCandidateDeps, options: { maxReceiveCount: number }) {
-  return async (record: SQSRecord): Promise<void> => {
+  return correlatedRecords(async (record: SQSRecord): Promise<void> => {
     const message = SuggestMessage.parse(JSON.parse(record.body));
+    appendLogKeys({ suggestion_job_id: message.job_id, candidate_id: message.candidate_id });
     try {
       const outcome = await suggestCandidate(deps, message);
       const fields = { messageId: record.messageId, ...message, outcome: outcome.status };
@@ -43,5 +45,5 @@ export function createSuggestRecordHandler(deps: SuggestCandidateDeps, options: 
       }
       throw error;
     }
-  };
+  });
 }

@@ -28,7 +28,11 @@ import {
   type Suggestion,
   suggestionOf,
 } from "../../../lib/suggest/domain/suggestion.ts";
+import { createSuggestRecordHandler } from "../../../lib/suggest/edge/suggest-records.ts";
+import type { SuggestionStore } from "../../../lib/suggest/ports.ts";
 import { askSuggestion, failureReasonOf } from "../../../lib/suggest/usecases/suggest-candidate.ts";
+import { sqsRecord } from "../../support/events.ts";
+import { capturedLogLines } from "../../support/logs.ts";
 import { storedCandidate } from "../../support/review-fakes.ts";
 
 const AT = new Date("2026-05-01T10:00:00.000Z");
@@ -313,5 +317,18 @@ describe("a job's selection, stored in parts", () => {
     for (const part of parts) expect(Buffer.byteLength(JSON.stringify(part))).toBeLessThan(300_000);
     expect(selectionParts(["a", "b", "c"])).toEqual([["a", "b", "c"]]);
     expect(selectionParts([])).toEqual([]);
+  });
+});
+
+describe("the suggestion queue's record handler", () => {
+  it("logs each message's outcome with its message id, its job and its candidate", async () => {
+    const store = { find: async () => undefined } as unknown as SuggestionStore;
+    const handle = createSuggestRecordHandler({ store, models: {} }, { maxReceiveCount: 3 });
+    const body = JSON.stringify({ job_id: "job-7", candidate_id: "cand-3" });
+    const lines = await capturedLogLines(() => handle(sqsRecord(body, { messageId: "msg-suggest-1" })));
+    const handled = lines.find((line) => line.includes("candidate handled"));
+    expect(handled).toContain("correlation_id=msg-suggest-1");
+    expect(handled).toContain("suggestion_job_id=job-7");
+    expect(handled).toContain("candidate_id=cand-3");
   });
 });
