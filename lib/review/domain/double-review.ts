@@ -285,7 +285,7 @@ export const AdjudicationQuery = z.object({
   cursor: z.string().min(1).max(4096).optional(),
 });
 
-/** `GET /api/sft/stats/agreement?from=&to=`: rounds completed in the window; every round when open. */
+/** `GET /api/sft/stats/agreement?from=&to=`: rounds completed in the window, the last 7 days by default, at most 31. */
 export const AgreementQuery = z.object({
   from: z.string().datetime({ offset: true }).optional(),
   to: z.string().datetime({ offset: true }).optional(),

@@ -241,11 +241,11 @@ export async function writePolicy(
 
 /** `GET /api/sft/stats/agreement?from=&to=`: agreement over the rounds completed in the window (all when open). */
 export async function agreementStats(
-  deps: Pick<DoubleReviewDeps, "votes">,
+  deps: Pick<DoubleReviewDeps, "votes" | "now">,
   query: { from?: string | undefined; to?: string | undefined },
 ): Promise<AgreementReport & { from: string | null; to: string | null }> {
-  const from = query.from ? new Date(query.from).toISOString() : null;
-  const to = query.to ? new Date(query.to).toISOString() : null;
+  // Bounded like the reviewer numbers: the rounds of one window are read, never every round kept.
+  const { from, to } = windowOf(query, clock(deps));
   return { from, to, ...agreementReport(await deps.votes.rounds(from, to)) };
 }
 

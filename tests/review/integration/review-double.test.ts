@@ -202,6 +202,15 @@ describe("double review through the API", () => {
       rater2: "sub-bo",
       rater1_name: "sub-ana@example.com",
     });
+    // The rounds read are one window's, never every round kept: a window past 31 days is refused.
+    const long = await cy("GET", "/api/sft/stats/agreement", {
+      query: { from: new Date(Date.now() - 40 * 86_400_000).toISOString() },
+    });
+    expect(long.status).toBe(422);
+    const beforeRounds = await cy("GET", "/api/sft/stats/agreement", {
+      query: { from: "2020-01-01T00:00:00Z", to: "2020-01-02T00:00:00Z" },
+    });
+    expect(beforeRounds.body).toMatchObject({ rounds: 0 });
 
     // An undo of a settled candidate starts a new round: Ana may vote on it again.
     expect((await ana("POST", "/api/sft/undo", { body: { id: agreed } })).status).toBe(200);
