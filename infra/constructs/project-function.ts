@@ -59,10 +59,10 @@ const TABLE_ACTIONS: Record<TableAccess, readonly string[]> = {
   judge: ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"],
   /**
    * An export run: reads candidates through the status index, the stats counters' shards in one
-   * batch (the statuses it does not read are counted in the manifest), and moves its job's state;
-   * creates nothing (the API creates and reads jobs).
+   * batch (the statuses it does not read are counted in the manifest), reads its job's checkpoint
+   * pointer by key, and moves its job's state; creates nothing (the API creates and reads jobs).
    */
-  export: ["dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:UpdateItem"],
+  export: ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:UpdateItem"],
   /**
    * A suggestion: reads its job and its candidate by key, writes the suggestion on the candidate
    * and counts it on the job with a marker (a transaction of an Update and a Put); never queries.

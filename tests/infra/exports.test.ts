@@ -111,10 +111,11 @@ describe("exports in the Flywheel stack", () => {
       statements = statementsOf(exportFunction());
     });
 
-    it("query the table and its indexes, batch-read the counters and update its job, and nothing else", () => {
+    it("query the table and its indexes, batch-read the counters, read its checkpoint and update its job, and nothing else", () => {
       const table = actions().filter((a) => a.startsWith("dynamodb:"));
       expect([...new Set(table)].sort()).toEqual([
         "dynamodb:BatchGetItem",
+        "dynamodb:GetItem",
         "dynamodb:Query",
         "dynamodb:UpdateItem",
       ]);

@@ -730,7 +730,12 @@ const UNUSED_BUT_NEEDED: Record<string, Record<string, string>> = {
     "s3:ListBucket on bucket": "makes a run file deleted before its import read as 404 (NoSuchKey), not 403",
     "s3:PutObject on quarantine/*, blobs/*": "blobs/: a candidate body too big for its item (over 300 KB)",
   },
-  "functions/api.ts": {},
+  "functions/api.ts": {
+    "s3:GetObject on datasets/*":
+      "signs the download links of a dataset version's files (a presigned GET carries this role's rights)",
+    "s3:PutObject on datasets/*": "POST /api/datasets copies an export's files into datasets/<name>/v<n>/",
+    "s3:ListBucket on bucket": "makes a missing dataset or eval-set object read as 404 (NoSuchKey), not 403",
+  },
   "functions/ingest-api.ts": {
     "s3:PutObject on blobs/*": "keeps the texts of a correction too big for an item under blobs/",
   },
@@ -746,6 +751,10 @@ const UNUSED_BUT_NEEDED: Record<string, Record<string, string>> = {
   },
   "functions/export.ts": {
     "s3:GetObject on blobs/*": "reads the bodies of candidates too big for an item back from blobs/",
+    "s3:GetObject on exports/*/checkpoints/*":
+      "an export continued in a new invocation reads back its checkpoint's state (the flows finish in one)",
+    "s3:DeleteObject on exports/*/checkpoints/*": "removes a finished export's checkpoint state",
+    "sqs:SendMessage on queue exports": "hands the rest of an export short of time on to its own queue",
   },
   "functions/suggest.ts": {
     "s3:GetObject on blobs/*": "reads the prompt and answer of a candidate too big for its item from blobs/",
