@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
-import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, GetObjectCommand } from "@aws-sdk/client-s3";
 import { BatchWriteCommand } from "@aws-sdk/lib-dynamodb";
+import { Upload } from "@aws-sdk/lib-storage";
 import { candidateItem } from "../lib/common/adapters/candidate-table.ts";
 import { backoff } from "../lib/common/adapters/retry.ts";
 import { type Candidate, FAILURE_CATEGORIES } from "../lib/common/domain/candidate.ts";
@@ -164,14 +165,17 @@ export async function registerEvalSet(env: BenchEnvironment, items: number): Pro
   const lines = Array.from({ length: items }, (_, n) =>
     JSON.stringify({ id: `bench-${n}`, question: evalItemText(n), answer: `${n}` }),
   );
-  await env.clients.s3.send(
-    new PutObjectCommand({
+  // A multipart upload, as a large set would be uploaded: one PUT of 100,000 items is more than
+  // the emulated bucket takes in a single request.
+  await new Upload({
+    client: env.clients.s3,
+    params: {
       Bucket: env.bucket,
       Key: EVAL_SET_KEY,
-      Body: `${lines.join("\n")}\n`,
+      Body: Buffer.from(`${lines.join("\n")}\n`),
       ContentType: "application/x-ndjson",
-    }),
-  );
+    },
+  }).done();
 }
 
 /**

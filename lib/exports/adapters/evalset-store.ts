@@ -8,6 +8,7 @@ import {
   PutObjectCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
+import { Upload } from "@aws-sdk/lib-storage";
 import { BUCKET_PREFIXES } from "../../common/resources.ts";
 import {
   type EvalIndexMeta,
@@ -16,6 +17,9 @@ import {
   evalSetVersion,
 } from "../domain/evalsets.ts";
 import type { EvalSetStore } from "../ports.ts";
+
+/** The part size of an index written in parts: above S3's 5 MiB minimum, below what the local bucket takes in one request. */
+const INDEX_PART_BYTES = 8 * 1024 * 1024;
 
 /** The object the API writes a registered set to. */
 export const EVALSET_ITEMS_FILE = "items.jsonl";
@@ -148,15 +152,13 @@ export class S3EvalSetStore implements EvalSetStore {
 
   async putIndex(meta: EvalIndexMeta, grams: Uint8Array): Promise<void> {
     const keys = indexKeys(meta.set, meta.version, meta.ngram);
-    await this.s3.send(
-      new PutObjectCommand({
-        Bucket: this.bucket,
-        Key: keys.grams,
-        Body: grams,
-        ContentType: "application/octet-stream",
-        ContentLength: grams.byteLength,
-      }),
-    );
+    // In parts once it is large (35 MB for 100,000 items): a bucket may take less in one request
+    // than S3 does (the local emulator takes 11 MiB), and a failed part is retried alone.
+    await new Upload({
+      client: this.s3,
+      partSize: INDEX_PART_BYTES,
+      params: { Bucket: this.bucket, Key: keys.grams, Body: grams, ContentType: "application/octet-stream" },
+    }).done();
     const body = JSON.stringify(meta);
     await this.s3.send(
       new PutObjectCommand({

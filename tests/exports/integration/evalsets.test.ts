@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,6 +8,8 @@ import { runCli } from "../../../cli/commands.ts";
 import { evalsetsCommand } from "../../../cli/evalsets.ts";
 import { commandIo } from "../../../cli/output.ts";
 import { QUEUES } from "../../../lib/common/resources.ts";
+import { S3EvalSetStore } from "../../../lib/exports/adapters/evalset-store.ts";
+import type { EvalIndexMeta } from "../../../lib/exports/domain/evalsets.ts";
 import { type HttpApiServer, startHttpApi } from "../../../local/http-api.ts";
 import { type Poller, type SqsHandler, startPoller } from "../../../local/poller.ts";
 import { provisionTestAws, type TestAws } from "../../support/aws.ts";
@@ -265,5 +268,32 @@ describe("eval sets and the export", () => {
     expect(
       (await call("POST", "/api/evalsets/_hidden", { body: { items: [{ question: GSM }] } })).status,
     ).toBe(422);
+  });
+});
+
+describe("an eval set's n-gram index", () => {
+  it("is kept whole when larger than the bucket takes in one request (the emulator: 11 MiB)", async () => {
+    const store = new S3EvalSetStore(aws.clients.s3, aws.resources.bucket);
+    // A million grams of 12 bytes, as 80,000 eval items of 13 or more words would make.
+    const grams = randomBytes(12 * 1_000_000);
+    const meta: EvalIndexMeta = {
+      index_version: 1,
+      set: "big-set",
+      version: "v-big",
+      ngram: 13,
+      items: 80_000,
+      indexed_items: 80_000,
+      grams: 1_000_000,
+      short_lengths: [],
+      bytes: grams.byteLength,
+      skipped_lines: 0,
+      skipped: [],
+      built_at: new Date().toISOString(),
+      item_ids: [],
+    };
+    await store.putIndex(meta, grams);
+    expect(await store.indexMeta("big-set", "v-big", 13)).toEqual(meta);
+    const read = await store.indexGrams("big-set", "v-big", 13, grams.byteLength);
+    expect(Buffer.from(read).equals(grams)).toBe(true);
   });
 });
