@@ -12,8 +12,11 @@ import {
 import { Upload } from "@aws-sdk/lib-storage";
 import type { ExportPartStore, UploadedPart } from "../ports.ts";
 
-/** State objects above this are uploaded in parts (a checkpoint with millions of fingerprints). */
-const SINGLE_PUT_BYTES = 64 * 1024 * 1024;
+/**
+ * State objects above this are uploaded in parts of this size (a checkpoint with millions of
+ * fingerprints): above S3's 5 MiB minimum part, below the 11 MiB the local bucket takes in one request.
+ */
+const SINGLE_PUT_BYTES = 8 * 1024 * 1024;
 
 /** S3's multipart upload part by part, and the export's state objects, in the bucket. */
 export class S3ExportParts implements ExportPartStore {
@@ -80,7 +83,7 @@ export class S3ExportParts implements ExportPartStore {
     await new Upload({
       client: this.s3,
       params: { Bucket: this.bucket, Key: key, Body: Readable.from(chunks), ContentType: contentType },
-      partSize: 16 * 1024 * 1024,
+      partSize: SINGLE_PUT_BYTES,
       queueSize: 2,
     }).done();
   }
