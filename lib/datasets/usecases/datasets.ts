@@ -1,4 +1,5 @@
 import { ConflictError, NotFoundError, ValidationError } from "../../common/domain/errors.ts";
+import { checkExpiry } from "../../common/domain/link-expiry.ts";
 import { exportPrefix } from "../../common/resources.ts";
 import {
   type CopyStep,
@@ -215,16 +216,7 @@ export async function datasetVersions(deps: Pick<DatasetDeps, "datasets">, name:
 export async function datasetVersion(deps: DatasetDeps, name: string, number: number, expiresIn?: number) {
   const version = await deps.datasets.get(name, number);
   if (!version) throw new NotFoundError(`Dataset ${name} has no version ${number}`);
-  const seconds = expiresIn ?? deps.urlExpirySeconds;
-  if (seconds > deps.maxUrlExpirySeconds) {
-    throw new ValidationError([
-      {
-        loc: ["query", "expires_in"],
-        msg: `expires_in must be at most ${deps.maxUrlExpirySeconds} seconds`,
-        type: "less_than_equal",
-      },
-    ]);
-  }
+  const seconds = checkExpiry(expiresIn ?? deps.urlExpirySeconds, deps.maxUrlExpirySeconds);
   if (version.state !== "ready") return { ...versionView(version), downloads: null };
   const base = `${name}-v${number}`;
   const expiresAt = new Date(clockOf(deps)().getTime() + seconds * 1000).toISOString();

@@ -7,8 +7,8 @@ import {
   NotFoundError,
   TimeLimitError,
   TooLargeForRequestError,
-  ValidationError,
 } from "../../common/domain/errors.ts";
+import { checkExpiry } from "../../common/domain/link-expiry.ts";
 import {
   BUCKET_PREFIXES,
   EXPORT_FILES,
@@ -139,16 +139,7 @@ export async function createExport(
 export async function exportStatus(deps: ExportApiDeps, id: string, expiresIn?: number) {
   const job = await deps.jobs.get(id);
   if (!job) throw new NotFoundError(`Export ${id} not found`);
-  const seconds = expiresIn ?? deps.urlExpirySeconds;
-  if (seconds > deps.maxUrlExpirySeconds) {
-    throw new ValidationError([
-      {
-        loc: ["query", "expires_in"],
-        msg: `expires_in must be at most ${deps.maxUrlExpirySeconds} seconds`,
-        type: "less_than_equal",
-      },
-    ]);
-  }
+  const seconds = checkExpiry(expiresIn ?? deps.urlExpirySeconds, deps.maxUrlExpirySeconds);
   // A dry run wrote nothing to download.
   if (job.status !== "succeeded" || job.request.options.dry_run) return exportJobView(job, null);
   const quarantineName = job.file_name.replace(/\.jsonl$/, "").concat(".quarantine.jsonl");

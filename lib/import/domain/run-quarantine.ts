@@ -1,5 +1,4 @@
 import { z } from "zod";
-import { ValidationError } from "../../common/domain/errors.ts";
 import { QUARANTINE_REASONS, type QuarantineReason } from "./run-line.ts";
 
 /** Entries per page unless the request asks for another number. */
@@ -77,20 +76,6 @@ export function rawExcerpt(raw: string) {
 /** The download's file name: `<run id>.<first 8 of the import id>.quarantine.jsonl`. */
 export function runQuarantineFileName(runId: string, importId: string): string {
   return `${runId.replace(/[^A-Za-z0-9._-]/g, "_")}.${importId.slice(0, 8)}.quarantine.jsonl`;
-}
-
-/** Signed links last at most this long, whatever the request asks. */
-export function checkExpiry(seconds: number, max: number): number {
-  if (seconds > max) {
-    throw new ValidationError([
-      {
-        loc: ["query", "expires_in"],
-        msg: `expires_in must be at most ${max} seconds`,
-        type: "less_than_equal",
-      },
-    ]);
-  }
-  return seconds;
 }
 
 export type { QuarantineReason };

@@ -1,6 +1,6 @@
 import { NotFoundError } from "../../common/domain/errors.ts";
+import { checkExpiry } from "../../common/domain/link-expiry.ts";
 import {
-  checkExpiry,
   type RunQuarantineItem,
   type RunQuarantineQuery,
   runQuarantineFileName,

@@ -1,4 +1,4 @@
-import { checkExpiry } from "../../import/domain/run-quarantine.ts";
+import { checkExpiry } from "../../common/domain/link-expiry.ts";
 import {
   decodeIngestQuarantineCursor,
   encodeIngestQuarantineCursor,
