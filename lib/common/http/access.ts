@@ -107,7 +107,8 @@ export const ROUTE_ACCESS = {
   "POST /api/evalsets/:name": SCOPES.export,
   "GET /api/evalsets": SCOPES.export,
   "GET /api/evalsets/:name": SCOPES.export,
-  "DELETE /api/evalsets/:name": SCOPES.export,
+  // Deleting a set changes what every later export is checked against: admins only.
+  "DELETE /api/evalsets/:name": SCOPES.admin,
   "POST /api/datasets": SCOPES.export,
   "GET /api/datasets": SCOPES.export,
   "GET /api/datasets/:name": SCOPES.export,

@@ -36,3 +36,19 @@ describe("docs/access.md", () => {
     );
   });
 });
+
+describe("eval sets", () => {
+  it("let an exporter register, list and read them, but only an admin delete one", () => {
+    const exporter: readonly string[] = ROLES.exporter;
+    for (const route of [
+      "POST /api/evalsets/:name",
+      "GET /api/evalsets",
+      "GET /api/evalsets/:name",
+    ] as const) {
+      expect(exporter).toContain(ROUTE_ACCESS[route]);
+    }
+    expect(ROUTE_ACCESS["DELETE /api/evalsets/:name"]).toBe("admin");
+    expect(exporter).not.toContain(ROUTE_ACCESS["DELETE /api/evalsets/:name"]);
+    expect(ROLES.admin).toContain(ROUTE_ACCESS["DELETE /api/evalsets/:name"]);
+  });
+});
