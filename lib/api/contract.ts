@@ -470,7 +470,12 @@ export const API_CONTRACT = {
   "GET /api/datasets": {
     summary: "Datasets by name, each with its versions and their manifests",
     query: DatasetListQuery,
-    responses: { 200: z.object({ datasets: z.array(DatasetReply) }) },
+    responses: {
+      200: z.object({
+        datasets: z.array(DatasetReply),
+        next_cursor: z.string().nullable().describe("pass as cursor for the next page; null on the last"),
+      }),
+    },
   },
   "GET /api/datasets/:name": {
     summary: "A dataset's versions with their manifests",

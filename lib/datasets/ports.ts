@@ -19,8 +19,8 @@ export interface DatasetStore {
   /** Every version of `name`, oldest first. */
   versions(name: string): Promise<DatasetVersion[]>;
   dataset(name: string): Promise<DatasetSummary | null>;
-  /** Datasets by name. */
-  list(limit: number): Promise<DatasetSummary[]>;
+  /** Datasets by name, at most `limit`, those after the name `after` when given. */
+  list(limit: number, after?: string): Promise<DatasetSummary[]>;
   /** A `copying` version's documents are copied up to this key (in listing order). */
   saveProgress(name: string, version: number, copiedThrough: string): Promise<void>;
   /** `copying` → `ready` with the files copied; a ready version is never written again. */

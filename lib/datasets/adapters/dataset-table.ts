@@ -178,7 +178,7 @@ export class DatasetTable implements DatasetStore {
     return Item ? summaryFromItem(Item) : null;
   }
 
-  async list(limit: number): Promise<DatasetSummary[]> {
+  async list(limit: number, after?: string): Promise<DatasetSummary[]> {
     const { evalSessions } = TABLE.indexes;
     const page = await this.dynamodb.send(
       new QueryCommand({
@@ -188,6 +188,10 @@ export class DatasetTable implements DatasetStore {
         ExpressionAttributeNames: { "#pk": evalSessions.partitionKey },
         ExpressionAttributeValues: { ":pk": DATASETS_PARTITION },
         Limit: limit,
+        // The index holds nothing but datasets in this partition, so each item read is one listed.
+        ...(after !== undefined
+          ? { ExclusiveStartKey: { ...keys.dataset(after), ...datasetIndexKeys(after) } }
+          : {}),
       }),
     );
     return (page.Items ?? []).map(summaryFromItem);

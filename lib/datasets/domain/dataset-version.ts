@@ -187,7 +187,21 @@ export const ListQuery = z.object({
     .transform(Number)
     .pipe(z.number().int().min(1).max(100))
     .default(50),
+  /** `next_cursor` of the page before: the list goes on after the dataset it names. */
+  cursor: z.string().min(1).max(200).optional(),
 });
+
+/** A page of datasets ends at a name; the next page starts after it. Opaque: base64url of the name. */
+export function encodeListCursor(lastName: string): string {
+  return Buffer.from(lastName, "utf8").toString("base64url");
+}
+
+/** The name a list cursor goes on after, or `null` when it is not one `encodeListCursor` made. */
+export function decodeListCursor(cursor: string): string | null {
+  if (!/^[A-Za-z0-9_-]+$/.test(cursor)) return null;
+  const name = Buffer.from(cursor, "base64url").toString("utf8");
+  return DatasetName.safeParse(name).success && encodeListCursor(name) === cursor ? name : null;
+}
 
 /** A version number in a path: digits only, else no such version. */
 export function versionNumber(text: string | undefined): number | null {

@@ -39,9 +39,7 @@ export function registerDatasetRoutes(app: Router, deps: DatasetDeps, authentica
     });
   });
 
-  routes.get("/api/datasets", async ({ req }) =>
-    json(await listDatasets(deps, parseQuery(req, ListQuery).limit)),
-  );
+  routes.get("/api/datasets", async ({ req }) => json(await listDatasets(deps, parseQuery(req, ListQuery))));
 
   routes.get("/api/datasets/:name", async ({ params }) =>
     json(await datasetVersions(deps, pathId(params, "name", "Dataset"))),

@@ -6,7 +6,9 @@ import {
   type DatasetVersion,
   DIFF_PARTITION_IDS,
   type DiffRecord,
+  decodeListCursor,
   diffPartitions,
+  encodeListCursor,
   type PinRequest,
   partitionOf,
   planVersion,
@@ -194,15 +196,35 @@ export function versionView(version: DatasetVersion) {
   };
 }
 
-export async function listDatasets(deps: Pick<DatasetDeps, "datasets">, limit: number) {
-  const datasets = await deps.datasets.list(limit);
+/**
+ * `GET /api/datasets`: a page of datasets by name, each with its versions; `next_cursor` names
+ * where the next page starts (`null` on the last). One more than `limit` is read to tell.
+ */
+export async function listDatasets(
+  deps: Pick<DatasetDeps, "datasets">,
+  query: { readonly limit: number; readonly cursor?: string | undefined },
+) {
+  let after: string | undefined;
+  if (query.cursor !== undefined) {
+    const name = decodeListCursor(query.cursor);
+    if (name === null) {
+      throw new ValidationError([
+        { loc: ["query", "cursor"], msg: "cursor must be what next_cursor said", type: "value_error" },
+      ]);
+    }
+    after = name;
+  }
+  const read = await deps.datasets.list(query.limit + 1, after);
+  const datasets = read.slice(0, query.limit);
+  const last = datasets.at(-1);
+  const nextCursor = read.length > query.limit && last ? encodeListCursor(last.name) : null;
   const latest = await Promise.all(
     datasets.map(async (dataset) => {
       const versions = await deps.datasets.versions(dataset.name);
       return { ...dataset, versions: versions.map(versionView) };
     }),
   );
-  return { datasets: latest };
+  return { datasets: latest, next_cursor: nextCursor };
 }
 
 export async function datasetVersions(deps: Pick<DatasetDeps, "datasets">, name: string) {

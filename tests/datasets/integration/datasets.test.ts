@@ -241,6 +241,44 @@ describe("pinning exports as dataset versions", () => {
   });
 });
 
+describe("listing datasets a page at a time", () => {
+  it("pages by name with limit and next_cursor, every dataset once, and refuses a forged cursor", async () => {
+    const names = ["paged-c", "paged-a", "paged-e", "paged-b", "paged-d"];
+    for (const name of names) {
+      expect((await call("POST", "/api/datasets", { body: { name, export_id: v2Export } })).status).toBe(201);
+    }
+    const everything = await call("GET", "/api/datasets");
+    expect(everything.status).toBe(200);
+    expect(everything.body.next_cursor).toBeNull();
+    const all = everything.body.datasets.map((d: { name: string }) => d.name);
+    expect(all).toEqual([...all].sort());
+    expect(all).toEqual(expect.arrayContaining(names));
+
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const query: string = `?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`;
+      const page = await call("GET", `/api/datasets${query}`);
+      expect(page.status).toBe(200);
+      expect(page.body.datasets.length).toBeLessThanOrEqual(2);
+      for (const dataset of page.body.datasets) {
+        expect(dataset.versions.length).toBeGreaterThan(0);
+        seen.push(dataset.name);
+      }
+      cursor = page.body.next_cursor;
+      pages += 1;
+    } while (cursor !== null && pages < 50);
+    expect(seen).toEqual(all);
+    expect(pages).toBe(Math.ceil(all.length / 2));
+
+    for (const forged of ["not base64!", Buffer.from("../escape").toString("base64url")]) {
+      const refused = await call("GET", `/api/datasets?cursor=${encodeURIComponent(forged)}`);
+      expect(refused.status).toBe(422);
+    }
+  });
+});
+
 describe("a pin cut short", () => {
   it("answers the version still copying when out of time, and the same pin again carries on to ready", async () => {
     const rag = await exportOf(ALL, { format: "rag" });
