@@ -15,13 +15,15 @@ export const EVALSETS_USAGE = `  flywheel evalsets add NAME FILE.jsonl [--bucket
       line with an id, a prompt and/or an answer (docs/exports.md), is posted to
       POST /api/evalsets/NAME, which refuses it whole if a line is not an item; a file over 5 MiB
       (or with --bucket) is uploaded to s3://BUCKET/evalsets/NAME/items.jsonl instead, its bad
-      lines skipped and listed. Either way the set is indexed before the command returns.
-      JSON: the set {name, version, items, indexed_items, bytes, skipped_lines, skipped, files,
-      ngram, grams, indexed_at}.
+      lines skipped and listed, and POST /api/evalsets/NAME/index indexes it. Either way the set
+      is indexed before the command returns. JSON: the set {name, version, indexed, items,
+      indexed_items, bytes, skipped_lines, skipped, files, ngram, grams, indexed_at}.
   flywheel evalsets list
-      The registered eval sets with their items, size and version. JSON: {evalsets: [...]}.
+      The registered eval sets with their items, size, version and whether they are indexed
+      (one uploaded straight to the bucket is not until the next export). JSON: {evalsets: [...]}.
   flywheel evalsets remove NAME
-      Removes the set (its objects and indexes); later exports no longer check it.
+      Removes the set (its objects and indexes); later exports no longer check it. Needs the
+      admin scope.
       JSON: {name, deleted}.`;
 
 /** A registered eval set, as the API's contract has it (lib/api/types.ts). */
@@ -96,7 +98,7 @@ export async function evalsetsCommand(
         }),
       );
       io.print(`uploaded ${formatBytes(size)} to s3://${bucket.bucket}/${key}`);
-      set = await request<EvalSetReply>(target, "GET", path(name));
+      set = await request<EvalSetReply>(target, "POST", `${path(name)}/index`);
     } else {
       const text = await readFile(fileName, "utf8");
       set = await request<AnyReply<"POST /api/evalsets/:name">>(target, "POST", path(name), {
@@ -107,7 +109,7 @@ export async function evalsetsCommand(
     io.emit(set);
     printSet(io, set);
     for (const line of set.skipped) io.print(`  skipped ${line.where}: ${line.reason}`);
-    return set.skipped_lines > 0 ? 1 : 0;
+    return (set.skipped_lines ?? 0) > 0 ? 1 : 0;
   }
 
   if (command === "list") {
@@ -133,7 +135,13 @@ export async function evalsetsCommand(
 }
 
 function printSet(io: { print: (line: string) => void }, set: EvalSetReply): void {
-  const skipped = set.skipped_lines > 0 ? `, ${set.skipped_lines} line(s) skipped` : "";
+  if (!set.indexed) {
+    io.print(
+      `${set.name}: not indexed yet (the next export indexes it), ${formatBytes(set.bytes)}, version ${set.version}`,
+    );
+    return;
+  }
+  const skipped = (set.skipped_lines ?? 0) > 0 ? `, ${set.skipped_lines} line(s) skipped` : "";
   io.print(
     `${set.name}: ${set.items} item(s) (${set.indexed_items} long enough to check), ${formatBytes(set.bytes)}, version ${set.version}${skipped}`,
   );

@@ -257,15 +257,20 @@ const IngestQuarantinePage = z.object({
 const EvalSetReply = z.object({
   name: z.string(),
   version: z.string(),
-  items: z.number(),
-  indexed_items: z.number(),
+  indexed: z
+    .boolean()
+    .describe(
+      "whether this version has its index; reading never builds one (registration, /index and exports do)",
+    ),
+  items: nullableNumber.describe("null until indexed"),
+  indexed_items: nullableNumber,
   bytes: z.number(),
-  skipped_lines: z.number(),
+  skipped_lines: nullableNumber,
   skipped: z.array(z.object({ where: z.string(), reason: z.string() })),
   files: z.array(z.object({ key: z.string(), bytes: z.number() })),
   ngram: z.number(),
-  grams: z.number(),
-  indexed_at: z.string(),
+  grams: nullableNumber,
+  indexed_at: z.string().nullable(),
 });
 const DatasetVersionReply = z.looseObject({
   name: z.string(),
@@ -452,6 +457,10 @@ export const API_CONTRACT = {
       "Register an eval set every export is checked against: a JSONL body (application/x-ndjson) or JSON {items}; replaces the set's items.jsonl",
     body: EvalSetUpload,
     responses: { 201: EvalSetReply },
+  },
+  "POST /api/evalsets/:name/index": {
+    summary: "Index an eval set's current version (one uploaded straight to the bucket) and answer it",
+    responses: { 200: EvalSetReply },
   },
   "GET /api/evalsets": {
     summary: "The registered eval sets with their item counts, sizes and versions",

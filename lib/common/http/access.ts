@@ -105,6 +105,7 @@ export const ROUTE_ACCESS = {
   "GET /api/exports/:id": SCOPES.export,
   "GET /api/sft/export": SCOPES.export,
   "POST /api/evalsets/:name": SCOPES.export,
+  "POST /api/evalsets/:name/index": SCOPES.export,
   "GET /api/evalsets": SCOPES.export,
   "GET /api/evalsets/:name": SCOPES.export,
   // Deleting a set changes what every later export is checked against: admins only.

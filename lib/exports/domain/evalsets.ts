@@ -142,33 +142,39 @@ export const EvalSetUpload = z.strictObject({
     .describe("each item as one line of the JSONL shape: an id, a prompt and/or an answer (docs/exports.md)"),
 });
 
-/** What the API answers for a set. */
+/**
+ * What the API answers for a set. `indexed` says whether its version has an index for the default
+ * n-gram length; reading a set never builds one (registration and exports do), so until then
+ * the counts the index holds are `null`.
+ */
 export interface EvalSetView {
   readonly name: string;
   readonly version: string;
-  readonly items: number;
-  readonly indexed_items: number;
+  readonly indexed: boolean;
+  readonly items: number | null;
+  readonly indexed_items: number | null;
   readonly bytes: number;
-  readonly skipped_lines: number;
+  readonly skipped_lines: number | null;
   readonly skipped: readonly { readonly where: string; readonly reason: string }[];
   readonly files: readonly { readonly key: string; readonly bytes: number }[];
   readonly ngram: number;
-  readonly grams: number;
-  readonly indexed_at: string;
+  readonly grams: number | null;
+  readonly indexed_at: string | null;
 }
 
-export function evalSetView(listing: EvalSetListing, meta: EvalIndexMeta): EvalSetView {
+export function evalSetView(listing: EvalSetListing, meta: EvalIndexMeta | null, ngram: number): EvalSetView {
   return {
     name: listing.name,
     version: listing.version,
-    items: meta.items,
-    indexed_items: meta.indexed_items,
+    indexed: meta !== null,
+    items: meta?.items ?? null,
+    indexed_items: meta?.indexed_items ?? null,
     bytes: listing.bytes,
-    skipped_lines: meta.skipped_lines,
-    skipped: meta.skipped,
+    skipped_lines: meta?.skipped_lines ?? null,
+    skipped: meta?.skipped ?? [],
     files: listing.objects.map((object) => ({ key: object.key, bytes: object.bytes })),
-    ngram: meta.ngram,
-    grams: meta.grams,
-    indexed_at: meta.built_at,
+    ngram: meta?.ngram ?? ngram,
+    grams: meta?.grams ?? null,
+    indexed_at: meta?.built_at ?? null,
   };
 }

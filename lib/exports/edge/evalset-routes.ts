@@ -10,6 +10,7 @@ import {
   deleteEvalSet,
   type EvalSetDeps,
   evalSetStatus,
+  indexEvalSet,
   listEvalSets,
   registerEvalSet,
 } from "../usecases/evalsets.ts";
@@ -48,6 +49,10 @@ export function registerEvalSetRoutes(
       location: `/api/evalsets/${name}`,
     });
   });
+
+  routes.post("/api/evalsets/:name/index", async ({ params }) =>
+    json(await indexEvalSet(deps, setName(params))),
+  );
 
   routes.get("/api/evalsets", async () => json(await listEvalSets(deps)));
 

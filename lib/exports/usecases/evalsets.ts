@@ -131,25 +131,45 @@ export async function registerEvalSet(
     ]);
   }
   await deps.evalSets.putItems(name, body);
-  return evalSetStatus(deps, name);
+  return indexEvalSet(deps, name);
 }
 
-/** A set with its size, version and item count; indexed now (default n-gram length) if not yet. */
-export async function evalSetStatus(deps: EvalSetDeps, name: string): Promise<EvalSetView> {
+/**
+ * `POST /api/evalsets/{name}/index`: the set's current version indexed for the default n-gram
+ * length (built now if it has no index yet; a set uploaded straight to `evalsets/<name>/` has none
+ * until this or the next export), and the set with its counts.
+ */
+export async function indexEvalSet(deps: EvalSetDeps, name: string): Promise<EvalSetView> {
   const [listing] = await deps.evalSets.list(name);
   if (!listing) throw new NotFoundError(`Eval set ${name} not found`);
   const { meta } = await ensureEvalIndex(deps, listing, DEFAULT_NGRAM);
-  return evalSetView(listing, meta);
+  return evalSetView(listing, meta, DEFAULT_NGRAM);
+}
+
+/**
+ * A set with its size and version, and the counts of its index when its version has one
+ * (`indexed: false` and `null` counts otherwise). Reading never builds an index: that is work for
+ * registration, `indexEvalSet` or the export, not for a GET.
+ */
+export async function evalSetStatus(deps: EvalSetDeps, name: string): Promise<EvalSetView> {
+  const [listing] = await deps.evalSets.list(name);
+  if (!listing) throw new NotFoundError(`Eval set ${name} not found`);
+  const meta = await deps.evalSets.indexMeta(listing.name, listing.version, DEFAULT_NGRAM);
+  return evalSetView(listing, meta, DEFAULT_NGRAM);
 }
 
 /** `GET /api/evalsets`: every registered set, as `evalSetStatus`. */
 export async function listEvalSets(deps: EvalSetDeps): Promise<{ evalsets: EvalSetView[] }> {
   const listings = await deps.evalSets.list();
-  const views: EvalSetView[] = [];
-  for (const listing of listings) {
-    const { meta } = await ensureEvalIndex(deps, listing, DEFAULT_NGRAM);
-    views.push(evalSetView(listing, meta));
-  }
+  const views = await Promise.all(
+    listings.map(async (listing) =>
+      evalSetView(
+        listing,
+        await deps.evalSets.indexMeta(listing.name, listing.version, DEFAULT_NGRAM),
+        DEFAULT_NGRAM,
+      ),
+    ),
+  );
   return { evalsets: views };
 }
 

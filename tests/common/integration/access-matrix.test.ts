@@ -109,6 +109,9 @@ describe("every route", () => {
     expect(reach("eval-writer").has("POST /api/eval/feedback")).toBe(true);
     expect(reach("eval-writer").has("GET /api/eval/sessions")).toBe(false);
     expect(reach("admin").has("POST /api/admin/recount")).toBe(true);
+    expect(reach("exporter").has("POST /api/evalsets/:name")).toBe(true);
+    expect(reach("exporter").has("DELETE /api/evalsets/:name")).toBe(false);
+    expect(reach("admin").has("DELETE /api/evalsets/:name")).toBe(true);
   });
 });
 

@@ -170,8 +170,28 @@ describe("eval sets and the export", () => {
     expect(await evalsetsCommand(["list", ...target], (line) => printed.push(line))).toBe(0);
     expect(printed).toEqual([
       expect.stringMatching(/^gsm8k-test: 2 item\(s\) \(2 long enough to check\), .*, version [0-9a-f]{16}$/),
-      expect.stringMatching(/^trivia: 2 item\(s\) \(2 long enough to check\), .*, version [0-9a-f]{16}$/),
+      expect.stringMatching(
+        /^trivia: not indexed yet \(the next export indexes it\), .*, version [0-9a-f]{16}$/,
+      ),
     ]);
+    // Reading a set never builds its index: the uploaded one is listed as not indexed, and nothing
+    // was written under evalset-index/ for it.
+    const unindexed = await call("GET", "/api/evalsets/trivia");
+    expect(unindexed.status).toBe(200);
+    expect(unindexed.body).toMatchObject({ name: "trivia", indexed: false, items: null, indexed_at: null });
+    const before = await aws.clients.s3.send(
+      new ListObjectsV2Command({ Bucket: aws.resources.bucket, Prefix: "evalset-index/trivia/" }),
+    );
+    expect(before.Contents ?? []).toEqual([]);
+    const indexed = await call("POST", "/api/evalsets/trivia/index");
+    expect(indexed.status).toBe(200);
+    expect(indexed.body).toMatchObject({
+      name: "trivia",
+      version: unindexed.body.version,
+      indexed: true,
+      items: 2,
+    });
+    expect((await call("POST", "/api/evalsets/no-such-set/index")).status).toBe(404);
     // Through the CLI's entry point with --json: one document, the API's listing.
     const out: string[] = [];
     expect(
@@ -182,6 +202,12 @@ describe("eval sets and the export", () => {
       "trivia",
     ]);
     const listed = await call("GET", "/api/evalsets");
+    expect(
+      listed.body.evalsets.map((set: { indexed: boolean; items: number }) => [set.indexed, set.items]),
+    ).toEqual([
+      [true, 2],
+      [true, 2],
+    ]);
     expect(
       listed.body.evalsets.map((set: { name: string; files: unknown }) => [set.name, set.files]),
     ).toEqual([

@@ -8,6 +8,7 @@ import { ExportRequest } from "../../../lib/exports/domain/export-request.ts";
 import {
   deleteEvalSet,
   evalSetStatus,
+  indexEvalSet,
   listEvalSets,
   registerEvalSet,
   storedEvalIndexes,
@@ -148,6 +149,23 @@ describe("registered eval sets", () => {
     // An upload straight to the prefix: a bad line is skipped and said so.
     store.upload("evalsets/mmlu/part-1.jsonl", `${JSON.stringify({ question: GSM })}\nnot json\n`);
 
+    // Listing reads what is indexed and builds nothing: the uploaded set is not indexed yet.
+    const indexesBefore = store.indexesPut.length;
+    const listed = (await listEvalSets(deps)).evalsets;
+    expect(listed.map((set) => [set.name, set.indexed, set.items, set.skipped_lines])).toEqual([
+      ["arc", true, 1, 0],
+      ["gsm8k-test", true, 3, 0],
+      ["mmlu", false, null, null],
+    ]);
+    expect(await evalSetStatus(deps, "mmlu")).toMatchObject({
+      indexed: false,
+      grams: null,
+      indexed_at: null,
+    });
+    expect(store.indexesPut.length).toBe(indexesBefore);
+
+    expect(await indexEvalSet(deps, "mmlu")).toMatchObject({ indexed: true, items: 1, skipped_lines: 1 });
+    expect(store.indexesPut.length).toBe(indexesBefore + 1);
     const { evalsets } = await listEvalSets(deps);
     expect(evalsets.map((set) => [set.name, set.items, set.skipped_lines])).toEqual([
       ["arc", 1, 0],
@@ -155,6 +173,7 @@ describe("registered eval sets", () => {
       ["mmlu", 1, 1],
     ]);
     expect(evalsets[2]?.skipped).toEqual([{ where: "part-1.jsonl:2", reason: "not JSON" }]);
+    await expect(indexEvalSet(deps, "nothing")).rejects.toThrow("not found");
 
     // The same set again: same version, no new index. Changed: a new version, indexed once.
     expect((await registerEvalSet(deps, "gsm8k-test", { jsonl: gsmLines })).version).toBe(gsm.version);
