@@ -148,41 +148,34 @@ export async function previewBackfill(
   request: BackfillRequest,
   principal: string,
 ): Promise<BackfillPreview> {
-  const limits = { ...DEFAULT_PROVENANCE_LIMITS, ...deps.limits };
-  const now = deps.now ?? (() => new Date());
-  const status = request.filter.status ?? null;
-  const start = request.cursor
-    ? decodeWalkCursor(request.cursor, status, ["body", "cursor"])
-    : { status, partition: 0, after: null };
-  const defaults = { source: request.source, model: request.model };
+  const { plan, walk, budget } = backfillRun(deps, request, principal);
   let examined = 0;
   let matched = 0;
   let wouldChange = 0;
   let stillInvalid = 0;
   const changes: PlannedFill[] = [];
-  const walk = walkRecords(deps.store, start, Math.min(limits.pageSize, limits.backfillBudget));
   for await (const { record } of walk) {
     examined += 1;
     if (matches(record, request.filter)) {
       matched += 1;
-      const plan = planProvenanceFill(record, defaults, { at: now(), by: principal });
-      const after = plan ? { ...record, provenance: plan.provenance } : record;
+      const fill = plan(record);
+      const after = fill ? { ...record, provenance: fill.provenance } : record;
       const verdict = validateProvenance(after);
       if (!verdict.valid) stillInvalid += 1;
-      if (plan) {
+      if (fill) {
         wouldChange += 1;
         if (changes.length < DRY_RUN_LISTED) {
           changes.push({
             id: record.id,
             status: record.status,
             source: sourceOf(record),
-            fill: Object.fromEntries(plan.filled.map((field) => [field, plan.fields[field]])),
+            fill: Object.fromEntries(fill.filled.map((field) => [field, fill.fields[field]])),
             still_missing: verdict.valid ? [] : verdict.missing,
           });
         }
       }
     }
-    if (examined >= limits.backfillBudget) break;
+    if (examined >= budget) break;
   }
   return {
     dry_run: true,
@@ -206,13 +199,7 @@ export async function backfillProvenance(
   request: BackfillRequest,
   principal: string,
 ): Promise<BackfillOutcome> {
-  const limits = { ...DEFAULT_PROVENANCE_LIMITS, ...deps.limits };
-  const now = deps.now ?? (() => new Date());
-  const status = request.filter.status ?? null;
-  const start = request.cursor
-    ? decodeWalkCursor(request.cursor, status, ["body", "cursor"])
-    : { status, partition: 0, after: null };
-  const defaults = { source: request.source, model: request.model };
+  const { plan, walk, budget, fillAttempts, parallelFills } = backfillRun(deps, request, principal);
   let examined = 0;
   let matched = 0;
   let changed = 0;
@@ -221,11 +208,11 @@ export async function backfillProvenance(
 
   const fillOne = async (found: ProvenanceRecord) => {
     let record: ProvenanceRecord | null = found;
-    for (let attempt = 0; record && attempt < limits.fillAttempts; attempt++) {
-      const plan = planProvenanceFill(record, defaults, { at: now(), by: principal });
-      if (!plan) break;
-      const after = { ...record, provenance: plan.provenance };
-      if ((await deps.store.fill(record, plan, deltaForChange(record, after))) === "filled") {
+    for (let attempt = 0; record && attempt < fillAttempts; attempt++) {
+      const fill = plan(record);
+      if (!fill) break;
+      const after = { ...record, provenance: fill.provenance };
+      if ((await deps.store.fill(record, fill, deltaForChange(record, after))) === "filled") {
         changed += 1;
         if (!validateProvenance(after).valid) stillInvalid += 1;
         return;
@@ -233,26 +220,46 @@ export async function backfillProvenance(
       record = await deps.store.find(record.id);
       if (record && !matches(record, request.filter)) return;
     }
-    if (record && planProvenanceFill(record, defaults, { at: now(), by: principal })) conflicts += 1;
+    if (record && plan(record)) conflicts += 1;
     else if (record && !validateProvenance(record).valid) stillInvalid += 1;
   };
 
-  const walk = walkRecords(deps.store, start, Math.min(limits.pageSize, limits.backfillBudget));
   let batch: Promise<void>[] = [];
   for await (const { record } of walk) {
     examined += 1;
     if (matches(record, request.filter)) {
       matched += 1;
       batch.push(fillOne(record));
-      if (batch.length >= limits.parallelFills) {
+      if (batch.length >= parallelFills) {
         await Promise.all(batch);
         batch = [];
       }
     }
-    if (examined >= limits.backfillBudget) break;
+    if (examined >= budget) break;
   }
   await Promise.all(batch);
   return { matched, changed, still_invalid: stillInvalid, conflicts, next_cursor: walk.cursor() };
+}
+
+/**
+ * What a backfill and its dry run share: the walk from the request's cursor, its read budget, and
+ * the fill planned for a record with the request's source and model.
+ */
+function backfillRun(deps: ProvenanceDeps, request: BackfillRequest, principal: string) {
+  const limits = { ...DEFAULT_PROVENANCE_LIMITS, ...deps.limits };
+  const now = deps.now ?? (() => new Date());
+  const status = request.filter.status ?? null;
+  const start = request.cursor
+    ? decodeWalkCursor(request.cursor, status, ["body", "cursor"])
+    : { status, partition: 0, after: null };
+  const defaults = { source: request.source, model: request.model };
+  return {
+    plan: (record: ProvenanceRecord) => planProvenanceFill(record, defaults, { at: now(), by: principal }),
+    walk: walkRecords(deps.store, start, Math.min(limits.pageSize, limits.backfillBudget)),
+    budget: limits.backfillBudget,
+    fillAttempts: limits.fillAttempts,
+    parallelFills: limits.parallelFills,
+  };
 }
 
 /**

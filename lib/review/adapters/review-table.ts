@@ -19,6 +19,28 @@ type TransactItem = NonNullable<
 export const eventSequence = (version: number) => String(version).padStart(10, "0");
 
 /**
+ * The put of a history event beside its candidate, conditional on no event at its key. It is
+ * also indexed in the day's review log (reviewer numbers), but for a bulk job's: a bulk of any
+ * size then adds nothing for the reviewers' page to read.
+ */
+export function historyEventPut(tableName: string, event: ReviewEvent) {
+  const sequence = eventSequence(event.version);
+  return {
+    Put: {
+      TableName: tableName,
+      Item: {
+        ...keys.candidateEvent(event.candidate_id, event.at, sequence),
+        type: "candidate_event",
+        ...(event.bulk_id ? {} : reviewLogKeys(event.candidate_id, event.at, sequence)),
+        ...event,
+      },
+      ConditionExpression: "attribute_not_exists(#pk)",
+      ExpressionAttributeNames: { "#pk": TABLE.partitionKey },
+    },
+  };
+}
+
+/**
  * Review decisions in the single table. A transition is one TransactWriteItems: the conditional
  * update of the candidate (expected status and version), the put of its history event and the
  * update of one counter shard, so the three never disagree.
@@ -235,21 +257,7 @@ export class ReviewTable implements ReviewStore {
           ExpressionAttributeValues: values,
         },
       },
-      {
-        Put: {
-          TableName: this.tableName,
-          Item: {
-            ...keys.candidateEvent(subject.id, event.at, eventSequence(event.version)),
-            type: "candidate_event",
-            // The review log (reviewer numbers) leaves a bulk's events out: they are not indexed
-            // there, so a bulk of any size adds nothing for the reviewers' page to read.
-            ...(event.bulk_id ? {} : reviewLogKeys(subject.id, event.at, eventSequence(event.version))),
-            ...event,
-          },
-          ConditionExpression: "attribute_not_exists(#pk)",
-          ExpressionAttributeNames: { "#pk": TABLE.partitionKey },
-        },
-      },
+      historyEventPut(this.tableName, event),
     ];
   }
 }

@@ -16,12 +16,11 @@ import { staleConflict } from "../domain/review.ts";
 import type { LogEvent } from "../domain/reviewer-numbers.ts";
 import type { VoteStore } from "../ports.ts";
 import { QueueTable } from "./queue-table.ts";
-import { eventSequence, type ReviewTable } from "./review-table.ts";
+import { historyEventPut, type ReviewTable } from "./review-table.ts";
 import {
   adjudicationIndexKeys,
   adjudicationPartition,
   REVIEW_ROUNDS_PARTITION,
-  reviewLogKeys,
   reviewLogPartition,
   roundIndexKeys,
   voteKeys,
@@ -164,19 +163,7 @@ export class VoteTable implements VoteStore {
         },
       },
       this.putVote(vote),
-      {
-        Put: {
-          TableName: this.tableName,
-          Item: {
-            ...keys.candidateEvent(subject.id, event.at, eventSequence(event.version)),
-            type: "candidate_event",
-            ...reviewLogKeys(subject.id, event.at, eventSequence(event.version)),
-            ...event,
-          },
-          ConditionExpression: "attribute_not_exists(#pk)",
-          ExpressionAttributeNames: { "#pk": TABLE.partitionKey },
-        },
-      },
+      historyEventPut(this.tableName, event),
       ...(round ? [this.putRound(round)] : []),
     ];
     await transactConditionally(this.dynamodb, this.tableName, {
@@ -240,19 +227,7 @@ export class VoteTable implements VoteStore {
           ExpressionAttributeNames: { "#pk": TABLE.partitionKey },
         },
       },
-      {
-        Put: {
-          TableName: this.tableName,
-          Item: {
-            ...keys.candidateEvent(subject.id, event.at, eventSequence(event.version)),
-            type: "candidate_event",
-            ...reviewLogKeys(subject.id, event.at, eventSequence(event.version)),
-            ...event,
-          },
-          ConditionExpression: "attribute_not_exists(#pk)",
-          ExpressionAttributeNames: { "#pk": TABLE.partitionKey },
-        },
-      },
+      historyEventPut(this.tableName, event),
     ];
     await transactConditionally(this.dynamodb, this.tableName, {
       build: async () => ({ items }),
