@@ -203,7 +203,7 @@ export function webE2e(options: WebE2eOptions): WebE2e {
           .evaluate((html) => (html as { scrollHeight: number }).scrollHeight);
         await shown.setViewportSize({
           width: size.width,
-          height: Math.min(Math.max(tall + 80, size.height), 4000),
+          height: Math.min(Math.max(tall, size.height), 4000),
         });
       } else {
         await shown.setViewportSize({ width: size.width, height });
