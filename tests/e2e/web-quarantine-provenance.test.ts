@@ -1,15 +1,7 @@
-import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
-import { type BrowserContext, chromium, type Locator, type Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type LocalRuntime, startLocalRuntime } from "../../local/runtime.ts";
-import { ensureWebBuild } from "../../web/build.ts";
+import { describe, expect, it } from "vitest";
 import { expectAccessible } from "../support/axe.ts";
+import { seen, webE2e } from "../support/web-e2e.ts";
 
 /**
  * The quarantine and provenance pages driven like a user in headless Chromium against `npm start`'s
@@ -18,12 +10,8 @@ import { expectAccessible } from "../support/axe.ts";
  * bars, and a backfill is previewed, then applied. Each page passes axe-core.
  */
 
-const here = dirname(fileURLToPath(import.meta.url));
-const repoRoot = resolve(here, "../..");
 const RUN = "2026-05-02-101500-damaged";
 const SOURCE = "e2e-rig";
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const WAIT_MS = 15_000;
 
 const candidate = (i: number, withModel: boolean) =>
   JSON.stringify({
@@ -51,136 +39,45 @@ const LINES: [string, string | null][] = [
 ];
 const BAD = LINES.flatMap(([, reason], i) => (reason ? [{ line: i + 1, reason }] : []));
 
-let workDir: string;
-let runtime: LocalRuntime;
-let context: BrowserContext;
-let page: Page;
-const logs: string[] = [];
-
-const api = async <Body = Record<string, unknown>>(path: string, init: RequestInit = {}) => {
-  const response = await fetch(`${runtime.config.apiUrl}${path}`, {
-    ...init,
-    headers: {
-      authorization: `Bearer ${runtime.config.reviewerToken}`,
-      "content-type": "application/json",
-      ...init.headers,
-    },
-  });
-  return { status: response.status, body: (await response.json().catch(() => null)) as Body };
-};
-
-async function waitFor<T>(what: string, check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + 45_000;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what} did not happen in time\n${logs.join("\n")}`);
-    await new Promise((done) => setTimeout(done, 250));
-  }
-}
-
-const seen = (locator: Locator) => locator.innerText();
-const isLoopback = (url: string) => {
-  const { protocol, hostname } = new URL(url);
-  if (protocol === "data:" || protocol === "blob:") return true;
-  return ["127.0.0.1", "localhost", "[::1]"].includes(hostname);
-};
-const hashOf = () => new URL(page.url()).hash;
-
-/** A screenshot of the whole page, the window made as tall as the page so nothing sits over it. */
-async function screenshotOf(name: string) {
-  const path = join(repoRoot, "docs", name);
-  await mkdir(dirname(path), { recursive: true });
-  const height = await page
-    .locator("html")
-    .evaluate((html) => (html as { scrollHeight: number }).scrollHeight);
-  await page.setViewportSize({ width: 1280, height: Math.min(height + 80, 4000) });
-  await page.screenshot({ path });
-  await page.setViewportSize({ width: 1280, height: 900 });
-}
-
-beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `no Chromium at ${CHROMIUM}: install Debian's (apt-get install chromium), as .ci/run does`,
+const web = webE2e({
+  name: "flywheel-web-quality",
+  seed: async () => {
+    await web.putRun(RUN, LINES.map(([text]) => text).join("\n"));
+    const { config } = web.runtime;
+    const sqs = new SQSClient({ region: config.region, endpoint: config.sqsEndpoint });
+    const corrections = config.queues["flywheel-corrections"] as string;
+    await sqs.send(
+      new SendMessageCommand({ QueueUrl: corrections, MessageBody: "this is not a correction" }),
     );
-  }
-  const [build] = await Promise.all([
-    ensureWebBuild(),
-    (async () => {
-      workDir = await mkdtemp(join(tmpdir(), "flywheel-web-quality-"));
-    })(),
-  ]);
-  logs.push(`web build: ${build}`);
-  runtime = await startLocalRuntime({ dataDir: join(workDir, ".flywheel"), log: (line) => logs.push(line) });
 
-  const s3 = new S3Client({
-    region: runtime.config.region,
-    endpoint: runtime.config.s3Endpoint,
-    forcePathStyle: true,
-  });
-  await s3.send(
-    new PutObjectCommand({
-      Bucket: runtime.config.bucket,
-      Key: `runs/${RUN}/sft_candidates.jsonl`,
-      Body: LINES.map(([text]) => text).join("\n"),
-    }),
-  );
-  const sqs = new SQSClient({ region: runtime.config.region, endpoint: runtime.config.sqsEndpoint });
-  const corrections = runtime.config.queues["flywheel-corrections"] as string;
-  await sqs.send(new SendMessageCommand({ QueueUrl: corrections, MessageBody: "this is not a correction" }));
-
-  await waitFor("the import of the damaged run", async () => {
-    const runs = await api<{ run_id: string; import_state: string | null }[]>("/api/sft/runs");
-    return runs.body?.find((run) => run.run_id === RUN)?.import_state === "completed" ? true : undefined;
-  });
-  await waitFor("the refused correction's quarantine entry", async () => {
-    const page = await api<{ items: unknown[] }>("/api/sft/ingest/quarantine");
-    return (page.body?.items.length ?? 0) > 0 ? true : undefined;
-  });
-
-  context = await chromium.launchPersistentContext(join(workDir, "chromium-profile"), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-    viewport: { width: 1280, height: 900 },
-    timeout: WAIT_MS,
-  });
-  await context.route("**/*", (route) =>
-    isLoopback(route.request().url()) ? route.continue() : route.abort("blockedbyclient"),
-  );
-  context.setDefaultTimeout(WAIT_MS);
-  page = context.pages()[0] ?? (await context.newPage());
-  page.on("pageerror", (error) => logs.push(`page error: ${error.message}`));
+    await waitFor("the import of the damaged run", async () => {
+      const runs = await api<{ run_id: string; import_state: string | null }[]>("/api/sft/runs");
+      return runs.body?.find((run) => run.run_id === RUN)?.import_state === "completed" ? true : undefined;
+    });
+    await waitFor("the refused correction's quarantine entry", async () => {
+      const listing = await api<{ items: unknown[] }>("/api/sft/ingest/quarantine");
+      return (listing.body?.items.length ?? 0) > 0 ? true : undefined;
+    });
+  },
 });
-
-afterAll(async () => {
-  await context?.close();
-  await runtime?.stop();
-  if (workDir) await rm(workDir, { recursive: true, force: true });
-});
+const { api, waitFor } = web;
+/** A screenshot of the whole page, the window made as tall as the page so nothing sits over it. */
+const screenshotOf = (name: string) => web.screenshot(name, { height: "page" });
 
 describe("quarantine and provenance in Chromium", () => {
   it("opens a run's quarantine from the Runs page: counts by reason, entries, a reason filter, the download", async () => {
-    await page.goto(`${runtime.config.apiUrl}/#/runs`);
-    const link = page.locator(`[data-run="${RUN}"] [data-testid="quarantine-link"]`);
+    await web.open("#/runs");
+    const link = web.page.locator(`[data-run="${RUN}"] [data-testid="quarantine-link"]`);
     await link.waitFor();
     expect(await seen(link)).toBe(String(BAD.length));
     await link.click();
-    expect(hashOf()).toBe(`#/runs/${RUN}/quarantine`);
+    expect(web.hash()).toBe(`#/runs/${RUN}/quarantine`);
 
-    const table = page.getByTestId("quarantine-table");
+    const table = web.page.getByTestId("quarantine-table");
     await table.waitFor();
-    expect(await seen(page.getByTestId("quarantine-summary"))).toContain(`${BAD.length} lines quarantined`);
+    expect(await seen(web.page.getByTestId("quarantine-summary"))).toContain(
+      `${BAD.length} lines quarantined`,
+    );
     const lines = await table.locator("tbody tr").evaluateAll((rows) =>
       rows.map((row) => ({
         line: Number(row.getAttribute("data-line")),
@@ -193,12 +90,12 @@ describe("quarantine and provenance in Chromium", () => {
     const longRaw = await seen(table.locator('tr[data-line="10"] code'));
     expect(longRaw.length).toBe(300);
     // The counts by reason, as a chart whose numbers sit in its table.
-    const chart = page.locator("figure.chart", { hasText: "Quarantined by reason" });
+    const chart = web.page.locator("figure.chart", { hasText: "Quarantined by reason" });
     await expect.poll(() => chart.locator("canvas").getAttribute("aria-label")).toMatch(/invalid_json 3/);
-    await expectAccessible(page, "a run's quarantine");
+    await expectAccessible(web.page, "a run's quarantine");
 
-    await page.getByTestId("quarantine-reason").selectOption("invalid_json");
-    await expect.poll(() => hashOf()).toBe(`#/runs/${RUN}/quarantine?reason=invalid_json`);
+    await web.page.getByTestId("quarantine-reason").selectOption("invalid_json");
+    await expect.poll(() => web.hash()).toBe(`#/runs/${RUN}/quarantine?reason=invalid_json`);
     await expect
       .poll(() =>
         table.locator("tbody tr").evaluateAll((rows) => rows.map((row) => row.getAttribute("data-line"))),
@@ -210,7 +107,7 @@ describe("quarantine and provenance in Chromium", () => {
       "invalid_json",
     ]);
 
-    const href = await page.getByTestId("quarantine-download").getAttribute("href");
+    const href = await web.page.getByTestId("quarantine-download").getAttribute("href");
     expect(href).toBeTruthy();
     const file = await fetch(href as string);
     expect(file.status).toBe(200);
@@ -220,34 +117,34 @@ describe("quarantine and provenance in Chromium", () => {
       .map((line) => JSON.parse(line) as { line: number; reason: string });
     expect(entries.map(({ line, reason }) => ({ line, reason }))).toEqual(BAD);
 
-    await page.getByTestId("quarantine-reason").selectOption("");
+    await web.page.getByTestId("quarantine-reason").selectOption("");
     await expect.poll(() => table.locator("tbody tr").count()).toBe(BAD.length);
     await screenshotOf("quarantine.png");
   });
 
   it("shows the ingest path's refused messages", async () => {
-    await page.goto(`${runtime.config.apiUrl}/#/runs`);
-    await page.getByTestId("ingest-quarantine-link").click();
-    expect(hashOf()).toBe("#/ingest/quarantine");
-    const table = page.getByTestId("quarantine-table");
+    await web.open("#/runs");
+    await web.page.getByTestId("ingest-quarantine-link").click();
+    expect(web.hash()).toBe("#/ingest/quarantine");
+    const table = web.page.getByTestId("quarantine-table");
     await table.waitFor();
     expect(await table.locator("tbody .chip").allInnerTexts()).toEqual(["invalid_json"]);
     expect(await seen(table.locator("tbody code"))).toBe("this is not a correction");
-    expect(await seen(page.getByTestId("quarantine-summary"))).toMatch(
+    expect(await seen(web.page.getByTestId("quarantine-summary"))).toMatch(
       /1 refused message on \d{4}-\d{2}-\d{2}/,
     );
-    await expectAccessible(page, "the ingest quarantine");
+    await expectAccessible(web.page, "the ingest quarantine");
     await screenshotOf("ingest-quarantine.png");
   });
 
   it("shows coverage by source and model as bars, the records missing provenance, and previews then applies a backfill", async () => {
-    await page.goto(`${runtime.config.apiUrl}/#/provenance`);
-    const summary = page.getByTestId("provenance-summary");
+    await web.open("#/provenance");
+    const summary = web.page.getByTestId("provenance-summary");
     await summary.waitFor();
     // Four candidates, two of them without a model.
     expect(await seen(summary)).toMatch(/^50% of 4 records can be traced/);
-    const bySource = page.locator("figure.chart", { hasText: "Coverage by source" });
-    const byModel = page.locator("figure.chart", { hasText: "Coverage by model" });
+    const bySource = web.page.locator("figure.chart", { hasText: "Coverage by source" });
+    const byModel = web.page.locator("figure.chart", { hasText: "Coverage by model" });
     await expect
       .poll(() => bySource.locator("canvas").getAttribute("aria-label"))
       .toMatch(/valid: e2e-rig \(50% traced\) 2/);
@@ -255,7 +152,7 @@ describe("quarantine and provenance in Chromium", () => {
       /Qwen2\.5-3B \(100% traced\) 2/,
     );
 
-    const missing = page.getByTestId("missing-table");
+    const missing = web.page.getByTestId("missing-table");
     await missing.waitFor();
     const rows = await missing.locator("tbody tr").evaluateAll((trs) =>
       trs.map((tr) => ({
@@ -267,14 +164,14 @@ describe("quarantine and provenance in Chromium", () => {
       { id: `${RUN}-2`, missing: ["model"] },
       { id: `${RUN}-3`, missing: ["model"] },
     ]);
-    await expectAccessible(page, "the provenance page");
+    await expectAccessible(web.page, "the provenance page");
 
-    await page.getByTestId("backfill-run").fill(RUN);
-    await page.getByTestId("backfill-source").fill(SOURCE);
-    await page.getByTestId("backfill-model").fill("Llama-3.2-3B");
-    expect(await page.getByTestId("backfill-apply").isDisabled()).toBe(true);
-    await page.getByTestId("backfill-preview").click();
-    const preview = page.getByTestId("backfill-preview-result");
+    await web.page.getByTestId("backfill-run").fill(RUN);
+    await web.page.getByTestId("backfill-source").fill(SOURCE);
+    await web.page.getByTestId("backfill-model").fill("Llama-3.2-3B");
+    expect(await web.page.getByTestId("backfill-apply").isDisabled()).toBe(true);
+    await web.page.getByTestId("backfill-preview").click();
+    const preview = web.page.getByTestId("backfill-preview-result");
     await preview.waitFor();
     expect(await seen(preview)).toContain("of 4 matching records, 2 would be filled in");
     expect(await seen(preview)).toContain("model = Llama-3.2-3B");
@@ -282,18 +179,18 @@ describe("quarantine and provenance in Chromium", () => {
     expect(
       (await api<{ missing_provenance: number }>("/api/provenance/report")).body.missing_provenance,
     ).toBe(2);
-    await expectAccessible(page, "the provenance page with a backfill preview");
+    await expectAccessible(web.page, "the provenance page with a backfill preview");
     await screenshotOf("provenance.png");
 
-    await page.getByTestId("backfill-apply").click();
-    const applied = page.getByTestId("backfill-applied");
+    await web.page.getByTestId("backfill-apply").click();
+    const applied = web.page.getByTestId("backfill-applied");
     await applied.waitFor();
     expect(await seen(applied)).toContain("Filled in 2 of 4 matching records");
     await expect.poll(() => seen(summary)).toMatch(/^100% of 4 records can be traced/);
     expect(
       (await api<{ missing_provenance: number }>("/api/provenance/report")).body.missing_provenance,
     ).toBe(0);
-    await expect.poll(() => page.locator('[data-testid="missing-table"]').count()).toBe(0);
-    await expectAccessible(page, "the provenance page after a backfill");
+    await expect.poll(() => web.page.locator('[data-testid="missing-table"]').count()).toBe(0);
+    await expectAccessible(web.page, "the provenance page after a backfill");
   });
 });
