@@ -18,7 +18,7 @@ import {
 import type { ExportFilters, ExportFormat, ExportOptions } from "./export-request.ts";
 import type { StateReader, StateWriter } from "./export-state.ts";
 import { FingerprintSet } from "./fingerprint-set.ts";
-import { NearDuplicateIndex, signature } from "./near-duplicates.ts";
+import { NearDuplicateIndex, type NearDuplicateMemory, signature } from "./near-duplicates.ts";
 
 /** Why a considered candidate was kept out of a dataset: exactly one per quarantined record. */
 export const EXCLUSION_REASONS = [
@@ -123,8 +123,11 @@ export interface FirewallMemory {
   readonly nextLine: Record<Split, number>;
   /** Fingerprints in the exported table. */
   readonly exported: number;
-  /** Entries in each near-duplicate band table, when near-duplicates are checked. */
-  readonly near: number[] | null;
+  /**
+   * Records in the near-duplicate index, when near-duplicates are checked; a checkpoint saved
+   * before the index was packed has the entries of each band table here instead.
+   */
+  readonly near: NearDuplicateMemory | number[] | null;
 }
 
 export class ExportFirewall {
@@ -296,12 +299,11 @@ export class ExportFirewall {
     const exported = this.exported.save();
     state.u32("firewall.exported.keys", exported.keys).u32("firewall.exported.values", exported.values);
     if (this.near) {
-      const near = this.near.save();
-      state.u32("firewall.near.signatures", near.signatures).u32("firewall.near.values", near.values);
-      near.bands.forEach((band, i) => {
-        state.u32(`firewall.near.band${i}.keys`, band.keys).u32(`firewall.near.band${i}.values`, band.values);
-      });
-      return { nextLine: { ...this.nextLine }, exported: exported.used, near: near.bands.map((b) => b.used) };
+      return {
+        nextLine: { ...this.nextLine },
+        exported: exported.used,
+        near: this.near.save(state, "firewall.near"),
+      };
     }
     return { nextLine: { ...this.nextLine }, exported: exported.used, near: null };
   }
@@ -316,15 +318,13 @@ export class ExportFirewall {
     });
     const threshold = this.policy.options.near_duplicate_threshold;
     if (threshold !== undefined && memory.near) {
-      this.near = NearDuplicateIndex.restore(threshold, {
-        signatures: state.u32("firewall.near.signatures"),
-        values: state.u32("firewall.near.values"),
-        bands: memory.near.map((used, i) => ({
-          keys: state.u32(`firewall.near.band${i}.keys`),
-          values: state.u32(`firewall.near.band${i}.values`),
-          used,
-        })),
-      });
+      this.near = Array.isArray(memory.near)
+        ? NearDuplicateIndex.restoreUnpacked(
+            threshold,
+            state.u32("firewall.near.signatures"),
+            state.u32("firewall.near.values"),
+          )
+        : NearDuplicateIndex.restore(threshold, state, "firewall.near", memory.near);
     }
   }
 

@@ -1,7 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { StateReader, StateWriter } from "../../../lib/exports/domain/export-state.ts";
 import { FingerprintSet } from "../../../lib/exports/domain/fingerprint-set.ts";
-import { NearDuplicateIndex, signature } from "../../../lib/exports/domain/near-duplicates.ts";
+import {
+  HASHES,
+  minimums,
+  NearDuplicateIndex,
+  signature,
+} from "../../../lib/exports/domain/near-duplicates.ts";
 
 /** The object as S3 hands it back: one buffer, the chunks joined. */
 const joined = (chunks: Uint8Array[]) => new Uint8Array(Buffer.concat(chunks));
@@ -44,26 +49,14 @@ describe("an export's state object", () => {
     const state = new StateWriter();
     const saved = set.save();
     state.u32("keys", saved.keys).u32("values", saved.values);
-    const nearSaved = near.save();
-    state.u32("signatures", nearSaved.signatures).u32("near-values", nearSaved.values);
-    nearSaved.bands.forEach((band, i) => {
-      state.u32(`b${i}k`, band.keys).u32(`b${i}v`, band.values);
-    });
+    const nearSaved = near.save(state, "near");
     const read = new StateReader(joined(state.chunks({})));
     const restored = FingerprintSet.restore({
       keys: read.u32("keys"),
       values: read.u32("values"),
       used: saved.used,
     });
-    const restoredNear = NearDuplicateIndex.restore(0.8, {
-      signatures: read.u32("signatures"),
-      values: read.u32("near-values"),
-      bands: nearSaved.bands.map((band, i) => ({
-        keys: read.u32(`b${i}k`),
-        values: read.u32(`b${i}v`),
-        used: band.used,
-      })),
-    });
+    const restoredNear = NearDuplicateIndex.restore(0.8, read, "near", nearSaved);
 
     expect(restored.size).toBe(40_000);
     for (const n of [0, 1, 39_999, 12_345]) expect(restored.get(key(n))).toBe(n);
@@ -77,5 +70,47 @@ describe("an export's state object", () => {
     expect(restoredNear.find(probe)).not.toBeNull();
     restoredNear.add(signature("something else entirely, nothing like the others"), 500);
     expect(restoredNear.find(signature("something else entirely, nothing like the others"))?.value).toBe(500);
+  });
+
+  it("restores a near-duplicate index of several blocks, each record found again by its signature", () => {
+    // Random signatures: no two share a band word by more than chance.
+    let seed = 7;
+    const next = () => {
+      seed = (Math.imul(seed, 1_103_515_245) + 12_345) >>> 0;
+      return seed;
+    };
+    const signatures = Array.from({ length: 70_000 }, () => Uint32Array.from({ length: 16 }, next));
+    const near = new NearDuplicateIndex(0.9);
+    for (const [n, sig] of signatures.entries()) near.add(sig, n * 2);
+    const state = new StateWriter();
+    const memory = near.save(state, "near");
+    const restored = NearDuplicateIndex.restore(
+      0.9,
+      new StateReader(joined(state.chunks({}))),
+      "near",
+      memory,
+    );
+    expect(restored.size).toBe(70_000);
+    for (const n of [0, 65_535, 65_536, 69_999]) {
+      expect(restored.find(signatures[n] as Uint32Array)).toEqual({ value: n * 2, similarity: 1 });
+    }
+    expect(restored.find(Uint32Array.from({ length: 16 }, next))).toBeNull();
+  });
+
+  it("takes up a checkpoint that kept every full minimum, as one saved since would be", () => {
+    const texts = Array.from(
+      { length: 50 },
+      (_, n) => `note ${n} ${"one two three four five ".repeat(4)} ${n * 7}`,
+    );
+    const old = new Uint32Array(texts.length * HASHES);
+    for (const [n, text] of texts.entries()) old.set(minimums(text), n * HASHES);
+    const values = Uint32Array.from(texts.keys(), (n) => n + 100);
+    const restored = NearDuplicateIndex.restoreUnpacked(0.8, old, values);
+    const fresh = new NearDuplicateIndex(0.8);
+    for (const [n, text] of texts.entries()) fresh.add(signature(text), n + 100);
+    for (const probe of [`${texts[3]} more`, "nothing in common at all here", texts[49] as string]) {
+      expect(restored.find(signature(probe))).toEqual(fresh.find(signature(probe)));
+    }
+    expect(restored.find(signature(texts[49] as string))?.value).toBe(149);
   });
 });
