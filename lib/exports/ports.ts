@@ -135,6 +135,14 @@ export interface EvalSetSource {
 export interface EvalIndexSource {
   /** Every registered set's index for this n-gram length, in one; `null` when none is registered. */
   load(ngram: number): Promise<EvalIndex | null>;
+  /**
+   * Exactly these set versions' indexes, whatever the sets are now (an export's later invocations
+   * check what its first did). Throws `EvalSetVersionGoneError` when one can no longer be read.
+   */
+  pinned(
+    ngram: number,
+    sets: readonly { readonly name: string; readonly version: string }[],
+  ): Promise<EvalIndex>;
 }
 
 /**

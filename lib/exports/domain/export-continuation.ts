@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { ExportMessage } from "./export-request.ts";
 
 /**
@@ -19,3 +19,32 @@ export type ExportQueueMessage = z.infer<typeof ExportQueueMessage>;
 /** The sequence a message continues from; `undefined` for a job's first message. */
 export const continueFromOf = (message: ExportQueueMessage): number | undefined =>
   "continue_from" in message ? message.continue_from : undefined;
+
+/**
+ * An export that cannot go on from its checkpoint, whatever the retries: the job fails at once,
+ * saying why, rather than after every delivery of its message.
+ */
+export class ExportCannotGoOnError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/**
+ * An eval set version an export was checked against from its first invocation can no longer be
+ * read (the set was removed, or changed and its old index deleted): checking the rest against
+ * another version would make one dataset respect two different sets.
+ */
+export class EvalSetVersionGoneError extends ExportCannotGoOnError {
+  constructor(
+    readonly set: string,
+    readonly version: string,
+  ) {
+    super(
+      `eval set ${set} version ${version}, which this export has checked its records against since it started, ` +
+        "is gone (the set was removed, or changed and that version's index deleted): the rest cannot be checked " +
+        "against the same set; export again to check every record against the sets as they are now",
+    );
+  }
+}

@@ -248,6 +248,14 @@ export function trainerWarnings(
 export const EXPORT_ORDERING =
   "by the time the answer was produced (or captured), then candidate id, merged over the status index's partitions";
 
+/** One format of a job of several, as its one manifest lists it. */
+export interface ExportFormatPart {
+  readonly format: ExportFormat;
+  readonly counts: ExportCounts;
+  readonly warnings: readonly ExportWarning[];
+  readonly files: ExportManifest["files"];
+}
+
 export interface ExportManifest {
   readonly manifest_version: 1;
   readonly export_id: string;
@@ -270,12 +278,7 @@ export interface ExportManifest {
    * With `formats`: every format the job wrote, the request's `format` first (its files are the
    * top-level `files`), each with its own counts, warnings and files.
    */
-  readonly formats?: readonly {
-    readonly format: ExportFormat;
-    readonly counts: ExportCounts;
-    readonly warnings: readonly ExportWarning[];
-    readonly files: ExportManifest["files"];
-  }[];
+  readonly formats?: readonly ExportFormatPart[];
   /** `options.dry_run`: nothing was written; `files` tell what would have been. */
   readonly dry_run?: true;
   readonly counts: ExportCounts;

@@ -3,7 +3,7 @@ import { NotFoundError } from "../../common/domain/errors.ts";
 import { appendLogKeys, logger } from "../../common/logger.ts";
 import { type Metrics, metrics as processMetrics } from "../../common/metrics.ts";
 import { correlatedRecords } from "../../common/observed.ts";
-import { ExportQueueMessage } from "../domain/export-continuation.ts";
+import { ExportCannotGoOnError, ExportQueueMessage } from "../domain/export-continuation.ts";
 import { EXCLUSION_REASONS } from "../domain/export-firewall.ts";
 import type { ExportManifest } from "../domain/export-manifest.ts";
 import { EXPORT_METRICS } from "../metrics.ts";
@@ -56,12 +56,18 @@ export function createExportRecordHandler(
         logger.warn("export job not found; message dropped", { exportId, messageId: record.messageId });
         return;
       }
+      const at = (deps.now ?? (() => new Date()))().toISOString();
+      if (error instanceof ExportCannotGoOnError) {
+        // No retry could change it: the job fails now, saying why, and the message is done.
+        logger.warn("export cannot go on; job failed", { exportId, reason: error.message });
+        await deps.jobs.fail(exportId, error.message.slice(0, 1_000), at, true);
+        return;
+      }
       const deliveries = Number(record.attributes.ApproximateReceiveCount);
       const final = deliveries >= options.maxReceiveCount;
       const reason = `${final ? `gave up after ${deliveries} attempts: ` : `attempt ${deliveries} failed: `}${
         error instanceof Error ? error.message : String(error)
       }`.slice(0, 1_000);
-      const at = (deps.now ?? (() => new Date()))().toISOString();
       await deps.jobs
         .fail(exportId, reason, at, final)
         .catch((recordError: unknown) => logger.error("could not record the failure", recordError as Error));

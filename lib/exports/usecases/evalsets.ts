@@ -9,6 +9,7 @@ import {
   evalSetView,
   parseEvalLine,
 } from "../domain/evalsets.ts";
+import { EvalSetVersionGoneError } from "../domain/export-continuation.ts";
 import type { EvalIndexSource, EvalSetStore } from "../ports.ts";
 
 /** Lines not read as items that an index keeps, with why, for the listing. */
@@ -96,7 +97,38 @@ export function storedEvalIndexes(deps: EvalSetDeps): EvalIndexSource {
       }
       return index;
     },
+    async pinned(ngram, sets) {
+      const index = new EvalIndex(ngram);
+      for (const { name, version } of sets) {
+        let meta = await deps.evalSets.indexMeta(name, version, ngram);
+        let table: EvalNgramTable | undefined;
+        if (!meta) {
+          // The index was deleted: built again while the set is still at that version.
+          const [listing] = await deps.evalSets.list(name);
+          if (!listing || listing.version !== version) throw new EvalSetVersionGoneError(name, version);
+          ({ meta, table } = await ensureEvalIndex(deps, listing, ngram));
+        }
+        const grams = table ? null : await pinnedGrams(deps, meta, ngram);
+        index.addTable(
+          { name, version, items: meta.items },
+          table ?? EvalNgramTable.fromBytes(ngram, meta.item_ids, meta.short_lengths, grams as Uint8Array),
+        );
+      }
+      return index;
+    },
   };
+}
+
+/** A pinned version's grams; gone (removed since its meta was read) is the version gone. */
+async function pinnedGrams(deps: EvalSetDeps, meta: EvalIndexMeta, ngram: number): Promise<Uint8Array> {
+  try {
+    return await deps.evalSets.indexGrams(meta.set, meta.version, ngram, meta.grams * 12);
+  } catch (error) {
+    if (["NoSuchKey", "NotFound"].includes((error as { name?: string }).name ?? "")) {
+      throw new EvalSetVersionGoneError(meta.set, meta.version);
+    }
+    throw error;
+  }
 }
 
 /**

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { exportPrefix } from "../../common/resources.ts";
 import type { FirewallMemory, Split } from "../domain/export-firewall.ts";
 import type { ExportProgress } from "../domain/export-job.ts";
-import type { TallyMemory } from "../domain/export-manifest.ts";
+import type { ExportFormatPart, ExportManifest, TallyMemory } from "../domain/export-manifest.ts";
 import { StateReader, type StateWriter } from "../domain/export-state.ts";
 import type { KtoMemory } from "../domain/kto-order.ts";
 import type {
@@ -48,6 +48,32 @@ export interface CheckpointHeader {
   readonly files: FilesMemory;
   /** What the manifest says of the statuses not read, counted once, at the start. */
   readonly not_read: { not_read_by_status?: Record<string, number> };
+  /**
+   * The eval set versions the export checks against, fixed by its first invocation: every later
+   * one reads exactly these indexes. Absent in a checkpoint saved before versions were pinned.
+   */
+  readonly eval_sets?: EvalSetPins;
+  /**
+   * A job of several formats (`formats`) past its first: which format this checkpoint is of and
+   * what the formats before it wrote. Absent while the job's `format` is being written.
+   */
+  readonly formats?: FormatsMemory;
+}
+
+/** The eval set versions an export was checked against from its start (`sets: []`: none registered). */
+export interface EvalSetPins {
+  readonly ngram: number;
+  readonly sets: readonly { readonly name: string; readonly items: number; readonly version?: string }[];
+}
+
+/** Where a job of several formats stands: the format being written and those done before it. */
+export interface FormatsMemory {
+  /** 1 for the first of the job's other formats, 2 for the next, … (0 would be its `format`). */
+  readonly index: number;
+  /** The manifest of the job's `format`, whose fields the job's one manifest keeps. */
+  readonly manifest: ExportManifest;
+  /** Every format finished so far, the job's `format` first. */
+  readonly parts: readonly ExportFormatPart[];
 }
 
 /** A checkpoint loaded to go on from. */

@@ -1,16 +1,22 @@
 import { ValidationError } from "../../common/domain/errors.ts";
 import { EXPORT_FILES, exportPrefix } from "../../common/resources.ts";
 import type { ExportJob } from "../domain/export-job.ts";
-import type { ExportManifest } from "../domain/export-manifest.ts";
+import type { ExportFormatPart, ExportManifest } from "../domain/export-manifest.ts";
 import { defaultFileName, type ExportFormat, ExportRequest } from "../domain/export-request.ts";
-import type { ExportJobStore } from "../ports.ts";
-import { buildExportStep, type ExportBuildDeps, type RunLimits } from "./exports.ts";
+import type { ExportResume } from "./export-checkpoint.ts";
+import {
+  buildExportStep,
+  type ExportBuildDeps,
+  type ExportStep,
+  jobEvalIndex,
+  type RunLimits,
+} from "./exports.ts";
 
 /**
- * Several formats in one job (`formats`): the request's `format` is built as any export is (with
- * its checkpoints); once it is done, each other format is built from the same selection and
- * options under `exports/<id>/formats/<format>/`, one after another in that invocation, and one
- * manifest lists them all.
+ * Several formats in one job (`formats`): the request's `format` is built as any export is; once
+ * it is done, each other format is built from the same selection and options under
+ * `exports/<id>/formats/<format>/`, one after another, each with its checkpoints, and one manifest
+ * lists them all.
  */
 
 /** The formats a job writes besides its `format`, in the order asked. */
@@ -44,47 +50,49 @@ export const formatPrefix = (exportId: string, format: ExportFormat) =>
   `${exportPrefix(exportId)}formats/${format}/`;
 
 /**
- * Builds a finished job's other formats and returns the one manifest of them all (rewritten as
- * `exports/<id>/manifest.json`); the manifest as it was when the job has no other format.
+ * One invocation's share of a job, every format of it: the request's `format` first, then each
+ * other format under `exports/<id>/formats/<format>/`, one after another. Each is built as an
+ * export of its own — with its checkpoints, taken on the job — so a job of several large formats
+ * goes on across invocations as one of a single format does: a checkpoint names the format it is
+ * of and carries what the formats before it wrote, and the invocation that goes on from it starts
+ * at that format. The eval sets are loaded once an invocation (from a checkpoint, the versions the
+ * job started with). The last format done, the job's one manifest lists them all.
  */
-export async function writeExtraFormats(
+export async function buildJobStep(
   deps: ExportBuildDeps,
   job: ExportJob,
   startedAt: string,
   limits: RunLimits,
-  manifest: ExportManifest,
-): Promise<ExportManifest> {
+  resume: ExportResume | null,
+): Promise<ExportStep> {
+  const evalIndex = (await jobEvalIndex(deps, job.request, resume)) ?? null;
+  const context = { jobId: job.id, previous: resume, evalIndex };
+  const saved = resume?.header.formats;
+  let manifest: ExportManifest;
+  let parts: ExportFormatPart[];
+  if (!saved) {
+    const step = await buildExportStep(deps, job, startedAt, limits, resume, context);
+    if (step.status !== "finished") return step;
+    manifest = step.manifest;
+    parts = [partOf(manifest)];
+  } else {
+    ({ manifest } = saved);
+    parts = [...saved.parts];
+  }
   const extras = extraFormats(job.request);
-  if (extras.length === 0) return manifest;
-  // Progress of each format goes to the job itself.
-  const jobs: ExportJobStore = Object.assign(Object.create(deps.jobs) as ExportJobStore, {
-    progress: (_id: string, progress: Parameters<ExportJobStore["progress"]>[1]) =>
-      deps.jobs.progress(job.id, progress),
-  });
-  const parts: NonNullable<ExportManifest["formats"]>[number][] = [
-    { format: manifest.format, counts: manifest.counts, warnings: manifest.warnings, files: manifest.files },
-  ];
-  for (const format of extras) {
-    const parsed = requestFor(job.request, format);
-    if (!parsed.success) throw new Error(`${format}: ${parsed.error.issues[0]?.message ?? "refused"}`);
-    // `exports/<id>/formats/<format>/`: exportPrefix of this id.
-    const part: ExportJob = {
-      ...job,
-      id: `${job.id}/formats/${format}`,
-      format,
-      request: parsed.data,
-      file_name: defaultFileName(format, new Date(job.created_at)),
-    };
+  if (extras.length === 0) return { status: "finished", manifest };
+  for (let index = saved?.index ?? 1; index <= extras.length; index += 1) {
+    const format = extras[index - 1] as ExportFormat;
     const step = await buildExportStep(
-      { ...deps, jobs, continuation: undefined },
-      part,
+      deps,
+      formatJob(job, format),
       startedAt,
       limits,
-      null,
+      index === saved?.index ? resume : null,
+      { ...context, formats: { index, manifest, parts } },
     );
-    if (step.status !== "finished") throw new Error(`the ${format} part of export ${job.id} ${step.status}`);
-    const { counts, warnings, files } = step.manifest;
-    parts.push({ format, counts, warnings, files });
+    if (step.status !== "finished") return step;
+    parts.push(partOf(step.manifest));
   }
   const combined: ExportManifest = { ...manifest, formats: parts };
   if (!job.request.options.dry_run) {
@@ -94,5 +102,26 @@ export async function writeExtraFormats(
       "application/json",
     );
   }
-  return combined;
+  return { status: "finished", manifest: combined };
 }
+
+/** One of a job's other formats, as an export of its own under `exports/<id>/formats/<format>/`. */
+function formatJob(job: ExportJob, format: ExportFormat): ExportJob {
+  const parsed = requestFor(job.request, format);
+  if (!parsed.success) throw new Error(`${format}: ${parsed.error.issues[0]?.message ?? "refused"}`);
+  return {
+    ...job,
+    // `exports/<id>/formats/<format>/`: exportPrefix of this id.
+    id: `${job.id}/formats/${format}`,
+    format,
+    request: parsed.data,
+    file_name: defaultFileName(format, new Date(job.created_at)),
+  };
+}
+
+const partOf = ({ format, counts, warnings, files }: ExportManifest): ExportFormatPart => ({
+  format,
+  counts,
+  warnings,
+  files,
+});

@@ -1,16 +1,21 @@
 import { NotFoundError } from "../../common/domain/errors.ts";
-import { continueFromOf, type ExportQueueMessage } from "../domain/export-continuation.ts";
+import {
+  continueFromOf,
+  ExportCannotGoOnError,
+  type ExportQueueMessage,
+} from "../domain/export-continuation.ts";
 import type { ExportJob } from "../domain/export-job.ts";
 import type { ExportManifest } from "../domain/export-manifest.ts";
 import {
+  type ExportContinuationDeps,
   type ExportHandedOn,
   type ExportResume,
   type ExportSuperseded,
   loadResume,
   sendContinuation,
 } from "./export-checkpoint.ts";
-import { writeExtraFormats } from "./export-formats-job.ts";
-import { buildExportStep, type ExportBuildDeps, type RunLimits, runExportJob } from "./exports.ts";
+import { buildJobStep } from "./export-formats-job.ts";
+import { type ExportBuildDeps, type RunLimits, runExportJob } from "./exports.ts";
 
 /** How one message of the exports queue was handled. */
 export type ExportInvocationOutcome =
@@ -67,7 +72,20 @@ export async function runExportInvocation(
   }
   if (!pointer.handed_on) await continuation.checkpoints.markHandedOn(exportId, pointer.seq);
   const resume = await loadResume(continuation.parts, pointer);
-  return finish(deps, job, resume.header.started_at, limits, resume);
+  try {
+    return await finish(deps, job, resume.header.started_at, limits, resume);
+  } catch (error) {
+    if (error instanceof ExportCannotGoOnError) await dropCheckpoint(continuation.parts, resume);
+    throw error;
+  }
+}
+
+/** An export that cannot go on: its unfinished uploads aborted and its checkpoint's state removed. */
+async function dropCheckpoint(parts: ExportContinuationDeps["parts"], resume: ExportResume): Promise<void> {
+  for (const file of Object.values(resume.header.files.files)) {
+    if (file.uploadId) await parts.abortUpload(file.key, file.uploadId).catch(() => undefined);
+  }
+  await parts.remove([resume.pointer.state_key]).catch(() => undefined);
 }
 
 /** Builds this invocation's share; the last one records the job succeeded and removes the checkpoint. */
@@ -78,10 +96,10 @@ async function finish(
   limits: RunLimits,
   resume: ExportResume | null,
 ): Promise<ExportInvocationOutcome> {
-  const step = await buildExportStep(deps, job, startedAt, limits, resume);
+  // Every format of the job (`formats`), from the one its checkpoint is of.
+  const step = await buildJobStep(deps, job, startedAt, limits, resume);
   if (step.status !== "finished") return step;
-  // The job's other formats (`formats`), in this invocation, after its first.
-  const manifest = await writeExtraFormats(deps, job, startedAt, limits, step.manifest);
+  const { manifest } = step;
   await deps.jobs.succeed(job.id, manifest);
   if (resume) await deps.continuation?.parts.remove([resume.pointer.state_key]).catch(() => undefined);
   return { status: "succeeded", manifest };

@@ -48,16 +48,18 @@ import type {
   ObjectWriter,
 } from "../ports.ts";
 import {
+  type EvalSetPins,
   type ExportContinuationDeps,
   type ExportHandedOn,
   type ExportResume,
   type ExportSuperseded,
   type FilesMemory,
+  type FormatsMemory,
   isSkipPosition,
   saveCheckpoint,
   sendContinuation,
 } from "./export-checkpoint.ts";
-import { checkExtraFormats, writeExtraFormats } from "./export-formats-job.ts";
+import { buildJobStep, checkExtraFormats } from "./export-formats-job.ts";
 import { type FileMemory, ResumableFile } from "./resumable-file.ts";
 
 export const NDJSON = "application/x-ndjson";
@@ -254,11 +256,25 @@ export async function runExportJob(
   const startedAt = clockOf(deps)().toISOString();
   const job = await deps.jobs.start(exportId, startedAt);
   if (!job) return null;
-  const outcome = await buildExportStep(deps, job, startedAt, limits, null);
+  const outcome = await buildJobStep(deps, job, startedAt, limits, null);
   if (outcome.status !== "finished") return null;
-  const manifest = await writeExtraFormats(deps, job, startedAt, limits, outcome.manifest);
-  await deps.jobs.succeed(job.id, manifest);
-  return manifest;
+  await deps.jobs.succeed(job.id, outcome.manifest);
+  return outcome.manifest;
+}
+
+/**
+ * Whose export a build is, when it is not simply its job's: a job's other formats are each built
+ * as an export of their own files (`exports/<id>/formats/<format>/`), checkpointed on the job.
+ */
+export interface StepContext {
+  /** The job: its checkpoint, its queue messages, its progress. */
+  readonly jobId: string;
+  /** The checkpoint this invocation went on from, which the next one it saves follows. */
+  readonly previous: ExportResume | null;
+  /** The job's formats before this one, saved in its checkpoint. */
+  readonly formats?: FormatsMemory;
+  /** The eval sets, loaded once for every format of the job (`null`: none); loaded here when absent. */
+  readonly evalIndex?: EvalIndex | null;
 }
 
 /** How one invocation's share of an export ended. */
@@ -298,11 +314,15 @@ export async function buildExportStep(
   startedAt: string,
   limits: RunLimits,
   resume: ExportResume | null,
+  context: StepContext = { jobId: job.id, previous: resume },
 ): Promise<ExportStep> {
   const { request } = job;
   const { filters } = request;
   const now = clockOf(deps);
-  const evalIndex = await evalIndexOf(deps, request.options.eval_ngram);
+  const evalIndex =
+    context.evalIndex !== undefined
+      ? (context.evalIndex ?? undefined)
+      : await jobEvalIndex(deps, request, resume);
   const notRead = resume ? resume.header.not_read : await notReadByStatus(deps, filters.statuses);
   const firewall = new ExportFirewall(
     { format: request.format, options: request.options, filters, evalIndex },
@@ -371,17 +391,19 @@ export async function buildExportStep(
         const { considered, exported, quarantined } = tally.snapshot();
         const saved = await saveCheckpoint(continuation, {
           header: {
-            export_id: job.id,
+            export_id: context.jobId,
             started_at: startedAt,
-            invocations: (resume?.header.invocations ?? 0) + 1,
+            invocations: (context.previous?.header.invocations ?? 0) + 1,
             position,
             tally: tally.save(),
             firewall: firewall.save(state),
             files: await files.save(state),
             not_read: notRead,
+            eval_sets: evalSetPins(evalIndex, request.options.eval_ngram),
+            ...(context.formats ? { formats: context.formats } : {}),
           },
           state,
-          previous: resume,
+          previous: context.previous,
           at: now().toISOString(),
         });
         if (saved.status === "superseded") {
@@ -389,15 +411,15 @@ export async function buildExportStep(
           return saved;
         }
         checkpointed = true;
-        await sendContinuation(continuation, job.id, saved.seq);
+        await sendContinuation(continuation, context.jobId, saved.seq);
         const counts = { considered, exported, quarantined };
-        await deps.jobs.progress(job.id, counts);
+        await deps.jobs.progress(context.jobId, counts);
         return { status: "handed_on", seq: saved.seq, counts };
       }
       if (now().getTime() - lastProgress >= interval) {
         lastProgress = now().getTime();
         const { considered, exported, quarantined } = tally.snapshot();
-        await deps.jobs.progress(job.id, { considered, exported, quarantined });
+        await deps.jobs.progress(context.jobId, { considered, exported, quarantined });
       }
     }
     await writePaired();
@@ -644,6 +666,32 @@ export function documentsPrefix(job: Pick<ExportJob, "id" | "request">): string 
     ? `${BUCKET_PREFIXES.exports}${KB_PREFIX}${job.id}/`
     : `${exportPrefix(job.id)}${EXPORT_FILES.documents}`;
 }
+
+/**
+ * What a job is checked against: at its start the sets registered now, and from a checkpoint
+ * exactly the set versions its first invocation read — never a set registered or changed since,
+ * so every record of one export is checked against the same sets. (Sets read item by item,
+ * `evalSets`, have no versions: they are read as they are.)
+ */
+export async function jobEvalIndex(
+  deps: ExportBuildDeps,
+  request: ExportRequest,
+  resume: ExportResume | null,
+): Promise<EvalIndex | undefined> {
+  const pins = resume?.header.eval_sets;
+  const ngram = request.options.eval_ngram ?? DEFAULT_NGRAM;
+  if (!pins || !deps.evalIndexes) return evalIndexOf(deps, ngram);
+  if (pins.sets.length === 0) return undefined;
+  const versions = pins.sets.map(({ name, version }) => {
+    if (version === undefined) throw new Error(`the checkpoint pins eval set ${name} without a version`);
+    return { name, version };
+  });
+  return deps.evalIndexes.pinned(pins.ngram, versions);
+}
+
+/** The eval set versions a checkpoint pins: those the export has been checked against. */
+const evalSetPins = (index: EvalIndex | undefined, ngram = DEFAULT_NGRAM): EvalSetPins =>
+  index ? { ngram: index.n, sets: index.registered } : { ngram, sets: [] };
 
 /**
  * The registered eval sets' n-grams, once per export: their stored indexes, or every item read
