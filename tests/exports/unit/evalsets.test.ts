@@ -3,6 +3,7 @@ import { ValidationError } from "../../../lib/common/domain/errors.ts";
 import { evalWords } from "../../../lib/exports/domain/decontamination.ts";
 import { EvalNgramBuilder, EvalNgramTable } from "../../../lib/exports/domain/eval-ngrams.ts";
 import { parseEvalLine } from "../../../lib/exports/domain/evalsets.ts";
+import { EvalSetVersionGoneError } from "../../../lib/exports/domain/export-continuation.ts";
 import type { ExportManifest } from "../../../lib/exports/domain/export-manifest.ts";
 import { ExportRequest } from "../../../lib/exports/domain/export-request.ts";
 import {
@@ -274,5 +275,40 @@ describe("registered eval sets", () => {
     const manifest = (await runExportJob(exports.deps, job.id)) as ExportManifest;
     expect(manifest.counts.exported).toBe(1);
     expect(manifest).not.toHaveProperty("decontamination");
+  });
+
+  it("are read as pinned versions, whatever the set is now, until a pinned version is gone", async () => {
+    const { store, deps } = setup();
+    const first = await registerEvalSet(deps, "gsm8k-test", { jsonl: gsmLines });
+    const pin = [{ name: "gsm8k-test", version: first.version }];
+    const source = storedEvalIndexes(deps);
+    const found = async (index: Promise<{ find(text: string): unknown }>) =>
+      (await index).find(`Solve: ${GSM}`);
+
+    // Replaced by other items: the pinned version still finds its item, the set as it is does not.
+    const second = await registerEvalSet(deps, "gsm8k-test", { items: [{ id: "arc-1", question: ARC }] });
+    expect(second.version).not.toBe(first.version);
+    expect(await found(source.pinned(13, pin))).toEqual({ set: "gsm8k-test", item: "items.jsonl:1" });
+    expect((await source.pinned(13, pin)).registered).toEqual([
+      { name: "gsm8k-test", version: first.version, items: 3 },
+    ]);
+    expect((await source.load(13))?.find(`Solve: ${GSM}`)).toBeNull();
+
+    // Its index deleted while the set is still at that version: built again from the set.
+    await registerEvalSet(deps, "gsm8k-test", { jsonl: gsmLines });
+    for (const key of [...store.indexes.keys()]) store.indexes.delete(key);
+    const built = store.indexesPut.length;
+    expect(await found(source.pinned(13, pin))).toEqual({ set: "gsm8k-test", item: "items.jsonl:1" });
+    expect(store.indexesPut.length).toBe(built + 1);
+
+    // Changed and its old index deleted, or removed: gone, saying which.
+    await registerEvalSet(deps, "gsm8k-test", { items: [{ id: "arc-1", question: ARC }] });
+    store.indexes.delete(`gsm8k-test/${first.version}/13`);
+    await expect(source.pinned(13, pin)).rejects.toBeInstanceOf(EvalSetVersionGoneError);
+    await registerEvalSet(deps, "gsm8k-test", { jsonl: gsmLines });
+    await deleteEvalSet(deps, "gsm8k-test");
+    await expect(source.pinned(13, pin)).rejects.toThrow(`eval set gsm8k-test version ${first.version}`);
+    // Nothing pinned: an index that checks nothing.
+    expect((await source.pinned(13, [])).registered).toEqual([]);
   });
 });
