@@ -15,7 +15,7 @@ import {
 } from "node:fs";
 import { dirname, join, relative, sep } from "node:path";
 import { Readable } from "node:stream";
-import { z } from "zod";
+import * as z from "zod";
 
 /** The fields of fauxqs's `S3Object` (1.9.x). */
 export interface EmulatedObject {

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import { ALL_ROLES } from "../lib/common/http/access.ts";
 
 /** `<dataDir>/local.json`: where a running local stack can be reached, for the CLI, tests and UI. */

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { RecountReply, RecountRequest } from "../admin/domain/recount.ts";
 import { CANDIDATE_STATUSES } from "../common/domain/candidate.ts";
 import {

@@ -3,7 +3,7 @@
  * contract.ts), so the handlers, the web UI, the CLI and any other client read one source.
  * Type-only: importing this module loads neither zod nor the contract.
  */
-import type { z } from "zod";
+import type * as z from "zod";
 import type { API_CONTRACT } from "./contract.ts";
 
 type Contract = typeof API_CONTRACT;

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { MAX_COUNTED_LABEL_CHARS } from "./domain/stats.ts";
 import { ALL_ROLES, type Role } from "./http/access.ts";
 

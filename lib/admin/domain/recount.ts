@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { type CountedCandidate, type CounterDelta, countersOf } from "../../common/domain/stats.ts";
 
 /**

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { byteLength } from "./storable.ts";
 import { CANDIDATE_STATUSES, FAILURE_CATEGORIES } from "./vocabulary.ts";
 

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * Provenance: where a training record came from, which model produced the answer being corrected,

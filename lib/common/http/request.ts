@@ -1,4 +1,4 @@
-import type { z } from "zod";
+import type * as z from "zod";
 import { NotFoundError, ValidationError, type ValidationIssue } from "../domain/errors.ts";
 import { byteLength } from "../domain/storable.ts";
 

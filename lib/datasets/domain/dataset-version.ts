@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { z } from "zod";
+import * as z from "zod";
 import { BUCKET_PREFIXES, EXPORT_FILES } from "../../common/resources.ts";
 import type { ExportManifest, FileReceipt } from "../../exports/domain/export-manifest.ts";
 

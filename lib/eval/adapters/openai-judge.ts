@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import type { ChatTurn } from "../domain/rubric.ts";
 import { JudgeBackendError, JudgeBusyError, type JudgeModel, JudgeTimeoutError } from "../ports.ts";
 

@@ -1,5 +1,5 @@
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { z } from "zod";
+import * as z from "zod";
 import { putContentBlob } from "../../common/adapters/content-blobs.ts";
 import { PromptMessage } from "../../common/domain/candidate.ts";
 import type { SessionMessage } from "../domain/eval-session.ts";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * A chat product's profile, as the session eval API kept it: what the assistant of a profile is

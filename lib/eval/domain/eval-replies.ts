@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { PromptMessage } from "../../common/domain/candidate.ts";
 import { EVAL_STATUSES } from "./eval-session.ts";
 import { COMPLEXITY_BUCKETS } from "./eval-stats.ts";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { PromptMessage } from "../../common/domain/candidate.ts";
 import { MAX_COUNTED_LABEL_CHARS } from "../../common/domain/stats.ts";
 import { storageProblem } from "../../common/domain/storable.ts";

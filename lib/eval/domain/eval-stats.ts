@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { AXES, type Axis, type AxisScores, type JudgeVersions } from "./rubric.ts";
 
 /**

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { type AxisScores, type JudgeVersions, roundedScores } from "./rubric.ts";
 
 export const JUDGE_BACKENDS = ["openai", "bedrock", "ollama"] as const;

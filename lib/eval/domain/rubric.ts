@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * The judge's rubric. Bump `RUBRIC_VERSION` when an axis or its guidance changes and

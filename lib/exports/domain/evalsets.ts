@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * Registered eval sets: JSONL files under `evalsets/<name>/`, one item a line, each with a prompt

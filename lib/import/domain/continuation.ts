@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /** The rest of an import, handed on to a later invocation (a message on the run-uploads queue). */
 export interface ImportContinuation {

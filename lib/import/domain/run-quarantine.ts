@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { QUARANTINE_REASONS, type QuarantineReason } from "./run-line.ts";
 
 /** Entries per page unless the request asks for another number. */

@@ -1,5 +1,5 @@
 import { S3Schema } from "@aws-lambda-powertools/parser/schemas";
-import { z } from "zod";
+import * as z from "zod";
 import { decodeS3EventKey } from "../domain/run-upload.ts";
 
 /**

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { ValidationError } from "../../common/domain/errors.ts";
 import { rawExcerpt } from "../../import/domain/run-quarantine.ts";
 import { CORRECTION_FAULTS } from "./correction.ts";

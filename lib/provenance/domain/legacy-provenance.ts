@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import type { BackfillDefaults, ProvenanceFill, ProvenanceVerdict } from "../../common/domain/provenance.ts";
 
 /**

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { REVIEW_ACTIONS } from "../../common/domain/vocabulary.ts";
 import { ReviewPolicyRule } from "./double-review.ts";
 

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { z } from "zod";
+import * as z from "zod";
 import { FailureCategory } from "../../common/domain/candidate.ts";
 import { ConflictError } from "../../common/domain/errors.ts";
 import { REVIEW_ACTIONS } from "../../common/domain/vocabulary.ts";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { ConflictError } from "../../common/domain/errors.ts";
 import type { QueueFilters } from "./queue.ts";
 import type { Actor } from "./review.ts";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { JudgeBackend } from "../../eval/domain/judge-run.ts";
 import type { QueueFilters } from "../../review/domain/queue.ts";
 import { SUGGESTION_PROMPT_VERSION } from "./prompt.ts";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import type { ChatTurn } from "../../eval/domain/rubric.ts";
 import { extractJson } from "../../eval/domain/rubric.ts";
 

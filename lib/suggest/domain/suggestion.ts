@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { CORRECTION_ORIGINS, type CorrectionOrigin } from "../../common/domain/vocabulary.ts";
 import { normalizeText } from "./prompt.ts";
 
