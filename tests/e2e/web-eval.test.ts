@@ -1,14 +1,7 @@
-import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { type BrowserContext, chromium, type Locator, type Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readFile } from "node:fs/promises";
+import { describe, expect, it } from "vitest";
 import type { JudgeScores } from "../../lib/eval/domain/rubric.ts";
-import { type LocalRuntime, startLocalRuntime } from "../../local/runtime.ts";
 import { samplePath } from "../../samples/index.ts";
-import { ensureWebBuild } from "../../web/build.ts";
 import { expectAccessible } from "../support/axe.ts";
 import {
   type ChatRequest,
@@ -17,6 +10,7 @@ import {
   type FakeJudgeServer,
   startFakeJudgeServer,
 } from "../support/fake-judge-server.ts";
+import { seen, WAIT_MS, webE2e } from "../support/web-e2e.ts";
 
 /**
  * The eval pages in Chromium against `npm start`'s runtime and a fake OpenAI-compatible judge:
@@ -24,18 +18,8 @@ import {
  * spread over the last weeks for the trend; a run started from the page and followed to its end.
  */
 
-const here = dirname(fileURLToPath(import.meta.url));
-const repoRoot = resolve(here, "../..");
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const WAIT_MS = 15_000;
 /** Each answer of the fake judge's `slow` model takes this long, so a run is seen going session by session. */
 const JUDGE_ANSWER_MS = 500;
-const shots = {
-  sessions: join(repoRoot, "docs", "eval-sessions.png"),
-  session: join(repoRoot, "docs", "eval-session.png"),
-  trend: join(repoRoot, "docs", "eval-trend.png"),
-  run: join(repoRoot, "docs", "eval-run.png"),
-};
 
 interface SampleSession {
   readonly id: string;
@@ -46,14 +30,8 @@ interface SampleSession {
   readonly [field: string]: unknown;
 }
 
-let workDir: string;
-let runtime: LocalRuntime;
 let judge: FakeJudgeServer;
-let context: BrowserContext;
-let page: Page;
 let samples: SampleSession[];
-const logs: string[] = [];
-const blocked: string[] = [];
 const DAY = 86_400_000;
 
 /**
@@ -95,139 +73,68 @@ function scoresFor(request: ChatRequest): JudgeScores {
   };
 }
 
-const api = async <Body = Record<string, unknown>>(path: string, init: RequestInit = {}) => {
-  const response = await fetch(`${runtime.config.apiUrl}${path}`, {
-    ...init,
-    headers: {
-      authorization: `Bearer ${runtime.config.reviewerToken}`,
-      "content-type": "application/json",
-      ...init.headers,
-    },
-  });
-  return { status: response.status, body: (await response.json().catch(() => null)) as Body };
-};
-
-const isLoopback = (url: string) => {
-  const { protocol, hostname } = new URL(url);
-  if (protocol === "data:" || protocol === "blob:") return true;
-  return ["127.0.0.1", "localhost", "[::1]"].includes(hostname);
-};
-
-const seen = (locator: Locator) => locator.innerText();
-/** A screenshot of the window as a reader at this height sees it (the totals bar stays at its foot). */
-async function snap(path: string, height: number) {
-  await page.setViewportSize({ width: 1280, height });
-  await page.evaluate("window.scrollTo(0, 0)");
-  await page.waitForTimeout(300);
-  await page.screenshot({ path });
-  await page.setViewportSize({ width: 1280, height: 900 });
-}
-const open = async (to: string) => {
-  await page.goto(`${runtime.config.apiUrl}/${to}`);
-};
-/** Where the page's hash route is now. */
-const hash = () => new URL(page.url()).hash;
-
-beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `no Chromium at ${CHROMIUM}: install Debian's (apt-get install chromium), as .ci/run does`,
-    );
-  }
-  const [build] = await Promise.all([
-    ensureWebBuild(),
-    (async () => {
-      workDir = await mkdtemp(join(tmpdir(), "flywheel-web-eval-"));
-    })(),
-  ]);
-  logs.push(`web build: ${build}`);
-  judge = await startFakeJudgeServer({ scoresFor, slowMs: JUDGE_ANSWER_MS });
-  // The runtime's judge function reads these, as a deployment's reads its configuration.
-  process.env.JUDGE_OPENAI_BASE_URL = judge.baseUrl;
-  process.env.JUDGE_TIMEOUT_MS = "20000";
-  runtime = await startLocalRuntime({ dataDir: join(workDir, ".flywheel"), log: (line) => logs.push(line) });
-
-  // What `flywheel demo` loads: the sample sessions, then each rating.
-  samples = JSON.parse(await readFile(samplePath("sessions", "sessions.json"), "utf8")) as SampleSession[];
-  for (const { feedback, ...session } of samples) {
-    expect((await api("/api/eval/sessions", { method: "POST", body: JSON.stringify(session) })).status).toBe(
-      201,
-    );
-    for (const rating of feedback) {
-      const reply = await api("/api/eval/feedback", {
-        method: "POST",
-        body: JSON.stringify({ session_id: session.id, ...rating }),
-      });
-      expect(reply.status).toBe(201);
+const web = webE2e({
+  name: "flywheel-web-eval",
+  before: async () => {
+    judge = await startFakeJudgeServer({ scoresFor, slowMs: JUDGE_ANSWER_MS });
+    // The runtime's judge function reads these, as a deployment's reads its configuration.
+    return { JUDGE_OPENAI_BASE_URL: judge.baseUrl, JUDGE_TIMEOUT_MS: "20000" };
+  },
+  seed: async () => {
+    // What `flywheel demo` loads: the sample sessions, then each rating.
+    samples = JSON.parse(await readFile(samplePath("sessions", "sessions.json"), "utf8")) as SampleSession[];
+    for (const { feedback, ...session } of samples) {
+      expect(
+        (await api("/api/eval/sessions", { method: "POST", body: JSON.stringify(session) })).status,
+      ).toBe(201);
+      for (const rating of feedback) {
+        const reply = await api("/api/eval/feedback", {
+          method: "POST",
+          body: JSON.stringify({ session_id: session.id, ...rating }),
+        });
+        expect(reply.status).toBe(201);
+      }
     }
-  }
-  for (const session of trendSessions) {
-    expect((await api("/api/eval/sessions", { method: "POST", body: JSON.stringify(session) })).status).toBe(
-      201,
-    );
-  }
-
-  context = await chromium.launchPersistentContext(join(workDir, "chromium-profile"), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-    viewport: { width: 1280, height: 900 },
-    timeout: WAIT_MS,
-  });
-  await context.route("**/*", (route) => {
-    const url = route.request().url();
-    if (isLoopback(url)) return route.continue();
-    blocked.push(url);
-    return route.abort("blockedbyclient");
-  });
-  context.setDefaultTimeout(WAIT_MS);
-  page = context.pages()[0] ?? (await context.newPage());
-  page.on("pageerror", (error) => logs.push(`page error: ${error.message}`));
-  await mkdir(join(repoRoot, "docs"), { recursive: true });
+    for (const session of trendSessions) {
+      expect(
+        (await api("/api/eval/sessions", { method: "POST", body: JSON.stringify(session) })).status,
+      ).toBe(201);
+    }
+  },
+  after: async () => {
+    await judge?.close();
+  },
 });
-
-afterAll(async () => {
-  await context?.close();
-  await runtime?.stop();
-  await judge?.close();
-  if (workDir) await rm(workDir, { recursive: true, force: true });
-});
+const { api } = web;
+/** A screenshot of the window as a reader at this height sees it (the totals bar stays at its foot). */
+const snap = (name: string, height: number) => web.screenshot(name, { height });
 
 describe("the eval pages in Chromium", () => {
   const total = () => samples.length + trendSessions.length;
 
   it("lists the sessions pinned first, with their likes and dislikes, none evaluated yet", async () => {
-    await page.goto(runtime.config.apiUrl);
-    await page.getByRole("link", { name: "Eval", exact: true }).click();
-    const rows = page.locator("[data-session]");
+    await web.open();
+    await web.page.getByRole("link", { name: "Eval", exact: true }).click();
+    const rows = web.page.locator("[data-session]");
     await expect.poll(() => rows.count(), { timeout: WAIT_MS }).toBe(total());
     expect(await rows.first().getAttribute("data-session")).toBe("sess-002");
     expect(await seen(rows.first().getByTestId("pinned"))).toContain("Pinned");
-    const refund = page.locator('[data-session="sess-001"]');
+    const refund = web.page.locator('[data-session="sess-001"]');
     expect(await seen(refund.getByTestId("likes"))).toBe("0");
     expect(await seen(refund.getByTestId("dislikes"))).toBe("2");
-    expect(await seen(page.locator('[data-session="sess-002"]').getByTestId("likes"))).toBe("1");
+    expect(await seen(web.page.locator('[data-session="sess-002"]').getByTestId("likes"))).toBe("1");
     expect(
-      await page
+      await web.page
         .locator("[data-status]")
         .evaluateAll((els) => els.map((el) => el.getAttribute("data-status"))),
     ).toEqual(Array(total()).fill("pending"));
-    await expectAccessible(page, "sessions overview");
+    await expectAccessible(web.page, "sessions overview");
   });
 
   it("filters by profile and status, keeping the filters in the URL", async () => {
-    await page.getByTestId("filter-profile").selectOption("coding-agent");
-    await expect.poll(() => hash()).toBe("#/eval?profile=coding-agent");
-    const rows = page.locator("[data-session]");
+    await web.page.getByTestId("filter-profile").selectOption("coding-agent");
+    await expect.poll(() => web.hash()).toBe("#/eval?profile=coding-agent");
+    const rows = web.page.locator("[data-session]");
     await expect
       .poll(async () =>
         (await rows.evaluateAll((els) => els.map((el) => el.getAttribute("data-session")))).sort(),
@@ -236,23 +143,23 @@ describe("the eval pages in Chromium", () => {
         ["sess-003", ...trendSessions.filter((s) => s.profile_id === "coding-agent").map((s) => s.id)].sort(),
       );
 
-    await page.getByTestId("filter-status").selectOption("evaluated");
-    await page.getByTestId("no-sessions").waitFor();
-    await page.reload();
-    await page.getByTestId("no-sessions").waitFor();
-    expect(await page.getByTestId("filter-status").inputValue()).toBe("evaluated");
-    expect(await page.getByTestId("filter-profile").inputValue()).toBe("coding-agent");
+    await web.page.getByTestId("filter-status").selectOption("evaluated");
+    await web.page.getByTestId("no-sessions").waitFor();
+    await web.page.reload();
+    await web.page.getByTestId("no-sessions").waitFor();
+    expect(await web.page.getByTestId("filter-status").inputValue()).toBe("evaluated");
+    expect(await web.page.getByTestId("filter-profile").inputValue()).toBe("coding-agent");
   });
 
   it("shows a session's transcript with each message's feedback and makes a disliked answer a review candidate", async () => {
-    await open("#/eval/sessions/sess-001");
-    const transcript = page.getByTestId("transcript");
+    await web.open("#/eval/sessions/sess-001");
+    const transcript = web.page.getByTestId("transcript");
     await transcript.waitFor();
-    expect(await seen(page.locator("#session-title"))).toBe("Refund question");
-    const answer = page.locator('[data-testid="transcript"] > li[data-index="1"]');
+    expect(await seen(web.page.locator("#session-title"))).toBe("Refund question");
+    const answer = web.page.locator('[data-testid="transcript"] > li[data-index="1"]');
     expect(await seen(answer.getByTestId("message-feedback"))).toBe("0 likes, 1 dislike");
     expect(await seen(answer)).toContain("refused a task it can do");
-    expect(await page.getByTestId("no-evaluations").isVisible()).toBe(true);
+    expect(await web.page.getByTestId("no-evaluations").isVisible()).toBe(true);
 
     await answer.getByRole("button", { name: "Make this answer a review candidate" }).click();
     await expect
@@ -274,80 +181,80 @@ describe("the eval pages in Chromium", () => {
     await expect
       .poll(() => seen(answer.getByTestId("candidate-outcome")))
       .toBe(`Already in the review queue as ${id}`);
-    expect(await page.locator('li[data-index="0"] [data-testid="make-candidate"]').count()).toBe(0);
-    await expectAccessible(page, "session page");
+    expect(await web.page.locator('li[data-index="0"] [data-testid="make-candidate"]').count()).toBe(0);
+    await expectAccessible(web.page, "session page");
   });
 
   it("starts a judge run against the judge and watches it finish session by session", async () => {
-    await open("#/eval/runs");
-    await page.getByTestId("start-run").waitFor();
-    await expectAccessible(page, "judge runs page");
-    await page.getByTestId("run-model").fill("slow");
-    await page.getByTestId("run-start").click();
-    await expect.poll(() => hash()).toMatch(/^#\/eval\/runs\/[\w-]+$/);
-    await page.getByTestId("run-sessions").waitFor();
+    await web.open("#/eval/runs");
+    await web.page.getByTestId("start-run").waitFor();
+    await expectAccessible(web.page, "judge runs page");
+    await web.page.getByTestId("run-model").fill("slow");
+    await web.page.getByTestId("run-start").click();
+    await expect.poll(() => web.hash()).toMatch(/^#\/eval\/runs\/[\w-]+$/);
+    await web.page.getByTestId("run-sessions").waitFor();
 
     // Read the page as it changes: the settled count climbs one session at a time, not all at once.
     const judged: number[] = [];
     const deadline = Date.now() + 90_000;
     for (;;) {
-      const states = await page
+      const states = await web.page
         .locator("[data-state]")
         .evaluateAll((els) => els.map((el) => el.getAttribute("data-state")));
       judged.push(states.filter((state) => state === "done").length);
-      if ((await seen(page.getByTestId("run-status"))) === "Completed") break;
+      if ((await seen(web.page.getByTestId("run-status"))) === "Completed") break;
       if (Date.now() > deadline)
-        throw new Error(`the run did not finish: ${judged.join(",")}\n${logs.join("\n")}`);
-      await page.waitForTimeout(200);
+        throw new Error(`the run did not finish: ${judged.join(",")}\n${web.logs.slice(-40).join("\n")}`);
+      await web.page.waitForTimeout(200);
     }
     expect(judged.at(-1)).toBe(total());
     expect(judged.some((n) => n > 0 && n < total())).toBe(true);
     expect(judged).toEqual([...judged].sort((a, b) => a - b));
-    expect(await seen(page.getByTestId("run-progress"))).toBe(`${total()} of ${total()} judged.`);
-    const goal = await page.locator('[data-session="trend-08"] td').nth(1).innerText();
+    expect(await seen(web.page.getByTestId("run-progress"))).toBe(`${total()} of ${total()} judged.`);
+    const goal = await web.page.locator('[data-session="trend-08"] td').nth(1).innerText();
     expect(goal).toBe("85"); // (85 + 75 + 95) / 3
-    await expectAccessible(page, "judge run page");
-    await snap(shots.run, 900);
+    await expectAccessible(web.page, "judge run page");
+    await snap("eval-run.png", 900);
     // Every expert of every session answered the judge.
     expect(judge.requests.filter((r) => r.model === "slow")).toHaveLength(total() * 3);
   });
 
   it("shows each expert's scores and comment on the session's page", async () => {
-    await open("#/eval/sessions/sess-001");
-    const evaluation = page.getByTestId("evaluation");
+    await web.open("#/eval/sessions/sess-001");
+    const evaluation = web.page.getByTestId("evaluation");
     await evaluation.first().waitFor();
     expect(await evaluation.count()).toBe(1);
-    const goal = await page.locator('[data-axis="goal_completion"] td').allInnerTexts();
+    const goal = await web.page.locator('[data-axis="goal_completion"] td').allInnerTexts();
     expect(goal).toEqual(["80", "80", "70", "90"]); // the mean, then task, process and communication
-    const comments = await page.getByTestId("expert-comment").allInnerTexts();
+    const comments = await web.page.getByTestId("expert-comment").allInnerTexts();
     expect(comments).toHaveLength(3);
     expect(comments.join("\n")).toContain("task_analyst read the conversation.");
-    expect(await page.locator("[data-status]").first().getAttribute("data-status")).toBe("evaluated");
-    await page
+    expect(await web.page.locator("[data-status]").first().getAttribute("data-status")).toBe("evaluated");
+    await web.page
       .locator('[data-testid="transcript"] > li[data-index="1"] [data-testid="make-candidate"]')
       .click();
-    await page.locator('li[data-index="1"] [data-testid="candidate-outcome"] .mono').waitFor();
-    await expectAccessible(page, "session page, evaluated");
-    await snap(shots.session, 1700);
+    await web.page.locator('li[data-index="1"] [data-testid="candidate-outcome"] .mono').waitFor();
+    await expectAccessible(web.page, "session page, evaluated");
+    await snap("eval-session.png", 1700);
   });
 
   it("shows the latest scores in the overview once judged", async () => {
-    await open("#/eval");
-    const refund = page.locator('[data-session="sess-001"]');
+    await web.open("#/eval");
+    const refund = web.page.locator('[data-session="sess-001"]');
     await refund.waitFor();
     expect(await refund.locator('[data-axis="goal_completion"]').innerText()).toBe("80");
     expect(
-      await page
+      await web.page
         .locator("[data-status]")
         .evaluateAll((els) => els.map((el) => el.getAttribute("data-status"))),
     ).toEqual(Array(total()).fill("evaluated"));
-    await expectAccessible(page, "sessions overview, evaluated");
-    await snap(shots.sessions, 1150);
+    await expectAccessible(web.page, "sessions overview, evaluated");
+    await snap("eval-sessions.png", 1150);
   });
 
   it("draws the weekly trend per axis, overall and by complexity bucket", async () => {
-    await page.getByRole("link", { name: "Weekly trend" }).click();
-    const overall = page.getByTestId("trend-overall");
+    await web.page.getByRole("link", { name: "Weekly trend" }).click();
+    const overall = web.page.getByTestId("trend-overall");
     await overall.locator("canvas").waitFor();
     const stats = await api<{ weeks: { week_start: string; sessions: number }[] }>(
       "/api/eval/stats?days=90&by_complexity_bucket=true",
@@ -360,14 +267,14 @@ describe("the eval pages in Chromium", () => {
     // A canvas with something drawn on it, once Chart.js has loaded (a blank one encodes small).
     const drawnBytes = (canvas: Locator) =>
       canvas.evaluate((element) => (element as unknown as { toDataURL(): string }).toDataURL().length);
-    const blank = await page.evaluate(
+    const blank = await web.page.evaluate(
       "(() => { const c = document.createElement('canvas'); c.width = 1000; c.height = 260; return c.toDataURL().length; })()",
     );
     await expect.poll(() => drawnBytes(overall.locator("canvas"))).toBeGreaterThan((blank as number) * 5);
 
-    const bucket = page.getByTestId("trend-bucket");
+    const bucket = web.page.getByTestId("trend-bucket");
     await bucket.getByLabel("Complexity 76+").check();
-    await expect.poll(() => hash()).toContain("bucket=76%2B");
+    await expect.poll(() => web.hash()).toContain("bucket=76%2B");
     await bucket.locator("canvas").waitFor();
     const complexWeeks = new Set(
       trendSessions
@@ -385,26 +292,25 @@ describe("the eval pages in Chromium", () => {
         }),
     );
     expect(await bucket.locator("tbody th").allTextContents()).toEqual([...complexWeeks].sort());
-    await expectAccessible(page, "trend page");
-    await snap(shots.trend, 1400);
+    await expectAccessible(web.page, "trend page");
+    await snap("eval-trend.png", 1400);
   });
 
   it("fits a narrow window (200% zoom of a 1280 px screen): only the sessions table scrolls sideways", async () => {
-    await page.setViewportSize({ width: 640, height: 450 });
-    await open("#/eval");
-    await page.locator('[data-session="sess-001"]').waitFor();
-    const overflow = await page.locator("html").evaluate((html) => html.scrollWidth - html.clientWidth);
+    await web.page.setViewportSize({ width: 640, height: 450 });
+    await web.open("#/eval");
+    await web.page.locator('[data-session="sess-001"]').waitFor();
+    const overflow = await web.page.locator("html").evaluate((html) => html.scrollWidth - html.clientWidth);
     expect(overflow).toBeLessThanOrEqual(0);
-    await page.getByRole("link", { name: "Refund question" }).click();
-    await page.getByTestId("transcript").waitFor();
+    await web.page.getByRole("link", { name: "Refund question" }).click();
+    await web.page.getByTestId("transcript").waitFor();
     expect(
-      await page.locator("html").evaluate((html) => html.scrollWidth - html.clientWidth),
+      await web.page.locator("html").evaluate((html) => html.scrollWidth - html.clientWidth),
     ).toBeLessThanOrEqual(0);
-    await page.setViewportSize({ width: 1280, height: 900 });
+    await web.page.setViewportSize({ width: 1280, height: 900 });
   });
 
   it("never left this machine and raised no page error", () => {
-    expect(blocked).toEqual([]);
-    expect(logs.filter((line) => line.startsWith("page error"))).toEqual([]);
+    web.expectStayedLocal();
   });
 });
