@@ -1,6 +1,6 @@
 import { GetObjectCommand, NoSuchKey, type S3Client } from "@aws-sdk/client-s3";
-import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { NotFoundError, ValidationError } from "../domain/errors.ts";
+import { type DownloadTerms, signedDownload } from "./signed-download.ts";
 
 /** Bytes fetched per ranged GET while reading a quarantine file. */
 export const QUARANTINE_RANGE_BYTES = 256 * 1024;
@@ -147,18 +147,9 @@ export async function signedObjectLink(
   s3: S3Client,
   bucket: string,
   key: string,
-  download: { fileName: string; contentType: string; expiresInSeconds: number; now: Date },
+  download: DownloadTerms & { readonly now: Date },
 ): Promise<SignedObjectLink> {
-  const url = await getSignedUrl(
-    s3,
-    new GetObjectCommand({
-      Bucket: bucket,
-      Key: key,
-      ResponseContentType: download.contentType,
-      ResponseContentDisposition: `attachment; filename="${download.fileName}"`,
-    }),
-    { expiresIn: download.expiresInSeconds },
-  );
+  const url = await signedDownload(s3, bucket, key, download);
   return {
     url,
     file_name: download.fileName,

@@ -11,7 +11,7 @@ import {
   type S3Client,
   UploadPartCopyCommand,
 } from "@aws-sdk/client-s3";
-import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
+import { type DownloadTerms, signedDownload } from "../../common/adapters/signed-download.ts";
 import { ConflictError, NotFoundError } from "../../common/domain/errors.ts";
 import type { CopyStep } from "../domain/dataset-version.ts";
 import type { DatasetObjects } from "../ports.ts";
@@ -164,19 +164,7 @@ export class S3DatasetObjects implements DatasetObjects {
     yield* createInterface({ input: body, crlfDelay: Number.POSITIVE_INFINITY });
   }
 
-  signedDownload(
-    key: string,
-    download: { fileName: string; contentType: string; expiresInSeconds: number },
-  ): Promise<string> {
-    return getSignedUrl(
-      this.s3,
-      new GetObjectCommand({
-        Bucket: this.bucket,
-        Key: key,
-        ResponseContentType: download.contentType,
-        ResponseContentDisposition: `attachment; filename="${download.fileName}"`,
-      }),
-      { expiresIn: download.expiresInSeconds },
-    );
+  signedDownload(key: string, download: DownloadTerms): Promise<string> {
+    return signedDownload(this.s3, this.bucket, key, download);
   }
 }

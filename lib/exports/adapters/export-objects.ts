@@ -1,5 +1,5 @@
-import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
+import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { type DownloadTerms, signedDownload } from "../../common/adapters/signed-download.ts";
 import { streamedUpload } from "../../common/adapters/streamed-upload.ts";
 import type { ExportObjects, ObjectWriter } from "../ports.ts";
 
@@ -48,19 +48,7 @@ export class S3ExportObjects implements ExportObjects {
     );
   }
 
-  signedDownload(
-    key: string,
-    download: { fileName: string; contentType: string; expiresInSeconds: number },
-  ): Promise<string> {
-    return getSignedUrl(
-      this.s3,
-      new GetObjectCommand({
-        Bucket: this.bucket,
-        Key: key,
-        ResponseContentType: download.contentType,
-        ResponseContentDisposition: `attachment; filename="${download.fileName}"`,
-      }),
-      { expiresIn: download.expiresInSeconds },
-    );
+  signedDownload(key: string, download: DownloadTerms): Promise<string> {
+    return signedDownload(this.s3, this.bucket, key, download);
   }
 }
