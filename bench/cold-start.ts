@@ -5,18 +5,7 @@ import { type BuildOptions, build } from "esbuild";
 import { type RunningFunction, startFunction } from "../tests/deploy/support/lambda-process.ts";
 import { localResourceMap, resolveValue } from "../tests/deploy/support/resolve.ts";
 import { type SynthesizedFunction, synthesizeStack } from "../tests/deploy/support/synth.ts";
-
-/** The options `ProjectFunction` bundles with (infra/constructs/project-function.ts). */
-const ESBUILD_OPTIONS: BuildOptions = {
-  bundle: true,
-  platform: "node",
-  target: "node22",
-  format: "esm",
-  minify: true,
-  mainFields: ["module", "main"],
-  logLevel: "silent",
-};
-const BANNER = "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);";
+import { BANNER, ESBUILD_OPTIONS } from "./bundle.ts";
 
 /** One synthesized bundle's cold start on this machine. */
 export interface ColdStartRow {
