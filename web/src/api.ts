@@ -1,3 +1,4 @@
+import { createDatasetsApi } from "./datasets-api.ts";
 import { createEvalApi } from "./eval-api.ts";
 import { createQualityApi } from "./quality-api.ts";
 import { createReviewersApi } from "./reviewers-api.ts";
@@ -99,13 +100,16 @@ export function createApi(options: ApiOptions) {
     const headers: Record<string, string> = { accept: "application/json", ...extraHeaders };
     const token = await options.token();
     if (token) headers.authorization = `Bearer ${token}`;
-    if (body !== undefined) headers["content-type"] = "application/json";
+    // A Blob goes as it is, with its own type (an eval set's JSONL); anything else as JSON.
+    const raw = typeof Blob !== "undefined" && body instanceof Blob;
+    if (body !== undefined)
+      headers["content-type"] = raw ? body.type || "application/octet-stream" : "application/json";
     let response: Response;
     try {
       response = await doFetch(`${options.baseUrl}${path}`, {
         method,
         headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body: body === undefined ? undefined : raw ? body : JSON.stringify(body),
         signal,
       });
     } catch (error) {
@@ -134,6 +138,8 @@ export function createApi(options: ApiOptions) {
     quality: createQualityApi(request),
     /** Double review and reviewer numbers: the policy, adjudication, agreement, per-reviewer figures. */
     reviewers: createReviewersApi(request),
+    /** Dataset versions and eval sets: pin, list, diff, download; register, index, remove. */
+    datasets: createDatasetsApi(request),
     queue(query: { cursor?: string | null; perPage?: number; filters?: QueueFilters }, signal?: AbortSignal) {
       const params = new URLSearchParams({ per_page: String(query.perPage ?? 20) });
       if (query.cursor) params.set("cursor", query.cursor);

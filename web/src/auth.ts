@@ -23,6 +23,11 @@ export interface Auth {
   readonly apiUrl: string;
   /** Who is signed in, when known. */
   readonly user: string | null;
+  /**
+   * The flywheel scopes the signed-in user's token holds (`admin`, `export`, …), read from the
+   * access token; `null` when not known here (locally), where the API alone decides.
+   */
+  readonly scopes?: readonly string[] | null;
   /** The bearer token for the next request; `null` when signed out. */
   token(): Promise<string | null>;
   signIn(): void;
@@ -78,6 +83,7 @@ export async function startAuth(env: AuthEnvironment = browser()): Promise<Auth>
       mode: "local",
       apiUrl: "",
       user: "local reviewer",
+      scopes: null,
       token: async () => token,
       signIn: () => env.location.reload(),
       signOut: () => {},
@@ -175,10 +181,18 @@ async function cognitoAuth(config: DeployedConfig, env: AuthEnvironment): Promis
   let refreshing: Promise<StoredTokens | null> | null = null;
   const current = read();
   const user = current ? claimsOf(current.idToken) : {};
+  const granted = current?.accessToken ? claimsOf(current.accessToken).scope : undefined;
   return {
     mode: "cognito",
     apiUrl: (config.apiUrl ?? "").replace(/\/$/, ""),
     user: typeof user.email === "string" ? user.email : null,
+    scopes:
+      typeof granted === "string"
+        ? granted
+            .split(" ")
+            .filter((scope) => scope.startsWith("flywheel/"))
+            .map((scope) => scope.slice("flywheel/".length))
+        : null,
     async token() {
       const tokens = read();
       if (!tokens) return null;

@@ -1,10 +1,13 @@
 import type { ReviewApi } from "./api.ts";
 import type { Auth } from "./auth.ts";
 import RunsPage from "./components/RunsPage.vue";
+import DatasetsPage from "./pages/DatasetsPage.vue";
+import DatasetVersionPage from "./pages/DatasetVersionPage.vue";
 import EvalPage from "./pages/EvalPage.vue";
 import EvalRunPage from "./pages/EvalRunPage.vue";
 import EvalRunsPage from "./pages/EvalRunsPage.vue";
 import EvalSessionPage from "./pages/EvalSessionPage.vue";
+import EvalSetsPage from "./pages/EvalSetsPage.vue";
 import EvalTrendPage from "./pages/EvalTrendPage.vue";
 import ExportJobPage from "./pages/ExportJobPage.vue";
 import ExportNewPage from "./pages/ExportNewPage.vue";
@@ -31,6 +34,7 @@ export const NAV: readonly { readonly section: string; readonly label: string; r
   { section: "queue", label: "Queue", href: "#/queue" },
   { section: "runs", label: "Runs", href: "#/runs" },
   { section: "exports", label: "Exports", href: "#/exports" },
+  { section: "datasets", label: "Datasets", href: "#/datasets" },
   { section: "eval", label: "Eval", href: "#/eval" },
   { section: "provenance", label: "Provenance", href: "#/provenance" },
   { section: "reviewers", label: "Reviewers", href: "#/reviewers" },
@@ -94,6 +98,27 @@ export const ROUTES: readonly RouteDef<Services>[] = [
     title: "Export",
     section: "exports",
     props: ({ services, params }) => ({ api: services.api, id: params.id }),
+  },
+  {
+    path: "/datasets",
+    component: DatasetsPage,
+    title: "Datasets",
+    section: "datasets",
+    props: ({ services }) => ({ api: services.api }),
+  },
+  {
+    path: "/datasets/:name/versions/:version",
+    component: DatasetVersionPage,
+    title: "Dataset version",
+    section: "datasets",
+    props: ({ services, params }) => ({ api: services.api, name: params.name, version: params.version }),
+  },
+  {
+    path: "/evalsets",
+    component: EvalSetsPage,
+    title: "Eval sets",
+    section: "datasets",
+    props: ({ services }) => ({ api: services.api, auth: services.auth }),
   },
   {
     path: "/eval",
