@@ -1,4 +1,5 @@
 import { readFile } from "node:fs/promises";
+import type { Locator } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import type { JudgeScores } from "../../lib/eval/domain/rubric.ts";
 import { samplePath } from "../../samples/index.ts";
