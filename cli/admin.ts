@@ -4,8 +4,8 @@ import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { DEFAULT_SEGMENTS, MAX_SEGMENTS, type RecountReport } from "../lib/admin/domain/recount.ts";
 import { recountCounters } from "../lib/admin/usecases/recount.ts";
 import { recountDeps } from "../lib/admin/wiring.ts";
-import { type CommandIo, toIo } from "./output.ts";
-import { callRoute, localRuntimeTarget, resolveApiTarget, UsageError } from "./target.ts";
+import { type CommandIo, toIo, usageExit } from "./output.ts";
+import { API_FLAGS, apiTargetOf, callRoute, localRuntimeTarget, UsageError } from "./target.ts";
 
 export const ADMIN_USAGE = `  flywheel admin recount [--repair] [--segments N] [--json] [--local | --api-url URL [--token TOKEN]]
       Recounts the stats counters from the stored candidates (a parallel scan in N segments,
@@ -32,19 +32,13 @@ export async function adminCommand(
       json: { type: "boolean" },
       direct: { type: "boolean" },
       table: { type: "string" },
-      "api-url": { type: "string" },
-      token: { type: "string" },
-      local: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
+      ...API_FLAGS,
     },
   });
   const io = toIo(output, values.json);
   const print = io.print;
   const [command, ...rest] = positionals;
-  if (values.help || !command) {
-    print(`Usage:\n${ADMIN_USAGE}`);
-    return values.help ? 0 : 2;
-  }
+  if (values.help || !command) return usageExit(io, ADMIN_USAGE, values.help);
   if (command !== "recount") throw new UsageError(`unknown command: admin ${positionals.join(" ")}`);
   if (rest.length > 0) throw new UsageError("admin recount takes no arguments");
   const request = { repair: values.repair ?? false, segments: parseSegments(values.segments) };
@@ -55,11 +49,7 @@ export async function adminCommand(
     const { dynamodb, tableName } = await directTarget({ local: values.local, table: values.table }, env);
     report = await recountCounters(recountDeps(dynamodb, tableName), request);
   } else {
-    if (values.local && values["api-url"]) throw new UsageError("--local and --api-url cannot be combined");
-    const api = await resolveApiTarget(
-      { local: values.local, apiUrl: values["api-url"], token: values.token },
-      env,
-    );
+    const api = await apiTargetOf(values, env)();
     report = await callRoute(api, "POST /api/admin/recount", "/api/admin/recount", request);
   }
   io.emit(report);

@@ -4,8 +4,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import type { AnyReply, Reply } from "../lib/api/types.ts";
 import { downloadTo, ExportFailedError } from "./export.ts";
-import { type CommandIo, toIo, WaitTimeoutError } from "./output.ts";
-import { callRoute, resolveApiTarget, UsageError } from "./target.ts";
+import { type CommandIo, toIo, usageExit, WaitTimeoutError } from "./output.ts";
+import { API_FLAGS, apiTargetOf, callRoute, UsageError } from "./target.ts";
 
 export const DATASETS_USAGE = `  flywheel datasets pin NAME EXPORT_ID [--timeout SECONDS] [--local | --api-url URL [--token TOKEN]]
       Pins a finished export as the next version of dataset NAME (POST /api/datasets): its files
@@ -41,21 +41,13 @@ export async function datasetsCommand(
     options: {
       output: { type: "string", short: "o" },
       timeout: { type: "string" },
-      "api-url": { type: "string" },
-      token: { type: "string" },
-      local: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
+      ...API_FLAGS,
     },
   });
   const io = toIo(output);
   const [command, ...args] = positionals;
-  if (values.help || !command) {
-    io.print(`Usage:\n${DATASETS_USAGE}`);
-    return values.help ? 0 : 2;
-  }
-  if (values.local && values["api-url"]) throw new UsageError("--local and --api-url cannot be combined");
-  const api = () =>
-    resolveApiTarget({ local: values.local, apiUrl: values["api-url"], token: values.token }, env);
+  if (values.help || !command) return usageExit(io, DATASETS_USAGE, values.help);
+  const api = apiTargetOf(values, env);
   const path = (name: string) => `/api/datasets/${encodeURIComponent(name)}`;
 
   if (command === "pin") {

@@ -3,9 +3,9 @@ import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import type { AnyReply, Reply } from "../lib/api/types.ts";
-import { type CommandIo, toIo } from "./output.ts";
+import { type CommandIo, toIo, usageExit } from "./output.ts";
 import { formatBytes } from "./runs.ts";
-import { type ApiTarget, bearerToken, resolveApiTarget, resolveTarget, UsageError } from "./target.ts";
+import { API_FLAGS, apiTargetOf, callApi, callRoute, resolveTarget, TextBody, UsageError } from "./target.ts";
 
 /** Above this a file goes straight to the bucket: the API takes request bodies up to 6 MB. */
 export const EVALSET_API_MAX_BYTES = 5 * 1024 * 1024;
@@ -29,25 +29,6 @@ export const EVALSETS_USAGE = `  flywheel evalsets add NAME FILE.jsonl [--bucket
 /** A registered eval set, as the API's contract has it (lib/api/types.ts). */
 export type EvalSetReply = Reply<"GET /api/evalsets/:name">;
 
-async function request<T>(
-  api: ApiTarget,
-  method: "GET" | "POST" | "DELETE",
-  path: string,
-  body?: { type: string; text: string },
-): Promise<T> {
-  const response = await fetch(`${api.apiUrl.replace(/\/$/, "")}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${await bearerToken(api)}`,
-      ...(body ? { "content-type": body.type } : {}),
-    },
-    ...(body ? { body: body.text } : {}),
-  });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`${method} ${path} answered ${response.status}: ${text}`);
-  return JSON.parse(text) as T;
-}
-
 /** `flywheel evalsets …`; returns the exit code. */
 export async function evalsetsCommand(
   argv: string[],
@@ -59,21 +40,13 @@ export async function evalsetsCommand(
     allowPositionals: true,
     options: {
       bucket: { type: "string" },
-      "api-url": { type: "string" },
-      token: { type: "string" },
-      local: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
+      ...API_FLAGS,
     },
   });
   const io = toIo(output);
   const [command, ...args] = positionals;
-  if (values.help || !command) {
-    io.print(`Usage:\n${EVALSETS_USAGE}`);
-    return values.help ? 0 : 2;
-  }
-  if (values.local && values["api-url"]) throw new UsageError("--local and --api-url cannot be combined");
-  const api = () =>
-    resolveApiTarget({ local: values.local, apiUrl: values["api-url"], token: values.token }, env);
+  if (values.help || !command) return usageExit(io, EVALSETS_USAGE, values.help);
+  const api = apiTargetOf(values, env);
   const path = (name: string) => `/api/evalsets/${encodeURIComponent(name)}`;
 
   if (command === "add") {
@@ -98,13 +71,16 @@ export async function evalsetsCommand(
         }),
       );
       io.print(`uploaded ${formatBytes(size)} to s3://${bucket.bucket}/${key}`);
-      set = await request<EvalSetReply>(target, "POST", `${path(name)}/index`);
+      set = await callRoute(target, "POST /api/evalsets/:name/index", `${path(name)}/index`);
     } else {
       const text = await readFile(fileName, "utf8");
-      set = await request<AnyReply<"POST /api/evalsets/:name">>(target, "POST", path(name), {
-        type: "application/x-ndjson",
-        text,
-      });
+      // The items as they are, one a line: the route takes NDJSON as well as JSON.
+      set = await callApi<AnyReply<"POST /api/evalsets/:name">>(
+        target,
+        "POST",
+        path(name),
+        new TextBody("application/x-ndjson", text),
+      );
     }
     io.emit(set);
     printSet(io, set);
@@ -114,7 +90,7 @@ export async function evalsetsCommand(
 
   if (command === "list") {
     if (args.length > 0) throw new UsageError("evalsets list takes no arguments");
-    const listed = await request<Reply<"GET /api/evalsets">>(await api(), "GET", "/api/evalsets");
+    const listed = await callRoute(await api(), "GET /api/evalsets", "/api/evalsets");
     io.emit(listed);
     if (listed.evalsets.length === 0)
       io.print("no eval sets registered: flywheel evalsets add NAME FILE.jsonl");
@@ -125,7 +101,7 @@ export async function evalsetsCommand(
   if (command === "remove") {
     const [name, ...extra] = args;
     if (!name || extra.length > 0) throw new UsageError("evalsets remove takes NAME");
-    const removed = await request<Reply<"DELETE /api/evalsets/:name">>(await api(), "DELETE", path(name));
+    const removed = await callRoute(await api(), "DELETE /api/evalsets/:name", path(name));
     io.emit(removed);
     io.print(`removed eval set ${removed.name} (${removed.deleted} file(s))`);
     return 0;

@@ -7,8 +7,8 @@ import { pipeline } from "node:stream/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import type { AnyReply, Reply } from "../lib/api/types.ts";
-import { WaitTimeoutError } from "./output.ts";
-import { type ApiTarget, bearerToken, resolveApiTarget, UsageError } from "./target.ts";
+import { usageExit, WaitTimeoutError } from "./output.ts";
+import { API_FLAGS, type ApiTarget, apiTargetOf, bearerToken, UsageError } from "./target.ts";
 
 export const EXPORT_USAGE = `  flywheel export --format FORMAT -o OUT.jsonl [filters] [--local | --api-url URL [--token TOKEN]]
       Creates an export job, waits for it with a progress line, downloads the dataset through its
@@ -78,22 +78,16 @@ export async function exportCommand(
       "include-in-review": { type: "boolean" },
       "file-name": { type: "string" },
       timeout: { type: "string" },
-      "api-url": { type: "string" },
-      token: { type: "string" },
-      local: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
+      ...API_FLAGS,
     },
   });
-  if (values.help) {
-    io.print(`Usage:\n${EXPORT_USAGE}`);
-    return 0;
-  }
+  if (values.help) return usageExit(io, EXPORT_USAGE, true);
   if (positionals.length > 0)
     throw new UsageError(`export takes no positional arguments: ${positionals.join(" ")}`);
   const [format, ...otherFormats] = values.format ?? [];
   if (!format) throw new UsageError("export needs --format");
   if (!values.output) throw new UsageError("export needs -o OUT.jsonl");
-  if (values.local && values["api-url"]) throw new UsageError("--local and --api-url cannot be combined");
+  const api = apiTargetOf(values, env);
   const limit = values.limit === undefined ? undefined : Number(values.limit);
   if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) {
     throw new UsageError("--limit must be a positive integer");
@@ -128,10 +122,7 @@ export async function exportCommand(
       file_name: values["file-name"],
     }),
   };
-  const target = await resolveApiTarget(
-    { local: values.local, apiUrl: values["api-url"], token: values.token },
-    env,
-  );
+  const target = await api();
   const output = resolve(values.output);
   const manifestFile = resolve(values.manifest ?? output.replace(/(\.jsonl)?$/, ".manifest.json"));
   const job = await runExport(

@@ -15,6 +15,12 @@ export const EXIT = {
   timeout: 3,
 } as const;
 
+/** Prints a command's usage: with `--help` it exits 0; without (no subcommand given), 2. */
+export function usageExit(io: Pick<CommandIo, "print">, usage: string, help: boolean | undefined): number {
+  io.print(`Usage:\n${usage}`);
+  return help ? EXIT.ok : EXIT.usage;
+}
+
 /** A wait that ran past its `--timeout` (exit code 3). */
 export class WaitTimeoutError extends Error {}
 

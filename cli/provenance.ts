@@ -10,8 +10,8 @@ import {
   backfillProvenanceLines,
   validateProvenanceLines,
 } from "../lib/provenance/usecases/provenance-files.ts";
-import { type CommandIo, toIo } from "./output.ts";
-import { callRoute, resolveApiTarget, UsageError } from "./target.ts";
+import { type CommandIo, toIo, usageExit } from "./output.ts";
+import { API_FLAGS, apiTargetOf, callRoute, UsageError } from "./target.ts";
 
 /** `GET /api/provenance/report`, as the API's contract has it (lib/api/types.ts). */
 type ProvenanceReport = Reply<"GET /api/provenance/report">;
@@ -49,25 +49,15 @@ export async function provenanceCommand(
       source: { type: "string" },
       model: { type: "string" },
       output: { type: "string", short: "o" },
-      "api-url": { type: "string" },
-      token: { type: "string" },
-      local: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
+      ...API_FLAGS,
     },
   });
   const [command, ...rest] = positionals;
-  if (values.help || !command) {
-    print(`Usage:\n${PROVENANCE_USAGE}`);
-    return values.help ? 0 : 2;
-  }
+  if (values.help || !command) return usageExit(io, PROVENANCE_USAGE, values.help);
 
   if (command === "report") {
     if (rest.length > 0) throw new UsageError("provenance report takes no arguments");
-    if (values.local && values["api-url"]) throw new UsageError("--local and --api-url cannot be combined");
-    const api = await resolveApiTarget(
-      { local: values.local, apiUrl: values["api-url"], token: values.token },
-      env,
-    );
+    const api = await apiTargetOf(values, env)();
     const report = await callRoute(api, "GET /api/provenance/report", "/api/provenance/report");
     io.emit(report);
     for (const line of formatProvenanceReport(report)) print(line);

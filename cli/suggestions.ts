@@ -3,8 +3,8 @@ import { parseArgs } from "node:util";
 import type { RequestBody } from "../lib/api/types.ts";
 import { JUDGE_BACKENDS } from "../lib/eval/domain/judge-run.ts";
 import { MAX_JOB_CANDIDATES } from "../lib/suggest/domain/job.ts";
-import { type CommandIo, EXIT, stderrProgress, toIo, WaitTimeoutError } from "./output.ts";
-import { type ApiTarget, callRoute, resolveApiTarget, UsageError } from "./target.ts";
+import { type CommandIo, EXIT, stderrProgress, toIo, usageExit, WaitTimeoutError } from "./output.ts";
+import { API_FLAGS, type ApiTarget, apiTargetOf, callRoute, UsageError } from "./target.ts";
 
 const DEFAULT_WAIT_SECONDS = 1800;
 
@@ -60,21 +60,13 @@ export async function suggestionsCommand(
       wait: { type: "boolean" },
       timeout: { type: "string" },
       progress: { type: "boolean" },
-      "api-url": { type: "string" },
-      token: { type: "string" },
-      local: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
+      ...API_FLAGS,
     },
   });
   const io = toIo(output);
   const [command, ...args] = positionals;
-  if (values.help || !command) {
-    io.print(`Usage:\n${SUGGESTIONS_USAGE}`);
-    return values.help ? EXIT.ok : EXIT.usage;
-  }
-  if (values.local && values["api-url"]) throw new UsageError("--local and --api-url cannot be combined");
-  const api = () =>
-    resolveApiTarget({ local: values.local, apiUrl: values["api-url"], token: values.token }, env);
+  if (values.help || !command) return usageExit(io, SUGGESTIONS_USAGE, values.help);
+  const api = apiTargetOf(values, env);
 
   if (command === "show") {
     const [id, ...extra] = args;

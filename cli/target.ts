@@ -68,6 +68,27 @@ export interface ApiTargetFlags {
   scope?: string | undefined;
 }
 
+/** The flags of a command that calls the API, and `--help`: spread into its `parseArgs` options. */
+export const API_FLAGS = {
+  "api-url": { type: "string" },
+  token: { type: "string" },
+  local: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/**
+ * The API that a command's `--local`, `--api-url` and `--token` name, resolved when the command
+ * asks for it (after it has checked its arguments); both `--local` and `--api-url` is a usage
+ * error at once.
+ */
+export function apiTargetOf(
+  values: { local?: boolean | undefined; "api-url"?: string | undefined; token?: string | undefined },
+  env: Record<string, string | undefined>,
+): () => Promise<ApiTarget> {
+  if (values.local && values["api-url"]) throw new UsageError("--local and --api-url cannot be combined");
+  return () => resolveApiTarget({ local: values.local, apiUrl: values["api-url"], token: values.token }, env);
+}
+
 /**
  * `--local`, or a running local runtime when no API is named, targets the runtime's API with its
  * dev reviewer token. Otherwise the API is `--api-url`/`FLYWHEEL_API_URL` and its token, first
@@ -145,6 +166,14 @@ export async function resolveTarget(
   return { s3: new S3Client({}), bucket, description: "AWS" };
 }
 
+/** A request body sent as it is, under its content type (`callApi` sends any other body as JSON). */
+export class TextBody {
+  constructor(
+    readonly contentType: string,
+    readonly text: string,
+  ) {}
+}
+
 /**
  * Calls the API with the target's bearer token and answers the JSON reply; a status other than
  * 2xx throws with the reply. The path is joined as text, so an API base path (`…/prod`) is kept.
@@ -155,13 +184,19 @@ export async function callApi<T>(
   path: string,
   body?: unknown,
 ): Promise<T> {
+  const sent =
+    body === undefined
+      ? undefined
+      : body instanceof TextBody
+        ? body
+        : new TextBody("application/json", JSON.stringify(body));
   const response = await fetch(`${api.apiUrl.replace(/\/$/, "")}${path}`, {
     method,
     headers: {
       authorization: `Bearer ${await bearerToken(api)}`,
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
+      ...(sent ? { "content-type": sent.contentType } : {}),
     },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    ...(sent ? { body: sent.text } : {}),
   });
   const text = await response.text();
   if (!response.ok) throw new Error(`${method} ${path} answered ${response.status}: ${text}`);
