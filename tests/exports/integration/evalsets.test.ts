@@ -283,6 +283,28 @@ describe("eval sets and the export", () => {
     expect(after.manifest.counts.by_reason.eval_contamination).toBe(2);
   });
 
+  it("flywheel evalsets add --bucket uploads the file to the bucket, then has the API index it", async () => {
+    const file = join(dir, "bucket-set.jsonl");
+    await writeFile(
+      file,
+      `${JSON.stringify({ id: "b1", prompt: TRIVIA, completion: "Harold Godwinson" })}\nnot json\n`,
+    );
+    const documents: { name?: string; indexed?: boolean; items?: number; skipped_lines?: number }[] = [];
+    const io = {
+      ...commandIo(true, () => {}),
+      emit: (document: unknown) => documents.push(document as never),
+    };
+    const target = ["--bucket", aws.resources.bucket, "--api-url", server.url, "--token", TOKEN];
+    // A bad line uploaded to the bucket is skipped and counted: exit 1 says so.
+    expect(await evalsetsCommand(["add", "bucket-set", file, ...target], io)).toBe(1);
+    expect(documents[0]).toMatchObject({ name: "bucket-set", indexed: true, items: 1, skipped_lines: 1 });
+    const shown = await call("GET", "/api/evalsets/bucket-set");
+    expect(shown.body).toMatchObject({ indexed: true, items: 1 });
+    expect(
+      await evalsetsCommand(["remove", "bucket-set", "--api-url", server.url, "--token", TOKEN], () => {}),
+    ).toBe(0);
+  });
+
   it("refuses a registration whose line is not an item, or a name no set can have", async () => {
     const bad = await call("POST", "/api/evalsets/broken", {
       body: `${JSON.stringify({ question: GSM })}\n{"id": 1}\n`,
