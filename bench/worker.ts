@@ -15,8 +15,8 @@ export interface WorkerMeasure {
 }
 
 /**
- * Runs `bench/<script>` with `args` under Node with tsx (and `nodeFlags` first), in the handlers'
- * environment; fails when the worker exits badly or its handler reported a failed message.
+ * Runs `bench/<script>` with `args` under Node with tsx (and `nodeFlags` first), or a bundled
+ * worker (an absolute path ending `.mjs`) under Node alone, in the handlers' environment; fails when the worker exits badly or its handler reported a failed message.
  */
 export function runWorker(
   script: string,
@@ -25,14 +25,12 @@ export function runWorker(
   nodeFlags: readonly string[] = [],
 ): Promise<WorkerMeasure> {
   return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [...nodeFlags, "--import", "tsx", join(import.meta.dirname, script), ...args],
-      {
-        env: { ...process.env, ...handlerEnv, POWERTOOLS_LOG_LEVEL: "WARN" },
-        stdio: ["ignore", "pipe", "inherit"],
-      },
-    );
+    // A bundle (`.mjs`, built by bench/bundle.ts) runs under Node alone, as Lambda runs one.
+    const entry = script.endsWith(".mjs") ? [script] : ["--import", "tsx", join(import.meta.dirname, script)];
+    const child = spawn(process.execPath, [...nodeFlags, ...entry, ...args], {
+      env: { ...process.env, ...handlerEnv, POWERTOOLS_LOG_LEVEL: "WARN" },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     let output = "";
     child.stdout.on("data", (chunk: Buffer) => {
       output += chunk.toString();
