@@ -14,7 +14,8 @@ export const DATASETS_USAGE = `  flywheel datasets pin NAME EXPORT_ID [--timeout
       version is ready (default timeout 600 s).
       JSON: the version {name, version, export_id, format, state, prefix, files, manifest}.
   flywheel datasets list [NAME]
-      Every dataset with its versions, or NAME's versions (format, records, lines, when pinned).
+      Every dataset with its versions (every page of the list), or NAME's versions (format,
+      records, lines, when pinned).
       JSON: {datasets: [...]} or the dataset {name, last_version, versions: [...]}.
   flywheel datasets diff NAME V1 V2
       The record ids in V2 and not V1 (+) and in V1 and not V2 (-), every page, then the totals.
@@ -84,7 +85,20 @@ export async function datasetsCommand(
       printDataset(io, dataset);
       return 0;
     }
-    const listed = await callRoute(target, "GET /api/datasets", "/api/datasets?limit=100");
+    // Every page, 100 datasets at a time.
+    const datasets: Reply<"GET /api/datasets">["datasets"] = [];
+    let cursor: string | null = null;
+    do {
+      const query: string = cursor ? `&cursor=${encodeURIComponent(cursor)}` : "";
+      const page: Reply<"GET /api/datasets"> = await callRoute(
+        target,
+        "GET /api/datasets",
+        `/api/datasets?limit=100${query}`,
+      );
+      datasets.push(...page.datasets);
+      cursor = page.next_cursor;
+    } while (cursor);
+    const listed = { datasets, next_cursor: null };
     io.emit(listed);
     if (listed.datasets.length === 0) io.print("no datasets yet: flywheel datasets pin NAME EXPORT_ID");
     for (const dataset of listed.datasets) printDataset(io, dataset);
