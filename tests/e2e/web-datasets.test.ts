@@ -212,6 +212,17 @@ describe("datasets and eval sets in Chromium", () => {
     await expectAccessible(page(), "the eval sets page with an upload refused");
   });
 
+  it("deletes an eval set after asking, and it is gone from the page and the API", async () => {
+    const row = page().locator('tr[data-evalset="math-check"]');
+    page().once("dialog", (dialog) => dialog.accept());
+    await row.getByRole("button", { name: "Delete math-check" }).click();
+    await expect
+      .poll(() => seen(page().getByTestId("evalset-row-message")), { timeout: WAIT_MS })
+      .toMatch(/^Deleted math-check \(\d+ file\(s\)\)\.$/);
+    await expect.poll(() => row.count()).toBe(0);
+    expect((await api("/api/evalsets/math-check")).status).toBe(404);
+  });
+
   it("never left this machine and raised no page error", () => {
     web.expectStayedLocal();
   });

@@ -5,6 +5,7 @@ import type { ReviewApi } from "../../web/src/api.ts";
 import { type Auth, startAuth } from "../../web/src/auth.ts";
 import type { Dataset, DatasetVersion, EvalSet } from "../../web/src/datasets-api.ts";
 import DatasetsPage from "../../web/src/pages/DatasetsPage.vue";
+import DatasetVersionPage from "../../web/src/pages/DatasetVersionPage.vue";
 import EvalSetsPage from "../../web/src/pages/EvalSetsPage.vue";
 import { settle } from "./fixtures.ts";
 
@@ -166,6 +167,41 @@ describe("DatasetsPage", () => {
       "beta",
     ]);
     expect(wrapper.find('[data-testid="more-datasets"]').exists()).toBe(false);
+  });
+});
+
+describe("DatasetVersionPage", () => {
+  it("carries on a pin cut short, then shows the version's files with their sha256 and signed links", async () => {
+    const { api, datasets } = datasetsApi();
+    const ready = version("alpha", 1, 4);
+    const link = (file: string) => ({
+      url: `https://signed.example/${file}`,
+      file_name: file,
+      expires_in: 900,
+      expires_at: "2026-05-01T10:15:00.000Z",
+    });
+    datasets.version
+      .mockResolvedValueOnce({ ...ready, state: "copying", downloads: null })
+      .mockResolvedValue({ ...ready, downloads: { dataset: link("alpha-v1.jsonl") } });
+    datasets.dataset.mockResolvedValue(dataset("alpha", [4]));
+    datasets.pin.mockResolvedValue(ready);
+    wrapper = mount(DatasetVersionPage, {
+      attachTo: document.body,
+      props: { api, name: "alpha", version: "1" },
+    });
+    await settle();
+    expect(wrapper.get('[data-testid="version-state"]').text()).toBe("copying");
+    expect(wrapper.find('[data-testid="version-download-dataset"]').exists()).toBe(false);
+    await wrapper.get('[data-testid="carry-on"]').trigger("click");
+    await settle();
+    expect(datasets.pin).toHaveBeenCalledWith("alpha", "exp-1");
+    expect(wrapper.get('[data-testid="version-state"]').text()).toBe("ready");
+    expect(wrapper.get('[data-testid="version-download-dataset"]').attributes("href")).toBe(
+      "https://signed.example/alpha-v1.jsonl",
+    );
+    expect(wrapper.get('[data-testid="version-sha256-dataset"]').text()).toBe("a".repeat(64));
+    // The only version: nothing to compare with.
+    expect(wrapper.find('[data-testid="diff-form"]').exists()).toBe(false);
   });
 });
 
