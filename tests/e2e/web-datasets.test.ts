@@ -78,8 +78,9 @@ describe("datasets and eval sets in Chromium", () => {
   it("pins an export as version 1 from the export's page", async () => {
     await web.open(`#/exports/${encodeURIComponent(firstExport)}`);
     await expect.poll(() => seen(page().getByTestId("export-job-status"))).toBe("succeeded");
+    // By keyboard: Enter in the name field submits the pin.
     await page().getByLabel("Dataset name").fill(DATASET);
-    await page().getByRole("button", { name: "Pin as dataset version" }).click();
+    await page().getByLabel("Dataset name").press("Enter");
     await expect.poll(() => web.hash(), { timeout: WAIT_MS }).toBe(`#/datasets/${DATASET}/versions/1`);
     await expect.poll(() => seen(page().getByTestId("version-state"))).toBe("ready");
     const pinned = await api<{ export_id: string }>(`/api/datasets/${DATASET}/versions/1`);
@@ -136,8 +137,17 @@ describe("datasets and eval sets in Chromium", () => {
       `/api/datasets/${DATASET}/diff?from=1&to=2`,
     );
     expect(diff.body.added).toHaveLength(MORE);
-    await page().getByLabel("Other version", { exact: true }).selectOption("1");
-    await page().getByTestId("diff-submit").click();
+    // By keyboard: the version chosen, Tab to Compare, Enter.
+    const other = page().getByLabel("Other version", { exact: true });
+    await other.selectOption("1");
+    await other.focus();
+    await page().keyboard.press("Tab");
+    expect(
+      await page()
+        .getByTestId("diff-submit")
+        .evaluate((button) => button === document.activeElement),
+    ).toBe(true);
+    await page().keyboard.press("Enter");
     await page().getByTestId("diff-result").waitFor();
     expect(await seen(page().getByTestId("diff-added-count"))).toBe(String(MORE));
     expect(await seen(page().getByTestId("diff-removed-count"))).toBe("0");
