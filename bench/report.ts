@@ -7,8 +7,8 @@ import { type IngestResult, ingestGrowth } from "./ingest.ts";
 import type { LocalRuntimeImportResult } from "./local-runtime.ts";
 import { renderQuarantineSection } from "./quarantine.ts";
 import { renderRecountSection } from "./recount.ts";
-import { type LatencyRow, reviewGrowth } from "./review.ts";
-import { growth, measuredBy, renderGrowth, type Section } from "./sections.ts";
+import { type LatencyRow, OVER_HTTP, reviewGrowth } from "./review.ts";
+import { growth, measuredBy, type Provenance, renderGrowth, type Section } from "./sections.ts";
 
 const fixed = (value: number, digits = 0) => value.toFixed(digits);
 
@@ -109,6 +109,7 @@ export function renderReport(results: Record<string, unknown>): string {
       ),
       "",
       ...renderGrowth(reviewGrowth(review.rows), "stored candidates", "target ≤ 1.5"),
+      ...renderOverHttp(review.rows),
     );
   }
   out.push(...renderQuarantineSection(results.quarantine));
@@ -118,6 +119,44 @@ export function renderReport(results: Record<string, unknown>): string {
   out.push(...renderColdStartSection(results.coldstart as Parameters<typeof renderColdStartSection>[0]));
   out.push(...renderCostSection(results.cost));
   return `${out.join("\n")}\n`;
+}
+
+/** Each operation over HTTP beside the same operation in-process, measured in the same run. */
+function renderOverHttp(rows: readonly (LatencyRow & Provenance)[]): string[] {
+  const pairs = rows.flatMap((http) => {
+    if (!http.operation.endsWith(OVER_HTTP)) return [];
+    const operation = http.operation.slice(0, -OVER_HTTP.length);
+    const inProcess = rows.find(
+      (row) =>
+        row.stored === http.stored && row.operation === operation && row.measuredAt === http.measuredAt,
+    );
+    return inProcess ? [{ operation, inProcess, http }] : [];
+  });
+  if (pairs.length === 0) return [];
+  const cpu = (row: LatencyRow) => (row.cpuMs === undefined ? "–" : fixed(row.cpuMs, 2));
+  const load = (row: LatencyRow) =>
+    row.loadAverage ? `${fixed(row.loadAverage[0], 1)} → ${fixed(row.loadAverage[1], 1)}` : "–";
+  return [
+    "",
+    "### Over HTTP",
+    "",
+    "The rows ending in “over HTTP” are the same calls through the local runtime's gateway",
+    "(`local/http-api.ts`, what `npm start` serves) in a process of its own on 127.0.0.1, in front of the",
+    "same handler and table, called with Node's `fetch` (undici's global agent keeps the one connection",
+    "alive). Sample i of each operation runs in-process, then over HTTP, so both see the same moment of",
+    "the machine. CPU ms is per call, of every process serving it: the benchmark's own (the in-process",
+    "call, or the HTTP client) and the gateway's; DynamoDB Local's JVM is left out of both. Target: over",
+    "HTTP within 1.5× of in-process at p50. Load is the machine's 1-minute average at the start and the",
+    "end of the size's measurement: other work on the 2 cores moves every wall-clock figure with it.",
+    "",
+    "| stored candidates | operation | in-process p50 / p99 ms | over HTTP p50 / p99 ms | p50 ratio | p99 ratio | CPU ms in-process | CPU ms over HTTP | load |",
+    "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+    ...pairs.map(
+      ({ operation, inProcess: a, http: b }) =>
+        `| ${a.stored} | ${operation} | ${fixed(a.p50, 1)} / ${fixed(a.p99, 1)} | ${fixed(b.p50, 1)} / ${fixed(b.p99, 1)} | ${fixed(b.p50 / a.p50, 2)} | ${fixed(b.p99 / a.p99, 2)} | ${cpu(a)} | ${cpu(b)} | ${load(b)} |`,
+    ),
+    "",
+  ];
 }
 
 /** The import through `npm start`, each row beside the in-process import of the same size. */

@@ -1,3 +1,6 @@
+import { spawn } from "node:child_process";
+import { loadavg } from "node:os";
+import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { BatchWriteCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { candidateItem } from "../lib/common/adapters/candidate-table.ts";
@@ -6,17 +9,27 @@ import { backoff } from "../lib/common/adapters/retry.ts";
 import { type Candidate, newCandidateFromLine } from "../lib/common/domain/candidate.ts";
 import { type CounterDelta, deltaForNew, mergeDeltas } from "../lib/common/domain/stats.ts";
 import { lambdaContext } from "../tests/support/events.ts";
-import { callApi } from "../tests/support/http-events.ts";
+import { callApi, type HttpReply, type HttpRequest } from "../tests/support/http-events.ts";
 import type { BenchEnvironment } from "./environment.ts";
+import type { GatewayMessage } from "./http-gateway.ts";
 import { type Growth, growth } from "./sections.ts";
 
 export interface LatencyRow {
   readonly stored: number;
+  /** The in-process rows name the operation alone; those measured through the local gateway end in {@link OVER_HTTP}. */
   readonly operation: string;
   readonly samples: number;
   readonly p50: number;
   readonly p95: number;
   readonly p99: number;
+  /**
+   * CPU time per call of every process serving it (the benchmark's own, which calls in-process
+   * or is the HTTP client, and the gateway's); unlike the percentiles, barely moved by other load.
+   * Absent from rows measured before it was.
+   */
+  readonly cpuMs?: number;
+  /** The machine's 1-minute load average at the start and at the end of the size's measurement. */
+  readonly loadAverage?: readonly [number, number];
 }
 
 const MODELS = ["Qwen2.5-3B", "Llama-3.2-3B", "Phi-3.5-mini", "gemma-2-2b"];
@@ -76,6 +89,93 @@ export async function seedCandidates(env: BenchEnvironment, from: number, to: nu
   await env.clients.dynamodb.send(new UpdateCommand(counterUpdate(env.tableName, mergeDeltas(deltas), 0)));
 }
 
+/** How the handler is reached: called in-process with an event, or through the local gateway over loopback. */
+export type ReviewTransport = "in-process" | "http";
+
+/** The suffix of the operation of a row measured through the local gateway. */
+export const OVER_HTTP = " over HTTP";
+
+type Call = (method: string, path: string, request?: HttpRequest) => Promise<HttpReply>;
+
+interface Caller {
+  readonly transport: ReviewTransport;
+  readonly call: Call;
+  /** CPU time (ms) used so far by every process serving this caller's calls, the benchmark's own included. */
+  cpuMs(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+const ownCpuMs = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+};
+
+/**
+ * The api handler as `transport` reaches it. In-process: called with an API Gateway v2 event.
+ * Over HTTP: the local runtime's gateway (`local/http-api.ts`, as `npm start` serves it) in a
+ * process of its own on 127.0.0.1 (bench/http-gateway.ts, the same handler and table), called with
+ * Node's `fetch`, whose global undici agent keeps the connection alive: the calls are sequential,
+ * so they all go over one socket.
+ */
+async function reviewCaller(
+  transport: ReviewTransport,
+  env: Record<string, string>,
+  token: string,
+): Promise<Caller> {
+  if (transport === "in-process") {
+    const { handler } = await import("../functions/api.ts");
+    const context = lambdaContext("api");
+    return {
+      transport,
+      call: (method, path, request = {}) => callApi(handler, context, method, path, { token, ...request }),
+      cpuMs: async () => ownCpuMs(),
+      stop: async () => {},
+    };
+  }
+  const gateway = spawn(process.execPath, ["--import", "tsx", join(import.meta.dirname, "http-gateway.ts")], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  const nextMessage = () =>
+    new Promise<GatewayMessage>((done, fail) => {
+      const exited = (code: number | null) => fail(new Error(`the gateway process exited (${code})`));
+      gateway.once("exit", exited);
+      gateway.once("message", (message) => {
+        gateway.off("exit", exited);
+        done(message as GatewayMessage);
+      });
+    });
+  const { url } = await nextMessage();
+  if (!url) throw new Error("the gateway process sent no URL");
+  return {
+    transport,
+    call: async (method, path, request = {}) => {
+      const query = new URLSearchParams(request.query ?? {}).toString();
+      const response = await fetch(`${url}${path}${query ? `?${query}` : ""}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(request.body !== undefined ? { "content-type": "application/json" } : {}),
+        },
+        ...(request.body !== undefined ? { body: JSON.stringify(request.body) } : {}),
+      });
+      const text = await response.text();
+      return { status: response.status, body: text ? JSON.parse(text) : undefined };
+    },
+    cpuMs: async () => {
+      const own = ownCpuMs();
+      const reply = nextMessage();
+      gateway.send("cpu");
+      return own + ((await reply).cpuMicros ?? Number.NaN) / 1000;
+    },
+    stop: async () => {
+      const exited = new Promise((done) => gateway.once("exit", done));
+      gateway.disconnect();
+      await exited;
+    },
+  };
+}
+
 /** Calls of each operation before any is timed. */
 const WARM_UP_CALLS = 30;
 
@@ -83,20 +183,12 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
 
-async function time(samples: number, operation: (i: number) => Promise<void>): Promise<number[]> {
-  const durations: number[] = [];
-  for (let i = 0; i < samples; i++) {
-    const started = performance.now();
-    await operation(i);
-    durations.push(performance.now() - started);
-  }
-  return durations.sort((a, b) => a - b);
-}
-
 /**
- * Latency of the review API's hot paths through the real api handler (in-process, so it is the
- * handler and the store, not HTTP), with `stored` candidates in the table, `seeded` of them by
- * `seedCandidates` under `runId` (the ids decided and undone).
+ * Latency of the review API's hot paths through the real api handler, with `stored` candidates in
+ * the table, `seeded` of them by `seedCandidates` under `runId` (the ids decided and undone). Each
+ * transport measures the same operations; their samples are interleaved (sample i in-process, then
+ * sample i over HTTP), so both see the same moment of a shared machine. Each transport decides
+ * ids of its own, spread over the whole range.
  */
 export async function benchReviewLatency(
   env: BenchEnvironment,
@@ -104,25 +196,51 @@ export async function benchReviewLatency(
   stored: number,
   runId: string,
   samples: number,
+  transports: readonly ReviewTransport[] = ["in-process"],
 ): Promise<LatencyRow[]> {
-  for (const [name, value] of Object.entries({ ...env.handlerEnv, REVIEWER_TOKEN: "bench-token" })) {
-    process.env[name] = value;
+  if (seeded < samples * transports.length) {
+    throw new Error(
+      `review: ${transports.length} × ${samples} samples need ${samples * transports.length} seeded candidates`,
+    );
   }
-  const { handler } = await import("../functions/api.ts");
-  const context = lambdaContext("api");
-  const call = async (method: string, path: string, request: Parameters<typeof callApi>[4] = {}) => {
-    const reply = await callApi(handler, context, method, path, { token: "bench-token", ...request });
-    if (reply.status >= 400)
-      throw new Error(`${method} ${path} → ${reply.status} ${JSON.stringify(reply.body)}`);
-    return reply;
-  };
+  const handlerEnv = { ...env.handlerEnv, REVIEWER_TOKEN: "bench-token" };
+  for (const [name, value] of Object.entries(handlerEnv)) process.env[name] = value;
+  const callers: Caller[] = [];
+  try {
+    for (const transport of transports)
+      callers.push(await reviewCaller(transport, handlerEnv, "bench-token"));
+    const loadAtStart = loadavg()[0] as number;
+    const rows = await measure(callers, seeded, stored, runId, samples);
+    const loadAverage = [loadAtStart, loadavg()[0] as number] as const;
+    return rows.map((row) => ({ ...row, loadAverage }));
+  } finally {
+    await Promise.all(callers.map((caller) => caller.stop()));
+  }
+}
+
+async function measure(
+  callers: readonly Caller[],
+  seeded: number,
+  stored: number,
+  runId: string,
+  samples: number,
+): Promise<LatencyRow[]> {
+  const checked =
+    (caller: Caller) =>
+    async (method: string, path: string, request: HttpRequest = {}) => {
+      const reply = await caller.call(method, path, request);
+      if (reply.status >= 400)
+        throw new Error(`${method} ${path} → ${reply.status} ${JSON.stringify(reply.body)}`);
+      return reply;
+    };
   // Spread the decided ids over the whole range; every decision is undone, so any id can come again.
+  // Transport k decides the k-th id after the spread one, so no two transports decide the same id.
   const idAt = (i: number, offset = 0) => {
     const index = Math.min(seeded - 1, Math.floor(((i + 0.5) / samples) * seeded) + offset);
     return syntheticCandidate(index, runId).id;
   };
   /** `next` leases the oldest candidate; the release (untimed) puts it back, so the queue stays as seeded. */
-  async function nextAndRelease(): Promise<number> {
+  async function nextAndRelease(call: ReturnType<typeof checked>): Promise<number> {
     const started = performance.now();
     const reply = await call("POST", "/api/sft/next", { body: {} });
     const elapsed = performance.now() - started;
@@ -131,59 +249,73 @@ export async function benchReviewLatency(
     await call("POST", "/api/sft/release", { body: { id } });
     return elapsed;
   }
-  // Warm every path first (the handler's code, the emulator's caches) on ids the samples leave alone.
-  for (let i = 0; i < WARM_UP_CALLS; i++) {
-    await call("GET", "/api/sft/queue", { query: { per_page: "20" } });
-    const body = { id: idAt(i, 1), action: "discard", failure_category: "wrong_answer" };
-    await call("POST", "/api/sft/submit", { body });
-    await call("POST", "/api/sft/undo", { body: { id: body.id } });
-    await call("GET", "/api/sft/stats");
-    await nextAndRelease();
+  // Warm every path first (the handler's code, the emulator's caches) on ids the samples leave alone
+  // or undo.
+  for (const caller of callers) {
+    const call = checked(caller);
+    for (let i = 0; i < WARM_UP_CALLS; i++) {
+      await call("GET", "/api/sft/queue", { query: { per_page: "20" } });
+      const body = { id: idAt(i, callers.length), action: "discard", failure_category: "wrong_answer" };
+      await call("POST", "/api/sft/submit", { body });
+      await call("POST", "/api/sft/undo", { body: { id: body.id } });
+      await call("GET", "/api/sft/stats");
+      await nextAndRelease(call);
+    }
   }
 
   const rows: LatencyRow[] = [];
-  const record = (operation: string, durations: number[]) =>
-    rows.push({
-      stored,
-      operation,
-      samples: durations.length,
-      p50: percentile(durations, 50),
-      p95: percentile(durations, 95),
-      p99: percentile(durations, 99),
-    });
-  record(
-    "queue page (per_page=20)",
-    await time(samples, async () => {
-      await call("GET", "/api/sft/queue", { query: { per_page: "20" } });
-    }),
-  );
-  record(
-    "submit (discard)",
-    await time(samples, async (i) => {
-      await call("POST", "/api/sft/submit", {
-        body: { id: idAt(i), action: "discard", failure_category: "wrong_answer" },
+  /**
+   * Sample i of each transport in turn; `operation` returns the time it measured itself, or
+   * nothing to be timed whole. CPU is what every process serving the calls used, per call.
+   */
+  const record = async (
+    operation: string,
+    run: (call: ReturnType<typeof checked>, i: number, k: number) => Promise<number | undefined>,
+  ) => {
+    const durations = callers.map(() => [] as number[]);
+    const cpu = callers.map(() => 0);
+    for (let i = 0; i < samples; i++) {
+      for (const [k, caller] of callers.entries()) {
+        const cpuBefore = await caller.cpuMs();
+        const started = performance.now();
+        const measured = await run(checked(caller), i, k);
+        durations[k]?.push(measured ?? performance.now() - started);
+        cpu[k] = (cpu[k] ?? 0) + (await caller.cpuMs()) - cpuBefore;
+      }
+    }
+    for (const [k, caller] of callers.entries()) {
+      const sorted = (durations[k] ?? []).sort((a, b) => a - b);
+      rows.push({
+        stored,
+        operation: `${operation}${caller.transport === "http" ? OVER_HTTP : ""}`,
+        samples: sorted.length,
+        p50: percentile(sorted, 50),
+        p95: percentile(sorted, 95),
+        p99: percentile(sorted, 99),
+        cpuMs: (cpu[k] ?? 0) / samples,
       });
-    }),
-  );
-  record(
-    "undo",
-    await time(samples, async (i) => {
-      await call("POST", "/api/sft/undo", { body: { id: idAt(i) } });
-    }),
-  );
+    }
+  };
+  await record("queue page (per_page=20)", async (call) => {
+    await call("GET", "/api/sft/queue", { query: { per_page: "20" } });
+    return undefined;
+  });
+  await record("submit (discard)", async (call, i, k) => {
+    await call("POST", "/api/sft/submit", {
+      body: { id: idAt(i, k), action: "discard", failure_category: "wrong_answer" },
+    });
+    return undefined;
+  });
+  await record("undo", async (call, i, k) => {
+    await call("POST", "/api/sft/undo", { body: { id: idAt(i, k) } });
+    return undefined;
+  });
   // Every candidate stored is queued (needs_review, nobody holds one): `next` at this queue size.
-  const nextDurations: number[] = [];
-  for (let i = 0; i < samples; i++) nextDurations.push(await nextAndRelease());
-  record(
-    "next (lease, queued = stored)",
-    nextDurations.sort((a, b) => a - b),
-  );
-  record(
-    "stats",
-    await time(samples, async () => {
-      await call("GET", "/api/sft/stats");
-    }),
-  );
+  await record("next (lease, queued = stored)", (call) => nextAndRelease(call));
+  await record("stats", async (call) => {
+    await call("GET", "/api/sft/stats");
+    return undefined;
+  });
   return rows;
 }
 

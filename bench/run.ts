@@ -4,7 +4,8 @@
  * of the default run: the import through `npm start`, `--local-sizes`, `--local-jvm full,quick`). Sections not run this time
  * keep their previous results, and so do the sizes of a section not measured again: `npm run
  * bench:scale` adds the million-candidate rows to those of the default sizes. Review runs first, on
- * an empty table, so its sizes are the table's.
+ * an empty table, so its sizes are the table's; it measures each operation in-process and over
+ * HTTP through the local gateway (`--review-transports in-process,http`).
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
@@ -43,7 +44,13 @@ import {
 import { benchQuarantine, type QuarantineRow, quarantineRowKey } from "./quarantine.ts";
 import { benchRecount, RECOUNT_GROWTH, type RecountResult } from "./recount.ts";
 import { renderReport } from "./report.ts";
-import { benchReviewLatency, type LatencyRow, reviewGrowth, seedCandidates } from "./review.ts";
+import {
+  benchReviewLatency,
+  type LatencyRow,
+  type ReviewTransport,
+  reviewGrowth,
+  seedCandidates,
+} from "./review.ts";
 import { growth, mergeRows, printGrowth, type Section } from "./sections.ts";
 
 const { values } = parseArgs({
@@ -54,6 +61,8 @@ const { values } = parseArgs({
     "ingest-bursts": { type: "string", default: "1000,10000" },
     "review-sizes": { type: "string", default: "1000,100000" },
     "review-samples": { type: "string", default: "500" },
+    // in-process: the handler called with events; http: the same calls through the local gateway.
+    "review-transports": { type: "string", default: "in-process,http" },
     // A bulk discard of a run this size, then its undo (each size seeds its own run).
     "bulk-sizes": { type: "string", default: "1000,10000" },
     "export-sizes": { type: "string", default: "100000,1000000" },
@@ -91,6 +100,13 @@ try {
     // First, on an empty table: each size is then the number of candidates stored, nothing else.
     const rows: LatencyRow[] = [];
     let seeded = 0;
+    const reviewTransports = (values["review-transports"] ?? "")
+      .split(",")
+      .filter(Boolean)
+      .map((transport): ReviewTransport => {
+        if (transport === "in-process" || transport === "http") return transport;
+        throw new Error(`--review-transports takes in-process and http, not ${transport}`);
+      });
     for (const size of (values["review-sizes"] ?? "").split(",").map(Number).filter(Boolean)) {
       console.log(`review: seeding to ${size} candidates…`);
       await seedCandidates(env, seeded, size, "bench-review");
@@ -98,7 +114,14 @@ try {
       const stored = (await readCounters(env.clients.dynamodb, env.tableName)).total ?? 0;
       console.log(`review: measuring at ${stored} stored…`);
       rows.push(
-        ...(await benchReviewLatency(env, size, stored, "bench-review", Number(values["review-samples"]))),
+        ...(await benchReviewLatency(
+          env,
+          size,
+          stored,
+          "bench-review",
+          Number(values["review-samples"]),
+          reviewTransports,
+        )),
       );
     }
     results.review = section(results.review, rows, (row) => row.stored);
