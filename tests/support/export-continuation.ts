@@ -29,24 +29,6 @@ import { lambdaContext, sqsRecord } from "./events.ts";
  * queue, its messages, and the files it wrote read back by sha256.
  */
 
-/** A seeded generator (mulberry32): the same numbers in [0, 1) every run. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const VOCABULARY = Array.from({ length: 3_000 }, (_, i) => `w${i.toString(36)}x${(i * 7919) % 97}`);
-
-/** `count` words of a 3,000-word vocabulary, drawn by `next`: text that repeats only where asked. */
-export const seededWords = (next: () => number, count: number): string =>
-  Array.from({ length: count }, () => VOCABULARY[Math.floor(next() * VOCABULARY.length)]).join(" ");
-
 /**
  * An approved candidate of a benchmark run, the `i`-th line of its upload, timestamped `at`:
  * `fields` (its id, messages and answers at least) over a benchmark's defaults, and the

@@ -7,6 +7,7 @@ import { S3Client } from "@aws-sdk/client-s3";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { LocalConfig } from "../../local/local-config.ts";
+import { mulberry32 } from "./random.ts";
 
 /** `npm start` in a process of its own, on a data folder of the test's: started, killed, started again. */
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -92,12 +93,5 @@ export function seededRandom(name: string): () => number {
   const given = process.env.FLYWHEEL_TEST_SEED;
   const seed = given ? Number(given) : Math.floor(Math.random() * 2 ** 31);
   console.log(`${name}: seed ${seed} (FLYWHEEL_TEST_SEED=${seed} repeats this run)`);
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(seed);
 }

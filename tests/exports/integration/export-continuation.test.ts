@@ -24,9 +24,8 @@ import {
   receiveExportMessages,
   exportRecord as record,
   runThroughContinuations,
-  seededRandom,
-  seededWords,
 } from "../../support/export-continuation.ts";
+import { mulberry32, seededWords } from "../../support/random.ts";
 
 /**
  * An export forced to stop after every batch (its invocation's deadline always past) goes on
@@ -43,7 +42,7 @@ let jobs: ExportJobTable;
 const EVAL_ITEMS: EvalItem[] = Array.from({ length: 4 }, (_, i) => ({
   set: "gsm-held-out",
   item: `item-${i}`,
-  text: seededWords(seededRandom(900 + i), 30),
+  text: seededWords(mulberry32(900 + i), 30),
 }));
 
 /**
@@ -54,7 +53,7 @@ const EVAL_ITEMS: EvalItem[] = Array.from({ length: 4 }, (_, i) => ({
 function candidate(i: number): Candidate {
   const at = new Date(Date.UTC(2026, 5, 1) + i * 1_000).toISOString();
   const base = i % 50 === 0 || i % 37 === 0 ? i - 1 : i;
-  const next = seededRandom(base + 1);
+  const next = mulberry32(base + 1);
   let prompt = `Problem ${base}: ${seededWords(next, 1_100)}`;
   const correction = `Answer ${base}: ${seededWords(next, 60)}`;
   if (i % 37 === 0 && i % 50 !== 0) prompt = prompt.replace(/ \S+$/, " changed");
@@ -65,7 +64,7 @@ function candidate(i: number): Candidate {
       { role: "system", content: "Solve it." },
       { role: "user", content: prompt },
     ],
-    model_response: `Wrong ${i}: ${seededWords(seededRandom(5_000 + i), 20)}`,
+    model_response: `Wrong ${i}: ${seededWords(mulberry32(5_000 + i), 20)}`,
     corrected_response: correction,
   });
 }

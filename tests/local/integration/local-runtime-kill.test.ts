@@ -4,14 +4,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GetObjectCommand } from "@aws-sdk/client-s3";
 import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
-import { BatchGetCommand, BatchWriteCommand, GetCommand } from "@aws-sdk/lib-dynamodb";
+import { BatchGetCommand, GetCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { candidateItem } from "../../../lib/common/adapters/candidate-table.ts";
 import type { Candidate } from "../../../lib/common/domain/candidate.ts";
 import type { ExportManifest } from "../../../lib/exports/domain/export-manifest.ts";
 import { publishCorrection } from "../../../lib/ingest/client/publish-correction.ts";
 import type { LocalConfig } from "../../../local/local-config.ts";
 import { samplePath } from "../../../samples/index.ts";
+import { approvedCandidate, putCandidates } from "../../support/export-continuation.ts";
 import { LocalProcess, localClients, seededRandom } from "../../support/local-process.ts";
 
 /**
@@ -49,53 +49,16 @@ function approved(i: number): Candidate {
     { length: 600 },
     (_, k) => `w${((i * 7_919 + k * 104_729) % 50_021).toString(36)}`,
   );
-  return {
+  return approvedCandidate(RUN, i, at, {
     id: `${RUN}-${String(i).padStart(6, "0")}`,
-    source: "cf-orch-benchmark",
-    timestamp: at,
-    status: "approved",
     prompt_messages: [{ role: "user", content: `Problem ${i}: ${words.join(" ")}` }],
     model_response: `Answer ${i * 2}`,
     corrected_response: `Answer ${i}`,
-    failure_category: "wrong_answer",
-    task_type: "math",
-    model_name: "model-x",
-    version: 2,
-    provenance: {
-      source: "benchmark",
-      channel: "s3-upload",
-      model: "model-x",
-      captured_at: at,
-      source_run_id: RUN,
-      key: `runs/${RUN}/sft_candidates.jsonl`,
-      line: i + 1,
-      approved: true,
-      approved_by: "reviewer@example.com",
-      approved_at: at,
-    } as Candidate["provenance"],
-  };
+  });
 }
 
-async function seedApproved(config: LocalConfig): Promise<void> {
-  const { db } = localClients(config);
-  let next = 0;
-  const worker = async () => {
-    while (next < APPROVED) {
-      const from = next;
-      next = Math.min(APPROVED, next + 25);
-      let requests = Array.from({ length: next - from }, (_, k) => ({
-        PutRequest: { Item: candidateItem(approved(from + k)) },
-      }));
-      while (requests.length > 0) {
-        const result = await db.send(
-          new BatchWriteCommand({ RequestItems: { [config.tableName]: requests } }),
-        );
-        requests = (result.UnprocessedItems?.[config.tableName] as typeof requests | undefined) ?? [];
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: 4 }, worker));
-}
+const seedApproved = (config: LocalConfig) =>
+  putCandidates(localClients(config).db, config.tableName, APPROVED, approved, 4);
 
 async function api(config: LocalConfig, method: string, path: string, body?: unknown) {
   const response = await fetch(`${config.apiUrl}${path}`, {
