@@ -23,15 +23,26 @@ export interface ProvenancePage {
   readonly next: IndexPosition | null;
 }
 
+/**
+ * The lists of `needs_review` candidates kept out of the queue's partitions of the status index:
+ * leased to a reviewer, waiting for another vote (double review), waiting for adjudication.
+ */
+export const HELD_LISTS = ["leased", "voting", "adjudication"] as const;
+export type HeldList = (typeof HELD_LISTS)[number];
+
 export interface ProvenanceStore {
   /** Partitions of the status index per status. */
   readonly shards: number;
-  /** Up to `limit` records of one partition of the status index, in index order, after `after`. */
+  /**
+   * Up to `limit` records of one partition of the status index, in index order, after `after`:
+   * the partition of `status`, or with `held` that list's partition (`needs_review` records).
+   */
   readPartition(
     status: CandidateStatus,
     shard: number,
     after: IndexPosition | null,
     limit: number,
+    held?: HeldList,
   ): Promise<ProvenancePage>;
   /** The record as stored now (a consistent read); `null` when there is no such id. */
   find(id: string): Promise<ProvenanceRecord | null>;

@@ -1,14 +1,22 @@
 import { type DynamoDBDocumentClient, GetCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
-import { keys, statusPartition } from "../../common/adapters/table-keys.ts";
+import { keys, leasePartition, statusPartition } from "../../common/adapters/table-keys.ts";
 import { transactConditionally } from "../../common/adapters/transactions.ts";
 import type { CandidateStatus } from "../../common/domain/candidate.ts";
 import type { ProvenanceFill } from "../../common/domain/provenance.ts";
 import type { CounterDelta } from "../../common/domain/stats.ts";
 import { STATUS_INDEX_SHARDS, TABLE } from "../../common/resources.ts";
+import { adjudicationPartition, votingPartition } from "../../review/adapters/vote-keys.ts";
 import type { IndexPosition } from "../domain/provenance-requests.ts";
-import type { ProvenancePage, ProvenanceRecord, ProvenanceStore } from "../ports.ts";
+import type { HeldList, ProvenancePage, ProvenanceRecord, ProvenanceStore } from "../ports.ts";
 
 type Item = Record<string, unknown>;
+
+/** Where each held list sits in the status index. */
+const HELD_PARTITIONS: Record<HeldList, (shard: number) => string> = {
+  leased: leasePartition,
+  voting: votingPartition,
+  adjudication: adjudicationPartition,
+};
 
 const { byStatus } = TABLE.indexes;
 
@@ -61,8 +69,9 @@ export class ProvenanceTable implements ProvenanceStore {
     shard: number,
     after: IndexPosition | null,
     limit: number,
+    held?: HeldList,
   ): Promise<ProvenancePage> {
-    const partition = statusPartition(status, shard);
+    const partition = held ? HELD_PARTITIONS[held](shard) : statusPartition(status, shard);
     const result = await this.dynamodb.send(
       new QueryCommand({
         TableName: this.tableName,

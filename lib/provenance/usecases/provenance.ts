@@ -11,7 +11,7 @@ import {
   type ValidateQuery,
   type WalkCursor,
 } from "../domain/provenance-requests.ts";
-import type { ProvenanceRecord, ProvenanceStore } from "../ports.ts";
+import { HELD_LISTS, type ProvenanceRecord, type ProvenanceStore } from "../ports.ts";
 
 export interface ProvenanceLimits {
   /** Records read from the index per query. */
@@ -268,15 +268,23 @@ function backfillRun(deps: ProvenanceDeps, request: BackfillRequest, principal: 
  */
 function walkRecords(store: ProvenanceStore, start: WalkCursor, pageSize: number) {
   const statuses = statusesOf(start.status ?? undefined);
-  const partitions = statuses.length * store.shards;
+  // `needs_review` records out of the queue's partitions (leased, waiting for another vote or for
+  // adjudication) are read after every status's own: numbered on from them, so a cursor handed
+  // out before they were read still points where it did.
+  const lists = statuses.includes("needs_review") ? HELD_LISTS : [];
+  const own = statuses.length * store.shards;
+  const partitions = own + lists.length * store.shards;
   let position: WalkCursor | null = start.partition < partitions ? start : null;
 
   async function* records() {
     for (let partition = start.partition; partition < partitions; partition++) {
-      const status = statuses[Math.floor(partition / store.shards)] as CandidateStatus;
+      const held = partition < own ? undefined : lists[Math.floor((partition - own) / store.shards)];
+      const status = held
+        ? "needs_review"
+        : (statuses[Math.floor(partition / store.shards)] as CandidateStatus);
       let after = partition === start.partition ? start.after : null;
       do {
-        const page = await store.readPartition(status, partition % store.shards, after, pageSize);
+        const page = await store.readPartition(status, partition % store.shards, after, pageSize, held);
         for (const { record, position: at } of page.records) {
           position = { status: start.status, partition, after: at };
           yield { record };

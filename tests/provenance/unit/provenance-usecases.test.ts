@@ -9,7 +9,7 @@ import {
   type IndexPosition,
   ValidateQuery,
 } from "../../../lib/provenance/domain/provenance-requests.ts";
-import type { ProvenanceRecord, ProvenanceStore } from "../../../lib/provenance/ports.ts";
+import type { HeldList, ProvenanceRecord, ProvenanceStore } from "../../../lib/provenance/ports.ts";
 import { backfillProvenance, listInvalidProvenance } from "../../../lib/provenance/usecases/provenance.ts";
 
 const AT = new Date("2026-06-01T12:00:00.000Z");
@@ -32,10 +32,19 @@ class MemoryProvenanceStore implements ProvenanceStore {
     return this;
   }
 
-  async readPartition(status: CandidateStatus, shard: number, after: IndexPosition | null, limit: number) {
+  /** `needs_review` records out of the queue's partitions: leased, or waiting for a vote or an admin. */
+  readonly held = new Map<string, HeldList>();
+
+  async readPartition(
+    status: CandidateStatus,
+    shard: number,
+    after: IndexPosition | null,
+    limit: number,
+    held?: HeldList,
+  ) {
     this.reads += 1;
     const partition = [...this.records.values()]
-      .filter((r) => r.status === status && shardOf(r.id) === shard)
+      .filter((r) => r.status === status && shardOf(r.id) === shard && this.held.get(r.id) === held)
       .sort((a, b) => a.id.localeCompare(b.id))
       .filter((r) => !after || r.id > after[1]);
     const page = partition.slice(0, limit);
@@ -158,6 +167,37 @@ describe("listInvalidProvenance", () => {
       [3, 6, 9, 12, 15, 18, 21, 24, 27, 30].map((n) => `c${String(n).padStart(3, "0")}`),
     );
     expect(pages).toBeGreaterThan(3);
+  });
+
+  it("reads the waiting records out of the queue's partitions (leased, voting, adjudication) after the rest", async () => {
+    const memory = store();
+    // Waiting for review: c004, c008 … c028; c012 and c024 lost their provenance. c024 waits for
+    // a second vote, c012 for an admin, c008 is leased; the others are in the queue's partitions.
+    memory.held.set("c024", "voting").set("c012", "adjudication").set("c008", "leased");
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await listInvalidProvenance(
+        deps(memory),
+        ValidateQuery.parse({ status: "needs_review", limit: "1", cursor }),
+      );
+      seen.push(...page.items.map((item) => item.id));
+      cursor = page.next_cursor ?? undefined;
+    } while (cursor);
+    expect(seen).toEqual(["c024", "c012"]);
+    memory.records.set("c008", {
+      ...(memory.records.get("c008") as ProvenanceRecord),
+      provenance: undefined,
+    });
+    const filled = await backfillProvenance(
+      deps(memory),
+      BackfillRequest.parse({ source: "legacy", model: "m9", filter: { status: "needs_review" } }),
+      "ana",
+    );
+    expect(filled).toMatchObject({ matched: 7, changed: 3, still_invalid: 0 });
+    for (const id of ["c008", "c012", "c024"]) {
+      expect(memory.records.get(id)?.provenance, id).toMatchObject({ source: "legacy", model: "m9" });
+    }
   });
 
   it("reads one status only when asked, filters by source, and refuses another status's cursor", async () => {
