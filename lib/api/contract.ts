@@ -136,6 +136,7 @@ const BulkJob = z.looseObject({
   target: z.string(),
   state: z.enum(["running", "done", "undoing", "undone"]),
   decided: z.number(),
+  decided_over_policy: z.number().optional(),
   skipped: z.number(),
   undone: z.number(),
   undo_skipped: z.number(),
@@ -182,6 +183,8 @@ const Stats = z.object({
   by_task_type: counts,
   by_source: counts,
   export_ready: z.number(),
+  awaiting_votes: z.number(),
+  awaiting_adjudication: z.number(),
   suggestions: z.object({
     accepted: z.number(),
     edited: z.number(),
@@ -344,7 +347,10 @@ export const API_CONTRACT = {
     summary:
       "Discard or flag every waiting candidate under a filter, as a job worked in batches (dry_run: count only)",
     body: BulkRequest,
-    responses: { 200: z.object({ dry_run: z.literal(true), matched: z.number() }), 201: BulkJob },
+    responses: {
+      200: z.object({ dry_run: z.literal(true), matched: z.number(), matched_over_policy: z.number() }),
+      201: BulkJob,
+    },
   },
   "GET /api/sft/bulk/:id": { summary: "A bulk job and its progress", responses: { 200: BulkJob } },
   "POST /api/sft/bulk/:id/run": {

@@ -40,12 +40,13 @@ export function reviewApiDeps(
   const folders = new S3RunFolders(s3, names.bucket);
   const store = new ReviewTable(dynamodb, names.tableName, views);
   const queue = new QueueTable(dynamodb, names.tableName, views);
+  const votes = new VoteTable(dynamodb, names.tableName, views, store);
   return {
     review: { store },
     queue: { queue, counters },
     leases: { leases: new LeaseTable(dynamodb, names.tableName, views, queue, store) },
-    bulk: { bulk: new BulkTable(dynamodb, names.tableName), store, queue },
-    votes: { store, votes: new VoteTable(dynamodb, names.tableName, views, store) },
+    bulk: { bulk: new BulkTable(dynamodb, names.tableName), store, queue, policy: votes },
+    votes: { store, votes },
     counters,
     runs: {
       bucket: names.bucket,

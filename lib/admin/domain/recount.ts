@@ -18,6 +18,8 @@ export const COUNTED_ATTRIBUTES = [
   "task_type",
   "provenance",
   "prompt_ready",
+  "votes",
+  "adjudication",
 ] as const;
 
 const COUNTED = new Set<PropertyKey>(COUNTED_ATTRIBUTES);

@@ -20,6 +20,9 @@ export const counterName = {
   taskType: (taskType: string) => `task_type#${taskType}`,
   source: (source: string) => `source#${source}`,
   exportReady: "export_ready",
+  /** Double review: `needs_review` candidates with a vote waiting for the next, and those waiting for an admin. */
+  awaitingVotes: "awaiting_votes",
+  awaitingAdjudication: "awaiting_adjudication",
   /** Approved candidates by where a reviewer's correction came from (`correction_origin` in provenance). */
   correctionOrigin: (origin: CorrectionOrigin) => `correction_origin#${origin}`,
   /** The review queue (`needs_review`) by dimension, so a filtered queue knows its size without a scan. */
@@ -85,6 +88,9 @@ export interface CountedCandidate {
   readonly provenance?: unknown;
   /** Whether the prompt can open an SFT example (`sftPromptProblem`); absent on older records. */
   readonly prompt_ready?: boolean;
+  /** Double review: votes cast in the current round, and whether the votes disagreed (awaiting an admin). */
+  readonly votes?: number | null;
+  readonly adjudication?: boolean | null;
 }
 
 /** A text field of the stored provenance block, `null` when absent, blank or not text. */
@@ -120,6 +126,8 @@ export function reviewStateCounters(
     delta[counterName.queued.model(model)] = 1;
     delta[counterName.queued.taskType(candidate.task_type ?? UNKNOWN)] = 1;
     delta[counterName.queued.source(source)] = 1;
+    if (candidate.adjudication) delta[counterName.awaitingAdjudication] = 1;
+    else if ((candidate.votes ?? 0) > 0) delta[counterName.awaitingVotes] = 1;
   }
   return delta;
 }
@@ -199,6 +207,12 @@ export interface ReviewStats {
   readonly by_source: Record<string, number>;
   readonly export_ready: number;
   /**
+   * Of `by_status.needs_review`, candidates under double review with a vote cast and another
+   * awaited, and those whose votes disagreed, awaiting an admin's adjudication.
+   */
+  readonly awaiting_votes: number;
+  readonly awaiting_adjudication: number;
+  /**
    * Reviewers' corrections of approved candidates by origin, and the acceptance rate: the share
    * of corrections started from a suggestion that were accepted as suggested (`null` before any).
    */
@@ -227,6 +241,8 @@ export function reviewStats(counters: CounterDelta, statuses: readonly Candidate
     by_task_type: dimension(counterName.taskType("")),
     by_source: dimension(counterName.source("")),
     export_ready: counters[counterName.exportReady] ?? 0,
+    awaiting_votes: counters[counterName.awaitingVotes] ?? 0,
+    awaiting_adjudication: counters[counterName.awaitingAdjudication] ?? 0,
     suggestions: suggestionStats(counters),
   };
 }

@@ -127,6 +127,8 @@ export class ReviewTable implements ReviewStore {
             : {}),
           ...(item.vote === true ? { vote: true } : {}),
           ...(item.to_adjudication === true ? { to_adjudication: true } : {}),
+          ...(item.policy_override === true ? { policy_override: true } : {}),
+          ...(typeof item.reviews_required === "number" ? { reviews_required: item.reviews_required } : {}),
           ...(item.settled_by === "agreement" || item.settled_by === "adjudication"
             ? { settled_by: item.settled_by }
             : {}),

@@ -3,6 +3,7 @@ import type { CandidateViews } from "../../common/adapters/candidate-view.ts";
 import { candidateIndexKeys, keys } from "../../common/adapters/table-keys.ts";
 import { transactConditionally } from "../../common/adapters/transactions.ts";
 import { ConflictError, NotFoundError } from "../../common/domain/errors.ts";
+import { deltaForChange } from "../../common/domain/stats.ts";
 import { TABLE } from "../../common/resources.ts";
 import {
   EMPTY_POLICY,
@@ -28,13 +29,24 @@ import {
 } from "./vote-keys.ts";
 
 const POLICY_KEY = keys.settings("review-policy");
+
+const LEASE_NAMES = {
+  "#leaseHolder": "lease_holder",
+  "#leaseName": "lease_holder_name",
+  "#leaseExpires": "lease_expires_at",
+  "#leaseStarted": "lease_started_at",
+};
+/** Nobody else holds the candidate: no lease, the caller's own (`:me`), or one expired by `:now`. */
+const LEASE_FREE =
+  "(attribute_not_exists(#leaseHolder) OR #leaseHolder = :me OR attribute_not_exists(#leaseExpires) OR #leaseExpires <= :now)";
 const { byStatus, evalSessions } = TABLE.indexes;
 
 /**
  * Double review in the single table. A vote that does not settle the candidate is one
  * transaction: the candidate's update (conditional on its status, version, no vote of this
  * reviewer, no adjudication and no one else's lease), the put of the vote (conditional on no vote
- * of this reviewer in the round) and of its history event; no counter moves. A settling vote or an
+ * of this reviewer in the round) and of its history event; no status counter moves, only
+ * `awaiting_votes` / `awaiting_adjudication`. A settling vote or an
  * adjudication is a review transition (`ReviewTable.apply`) with the vote and the round's record
  * in the same transaction, so the counters move exactly once.
  */
@@ -114,10 +126,7 @@ export class VoteTable implements VoteStore {
       "#adj": "adjudication",
       "#gpk": byStatus.partitionKey,
       "#gsk": byStatus.sortKey,
-      "#leaseHolder": "lease_holder",
-      "#leaseName": "lease_holder_name",
-      "#leaseExpires": "lease_expires_at",
-      "#leaseStarted": "lease_started_at",
+      ...LEASE_NAMES,
     };
     const values: Record<string, unknown> = {
       ":needs": "needs_review",
@@ -156,7 +165,7 @@ export class VoteTable implements VoteStore {
             "#version = :expected",
             "NOT contains(#voters, :me)",
             "attribute_not_exists(#adj)",
-            "(attribute_not_exists(#leaseHolder) OR #leaseHolder = :me OR attribute_not_exists(#leaseExpires) OR #leaseExpires <= :now)",
+            LEASE_FREE,
           ].join(" AND "),
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
@@ -166,8 +175,15 @@ export class VoteTable implements VoteStore {
       historyEventPut(this.tableName, event),
       ...(round ? [this.putRound(round)] : []),
     ];
+    // The status counters stay; the first vote and a vote that sends it to adjudication move
+    // `awaiting_votes` / `awaiting_adjudication`.
+    const counters = deltaForChange(subject, {
+      ...subject,
+      votes: (subject.votes ?? 0) + 1,
+      adjudication: adjudicate || null,
+    });
     await transactConditionally(this.dynamodb, this.tableName, {
-      build: async () => ({ items }),
+      build: async () => ({ items, counters }),
       onConditionFailed: async () => {
         const current = await this.review.findSubject(subject.id);
         if (!current) throw new NotFoundError(`Candidate ${subject.id} not found`);
@@ -184,18 +200,27 @@ export class VoteTable implements VoteStore {
     // The last vote taken back: the candidate is back in the queue as if nobody had voted.
     const indexKeys =
       voters.length > 0 ? votingIndexKeys(subject) : candidateIndexKeys(subject, "needs_review");
+    // Any lease (the caller's own, or an expired one) ends with it, as with a decision.
+    const leases = "#leaseHolder, #leaseName, #leaseExpires, #leaseStarted";
     const update =
       voters.length > 0
-        ? "SET #version = :version, #votes = :votes, #voters = :voters, #gpk = :gpk, #gsk = :gsk"
-        : "SET #version = :version, #gpk = :gpk, #gsk = :gsk REMOVE #votes, #voters";
+        ? `SET #version = :version, #votes = :votes, #voters = :voters, #gpk = :gpk, #gsk = :gsk REMOVE ${leases}`
+        : `SET #version = :version, #gpk = :gpk, #gsk = :gsk REMOVE #votes, #voters, ${leases}`;
     const items = [
       {
         Update: {
           TableName: this.tableName,
           Key: keys.candidate(subject.id),
           UpdateExpression: update,
-          ConditionExpression:
-            "attribute_exists(#pk) AND #status = :needs AND #version = :expected AND contains(#voters, :me) AND attribute_not_exists(#adj) AND #round = :round",
+          ConditionExpression: [
+            "attribute_exists(#pk)",
+            "#status = :needs",
+            "#version = :expected",
+            "contains(#voters, :me)",
+            "attribute_not_exists(#adj)",
+            "#round = :round",
+            LEASE_FREE,
+          ].join(" AND "),
           ExpressionAttributeNames: {
             "#pk": TABLE.partitionKey,
             "#status": "status",
@@ -206,12 +231,14 @@ export class VoteTable implements VoteStore {
             "#round": "vote_round",
             "#gpk": byStatus.partitionKey,
             "#gsk": byStatus.sortKey,
+            ...LEASE_NAMES,
           },
           ExpressionAttributeValues: {
             ":needs": "needs_review",
             ":expected": subject.version,
             ":version": event.version,
             ":me": reviewer,
+            ":now": event.at,
             ":round": round,
             ":gpk": indexKeys[byStatus.partitionKey],
             ":gsk": indexKeys[byStatus.sortKey],
@@ -229,15 +256,14 @@ export class VoteTable implements VoteStore {
       },
       historyEventPut(this.tableName, event),
     ];
+    // The last vote taken back: the candidate no longer counts as awaiting votes.
+    const counters = deltaForChange(subject, { ...subject, votes: voters.length });
     await transactConditionally(this.dynamodb, this.tableName, {
-      build: async () => ({ items }),
+      build: async () => ({ items, counters }),
       onConditionFailed: async () => {
         const current = await this.review.findSubject(subject.id);
         if (!current) throw new NotFoundError(`Candidate ${subject.id} not found`);
-        throw new ConflictError(
-          `Candidate ${subject.id} was changed by another reviewer (current status: ${current.status})`,
-          current.status,
-        );
+        throw staleConflict(current, { leaseGuard: { holder: reviewer, at: event.at } } as Transition);
       },
       idempotent: true,
     });

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { type CandidateStatus, FailureCategory } from "../../common/domain/candidate.ts";
 import type { QueueFilters, QueuePosition } from "./queue.ts";
 import { DECISION_TARGET } from "./review.ts";
@@ -56,6 +56,11 @@ export interface BulkJob {
   readonly state: BulkState;
   /** Candidates this bulk decided. */
   readonly decided: number;
+  /**
+   * Of those, the ones the double-review policy asks more than one review of: decided by the
+   * admin past the policy, as provenance and history record (absent on jobs run before it was counted).
+   */
+  readonly decided_over_policy?: number;
   /** Candidates it found decided, held or changed by someone else, and left alone. */
   readonly skipped: number;
   /** Its decisions taken back by its undo, and those the undo left because they changed since. */
@@ -92,6 +97,7 @@ export function newBulkJob(
     updated_at: time,
     state: "running",
     decided: 0,
+    decided_over_policy: 0,
     skipped: 0,
     undone: 0,
     undo_skipped: 0,

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { type Candidate, type CandidateStatus, FailureCategory } from "../../common/domain/candidate.ts";
 import { ConflictError } from "../../common/domain/errors.ts";
 import { type CounterDelta, deltaForChange } from "../../common/domain/stats.ts";
@@ -164,13 +164,33 @@ export interface ReviewEvent {
   readonly settled_by?: "agreement" | "adjudication";
   /** A vote that found the votes disagreeing: the candidate went to adjudication. */
   readonly to_adjudication?: boolean;
+  /**
+   * A bulk job's decision on a candidate whose policy asks for more than one review: an admin's
+   * decision past the policy, and the reviews the policy asked for.
+   */
+  readonly policy_override?: boolean;
+  readonly reviews_required?: number;
 }
 
 /** Review facts kept in the candidate's provenance, next to (never instead of) where it came from. */
 export interface ProvenanceReviewFacts {
-  readonly set: Readonly<Record<string, string | boolean>>;
+  readonly set: Readonly<Record<string, string | boolean | number | readonly string[]>>;
   readonly remove: readonly string[];
 }
+
+/**
+ * How a decision was reached, beside who made it: a double review's settlement (`settled_by`,
+ * the voters in `reviewed_by`, the admin in `adjudicated_by`), or a bulk job's decision
+ * (`decided_in_bulk`, and `policy_override` with the `reviews_required` it went past).
+ */
+export const DECISION_FACTS = [
+  "settled_by",
+  "reviewed_by",
+  "adjudicated_by",
+  "decided_in_bulk",
+  "policy_override",
+  "reviews_required",
+] as const;
 
 const REVIEW_FACTS = [
   "approved",
@@ -181,7 +201,27 @@ const REVIEW_FACTS = [
   "excluded_by",
   "excluded_at",
   ...ORIGIN_FACTS,
+  ...DECISION_FACTS,
 ] as const;
+
+/**
+ * The decision with more review facts in the candidate's provenance (how it was reached:
+ * `DECISION_FACTS`) and on its history event; an undo removes them with the rest.
+ */
+export function withDecisionFacts(
+  transition: Transition,
+  facts: Readonly<Record<string, string | boolean | number | readonly string[]>>,
+  event: Partial<ReviewEvent> = {},
+): Transition {
+  return {
+    ...transition,
+    provenance: {
+      set: { ...transition.provenance.set, ...facts },
+      remove: transition.provenance.remove.filter((name) => !(name in facts)),
+    },
+    event: { ...transition.event, ...event },
+  };
+}
 
 /** The provenance block once `facts` are applied: only the review facts change, the origin stays. */
 export function withReviewFacts(provenance: unknown, facts: ProvenanceReviewFacts): Record<string, unknown> {
@@ -353,7 +393,7 @@ export function planDecision(
             excluded_by: reviewer,
             excluded_at: time,
           },
-          remove: ["approved_by", "approved_at", ...ORIGIN_FACTS],
+          remove: ["approved_by", "approved_at", ...ORIGIN_FACTS, ...DECISION_FACTS],
         };
   const planned = transition(
     subject,

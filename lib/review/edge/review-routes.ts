@@ -92,7 +92,7 @@ export function registerReviewRoutes(
   // Bulk decisions: a dry run counts, a job is created, then worked and undone in batches.
   routes.post("/api/sft/bulk", async (reqCtx) => {
     const request = await parseJsonBody(reqCtx.req, BulkRequest);
-    if (request.dry_run) return json({ dry_run: true, matched: await countBulk(deps.bulk, request) });
+    if (request.dry_run) return json({ dry_run: true, ...(await countBulk(deps.bulk, request)) });
     return jsonReply(201, await createBulk(deps.bulk, request, principalOf(reqCtx)));
   });
 

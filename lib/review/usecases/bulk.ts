@@ -2,14 +2,17 @@ import { randomUUID } from "node:crypto";
 import { ConflictError, NotFoundError } from "../../common/domain/errors.ts";
 import { type Metrics, metrics } from "../../common/metrics.ts";
 import { type BulkJob, type BulkRequest, newBulkJob } from "../domain/bulk.ts";
-import { planDecision, planUndo, type Transition } from "../domain/review.ts";
+import { EMPTY_POLICY, reviewsRequired } from "../domain/double-review.ts";
+import { planDecision, planUndo, type Transition, withDecisionFacts } from "../domain/review.ts";
 import { REVIEW_METRICS } from "../metrics.ts";
-import type { BulkStore, QueueIndex, ReviewStore } from "../ports.ts";
+import type { BulkStore, QueueIndex, ReviewStore, VoteStore } from "../ports.ts";
 
 export interface BulkDeps {
   readonly bulk: BulkStore;
   readonly store: ReviewStore;
   readonly queue: QueueIndex;
+  /** The double-review policy; without it (a deployment wired without double review) every candidate needs one review. */
+  readonly policy?: Pick<VoteStore, "readPolicy">;
   readonly now?: () => Date;
   readonly newId?: () => string;
   /** Where the decisions a bulk records (by action) and takes back are counted; the process's metrics unless given. */
@@ -18,18 +21,30 @@ export interface BulkDeps {
 
 type Actor = { readonly id: string; readonly name: string };
 
+const policyOf = async (deps: Pick<BulkDeps, "policy">) =>
+  deps.policy ? deps.policy.readPolicy() : EMPTY_POLICY;
+
 /**
  * The waiting candidates a bulk request would decide, counted by walking the queue's index under
- * its filters (pages of 1,000, no bodies loaded; what a count reads grows with what matches).
+ * its filters (pages of 1,000, no bodies loaded; what a count reads grows with what matches), and
+ * how many of them the double-review policy asks more than one review of.
  */
-export async function countBulk(deps: Pick<BulkDeps, "queue">, request: BulkRequest): Promise<number> {
+export async function countBulk(
+  deps: Pick<BulkDeps, "queue" | "policy">,
+  request: BulkRequest,
+): Promise<{ matched: number; matched_over_policy: number }> {
   const job = newBulkJob("dry-run", request, { id: "", name: "" }, new Date(0));
+  const policy = await policyOf(deps);
   let matched = 0;
+  let overPolicy = 0;
   let after = null;
   for (;;) {
     const page = await deps.queue.walkItems({ filters: job.filters, after, skip: 0, limit: 1_000 });
     matched += page.items.length;
-    if (!page.more) return matched;
+    overPolicy += page.items.filter(
+      (item) => reviewsRequired(policy, item as unknown as Parameters<typeof reviewsRequired>[1]) > 1,
+    ).length;
+    if (!page.more) return { matched, matched_over_policy: overPolicy };
     after = page.position;
   }
 }
@@ -51,6 +66,21 @@ const tagged = (transition: Transition, bulkId: string): Transition => ({
   ...transition,
   event: { ...transition.event, bulk_id: bulkId },
 });
+
+/**
+ * A bulk's decision, recorded as such in provenance (`decided_in_bulk`). On a candidate its
+ * policy asks `required` (2 or more) reviews of, it is the admin's decision past the policy (the
+ * role that adjudicates): provenance and the history event say so (`policy_override`,
+ * `reviews_required`).
+ */
+function bulkDecision(transition: Transition, bulkId: string, required: number): Transition {
+  const over = required > 1;
+  return withDecisionFacts(
+    tagged(transition, bulkId),
+    { decided_in_bulk: bulkId, ...(over ? { policy_override: true, reviews_required: required } : {}) },
+    over ? { policy_override: true, reviews_required: required } : {},
+  );
+}
 
 /** A decision or undo that met a conflict (decided, held or changed by someone else) or a missing candidate. */
 const isSkippable = (error: unknown) => error instanceof ConflictError || error instanceof NotFoundError;
@@ -95,6 +125,8 @@ export async function runBulk(deps: BulkDeps, id: string, limit: number, actor: 
   const job = await findBulk(deps, id);
   if (job.state !== "running") throw new ConflictError(`Bulk ${id} is ${job.state}, not running`, job.state);
   const page = await deps.queue.walkItems({ filters: job.filters, after: job.position, skip: 0, limit });
+  const policy = await policyOf(deps);
+  let overPolicy = 0;
   const { settled: decided, skipped } = await settleEach(page.items, async (item) => {
     const subject = await deps.store.findSubject(item.id);
     if (!subject) throw new NotFoundError(`Candidate ${item.id} not found`);
@@ -104,9 +136,11 @@ export async function runBulk(deps: BulkDeps, id: string, limit: number, actor: 
       corrected_response: null,
       failure_category: job.failure_category,
     };
+    const required = reviewsRequired(policy, subject);
     const transition = planDecision(subject, decision, actor, nowOf(deps));
-    await deps.store.apply(tagged(transition, id), { bulkId: id });
+    await deps.store.apply(bulkDecision(transition, id, required), { bulkId: id });
     (deps.metrics ?? metrics).count(REVIEW_METRICS.decisions, 1, job.action);
+    if (required > 1) overPolicy++;
     return true;
   });
   return saved(
@@ -114,6 +148,7 @@ export async function runBulk(deps: BulkDeps, id: string, limit: number, actor: 
     {
       ...job,
       decided: job.decided + decided,
+      decided_over_policy: (job.decided_over_policy ?? 0) + overPolicy,
       skipped: job.skipped + skipped,
       position: page.position,
       state: page.more ? "running" : "done",

@@ -10,6 +10,7 @@ import {
   reviewsRequired,
   roundOf,
 } from "../domain/double-review.ts";
+import { blockingLease, leaseConflict } from "../domain/lease.ts";
 import { decodeCursor, encodeCursor } from "../domain/queue.ts";
 import {
   type Actor,
@@ -18,6 +19,7 @@ import {
   type ReviewEvent,
   type ReviewSubject,
   type Transition,
+  withDecisionFacts,
 } from "../domain/review.ts";
 import {
   daysOf,
@@ -93,10 +95,12 @@ export async function decide(
     const planned = planDecision(subject, outcome.decision, actor, at, "agreement");
     // The event is this reviewer's decision: its origin is their own text's, not the first vote's.
     const own = ownOrigin(decision, subject);
-    const transition: Transition = {
-      ...planned,
-      event: { ...planned.event, ...(own ? { correction_origin: own } : {}) },
-    };
+    // Provenance names every reviewer whose vote settled it, beside the last as `approved_by`/`excluded_by`.
+    const transition: Transition = withDecisionFacts(
+      planned,
+      { settled_by: "agreement", reviewed_by: outcome.votes.map((vote) => vote.reviewer) },
+      own ? { correction_origin: own } : {},
+    );
     await store.settle(
       transition,
       outcome.vote,
@@ -156,7 +160,9 @@ function voteEvent(
 /**
  * `POST /api/sft/undo`: a decision is taken back as always (`undoDecision`; a settled double
  * review starts a new round). On a candidate still waiting for votes, the caller's own vote is
- * taken back instead; the candidate waits for it again (and is the caller's to take again).
+ * taken back instead; the candidate waits for it again (and is the caller's to take again). A
+ * vote is not taken back while another reviewer holds the candidate: a 409 naming the holder,
+ * as for a decision.
  */
 export async function undo(
   deps: Omit<DoubleReviewDeps, "votes"> & { readonly votes?: VoteStore | undefined },
@@ -172,6 +178,10 @@ export async function undo(
   }
   if (subject.adjudication) throw adjudicationConflict(id);
   const at = clock(deps).toISOString();
+  // As for a decision: while another reviewer holds the candidate (to cast the next vote), the
+  // votes are theirs to add to, not the caller's to take from.
+  const held = blockingLease(subject, actor, at);
+  if (held) throw leaseConflict(id, held);
   const name = typeof actor === "string" || actor.name === actor.id ? null : actor.name;
   await store.retract(subject, reviewer, {
     candidate_id: id,
@@ -203,7 +213,12 @@ export async function adjudicate(
       subject.status,
     );
   }
-  const transition = planDecision(subject, decision, actor, clock(deps), "adjudication");
+  // Provenance names the reviewers who disagreed and the admin who settled it.
+  const transition = withDecisionFacts(planDecision(subject, decision, actor, clock(deps), "adjudication"), {
+    settled_by: "adjudication",
+    reviewed_by: [...(subject.voters ?? [])],
+    adjudicated_by: actorId(actor),
+  });
   await deps.votes.adjudicate(transition, subject.vote_round ?? 0);
   (deps.metrics ?? metrics).count(REVIEW_METRICS.decisions, 1, decision.action);
   return { state: "decided", votes: subject.votes ?? 0, settled_by: "adjudication" };

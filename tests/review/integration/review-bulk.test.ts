@@ -54,7 +54,7 @@ describe("a bulk discard of a run", () => {
     const dry = await admin("POST", "/api/sft/bulk", {
       body: { action: "discard", ...filters, dry_run: true },
     });
-    expect(dry).toEqual({ status: 200, body: { dry_run: true, matched: 300 } });
+    expect(dry).toEqual({ status: 200, body: { dry_run: true, matched: 300, matched_over_policy: 0 } });
 
     const created = await admin("POST", "/api/sft/bulk", {
       body: { action: "discard", failure_category: "scoring_artifact", ...filters },

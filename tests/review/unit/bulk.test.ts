@@ -59,7 +59,7 @@ describe("a bulk discard of a run", () => {
       run_id: "broken",
       failure_category: "scoring_artifact",
     });
-    expect(await countBulk(deps, request)).toBe(7);
+    expect(await countBulk(deps, request)).toEqual({ matched: 7, matched_over_policy: 0 });
     expect(store.events).toEqual([]);
 
     const job = await createBulk(deps, request, ADMIN);

@@ -124,6 +124,12 @@ describe("planDecision", () => {
         "suggestion_id",
         "suggestion_model",
         "suggestion_prompt_version",
+        "settled_by",
+        "reviewed_by",
+        "adjudicated_by",
+        "decided_in_bulk",
+        "policy_override",
+        "reviews_required",
       ],
     });
   });
@@ -160,6 +166,12 @@ describe("planDecision", () => {
         "suggestion_id",
         "suggestion_model",
         "suggestion_prompt_version",
+        "settled_by",
+        "reviewed_by",
+        "adjudicated_by",
+        "decided_in_bulk",
+        "policy_override",
+        "reviews_required",
       ],
     });
   });
@@ -333,6 +345,7 @@ describe("counters", () => {
         "model#m1": 3,
         "task_type#math": 3,
         export_ready: 1,
+        awaiting_votes: 1,
       },
       ["needs_review", "approved", "discarded", "model_rejected"],
     );
@@ -343,6 +356,8 @@ describe("counters", () => {
       by_task_type: { math: 3 },
       by_source: {},
       export_ready: 1,
+      awaiting_votes: 1,
+      awaiting_adjudication: 0,
       suggestions: { accepted: 0, edited: 0, written: 0, acceptance_rate: null },
     });
   });
