@@ -3,13 +3,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exportCommand } from "../../../cli/export.ts";
-import { QUEUES } from "../../../lib/common/resources.ts";
 import { type HttpApiServer, startHttpApi } from "../../../local/http-api.ts";
-import { type Poller, type SqsHandler, startPoller } from "../../../local/poller.ts";
+import type { Poller } from "../../../local/poller.ts";
 import { provisionTestAws, type TestAws } from "../../support/aws.ts";
 import { lambdaContext } from "../../support/events.ts";
+import { exportThroughApi, startExportStack } from "../../support/export-stack.ts";
 import { callApi, type HttpRequest } from "../../support/http-events.ts";
 import { uploadRun } from "../../support/review-fixtures.ts";
 
@@ -122,17 +122,7 @@ function runLine(line: (typeof LINES)[number]) {
   });
 }
 
-async function exportJob(body: unknown) {
-  const created = await call("POST", "/api/exports", { body });
-  expect(created.status).toBe(202);
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const reply = await call("GET", `/api/exports/${created.body.id}`);
-    if (reply.body.status === "succeeded" || reply.body.status === "failed") return reply.body;
-    if (Date.now() > deadline) throw new Error(`export ${created.body.id} is still ${reply.body.status}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
+const exportJob = (body: unknown) => exportThroughApi(call, body);
 
 async function linesAt(url: string): Promise<Record<string, unknown>[]> {
   const response = await fetch(url);
@@ -148,22 +138,7 @@ const text = (messages: unknown) => (messages as { content: string }[])[0]?.cont
 
 beforeAll(async () => {
   aws = await provisionTestAws("distill-compat");
-  for (const [name, value] of Object.entries(aws.env)) vi.stubEnv(name, value);
-  vi.stubEnv("REVIEWER_TOKEN", TOKEN);
-  vi.stubEnv("EXPORTS_QUEUE_URL", aws.resources.queues.exports.url);
-  ({ handler: api } = await import("../../../functions/api.ts"));
-  const { handler: exporter } = await import("../../../functions/export.ts");
-  poller = startPoller({
-    sqs: aws.clients.sqs,
-    queueUrl: aws.resources.queues.exports.url,
-    queueArn: aws.resources.queues.exports.arn,
-    region: "us-east-1",
-    handler: exporter as SqsHandler,
-    functionName: "export",
-    timeoutSeconds: QUEUES.exports.handlerTimeoutSeconds,
-    batchSize: 1,
-    waitTimeSeconds: 1,
-  });
+  ({ api, poller } = await startExportStack(aws, TOKEN));
   server = await startHttpApi({ port: 0, handler: api, region: "us-east-1" });
   dir = await mkdtemp(join(tmpdir(), "distill-compat-"));
   await uploadRun(aws, RUN, LINES.map(runLine).join("\n"));

@@ -3,17 +3,17 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../../../cli/commands.ts";
 import { evalsetsCommand } from "../../../cli/evalsets.ts";
 import { commandIo } from "../../../cli/output.ts";
-import { QUEUES } from "../../../lib/common/resources.ts";
 import { S3EvalSetStore } from "../../../lib/exports/adapters/evalset-store.ts";
 import type { EvalIndexMeta } from "../../../lib/exports/domain/evalsets.ts";
 import { type HttpApiServer, startHttpApi } from "../../../local/http-api.ts";
-import { type Poller, type SqsHandler, startPoller } from "../../../local/poller.ts";
+import type { Poller } from "../../../local/poller.ts";
 import { provisionTestAws, type TestAws } from "../../support/aws.ts";
 import { lambdaContext } from "../../support/events.ts";
+import { exportThroughApi, startExportStack } from "../../support/export-stack.ts";
 import { callApi, type HttpRequest } from "../../support/http-events.ts";
 import { uploadRun } from "../../support/review-fixtures.ts";
 
@@ -83,17 +83,7 @@ function runLine(n: number, prompt: string) {
   });
 }
 
-async function exportJob(body: unknown) {
-  const created = await call("POST", "/api/exports", { body });
-  expect(created.status).toBe(202);
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const reply = await call("GET", `/api/exports/${created.body.id}`);
-    if (reply.body.status === "succeeded" || reply.body.status === "failed") return reply.body;
-    if (Date.now() > deadline) throw new Error(`export ${created.body.id} is still ${reply.body.status}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
+const exportJob = (body: unknown) => exportThroughApi(call, body);
 
 async function text(url: string) {
   const response = await fetch(url);
@@ -103,23 +93,8 @@ async function text(url: string) {
 
 beforeAll(async () => {
   aws = await provisionTestAws("evalsets");
-  for (const [name, value] of Object.entries(aws.env)) vi.stubEnv(name, value);
-  vi.stubEnv("REVIEWER_TOKEN", TOKEN);
-  vi.stubEnv("EXPORTS_QUEUE_URL", aws.resources.queues.exports.url);
-  ({ handler: api } = await import("../../../functions/api.ts"));
-  const { handler: exporter } = await import("../../../functions/export.ts");
+  ({ api, poller } = await startExportStack(aws, TOKEN));
   server = await startHttpApi({ port: 0, handler: api, region: "us-east-1" });
-  poller = startPoller({
-    sqs: aws.clients.sqs,
-    queueUrl: aws.resources.queues.exports.url,
-    queueArn: aws.resources.queues.exports.arn,
-    region: "us-east-1",
-    handler: exporter as SqsHandler,
-    functionName: "export",
-    timeoutSeconds: QUEUES.exports.handlerTimeoutSeconds,
-    batchSize: 1,
-    waitTimeSeconds: 1,
-  });
   dir = await mkdtemp(join(tmpdir(), "flywheel-evalsets-"));
   await uploadRun(aws, RUN, PLAN.map(({ n, prompt }) => runLine(n, prompt)).join("\n"));
   expect((await call("POST", "/api/sft/import", { body: { run_id: RUN } })).body).toEqual({

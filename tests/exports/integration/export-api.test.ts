@@ -1,13 +1,14 @@
 import { createHash, randomUUID } from "node:crypto";
 import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { keys } from "../../../lib/common/adapters/table-keys.ts";
 import { QUEUES } from "../../../lib/common/resources.ts";
 import { EXPORT_FORMATS, type ExportFormat } from "../../../lib/exports/domain/export-request.ts";
-import { type Poller, type SqsHandler, startPoller } from "../../../local/poller.ts";
+import type { Poller } from "../../../local/poller.ts";
 import { provisionTestAws, type TestAws } from "../../support/aws.ts";
 import { lambdaContext } from "../../support/events.ts";
+import { exportThroughApi, startExportStack } from "../../support/export-stack.ts";
 import { callApi, type HttpRequest, httpEvent } from "../../support/http-events.ts";
 import { uploadRun } from "../../support/review-fixtures.ts";
 
@@ -81,18 +82,7 @@ const PLAN: {
   },
 ];
 
-async function exportJob(body: unknown) {
-  const created = await call("POST", "/api/exports", { body });
-  expect(created.status).toBe(202);
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const reply = await call("GET", `/api/exports/${created.body.id}`);
-    expect(reply.status).toBe(200);
-    if (reply.body.status === "succeeded" || reply.body.status === "failed") return reply.body;
-    if (Date.now() > deadline) throw new Error(`export ${created.body.id} is still ${reply.body.status}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
+const exportJob = (body: unknown) => exportThroughApi(call, body);
 
 async function download(url: string) {
   const response = await fetch(url);
@@ -108,24 +98,11 @@ async function avocetExport() {
 
 beforeAll(async () => {
   aws = await provisionTestAws("exports");
-  for (const [name, value] of Object.entries(aws.env)) vi.stubEnv(name, value);
-  vi.stubEnv("REVIEWER_TOKEN", TOKEN);
-  vi.stubEnv("EXPORTS_QUEUE_URL", aws.resources.queues.exports.url);
-  vi.stubEnv("CODE_VERSION", "0.1.0+0123456789ab");
-  ({ handler: api } = await import("../../../functions/api.ts"));
-  const { handler: exporter } = await import("../../../functions/export.ts");
-  // The local runtime's poller feeds the real export handler, as `npm start` does.
-  poller = startPoller({
-    sqs: aws.clients.sqs,
-    queueUrl: aws.resources.queues.exports.url,
-    queueArn: aws.resources.queues.exports.arn,
-    region: "us-east-1",
-    handler: exporter as SqsHandler,
-    functionName: "export",
-    timeoutSeconds: QUEUES.exports.handlerTimeoutSeconds,
+  // Batches of the deployed size.
+  ({ api, poller } = await startExportStack(aws, TOKEN, {
+    env: { CODE_VERSION: "0.1.0+0123456789ab" },
     batchSize: QUEUES.exports.batchSize,
-    waitTimeSeconds: 1,
-  });
+  }));
   await uploadRun(
     aws,
     RUN,

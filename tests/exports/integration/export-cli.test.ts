@@ -3,14 +3,14 @@ import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ExportFailedError, exportCommand } from "../../../cli/export.ts";
 import { UsageError } from "../../../cli/target.ts";
-import { QUEUES } from "../../../lib/common/resources.ts";
 import { type HttpApiServer, startHttpApi } from "../../../local/http-api.ts";
-import { type Poller, type SqsHandler, startPoller } from "../../../local/poller.ts";
+import type { Poller } from "../../../local/poller.ts";
 import { provisionTestAws, type TestAws } from "../../support/aws.ts";
 import { lambdaContext } from "../../support/events.ts";
+import { startExportStack } from "../../support/export-stack.ts";
 import { callApi } from "../../support/http-events.ts";
 import { candidateLines, uploadRun } from "../../support/review-fixtures.ts";
 
@@ -24,23 +24,10 @@ let dir: string;
 
 beforeAll(async () => {
   aws = await provisionTestAws("export-cli");
-  for (const [name, value] of Object.entries(aws.env)) vi.stubEnv(name, value);
-  vi.stubEnv("REVIEWER_TOKEN", TOKEN);
-  vi.stubEnv("EXPORTS_QUEUE_URL", aws.resources.queues.exports.url);
-  const { handler: api } = await import("../../../functions/api.ts");
-  const { handler: exporter } = await import("../../../functions/export.ts");
+  const stack = await startExportStack(aws, TOKEN);
+  poller = stack.poller;
+  const { api } = stack;
   server = await startHttpApi({ port: 0, handler: api, region: "us-east-1" });
-  poller = startPoller({
-    sqs: aws.clients.sqs,
-    queueUrl: aws.resources.queues.exports.url,
-    queueArn: aws.resources.queues.exports.arn,
-    region: "us-east-1",
-    handler: exporter as SqsHandler,
-    functionName: "export",
-    timeoutSeconds: QUEUES.exports.handlerTimeoutSeconds,
-    batchSize: 1,
-    waitTimeSeconds: 1,
-  });
   dir = await mkdtemp(join(tmpdir(), "flywheel-export-cli-"));
 
   const call = (path: string, body: unknown) =>
