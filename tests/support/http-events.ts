@@ -81,3 +81,17 @@ export async function callApi(
     : result.body;
   return { status: result.statusCode ?? 200, body: text ? JSON.parse(text) : undefined };
 }
+
+/**
+ * Calls as a signed-in person: `sub` in the user-pool group `group`, with the claims the HTTP
+ * API's JWT authorizer passes on (email `<sub>@example.com`). `handler` is read at each call, so
+ * it may be assigned after this is made (in `beforeAll`).
+ */
+export function callerAs(handler: () => ApiHandler, context: Context) {
+  return (sub: string, group: string) =>
+    (method: string, path: string, request: HttpRequest = {}): Promise<HttpReply> =>
+      callApi(handler(), context, method, path, {
+        claims: { sub, email: `${sub}@example.com`, "cognito:groups": `[${group}]` },
+        ...request,
+      });
+}

@@ -2,7 +2,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { provisionTestAws, type TestAws } from "../../support/aws.ts";
 import { lambdaContext } from "../../support/events.ts";
-import { callApi, type HttpRequest } from "../../support/http-events.ts";
+import { callerAs } from "../../support/http-events.ts";
 import { candidateLines, SOURCE, uploadRun } from "../../support/review-fixtures.ts";
 
 /**
@@ -15,13 +15,7 @@ import { candidateLines, SOURCE, uploadRun } from "../../support/review-fixtures
 let aws: TestAws;
 let handler: (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 const context = lambdaContext("api");
-const as =
-  (sub: string, group: string) =>
-  (method: string, path: string, request: HttpRequest = {}) =>
-    callApi(handler, context, method, path, {
-      claims: { sub, email: `${sub}@example.com`, "cognito:groups": `[${group}]` },
-      ...request,
-    });
+const as = callerAs(() => handler, context);
 const admin = as("sub-admin", "admin");
 const ana = as("sub-ana", "reviewer");
 const bo = as("sub-bo", "reviewer");

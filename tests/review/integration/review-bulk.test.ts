@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it, vi } from "vitest";
 import { TABLE } from "../../../lib/common/resources.ts";
 import { provisionTestAws, type TestAws } from "../../support/aws.ts";
 import { lambdaContext } from "../../support/events.ts";
-import { callApi, type HttpRequest } from "../../support/http-events.ts";
+import { callerAs } from "../../support/http-events.ts";
 import {
   candidateLines,
   recount,
@@ -18,15 +18,7 @@ import { storedCandidate } from "../../support/steps.ts";
 let aws: TestAws;
 let handler: (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 const context = lambdaContext("api");
-const claims = (sub: string, group: string) => ({
-  sub,
-  email: `${sub}@example.com`,
-  "cognito:groups": `[${group}]`,
-});
-const as =
-  (sub: string, group: string) =>
-  (method: string, path: string, request: HttpRequest = {}) =>
-    callApi(handler, context, method, path, { claims: claims(sub, group), ...request });
+const as = callerAs(() => handler, context);
 const admin = as("admin", "admin");
 const reviewer = as("ana", "reviewer");
 const BROKEN = "2026-03-01-broken";

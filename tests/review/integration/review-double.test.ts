@@ -12,7 +12,7 @@ import { nextCandidate } from "../../../lib/review/usecases/leases.ts";
 import { undoDecision } from "../../../lib/review/usecases/review.ts";
 import { provisionTestAws, type TestAws } from "../../support/aws.ts";
 import { lambdaContext } from "../../support/events.ts";
-import { callApi, type HttpRequest } from "../../support/http-events.ts";
+import { callerAs } from "../../support/http-events.ts";
 import { candidateLines, SOURCE, uploadRun } from "../../support/review-fixtures.ts";
 
 /**
@@ -24,15 +24,7 @@ import { candidateLines, SOURCE, uploadRun } from "../../support/review-fixtures
 let aws: TestAws;
 let handler: (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 const context = lambdaContext("api");
-const claims = (sub: string, group: string) => ({
-  sub,
-  email: `${sub}@example.com`,
-  "cognito:groups": `[${group}]`,
-});
-const as =
-  (sub: string, group: string) =>
-  (method: string, path: string, request: HttpRequest = {}) =>
-    callApi(handler, context, method, path, { claims: claims(sub, group), ...request });
+const as = callerAs(() => handler, context);
 const admin = as("sub-admin", "admin");
 const ana = as("sub-ana", "reviewer");
 const bo = as("sub-bo", "reviewer");

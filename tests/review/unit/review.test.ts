@@ -4,6 +4,7 @@ import { ConflictError } from "../../../lib/common/domain/errors.ts";
 import { deltaForChange, deltaForNew, reviewStats } from "../../../lib/common/domain/stats.ts";
 import { statusOf } from "../../../lib/common/http/errors.ts";
 import {
+  DECISION_FACTS,
   MAX_CORRECTION_BYTES,
   planDecision,
   planUndo,
@@ -124,12 +125,7 @@ describe("planDecision", () => {
         "suggestion_id",
         "suggestion_model",
         "suggestion_prompt_version",
-        "settled_by",
-        "reviewed_by",
-        "adjudicated_by",
-        "decided_in_bulk",
-        "policy_override",
-        "reviews_required",
+        ...DECISION_FACTS,
       ],
     });
   });
@@ -166,12 +162,7 @@ describe("planDecision", () => {
         "suggestion_id",
         "suggestion_model",
         "suggestion_prompt_version",
-        "settled_by",
-        "reviewed_by",
-        "adjudicated_by",
-        "decided_in_bulk",
-        "policy_override",
-        "reviews_required",
+        ...DECISION_FACTS,
       ],
     });
   });
