@@ -1,4 +1,6 @@
 import { randomUUID } from "node:crypto";
+import { DeleteMessageCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
+import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { inject } from "vitest";
 import { type AwsClients, createAwsClients } from "../../lib/common/adapters/aws-clients.ts";
 import { readPartition } from "../../lib/common/adapters/partition-reads.ts";
@@ -6,6 +8,7 @@ import { statusPartition } from "../../lib/common/adapters/table-keys.ts";
 import type { CandidateStatus } from "../../lib/common/domain/candidate.ts";
 import { STATUS_INDEX_SHARDS, TABLE } from "../../lib/common/resources.ts";
 import { type Provisioned, provision } from "../../local/provision.ts";
+import { lambdaContext, sqsEvent, sqsRecord } from "./events.ts";
 
 export interface TestAws {
   readonly clients: AwsClients;
@@ -59,4 +62,41 @@ export async function candidatesWithStatus(
     ),
   );
   return shards.flat();
+}
+
+/**
+ * One batch of a queue, as Lambda's event source mapping delivers it: what waits on the queue (up
+ * to 10 messages, waiting 1 s for the first) handed to `handler`, and each message it did not
+ * report failed deleted; answers how many were delivered.
+ */
+export async function deliverBatch(
+  aws: TestAws,
+  queue: { readonly url: string; readonly arn: string },
+  handler: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>,
+  functionName: string,
+): Promise<number> {
+  const received = await aws.clients.sqs.send(
+    new ReceiveMessageCommand({
+      QueueUrl: queue.url,
+      MaxNumberOfMessages: 10,
+      WaitTimeSeconds: 1,
+      MessageSystemAttributeNames: ["All"],
+    }),
+  );
+  const records = (received.Messages ?? []).map((m) =>
+    sqsRecord(m.Body ?? "", {
+      messageId: m.MessageId ?? randomUUID(),
+      receiptHandle: m.ReceiptHandle ?? "",
+      eventSourceARN: queue.arn,
+    }),
+  );
+  if (records.length === 0) return 0;
+  const result = await handler(sqsEvent(...records), lambdaContext(functionName));
+  const failed = new Set(result.batchItemFailures.map((f) => f.itemIdentifier));
+  for (const record of records.filter((r) => !failed.has(r.messageId))) {
+    await aws.clients.sqs.send(
+      new DeleteMessageCommand({ QueueUrl: queue.url, ReceiptHandle: record.receiptHandle }),
+    );
+  }
+  return records.length;
 }

@@ -1,5 +1,4 @@
 import { randomUUID } from "node:crypto";
-import { DeleteMessageCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import type {
   APIGatewayProxyEventV2,
   APIGatewayProxyStructuredResultV2,
@@ -10,7 +9,7 @@ import type {
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { QUEUES } from "../../../lib/common/resources.ts";
 import { CURRENT_VERSIONS } from "../../../lib/eval/domain/rubric.ts";
-import { provisionTestAws, type TestAws } from "../../support/aws.ts";
+import { deliverBatch, provisionTestAws, type TestAws } from "../../support/aws.ts";
 import { lambdaContext, sqsEvent, sqsRecord } from "../../support/events.ts";
 import {
   EXPERT_SCORES,
@@ -50,35 +49,8 @@ async function newSession(overrides: Record<string, unknown> = {}) {
 
 /** Receives the judge queue's messages and hands them to the real judge handler until the run is done. */
 async function drain(runId: string) {
-  const queueUrl = aws.resources.queues.judge.url;
   for (let round = 0; round < 20; round++) {
-    const received = await aws.clients.sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: queueUrl,
-        MaxNumberOfMessages: 10,
-        WaitTimeSeconds: 1,
-        MessageSystemAttributeNames: ["All"],
-      }),
-    );
-    const messages = received.Messages ?? [];
-    if (messages.length > 0) {
-      const records = messages.map((m) =>
-        sqsRecord(m.Body ?? "", {
-          messageId: m.MessageId ?? randomUUID(),
-          receiptHandle: m.ReceiptHandle ?? "",
-          eventSourceARN: aws.resources.queues.judge.arn,
-        }),
-      );
-      const result = await judge(sqsEvent(...records), lambdaContext("judge"));
-      const failed = new Set(result.batchItemFailures.map((f) => f.itemIdentifier));
-      for (const record of records) {
-        if (!failed.has(record.messageId)) {
-          await aws.clients.sqs.send(
-            new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: record.receiptHandle }),
-          );
-        }
-      }
-    }
+    await deliverBatch(aws, aws.resources.queues.judge, judge, "judge");
     const run = await call("GET", `/api/eval/run/${runId}`);
     if (run.body.status === "completed") return run.body;
   }

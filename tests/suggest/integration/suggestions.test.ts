@@ -1,5 +1,4 @@
 import { randomUUID } from "node:crypto";
-import { DeleteMessageCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import type {
   APIGatewayProxyEventV2,
   APIGatewayProxyStructuredResultV2,
@@ -12,7 +11,7 @@ import { commandIo } from "../../../cli/output.ts";
 import { suggestionsCommand } from "../../../cli/suggestions.ts";
 import { SUGGESTION_PROMPT_VERSION } from "../../../lib/suggest/domain/prompt.ts";
 import { type HttpApiServer, startHttpApi } from "../../../local/http-api.ts";
-import { provisionTestAws, type TestAws } from "../../support/aws.ts";
+import { deliverBatch, provisionTestAws, type TestAws } from "../../support/aws.ts";
 import { lambdaContext, sqsEvent, sqsRecord } from "../../support/events.ts";
 import {
   type FakeJudgeServer,
@@ -49,35 +48,10 @@ async function newRun(count: number): Promise<{ runId: string; ids: string[] }> 
   return { runId, ids: Array.from({ length: count }, (_, i) => `${runId}-${String(i).padStart(5, "0")}`) };
 }
 
-const queueUrl = () => aws.resources.queues.suggestions.url;
-
 /** Receives the suggestion queue's messages and hands them to the real handler until the job is done. */
 async function drain(jobId: string) {
   for (let round = 0; round < 30; round++) {
-    const received = await aws.clients.sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: queueUrl(),
-        MaxNumberOfMessages: 10,
-        WaitTimeSeconds: 1,
-        MessageSystemAttributeNames: ["All"],
-      }),
-    );
-    const records = (received.Messages ?? []).map((m) =>
-      sqsRecord(m.Body ?? "", {
-        messageId: m.MessageId ?? randomUUID(),
-        receiptHandle: m.ReceiptHandle ?? "",
-        eventSourceARN: aws.resources.queues.suggestions.arn,
-      }),
-    );
-    if (records.length > 0) {
-      const result = await suggest(sqsEvent(...records), lambdaContext("suggest"));
-      const failed = new Set(result.batchItemFailures.map((f) => f.itemIdentifier));
-      for (const record of records.filter((r) => !failed.has(r.messageId))) {
-        await aws.clients.sqs.send(
-          new DeleteMessageCommand({ QueueUrl: queueUrl(), ReceiptHandle: record.receiptHandle }),
-        );
-      }
-    }
+    await deliverBatch(aws, aws.resources.queues.suggestions, suggest, "suggest");
     const job = await call("GET", `/api/sft/suggestions/${jobId}`);
     if (job.body.state === "done") return job.body;
   }
@@ -354,23 +328,7 @@ describe("flywheel suggestions, through the API over HTTP", () => {
       settled = true;
     });
     while (!settled) {
-      const received = await aws.clients.sqs.send(
-        new ReceiveMessageCommand({ QueueUrl: queueUrl(), MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
-      );
-      const records = (received.Messages ?? []).map((m) =>
-        sqsRecord(m.Body ?? "", {
-          messageId: m.MessageId ?? randomUUID(),
-          receiptHandle: m.ReceiptHandle ?? "",
-          eventSourceARN: aws.resources.queues.suggestions.arn,
-        }),
-      );
-      if (records.length === 0) continue;
-      await suggest(sqsEvent(...records), lambdaContext("suggest"));
-      for (const record of records) {
-        await aws.clients.sqs.send(
-          new DeleteMessageCommand({ QueueUrl: queueUrl(), ReceiptHandle: record.receiptHandle }),
-        );
-      }
+      await deliverBatch(aws, aws.resources.queues.suggestions, suggest, "suggest");
     }
   }
 
