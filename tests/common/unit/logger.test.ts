@@ -1,4 +1,4 @@
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   appendLogKeys,
   FlywheelLogger,
@@ -6,31 +6,14 @@ import {
   prettyLogsWanted,
   withLogKeys,
 } from "../../../lib/common/logger.ts";
-
-/** What `work` writes to stdout and stderr. */
-async function written(work: () => Promise<void>): Promise<string[]> {
-  const chunks: string[] = [];
-  const capture = (chunk: unknown) => {
-    chunks.push(String(chunk));
-    return true;
-  };
-  const out = vi.spyOn(process.stdout, "write").mockImplementation(capture);
-  const err = vi.spyOn(process.stderr, "write").mockImplementation(capture);
-  try {
-    await work();
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-  return chunks.join("").split("\n").filter(Boolean);
-}
+import { writtenLines } from "../../support/logs.ts";
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe("the logger", () => {
   it("writes one JSON object per line in Lambda, with the scope's ids and the line's own keys", async () => {
     const logger = new FlywheelLogger({ serviceName: "flywheel", logLevel: "INFO" }, false);
-    const lines = await written(async () => {
+    const lines = await writtenLines(async () => {
       await withLogKeys({ correlation_id: "m-1", message_id: "m-1" }, async () => {
         logger.info("started");
         appendLogKeys({ import_id: "imp-1" });
@@ -59,7 +42,7 @@ describe("the logger", () => {
 
   it("keeps the ids of work running at once apart", async () => {
     const logger = new FlywheelLogger({ serviceName: "flywheel", logLevel: "INFO" }, false);
-    const lines = await written(async () => {
+    const lines = await writtenLines(async () => {
       await Promise.all(
         ["a", "b", "c"].map((id, i) =>
           withLogKeys({ correlation_id: id }, async () => {
@@ -85,7 +68,7 @@ describe("the logger", () => {
     expect(prettyLogsWanted({ AWS_LAMBDA_FUNCTION_NAME: "f", FLYWHEEL_LOG_FORMAT: "pretty" })).toBe(true);
 
     const logger = new FlywheelLogger({ serviceName: "flywheel", logLevel: "INFO" }, true);
-    const lines = await written(async () => {
+    const lines = await writtenLines(async () => {
       await withLogKeys({ correlation_id: "r-9", request_id: "r-9" }, async () => {
         logger.error("request failed", new Error("boom"));
       });
