@@ -5,6 +5,7 @@ import { leasePartition } from "../../lib/common/adapters/table-keys.ts";
 import { CANDIDATE_STATUSES } from "../../lib/common/domain/candidate.ts";
 import { type CounterDelta, mergeDeltas, reviewStateCounters } from "../../lib/common/domain/stats.ts";
 import { STATUS_INDEX_SHARDS, TABLE } from "../../lib/common/resources.ts";
+import { adjudicationPartition, votingPartition } from "../../lib/review/adapters/vote-keys.ts";
 import { candidatesWithStatus, type TestAws } from "./aws.ts";
 
 /** Names the shared fixtures do not use, so counts over synthetic runs are easy to predict. */
@@ -44,12 +45,20 @@ export async function uploadRun(aws: TestAws, runId: string, body: string | Buff
 
 /** Every candidate leased to a reviewer at the moment, read through the lease partitions. */
 export async function leasedCandidates(aws: TestAws): Promise<Record<string, unknown>[]> {
+  return heldCandidates(aws, leasePartition);
+}
+
+/** Every candidate in one kind of status-index partition kept beside the queue's (leases, votes, adjudication). */
+async function heldCandidates(
+  aws: TestAws,
+  partitionOf: (shard: number) => string,
+): Promise<Record<string, unknown>[]> {
   const shards = await Promise.all(
     Array.from({ length: STATUS_INDEX_SHARDS }, (_, shard) =>
       readPartition(
         aws.clients.dynamodb,
         aws.resources.tableName,
-        leasePartition(shard),
+        partitionOf(shard),
         TABLE.indexes.byStatus,
       ),
     ),
@@ -72,9 +81,13 @@ export async function recount(aws: TestAws): Promise<CounterDelta> {
       count(item);
     }
   }
-  for (const item of await leasedCandidates(aws)) {
-    if (item.status !== "needs_review") throw new Error(`${item.id} is ${item.status} in a lease partition`);
-    count(item);
+  // Leased, awaiting another vote or awaiting adjudication: `needs_review`, out of the queue's partitions.
+  for (const partitionOf of [leasePartition, votingPartition, adjudicationPartition]) {
+    for (const item of await heldCandidates(aws, partitionOf)) {
+      if (item.status !== "needs_review")
+        throw new Error(`${item.id} is ${item.status} in ${partitionOf(0)}`);
+      count(item);
+    }
   }
   return mergeDeltas(deltas);
 }
@@ -89,7 +102,9 @@ export async function reviewStateCountersStored(aws: TestAws): Promise<CounterDe
         (name.startsWith("status#") ||
           name.startsWith("needs_review#") ||
           name.startsWith("correction_origin#") ||
-          name === "export_ready"),
+          name === "export_ready" ||
+          name === "awaiting_votes" ||
+          name === "awaiting_adjudication"),
     ),
   );
 }

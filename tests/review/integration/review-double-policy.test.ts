@@ -3,7 +3,12 @@ import { beforeAll, describe, expect, it, vi } from "vitest";
 import { provisionTestAws, type TestAws } from "../../support/aws.ts";
 import { lambdaContext } from "../../support/events.ts";
 import { callerAs } from "../../support/http-events.ts";
-import { candidateLines, uploadRun } from "../../support/review-fixtures.ts";
+import {
+  candidateLines,
+  recount,
+  reviewStateCountersStored,
+  uploadRun,
+} from "../../support/review-fixtures.ts";
 
 /**
  * Double review beside the rest of the review slice, against DynamoDB Local through the API: a
@@ -56,6 +61,8 @@ describe("double review's votes, leases, stats and provenance", () => {
     expect(waiting).toMatchObject({ awaiting_votes: 1, awaiting_adjudication: 0 });
     expect(waiting.by_status.needs_review).toBe(12);
     await countersMatchRecount();
+    // Read through the status index too: the voting partitions hold what the counter counts.
+    expect(await reviewStateCountersStored(aws)).toEqual(await recount(aws));
 
     // Bo is served it for the second vote; while he holds it, Ana's undo is a 409 naming him.
     expect((await bo("POST", "/api/sft/next", { body: ARITHMETIC })).body.candidate.id).toBe(x);
@@ -84,6 +91,7 @@ describe("double review's votes, leases, stats and provenance", () => {
     expect(split.body.review.state).toBe("adjudication");
     expect(await stats()).toMatchObject({ awaiting_votes: 0, awaiting_adjudication: 1 });
     await countersMatchRecount();
+    expect(await reviewStateCountersStored(aws)).toEqual(await recount(aws));
     const ruling = await admin("POST", `/api/sft/adjudication/${x}`, {
       body: { action: "flag", failure_category: "wrong_answer" },
     });
