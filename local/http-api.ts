@@ -1,11 +1,10 @@
-import { randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { extname, join, resolve, sep } from "node:path";
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from "aws-lambda";
-import { createLambdaContext, InvocationTimeout, withTimeout } from "./lambda-context.ts";
+import { createLambdaContext, InvocationTimeout, randomId, withTimeout } from "./lambda-context.ts";
 import { LOCAL_ACCOUNT_ID } from "./s3-events.ts";
 
 /** API Gateway's payload limit. */
@@ -58,7 +57,8 @@ export async function startHttpApi(options: HttpApiOptions): Promise<HttpApiServ
   });
 
   const handle = async (request: IncomingMessage, response: ServerResponse) => {
-    const path = new URL(request.url ?? "/", "http://localhost").pathname;
+    const url = new URL(request.url ?? "/", "http://localhost");
+    const path = url.pathname;
     if (path === LOCAL_CONFIG_PATH && options.browserConfig) {
       return serveBrowserConfig(options.browserConfig, request, response);
     }
@@ -73,7 +73,7 @@ export async function startHttpApi(options: HttpApiOptions): Promise<HttpApiServ
     if (declared > MAX_REQUEST_BYTES) return rejectTooLarge(request, response);
     const body = await readBody(request);
     if (body === undefined) return rejectTooLarge(request, response);
-    const event = toHttpApiEvent(request, body);
+    const event = toHttpApiEvent(request, body, new Date(), url);
     const context = createLambdaContext({
       functionName: options.functionName ?? "flywheel-api",
       region: options.region,
@@ -148,16 +148,41 @@ function serveBrowserConfig(
   response.end(request.method === "HEAD" ? undefined : body);
 }
 
-/** Reads the body, or returns undefined once it exceeds {@link MAX_REQUEST_BYTES}. */
-async function readBody(request: IncomingMessage): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_REQUEST_BYTES) return undefined;
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
+const NO_BODY = Buffer.alloc(0);
+
+/**
+ * Reads the body, or returns undefined once it exceeds {@link MAX_REQUEST_BYTES} (the rest is
+ * left unread). Listens for the stream's events rather than iterating it: every API request
+ * passes here, most with no body or a small one.
+ */
+function readBody(request: IncomingMessage): Promise<Buffer | undefined> {
+  return new Promise((resolveBody, fail) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = (body: Buffer | undefined) => {
+      request.off("data", onData);
+      request.off("end", onEnd);
+      request.off("error", fail);
+      if (body === undefined) request.pause();
+      resolveBody(body);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_REQUEST_BYTES) done(undefined);
+      else chunks.push(chunk);
+    };
+    const onEnd = () =>
+      done(
+        chunks.length === 0
+          ? NO_BODY
+          : chunks.length === 1
+            ? (chunks[0] as Buffer)
+            : Buffer.concat(chunks, size),
+      );
+    request.on("data", onData);
+    request.once("end", onEnd);
+    request.once("error", fail);
+  });
 }
 
 function rejectTooLarge(request: IncomingMessage, response: ServerResponse) {
@@ -189,8 +214,8 @@ export function toHttpApiEvent(
   request: IncomingMessage,
   body: Buffer,
   now = new Date(),
+  url = new URL(request.url ?? "/", "http://localhost"),
 ): APIGatewayProxyEventV2 {
-  const url = new URL(request.url ?? "/", "http://localhost");
   const rawPath = url.pathname;
   const rawQueryString = url.search.replace(/^\?/, "");
   const sourceIp = (request.socket.remoteAddress ?? "127.0.0.1").replace(/^::ffff:/, "");
@@ -204,7 +229,7 @@ export function toHttpApiEvent(
   headers["x-forwarded-port"] ??= String(request.socket.localPort ?? "");
   headers["x-forwarded-proto"] ??= "http";
   headers["x-amzn-trace-id"] ??=
-    `Root=1-${Math.floor(now.getTime() / 1000).toString(16)}-${randomBytes(12).toString("hex")}`;
+    `Root=1-${Math.floor(now.getTime() / 1000).toString(16)}-${randomId(12).toString("hex")}`;
 
   const cookies = (request.headersDistinct.cookie ?? [])
     .flatMap((header) => header.split(";"))
@@ -217,7 +242,7 @@ export function toHttpApiEvent(
   }
 
   const domainName = headers.host ?? "127.0.0.1";
-  const requestId = randomBytes(10).toString("base64");
+  const requestId = randomId(10).toString("base64");
   const event: APIGatewayProxyEventV2 = {
     version: "2.0",
     routeKey: "$default",
