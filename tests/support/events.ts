@@ -1,5 +1,8 @@
 import { randomUUID } from "node:crypto";
-import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+
+/** A queue function's handler, answering the batch items that failed. */
+export type SqsBatchHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 
 /** A typed Lambda context for handler tests. */
 export function lambdaContext(functionName = "test-function"): Context {

@@ -2,10 +2,7 @@ import { expect, vi } from "vitest";
 import { QUEUES } from "../../lib/common/resources.ts";
 import { type Poller, type SqsHandler, startPoller } from "../../local/poller.ts";
 import type { TestAws } from "./aws.ts";
-import type { HttpReply, HttpRequest } from "./http-events.ts";
-
-/** The API function's handler, as functions/api.ts exports it. */
-export type ApiHandler = Awaited<typeof import("../../functions/api.ts")>["handler"];
+import type { ApiHandler, HttpReply, HttpRequest } from "./http-events.ts";
 
 export interface ExportStack {
   readonly api: ApiHandler;

@@ -62,7 +62,8 @@ export interface HttpReply {
   readonly body: any;
 }
 
-type ApiHandler = (
+/** An API function's handler, as functions/api.ts exports it. */
+export type ApiHandler = (
   event: APIGatewayProxyEventV2,
   context: Context,
 ) => Promise<APIGatewayProxyStructuredResultV2>;

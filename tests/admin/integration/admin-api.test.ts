@@ -1,5 +1,4 @@
 import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { adminCommand } from "../../../cli/admin.ts";
 import { UsageError } from "../../../cli/target.ts";
@@ -11,13 +10,8 @@ import { type HttpApiServer, startHttpApi } from "../../../local/http-api.ts";
 import { variedCandidates } from "../../support/admin-fixtures.ts";
 import { provisionTestAws, type TestAws } from "../../support/aws.ts";
 import { lambdaContext } from "../../support/events.ts";
-import { callApi, type HttpRequest } from "../../support/http-events.ts";
+import { type ApiHandler, callApi, type HttpRequest } from "../../support/http-events.ts";
 import { storedCounters } from "../../support/steps.ts";
-
-type ApiHandler = (
-  event: APIGatewayProxyEventV2,
-  context: Context,
-) => Promise<APIGatewayProxyStructuredResultV2>;
 
 const TOKEN = "reviewer-token-for-admin-tests";
 const CANDIDATES = variedCandidates(60, "admin");

@@ -1,21 +1,15 @@
 import { Ajv2020 } from "ajv/dist/2020.js";
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { ROUTE_ACCESS } from "../../../lib/common/http/access.ts";
 import { provisionTestAws, type TestAws } from "../../support/aws.ts";
 import { lambdaContext } from "../../support/events.ts";
-import { callApi, type HttpRequest } from "../../support/http-events.ts";
+import { type ApiHandler, callApi, type HttpRequest } from "../../support/http-events.ts";
 import { candidateLines, uploadRun } from "../../support/review-fixtures.ts";
 
 /**
  * `GET /api/openapi.json` is the API's contract: it lists every route the API serves, and what
  * the real handler answers validates against it, success and error alike.
  */
-
-type ApiHandler = (
-  event: APIGatewayProxyEventV2,
-  context: Context,
-) => Promise<APIGatewayProxyStructuredResultV2>;
 
 const TOKEN = "reviewer-token-for-the-contract";
 const RUN = "2026-06-01-080000-contract";

@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
 import { Router } from "@aws-lambda-powertools/event-handler/http";
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import {
   ALL_ROLES,
@@ -14,7 +13,7 @@ import {
 import { guardedRoutes, UndeclaredRouteError } from "../../../lib/common/http/routes.ts";
 import { provisionTestAws } from "../../support/aws.ts";
 import { lambdaContext } from "../../support/events.ts";
-import { callApi } from "../../support/http-events.ts";
+import { type ApiHandler, callApi } from "../../support/http-events.ts";
 
 /**
  * Every route × every role, through the real API handler as `npm start` serves it: a role's dev
@@ -22,11 +21,6 @@ import { callApi } from "../../support/http-events.ts";
  * scope it needs. Routes come from ROUTE_ACCESS, so a new route is in the matrix the moment it is
  * declared, and cannot be served without being declared.
  */
-
-type ApiHandler = (
-  event: APIGatewayProxyEventV2,
-  context: Context,
-) => Promise<APIGatewayProxyStructuredResultV2>;
 
 const ROLE_TOKENS = Object.fromEntries(ALL_ROLES.map((role) => [role, `${role}-${randomUUID()}`])) as Record<
   Role,

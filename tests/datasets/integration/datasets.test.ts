@@ -3,7 +3,6 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { datasetsCommand } from "../../../cli/datasets.ts";
 import { commandIo } from "../../../cli/output.ts";
@@ -24,12 +23,12 @@ import { provisionTestAws, type TestAws } from "../../support/aws.ts";
 import { lambdaContext } from "../../support/events.ts";
 import { MemoryCandidates } from "../../support/export-fakes.ts";
 import { reviewed } from "../../support/export-fixtures.ts";
-import { callApi, type HttpRequest } from "../../support/http-events.ts";
+import { type ApiHandler, callApi, type HttpRequest } from "../../support/http-events.ts";
 
 const TOKEN = "reviewer-token-for-dataset-tests";
 
 let aws: TestAws;
-let api: (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+let api: ApiHandler;
 const context = lambdaContext("api");
 const call = (method: string, path: string, request: HttpRequest = {}) =>
   callApi(api, context, method, path, { token: TOKEN, ...request });

@@ -1,5 +1,4 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { QUEUES } from "../../../lib/common/resources.ts";
 import { AXES, CURRENT_VERSIONS, type JudgeScores } from "../../../lib/eval/domain/rubric.ts";
@@ -12,7 +11,7 @@ import {
   type FakeJudgeServer,
   startFakeJudgeServer,
 } from "../../support/fake-judge-server.ts";
-import { callApi, type HttpRequest } from "../../support/http-events.ts";
+import { type ApiHandler, callApi, type HttpRequest } from "../../support/http-events.ts";
 
 /**
  * The session eval API's clients, replayed against Flywheel: a dashboard that lists
@@ -53,7 +52,7 @@ const ROUNDED = {
 let aws: TestAws;
 let ollama: FakeJudgeServer;
 let poller: Poller;
-let api: (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+let api: ApiHandler;
 
 const call = (method: string, path: string, request: HttpRequest = {}) =>
   callApi(api, lambdaContext("api"), method, path, { token: TOKEN, ...request });

@@ -2,7 +2,6 @@ import { randomUUID } from "node:crypto";
 import { GetObjectCommand } from "@aws-sdk/client-s3";
 import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { keys } from "../../../lib/common/adapters/table-keys.ts";
 import { EvalSessionIndex } from "../../../lib/eval/adapters/eval-session-index.ts";
@@ -15,7 +14,7 @@ import {
 } from "../../../lib/eval/domain/rubric.ts";
 import { provisionTestAws, type TestAws } from "../../support/aws.ts";
 import { lambdaContext } from "../../support/events.ts";
-import { callApi, type HttpRequest } from "../../support/http-events.ts";
+import { type ApiHandler, callApi, type HttpRequest } from "../../support/http-events.ts";
 
 const TOKEN = "eval-token-for-tests";
 /** A chat product's token: it records sessions and its users' feedback, and reads nothing. */
@@ -23,7 +22,7 @@ const PRODUCT_TOKEN = "eval-writer-token-for-tests";
 
 let aws: TestAws;
 let runs: JudgeRunTable;
-let handler: (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+let handler: ApiHandler;
 const context = lambdaContext("api");
 
 const api = (method: string, path: string, request: HttpRequest = {}) =>

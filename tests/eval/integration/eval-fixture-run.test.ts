@@ -1,6 +1,5 @@
 import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { QUEUES } from "../../../lib/common/resources.ts";
 import { evalCandidateId } from "../../../lib/eval/domain/eval-candidate.ts";
@@ -17,7 +16,7 @@ import {
   type FakeJudgeServer,
   startFakeJudgeServer,
 } from "../../support/fake-judge-server.ts";
-import { callApi, type HttpRequest } from "../../support/http-events.ts";
+import { type ApiHandler, callApi, type HttpRequest } from "../../support/http-events.ts";
 
 interface FixtureSession {
   id: string;
@@ -73,7 +72,7 @@ function scoresFor(request: ChatRequest): JudgeScores {
 let aws: TestAws;
 let server: FakeJudgeServer;
 let poller: Poller;
-let api: (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+let api: ApiHandler;
 
 const call = (method: string, path: string, request: HttpRequest = {}) =>
   callApi(api, lambdaContext("api"), method, path, { token: TOKEN, ...request });

@@ -1,22 +1,15 @@
 import { randomUUID } from "node:crypto";
-import type {
-  APIGatewayProxyEventV2,
-  APIGatewayProxyStructuredResultV2,
-  Context,
-  SQSBatchResponse,
-  SQSEvent,
-} from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { QUEUES } from "../../../lib/common/resources.ts";
 import { CURRENT_VERSIONS } from "../../../lib/eval/domain/rubric.ts";
 import { deliverBatch, provisionTestAws, type TestAws } from "../../support/aws.ts";
-import { lambdaContext, sqsEvent, sqsRecord } from "../../support/events.ts";
+import { lambdaContext, type SqsBatchHandler, sqsEvent, sqsRecord } from "../../support/events.ts";
 import {
   EXPERT_SCORES,
   type FakeJudgeServer,
   startFakeJudgeServer,
 } from "../../support/fake-judge-server.ts";
-import { callApi, type HttpRequest } from "../../support/http-events.ts";
+import { type ApiHandler, callApi, type HttpRequest } from "../../support/http-events.ts";
 
 const TOKEN = "judge-test-token";
 const JUDGE_KEY = "sk-test-judge-key";
@@ -24,8 +17,8 @@ const TIMEOUT_MS = 400;
 
 let aws: TestAws;
 let server: FakeJudgeServer;
-let api: (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
-let judge: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
+let api: ApiHandler;
+let judge: SqsBatchHandler;
 
 const call = (method: string, path: string, request: HttpRequest = {}) =>
   callApi(api, lambdaContext("api"), method, path, { token: TOKEN, ...request });

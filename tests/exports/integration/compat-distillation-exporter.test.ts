@@ -2,7 +2,6 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exportCommand } from "../../../cli/export.ts";
 import { type HttpApiServer, startHttpApi } from "../../../local/http-api.ts";
@@ -10,7 +9,7 @@ import type { Poller } from "../../../local/poller.ts";
 import { provisionTestAws, type TestAws } from "../../support/aws.ts";
 import { lambdaContext } from "../../support/events.ts";
 import { exportThroughApi, startExportStack } from "../../support/export-stack.ts";
-import { callApi, type HttpRequest } from "../../support/http-events.ts";
+import { type ApiHandler, callApi, type HttpRequest } from "../../support/http-events.ts";
 import { uploadRun } from "../../support/review-fixtures.ts";
 
 /**
@@ -29,7 +28,7 @@ const RUN = "2026-05-04-090000-distill";
 const QUESTION = "What is 17 + 25? End with 'Answer: <number>'.";
 
 let aws: TestAws;
-let api: (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+let api: ApiHandler;
 let poller: Poller;
 let server: HttpApiServer;
 let dir: string;

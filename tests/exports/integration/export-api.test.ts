@@ -1,6 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
 import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { keys } from "../../../lib/common/adapters/table-keys.ts";
 import { QUEUES } from "../../../lib/common/resources.ts";
@@ -9,14 +8,14 @@ import type { Poller } from "../../../local/poller.ts";
 import { provisionTestAws, type TestAws } from "../../support/aws.ts";
 import { lambdaContext } from "../../support/events.ts";
 import { exportThroughApi, startExportStack } from "../../support/export-stack.ts";
-import { callApi, type HttpRequest, httpEvent } from "../../support/http-events.ts";
+import { type ApiHandler, callApi, type HttpRequest, httpEvent } from "../../support/http-events.ts";
 import { uploadRun } from "../../support/review-fixtures.ts";
 
 const TOKEN = "reviewer-token-for-export-tests";
 const RUN = "2026-05-02-100000-exports";
 
 let aws: TestAws;
-let api: (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+let api: ApiHandler;
 let poller: Poller;
 const context = lambdaContext("api");
 

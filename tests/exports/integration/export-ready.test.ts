@@ -1,11 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { CLEAN_RUN_ID, samplePath, sampleRunFile } from "../../../samples/index.ts";
 import { provisionTestAws, type TestAws } from "../../support/aws.ts";
 import { lambdaContext } from "../../support/events.ts";
-import { callApi, type HttpRequest, httpEvent } from "../../support/http-events.ts";
+import { type ApiHandler, callApi, type HttpRequest, httpEvent } from "../../support/http-events.ts";
 import { uploadRun } from "../../support/review-fixtures.ts";
 
 /**
@@ -19,7 +18,7 @@ const INGEST_TOKENS = { kiwi: `kiwi-${randomUUID()}`, peregrine: `peregrine-${ra
 const ODD_RUN = "2026-05-03-090000-odd-prompts";
 
 let aws: TestAws;
-let api: (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+let api: ApiHandler;
 const context = lambdaContext("api");
 const call = (method: string, path: string, request: HttpRequest = {}) =>
   callApi(api, context, method, path, { token: TOKEN, ...request });

@@ -1,25 +1,24 @@
 import { createHash } from "node:crypto";
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import { DeleteMessageCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
-import type {
-  APIGatewayProxyEventV2,
-  APIGatewayProxyStructuredResultV2,
-  Context,
-  SQSBatchResponse,
-  SQSEvent,
-  SQSRecord,
-} from "aws-lambda";
+import type { Context, SQSRecord } from "aws-lambda";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { IMPORT_DEADLINE_RESERVE_MS } from "../../../lib/import/edge/run-upload-records.ts";
 import { generateRunLines } from "../../../samples/generate-run.ts";
 import { provisionTestAws, type TestAws } from "../../support/aws.ts";
-import { lambdaContext, s3NotificationBody, sqsEvent, sqsRecord } from "../../support/events.ts";
-import { callApi } from "../../support/http-events.ts";
+import {
+  lambdaContext,
+  type SqsBatchHandler,
+  s3NotificationBody,
+  sqsEvent,
+  sqsRecord,
+} from "../../support/events.ts";
+import { type ApiHandler, callApi } from "../../support/http-events.ts";
 import { storedCounters, storedRun } from "../../support/steps.ts";
 
 let aws: TestAws;
-let handler: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
-let api: (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+let handler: SqsBatchHandler;
+let api: ApiHandler;
 const TOKEN = "reviewer-token-for-tests";
 
 beforeAll(async () => {

@@ -1,7 +1,6 @@
 import { readFileSync } from "node:fs";
 import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { S3RunObjects } from "../../../lib/common/adapters/s3-objects.ts";
 import { keys } from "../../../lib/common/adapters/table-keys.ts";
@@ -15,7 +14,13 @@ import { importRun } from "../../../lib/import/usecases/import-run.ts";
 import { importRunDeps } from "../../../lib/import/wiring.ts";
 import { samplePath } from "../../../samples/index.ts";
 import { candidatesOfRun as candidatesOfRunIn, provisionTestAws, type TestAws } from "../../support/aws.ts";
-import { lambdaContext, s3NotificationBody, sqsEvent, sqsRecord } from "../../support/events.ts";
+import {
+  lambdaContext,
+  type SqsBatchHandler,
+  s3NotificationBody,
+  sqsEvent,
+  sqsRecord,
+} from "../../support/events.ts";
 import { storedCandidate, storedCounters, storedRun } from "../../support/steps.ts";
 
 const CLEAN_RUN = "2026-04-07-143022";
@@ -24,7 +29,7 @@ const runFile = (runId: string) => readFileSync(samplePath("runs", runId, "sft_c
 const runKey = (runId: string) => `runs/${runId}/sft_candidates.jsonl`;
 
 let aws: TestAws;
-let handler: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
+let handler: SqsBatchHandler;
 
 beforeAll(async () => {
   aws = await provisionTestAws("import");

@@ -1,15 +1,9 @@
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { RAW_EXCERPT_CHARS } from "../../../lib/import/domain/run-quarantine.ts";
 import { provisionTestAws, type TestAws } from "../../support/aws.ts";
 import { lambdaContext } from "../../support/events.ts";
-import { callApi, type HttpRequest } from "../../support/http-events.ts";
+import { type ApiHandler, callApi, type HttpRequest } from "../../support/http-events.ts";
 import { uploadRun } from "../../support/review-fixtures.ts";
-
-type ApiHandler = (
-  event: APIGatewayProxyEventV2,
-  context: Context,
-) => Promise<APIGatewayProxyStructuredResultV2>;
 
 const TOKEN = "reviewer-token-for-run-quarantine";
 const RUN = "2026-07-01-090000-quarantine";

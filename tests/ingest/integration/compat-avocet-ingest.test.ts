@@ -1,8 +1,7 @@
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { provisionTestAws, type TestAws } from "../../support/aws.ts";
 import { lambdaContext } from "../../support/events.ts";
-import { callApi, type HttpRequest } from "../../support/http-events.ts";
+import { type ApiHandler, callApi, type HttpRequest } from "../../support/http-events.ts";
 import { storedCandidate } from "../../support/steps.ts";
 
 /**
@@ -11,11 +10,6 @@ import { storedCandidate } from "../../support/steps.ts";
  * opt-in `_legacy` entry beside the per-source tokens, allowed for `peregrine` only. The requests
  * and the answers checked are those of Avocet's own ingest tests.
  */
-
-type ApiHandler = (
-  event: APIGatewayProxyEventV2,
-  context: Context,
-) => Promise<APIGatewayProxyStructuredResultV2>;
 
 const SECRET = "test-secret-abc123";
 const KIWI_TOKEN = "kiwi-token-0123456789abcdef";

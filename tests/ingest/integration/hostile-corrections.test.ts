@@ -1,14 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { GetObjectCommand, NoSuchKey } from "@aws-sdk/client-s3";
 import { paginateScan } from "@aws-sdk/lib-dynamodb";
-import type {
-  APIGatewayProxyEventV2,
-  APIGatewayProxyStructuredResultV2,
-  Context,
-  SQSBatchResponse,
-  SQSEvent,
-  SQSRecord,
-} from "aws-lambda";
+import type { SQSRecord } from "aws-lambda";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { CANDIDATE_STATUSES } from "../../../lib/common/domain/candidate.ts";
@@ -29,8 +22,8 @@ import {
   correctionRecordId,
 } from "../../../lib/ingest/domain/correction.ts";
 import { provisionTestAws, type TestAws } from "../../support/aws.ts";
-import { lambdaContext, sqsEvent, sqsRecord } from "../../support/events.ts";
-import { callApi, type HttpReply } from "../../support/http-events.ts";
+import { lambdaContext, type SqsBatchHandler, sqsEvent, sqsRecord } from "../../support/events.ts";
+import { type ApiHandler, callApi, type HttpReply } from "../../support/http-events.ts";
 import { storedCandidate, storedCounters } from "../../support/steps.ts";
 
 /**
@@ -50,11 +43,7 @@ import { storedCandidate, storedCounters } from "../../support/steps.ts";
 
 const SEED = 0xc0ffee;
 
-type ApiHandler = (
-  event: APIGatewayProxyEventV2,
-  context: Context,
-) => Promise<APIGatewayProxyStructuredResultV2>;
-type QueueHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
+type QueueHandler = SqsBatchHandler;
 
 const KIWI_TOKEN = `kiwi-${randomUUID()}`;
 const REVIEWER_TOKEN = `reviewer-${randomUUID()}`;

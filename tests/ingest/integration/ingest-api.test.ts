@@ -1,18 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { MAX_INGEST_BODY_BYTES } from "../../../lib/ingest/edge/ingest-routes.ts";
 import { samplePath } from "../../../samples/index.ts";
 import { provisionTestAws, type TestAws } from "../../support/aws.ts";
 import { lambdaContext } from "../../support/events.ts";
-import { callApi, type HttpRequest } from "../../support/http-events.ts";
+import { type ApiHandler, callApi, type HttpRequest } from "../../support/http-events.ts";
 import { storedCandidate, storedCounters } from "../../support/steps.ts";
-
-type ApiHandler = (
-  event: APIGatewayProxyEventV2,
-  context: Context,
-) => Promise<APIGatewayProxyStructuredResultV2>;
 
 const TOKENS = { kiwi: `kiwi-${randomUUID()}`, peregrine: `peregrine-${randomUUID()}` };
 const PATH = "/api/sft/ingest";

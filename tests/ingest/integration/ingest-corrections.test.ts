@@ -1,13 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
-import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { INGEST_QUARANTINE_PREFIX } from "../../../lib/common/resources.ts";
 import { correctionRecordId } from "../../../lib/ingest/domain/correction.ts";
 import { samplePath } from "../../../samples/index.ts";
 import { provisionTestAws, type TestAws } from "../../support/aws.ts";
-import { lambdaContext, sqsEvent, sqsRecord } from "../../support/events.ts";
+import { lambdaContext, type SqsBatchHandler, sqsEvent, sqsRecord } from "../../support/events.ts";
 import { storedCandidate, storedCounters } from "../../support/steps.ts";
 
 const fixtureLines = (name: string) =>
@@ -16,7 +15,7 @@ const VALID = fixtureLines("valid.jsonl");
 const INVALID = fixtureLines("invalid.jsonl");
 
 let aws: TestAws;
-let handler: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
+let handler: SqsBatchHandler;
 
 beforeAll(async () => {
   aws = await provisionTestAws("ingest");

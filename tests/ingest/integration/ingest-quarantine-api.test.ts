@@ -1,25 +1,13 @@
-import type {
-  APIGatewayProxyEventV2,
-  APIGatewayProxyStructuredResultV2,
-  Context,
-  SQSBatchResponse,
-  SQSEvent,
-} from "aws-lambda";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { provisionTestAws, type TestAws } from "../../support/aws.ts";
-import { lambdaContext, sqsEvent, sqsRecord } from "../../support/events.ts";
-import { callApi } from "../../support/http-events.ts";
-
-type ApiHandler = (
-  event: APIGatewayProxyEventV2,
-  context: Context,
-) => Promise<APIGatewayProxyStructuredResultV2>;
+import { lambdaContext, type SqsBatchHandler, sqsEvent, sqsRecord } from "../../support/events.ts";
+import { type ApiHandler, callApi } from "../../support/http-events.ts";
 
 const TOKEN = "reviewer-token-for-ingest-quarantine";
 const context = lambdaContext("api");
 let aws: TestAws;
 let api: ApiHandler;
-let ingest: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
+let ingest: SqsBatchHandler;
 
 const call = (query: Record<string, string> = {}) =>
   callApi(api, context, "GET", "/api/sft/ingest/quarantine", { token: TOKEN, query });

@@ -1,13 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
-import type {
-  APIGatewayProxyEventV2,
-  APIGatewayProxyStructuredResultV2,
-  Context,
-  SQSBatchResponse,
-  SQSEvent,
-} from "aws-lambda";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { counterUpdate, readCounters } from "../../../lib/common/adapters/counters.ts";
 import { keys } from "../../../lib/common/adapters/table-keys.ts";
@@ -24,15 +17,10 @@ import {
 import { correctionRecordId } from "../../../lib/ingest/domain/correction.ts";
 import { samplePath } from "../../../samples/index.ts";
 import { candidatesWithStatus, provisionTestAws, type TestAws } from "../../support/aws.ts";
-import { lambdaContext, sqsEvent, sqsRecord } from "../../support/events.ts";
-import { callApi, type HttpRequest } from "../../support/http-events.ts";
+import { lambdaContext, type SqsBatchHandler, sqsEvent, sqsRecord } from "../../support/events.ts";
+import { type ApiHandler, callApi, type HttpRequest } from "../../support/http-events.ts";
 import { uploadRun } from "../../support/review-fixtures.ts";
 import { storedCandidate } from "../../support/steps.ts";
-
-type ApiHandler = (
-  event: APIGatewayProxyEventV2,
-  context: Context,
-) => Promise<APIGatewayProxyStructuredResultV2>;
 
 const TOKEN = "reviewer-token-for-provenance-tests";
 const INGEST_TOKENS = { kiwi: `kiwi-${randomUUID()}`, peregrine: `peregrine-${randomUUID()}` };
@@ -44,7 +32,7 @@ const CORRECTIONS = readFileSync(samplePath("corrections", "valid.jsonl"), "utf8
 
 let aws: TestAws;
 let api: ApiHandler;
-let ingestQueue: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
+let ingestQueue: SqsBatchHandler;
 const context = lambdaContext("api");
 const call = (method: string, path: string, request: HttpRequest = {}) =>
   callApi(api, context, method, path, { token: TOKEN, ...request });

@@ -1,24 +1,17 @@
 import { randomUUID } from "node:crypto";
-import type {
-  APIGatewayProxyEventV2,
-  APIGatewayProxyStructuredResultV2,
-  Context,
-  SQSBatchResponse,
-  SQSEvent,
-} from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { commandIo } from "../../../cli/output.ts";
 import { suggestionsCommand } from "../../../cli/suggestions.ts";
 import { SUGGESTION_PROMPT_VERSION } from "../../../lib/suggest/domain/prompt.ts";
 import { type HttpApiServer, startHttpApi } from "../../../local/http-api.ts";
 import { deliverBatch, provisionTestAws, type TestAws } from "../../support/aws.ts";
-import { lambdaContext, sqsEvent, sqsRecord } from "../../support/events.ts";
+import { lambdaContext, type SqsBatchHandler, sqsEvent, sqsRecord } from "../../support/events.ts";
 import {
   type FakeJudgeServer,
   isSuggestionRequest,
   startFakeJudgeServer,
 } from "../../support/fake-judge-server.ts";
-import { callApi, type HttpRequest } from "../../support/http-events.ts";
+import { type ApiHandler, callApi, type HttpRequest } from "../../support/http-events.ts";
 import {
   candidateLines,
   recount,
@@ -34,8 +27,8 @@ const TIMEOUT_MS = 400;
 
 let aws: TestAws;
 let server: FakeJudgeServer;
-let api: (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
-let suggest: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
+let api: ApiHandler;
+let suggest: SqsBatchHandler;
 
 const call = (method: string, path: string, request: HttpRequest = {}) =>
   callApi(api, lambdaContext("api"), method, path, { token: TOKEN, ...request });
