@@ -82,7 +82,9 @@ export interface QueuePage {
 /** `GET /api/sft/stats`, as the contract has it; the counts by model, task type and source may be absent. */
 export type StatsReply = Reply<"GET /api/sft/stats">;
 export type ReviewStats = Pick<StatsReply, "total" | "by_status" | "export_ready"> &
-  Partial<Pick<StatsReply, "by_model" | "by_task_type" | "by_source">>;
+  Partial<
+    Pick<StatsReply, "by_model" | "by_task_type" | "by_source" | "awaiting_votes" | "awaiting_adjudication">
+  >;
 
 /** What the queue and `next` may be narrowed to (`POST /api/sft/next`'s filters). */
 export type QueueFilters = Partial<
