@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import type { Candidate } from "../../../lib/common/domain/candidate.ts";
 import { ConflictError } from "../../../lib/common/domain/errors.ts";
 import { mergeDeltas } from "../../../lib/common/domain/stats.ts";
 import { BulkBatch, BulkRequest } from "../../../lib/review/domain/bulk.ts";
@@ -156,5 +157,47 @@ describe("a bulk discard of a run", () => {
     const job = await runBulk(deps, "b1", 7, ADMIN);
     expect(job).toMatchObject({ decided: 6, skipped: 1 });
     expect(store.candidates.get("c0")).toMatchObject({ status: "needs_review", votes: 1, voters: ["ana"] });
+  });
+});
+
+describe("a bulk under a double-review policy", () => {
+  it("decides the candidates the policy asks two reviews of as the admin past it, counting and recording them", async () => {
+    const { store, deps } = world();
+    // c1, c3 and c5 of the broken run are `proof`, which the policy asks two reviews of.
+    for (const id of ["c1", "c3", "c5"]) {
+      store.candidates.set(id, { ...(store.candidates.get(id) as Candidate), task_type: "proof" });
+    }
+    const provenanceOf = (id: string) => store.candidates.get(id)?.provenance as Record<string, unknown>;
+    const policy = {
+      readPolicy: async () => ({
+        rules: [{ task_type: "proof", reviews_required: 2 }],
+        updated_by: "sub-admin",
+        updated_at: null,
+      }),
+    };
+    const request = BulkRequest.parse({ action: "flag", run_id: "broken" });
+    expect(await countBulk({ ...deps, policy }, request)).toEqual({ matched: 7, matched_over_policy: 3 });
+    await createBulk(deps, request, ADMIN);
+    const job = await runBulk({ ...deps, policy }, "b1", 100, ADMIN);
+    expect(job).toMatchObject({ state: "done", decided: 7, decided_over_policy: 3, skipped: 0 });
+    const over = store.events.filter((event) => event.policy_override);
+    expect(over.map((event) => [event.candidate_id, event.reviews_required, event.bulk_id])).toEqual([
+      ["c1", 2, "b1"],
+      ["c3", 2, "b1"],
+      ["c5", 2, "b1"],
+    ]);
+    expect(provenanceOf("c1")).toMatchObject({
+      excluded_by: "sub-admin",
+      decided_in_bulk: "b1",
+      policy_override: true,
+      reviews_required: 2,
+    });
+    expect(provenanceOf("c0")).toMatchObject({ decided_in_bulk: "b1" });
+    expect(provenanceOf("c0").policy_override).toBeUndefined();
+
+    const undone = await undoBulk(deps, "b1", 100, ADMIN);
+    expect(undone).toMatchObject({ state: "undone", undone: 7 });
+    expect(provenanceOf("c1")).not.toHaveProperty("decided_in_bulk");
+    expect(provenanceOf("c1")).not.toHaveProperty("policy_override");
   });
 });
