@@ -234,9 +234,10 @@ async function measure(
       return reply;
     };
   // Spread the decided ids over the whole range; every decision is undone, so any id can come again.
-  // Transport k decides the k-th id after the spread one, so no two transports decide the same id.
+  // Transport k decides the k-th id after the spread one (sample i's ids start at i × seeded ÷
+  // samples, at least as many apart as there are transports), so no two decide the same id.
   const idAt = (i: number, offset = 0) => {
-    const index = Math.min(seeded - 1, Math.floor(((i + 0.5) / samples) * seeded) + offset);
+    const index = Math.min(seeded - 1, Math.floor((i * seeded) / samples) + offset);
     return syntheticCandidate(index, runId).id;
   };
   /** `next` leases the oldest candidate; the release (untimed) puts it back, so the queue stays as seeded. */
