@@ -8,31 +8,16 @@ import { EVAL_CONTEXT, Eval } from "../../infra/eval.ts";
 import { FlywheelStack } from "../../infra/stack.ts";
 import { BUCKET_PREFIXES, QUEUES, TABLE } from "../../lib/common/resources.ts";
 import { expectQueueWithDeadLetters, getAtt } from "../support/template.ts";
-import { API_ROUTE, functionBehind } from "./support.ts";
-
-type Resource = { Type: string; Properties: Record<string, unknown> };
-type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
+import {
+  API_ROUTE,
+  functionBehind,
+  onlyResource as only,
+  type Resource,
+  type Statement,
+  statementsOf,
+} from "./support.ts";
 
 const asArray = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
-
-function only(template: Template, type: string, props: Record<string, unknown> = {}): [string, Resource] {
-  const found = Object.entries(
-    template.findResources(type, { Properties: props }) as Record<string, Resource>,
-  );
-  expect(found, `exactly one ${type} matching ${JSON.stringify(props)}`).toHaveLength(1);
-  return found[0] as [string, Resource];
-}
-
-function statementsOf(template: Template, fn: Resource): Statement[] {
-  const roleId = (fn.Properties.Role as { "Fn::GetAtt": [string, string] })["Fn::GetAtt"][0];
-  return Object.values(template.findResources("AWS::IAM::Policy") as Record<string, Resource>)
-    .filter((policy) =>
-      (policy.Properties.Roles as unknown[]).some(
-        (r) => JSON.stringify(r) === JSON.stringify({ Ref: roleId }),
-      ),
-    )
-    .flatMap((policy) => (policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement);
-}
 
 describe("eval in the Flywheel stack", () => {
   let template: Template;

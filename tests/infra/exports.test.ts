@@ -4,33 +4,21 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { FlywheelStack } from "../../infra/stack.ts";
 import { BUCKET_PREFIXES, QUEUES } from "../../lib/common/resources.ts";
 import { expectQueueWithDeadLetters, getAtt } from "../support/template.ts";
-import { API_ROUTE, functionBehind } from "./support.ts";
-
-type Resource = { Type: string; Properties: Record<string, unknown> };
-type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
+import {
+  API_ROUTE,
+  functionBehind,
+  onlyResource,
+  statementsOf as policyStatements,
+  type Resource,
+  type Statement,
+} from "./support.ts";
 
 const asArray = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
 
 let template: Template;
 
-function only(type: string, props: Record<string, unknown> = {}): [string, Resource] {
-  const found = Object.entries(
-    template.findResources(type, { Properties: props }) as Record<string, Resource>,
-  );
-  expect(found, `exactly one ${type} matching ${JSON.stringify(props)}`).toHaveLength(1);
-  return found[0] as [string, Resource];
-}
-
-function statementsOf(fn: Resource): Statement[] {
-  const roleId = (fn.Properties.Role as { "Fn::GetAtt": [string, string] })["Fn::GetAtt"][0];
-  return Object.values(template.findResources("AWS::IAM::Policy") as Record<string, Resource>)
-    .filter((policy) =>
-      (policy.Properties.Roles as unknown[]).some(
-        (r) => JSON.stringify(r) === JSON.stringify({ Ref: roleId }),
-      ),
-    )
-    .flatMap((policy) => (policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement);
-}
+const only = (type: string, props: Record<string, unknown> = {}) => onlyResource(template, type, props);
+const statementsOf = (fn: Resource) => policyStatements(template, fn);
 
 const queueId = (name: string) =>
   only("AWS::SQS::Queue", { QueueName: Match.stringLikeRegexp(`-${name}$`) })[0];

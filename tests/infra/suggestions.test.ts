@@ -5,10 +5,7 @@ import { EVAL_CONTEXT } from "../../infra/eval.ts";
 import { FlywheelStack } from "../../infra/stack.ts";
 import { BUCKET_PREFIXES, dlqName, QUEUES } from "../../lib/common/resources.ts";
 import { expectQueueWithDeadLetters, getAtt } from "../support/template.ts";
-import { API_ROUTE, functionBehind } from "./support.ts";
-
-type Resource = { Type: string; Properties: Record<string, unknown> };
-type Statement = { Effect: string; Action: string | string[]; Resource: unknown };
+import { API_ROUTE, functionBehind, onlyResource as only, type Resource, statementsOf } from "./support.ts";
 
 const asArray = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
 
@@ -19,14 +16,6 @@ function stack(context: Record<string, string> = {}): Template {
     context: { "aws:cdk:bundling-stacks": [], ...context },
   });
   return Template.fromStack(new FlywheelStack(app, "Flywheel"));
-}
-
-function only(template: Template, type: string, props: Record<string, unknown>): [string, Resource] {
-  const found = Object.entries(
-    template.findResources(type, { Properties: props }) as Record<string, Resource>,
-  );
-  expect(found, `exactly one ${type} matching ${JSON.stringify(props)}`).toHaveLength(1);
-  return found[0] as [string, Resource];
 }
 
 const queueId = (template: Template, name: string) =>
@@ -40,17 +29,6 @@ function suggestFunction(template: Template): Resource {
   return template.findResources("AWS::Lambda::Function")[
     (mapping.Properties.FunctionName as { Ref: string }).Ref
   ] as Resource;
-}
-
-function statementsOf(template: Template, fn: Resource): Statement[] {
-  const roleId = (fn.Properties.Role as { "Fn::GetAtt": [string, string] })["Fn::GetAtt"][0];
-  return Object.values(template.findResources("AWS::IAM::Policy") as Record<string, Resource>)
-    .filter((policy) =>
-      (policy.Properties.Roles as unknown[]).some(
-        (r) => JSON.stringify(r) === JSON.stringify({ Ref: roleId }),
-      ),
-    )
-    .flatMap((policy) => (policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement);
 }
 
 const variables = (fn: Resource) =>

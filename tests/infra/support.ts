@@ -1,6 +1,35 @@
 import type { Template } from "aws-cdk-lib/assertions";
+import { expect } from "vitest";
 
-type Resource = { Type: string; Properties: Record<string, unknown> };
+/** A resource of a synthesized template. */
+export type Resource = { Type: string; Properties: Record<string, unknown> };
+/** A statement of an IAM policy document. */
+export type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
+
+/** The one resource of `type` whose properties match `props` (fails unless exactly one): its logical id and itself. */
+export function onlyResource(
+  template: Template,
+  type: string,
+  props: Record<string, unknown> = {},
+): [string, Resource] {
+  const found = Object.entries(
+    template.findResources(type, { Properties: props }) as Record<string, Resource>,
+  );
+  expect(found, `exactly one ${type} matching ${JSON.stringify(props)}`).toHaveLength(1);
+  return found[0] as [string, Resource];
+}
+
+/** Every statement of the IAM policies attached to a function's role. */
+export function statementsOf(template: Template, fn: Resource): Statement[] {
+  const roleId = (fn.Properties.Role as { "Fn::GetAtt": [string, string] })["Fn::GetAtt"][0];
+  return Object.values(template.findResources("AWS::IAM::Policy") as Record<string, Resource>)
+    .filter((policy) =>
+      (policy.Properties.Roles as unknown[]).some(
+        (r) => JSON.stringify(r) === JSON.stringify({ Ref: roleId }),
+      ),
+    )
+    .flatMap((policy) => (policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement);
+}
 
 /** The logical id of the function behind an HTTP API route, e.g. `GET /api/health`. */
 export function functionIdBehind(template: Template, routeKey: string): string {
