@@ -167,7 +167,8 @@ describe("a bulk under a double-review policy", () => {
     for (const id of ["c1", "c3", "c5"]) {
       store.candidates.set(id, { ...(store.candidates.get(id) as Candidate), task_type: "proof" });
     }
-    const provenanceOf = (id: string) => store.candidates.get(id)?.provenance as Record<string, unknown>;
+    const provenanceOf = (id: string) =>
+      store.candidates.get(id)?.provenance as unknown as Record<string, unknown>;
     const policy = {
       readPolicy: async () => ({
         rules: [{ task_type: "proof", reviews_required: 2 }],
