@@ -15,6 +15,19 @@ type TransactItem = NonNullable<
   ConstructorParameters<typeof TransactWriteCommand>[0]["TransactItems"]
 >[number];
 
+/** The names of a candidate's lease attributes in an expression. */
+export const LEASE_NAMES = {
+  "#leaseHolder": "lease_holder",
+  "#leaseName": "lease_holder_name",
+  "#leaseExpires": "lease_expires_at",
+  "#leaseStarted": "lease_started_at",
+};
+/** What removes a lease: every change of a candidate's review state ends any. */
+export const LEASE_REMOVED = ["#leaseHolder", "#leaseName", "#leaseExpires", "#leaseStarted"] as const;
+/** Nobody else holds the candidate: no lease, the caller's own (`:me`), or one expired by `:now`. */
+export const LEASE_FREE =
+  "(attribute_not_exists(#leaseHolder) OR #leaseHolder = :me OR attribute_not_exists(#leaseExpires) OR #leaseExpires <= :now)";
+
 /** The sort key suffix of an event: the candidate's version after it, so two events never share a key. */
 export const eventSequence = (version: number) => String(version).padStart(10, "0");
 
@@ -163,10 +176,7 @@ export class ReviewTable implements ReviewStore {
       "#gpk": byStatus.partitionKey,
       "#gsk": byStatus.sortKey,
       "#prov": "provenance",
-      "#leaseHolder": "lease_holder",
-      "#leaseName": "lease_holder_name",
-      "#leaseExpires": "lease_expires_at",
-      "#leaseStarted": "lease_started_at",
+      ...LEASE_NAMES,
     };
     const values: Record<string, unknown> = {
       ":from": transition.from,
@@ -203,7 +213,7 @@ export class ReviewTable implements ReviewStore {
     // fill in its origin); the condition makes sure no block appeared in the meantime.
     const hasProvenance = subject.provenance !== null && typeof subject.provenance === "object";
     // Any lease ends with the transition; the index keys above take the candidate out of its lease partition.
-    const removes: string[] = ["#leaseHolder", "#leaseName", "#leaseExpires", "#leaseStarted"];
+    const removes: string[] = [...LEASE_REMOVED];
     const conditions = [
       "attribute_exists(#pk)",
       "#status = :from",
@@ -230,9 +240,7 @@ export class ReviewTable implements ReviewStore {
     if (transition.leaseGuard) {
       values[":me"] = transition.leaseGuard.holder;
       values[":now"] = transition.leaseGuard.at;
-      conditions.push(
-        "(attribute_not_exists(#leaseHolder) OR #leaseHolder = :me OR attribute_not_exists(#leaseExpires) OR #leaseExpires <= :now)",
-      );
+      conditions.push(LEASE_FREE);
     }
     if (hasProvenance) {
       Object.entries(transition.provenance.set).forEach(([name, value], i) => {

@@ -17,7 +17,7 @@ import { staleConflict } from "../domain/review.ts";
 import type { LogEvent } from "../domain/reviewer-numbers.ts";
 import type { VoteStore } from "../ports.ts";
 import { QueueTable } from "./queue-table.ts";
-import { historyEventPut, type ReviewTable } from "./review-table.ts";
+import { historyEventPut, LEASE_FREE, LEASE_NAMES, LEASE_REMOVED, type ReviewTable } from "./review-table.ts";
 import {
   adjudicationIndexKeys,
   adjudicationPartition,
@@ -30,15 +30,6 @@ import {
 
 const POLICY_KEY = keys.settings("review-policy");
 
-const LEASE_NAMES = {
-  "#leaseHolder": "lease_holder",
-  "#leaseName": "lease_holder_name",
-  "#leaseExpires": "lease_expires_at",
-  "#leaseStarted": "lease_started_at",
-};
-/** Nobody else holds the candidate: no lease, the caller's own (`:me`), or one expired by `:now`. */
-const LEASE_FREE =
-  "(attribute_not_exists(#leaseHolder) OR #leaseHolder = :me OR attribute_not_exists(#leaseExpires) OR #leaseExpires <= :now)";
 const { byStatus, evalSessions } = TABLE.indexes;
 
 /**
@@ -158,7 +149,7 @@ export class VoteTable implements VoteStore {
         Update: {
           TableName: this.tableName,
           Key: keys.candidate(subject.id),
-          UpdateExpression: `SET ${sets.join(", ")} REMOVE #leaseHolder, #leaseName, #leaseExpires, #leaseStarted`,
+          UpdateExpression: `SET ${sets.join(", ")} REMOVE ${LEASE_REMOVED.join(", ")}`,
           ConditionExpression: [
             "attribute_exists(#pk)",
             "#status = :needs",
@@ -201,7 +192,7 @@ export class VoteTable implements VoteStore {
     const indexKeys =
       voters.length > 0 ? votingIndexKeys(subject) : candidateIndexKeys(subject, "needs_review");
     // Any lease (the caller's own, or an expired one) ends with it, as with a decision.
-    const leases = "#leaseHolder, #leaseName, #leaseExpires, #leaseStarted";
+    const leases = LEASE_REMOVED.join(", ");
     const update =
       voters.length > 0
         ? `SET #version = :version, #votes = :votes, #voters = :voters, #gpk = :gpk, #gsk = :gsk REMOVE ${leases}`
