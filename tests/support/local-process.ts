@@ -4,9 +4,10 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
-import { SQSClient } from "@aws-sdk/client-sqs";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { BatchGetCommand, DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { LocalConfig } from "../../local/local-config.ts";
+import { samplePath } from "../../samples/index.ts";
 import { mulberry32 } from "./random.ts";
 
 /** `npm start` in a process of its own, on a data folder of the test's: started, killed, started again. */
@@ -94,4 +95,56 @@ export function seededRandom(name: string): () => number {
   const seed = given ? Number(given) : Math.floor(Math.random() * 2 ** 31);
   console.log(`${name}: seed ${seed} (FLYWHEEL_TEST_SEED=${seed} repeats this run)`);
   return mulberry32(seed);
+}
+
+/** The candidates the stats counters hold, as `GET /api/sft/stats` reads them. */
+export async function statsTotal(config: LocalConfig): Promise<number> {
+  const response = await fetch(`${config.apiUrl}/api/sft/stats`, {
+    headers: { authorization: `Bearer ${config.reviewerToken}` },
+  });
+  if (!response.ok) throw new Error(`stats: ${response.status} ${await response.text()}`);
+  return ((await response.json()) as { total: number }).total;
+}
+
+/**
+ * `count` corrections made from the sample's valid ones, each with a prompt and an idempotency
+ * key of its own (`name` in both).
+ */
+export async function correctionBurst(count: number, name: string): Promise<Record<string, unknown>[]> {
+  const examples = (await readFile(samplePath("corrections", "valid.jsonl"), "utf8"))
+    .split("\n")
+    .filter(Boolean);
+  return Array.from({ length: count }, (_, i) => {
+    const example = JSON.parse(examples[i % examples.length] as string);
+    const prompt = typeof example.prompt === "string" ? { prompt: `${example.prompt} (#${i} ${name})` } : {};
+    return { ...example, ...prompt, idempotency_key: `${name}-${i}` };
+  });
+}
+
+/** Whether the corrections queue holds nothing, waiting or in flight. */
+export async function correctionsDrained(config: LocalConfig): Promise<boolean> {
+  const { Attributes } = await localClients(config).sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: config.queues["flywheel-corrections"],
+      AttributeNames: ["All"],
+    }),
+  );
+  return (
+    Attributes?.ApproximateNumberOfMessages === "0" &&
+    Attributes?.ApproximateNumberOfMessagesNotVisible === "0"
+  );
+}
+
+/** How many of the candidates `ids` are stored. */
+export async function storedCount(config: LocalConfig, ids: readonly string[]): Promise<number> {
+  const { db } = localClients(config);
+  let found = 0;
+  for (let offset = 0; offset < ids.length; offset += 100) {
+    const Keys = ids.slice(offset, offset + 100).map((id) => ({ pk: `CAND#${id}`, sk: "CAND" }));
+    const got = await db.send(
+      new BatchGetCommand({ RequestItems: { [config.tableName]: { Keys, ProjectionExpression: "pk" } } }),
+    );
+    found += got.Responses?.[config.tableName]?.length ?? 0;
+  }
+  return found;
 }

@@ -1,18 +1,24 @@
 import { createHash } from "node:crypto";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GetObjectCommand } from "@aws-sdk/client-s3";
-import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
-import { BatchGetCommand, GetCommand } from "@aws-sdk/lib-dynamodb";
+import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Candidate } from "../../../lib/common/domain/candidate.ts";
 import type { ExportManifest } from "../../../lib/exports/domain/export-manifest.ts";
 import { publishCorrection } from "../../../lib/ingest/client/publish-correction.ts";
 import type { LocalConfig } from "../../../local/local-config.ts";
-import { samplePath } from "../../../samples/index.ts";
 import { approvedCandidate, putCandidates } from "../../support/export-continuation.ts";
-import { LocalProcess, localClients, seededRandom } from "../../support/local-process.ts";
+import {
+  correctionBurst,
+  correctionsDrained,
+  LocalProcess,
+  localClients,
+  seededRandom,
+  statsTotal,
+  storedCount,
+} from "../../support/local-process.ts";
 
 /**
  * `npm start` killed outright (SIGKILL) at a random point — the seed is printed, and
@@ -105,10 +111,6 @@ async function fileHashes(config: LocalConfig, manifest: ExportManifest) {
     hashes[name] = sha256;
   }
   return hashes;
-}
-
-async function statsTotal(config: LocalConfig): Promise<number> {
-  return (await api(config, "GET", "/api/sft/stats")).total as number;
 }
 
 describe("npm start killed (SIGKILL) at a random point", () => {
@@ -239,15 +241,7 @@ describe("npm start killed (SIGKILL) at a random point", () => {
       const random = seededRandom("ingest burst killed at a random point");
       local.clearOutput();
       const running = await local.start();
-      const examples = (await readFile(samplePath("corrections", "valid.jsonl"), "utf8"))
-        .split("\n")
-        .filter(Boolean);
-      const burst = Array.from({ length: BURST }, (_, i) => {
-        const example = JSON.parse(examples[i % examples.length] as string);
-        const prompt =
-          typeof example.prompt === "string" ? { prompt: `${example.prompt} (#${i} killed)` } : {};
-        return { ...example, ...prompt, idempotency_key: `kill-burst-${i}` };
-      });
+      const burst = await correctionBurst(BURST, "kill-burst");
       const queueUrl = running.config.queues["flywheel-corrections"] as string;
       const before = await statsTotal(running.config);
       const reports = await publishCorrection(localClients(running.config).sqs, queueUrl, burst);
@@ -265,33 +259,13 @@ describe("npm start killed (SIGKILL) at a random point", () => {
 
       local.clearOutput();
       const restarted = await local.start();
-      const { sqs, db } = localClients(restarted.config);
-      await local.until("the burst ingested", async () => {
-        const { Attributes } = await sqs.send(
-          new GetQueueAttributesCommand({
-            QueueUrl: restarted.config.queues["flywheel-corrections"],
-            AttributeNames: ["All"],
-          }),
-        );
-        return Attributes?.ApproximateNumberOfMessages === "0" &&
-          Attributes?.ApproximateNumberOfMessagesNotVisible === "0"
-          ? true
-          : undefined;
-      });
+      await local.until("the burst ingested", async () =>
+        (await correctionsDrained(restarted.config)) ? true : undefined,
+      );
       expect(await statsTotal(restarted.config)).toBe(before + BURST);
       const ids = reports.map((report) => (report as { recordId: string }).recordId);
       expect(new Set(ids).size).toBe(BURST);
-      let found = 0;
-      for (let offset = 0; offset < ids.length; offset += 100) {
-        const Keys = ids.slice(offset, offset + 100).map((id) => ({ pk: `CAND#${id}`, sk: "CAND" }));
-        const got = await db.send(
-          new BatchGetCommand({
-            RequestItems: { [restarted.config.tableName]: { Keys, ProjectionExpression: "pk" } },
-          }),
-        );
-        found += got.Responses?.[restarted.config.tableName]?.length ?? 0;
-      }
-      expect(found).toBe(BURST);
+      expect(await storedCount(restarted.config, ids)).toBe(BURST);
       restarted.process.kill("SIGKILL");
       await restarted.exited;
     },
