@@ -1,6 +1,7 @@
 // @vitest-environment happy-dom
 import { mount, type VueWrapper } from "@vue/test-utils";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { EXPORT_FORMATS } from "../../lib/exports/domain/export-request.ts";
 import { ApiError } from "../../web/src/api.ts";
 import { buildExportRequest, emptyExportForm, FORMATS } from "../../web/src/export-form.ts";
 import ExportJobPage from "../../web/src/pages/ExportJobPage.vue";
@@ -121,18 +122,7 @@ describe("buildExportRequest", () => {
   });
 
   it("describes every format the API writes", () => {
-    expect(FORMATS.map((f) => f.value)).toEqual([
-      "openai-sft",
-      "openai-preference",
-      "trl-sft",
-      "trl-dpo",
-      "trl-kto",
-      "bedrock-conversation",
-      "bedrock-preference",
-      "bedrock-rft",
-      "vertex-gemini",
-      "rag",
-    ]);
+    expect(FORMATS.map((f) => f.value)).toEqual([...EXPORT_FORMATS]);
   });
 });
 
