@@ -137,7 +137,6 @@ function renderOverHttp(rows: readonly (LatencyRow & Provenance)[]): string[] {
   const load = (row: LatencyRow) =>
     row.loadAverage ? `${fixed(row.loadAverage[0], 1)} → ${fixed(row.loadAverage[1], 1)}` : "–";
   return [
-    "",
     "### Over HTTP",
     "",
     "The rows ending in “over HTTP” are the same calls through the local runtime's gateway",

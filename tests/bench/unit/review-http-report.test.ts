@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { renderReport } from "../../../bench/report.ts";
-import type { LatencyRow } from "../../../bench/review.ts";
+import { type LatencyRow, reviewGrowth } from "../../../bench/review.ts";
 
 const provenance = { measuredAt: "2026-12-06T04:50:00Z", command: "npm run bench" };
 
@@ -58,5 +58,20 @@ describe("the report's review API over HTTP", () => {
     const report = renderReport({ review: { ...provenance, rows: [row("stats", 5.7, 9.1)] } });
     expect(report).toContain("## Review API latency");
     expect(report).not.toContain("### Over HTTP");
+  });
+
+  it("keeps growth to the in-process rows, which may reach sizes the HTTP rows do not", () => {
+    const table = reviewGrowth([
+      { ...row("stats", 5, 10), stored: 1_000 },
+      { ...row("stats over HTTP", 6, 12), stored: 1_000 },
+      { ...row("stats", 6, 12), stored: 100_000 },
+      { ...row("stats over HTTP", 9, 18), stored: 100_000 },
+      { ...row("stats", 7.5, 15), stored: 1_000_000 },
+    ]);
+    expect(table?.largest).toBe(1_000_000);
+    expect(table?.ratios).toEqual([
+      { metric: "stats p50", ratio: 1.5 },
+      { metric: "stats p99", ratio: 1.5 },
+    ]);
   });
 });
