@@ -1,11 +1,14 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { readFile } from "node:fs/promises";
+import { mkdtempSync } from "node:fs";
+import { readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
 import { GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { BatchGetCommand, DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { afterAll, afterEach } from "vitest";
 import type { LocalConfig } from "../../local/local-config.ts";
 import { samplePath } from "../../samples/index.ts";
 import { mulberry32 } from "./random.ts";
@@ -78,6 +81,23 @@ export class LocalProcess {
       await new Promise((r) => setTimeout(r, 50));
     }
   }
+}
+
+/**
+ * The suite's runtime process on a data folder of its own (`/tmp/<name>-XXXXXX`): a runtime a
+ * failed test left running is killed after each test, and the folder removed after the suite.
+ */
+export function suiteLocalProcess(name: string): LocalProcess {
+  const dataDir = mkdtempSync(join(tmpdir(), `${name}-`));
+  const local = new LocalProcess(dataDir);
+  afterEach(() => local.killLeftover());
+  afterAll(async () => {
+    await local.killLeftover();
+    // Give the DynamoDB Local of a killed runtime its moment to see its stdin close and stop.
+    await new Promise((r) => setTimeout(r, 500));
+    await rm(dataDir, { recursive: true, force: true });
+  });
+  return local;
 }
 
 export const localClients = (config: LocalConfig) => ({

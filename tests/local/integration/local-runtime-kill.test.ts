@@ -1,10 +1,7 @@
 import { createHash } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { GetObjectCommand } from "@aws-sdk/client-s3";
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Candidate } from "../../../lib/common/domain/candidate.ts";
 import type { ExportManifest } from "../../../lib/exports/domain/export-manifest.ts";
 import { publishCorrection } from "../../../lib/ingest/client/publish-correction.ts";
@@ -13,11 +10,11 @@ import { approvedCandidate, putCandidates } from "../../support/export-continuat
 import {
   correctionBurst,
   correctionsDrained,
-  LocalProcess,
   localClients,
   seededRandom,
   statsTotal,
   storedCount,
+  suiteLocalProcess,
 } from "../../support/local-process.ts";
 
 /**
@@ -31,22 +28,7 @@ const BURST = 1_000;
 const RUN = "2026-07-01-000000-killed-export";
 /** Three starts of the runtime on a busy 2-core machine, seeding and two exports. */
 const TEST_TIMEOUT_MS = 240_000;
-let dataDir: string;
-let local: LocalProcess;
-
-beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), "flywheel-kill-"));
-  local = new LocalProcess(dataDir);
-});
-
-afterEach(() => local.killLeftover());
-
-afterAll(async () => {
-  await local.killLeftover();
-  // Give the DynamoDB Local of a killed runtime its moment to see its stdin close and stop.
-  await new Promise((r) => setTimeout(r, 500));
-  await rm(dataDir, { recursive: true, force: true });
-});
+const local = suiteLocalProcess("flywheel-kill");
 
 /** An approved candidate of about 8 KB, each with words of its own. */
 function approved(i: number): Candidate {

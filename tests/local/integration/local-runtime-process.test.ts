@@ -1,19 +1,16 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { GetCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { publishCorrection } from "../../../lib/ingest/client/publish-correction.ts";
 import type { LocalConfig } from "../../../local/local-config.ts";
 import { generateRunLines } from "../../../samples/generate-run.ts";
 import {
   correctionBurst,
   correctionsDrained,
-  LocalProcess,
   localClients,
   statsTotal,
   storedCount,
+  suiteLocalProcess,
 } from "../../support/local-process.ts";
 
 /**
@@ -24,8 +21,7 @@ const LINES = 3_000;
 const BURST = 1_000;
 /** Each test starts the runtime two or three times; a busy 2-core machine takes 10 s a start. */
 const PROCESS_TEST_TIMEOUT_MS = 180_000;
-let dataDir: string;
-let local: LocalProcess;
+const local = suiteLocalProcess("flywheel-process");
 
 async function upload(config: LocalConfig, runId: string) {
   const body = `${[...generateRunLines({ count: LINES, runId, seed: 3 })].join("\n")}\n`;
@@ -77,20 +73,6 @@ const completedRun = (config: LocalConfig, runId: string) =>
   });
 
 const oneCleanImport = { lines: LINES, imported: LINES, skipped: 0, quarantined: 0 };
-
-beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), "flywheel-process-"));
-  local = new LocalProcess(dataDir);
-});
-
-afterEach(() => local.killLeftover());
-
-afterAll(async () => {
-  await local.killLeftover();
-  // Give the DynamoDB Local of a killed runtime its moment to see its stdin close and stop.
-  await new Promise((r) => setTimeout(r, 500));
-  await rm(dataDir, { recursive: true, force: true });
-});
 
 describe("npm start in its own process", () => {
   it(
