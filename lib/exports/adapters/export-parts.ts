@@ -91,7 +91,19 @@ export class S3ExportParts implements ExportPartStore {
   async getBytes(key: string): Promise<Uint8Array> {
     const object = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
     if (!object.Body) throw new Error(`S3 returned no body for ${key}`);
-    return object.Body.transformToByteArray();
+    const length = object.ContentLength;
+    if (length === undefined) return object.Body.transformToByteArray();
+    // Copied into one buffer as it streams in: never the chunks and their join at once (a
+    // checkpoint can be a few hundred MB).
+    const bytes = new Uint8Array(length);
+    let at = 0;
+    for await (const chunk of object.Body as AsyncIterable<Uint8Array>) {
+      if (at + chunk.byteLength > length) throw new Error(`${key} is longer than its ${length} bytes`);
+      bytes.set(chunk, at);
+      at += chunk.byteLength;
+    }
+    if (at !== length) throw new Error(`${key} ended after ${at} of its ${length} bytes`);
+    return bytes;
   }
 
   async remove(keys: readonly string[]): Promise<void> {

@@ -176,19 +176,23 @@ export class NearDuplicateIndex {
     return { records: this.count };
   }
 
-  /** An index holding exactly the records `save` wrote, added again in their order. */
+  /**
+   * An index holding exactly the records `save` wrote, added again in their order. Full blocks
+   * are the loaded state's own words (views, no copy); the last one is copied into a whole block
+   * so that it can fill.
+   */
   static restore(threshold: number, state: StateReader, prefix: string, memory: NearDuplicateMemory) {
     const index = new NearDuplicateIndex(threshold);
     const blocks = Math.ceil(memory.records / BLOCK);
+    const whole = <T extends Uint32Array>(words: T, length: number): Uint32Array => {
+      if (words.length === length) return words;
+      const copy = new Uint32Array(length);
+      copy.set(words);
+      return copy;
+    };
     for (let i = 0; i < blocks; i += 1) {
-      const signatures = state.u32(`${prefix}.signatures.${i}`);
-      const values = state.u32(`${prefix}.values.${i}`);
-      const block = new Uint32Array(BLOCK * BANDS);
-      block.set(signatures);
-      const blockValues = new Uint32Array(BLOCK);
-      blockValues.set(values);
-      index.blocks.push(block);
-      index.values.push(blockValues);
+      index.blocks.push(whole(state.u32(`${prefix}.signatures.${i}`), BLOCK * BANDS));
+      index.values.push(whole(state.u32(`${prefix}.values.${i}`), BLOCK));
     }
     index.count = memory.records;
     for (let ref = 0; ref < memory.records; ref += 1) index.index(ref);
