@@ -145,7 +145,7 @@ describe("datasets and eval sets in Chromium", () => {
     expect(
       await page()
         .getByTestId("diff-submit")
-        .evaluate((button) => button === document.activeElement),
+        .evaluate((button) => button === button.ownerDocument.activeElement),
     ).toBe(true);
     await page().keyboard.press("Enter");
     await page().getByTestId("diff-result").waitFor();
