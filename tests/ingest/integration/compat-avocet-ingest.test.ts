@@ -1,4 +1,5 @@
-import { beforeAll, describe, expect, it, vi } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
+import { freshIngestApi } from "../../support/api-module.ts";
 import { provisionTestAws, type TestAws } from "../../support/aws.ts";
 import { lambdaContext } from "../../support/events.ts";
 import { type ApiHandler, callApi, type HttpRequest } from "../../support/http-events.ts";
@@ -30,11 +31,7 @@ const context = lambdaContext("api");
 const ingest = (request: HttpRequest, api: ApiHandler = handler) =>
   callApi(api, context, "POST", PATH, request);
 
-async function loadApi(env: Record<string, string>): Promise<ApiHandler> {
-  vi.resetModules();
-  for (const [name, value] of Object.entries({ ...aws.env, ...env })) vi.stubEnv(name, value);
-  return (await import("../../../functions/api.ts")).handler;
-}
+const loadApi = (env: Record<string, string>) => freshIngestApi(aws.env, env);
 
 beforeAll(async () => {
   aws = await provisionTestAws("compat-ingest");

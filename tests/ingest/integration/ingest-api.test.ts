@@ -1,8 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { beforeAll, describe, expect, it, vi } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { MAX_INGEST_BODY_BYTES } from "../../../lib/ingest/edge/ingest-routes.ts";
 import { samplePath } from "../../../samples/index.ts";
+import { freshIngestApi } from "../../support/api-module.ts";
 import { provisionTestAws, type TestAws } from "../../support/aws.ts";
 import { lambdaContext } from "../../support/events.ts";
 import { type ApiHandler, callApi, type HttpRequest } from "../../support/http-events.ts";
@@ -35,11 +36,7 @@ const kiwiCorrection = (overrides: Record<string, unknown> = {}) => ({
 const stored = (id: string) => storedCandidate(aws, id);
 const counters = () => storedCounters(aws);
 
-async function loadApi(env: Record<string, string>): Promise<ApiHandler> {
-  vi.resetModules();
-  for (const [name, value] of Object.entries({ ...aws.env, ...env })) vi.stubEnv(name, value);
-  return (await import("../../../functions/api.ts")).handler;
-}
+const loadApi = (env: Record<string, string>) => freshIngestApi(aws.env, env);
 
 beforeAll(async () => {
   aws = await provisionTestAws("ingest-api");
