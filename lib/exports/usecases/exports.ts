@@ -16,6 +16,7 @@ import {
   exportPrefix,
 } from "../../common/resources.ts";
 import { DEFAULT_NGRAM, EvalIndex } from "../domain/decontamination.ts";
+import { ExportCannotGoOnError } from "../domain/export-continuation.ts";
 import { ExportFirewall, type ProvenanceCheck, type Split } from "../domain/export-firewall.ts";
 import { type KbDocument, kbDocument } from "../domain/export-formats.ts";
 import {
@@ -683,7 +684,10 @@ export async function jobEvalIndex(
   if (!pins || !deps.evalIndexes) return evalIndexOf(deps, ngram);
   if (pins.sets.length === 0) return undefined;
   const versions = pins.sets.map(({ name, version }) => {
-    if (version === undefined) throw new Error(`the checkpoint pins eval set ${name} without a version`);
+    if (version === undefined) {
+      // Retrying cannot give it one: the job fails at once.
+      throw new ExportCannotGoOnError(`the checkpoint pins eval set ${name} without a version`);
+    }
     return { name, version };
   });
   return deps.evalIndexes.pinned(pins.ngram, versions);
