@@ -148,41 +148,19 @@ function serveBrowserConfig(
   response.end(request.method === "HEAD" ? undefined : body);
 }
 
-const NO_BODY = Buffer.alloc(0);
-
 /**
- * Reads the body, or returns undefined once it exceeds {@link MAX_REQUEST_BYTES} (the rest is
- * left unread). Listens for the stream's events rather than iterating it: every API request
- * passes here, most with no body or a small one.
+ * Reads the body, or returns undefined once it exceeds {@link MAX_REQUEST_BYTES} (leaving the loop
+ * leaves the rest unread); rejects when the client goes before its body ends.
  */
-function readBody(request: IncomingMessage): Promise<Buffer | undefined> {
-  return new Promise((resolveBody, fail) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const done = (body: Buffer | undefined) => {
-      request.off("data", onData);
-      request.off("end", onEnd);
-      request.off("error", fail);
-      if (body === undefined) request.pause();
-      resolveBody(body);
-    };
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_REQUEST_BYTES) done(undefined);
-      else chunks.push(chunk);
-    };
-    const onEnd = () =>
-      done(
-        chunks.length === 0
-          ? NO_BODY
-          : chunks.length === 1
-            ? (chunks[0] as Buffer)
-            : Buffer.concat(chunks, size),
-      );
-    request.on("data", onData);
-    request.once("end", onEnd);
-    request.once("error", fail);
-  });
+async function readBody(request: IncomingMessage): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_REQUEST_BYTES) return undefined;
+    chunks.push(chunk);
+  }
+  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
 }
 
 function rejectTooLarge(request: IncomingMessage, response: ServerResponse) {
