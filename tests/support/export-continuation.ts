@@ -17,6 +17,7 @@ import { newExportJob } from "../../lib/exports/domain/export-job.ts";
 import type { ExportManifest } from "../../lib/exports/domain/export-manifest.ts";
 import { ExportRequest } from "../../lib/exports/domain/export-request.ts";
 import type { createExportRecordHandler } from "../../lib/exports/edge/export-records.ts";
+import type { ExportContinuationDeps } from "../../lib/exports/usecases/export-checkpoint.ts";
 import type { ExportBuildDeps } from "../../lib/exports/usecases/exports.ts";
 import { MIN_PART_BYTES } from "../../lib/exports/usecases/resumable-file.ts";
 import { QueueTable } from "../../lib/review/adapters/queue-table.ts";
@@ -99,24 +100,25 @@ export async function putCandidates(
 export function continuedExportDeps(
   aws: TestAws,
   extra: Partial<ExportBuildDeps> = {},
-): { deps: ExportBuildDeps; jobs: ExportJobTable } {
+): { deps: ExportBuildDeps; jobs: ExportJobTable; continuation: ExportContinuationDeps } {
   const { dynamodb, s3, sqs } = aws.clients;
   const { tableName, bucket } = aws.resources;
   const jobs = new ExportJobTable(dynamodb, tableName);
+  const continuation: ExportContinuationDeps = {
+    queue: new SqsExportQueue(sqs, aws.resources.queues.exports.url),
+    checkpoints: new ExportCheckpointTable(dynamodb, tableName),
+    parts: new S3ExportParts(s3, bucket),
+    partBytes: MIN_PART_BYTES,
+  };
   const deps: ExportBuildDeps = {
     jobs,
     candidates: new QueueTable(dynamodb, tableName, new CandidateViews(new S3Bodies(s3, bucket))),
     objects: new S3ExportObjects(s3, bucket),
     codeVersion: "0.0.0+test",
-    continuation: {
-      queue: new SqsExportQueue(sqs, aws.resources.queues.exports.url),
-      checkpoints: new ExportCheckpointTable(dynamodb, tableName),
-      parts: new S3ExportParts(s3, bucket),
-      partBytes: MIN_PART_BYTES,
-    },
+    continuation,
     ...extra,
   };
-  return { deps, jobs };
+  return { deps, jobs, continuation };
 }
 
 /** One message to the export function, delivered for the `receives`-th time. */
@@ -169,11 +171,13 @@ export async function receiveExportMessages(aws: TestAws): Promise<Message[]> {
  * Runs an export from its first message through every continuation it sends itself, each
  * invocation's deadline already past (60 s left, 90 s kept back) so it stops after one batch;
  * answers how many invocations it took. One continuation at a time is ever waiting.
+ * `afterInvocation`, if given, runs after each invocation with how many there have been so far.
  */
 export async function runThroughContinuations(
   aws: TestAws,
   handle: ReturnType<typeof createExportRecordHandler>,
   exportId: string,
+  afterInvocation?: (invocations: number) => Promise<void>,
 ): Promise<number> {
   let invocations = 0;
   let pending = [JSON.stringify({ export_id: exportId })];
@@ -181,6 +185,7 @@ export async function runThroughContinuations(
     for (const body of pending) {
       await handle(exportRecord(body, `m-${invocations}`), lambdaContext("export"));
       invocations += 1;
+      await afterInvocation?.(invocations);
     }
     pending = (await receiveExportMessages(aws)).map((message) => message.Body as string);
     expect(pending.length).toBeLessThanOrEqual(1);
@@ -196,10 +201,13 @@ export async function objectBytes(aws: TestAws, key: string): Promise<Buffer> {
   );
 }
 
-/** The sha256 of every file the manifest lists, read back from the bucket and checked against it, by file. */
+/**
+ * The sha256 of every file the manifest lists, read back from the bucket and checked against it, by
+ * file; `manifest` may be one format's part of a manifest too.
+ */
 export async function manifestFileHashes(
   aws: TestAws,
-  manifest: ExportManifest,
+  manifest: Pick<ExportManifest, "files">,
 ): Promise<Record<string, string>> {
   const hashes: Record<string, string> = {};
   for (const [name, file] of Object.entries(manifest.files)) {
