@@ -1,9 +1,7 @@
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
-import { beforeAll, describe, expect, it, vi } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { provisionTestAws, type TestAws } from "../../support/aws.ts";
-import { lambdaContext } from "../../support/events.ts";
-import { callerAs } from "../../support/http-events.ts";
-import { candidateLines, SOURCE, uploadRun } from "../../support/review-fixtures.ts";
+import { importRun, reviewApi, setReviewPolicy } from "../../support/review-api.ts";
+import { candidateLines, SOURCE } from "../../support/review-fixtures.ts";
 
 /**
  * Provenance validation and backfill over candidates double review keeps out of the queue's
@@ -13,12 +11,8 @@ import { candidateLines, SOURCE, uploadRun } from "../../support/review-fixtures
  */
 
 let aws: TestAws;
-let handler: (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
-const context = lambdaContext("api");
-const as = callerAs(() => handler, context);
-const admin = as("sub-admin", "admin");
-const ana = as("sub-ana", "reviewer");
-const bo = as("sub-bo", "reviewer");
+const api = reviewApi();
+const { admin, ana, bo } = api;
 const RUN = "2026-05-02-unmodelled";
 const idOf = (n: number) => `${RUN}-${String(n).padStart(5, "0")}`;
 const ALL = [0, 1, 2, 3, 4].map(idOf);
@@ -49,13 +43,9 @@ async function invalidIds(): Promise<string[]> {
 
 beforeAll(async () => {
   aws = await provisionTestAws("prov-double");
-  for (const [name, value] of Object.entries(aws.env)) vi.stubEnv(name, value);
-  vi.stubEnv("REVIEWER_TOKEN", "");
-  ({ handler } = await import("../../../functions/api.ts"));
-  await uploadRun(aws, RUN, unmodelled(5));
-  expect((await admin("POST", "/api/sft/import", { body: { run_id: RUN } })).status).toBe(200);
-  const rules = [{ source: SOURCE, reviews_required: 2 }];
-  expect((await admin("POST", "/api/sft/review-policy", { body: { rules } })).status).toBe(200);
+  await api.load(aws);
+  await importRun(aws, admin, RUN, unmodelled(5));
+  await setReviewPolicy(admin, [{ source: SOURCE, reviews_required: 2 }]);
 }, 120_000);
 
 describe("provenance over double review", () => {

@@ -1,39 +1,26 @@
 import { QueryCommand } from "@aws-sdk/lib-dynamodb";
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
-import { beforeAll, describe, expect, it, vi } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { TABLE } from "../../../lib/common/resources.ts";
 import { provisionTestAws, type TestAws } from "../../support/aws.ts";
-import { lambdaContext } from "../../support/events.ts";
-import { callerAs } from "../../support/http-events.ts";
-import {
-  candidateLines,
-  recount,
-  reviewStateCountersStored,
-  uploadRun,
-} from "../../support/review-fixtures.ts";
+import { importRun, reviewApi } from "../../support/review-api.ts";
+import { candidateLines, recount, reviewStateCountersStored } from "../../support/review-fixtures.ts";
 import { storedCandidate } from "../../support/steps.ts";
 
 /** Bulk discard of a run against DynamoDB Local, with a reviewer working the same run meanwhile, then its undo. */
 
 let aws: TestAws;
-let handler: (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
-const context = lambdaContext("api");
-const as = callerAs(() => handler, context);
-const admin = as("admin", "admin");
-const reviewer = as("ana", "reviewer");
+const api = reviewApi();
+const admin = api.as("admin", "admin");
+const reviewer = api.as("ana", "reviewer");
 const BROKEN = "2026-03-01-broken";
 const FINE = "2026-03-01-fine";
 const idOf = (runId: string, n: number) => `${runId}-${String(n).padStart(5, "0")}`;
 
 beforeAll(async () => {
   aws = await provisionTestAws("bulk");
-  for (const [name, value] of Object.entries(aws.env)) vi.stubEnv(name, value);
-  vi.stubEnv("REVIEWER_TOKEN", "");
-  ({ handler } = await import("../../../functions/api.ts"));
-  await uploadRun(aws, BROKEN, candidateLines(BROKEN, 300));
-  await uploadRun(aws, FINE, candidateLines(FINE, 20));
-  for (const run of [BROKEN, FINE])
-    expect((await admin("POST", "/api/sft/import", { body: { run_id: run } })).status).toBe(200);
+  await api.load(aws);
+  await importRun(aws, admin, BROKEN, candidateLines(BROKEN, 300));
+  await importRun(aws, admin, FINE, candidateLines(FINE, 20));
 }, 120_000);
 
 describe("a bulk discard of a run", () => {

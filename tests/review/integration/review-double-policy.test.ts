@@ -1,14 +1,7 @@
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
-import { beforeAll, describe, expect, it, vi } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { provisionTestAws, type TestAws } from "../../support/aws.ts";
-import { lambdaContext } from "../../support/events.ts";
-import { callerAs } from "../../support/http-events.ts";
-import {
-  candidateLines,
-  recount,
-  reviewStateCountersStored,
-  uploadRun,
-} from "../../support/review-fixtures.ts";
+import { countersMatchRecount, importRun, reviewApi, setReviewPolicy } from "../../support/review-api.ts";
+import { candidateLines, recount, reviewStateCountersStored } from "../../support/review-fixtures.ts";
 
 /**
  * Double review beside the rest of the review slice, against DynamoDB Local through the API: a
@@ -18,35 +11,21 @@ import {
  */
 
 let aws: TestAws;
-let handler: (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
-const context = lambdaContext("api");
-const as = callerAs(() => handler, context);
-const admin = as("sub-admin", "admin");
-const ana = as("sub-ana", "reviewer");
-const bo = as("sub-bo", "reviewer");
+const api = reviewApi();
+const { admin, ana, bo } = api;
 const RUN = "2026-05-01-policy";
 /** Candidates 0, 3, 6, 9 … are `arithmetic`: the policy asks two reviews of those only. */
 const idOf = (n: number) => `${RUN}-${String(n).padStart(5, "0")}`;
 const ARITHMETIC = { run_id: RUN, task_type: "arithmetic" };
-
-async function countersMatchRecount() {
-  const report = await admin("POST", "/api/admin/recount", { body: {} });
-  expect(report.status).toBe(200);
-  expect(report.body.differences).toEqual([]);
-}
 
 const stats = async () => (await ana("GET", "/api/sft/stats")).body;
 const candidate = async (id: string) => (await admin("GET", `/api/sft/candidates/${id}`)).body;
 
 beforeAll(async () => {
   aws = await provisionTestAws("double-policy");
-  for (const [name, value] of Object.entries(aws.env)) vi.stubEnv(name, value);
-  vi.stubEnv("REVIEWER_TOKEN", "");
-  ({ handler } = await import("../../../functions/api.ts"));
-  await uploadRun(aws, RUN, candidateLines(RUN, 12));
-  expect((await admin("POST", "/api/sft/import", { body: { run_id: RUN } })).status).toBe(200);
-  const rules = [{ task_type: "arithmetic", reviews_required: 2 }];
-  expect((await admin("POST", "/api/sft/review-policy", { body: { rules } })).status).toBe(200);
+  await api.load(aws);
+  await importRun(aws, admin, RUN, candidateLines(RUN, 12));
+  await setReviewPolicy(admin, [{ task_type: "arithmetic", reviews_required: 2 }]);
 }, 120_000);
 
 describe("double review's votes, leases, stats and provenance", () => {
@@ -60,7 +39,7 @@ describe("double review's votes, leases, stats and provenance", () => {
     const waiting = await stats();
     expect(waiting).toMatchObject({ awaiting_votes: 1, awaiting_adjudication: 0 });
     expect(waiting.by_status.needs_review).toBe(12);
-    await countersMatchRecount();
+    await countersMatchRecount(admin);
     // Read through the status index too: the voting partitions hold what the counter counts.
     expect(await reviewStateCountersStored(aws)).toEqual(await recount(aws));
 
@@ -83,21 +62,21 @@ describe("double review's votes, leases, stats and provenance", () => {
     expect(back.votes).toBeUndefined();
     expect(back.lease_holder).toBeUndefined();
     expect(await stats()).toMatchObject({ awaiting_votes: 0, awaiting_adjudication: 0 });
-    await countersMatchRecount();
+    await countersMatchRecount(admin);
 
     // Votes that disagree: awaiting an admin, then settled by one.
     await ana("POST", "/api/sft/submit", { body: { id: x, action: "discard" } });
     const split = await bo("POST", "/api/sft/submit", { body: { id: x, action: "flag" } });
     expect(split.body.review.state).toBe("adjudication");
     expect(await stats()).toMatchObject({ awaiting_votes: 0, awaiting_adjudication: 1 });
-    await countersMatchRecount();
+    await countersMatchRecount(admin);
     expect(await reviewStateCountersStored(aws)).toEqual(await recount(aws));
     const ruling = await admin("POST", `/api/sft/adjudication/${x}`, {
       body: { action: "flag", failure_category: "wrong_answer" },
     });
     expect(ruling.status).toBe(200);
     expect(await stats()).toMatchObject({ awaiting_votes: 0, awaiting_adjudication: 0 });
-    await countersMatchRecount();
+    await countersMatchRecount(admin);
   });
 
   it("records every voter in a settled candidate's provenance, and the admin who adjudicated", async () => {
@@ -136,7 +115,7 @@ describe("double review's votes, leases, stats and provenance", () => {
       expect(undone[fact], fact).toBeUndefined();
     }
     expect(undone).toMatchObject({ source: "synthetic-rig", source_run_id: RUN });
-    await countersMatchRecount();
+    await countersMatchRecount(admin);
   });
 });
 
@@ -165,7 +144,7 @@ describe("a bulk job under a policy of two reviews", () => {
       job = batch.body;
     }
     expect(job).toMatchObject({ state: "done", decided: 10, decided_over_policy: 2, skipped: 0 });
-    await countersMatchRecount();
+    await countersMatchRecount(admin);
 
     const over = await candidate(idOf(9));
     expect(over.candidate.status).toBe("discarded");
@@ -205,6 +184,6 @@ describe("a bulk job under a policy of two reviews", () => {
     const vote = await ana("POST", "/api/sft/submit", { body: { id: idOf(9), action: "discard" } });
     expect(vote.body.review).toMatchObject({ state: "awaiting_votes", reviews_required: 2 });
     expect((await stats()).by_status.needs_review).toBe(waiting);
-    await countersMatchRecount();
+    await countersMatchRecount(admin);
   });
 });

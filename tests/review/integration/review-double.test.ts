@@ -1,5 +1,4 @@
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
-import { beforeAll, describe, expect, it, vi } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { CandidateViews } from "../../../lib/common/adapters/candidate-view.ts";
 import { LeaseTable } from "../../../lib/review/adapters/lease-table.ts";
 import { QueueTable } from "../../../lib/review/adapters/queue-table.ts";
@@ -11,8 +10,7 @@ import { decide, reviewerStats, writePolicy } from "../../../lib/review/usecases
 import { nextCandidate } from "../../../lib/review/usecases/leases.ts";
 import { undoDecision } from "../../../lib/review/usecases/review.ts";
 import { provisionTestAws, type TestAws } from "../../support/aws.ts";
-import { lambdaContext } from "../../support/events.ts";
-import { callerAs } from "../../support/http-events.ts";
+import { countersMatchRecount, importRun, reviewApi } from "../../support/review-api.ts";
 import { candidateLines, SOURCE, uploadRun } from "../../support/review-fixtures.ts";
 
 /**
@@ -22,31 +20,17 @@ import { candidateLines, SOURCE, uploadRun } from "../../support/review-fixtures
  */
 
 let aws: TestAws;
-let handler: (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
-const context = lambdaContext("api");
-const as = callerAs(() => handler, context);
-const admin = as("sub-admin", "admin");
-const ana = as("sub-ana", "reviewer");
-const bo = as("sub-bo", "reviewer");
-const cy = as("sub-cy", "reviewer");
+const api = reviewApi();
+const { as, admin, ana, bo, cy } = api;
 const RUN = "2026-03-05-double";
 const SCRIPTED = "2026-03-06-scripted";
-
-async function countersMatchRecount() {
-  const report = await admin("POST", "/api/admin/recount", { body: {} });
-  expect(report.status).toBe(200);
-  expect(report.body.differences).toEqual([]);
-}
 
 const stats = async () => (await ana("GET", "/api/sft/stats")).body.by_status as Record<string, number>;
 
 beforeAll(async () => {
   aws = await provisionTestAws("double");
-  for (const [name, value] of Object.entries(aws.env)) vi.stubEnv(name, value);
-  vi.stubEnv("REVIEWER_TOKEN", "");
-  ({ handler } = await import("../../../functions/api.ts"));
-  await uploadRun(aws, RUN, candidateLines(RUN, 6));
-  expect((await admin("POST", "/api/sft/import", { body: { run_id: RUN } })).status).toBe(200);
+  await api.load(aws);
+  await importRun(aws, admin, RUN, candidateLines(RUN, 6));
 }, 120_000);
 
 describe("double review through the API", () => {
@@ -125,7 +109,7 @@ describe("double review through the API", () => {
       needs_review: (before.needs_review ?? 0) - 1,
       approved: (before.approved ?? 0) + 1,
     });
-    await countersMatchRecount();
+    await countersMatchRecount(admin);
 
     // Ana discards the one she holds; Bo flags it: they disagree.
     expect(
@@ -176,7 +160,7 @@ describe("double review through the API", () => {
       approved: (before.approved ?? 0) + 1,
       model_rejected: (before.model_rejected ?? 0) + 1,
     });
-    await countersMatchRecount();
+    await countersMatchRecount(admin);
 
     // Agreement: two rounds, one pair, one agreement of two.
     const agreement = await cy("GET", "/api/sft/stats/agreement");
@@ -206,7 +190,7 @@ describe("double review through the API", () => {
 
     // An undo of a settled candidate starts a new round: Ana may vote on it again.
     expect((await ana("POST", "/api/sft/undo", { body: { id: agreed } })).status).toBe(200);
-    await countersMatchRecount();
+    await countersMatchRecount(admin);
     const again = await ana("POST", "/api/sft/submit", { body: { id: agreed, action: "discard" } });
     expect(again.body.review).toEqual({ state: "awaiting_votes", votes: 1, reviews_required: 2 });
     // An undo of a vote that settled nothing takes it back: the candidate waits in the queue as before.
@@ -224,7 +208,7 @@ describe("double review through the API", () => {
     });
     const page = await ana("GET", "/api/sft/queue", { query: { run_id: RUN, per_page: "50" } });
     expect(page.body.items.map((c: { id: string }) => c.id)).toContain(agreed);
-    await countersMatchRecount();
+    await countersMatchRecount(admin);
 
     // Reviewer numbers count each vote as its reviewer's decision, and the admin's ruling.
     const numbers = await cy("GET", "/api/sft/stats/reviewers");
@@ -281,7 +265,7 @@ describe("double review with concurrent reviewers", () => {
         id,
       ).toEqual([null, "agreement"]);
     }
-    await countersMatchRecount();
+    await countersMatchRecount(admin);
   }, 180_000);
 });
 
