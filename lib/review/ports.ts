@@ -56,6 +56,23 @@ export interface QueueReader {
 /** The queue as its index holds it: `QueueReader.walk` without loading prompts and answers from the body store. */
 export interface QueueIndex {
   walkItems(walk: QueueWalk): Promise<{ items: QueuedItem[]; position: QueuePosition; more: boolean }>;
+  /**
+   * The same queue (unleased candidates in the status's own partitions) restricted to one run,
+   * read from the run index in line order: what it reads grows with the run, not with the queue.
+   */
+  walkRunItems(walk: RunWalk): Promise<{ items: QueuedItem[]; position: RunPosition | null; more: boolean }>;
+}
+
+/** Where a walk of the run index stands: the last item's run-index sort key and its id. */
+export type RunPosition = readonly [sortKey: string, id: string];
+
+export interface RunWalk {
+  readonly runId: string;
+  /** Every filter applies, `run_id` included. */
+  readonly filters: QueueFilters;
+  /** Start after this position; from the run's first line when `null`. */
+  readonly after: RunPosition | null;
+  readonly limit: number;
 }
 
 export interface CounterReader {

@@ -22,6 +22,7 @@ import type {
   QueueReader,
   QueueWalk,
   ReviewStore,
+  RunWalk,
 } from "../../lib/review/ports.ts";
 
 /** A stored candidate for tests: `needs_review`, version 1, from run `run-1`. */
@@ -283,6 +284,25 @@ export class MemoryQueue implements QueueReader, QueueIndex {
       items: items as unknown as QueuedItem[],
       position: [last ? ([queueSortKey(last), last.id] as [string, string]) : (after?.[0] ?? null)],
       more: queue.length > skip + limit,
+    };
+  }
+
+  /** The run's unleased waiting candidates under `filters`, in line order (then id), as the run index holds them. */
+  async walkRunItems({ runId, filters, after, limit }: RunWalk) {
+    const runKey = (c: Candidate) => `${String(c.provenance.line ?? 0).padStart(10, "0")}#${c.id}`;
+    const start = after?.[0] ?? "";
+    const run = [...this.store.candidates.values()]
+      .filter((c) => c.provenance.source_run_id === runId)
+      .filter((c) => c.status === "needs_review" && c.lease_expires_at === undefined)
+      .filter((c) => matchesFilters(c, filters))
+      .sort((a, b) => runKey(a).localeCompare(runKey(b)))
+      .filter((c) => runKey(c) > start);
+    const items = run.slice(0, limit);
+    const last = items.at(-1);
+    return {
+      items: items as unknown as QueuedItem[],
+      position: last ? ([runKey(last), last.id] as const) : after,
+      more: run.length > limit,
     };
   }
 }

@@ -11,7 +11,7 @@ import type {
 } from "../../exports/ports.ts";
 import { FILTER_PATHS, matchesFilters } from "../domain/lease.ts";
 import type { QueueFilters, QueuePosition } from "../domain/queue.ts";
-import type { QueuedItem, QueueIndex, QueueReader, QueueWalk } from "../ports.ts";
+import type { QueuedItem, QueueIndex, QueueReader, QueueWalk, RunPosition, RunWalk } from "../ports.ts";
 import { adjudicationPartition, votingPartition } from "./vote-keys.ts";
 
 type Item = Record<string, unknown>;
@@ -32,7 +32,7 @@ interface ShardCursor {
   reading?: Promise<void> | undefined;
 }
 
-const { byStatus } = TABLE.indexes;
+const { byStatus, byRun } = TABLE.indexes;
 
 /**
  * Reads the queue of one status from the sharded status index: one query per shard, merged by
@@ -110,6 +110,51 @@ export class QueueTable implements QueueReader, QueueIndex, ExportCandidateSourc
       return !unmerged && shard.lastRead ? shard.lastRead : shard.lastTaken;
     });
     return { items: page as QueuedItem[], position, more: lookahead !== undefined };
+  }
+
+  /**
+   * `walkItems` of one run, from the run index in line order: the queue's own partitions of the
+   * status (`STATUS#<status>#<shard>`: not leased, not waiting for votes or an admin) and every
+   * filter are a filter expression on the run's partition, so what a walk reads grows with the
+   * run, whatever the size of the queue. One item past the page tells whether another follows.
+   */
+  async walkRunItems({ runId, filters, after, limit }: RunWalk) {
+    const filter = filterExpression(filters);
+    const partition = `RUN#${runId}`;
+    // Every shard of the walked list shares its partition prefix (`STATUS#needs_review#`).
+    const queuePrefix = this.partitionOf(0).replace(/\d+$/, "");
+    const taken: Item[] = [];
+    let startKey: Item | undefined = after ? runStartKey(partition, after) : undefined;
+    let exhausted = false;
+    while (taken.length <= limit && !exhausted) {
+      const result = await this.dynamodb.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: byRun.name,
+          KeyConditionExpression: "#rpk = :rpk",
+          ScanIndexForward: true,
+          // A filter drops an unknown share of what is read: read more than the page per round.
+          Limit: Math.min(Math.max((limit + 1) * 2, 100), 1_000),
+          ExclusiveStartKey: startKey,
+          FilterExpression: `begins_with(#gpk, :queue)${filter ? ` AND ${filter.expression}` : ""}`,
+          ExpressionAttributeNames: {
+            "#rpk": byRun.partitionKey,
+            "#gpk": byStatus.partitionKey,
+            ...filter?.names,
+          },
+          ExpressionAttributeValues: { ":rpk": partition, ":queue": queuePrefix, ...filter?.values },
+        }),
+      );
+      taken.push(...(result.Items ?? []));
+      startKey = result.LastEvaluatedKey;
+      exhausted = startKey === undefined;
+    }
+    const page = taken.slice(0, limit);
+    const last = page.at(-1);
+    const position: RunPosition | null = last
+      ? [String(last[byRun.sortKey]), String(last[TABLE.partitionKey]).slice("CAND#".length)]
+      : after;
+    return { items: page as QueuedItem[], position, more: taken.length > limit };
   }
 
   /**
@@ -343,6 +388,11 @@ function leaseKeyOf(item: Item): Item {
 function positionOf(item: Item): Position {
   const id = String(item[TABLE.partitionKey]).slice("CAND#".length);
   return [sortKeyOf(item), id];
+}
+
+/** The run-index key and table key of the item at `position`: where a query of the run continues after it. */
+function runStartKey(partition: string, [sortKey, id]: RunPosition): Item {
+  return { ...keys.candidate(id), [byRun.partitionKey]: partition, [byRun.sortKey]: sortKey };
 }
 
 /** The index key and table key of the item at `position`: where a query continues after it. */

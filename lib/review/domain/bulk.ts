@@ -42,6 +42,12 @@ export type BulkBatch = z.output<typeof BulkBatch>;
 
 export type BulkState = "running" | "done" | "undoing" | "undone";
 
+/** The index a bulk walks: `run` for the run index, `status` for the status index. */
+export type BulkWalk = "run" | "status";
+
+/** The walk of a bulk under `filters`: the run index when they name a run, else the status index. */
+export const walkOf = (filters: QueueFilters): BulkWalk => (filters.run_id !== undefined ? "run" : "status");
+
 export interface BulkJob {
   readonly id: string;
   readonly action: (typeof BULK_ACTIONS)[number];
@@ -66,7 +72,16 @@ export interface BulkJob {
   /** Its decisions taken back by its undo, and those the undo left because they changed since. */
   readonly undone: number;
   readonly undo_skipped: number;
-  /** Where the next batch starts: in the queue while running, among its markers while undoing. */
+  /**
+   * Which index its batches walk: `run` (a bulk with a `run_id` filter) reads the run's
+   * candidates in line order from the run index; absent, the status index, oldest first (every
+   * bulk without `run_id`, and every job recorded before run walks existed).
+   */
+  readonly walk?: BulkWalk;
+  /**
+   * Where the next batch starts: in the queue while running (one position per status-index
+   * shard; under a run walk one position, in the run index), among its markers while undoing.
+   */
   readonly position: QueuePosition | null;
   readonly undo_position: string | null;
   /** Bumped by every batch; a batch saves only if no other batch saved meanwhile. */
@@ -91,6 +106,7 @@ export function newBulkJob(
     target: DECISION_TARGET[request.action],
     failure_category: request.failure_category ?? null,
     filters,
+    walk: walkOf(filters),
     created_by: creator.id,
     created_by_name: creator.name,
     created_at: time,

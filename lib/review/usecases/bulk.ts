@@ -3,9 +3,10 @@ import { ConflictError, NotFoundError } from "../../common/domain/errors.ts";
 import { type Metrics, metrics } from "../../common/metrics.ts";
 import { type BulkJob, type BulkRequest, newBulkJob } from "../domain/bulk.ts";
 import { EMPTY_POLICY, reviewsRequired } from "../domain/double-review.ts";
+import type { QueuePosition } from "../domain/queue.ts";
 import { planDecision, planUndo, type Transition, withDecisionFacts } from "../domain/review.ts";
 import { REVIEW_METRICS } from "../metrics.ts";
-import type { BulkStore, QueueIndex, ReviewStore, VoteStore } from "../ports.ts";
+import type { BulkStore, QueuedItem, QueueIndex, ReviewStore, VoteStore } from "../ports.ts";
 
 export interface BulkDeps {
   readonly bulk: BulkStore;
@@ -25,8 +26,27 @@ const policyOf = async (deps: Pick<BulkDeps, "policy">) =>
   deps.policy ? deps.policy.readPolicy() : EMPTY_POLICY;
 
 /**
- * The waiting candidates a bulk request would decide, counted by walking the queue's index under
- * its filters (pages of 1,000, no bodies loaded; what a count reads grows with what matches), and
+ * The next `limit` waiting candidates of a bulk after `after`. A run walk (`walk: "run"`, a bulk
+ * with a `run_id` filter) reads the run index in line order, its one position in a one-item list;
+ * any other job walks the status index under its filters, oldest first.
+ */
+async function walkBulk(
+  queue: QueueIndex,
+  job: Pick<BulkJob, "walk" | "filters">,
+  after: QueuePosition | null,
+  limit: number,
+): Promise<{ items: readonly QueuedItem[]; position: QueuePosition; more: boolean }> {
+  const runId = job.filters.run_id;
+  if (job.walk === "run" && runId !== undefined) {
+    const page = await queue.walkRunItems({ runId, filters: job.filters, after: after?.[0] ?? null, limit });
+    return { items: page.items, position: [page.position ? [...page.position] : null], more: page.more };
+  }
+  return queue.walkItems({ filters: job.filters, after, skip: 0, limit });
+}
+
+/**
+ * The waiting candidates a bulk request would decide, counted by walking its index under its
+ * filters (the run index for a run, else the status index; pages of 1,000, no bodies loaded), and
  * how many of them the double-review policy asks more than one review of.
  */
 export async function countBulk(
@@ -37,9 +57,9 @@ export async function countBulk(
   const policy = await policyOf(deps);
   let matched = 0;
   let overPolicy = 0;
-  let after = null;
+  let after: QueuePosition | null = null;
   for (;;) {
-    const page = await deps.queue.walkItems({ filters: job.filters, after, skip: 0, limit: 1_000 });
+    const page = await walkBulk(deps.queue, job, after, 1_000);
     matched += page.items.length;
     overPolicy += page.items.filter(
       (item) => reviewsRequired(policy, item as unknown as Parameters<typeof reviewsRequired>[1]) > 1,
@@ -115,7 +135,7 @@ async function saved(deps: BulkDeps, job: BulkJob, before: BulkJob): Promise<Bul
 }
 
 /**
- * Decides the bulk's next `limit` waiting candidates, oldest first, each in its own conditional
+ * Decides the bulk's next `limit` waiting candidates (a run's in line order, others oldest first), each in its own conditional
  * transaction with a marker for the undo; one decided, held or changed by someone else is
  * skipped and counted. The job is saved with its counts and where the next batch starts, only if
  * no other batch ran meanwhile (two batches at once: one is refused with a 409, the candidates'
@@ -124,7 +144,7 @@ async function saved(deps: BulkDeps, job: BulkJob, before: BulkJob): Promise<Bul
 export async function runBulk(deps: BulkDeps, id: string, limit: number, actor: Actor): Promise<BulkJob> {
   const job = await findBulk(deps, id);
   if (job.state !== "running") throw new ConflictError(`Bulk ${id} is ${job.state}, not running`, job.state);
-  const page = await deps.queue.walkItems({ filters: job.filters, after: job.position, skip: 0, limit });
+  const page = await walkBulk(deps.queue, job, job.position, limit);
   const policy = await policyOf(deps);
   let overPolicy = 0;
   const { settled: decided, skipped } = await settleEach(page.items, async (item) => {

@@ -80,8 +80,8 @@ describe("a bulk discard of a run", () => {
     ).toBe("c5");
 
     // And one is decided by a reviewer between the bulk's read of the queue and its write.
-    const walk = deps.queue.walkItems.bind(deps.queue);
-    deps.queue.walkItems = async (w) => {
+    const walk = deps.queue.walkRunItems.bind(deps.queue);
+    deps.queue.walkRunItems = async (w) => {
       const page = await walk(w);
       await submitDecision({ store, now }, SubmitRequest.parse({ id: "c3", action: "flag" }), "cy");
       return page;
