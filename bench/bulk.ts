@@ -35,6 +35,8 @@ export async function benchBulk(
   env: BenchEnvironment,
   candidates: number,
   stored: number,
+  /** Waiting candidates of another run already stored, all older than the bulk's run: its lines come after theirs. */
+  others = 0,
 ): Promise<BulkRow[]> {
   for (const [name, value] of Object.entries({ ...env.handlerEnv, REVIEWER_TOKEN: "bench-token" })) {
     process.env[name] = value;
@@ -48,7 +50,11 @@ export async function benchBulk(
     return reply.body as Record<string, unknown>;
   };
   const runId = `bench-bulk-${candidates}`;
-  await seedCandidates(env, 0, candidates, runId);
+  await seedCandidates(env, others, others + candidates, runId);
+  // The count a dry run makes walks what a batch walks, without deciding anything.
+  const counting = performance.now();
+  const count = await call("POST", "/api/sft/bulk", { action: "discard", run_id: runId, dry_run: true });
+  console.log(`  count: ${count.matched} matched in ${((performance.now() - counting) / 1000).toFixed(2)} s`);
   const job = await call("POST", "/api/sft/bulk", {
     action: "discard",
     failure_category: "wrong_answer",

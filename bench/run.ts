@@ -65,6 +65,8 @@ const { values } = parseArgs({
     "review-transports": { type: "string", default: "in-process,http" },
     // A bulk discard of a run this size, then its undo (each size seeds its own run).
     "bulk-sizes": { type: "string", default: "1000,10000" },
+    // Waiting candidates of another run seeded first, all older than each bulk's run (0: none).
+    "bulk-others": { type: "string", default: "0" },
     "export-sizes": { type: "string", default: "100000,1000000" },
     // plain, decontamination (an eval set registered, near-duplicates on), forced-deadline.
     "export-variants": { type: "string", default: "plain,decontamination,forced-deadline" },
@@ -263,10 +265,15 @@ try {
   }
   if (wanted("bulk")) {
     const rows: BulkRow[] = [];
+    const others = Number(values["bulk-others"] ?? 0);
+    if (others > 0) {
+      console.log(`bulk: seeding ${others} waiting candidates of another run, older than the bulk's…`);
+      await seedCandidates(env, 0, others, "bench-bulk-others");
+    }
     for (const size of (values["bulk-sizes"] ?? "").split(",").map(Number).filter(Boolean)) {
       const stored = ((await readCounters(env.clients.dynamodb, env.tableName)).total ?? 0) + size;
       console.log(`bulk: a run of ${size} candidates discarded by one bulk job, then undone…`);
-      for (const row of await benchBulk(env, size, stored)) {
+      for (const row of await benchBulk(env, size, stored, others)) {
         console.log(
           `  ${row.operation}: ${row.changed} in ${row.seconds.toFixed(1)} s, ${row.perSecond.toFixed(0)}/s`,
         );
