@@ -234,6 +234,9 @@ describe("double review with concurrent reviewers", () => {
     ).toBe(200);
     const failures: unknown[] = [];
     const votes: Record<string, string[]> = {};
+    // Reviewers holding a candidate: while one does, an empty `next` may only mean that the last
+    // candidates are leased, and its vote can leave one waiting for another reviewer's.
+    let holding = 0;
     await Promise.all(
       ["sub-r1", "sub-r2", "sub-r3", "sub-r4"].map(async (sub) => {
         const call = as(sub, "reviewer");
@@ -244,10 +247,16 @@ describe("double review with concurrent reviewers", () => {
             continue;
           }
           const id = next.body.candidate?.id as string | undefined;
-          if (!id) return;
+          if (!id) {
+            if (holding === 0) return;
+            await new Promise((resolve) => setTimeout(resolve, 20));
+            continue;
+          }
+          holding += 1;
           const submit = await call("POST", "/api/sft/submit", { body: { id, action: "discard" } });
           if (submit.status !== 200) failures.push(submit);
           votes[id] = [...(votes[id] ?? []), sub];
+          holding -= 1;
         }
       }),
     );
